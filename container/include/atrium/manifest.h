@@ -1,0 +1,89 @@
+// The bundle manifest (`bundle.json`) and the app descriptor (`app.json`):
+// the model every layer reads, and their strict parsers. The JSON Schema for
+// bundle.json is docs/bundle.schema.json; docs/manifest.md explains each field.
+//
+// Parsers never throw: malformed JSON, wrong types, unknown fields and rule
+// violations come back as Errors naming the file, the JSON pointer of the
+// offending value and, for syntax errors, the byte offset (plus line:column
+// in the message).
+//
+// Concurrency: value types; parse functions are pure and thread-safe.
+#ifndef ATRIUM_MANIFEST_H_
+#define ATRIUM_MANIFEST_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "atrium/export.h"
+#include "atrium/result.h"
+#include "atrium/semver.h"
+
+namespace atrium {
+
+enum class Activation { kLazy, kEager };
+
+struct Requirement {
+  std::string name;      // bundle name (reverse DNS)
+  VersionRange range;    // semver range the dependency must satisfy
+  bool optional = false; // missing optional dependency does not block resolution
+};
+
+struct ProvidedService {
+  std::string interface_id;  // e.g. "com.wallet.account.AccountService"
+  Version version;           // interface version
+};
+
+struct MicroAppDecl {
+  std::string id;     // appId, unique in the app ("home", "bill")
+  std::string type;   // launcher type: "native", later "h5", "hcf"
+  std::string entry;  // type-specific entry (native: handler name; h5: index.html)
+  std::string title;  // human-readable, optional
+};
+
+struct StartupTaskDecl {
+  std::string id;                  // unique within the bundle
+  std::string stage;               // boot | framework | first_frame | post_frame | idle
+  std::vector<std::string> after;  // "task" (same bundle) or "bundle.name:task"
+  std::string thread = "main";     // "main" or a pool name
+};
+
+struct Manifest {
+  std::string name;      // reverse-DNS bundle name, e.g. "com.wallet.account"
+  Version version;
+  std::string library;   // shared library file, relative to the bundle dir; empty = resource-only
+  Activation activation = Activation::kLazy;
+  std::vector<Requirement> requires_;
+  std::vector<ProvidedService> provides;
+  std::vector<MicroAppDecl> micro_apps;
+  std::vector<StartupTaskDecl> startup;
+  std::vector<std::string> resources;  // relative paths (no "..", not absolute)
+  std::string description;
+};
+
+// Parses and validates bundle.json text. `file` is used in error locations.
+ATRIUM_EXPORT Result<Manifest> ParseManifest(std::string_view json, std::string_view file);
+// Reads and parses a bundle.json file.
+ATRIUM_EXPORT Result<Manifest> LoadManifestFile(const std::string& path);
+
+// Validation helpers shared by other parsers.
+// Reverse-DNS name: >= 2 dot-separated labels of [a-z0-9_-], starting with a letter.
+ATRIUM_EXPORT bool IsValidBundleName(std::string_view name);
+
+struct AppDescriptor {
+  std::string id;       // reverse-DNS app id
+  Version version;
+  std::string name;     // display name
+  std::string home;     // appId of the home micro-app
+  // Baseline bundles shipped with the app: directories relative to the app
+  // folder, each holding a bundle.json.
+  std::vector<std::string> baseline;
+};
+
+ATRIUM_EXPORT Result<AppDescriptor> ParseAppDescriptor(std::string_view json,
+                                                       std::string_view file);
+ATRIUM_EXPORT Result<AppDescriptor> LoadAppDescriptorFile(const std::string& path);
+
+}  // namespace atrium
+
+#endif  // ATRIUM_MANIFEST_H_
