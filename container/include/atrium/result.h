@@ -32,7 +32,23 @@ enum class ErrorCode {
   kInternal,
 };
 
-const char* ErrorCodeName(ErrorCode code);
+inline const char* ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return "invalid argument";
+    case ErrorCode::kParse: return "parse error";
+    case ErrorCode::kValidation: return "validation error";
+    case ErrorCode::kNotFound: return "not found";
+    case ErrorCode::kAlreadyExists: return "already exists";
+    case ErrorCode::kUnresolved: return "unresolved";
+    case ErrorCode::kLoad: return "load error";
+    case ErrorCode::kActivation: return "activation error";
+    case ErrorCode::kIo: return "i/o error";
+    case ErrorCode::kState: return "invalid state";
+    case ErrorCode::kCorrupt: return "corrupt data";
+    case ErrorCode::kInternal: return "internal error";
+  }
+  return "unknown error";
+}
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
@@ -45,7 +61,17 @@ struct Error {
 
   // "file:pointer: message" (the form `atrium validate` prints), with the
   // bundle and offset added when known.
-  std::string ToString() const;
+  // Header-only so bundles, which do not link the runtime, can use it.
+  std::string ToString() const {
+    std::string out;
+    if (!file.empty()) out += file + ":";
+    if (!pointer.empty()) out += pointer + ":";
+    if (offset) out += "@" + std::to_string(*offset) + ":";
+    if (!out.empty()) out += ' ';
+    if (!bundle.empty() && file.empty()) out += "[" + bundle + "] ";
+    out += message;
+    return out;
+  }
 };
 
 inline Error MakeError(ErrorCode code, std::string message) {

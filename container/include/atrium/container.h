@@ -1,0 +1,115 @@
+// Container: the facade a host embeds to run a super-app.
+//
+//   auto c = atrium::Container::Open({.app_dir = "samples/wallet"});
+//   if (!c.ok()) { print(c.error().ToString()); return 1; }
+//   (*c)->Start();                        // loads eager bundles (the launch)
+//   (*c)->router().Launch("home");        // opens the home micro-app
+//
+// Open reads app.json and the bundle index (one file, one read: the cost of
+// opening grows with the bundles *needed*, not those installed), with
+// dependency resolution already recorded in the index. The index is rebuilt
+// from the manifests when it is missing, corrupt, out of date with app.json,
+// or after Install/Uninstall.
+//
+// Bundles load on demand: a lookup of a service they provide, a launch of
+// one of their micro-apps, an explicit Load, or Start for eager bundles.
+// Dependencies load first; Stop stops dependents first; destruction stops
+// everything in reverse activation order.
+//
+// Concurrency contract: all methods are thread-safe. Loading and stopping
+// bundles are serialized by one lifecycle lock (a bundle's Start may look up
+// services and so load further bundles on the same thread); service lookups
+// of active services do not take it.
+#ifndef ATRIUM_CONTAINER_H_
+#define ATRIUM_CONTAINER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "atrium/export.h"
+#include "atrium/manifest.h"
+#include "atrium/micro_app.h"
+#include "atrium/private_store.h"
+#include "atrium/result.h"
+#include "atrium/service_registry.h"
+
+namespace atrium {
+
+enum class BundleState {
+  kInstalled,   // in the index, not chosen (superseded) or not yet resolved
+  kResolved,    // dependencies satisfied; library not loaded
+  kUnresolved,  // dependencies cannot be satisfied (see reason)
+  kLoading,
+  kActive,
+  kStopping,
+  kUnloaded,    // was active, stopped
+  kFailed,      // dlopen / ABI / activator failure (see reason)
+};
+ATRIUM_EXPORT const char* BundleStateName(BundleState state);
+
+struct BundleStatus {
+  std::string name;
+  std::string version;
+  std::string dir;
+  bool eager = false;
+  bool baseline = false;     // shipped in the app folder (vs installed in the data dir)
+  BundleState state = BundleState::kInstalled;
+  std::string reason;        // why unresolved / failed / superseded
+  std::vector<std::string> dependencies;  // resolved required bundles
+  std::string loaded_by;     // what triggered the load: "eager", "service X", "micro-app Y", "explicit", "dependency of Z"
+  double dlopen_ms = 0;      // dlopen + symbol + ABI checks
+  double start_ms = 0;       // activator Start
+  uint64_t activation_seq = 0;  // 1-based order of activation, 0 if never active
+};
+
+struct ContainerOptions {
+  std::string app_dir;       // folder holding app.json (read-only)
+  std::string data_dir;      // mutable state; empty = DefaultDataDir(app id)
+  bool rebuild_index = false;  // force rebuilding the bundle index
+};
+
+class ATRIUM_EXPORT Container {
+ public:
+  static Result<std::unique_ptr<Container>> Open(ContainerOptions options);
+  // $ATRIUM_DATA_HOME/<app_id>, else $XDG_STATE_HOME/atrium/<app_id>,
+  // else $HOME/.local/state/atrium/<app_id>.
+  static std::string DefaultDataDir(std::string_view app_id);
+
+  virtual ~Container() = default;
+
+  virtual const AppDescriptor& app() const = 0;
+  virtual const std::string& data_dir() const = 0;
+  virtual ServiceRegistry& services() = 0;
+  virtual MicroAppRouter& router() = 0;
+
+  // The launch: loads every resolved eager bundle (dependencies first).
+  // Returns the first failure but keeps going with the others.
+  virtual Status Start() = 0;
+  // Loads a bundle and its dependencies (no-op when active).
+  virtual Status Load(std::string_view bundle) = 0;
+  // Stops a bundle and, first, every active bundle depending on it.
+  virtual Status Stop(std::string_view bundle) = 0;
+  // Stops every active bundle in reverse activation order.
+  virtual void Shutdown() = 0;
+
+  virtual std::vector<BundleStatus> Bundles() const = 0;
+  virtual Result<BundleStatus> Bundle(std::string_view name) const = 0;
+  // Manifest of an indexed bundle.
+  virtual Result<Manifest> BundleManifest(std::string_view name) const = 0;
+
+  // Copies a bundle directory into the data dir and rebuilds the index.
+  // Takes effect for bundles not yet loaded; an active bundle keeps its
+  // version until the next Open.
+  virtual Status Install(const std::string& bundle_dir) = 0;
+  virtual Status Uninstall(std::string_view bundle) = 0;
+
+  // The private store of a bundle (also reachable from its BundleContext).
+  virtual Result<PrivateStore*> PrivateStoreOf(std::string_view bundle) = 0;
+};
+
+}  // namespace atrium
+
+#endif  // ATRIUM_CONTAINER_H_

@@ -1,0 +1,73 @@
+// Micro-apps and the router that opens them.
+//
+// A micro-app is a screen-level unit a user opens ("home", "bill"),
+// declared in a bundle manifest's `micro_apps` with an id, a type and an
+// entry. The router maps `Launch(appId, params)` and `atrium://app/<appId>?k=v`
+// URLs to the declaring bundle, loads that bundle if needed, and hands the
+// request to the launcher registered for the micro-app's type. Launchers are
+// a registry keyed by type name (duplicates rejected), so a layer adds a type
+// (h5, hcf, ...) without touching the router.
+//
+// The built-in "native" launcher calls the MicroApp handler the bundle
+// registered for the declared entry with BundleContext::RegisterMicroApp.
+//
+// Concurrency: MicroAppRouter methods are thread-safe. Launch runs the
+// launcher on the calling thread.
+#ifndef ATRIUM_MICRO_APP_H_
+#define ATRIUM_MICRO_APP_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "atrium/result.h"
+
+namespace atrium {
+
+using LaunchParams = std::vector<std::pair<std::string, std::string>>;
+
+struct LaunchRequest {
+  std::string app_id;
+  LaunchParams params;
+  std::string bundle;      // declaring bundle
+  std::string bundle_dir;  // its directory (resources live here)
+  std::string type;        // micro-app type
+  std::string entry;       // entry as declared
+};
+
+// A native micro-app's handler, registered by its bundle.
+class MicroApp {
+ public:
+  // Service interface id under which handlers are registered (property
+  // "entry" = declared entry).
+  static constexpr std::string_view kInterfaceId = "atrium.MicroApp";
+  virtual ~MicroApp() = default;
+  virtual Status Open(const LaunchRequest& request) = 0;
+};
+
+// Opens micro-apps of one type.
+class MicroAppLauncher {
+ public:
+  virtual ~MicroAppLauncher() = default;
+  virtual Status Launch(const LaunchRequest& request) = 0;
+};
+
+class MicroAppRouter {
+ public:
+  virtual ~MicroAppRouter() = default;
+  // Registers the launcher for `type`; kAlreadyExists if one is registered.
+  virtual Status RegisterLauncher(std::string_view type,
+                                  std::shared_ptr<MicroAppLauncher> launcher) = 0;
+  virtual Status UnregisterLauncher(std::string_view type) = 0;
+  // Opens micro-app `app_id`: kNotFound for an unknown id or a type with no
+  // launcher, kUnresolved / kLoad / kActivation when its bundle cannot run.
+  virtual Status Launch(std::string_view app_id, LaunchParams params = {}) = 0;
+  // Opens an `atrium://app/<appId>?k=v` URL (kParse on a malformed URL).
+  virtual Status OpenUrl(std::string_view url) = 0;
+};
+
+}  // namespace atrium
+
+#endif  // ATRIUM_MICRO_APP_H_

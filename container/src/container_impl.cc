@@ -1,0 +1,777 @@
+// The Container implementation: bundle index, on-demand loader and
+// lifecycle, micro-app router and per-bundle private stores.
+//
+// Concurrency contract (see also atrium/container.h):
+//  1. lifecycle_mu_ (recursive) serializes loading, stopping, install and
+//     index swaps. It is recursive because a bundle's Start runs under it
+//     and may look up a lazy service, which loads another bundle.
+//  2. Service lookups of active services never take lifecycle_mu_.
+//  3. stores_mu_ guards the private store map; launchers_mu_ the launchers.
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+
+#include "atrium/app_url.h"
+#include "atrium/bundle.h"
+#include "atrium/container.h"
+#include "bundle_index.h"
+#include "log.h"
+#include "service_registry_core.h"
+
+namespace fs = std::filesystem;
+
+namespace atrium {
+
+const char* BundleStateName(BundleState state) {
+  switch (state) {
+    case BundleState::kInstalled: return "installed";
+    case BundleState::kResolved: return "resolved";
+    case BundleState::kUnresolved: return "unresolved";
+    case BundleState::kLoading: return "loading";
+    case BundleState::kActive: return "active";
+    case BundleState::kStopping: return "stopping";
+    case BundleState::kUnloaded: return "unloaded";
+    case BundleState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+std::string Container::DefaultDataDir(std::string_view app_id) {
+  if (const char* d = std::getenv("ATRIUM_DATA_HOME"); d && *d) {
+    return (fs::path(d) / std::string(app_id)).string();
+  }
+  if (const char* d = std::getenv("XDG_STATE_HOME"); d && *d) {
+    return (fs::path(d) / "atrium" / std::string(app_id)).string();
+  }
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : "/tmp") / ".local/state/atrium" / std::string(app_id))
+      .string();
+}
+
+namespace internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// A dlopen'ed bundle library; dlclose when the last holder lets go (the
+// runtime while active, and every service object the bundle registered).
+struct LoadedLibrary {
+  void* handle = nullptr;
+  std::string path;
+  ~LoadedLibrary() {
+    if (handle != nullptr) dlclose(handle);
+  }
+};
+
+class ContainerImpl;
+
+class BundleContextImpl final : public BundleContext {
+ public:
+  BundleContextImpl(ContainerImpl* container, ServiceRegistryCore* core, uint64_t owner,
+                    std::string name, std::string version, std::string dir,
+                    std::shared_ptr<void> library)
+      : container_(container),
+        name_(std::move(name)),
+        version_(std::move(version)),
+        dir_(std::move(dir)),
+        view_(core, owner, name_, std::move(library)) {}
+
+  std::string_view bundle_name() const override { return name_; }
+  std::string_view bundle_version() const override { return version_; }
+  std::string_view bundle_dir() const override { return dir_; }
+  ServiceRegistry& services() override { return view_; }
+  Result<PrivateStore*> storage() override;
+  void Log(LogLevel level, std::string_view message) override {
+    internal::Log(level, name_, message);
+  }
+
+ private:
+  ContainerImpl* const container_;
+  const std::string name_, version_, dir_;
+  RegistryView view_;
+};
+
+struct BundleRuntime {
+  std::string name;      // copies: the index image may be replaced by Install
+  std::string version;
+  std::string dir;
+  BundleState state = BundleState::kResolved;
+  Error error;           // when failed
+  std::string loaded_by;
+  double dlopen_ms = 0, start_ms = 0;
+  uint64_t activation_seq = 0;
+  uint64_t owner = 0;    // registry owner id of the current activation
+  std::shared_ptr<LoadedLibrary> library;
+  const AtriumBundleEntry* entry = nullptr;
+  std::unique_ptr<BundleContextImpl> context;
+};
+
+class NativeLauncher final : public MicroAppLauncher {
+ public:
+  explicit NativeLauncher(ServiceRegistryCore* core) : core_(core) {}
+  Status Launch(const LaunchRequest& request) override {
+    for (auto& e : core_->GetAll(MicroApp::kInterfaceId)) {
+      auto it = e.info.properties.find("entry");
+      if (e.info.bundle == request.bundle && it != e.info.properties.end() &&
+          it->second == request.entry) {
+        auto app = std::static_pointer_cast<MicroApp>(e.service);
+        return app->Open(request);
+      }
+    }
+    Error err = MakeError(ErrorCode::kNotFound,
+                          "bundle " + request.bundle + " declares native micro-app '" +
+                              request.app_id + "' with entry '" + request.entry +
+                              "' but registered no MicroApp for that entry");
+    err.bundle = request.bundle;
+    return err;
+  }
+
+ private:
+  ServiceRegistryCore* const core_;
+};
+
+class RouterImpl final : public MicroAppRouter {
+ public:
+  explicit RouterImpl(ContainerImpl* container) : container_(container) {}
+  Status RegisterLauncher(std::string_view type,
+                          std::shared_ptr<MicroAppLauncher> launcher) override {
+    if (type.empty() || !launcher) {
+      return MakeError(ErrorCode::kInvalidArgument, "launcher needs a type and an object");
+    }
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = launchers_.emplace(std::string(type), std::move(launcher));
+    if (!inserted) {
+      return MakeError(ErrorCode::kAlreadyExists,
+                       "a launcher for micro-app type '" + std::string(type) +
+                           "' is already registered");
+    }
+    return Status::Ok();
+  }
+  Status UnregisterLauncher(std::string_view type) override {
+    std::lock_guard lock(mu_);
+    auto it = launchers_.find(type);
+    if (it == launchers_.end()) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no launcher for micro-app type '" + std::string(type) + "'");
+    }
+    launchers_.erase(it);
+    return Status::Ok();
+  }
+  Status Launch(std::string_view app_id, LaunchParams params) override;
+  Status OpenUrl(std::string_view url) override {
+    auto parsed = ParseAppUrl(url);
+    if (!parsed.ok()) return parsed.error();
+    return Launch(parsed->app_id, std::move(parsed->params));
+  }
+
+ private:
+  ContainerImpl* const container_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<MicroAppLauncher>, std::less<>> launchers_;  // guarded by mu_
+};
+
+class ContainerImpl final : public Container {
+ public:
+  ContainerImpl() : host_view_(&registry_, 0, ""), router_(this) {}
+  ~ContainerImpl() override { Shutdown(); }
+
+  Status Init(ContainerOptions options);
+
+  const AppDescriptor& app() const override { return app_; }
+  const std::string& data_dir() const override { return data_dir_; }
+  ServiceRegistry& services() override { return host_view_; }
+  MicroAppRouter& router() override { return router_; }
+
+  Status Start() override;
+  Status Load(std::string_view bundle) override {
+    std::lock_guard lock(lifecycle_mu_);
+    auto idx = index_->FindBundle(bundle);
+    if (!idx) return NotInstalled(bundle);
+    return LoadLocked(*idx, "explicit");
+  }
+  Status Stop(std::string_view bundle) override;
+  void Shutdown() override;
+  std::vector<BundleStatus> Bundles() const override;
+  Result<BundleStatus> Bundle(std::string_view name) const override;
+  Result<Manifest> BundleManifest(std::string_view name) const override;
+  Status Install(const std::string& bundle_dir) override;
+  Status Uninstall(std::string_view bundle) override;
+  Result<PrivateStore*> PrivateStoreOf(std::string_view bundle) override;
+
+  // Loads bundle `idx` of the current index (dependencies first).
+  Status LoadIndexed(uint32_t idx, const std::string& why) {
+    std::lock_guard lock(lifecycle_mu_);
+    return LoadLocked(idx, why);
+  }
+  // Snapshot of what the router needs about a micro-app.
+  Result<LaunchRequest> ResolveApp(std::string_view app_id, uint32_t* idx);
+
+ private:
+  Status LoadLocked(uint32_t idx, const std::string& why);
+  Status StopLocked(uint32_t idx);
+  Status LoadProvider(std::string_view interface_id);
+  BundleRuntime& RuntimeLocked(uint32_t idx);
+  BundleStatus StatusLocked(uint32_t idx) const;
+  Status RebuildIndexLocked(const std::string& why);
+  uint64_t Fingerprint() const;
+  static Error NotInstalled(std::string_view bundle) {
+    Error e = MakeError(ErrorCode::kNotFound,
+                        "no bundle named '" + std::string(bundle) + "' is installed");
+    e.bundle = std::string(bundle);
+    return e;
+  }
+
+  ServiceRegistryCore registry_;
+  RegistryView host_view_;
+  RouterImpl router_;
+  std::string app_dir_;
+  std::string data_dir_;
+  std::string app_json_;
+  AppDescriptor app_;
+
+  mutable std::recursive_mutex lifecycle_mu_;
+  std::unique_ptr<BundleIndex> index_;                        // guarded by lifecycle_mu_
+  std::vector<std::unique_ptr<BundleRuntime>> runtimes_;      // parallel to index_; guarded
+  std::vector<std::unique_ptr<BundleRuntime>> detached_;      // uninstalled while active; guarded
+  uint64_t next_owner_ = 1;                                   // guarded by lifecycle_mu_
+  uint64_t next_activation_ = 1;                              // guarded by lifecycle_mu_
+
+  std::mutex stores_mu_;
+  std::map<std::string, std::unique_ptr<PrivateStore>, std::less<>> stores_;  // guarded by stores_mu_
+};
+
+Result<PrivateStore*> BundleContextImpl::storage() { return container_->PrivateStoreOf(name_); }
+
+Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id, uint32_t* idx) {
+  std::lock_guard lock(lifecycle_mu_);
+  auto app = index_->FindApp(app_id);
+  if (!app) {
+    return MakeError(ErrorCode::kNotFound,
+                     "no installed bundle declares micro-app '" + std::string(app_id) + "'");
+  }
+  auto b = index_->bundle(app->bundle);
+  if (b.resolution != Resolution::kResolved) {
+    Error e = MakeError(ErrorCode::kUnresolved,
+                        "micro-app '" + std::string(app_id) + "' belongs to bundle " +
+                            std::string(b.name) + ", which is unresolved: " + std::string(b.reason));
+    e.bundle = std::string(b.name);
+    return e;
+  }
+  *idx = app->bundle;
+  LaunchRequest req;
+  req.app_id = std::string(app_id);
+  req.bundle = std::string(b.name);
+  req.bundle_dir = std::string(b.dir);
+  req.type = std::string(app->type);
+  req.entry = std::string(app->entry);
+  return req;
+}
+
+Status RouterImpl::Launch(std::string_view app_id, LaunchParams params) {
+  uint32_t idx = 0;
+  auto req = container_->ResolveApp(app_id, &idx);
+  if (!req.ok()) return req.error();
+  std::shared_ptr<MicroAppLauncher> launcher;
+  {
+    std::lock_guard lock(mu_);
+    auto it = launchers_.find(req->type);
+    if (it != launchers_.end()) launcher = it->second;
+  }
+  if (!launcher) {
+    Error e = MakeError(ErrorCode::kNotFound, "no launcher for micro-app type '" + req->type +
+                                                  "' (micro-app '" + req->app_id + "')");
+    e.bundle = req->bundle;
+    return e;
+  }
+  Status loaded = container_->LoadIndexed(idx, "micro-app " + req->app_id);
+  if (!loaded.ok()) return loaded;
+  req->params = std::move(params);
+  return launcher->Launch(*req);
+}
+
+uint64_t ContainerImpl::Fingerprint() const {
+  uint64_t h = Hash64(app_json_, 1);
+  h = Hash64(app_dir_, h);
+  struct stat st;
+  std::string app_json_path = (fs::path(app_dir_) / "app.json").string();
+  if (::stat(app_json_path.c_str(), &st) == 0) {
+    uint64_t mt = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
+                  static_cast<uint64_t>(st.st_mtim.tv_nsec);
+    h = Hash64(std::string_view(reinterpret_cast<const char*>(&mt), sizeof mt), h);
+  }
+  return h ^ (uint64_t{BundleIndex::kFormatVersion} << 56);
+}
+
+Status ContainerImpl::Init(ContainerOptions options) {
+  std::error_code ec;
+  fs::path app_dir = fs::absolute(options.app_dir, ec).lexically_normal();
+  if (app_dir.has_filename() == false) app_dir = app_dir.parent_path();
+  app_dir_ = app_dir.string();
+  std::string app_json_path = (app_dir / "app.json").string();
+  {
+    std::ifstream in(app_json_path, std::ios::binary);
+    if (!in) {
+      Error e = MakeError(ErrorCode::kIo, "cannot read app descriptor");
+      e.file = app_json_path;
+      return e;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    app_json_ = ss.str();
+  }
+  auto app = ParseAppDescriptor(app_json_, app_json_path);
+  if (!app.ok()) return app.error();
+  app_ = std::move(app).value();
+  data_dir_ = options.data_dir.empty() ? DefaultDataDir(app_.id) : options.data_dir;
+  fs::create_directories(data_dir_, ec);
+  if (ec) {
+    Error e = MakeError(ErrorCode::kIo, "cannot create data directory: " + ec.message());
+    e.file = data_dir_;
+    return e;
+  }
+  registry_.SetLazyHook([this](std::string_view iface) { return LoadProvider(iface); });
+  Status s = router_.RegisterLauncher("native", std::make_shared<NativeLauncher>(&registry_));
+  if (!s.ok()) return s;
+
+  std::lock_guard lock(lifecycle_mu_);
+  const std::string index_path = (fs::path(data_dir_) / "bundle_index.bin").string();
+  if (options.rebuild_index) return RebuildIndexLocked("rebuild requested");
+  auto idx = BundleIndex::Read(index_path, Fingerprint());
+  if (idx.ok()) {
+    index_ = std::make_unique<BundleIndex>(std::move(idx).value());
+    runtimes_.resize(index_->size());
+    return Status::Ok();
+  }
+  const Error& why = idx.error();
+  if (why.code == ErrorCode::kCorrupt) {
+    Log(LogLevel::kWarning, "", "rebuilding bundle index: " + why.ToString());
+  }
+  return RebuildIndexLocked(why.message);
+}
+
+Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
+  Log(LogLevel::kInfo, "", "building bundle index (" + why + ")");
+  std::vector<IndexInput> inputs;
+  auto add = [&](const fs::path& dir, bool baseline) {
+    IndexInput in;
+    in.dir = fs::absolute(dir).lexically_normal().string();
+    in.baseline = baseline;
+    std::string manifest_path = (dir / "bundle.json").string();
+    std::ifstream f(manifest_path, std::ios::binary);
+    if (!f) {
+      in.error = manifest_path + ": cannot read bundle.json";
+    } else {
+      std::ostringstream ss;
+      ss << f.rdbuf();
+      in.manifest_json = ss.str();
+      auto m = ParseManifest(in.manifest_json, manifest_path);
+      if (m.ok()) {
+        in.manifest = std::move(m).value();
+      } else {
+        in.error = m.error().ToString();
+      }
+    }
+    in.fallback_name = "(invalid) " + in.dir;
+    if (!in.error.empty()) Log(LogLevel::kWarning, "", in.error);
+    inputs.push_back(std::move(in));
+  };
+  for (const auto& rel : app_.baseline) add(fs::path(app_dir_) / rel, true);
+  std::error_code ec;
+  fs::path installed = fs::path(data_dir_) / "bundles";
+  if (fs::is_directory(installed, ec)) {
+    std::vector<fs::path> dirs;
+    for (const auto& entry : fs::directory_iterator(installed, ec)) {
+      if (entry.is_directory()) dirs.push_back(entry.path());
+    }
+    std::sort(dirs.begin(), dirs.end());
+    for (const auto& d : dirs) add(d, false);
+  }
+  const std::string index_path = (fs::path(data_dir_) / "bundle_index.bin").string();
+  Status s = BundleIndex::Write(index_path, Fingerprint(), inputs);
+  if (!s.ok()) return s;
+  auto idx = BundleIndex::Read(index_path, Fingerprint());
+  if (!idx.ok()) return idx.error();
+
+  // Carry runtime state over to the new index by (name, version, dir).
+  auto fresh = std::make_unique<BundleIndex>(std::move(idx).value());
+  std::vector<std::unique_ptr<BundleRuntime>> runtimes(fresh->size());
+  for (auto& rt : runtimes_) {
+    if (!rt) continue;
+    bool placed = false;
+    for (uint32_t i = 0; i < fresh->size(); ++i) {
+      auto b = fresh->bundle(i);
+      if (!runtimes[i] && b.name == rt->name && b.version == rt->version && b.dir == rt->dir) {
+        runtimes[i] = std::move(rt);
+        placed = true;
+        break;
+      }
+    }
+    if (!placed && rt && rt->state == BundleState::kActive) detached_.push_back(std::move(rt));
+  }
+  index_ = std::move(fresh);
+  runtimes_ = std::move(runtimes);
+  return Status::Ok();
+}
+
+BundleRuntime& ContainerImpl::RuntimeLocked(uint32_t idx) {
+  auto& rt = runtimes_[idx];
+  if (!rt) {
+    auto b = index_->bundle(idx);
+    rt = std::make_unique<BundleRuntime>();
+    rt->name = std::string(b.name);
+    rt->version = std::string(b.version);
+    rt->dir = std::string(b.dir);
+  }
+  return *rt;
+}
+
+Status ContainerImpl::LoadProvider(std::string_view interface_id) {
+  std::lock_guard lock(lifecycle_mu_);
+  auto idx = index_->FindProvider(interface_id);
+  if (!idx) {
+    return MakeError(ErrorCode::kNotFound, "no service registered for '" +
+                                               std::string(interface_id) +
+                                               "' and no installed bundle provides it");
+  }
+  return LoadLocked(*idx, "service " + std::string(interface_id));
+}
+
+Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
+  auto b = index_->bundle(idx);
+  if (b.resolution != Resolution::kResolved) {
+    Error e = MakeError(ErrorCode::kUnresolved, "bundle " + std::string(b.name) +
+                                                    " cannot load: " + std::string(b.reason));
+    e.bundle = std::string(b.name);
+    return e;
+  }
+  BundleRuntime& rt = RuntimeLocked(idx);
+  switch (rt.state) {
+    case BundleState::kActive:
+      return Status::Ok();
+    case BundleState::kFailed:
+      return rt.error;
+    case BundleState::kLoading:
+    case BundleState::kStopping: {
+      Error e = MakeError(ErrorCode::kState,
+                          "bundle " + rt.name + " is " + BundleStateName(rt.state) +
+                              " (a bundle's Start looked up a service of a bundle that is "
+                              "still starting: " + why + ")");
+      e.bundle = rt.name;
+      return e;
+    }
+    default:
+      break;
+  }
+  rt.state = BundleState::kLoading;
+  rt.loaded_by = why;
+  auto fail = [&](ErrorCode code, std::string message) {
+    rt.state = BundleState::kFailed;
+    rt.error = MakeError(code, "bundle " + rt.name + " failed: " + std::move(message));
+    rt.error.bundle = rt.name;
+    rt.entry = nullptr;
+    rt.context.reset();
+    rt.library.reset();
+    Log(LogLevel::kError, rt.name, rt.error.message);
+    return rt.error;
+  };
+  // Dependencies first.
+  for (uint32_t d : b.deps) {
+    Status s = LoadLocked(d, "dependency of " + rt.name);
+    if (!s.ok()) {
+      return fail(ErrorCode::kLoad, "dependency " + std::string(index_->bundle(d).name) +
+                                        " did not load: " + s.error().message);
+    }
+  }
+  auto t0 = Clock::now();
+  if (b.library.empty()) {  // resource-only bundle
+    rt.state = BundleState::kActive;
+    rt.activation_seq = next_activation_++;
+    return Status::Ok();
+  }
+  std::string path = (fs::path(rt.dir) / std::string(b.library)).string();
+  dlerror();
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* err = dlerror();
+    return fail(ErrorCode::kLoad, std::string("dlopen failed: ") + (err ? err : path));
+  }
+  auto lib = std::make_shared<LoadedLibrary>();
+  lib->handle = handle;
+  lib->path = path;
+  rt.library = lib;
+  auto entry_fn = reinterpret_cast<AtriumBundleEntryFn>(dlsym(handle, ATRIUM_BUNDLE_ENTRY_SYMBOL));
+  if (entry_fn == nullptr) {
+    return fail(ErrorCode::kLoad, path + " has no '" ATRIUM_BUNDLE_ENTRY_SYMBOL
+                                         "' symbol (was it built with ATRIUM_BUNDLE?)");
+  }
+  const AtriumBundleEntry* entry = entry_fn();
+  if (entry == nullptr) return fail(ErrorCode::kLoad, "entry point returned null");
+  if (entry->abi_version != ATRIUM_BUNDLE_ABI_VERSION) {
+    return fail(ErrorCode::kLoad, "bundle ABI version " + std::to_string(entry->abi_version) +
+                                      ", this container speaks " +
+                                      std::to_string(ATRIUM_BUNDLE_ABI_VERSION));
+  }
+  if (entry->struct_size < sizeof(AtriumBundleEntry)) {
+    return fail(ErrorCode::kLoad, "entry struct is " + std::to_string(entry->struct_size) +
+                                      " bytes, expected at least " +
+                                      std::to_string(sizeof(AtriumBundleEntry)));
+  }
+  if (entry->cxx_abi == nullptr || std::strcmp(entry->cxx_abi, ATRIUM_CXX_ABI_TAG) != 0) {
+    return fail(ErrorCode::kLoad, std::string("C++ toolchain ABI '") +
+                                      (entry->cxx_abi ? entry->cxx_abi : "(null)") +
+                                      "' differs from the container's '" ATRIUM_CXX_ABI_TAG "'");
+  }
+  if (entry->start == nullptr || entry->stop == nullptr) {
+    return fail(ErrorCode::kLoad, "entry has no start/stop function");
+  }
+  rt.dlopen_ms = MsSince(t0);
+  rt.entry = entry;
+  rt.owner = next_owner_++;
+  rt.context = std::make_unique<BundleContextImpl>(this, &registry_, rt.owner, rt.name,
+                                                   rt.version, rt.dir, lib);
+  auto t1 = Clock::now();
+  char err[1024] = {0};
+  int rc = entry->start(reinterpret_cast<AtriumBundleContext*>(
+                            static_cast<BundleContext*>(rt.context.get())),
+                        err, sizeof err);
+  rt.start_ms = MsSince(t1);
+  if (rc != 0) {
+    registry_.UnregisterOwner(rt.owner);
+    return fail(ErrorCode::kActivation,
+                std::string("activator Start failed: ") + (err[0] ? err : "no reason given"));
+  }
+  rt.state = BundleState::kActive;
+  rt.activation_seq = next_activation_++;
+  Log(LogLevel::kInfo, rt.name, "active (" + why + ")");
+  return Status::Ok();
+}
+
+Status ContainerImpl::Start() {
+  std::lock_guard lock(lifecycle_mu_);
+  Status first;
+  for (uint32_t idx : index_->load_order()) {
+    if (!index_->bundle(idx).eager) continue;
+    Status s = LoadLocked(idx, "eager");
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+Status ContainerImpl::StopLocked(uint32_t idx) {
+  BundleRuntime* rt = runtimes_[idx].get();
+  if (rt == nullptr || rt->state != BundleState::kActive) return Status::Ok();
+  // Dependents first.
+  for (uint32_t i = 0; i < index_->size(); ++i) {
+    if (!runtimes_[i] || runtimes_[i]->state != BundleState::kActive) continue;
+    auto deps = index_->bundle(i).deps;
+    if (std::find(deps.begin(), deps.end(), idx) != deps.end()) {
+      Status s = StopLocked(i);
+      if (!s.ok()) return s;
+    }
+  }
+  rt->state = BundleState::kStopping;
+  Status result;
+  if (rt->entry != nullptr) {
+    char err[1024] = {0};
+    int rc = rt->entry->stop(reinterpret_cast<AtriumBundleContext*>(
+                                 static_cast<BundleContext*>(rt->context.get())),
+                             err, sizeof err);
+    if (rc != 0) {
+      Error e = MakeError(ErrorCode::kActivation, "bundle " + rt->name + " Stop failed: " + err);
+      e.bundle = rt->name;
+      Log(LogLevel::kWarning, rt->name, e.message);
+      result = e;
+    }
+  }
+  registry_.UnregisterOwner(rt->owner);
+  rt->entry = nullptr;
+  rt->context.reset();
+  rt->library.reset();  // dlclose once no service object of the bundle is alive
+  rt->state = BundleState::kUnloaded;
+  return result;
+}
+
+Status ContainerImpl::Stop(std::string_view bundle) {
+  std::lock_guard lock(lifecycle_mu_);
+  auto idx = index_->FindBundle(bundle);
+  if (!idx) return NotInstalled(bundle);
+  return StopLocked(*idx);
+}
+
+void ContainerImpl::Shutdown() {
+  std::lock_guard lock(lifecycle_mu_);
+  if (!index_) return;
+  std::vector<uint32_t> active;
+  for (uint32_t i = 0; i < runtimes_.size(); ++i) {
+    if (runtimes_[i] && runtimes_[i]->state == BundleState::kActive) active.push_back(i);
+  }
+  std::sort(active.begin(), active.end(), [&](uint32_t a, uint32_t b) {
+    return runtimes_[a]->activation_seq > runtimes_[b]->activation_seq;
+  });
+  for (uint32_t i : active) (void)StopLocked(i);
+  for (auto& rt : detached_) {
+    if (rt->entry != nullptr) {
+      char err[1024] = {0};
+      rt->entry->stop(reinterpret_cast<AtriumBundleContext*>(
+                          static_cast<BundleContext*>(rt->context.get())),
+                      err, sizeof err);
+    }
+    registry_.UnregisterOwner(rt->owner);
+    rt->context.reset();
+    rt->library.reset();
+  }
+  detached_.clear();
+}
+
+BundleStatus ContainerImpl::StatusLocked(uint32_t idx) const {
+  auto b = index_->bundle(idx);
+  BundleStatus s;
+  s.name = std::string(b.name);
+  s.version = std::string(b.version);
+  s.dir = std::string(b.dir);
+  s.eager = b.eager;
+  s.baseline = b.baseline;
+  s.reason = std::string(b.reason);
+  switch (b.resolution) {
+    case Resolution::kResolved: s.state = BundleState::kResolved; break;
+    case Resolution::kUnresolved: s.state = BundleState::kUnresolved; break;
+    case Resolution::kSuperseded: s.state = BundleState::kInstalled; break;
+  }
+  for (uint32_t d : b.deps) s.dependencies.emplace_back(index_->bundle(d).name);
+  if (const auto& rt = runtimes_[idx]) {
+    s.state = rt->state;
+    s.loaded_by = rt->loaded_by;
+    s.dlopen_ms = rt->dlopen_ms;
+    s.start_ms = rt->start_ms;
+    s.activation_seq = rt->activation_seq;
+    if (rt->state == BundleState::kFailed) s.reason = rt->error.message;
+  }
+  return s;
+}
+
+std::vector<BundleStatus> ContainerImpl::Bundles() const {
+  std::lock_guard lock(lifecycle_mu_);
+  std::vector<BundleStatus> out;
+  out.reserve(index_->size());
+  for (uint32_t i = 0; i < index_->size(); ++i) out.push_back(StatusLocked(i));
+  std::sort(out.begin(), out.end(),
+            [](const BundleStatus& a, const BundleStatus& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<BundleStatus> ContainerImpl::Bundle(std::string_view name) const {
+  std::lock_guard lock(lifecycle_mu_);
+  auto idx = index_->FindBundle(name);
+  if (!idx) return NotInstalled(name);
+  return StatusLocked(*idx);
+}
+
+Result<Manifest> ContainerImpl::BundleManifest(std::string_view name) const {
+  std::lock_guard lock(lifecycle_mu_);
+  auto idx = index_->FindBundle(name);
+  if (!idx) return NotInstalled(name);
+  auto b = index_->bundle(*idx);
+  if (b.broken) {
+    Error e = MakeError(ErrorCode::kValidation, std::string(b.reason));
+    e.bundle = std::string(name);
+    return e;
+  }
+  return ParseManifest(b.manifest_json, (fs::path(std::string(b.dir)) / "bundle.json").string());
+}
+
+Status ContainerImpl::Install(const std::string& bundle_dir) {
+  std::string manifest_path = (fs::path(bundle_dir) / "bundle.json").string();
+  auto m = LoadManifestFile(manifest_path);
+  if (!m.ok()) return m.error();
+  std::lock_guard lock(lifecycle_mu_);
+  fs::path target = fs::path(data_dir_) / "bundles" / (m->name + "-" + m->version.ToString());
+  fs::path staging = target;
+  staging += ".installing";
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging.parent_path(), ec);
+  fs::copy(bundle_dir, staging, fs::copy_options::recursive, ec);
+  if (ec) {
+    fs::remove_all(staging, ec);
+    Error e = MakeError(ErrorCode::kIo, "cannot copy bundle: " + ec.message());
+    e.file = bundle_dir;
+    return e;
+  }
+  if (fs::exists(target)) {
+    Error e = MakeError(ErrorCode::kAlreadyExists,
+                        m->name + " " + m->version.ToString() + " is already installed");
+    e.bundle = m->name;
+    fs::remove_all(staging, ec);
+    return e;
+  }
+  fs::rename(staging, target, ec);
+  if (ec) {
+    Error e = MakeError(ErrorCode::kIo, "cannot move bundle into place: " + ec.message());
+    e.file = target.string();
+    return e;
+  }
+  return RebuildIndexLocked("installed " + m->name + " " + m->version.ToString());
+}
+
+Status ContainerImpl::Uninstall(std::string_view bundle) {
+  std::lock_guard lock(lifecycle_mu_);
+  bool removed = false;
+  for (uint32_t i = 0; i < index_->size(); ++i) {
+    auto b = index_->bundle(i);
+    if (b.name != bundle) continue;
+    if (b.baseline) {
+      Error e = MakeError(ErrorCode::kState, "bundle " + std::string(bundle) +
+                                                 " ships with the app (baseline); it cannot be "
+                                                 "uninstalled");
+      e.bundle = std::string(bundle);
+      return e;
+    }
+    (void)StopLocked(i);
+    std::error_code ec;
+    fs::remove_all(std::string(b.dir), ec);
+    removed = true;
+  }
+  if (!removed) return NotInstalled(bundle);
+  return RebuildIndexLocked("uninstalled " + std::string(bundle));
+}
+
+Result<PrivateStore*> ContainerImpl::PrivateStoreOf(std::string_view bundle) {
+  if (!IsValidBundleName(bundle)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "'" + std::string(bundle) + "' is not a bundle name");
+  }
+  std::lock_guard lock(stores_mu_);
+  auto it = stores_.find(bundle);
+  if (it != stores_.end()) return it->second.get();
+  auto store =
+      PrivateStore::Open((fs::path(data_dir_) / "private" / (std::string(bundle) + ".db")).string());
+  if (!store.ok()) return store.error();
+  PrivateStore* raw = store->get();
+  stores_.emplace(std::string(bundle), std::move(store).value());
+  return raw;
+}
+
+}  // namespace
+}  // namespace internal
+
+Result<std::unique_ptr<Container>> Container::Open(ContainerOptions options) {
+  auto c = std::make_unique<internal::ContainerImpl>();
+  Status s = c->Init(std::move(options));
+  if (!s.ok()) return s.error();
+  return std::unique_ptr<Container>(std::move(c));
+}
+
+}  // namespace atrium

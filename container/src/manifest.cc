@@ -1,0 +1,908 @@
+// Strict parsers for bundle.json (Manifest) and app.json (AppDescriptor).
+//
+// Parsing runs in two layers:
+//   1. The syntax layer feeds the text to a boost::json::basic_parser whose
+//      handler (DomBuilder) builds the DOM like boost::json::parse does, but
+//      also rejects duplicate object keys (Boost.JSON 1.81 silently keeps one)
+//      and tracks the JSON pointer of the value being read, so a syntax error
+//      names a pointer, a byte offset and "line L, column C".
+//   2. The model layer walks the DOM with a FieldReader that knows the file
+//      name and turns every wrong type, unknown field and rule violation into
+//      an Error naming the JSON pointer of the offending value. For a missing
+//      required field the pointer is where the field would be ("/name").
+// Only the first problem found is reported. docs/manifest.md lists the rules.
+//
+// Concurrency: no shared state; every function may run on any thread at any
+// time. Boost.JSON only throws std::bad_alloc here; it is caught and becomes a
+// kInternal error, so no exception leaves this file.
+#include "atrium/manifest.h"
+
+#include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+// Early-return helpers for this file only (#undef'd at the end).
+#define ATRIUM_MANIFEST_CONCAT_INNER(a, b) a##b
+#define ATRIUM_MANIFEST_CONCAT(a, b) ATRIUM_MANIFEST_CONCAT_INNER(a, b)
+#define ATRIUM_MANIFEST_ASSIGN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                \
+  if (!tmp.ok()) return std::move(tmp).take_error(); \
+  lhs = std::move(tmp).value()
+// lhs = value of the Result `expr`, or return its error.
+#define ASSIGN_OR_RETURN(lhs, expr) \
+  ATRIUM_MANIFEST_ASSIGN_IMPL(ATRIUM_MANIFEST_CONCAT(result_, __LINE__), lhs, expr)
+#define RETURN_IF_ERROR(expr)              \
+  do {                                     \
+    ::atrium::Status status_ = (expr);     \
+    if (!status_.ok()) return status_.error(); \
+  } while (0)
+
+namespace atrium {
+namespace {
+
+namespace json = boost::json;
+
+constexpr size_t kMaxDocumentBytes = size_t{1} << 20;
+constexpr size_t kMaxNestingDepth = 32;  // bundle.json itself needs 4 levels
+constexpr size_t kMaxBundleNameLength = 128;
+constexpr size_t kMaxInterfaceIdLength = 256;
+constexpr size_t kMaxMicroAppIdLength = 64;
+constexpr size_t kMaxQuotedLength = 80;
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+// ---------------------------------------------------------------------------
+// Small grammars.
+
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsUtf8Continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// [a-z][a-z0-9_-]* plus any character of `extra` after the first.
+bool IsLowerToken(std::string_view s, std::string_view extra = {}) {
+  if (s.empty() || !IsLower(s[0])) return false;
+  for (char c : s.substr(1)) {
+    if (!IsLower(c) && !IsDigit(c) && c != '_' && c != '-' &&
+        extra.find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Calls `label_ok` for each '.'-separated label; true if all pass and there
+// are at least two.
+template <typename LabelPredicate>
+bool IsDottedName(std::string_view s, LabelPredicate label_ok) {
+  size_t labels = 0;
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    std::string_view label = s.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    if (!label_ok(label)) return false;
+    ++labels;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return labels >= 2;
+}
+
+bool IsMicroAppId(std::string_view s) {
+  return s.size() <= kMaxMicroAppIdLength && IsLowerToken(s);
+}
+bool IsTaskId(std::string_view s) { return IsLowerToken(s, "."); }
+
+// Like a bundle name, but labels may contain uppercase letters
+// ("com.wallet.account.AccountService").
+bool IsInterfaceId(std::string_view s) {
+  if (s.size() > kMaxInterfaceIdLength) return false;
+  return IsDottedName(s, [](std::string_view label) {
+    if (label.empty() || !(IsLower(label[0]) || IsUpper(label[0]))) return false;
+    for (char c : label) {
+      if (!IsLower(c) && !IsUpper(c) && !IsDigit(c) && c != '_' && c != '-') return false;
+    }
+    return true;
+  });
+}
+
+// Why `path` is not a safe path below the bundle (or app) directory, or ""
+// when it is one. Canonical form only: no ".", "..", empty segments or "\".
+std::string RelativePathProblem(std::string_view path) {
+  if (path.empty()) return "must not be empty";
+  if (path.front() == '/') return "must be relative, not absolute";
+  for (char c : path) {
+    if (c == '\\') return "must use '/' as separator, not '\\'";
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+      return "must not contain control characters";
+    }
+  }
+  size_t start = 0;
+  while (true) {
+    size_t slash = path.find('/', start);
+    std::string_view segment =
+        path.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (segment == "..") return "must not contain '..' segments";
+    if (segment == ".") return "must not contain '.' segments";
+    if (segment.empty()) return "must not contain empty segments ('//' or a trailing '/')";
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return "";
+}
+
+// 'text' for messages: escaped, and cut (at a UTF-8 boundary) when long.
+std::string Quote(std::string_view s) {
+  bool cut = s.size() > kMaxQuotedLength;
+  if (cut) {
+    size_t n = kMaxQuotedLength;
+    while (n > 0 && IsUtf8Continuation(s[n])) --n;
+    s = s.substr(0, n);
+  }
+  std::string out = "'";
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\'' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02X", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  if (cut) out += "...";
+  out += '\'';
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// JSON pointers (RFC 6901) and text positions.
+
+std::string Child(std::string_view pointer, std::string_view key) {
+  std::string out(pointer);
+  out += '/';
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string Child(std::string_view pointer, size_t index) {
+  return std::string(pointer) + "/" + std::to_string(index);
+}
+
+// "line L, column C" (1-based; columns count UTF-8 characters).
+std::string LineColumn(std::string_view text, size_t offset) {
+  size_t line = 1;
+  size_t column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else if (!IsUtf8Continuation(text[i])) {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+Error MakeLocated(ErrorCode code, std::string_view file, std::string pointer,
+                  std::string message) {
+  Error e = MakeError(code, std::move(message));
+  e.file = std::string(file);
+  e.pointer = std::move(pointer);
+  return e;
+}
+
+// ---------------------------------------------------------------------------
+// Syntax layer.
+
+// basic_parser handler: builds the DOM into a value_stack exactly as
+// boost::json's own parser does, rejects duplicate keys, and keeps the JSON
+// pointer of the value being read.
+class DomBuilder {
+ public:
+  static constexpr size_t max_object_size = json::object::max_size();
+  static constexpr size_t max_array_size = json::array::max_size();
+  static constexpr size_t max_key_size = json::string::max_size();
+  static constexpr size_t max_string_size = json::string::max_size();
+
+  explicit DomBuilder(json::storage_ptr sp) { values_.reset(std::move(sp)); }
+
+  json::value Release() { return values_.release(); }
+  // Set when parsing stopped on a duplicate key; the key is the last token of
+  // CurrentPointer().
+  bool found_duplicate_key() const { return found_duplicate_key_; }
+  const std::string& duplicate_key() const { return frames_.back().key; }
+
+  // Pointer of the value being read: for each open container, the index of
+  // the current element or the key whose value is pending.
+  std::string CurrentPointer() const {
+    std::string out;
+    for (const Frame& f : frames_) {
+      if (f.is_array) {
+        out = Child(out, f.count);
+      } else if (f.key_pending) {
+        out = Child(out, f.key);
+      }
+    }
+    return out;
+  }
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    frames_.emplace_back().is_array = false;
+    return true;
+  }
+  bool on_object_end(size_t n, json::error_code&) {
+    frames_.pop_back();
+    values_.push_object(n);
+    EndValue();
+    return true;
+  }
+  bool on_array_begin(json::error_code&) {
+    frames_.emplace_back().is_array = true;
+    return true;
+  }
+  bool on_array_end(size_t n, json::error_code&) {
+    frames_.pop_back();
+    values_.push_array(n);
+    EndValue();
+    return true;
+  }
+  bool on_key_part(json::string_view s, size_t, json::error_code&) {
+    key_.append(s.data(), s.size());
+    values_.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, size_t, json::error_code& ec) {
+    key_.append(s.data(), s.size());
+    Frame& f = frames_.back();
+    f.key = key_;
+    f.key_pending = true;
+    if (!f.keys.insert(std::move(key_)).second) {
+      found_duplicate_key_ = true;
+      ec = json::error::syntax;
+      return false;
+    }
+    key_.clear();
+    values_.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, size_t, json::error_code&) {
+    values_.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, size_t, json::error_code&) {
+    values_.push_string(s);
+    EndValue();
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t i, json::string_view, json::error_code&) {
+    values_.push_int64(i);
+    EndValue();
+    return true;
+  }
+  bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
+    values_.push_uint64(u);
+    EndValue();
+    return true;
+  }
+  bool on_double(double d, json::string_view, json::error_code&) {
+    values_.push_double(d);
+    EndValue();
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) {
+    values_.push_bool(b);
+    EndValue();
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    values_.push_null();
+    EndValue();
+    return true;
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  struct Frame {
+    bool is_array = false;
+    size_t count = 0;          // array: elements completed so far
+    std::string key;           // object: last key read
+    bool key_pending = false;  // object: `key` read, its value not complete
+    std::unordered_set<std::string> keys;  // object: keys seen
+  };
+
+  void EndValue() {
+    if (frames_.empty()) return;
+    Frame& f = frames_.back();
+    if (f.is_array) {
+      ++f.count;
+    } else {
+      f.key_pending = false;
+    }
+  }
+
+  json::value_stack values_;
+  std::vector<Frame> frames_;
+  std::string key_;  // key being read (it may arrive in parts)
+  bool found_duplicate_key_ = false;
+};
+
+std::string DescribeByteAt(std::string_view text, size_t offset) {
+  if (offset >= text.size()) return "end of input";
+  auto u = static_cast<unsigned char>(text[offset]);
+  if (u >= 0x20 && u < 0x7F) return std::string("'") + text[offset] + "'";
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "byte 0x%02X", u);
+  return buf;
+}
+
+// Parses `text` into a DOM allocated from `sp`. Errors are kParse, except
+// kInternal when memory runs out.
+Result<json::value> ParseDocument(std::string_view text, std::string_view file,
+                                  json::storage_ptr sp) {
+  if (text.size() > kMaxDocumentBytes) {
+    return MakeLocated(ErrorCode::kParse, file, "",
+                       "document exceeds the 1 MiB size limit (" +
+                           std::to_string(kMaxDocumentBytes) + " bytes)");
+  }
+  size_t skip = text.substr(0, kUtf8Bom.size()) == kUtf8Bom ? kUtf8Bom.size() : 0;
+  std::string_view body = text.substr(skip);
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    Error e = MakeLocated(ErrorCode::kParse, file, "",
+                          "document is empty; expected a JSON object");
+    e.offset = text.size();
+    return e;
+  }
+
+  json::parse_options options;
+  options.max_depth = kMaxNestingDepth;
+  try {
+    json::basic_parser<DomBuilder> parser(options, std::move(sp));
+    json::error_code ec;
+    size_t consumed = parser.write_some(false, body.data(), body.size(), ec);
+    size_t offset = skip + consumed;
+    std::string what;
+    if (ec) {
+      if (parser.handler().found_duplicate_key()) {
+        what = "duplicate key " + Quote(parser.handler().duplicate_key());
+      } else if (ec == json::error::incomplete) {
+        what = "unexpected end of input (truncated document?)";
+      } else if (ec == json::error::too_deep) {
+        what = "nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels";
+      } else if (ec == json::error::syntax) {
+        what = "syntax error at " + DescribeByteAt(text, offset);
+      } else {
+        what = ec.message() + " at " + DescribeByteAt(text, offset);
+      }
+    } else if (consumed < body.size()) {
+      what = "unexpected " + DescribeByteAt(text, offset) + " after the JSON document";
+    } else {
+      return parser.handler().Release();
+    }
+    Error e = MakeLocated(ErrorCode::kParse, file, parser.handler().CurrentPointer(),
+                          "invalid JSON at " + LineColumn(text, offset) + ": " + what);
+    e.offset = offset;
+    return e;
+  } catch (const std::exception& ex) {
+    return MakeLocated(ErrorCode::kInternal, file, "",
+                       std::string("out of memory while parsing: ") + ex.what());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Model layer.
+
+// Version::Parse and VersionRange::Parse messages repeat the input
+// ("invalid range '<text>': <detail>"); our messages quote the text already,
+// so keep only the detail when the message has that shape.
+std::string_view SemverDetail(std::string_view message) {
+  for (std::string_view prefix : {"invalid range '", "invalid version '"}) {
+    if (message.substr(0, prefix.size()) != prefix) continue;
+    size_t end = message.find("': ", prefix.size());
+    if (end != std::string_view::npos) return message.substr(end + 3);
+  }
+  return message;
+}
+
+const char* KindName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+  }
+  return "an unknown value";
+}
+
+// Typed access to a DOM with errors that name the file and JSON pointer.
+class FieldReader {
+ public:
+  explicit FieldReader(std::string_view file) : file_(file) {}
+
+  // Errors raised after this name the bundle too.
+  void set_bundle(std::string bundle) { bundle_ = std::move(bundle); }
+
+  Error Invalid(std::string pointer, std::string message) const {
+    Error e = MakeLocated(ErrorCode::kValidation, file_, std::move(pointer), std::move(message));
+    e.bundle = bundle_;
+    return e;
+  }
+
+  Error WrongType(const std::string& pointer, const char* expected,
+                  const json::value& got) const {
+    return Invalid(pointer, std::string("expected ") + expected + ", got " + KindName(got));
+  }
+
+  Result<const json::object*> AsObject(const json::value& v, const std::string& pointer) const {
+    if (!v.is_object()) return WrongType(pointer, "an object", v);
+    return &v.get_object();
+  }
+  Result<const json::array*> AsArray(const json::value& v, const std::string& pointer) const {
+    if (!v.is_array()) return WrongType(pointer, "an array", v);
+    return &v.get_array();
+  }
+  Result<std::string> AsString(const json::value& v, const std::string& pointer) const {
+    if (!v.is_string()) return WrongType(pointer, "a string", v);
+    const json::string& s = v.get_string();
+    return std::string(s.data(), s.size());
+  }
+
+  // Rejects the first member of `object` whose key is not in `known`.
+  Status CheckKnownFields(const json::object& object, const std::string& pointer,
+                          std::initializer_list<std::string_view> known) const {
+    for (const json::key_value_pair& member : object) {
+      std::string_view key(member.key().data(), member.key().size());
+      bool found = false;
+      for (std::string_view k : known) found = found || k == key;
+      if (found) continue;
+      std::string allowed;
+      for (std::string_view k : known) {
+        if (!allowed.empty()) allowed += ", ";
+        allowed += k;
+      }
+      return Invalid(Child(pointer, key),
+                     "unknown field " + Quote(key) + " (allowed: " + allowed + ")");
+    }
+    return Status::Ok();
+  }
+
+  Result<std::string> RequiredString(const json::object& object, const std::string& pointer,
+                                     std::string_view key) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return Missing(pointer, key);
+    return AsString(*v, Child(pointer, key));
+  }
+  Result<std::string> OptionalString(const json::object& object, const std::string& pointer,
+                                     std::string_view key, std::string fallback) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return fallback;
+    return AsString(*v, Child(pointer, key));
+  }
+  Result<bool> OptionalBool(const json::object& object, const std::string& pointer,
+                            std::string_view key, bool fallback) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return fallback;
+    if (!v->is_bool()) return WrongType(Child(pointer, key), "a boolean", *v);
+    return v->get_bool();
+  }
+  // nullptr when the field is absent.
+  Result<const json::array*> OptionalArray(const json::object& object,
+                                           const std::string& pointer,
+                                           std::string_view key) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return static_cast<const json::array*>(nullptr);
+    return AsArray(*v, Child(pointer, key));
+  }
+  Result<const json::array*> RequiredArray(const json::object& object,
+                                           const std::string& pointer,
+                                           std::string_view key) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return Missing(pointer, key);
+    return AsArray(*v, Child(pointer, key));
+  }
+
+  Result<Version> ParseVersion(const std::string& text, const std::string& pointer) const {
+    Result<Version> v = Version::Parse(text);
+    if (!v.ok()) {
+      return Invalid(pointer, "invalid version " + Quote(text) + ": " +
+                                      std::string(SemverDetail(v.error().message)));
+    }
+    return v;
+  }
+
+ private:
+  Error Missing(const std::string& pointer, std::string_view key) const {
+    return Invalid(Child(pointer, key), "missing required field " + Quote(key));
+  }
+
+  std::string_view file_;
+  std::string bundle_;
+};
+
+Result<std::string> ReadBundleName(const FieldReader& r, const json::object& object,
+                                   const std::string& pointer, std::string_view key,
+                                   const char* what) {
+  ASSIGN_OR_RETURN(std::string name, r.RequiredString(object, pointer, key));
+  if (!IsValidBundleName(name)) {
+    return r.Invalid(Child(pointer, key),
+                     std::string("invalid ") + what + " " + Quote(name) +
+                         ": expected reverse-DNS form like 'com.example.wallet' (at least two "
+                         "'.'-separated labels of [a-z0-9_-] each starting with a lowercase "
+                         "letter, at most 128 characters)");
+  }
+  return name;
+}
+
+Result<std::string> ReadRelativePath(const FieldReader& r, const json::value& v,
+                                     const std::string& pointer, const char* what) {
+  ASSIGN_OR_RETURN(std::string path, r.AsString(v, pointer));
+  std::string problem = RelativePathProblem(path);
+  if (!problem.empty()) {
+    return r.Invalid(pointer, std::string("invalid ") + what + " " + Quote(path) + ": " + problem);
+  }
+  return path;
+}
+
+// An array of unique relative paths.
+Result<std::vector<std::string>> ReadPathList(const FieldReader& r, const json::array& array,
+                                              const std::string& pointer, const char* what) {
+  std::vector<std::string> paths;
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < array.size(); ++i) {
+    std::string at = Child(pointer, i);
+    ASSIGN_OR_RETURN(std::string path, ReadRelativePath(r, array[i], at, what));
+    auto [it, inserted] = seen.emplace(path, i);
+    if (!inserted) {
+      return r.Invalid(at, std::string("duplicate ") + what + " " + Quote(path) +
+                               " (first at " + Child(pointer, it->second) + ")");
+    }
+    paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
+Status ReadRequires(const FieldReader& r, const json::object& root, Manifest* m) {
+  ASSIGN_OR_RETURN(const json::array* array, r.OptionalArray(root, "", "requires"));
+  if (array == nullptr) return Status::Ok();
+  const std::string base = "/requires";
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < array->size(); ++i) {
+    std::string at = Child(base, i);
+    ASSIGN_OR_RETURN(const json::object* o, r.AsObject((*array)[i], at));
+    RETURN_IF_ERROR(r.CheckKnownFields(*o, at, {"name", "version", "optional"}));
+    Requirement req;
+    ASSIGN_OR_RETURN(req.name, ReadBundleName(r, *o, at, "name", "bundle name"));
+    if (req.name == m->name) {
+      return r.Invalid(Child(at, "name"), "bundle " + Quote(m->name) + " cannot require itself");
+    }
+    auto [it, inserted] = seen.emplace(req.name, i);
+    if (!inserted) {
+      return r.Invalid(Child(at, "name"), "duplicate requirement " + Quote(req.name) +
+                                              " (first at " + Child(base, it->second) + ")");
+    }
+    ASSIGN_OR_RETURN(std::string range_text, r.OptionalString(*o, at, "version", "*"));
+    Result<VersionRange> range = VersionRange::Parse(range_text);
+    if (!range.ok()) {
+      return r.Invalid(Child(at, "version"), "invalid version range " + Quote(range_text) +
+                                                 ": " +
+                                                 std::string(SemverDetail(range.error().message)));
+    }
+    req.range = std::move(range).value();
+    ASSIGN_OR_RETURN(req.optional, r.OptionalBool(*o, at, "optional", false));
+    m->requires_.push_back(std::move(req));
+  }
+  return Status::Ok();
+}
+
+Status ReadProvides(const FieldReader& r, const json::object& root, Manifest* m) {
+  ASSIGN_OR_RETURN(const json::array* array, r.OptionalArray(root, "", "provides"));
+  if (array == nullptr) return Status::Ok();
+  const std::string base = "/provides";
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < array->size(); ++i) {
+    std::string at = Child(base, i);
+    ASSIGN_OR_RETURN(const json::object* o, r.AsObject((*array)[i], at));
+    RETURN_IF_ERROR(r.CheckKnownFields(*o, at, {"interface", "version"}));
+    ProvidedService service;
+    ASSIGN_OR_RETURN(service.interface_id, r.RequiredString(*o, at, "interface"));
+    if (!IsInterfaceId(service.interface_id)) {
+      return r.Invalid(Child(at, "interface"),
+                       "invalid interface id " + Quote(service.interface_id) +
+                           ": expected a dotted name like 'com.example.wallet.AccountService' "
+                           "(at least two labels of [A-Za-z0-9_-] each starting with a letter)");
+    }
+    auto [it, inserted] = seen.emplace(service.interface_id, i);
+    if (!inserted) {
+      return r.Invalid(Child(at, "interface"),
+                       "duplicate interface " + Quote(service.interface_id) + " (first at " +
+                           Child(base, it->second) + ")");
+    }
+    ASSIGN_OR_RETURN(std::string version, r.OptionalString(*o, at, "version", "1.0.0"));
+    ASSIGN_OR_RETURN(service.version, r.ParseVersion(version, Child(at, "version")));
+    m->provides.push_back(std::move(service));
+  }
+  return Status::Ok();
+}
+
+Status ReadMicroApps(const FieldReader& r, const json::object& root, Manifest* m) {
+  ASSIGN_OR_RETURN(const json::array* array, r.OptionalArray(root, "", "micro_apps"));
+  if (array == nullptr) return Status::Ok();
+  const std::string base = "/micro_apps";
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < array->size(); ++i) {
+    std::string at = Child(base, i);
+    ASSIGN_OR_RETURN(const json::object* o, r.AsObject((*array)[i], at));
+    RETURN_IF_ERROR(r.CheckKnownFields(*o, at, {"id", "type", "entry", "title"}));
+    MicroAppDecl app;
+    ASSIGN_OR_RETURN(app.id, r.RequiredString(*o, at, "id"));
+    if (!IsMicroAppId(app.id)) {
+      return r.Invalid(Child(at, "id"), "invalid micro app id " + Quote(app.id) +
+                                            ": expected [a-z][a-z0-9_-]*, at most 64 characters");
+    }
+    auto [it, inserted] = seen.emplace(app.id, i);
+    if (!inserted) {
+      return r.Invalid(Child(at, "id"), "duplicate micro app id " + Quote(app.id) +
+                                            " (first at " + Child(base, it->second) + ")");
+    }
+    ASSIGN_OR_RETURN(app.type, r.RequiredString(*o, at, "type"));
+    if (!IsLowerToken(app.type)) {
+      return r.Invalid(Child(at, "type"), "invalid micro app type " + Quote(app.type) +
+                                              ": expected [a-z][a-z0-9_-]* such as 'native'");
+    }
+    if (app.type == "native" && m->library.empty()) {
+      return r.Invalid(Child(at, "type"), "micro app " + Quote(app.id) +
+                                              " is of type 'native' but the bundle declares "
+                                              "no \"library\"");
+    }
+    ASSIGN_OR_RETURN(app.entry, r.RequiredString(*o, at, "entry"));
+    if (app.entry.empty()) return r.Invalid(Child(at, "entry"), "entry must not be empty");
+    ASSIGN_OR_RETURN(app.title, r.OptionalString(*o, at, "title", ""));
+    m->micro_apps.push_back(std::move(app));
+  }
+  return Status::Ok();
+}
+
+bool IsStartupStage(std::string_view s) {
+  return s == "boot" || s == "framework" || s == "first_frame" || s == "post_frame" ||
+         s == "idle";
+}
+
+// Checks one "after" entry of task `task_id`: "task" or "bundle.name:task".
+Status CheckAfterEntry(const FieldReader& r, const std::string& entry, const std::string& pointer,
+                       const Manifest& m, const std::string& task_id) {
+  size_t colon = entry.find(':');
+  std::string_view bundle;
+  std::string_view task = entry;
+  if (colon != std::string::npos) {
+    bundle = std::string_view(entry).substr(0, colon);
+    task = std::string_view(entry).substr(colon + 1);
+  }
+  if ((colon != std::string::npos && !IsValidBundleName(bundle)) || !IsTaskId(task)) {
+    return r.Invalid(pointer, "invalid dependency " + Quote(entry) +
+                                  ": expected 'task' or 'bundle.name:task' (task ids are "
+                                  "[a-z][a-z0-9_.-]*)");
+  }
+  if (task == task_id && (colon == std::string::npos || bundle == m.name)) {
+    return r.Invalid(pointer, "startup task " + Quote(task_id) + " cannot run after itself");
+  }
+  return Status::Ok();
+}
+
+Status ReadStartup(const FieldReader& r, const json::object& root, Manifest* m) {
+  ASSIGN_OR_RETURN(const json::array* array, r.OptionalArray(root, "", "startup"));
+  if (array == nullptr) return Status::Ok();
+  const std::string base = "/startup";
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < array->size(); ++i) {
+    std::string at = Child(base, i);
+    ASSIGN_OR_RETURN(const json::object* o, r.AsObject((*array)[i], at));
+    RETURN_IF_ERROR(r.CheckKnownFields(*o, at, {"id", "stage", "after", "thread"}));
+    StartupTaskDecl task;
+    ASSIGN_OR_RETURN(task.id, r.RequiredString(*o, at, "id"));
+    if (!IsTaskId(task.id)) {
+      return r.Invalid(Child(at, "id"),
+                       "invalid startup task id " + Quote(task.id) + ": expected [a-z][a-z0-9_.-]*");
+    }
+    auto [it, inserted] = seen.emplace(task.id, i);
+    if (!inserted) {
+      return r.Invalid(Child(at, "id"), "duplicate startup task id " + Quote(task.id) +
+                                            " (first at " + Child(base, it->second) + ")");
+    }
+    ASSIGN_OR_RETURN(task.stage, r.RequiredString(*o, at, "stage"));
+    if (!IsStartupStage(task.stage)) {
+      return r.Invalid(Child(at, "stage"),
+                       "invalid stage " + Quote(task.stage) +
+                           ": expected one of boot, framework, first_frame, post_frame, idle");
+    }
+    ASSIGN_OR_RETURN(const json::array* after, r.OptionalArray(*o, at, "after"));
+    if (after != nullptr) {
+      std::string after_base = Child(at, "after");
+      std::unordered_set<std::string> entries;
+      for (size_t j = 0; j < after->size(); ++j) {
+        std::string entry_at = Child(after_base, j);
+        ASSIGN_OR_RETURN(std::string entry, r.AsString((*after)[j], entry_at));
+        RETURN_IF_ERROR(CheckAfterEntry(r, entry, entry_at, *m, task.id));
+        if (!entries.insert(entry).second) {
+          return r.Invalid(entry_at, "duplicate dependency " + Quote(entry));
+        }
+        task.after.push_back(std::move(entry));
+      }
+    }
+    ASSIGN_OR_RETURN(task.thread, r.OptionalString(*o, at, "thread", "main"));
+    if (!IsLowerToken(task.thread)) {
+      return r.Invalid(Child(at, "thread"), "invalid thread " + Quote(task.thread) +
+                                                ": expected 'main' or a pool name "
+                                                "[a-z][a-z0-9_-]*");
+    }
+    m->startup.push_back(std::move(task));
+  }
+  return Status::Ok();
+}
+
+Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
+  FieldReader r(file);
+  ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
+  RETURN_IF_ERROR(r.CheckKnownFields(*root, "",
+                                     {"$schema", "name", "version", "description", "library",
+                                      "activation", "requires", "provides", "micro_apps",
+                                      "startup", "resources"}));
+  if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
+    return std::move(schema).take_error();
+  }
+  Manifest m;
+  ASSIGN_OR_RETURN(m.name, ReadBundleName(r, *root, "", "name", "bundle name"));
+  r.set_bundle(m.name);
+  ASSIGN_OR_RETURN(std::string version, r.RequiredString(*root, "", "version"));
+  ASSIGN_OR_RETURN(m.version, r.ParseVersion(version, "/version"));
+  ASSIGN_OR_RETURN(m.description, r.OptionalString(*root, "", "description", ""));
+  if (const json::value* library = root->if_contains("library")) {
+    ASSIGN_OR_RETURN(m.library, ReadRelativePath(r, *library, "/library", "library path"));
+  }
+  ASSIGN_OR_RETURN(std::string activation, r.OptionalString(*root, "", "activation", "lazy"));
+  if (activation == "lazy") {
+    m.activation = Activation::kLazy;
+  } else if (activation == "eager") {
+    m.activation = Activation::kEager;
+  } else {
+    return r.Invalid("/activation",
+                     "invalid activation " + Quote(activation) + ": expected 'lazy' or 'eager'");
+  }
+  RETURN_IF_ERROR(ReadRequires(r, *root, &m));
+  RETURN_IF_ERROR(ReadProvides(r, *root, &m));
+  RETURN_IF_ERROR(ReadMicroApps(r, *root, &m));
+  RETURN_IF_ERROR(ReadStartup(r, *root, &m));
+  ASSIGN_OR_RETURN(const json::array* resources, r.OptionalArray(*root, "", "resources"));
+  if (resources != nullptr) {
+    ASSIGN_OR_RETURN(m.resources, ReadPathList(r, *resources, "/resources", "resource path"));
+  }
+  return m;
+}
+
+Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_view file) {
+  FieldReader r(file);
+  ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
+  RETURN_IF_ERROR(r.CheckKnownFields(*root, "",
+                                     {"$schema", "id", "version", "name", "home", "baseline"}));
+  if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
+    return std::move(schema).take_error();
+  }
+  AppDescriptor app;
+  ASSIGN_OR_RETURN(app.id, ReadBundleName(r, *root, "", "id", "app id"));
+  ASSIGN_OR_RETURN(std::string version, r.RequiredString(*root, "", "version"));
+  ASSIGN_OR_RETURN(app.version, r.ParseVersion(version, "/version"));
+  ASSIGN_OR_RETURN(app.name, r.OptionalString(*root, "", "name", ""));
+  ASSIGN_OR_RETURN(app.home, r.RequiredString(*root, "", "home"));
+  if (!IsMicroAppId(app.home)) {
+    return r.Invalid("/home", "invalid micro app id " + Quote(app.home) +
+                                  ": expected [a-z][a-z0-9_-]*, at most 64 characters");
+  }
+  ASSIGN_OR_RETURN(const json::array* baseline, r.RequiredArray(*root, "", "baseline"));
+  if (baseline->empty()) {
+    return r.Invalid("/baseline", "baseline must list at least one bundle directory");
+  }
+  ASSIGN_OR_RETURN(app.baseline, ReadPathList(r, *baseline, "/baseline", "baseline directory"));
+  return app;
+}
+
+// Reads a whole file, stopping once it is known to exceed the size limit
+// (the parser then reports that).
+Result<std::string> ReadDocumentFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    int err = errno;
+    return MakeLocated(ErrorCode::kIo, path, "",
+                       "cannot open file: " + std::generic_category().message(err));
+  }
+  std::string data;
+  char buffer[16384];
+  while (data.size() <= kMaxDocumentBytes) {
+    size_t n = std::fread(buffer, 1, sizeof(buffer), f);
+    data.append(buffer, n);
+    if (n < sizeof(buffer)) break;
+  }
+  bool failed = std::ferror(f) != 0;
+  int err = errno;
+  std::fclose(f);
+  if (failed) {
+    return MakeLocated(ErrorCode::kIo, path, "",
+                       "cannot read file: " + std::generic_category().message(err));
+  }
+  return data;
+}
+
+template <typename T>
+Result<T> ParseWith(std::string_view text, std::string_view file,
+                    Result<T> (*build)(const json::value&, std::string_view)) {
+  // The DOM lives only while it is converted; a monotonic arena frees it in one go.
+  json::monotonic_resource arena;
+  ASSIGN_OR_RETURN(json::value doc, ParseDocument(text, file, &arena));
+  try {
+    return build(doc, file);
+  } catch (const std::exception& ex) {
+    return MakeLocated(ErrorCode::kInternal, file, "",
+                       std::string("out of memory while reading the document: ") + ex.what());
+  }
+}
+
+}  // namespace
+
+bool IsValidBundleName(std::string_view name) {
+  if (name.size() > kMaxBundleNameLength) return false;
+  return IsDottedName(name, [](std::string_view label) { return IsLowerToken(label); });
+}
+
+Result<Manifest> ParseManifest(std::string_view json, std::string_view file) {
+  return ParseWith<Manifest>(json, file, &BuildManifest);
+}
+
+Result<Manifest> LoadManifestFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadDocumentFile(path));
+  return ParseManifest(text, path);
+}
+
+Result<AppDescriptor> ParseAppDescriptor(std::string_view json, std::string_view file) {
+  return ParseWith<AppDescriptor>(json, file, &BuildAppDescriptor);
+}
+
+Result<AppDescriptor> LoadAppDescriptorFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadDocumentFile(path));
+  return ParseAppDescriptor(text, path);
+}
+
+}  // namespace atrium
+
+#undef RETURN_IF_ERROR
+#undef ASSIGN_OR_RETURN
+#undef ATRIUM_MANIFEST_ASSIGN_IMPL
+#undef ATRIUM_MANIFEST_CONCAT
+#undef ATRIUM_MANIFEST_CONCAT_INNER

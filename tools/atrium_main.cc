@@ -1,0 +1,217 @@
+// `atrium`: the command-line face of the runtime for app teams.
+//
+//   atrium run <app-dir> [--data-dir D] [--reindex] [--open APP]... [--url URL]...
+//   atrium bundles <app-dir> [--data-dir D]
+//   atrium validate <dir | bundle.json | app.json>
+//
+// Uses only the public API (libatrium.so).
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "atrium/container.h"
+#include "atrium/manifest.h"
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Ms(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: atrium <command> [options]\n"
+               "  run <app-dir>       open the app, run its launch, open the home micro-app\n"
+               "      --data-dir D    mutable state (default: per-user state dir)\n"
+               "      --reindex       rebuild the bundle index first\n"
+               "      --open APP      also open micro-app APP (repeatable)\n"
+               "      --url URL       also open an atrium://app/... URL (repeatable)\n"
+               "  bundles <app-dir>   list every bundle with its state and reason\n"
+               "  validate <path>     check bundle.json / app.json files; errors as\n"
+               "                      file:json-pointer: message\n");
+  return 2;
+}
+
+struct Common {
+  std::string app_dir;
+  std::string data_dir;
+  bool reindex = false;
+  std::vector<std::string> open;
+  std::vector<std::string> urls;
+};
+
+bool ParseCommon(int argc, char** argv, Common* c) {
+  po::options_description desc;
+  desc.add_options()("app", po::value(&c->app_dir))("data-dir", po::value(&c->data_dir))(
+      "reindex", po::bool_switch(&c->reindex))(
+      "open", po::value<std::vector<std::string>>(&c->open)->composing())(
+      "url", po::value<std::vector<std::string>>(&c->urls)->composing());
+  po::positional_options_description pos;
+  pos.add("app", 1);
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "atrium: %s\n", e.what());
+    return false;
+  }
+  if (c->app_dir.empty()) {
+    std::fprintf(stderr, "atrium: missing <app-dir>\n");
+    return false;
+  }
+  return true;
+}
+
+void PrintBundleTable(const std::vector<atrium::BundleStatus>& bundles, bool loaded_only,
+                      bool skip_loaded) {
+  for (const auto& b : bundles) {
+    bool loaded = b.activation_seq != 0 || b.state == atrium::BundleState::kFailed;
+    if (loaded_only && !loaded) continue;
+    if (skip_loaded && loaded) continue;
+    std::string state = atrium::BundleStateName(b.state);
+    if (b.state == atrium::BundleState::kResolved) state += b.eager ? " (eager)" : " (lazy)";
+    std::printf("  %-24s %-8s %-17s", b.name.c_str(), b.version.c_str(), state.c_str());
+    if (loaded && b.state != atrium::BundleState::kFailed) {
+      std::printf(" dlopen %6.2f ms  start %6.2f ms  by %s", b.dlopen_ms, b.start_ms,
+                  b.loaded_by.c_str());
+    }
+    if (!b.reason.empty()) std::printf(" %s", b.reason.c_str());
+    std::printf("\n");
+  }
+}
+
+int Run(int argc, char** argv) {
+  Common c;
+  if (!ParseCommon(argc, argv, &c)) return Usage();
+  auto t0 = Clock::now();
+  auto container = atrium::Container::Open({c.app_dir, c.data_dir, c.reindex});
+  auto t1 = Clock::now();
+  if (!container.ok()) {
+    std::fprintf(stderr, "atrium: cannot open app: %s\n", container.error().ToString().c_str());
+    return 1;
+  }
+  auto& ct = **container;
+  std::printf("Atrium: %s %s (%s)\n  app dir  %s\n  data dir %s\n", ct.app().id.c_str(),
+              ct.app().version.ToString().c_str(), ct.app().name.c_str(),
+              fs::absolute(c.app_dir).lexically_normal().c_str(), ct.data_dir().c_str());
+  std::printf("container open          %8.3f ms\n", Ms(t0, t1));
+  atrium::Status started = ct.Start();
+  auto t2 = Clock::now();
+  std::printf("launch (eager bundles)  %8.3f ms%s\n", Ms(t1, t2),
+              started.ok() ? "" : "  (some eager bundle failed, see below)");
+  atrium::Status home = ct.router().Launch(ct.app().home);
+  auto t3 = Clock::now();
+  std::printf("home '%s' open         %8.3f ms%s%s\n", ct.app().home.c_str(), Ms(t2, t3),
+              home.ok() ? "" : "  FAILED: ", home.ok() ? "" : home.error().ToString().c_str());
+  std::printf("start to home open      %8.3f ms\n", Ms(t0, t3));
+  int rc = home.ok() ? 0 : 1;
+  for (const auto& app : c.open) {
+    auto ta = Clock::now();
+    atrium::Status s = ct.router().Launch(app);
+    std::printf("open '%s': %s (%.3f ms)\n", app.c_str(),
+                s.ok() ? "ok" : s.error().ToString().c_str(), Ms(ta, Clock::now()));
+  }
+  for (const auto& url : c.urls) {
+    auto ta = Clock::now();
+    atrium::Status s = ct.router().OpenUrl(url);
+    std::printf("open %s: %s (%.3f ms)\n", url.c_str(),
+                s.ok() ? "ok" : s.error().ToString().c_str(), Ms(ta, Clock::now()));
+  }
+  auto bundles = ct.Bundles();
+  size_t loaded = 0;
+  for (const auto& b : bundles) loaded += b.activation_seq != 0;
+  std::printf("\nloaded bundles (%zu of %zu installed):\n", loaded, bundles.size());
+  PrintBundleTable(bundles, true, false);
+  std::printf("not loaded:\n");
+  PrintBundleTable(bundles, false, true);
+  return rc;
+}
+
+int Bundles(int argc, char** argv) {
+  Common c;
+  if (!ParseCommon(argc, argv, &c)) return Usage();
+  auto container = atrium::Container::Open({c.app_dir, c.data_dir, c.reindex});
+  if (!container.ok()) {
+    std::fprintf(stderr, "atrium: cannot open app: %s\n", container.error().ToString().c_str());
+    return 1;
+  }
+  auto bundles = (*container)->Bundles();
+  std::printf("%zu bundles in %s\n", bundles.size(), (*container)->app().id.c_str());
+  PrintBundleTable(bundles, false, false);
+  return 0;
+}
+
+int Validate(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  fs::path target = argv[1];
+  std::vector<fs::path> manifests;
+  std::vector<fs::path> apps;
+  std::error_code ec;
+  if (fs::is_directory(target, ec)) {
+    if (fs::exists(target / "app.json")) apps.push_back(target / "app.json");
+    for (auto it = fs::recursive_directory_iterator(target, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      if (it->path().filename() == "bundle.json") manifests.push_back(it->path());
+    }
+    std::sort(manifests.begin(), manifests.end());
+  } else if (target.filename() == "app.json") {
+    apps.push_back(target);
+  } else {
+    manifests.push_back(target);
+  }
+  if (manifests.empty() && apps.empty()) {
+    std::fprintf(stderr, "%s: no bundle.json or app.json found\n", target.c_str());
+    return 1;
+  }
+  int errors = 0;
+  for (const auto& a : apps) {
+    auto r = atrium::LoadAppDescriptorFile(a.string());
+    if (!r.ok()) {
+      std::printf("%s\n", r.error().ToString().c_str());
+      ++errors;
+      continue;
+    }
+    for (const auto& rel : r->baseline) {
+      if (!fs::exists(a.parent_path() / rel / "bundle.json")) {
+        std::printf("%s:/baseline: bundle directory '%s' has no bundle.json\n", a.c_str(),
+                    rel.c_str());
+        ++errors;
+      }
+    }
+  }
+  for (const auto& m : manifests) {
+    auto r = atrium::LoadManifestFile(m.string());
+    if (!r.ok()) {
+      std::printf("%s\n", r.error().ToString().c_str());
+      ++errors;
+    }
+  }
+  std::printf("%zu file(s) checked, %d error(s)\n", manifests.size() + apps.size(), errors);
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  std::string cmd = argv[1];
+  if (cmd == "run") return Run(argc - 1, argv + 1);
+  if (cmd == "bundles") return Bundles(argc - 1, argv + 1);
+  if (cmd == "validate") return Validate(argc - 1, argv + 1);
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    Usage();
+    return 0;
+  }
+  std::fprintf(stderr, "atrium: unknown command '%s'\n", cmd.c_str());
+  return Usage();
+}
