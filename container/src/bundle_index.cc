@@ -68,6 +68,13 @@ Error Corrupt(const std::string& path, uint64_t offset, std::string what) {
 
 }  // namespace
 
+uint64_t IndexChecksum(std::string_view image) {
+  // Everything but the checksum field itself (bytes 24..31).
+  uint64_t h = Hash64(image.substr(0, 24), 0xA7);
+  h = Hash64(image.substr(32, kHeaderSize - 32), h);
+  return Hash64(image.substr(kHeaderSize), h);
+}
+
 uint64_t Hash64(std::string_view data, uint64_t seed) {
   constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
   uint64_t h = seed ^ (data.size() * kMul);
@@ -219,7 +226,7 @@ std::string BundleIndex::Build(uint64_t fingerprint, const std::vector<IndexInpu
   Put32(out, 68, static_cast<uint32_t>(resolved.load_order.size()));
   Put32(out, 72, strings_off);
   Put32(out, 76, static_cast<uint32_t>(pool.data().size()));
-  Put64(out, 24, Hash64(std::string_view(out).substr(kHeaderSize)));
+  Put64(out, 24, IndexChecksum(out));
   return out;
 }
 
@@ -301,7 +308,7 @@ Result<BundleIndex> BundleIndex::FromImage(std::string image, uint64_t fingerpri
     e.offset = 8;
     return e;
   }
-  if (Hash64(std::string_view(image).substr(kHeaderSize)) != Get64(p + 24)) {
+  if (IndexChecksum(image) != Get64(p + 24)) {
     return Corrupt(path, 24, "checksum mismatch");
   }
   if (Get64(p + 16) != fingerprint) {

@@ -7,7 +7,7 @@
 // File layout (little-endian; offsets are from the start of the file):
 //   Header     magic "ATRIDX01", u32 format version, u32 bundle count,
 //              u64 fingerprint (of the app descriptor), u64 checksum of
-//              everything after the header, then section offsets/counts.
+//              the whole image but itself, then section offsets/counts.
 //   Records    fixed-size, one per bundle (strings as {u32 off, u32 len}
 //              into the string pool): name, version, dir, library, manifest
 //              JSON, reason; flags; deps {u32 off, u32 count} into Deps.
@@ -110,6 +110,8 @@ class BundleIndex {
 
 // 64-bit hash used for fingerprints and the index checksum.
 uint64_t Hash64(std::string_view data, uint64_t seed = 0);
+// The index checksum: Hash64 over the image except its checksum field.
+uint64_t IndexChecksum(std::string_view image);
 
 }  // namespace atrium::internal
 
