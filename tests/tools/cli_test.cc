@@ -1,0 +1,90 @@
+// The `atrium` CLI as a user runs it: the sample wallet end to end, the
+// bundle listing, and `validate` printing file:json-pointer: message.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+struct Output {
+  int status;
+  std::string text;
+};
+
+Output RunCli(const std::string& args) {
+  std::string cmd = std::string(ATRIUM_BINARY_DIR) + "/bin/atrium " + args + " 2>&1";
+  Output out{-1, ""};
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
+  int st = pclose(p);
+  out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return out;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/atrium-cli-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(CliTest, RunsTheSampleWalletLazily) {
+  std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
+  auto out = RunCli("run " + app + " --data-dir " + dir_ + "/data");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("Wallet home"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("loaded bundles (2 of 8 installed)"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("com.wallet.bill          1.0.3    resolved (lazy)"), std::string::npos)
+      << out.text;
+  EXPECT_NE(out.text.find("requires com.partner.rewards ^2.0.0, which is not installed"),
+            std::string::npos);
+  // Opening more micro-apps loads exactly their bundles; the balance persists.
+  out = RunCli("run " + app + " --data-dir " + dir_ + "/data --open transfer");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("loaded bundles (4 of 8 installed)"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("dependency of com.wallet.transfer"), std::string::npos);
+  out = RunCli("run " + app + " --data-dir " + dir_ + "/data");
+  EXPECT_NE(out.text.find("12400.00"), std::string::npos) << out.text;
+}
+
+TEST_F(CliTest, BundlesListsStatesAndReasons) {
+  std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
+  auto out = RunCli("bundles " + app + " --data-dir " + dir_ + "/data");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("8 bundles in com.example.wallet"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("com.wallet.coupons"), std::string::npos);
+  EXPECT_NE(out.text.find("requires com.wallet.loyalty, which is unresolved"), std::string::npos);
+}
+
+TEST_F(CliTest, ValidatePrintsFilePointerMessage) {
+  std::filesystem::create_directories(dir_ + "/b");
+  std::ofstream(dir_ + "/b/bundle.json")
+      << R"({"name": "com.x.y", "version": "1.0.0", "requires": [{"name": "com.x.z", "version": "^1.x.y"}]})";
+  auto out = RunCli("validate " + dir_);
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find(dir_ + "/b/bundle.json:/requires/0/version: "), std::string::npos)
+      << out.text;
+  auto good = RunCli("validate " + std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet");
+  EXPECT_EQ(good.status, 0) << good.text;
+  EXPECT_NE(good.text.find("9 file(s) checked, 0 error(s)"), std::string::npos) << good.text;
+}
+
+TEST_F(CliTest, UnknownCommandAndMissingAppFail) {
+  EXPECT_EQ(RunCli("frobnicate").status, 2);
+  auto out = RunCli("run " + dir_ + "/nope");
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find(dir_ + "/nope/app.json"), std::string::npos) << out.text;
+}
+
+}  // namespace
