@@ -19,7 +19,6 @@
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
-
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -36,16 +35,16 @@
 // Early-return helpers for this file only (#undef'd at the end).
 #define ATRIUM_MANIFEST_CONCAT_INNER(a, b) a##b
 #define ATRIUM_MANIFEST_CONCAT(a, b) ATRIUM_MANIFEST_CONCAT_INNER(a, b)
-#define ATRIUM_MANIFEST_ASSIGN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                                \
+#define ATRIUM_MANIFEST_ASSIGN_IMPL(tmp, lhs, expr)  \
+  auto tmp = (expr);                                 \
   if (!tmp.ok()) return std::move(tmp).take_error(); \
   lhs = std::move(tmp).value()
 // lhs = value of the Result `expr`, or return its error.
 #define ASSIGN_OR_RETURN(lhs, expr) \
   ATRIUM_MANIFEST_ASSIGN_IMPL(ATRIUM_MANIFEST_CONCAT(result_, __LINE__), lhs, expr)
-#define RETURN_IF_ERROR(expr)              \
-  do {                                     \
-    ::atrium::Status status_ = (expr);     \
+#define RETURN_IF_ERROR(expr)                  \
+  do {                                         \
+    ::atrium::Status status_ = (expr);         \
     if (!status_.ok()) return status_.error(); \
   } while (0)
 
@@ -206,8 +205,7 @@ std::string LineColumn(std::string_view text, size_t offset) {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
-Error MakeLocated(ErrorCode code, std::string_view file, std::string pointer,
-                  std::string message) {
+Error MakeLocated(ErrorCode code, std::string_view file, std::string pointer, std::string message) {
   Error e = MakeError(code, std::move(message));
   e.file = std::string(file);
   e.pointer = std::move(pointer);
@@ -331,9 +329,9 @@ class DomBuilder {
  private:
   struct Frame {
     bool is_array = false;
-    size_t count = 0;          // array: elements completed so far
-    std::string key;           // object: last key read
-    bool key_pending = false;  // object: `key` read, its value not complete
+    size_t count = 0;                      // array: elements completed so far
+    std::string key;                       // object: last key read
+    bool key_pending = false;              // object: `key` read, its value not complete
     std::unordered_set<std::string> keys;  // object: keys seen
   };
 
@@ -367,15 +365,14 @@ std::string DescribeByteAt(std::string_view text, size_t offset) {
 Result<json::value> ParseDocument(std::string_view text, std::string_view file,
                                   json::storage_ptr sp) {
   if (text.size() > kMaxDocumentBytes) {
-    return MakeLocated(ErrorCode::kParse, file, "",
-                       "document exceeds the 1 MiB size limit (" +
-                           std::to_string(kMaxDocumentBytes) + " bytes)");
+    return MakeLocated(
+        ErrorCode::kParse, file, "",
+        "document exceeds the 1 MiB size limit (" + std::to_string(kMaxDocumentBytes) + " bytes)");
   }
   size_t skip = text.substr(0, kUtf8Bom.size()) == kUtf8Bom ? kUtf8Bom.size() : 0;
   std::string_view body = text.substr(skip);
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    Error e = MakeLocated(ErrorCode::kParse, file, "",
-                          "document is empty; expected a JSON object");
+    Error e = MakeLocated(ErrorCode::kParse, file, "", "document is empty; expected a JSON object");
     e.offset = text.size();
     return e;
   }
@@ -411,7 +408,7 @@ Result<json::value> ParseDocument(std::string_view text, std::string_view file,
     return e;
   } catch (const std::exception& ex) {
     return MakeLocated(ErrorCode::kInternal, file, "",
-                       std::string("out of memory while parsing: ") + ex.what());
+                       std::string("internal error while parsing: ") + ex.what());
   }
 }
 
@@ -432,14 +429,20 @@ std::string_view SemverDetail(std::string_view message) {
 
 const char* KindName(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "an unknown value";
 }
@@ -458,8 +461,7 @@ class FieldReader {
     return e;
   }
 
-  Error WrongType(const std::string& pointer, const char* expected,
-                  const json::value& got) const {
+  Error WrongType(const std::string& pointer, const char* expected, const json::value& got) const {
     return Invalid(pointer, std::string("expected ") + expected + ", got " + KindName(got));
   }
 
@@ -516,15 +518,13 @@ class FieldReader {
     return v->get_bool();
   }
   // nullptr when the field is absent.
-  Result<const json::array*> OptionalArray(const json::object& object,
-                                           const std::string& pointer,
+  Result<const json::array*> OptionalArray(const json::object& object, const std::string& pointer,
                                            std::string_view key) const {
     const json::value* v = object.if_contains(key);
     if (v == nullptr) return static_cast<const json::array*>(nullptr);
     return AsArray(*v, Child(pointer, key));
   }
-  Result<const json::array*> RequiredArray(const json::object& object,
-                                           const std::string& pointer,
+  Result<const json::array*> RequiredArray(const json::object& object, const std::string& pointer,
                                            std::string_view key) const {
     const json::value* v = object.if_contains(key);
     if (v == nullptr) return Missing(pointer, key);
@@ -535,7 +535,7 @@ class FieldReader {
     Result<Version> v = Version::Parse(text);
     if (!v.ok()) {
       return Invalid(pointer, "invalid version " + Quote(text) + ": " +
-                                      std::string(SemverDetail(v.error().message)));
+                                  std::string(SemverDetail(v.error().message)));
     }
     return v;
   }
@@ -565,10 +565,11 @@ Result<std::string> ReadBundleName(const FieldReader& r, const json::object& obj
 
 Result<std::string> ReadRelativePath(const FieldReader& r, const json::value& v,
                                      const std::string& pointer, const char* what) {
-  ASSIGN_OR_RETURN(std::string path, r.AsString(v, pointer));
-  std::string problem = RelativePathProblem(path);
+  Result<std::string> path = r.AsString(v, pointer);
+  if (!path.ok()) return path;
+  std::string problem = RelativePathProblem(*path);
   if (!problem.empty()) {
-    return r.Invalid(pointer, std::string("invalid ") + what + " " + Quote(path) + ": " + problem);
+    return r.Invalid(pointer, std::string("invalid ") + what + " " + Quote(*path) + ": " + problem);
   }
   return path;
 }
@@ -583,8 +584,8 @@ Result<std::vector<std::string>> ReadPathList(const FieldReader& r, const json::
     ASSIGN_OR_RETURN(std::string path, ReadRelativePath(r, array[i], at, what));
     auto [it, inserted] = seen.emplace(path, i);
     if (!inserted) {
-      return r.Invalid(at, std::string("duplicate ") + what + " " + Quote(path) +
-                               " (first at " + Child(pointer, it->second) + ")");
+      return r.Invalid(at, std::string("duplicate ") + what + " " + Quote(path) + " (first at " +
+                               Child(pointer, it->second) + ")");
     }
     paths.push_back(std::move(path));
   }
@@ -613,8 +614,7 @@ Status ReadRequires(const FieldReader& r, const json::object& root, Manifest* m)
     ASSIGN_OR_RETURN(std::string range_text, r.OptionalString(*o, at, "version", "*"));
     Result<VersionRange> range = VersionRange::Parse(range_text);
     if (!range.ok()) {
-      return r.Invalid(Child(at, "version"), "invalid version range " + Quote(range_text) +
-                                                 ": " +
+      return r.Invalid(Child(at, "version"), "invalid version range " + Quote(range_text) + ": " +
                                                  std::string(SemverDetail(range.error().message)));
     }
     req.range = std::move(range).value();
@@ -643,9 +643,9 @@ Status ReadProvides(const FieldReader& r, const json::object& root, Manifest* m)
     }
     auto [it, inserted] = seen.emplace(service.interface_id, i);
     if (!inserted) {
-      return r.Invalid(Child(at, "interface"),
-                       "duplicate interface " + Quote(service.interface_id) + " (first at " +
-                           Child(base, it->second) + ")");
+      return r.Invalid(Child(at, "interface"), "duplicate interface " +
+                                                   Quote(service.interface_id) + " (first at " +
+                                                   Child(base, it->second) + ")");
     }
     ASSIGN_OR_RETURN(std::string version, r.OptionalString(*o, at, "version", "1.0.0"));
     ASSIGN_OR_RETURN(service.version, r.ParseVersion(version, Child(at, "version")));
@@ -671,8 +671,8 @@ Status ReadMicroApps(const FieldReader& r, const json::object& root, Manifest* m
     }
     auto [it, inserted] = seen.emplace(app.id, i);
     if (!inserted) {
-      return r.Invalid(Child(at, "id"), "duplicate micro app id " + Quote(app.id) +
-                                            " (first at " + Child(base, it->second) + ")");
+      return r.Invalid(Child(at, "id"), "duplicate micro app id " + Quote(app.id) + " (first at " +
+                                            Child(base, it->second) + ")");
     }
     ASSIGN_OR_RETURN(app.type, r.RequiredString(*o, at, "type"));
     if (!IsLowerToken(app.type)) {
@@ -693,8 +693,7 @@ Status ReadMicroApps(const FieldReader& r, const json::object& root, Manifest* m
 }
 
 bool IsStartupStage(std::string_view s) {
-  return s == "boot" || s == "framework" || s == "first_frame" || s == "post_frame" ||
-         s == "idle";
+  return s == "boot" || s == "framework" || s == "first_frame" || s == "post_frame" || s == "idle";
 }
 
 // Checks one "after" entry of task `task_id`: "task" or "bundle.name:task".
@@ -730,8 +729,8 @@ Status ReadStartup(const FieldReader& r, const json::object& root, Manifest* m) 
     StartupTaskDecl task;
     ASSIGN_OR_RETURN(task.id, r.RequiredString(*o, at, "id"));
     if (!IsTaskId(task.id)) {
-      return r.Invalid(Child(at, "id"),
-                       "invalid startup task id " + Quote(task.id) + ": expected [a-z][a-z0-9_.-]*");
+      return r.Invalid(Child(at, "id"), "invalid startup task id " + Quote(task.id) +
+                                            ": expected [a-z][a-z0-9_.-]*");
     }
     auto [it, inserted] = seen.emplace(task.id, i);
     if (!inserted) {
@@ -772,10 +771,10 @@ Status ReadStartup(const FieldReader& r, const json::object& root, Manifest* m) 
 Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
-  RETURN_IF_ERROR(r.CheckKnownFields(*root, "",
-                                     {"$schema", "name", "version", "description", "library",
-                                      "activation", "requires", "provides", "micro_apps",
-                                      "startup", "resources"}));
+  RETURN_IF_ERROR(
+      r.CheckKnownFields(*root, "",
+                         {"$schema", "name", "version", "description", "library", "activation",
+                          "requires", "provides", "micro_apps", "startup", "resources"}));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }
@@ -811,8 +810,8 @@ Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
 Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_view file) {
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
-  RETURN_IF_ERROR(r.CheckKnownFields(*root, "",
-                                     {"$schema", "id", "version", "name", "home", "baseline"}));
+  RETURN_IF_ERROR(
+      r.CheckKnownFields(*root, "", {"$schema", "id", "version", "name", "home", "baseline"}));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }
@@ -870,7 +869,7 @@ Result<T> ParseWith(std::string_view text, std::string_view file,
     return build(doc, file);
   } catch (const std::exception& ex) {
     return MakeLocated(ErrorCode::kInternal, file, "",
-                       std::string("out of memory while reading the document: ") + ex.what());
+                       std::string("internal error while reading the document: ") + ex.what());
   }
 }
 

@@ -112,9 +112,8 @@ template <typename T>
   if (result.ok()) return ::testing::AssertionFailure() << "parsed without error";
   const Error& e = result.error();
   if (e.code != code) {
-    return ::testing::AssertionFailure()
-           << "code is '" << ErrorCodeName(e.code) << "', want '" << ErrorCodeName(code)
-           << "': " << e.ToString();
+    return ::testing::AssertionFailure() << "code is '" << ErrorCodeName(e.code) << "', want '"
+                                         << ErrorCodeName(code) << "': " << e.ToString();
   }
   if (e.file != file) {
     return ::testing::AssertionFailure() << "file is '" << e.file << "': " << e.ToString();
@@ -138,8 +137,7 @@ template <typename T>
   return IsError(ParseManifest(text, kFile), code, pointer, fragments, kFile);
 }
 
-::testing::AssertionResult AppFails(std::string_view text, ErrorCode code,
-                                    std::string_view pointer,
+::testing::AssertionResult AppFails(std::string_view text, ErrorCode code, std::string_view pointer,
                                     std::initializer_list<std::string_view> fragments) {
   return IsError(ParseAppDescriptor(text, kAppFile), code, pointer, fragments, kAppFile);
 }
@@ -216,8 +214,7 @@ TEST(ManifestTest, FullManifestFillsEveryField) {
   EXPECT_EQ(m.startup[0].thread, "io");
   EXPECT_EQ(m.startup[1].id, "warm_cache");
   EXPECT_EQ(m.startup[1].stage, "post_frame");
-  EXPECT_EQ(m.startup[1].after,
-            (std::vector<std::string>{"init.db", "com.wallet.account:login"}));
+  EXPECT_EQ(m.startup[1].after, (std::vector<std::string>{"init.db", "com.wallet.account:login"}));
   EXPECT_EQ(m.startup[1].thread, "main");
 
   EXPECT_EQ(m.resources, (std::vector<std::string>{"lua/bill.lua", "h5/help"}));
@@ -267,9 +264,9 @@ TEST(ManifestTest, BundleNameRules) {
   std::string long_name = "com." + std::string(124, 'a');  // 128 characters
   EXPECT_TRUE(IsValidBundleName(long_name));
   EXPECT_FALSE(IsValidBundleName(long_name + "a"));
-  for (std::string_view bad : {"", "com", "Com.a", "com.A", "com..a", ".com.a", "com.a.",
-                               "1com.a", "com.1a", "com.-a", "com._a", "com.a b", "com/a.b",
-                               "com.a:b", "com.\xC3\xA9"}) {
+  for (std::string_view bad :
+       {"", "com", "Com.a", "com.A", "com..a", ".com.a", "com.a.", "1com.a", "com.1a", "com.-a",
+        "com._a", "com.a b", "com/a.b", "com.a:b", "com.\xC3\xA9"}) {
     EXPECT_FALSE(IsValidBundleName(bad)) << bad;
   }
 }
@@ -296,8 +293,8 @@ TEST(ManifestTest, TruncatedDocumentNamesPointerOffsetAndLine) {
                             {"invalid JSON", "line 1, column 43", "unexpected end of input"}));
   EXPECT_EQ(ParseManifest(text, kFile).error().offset, text.size());
 
-  EXPECT_TRUE(ManifestFails("{\"name\": \"com.a", ErrorCode::kParse, "/name",
-                            {"unexpected end of input"}));
+  EXPECT_TRUE(
+      ManifestFails("{\"name\": \"com.a", ErrorCode::kParse, "/name", {"unexpected end of input"}));
   EXPECT_TRUE(ManifestFails("{\"resources\": [\"a\", \"b\"", ErrorCode::kParse, "/resources/2",
                             {"unexpected end of input"}));
   EXPECT_TRUE(ManifestFails("{", ErrorCode::kParse, "", {"line 1, column 2"}));
@@ -327,8 +324,8 @@ TEST(ManifestTest, TrailingGarbageIsRejected) {
 TEST(ManifestTest, NonStandardJsonIsRejected) {
   EXPECT_TRUE(ManifestFails(R"({"name": "com.a.b", "version": "1.0.0",})", ErrorCode::kParse, "",
                             {"syntax error"}));
-  EXPECT_TRUE(ManifestFails("{\"name\": \"com.a.b\" // comment\n}", ErrorCode::kParse, "",
-                            {"'/'"}));
+  EXPECT_TRUE(
+      ManifestFails("{\"name\": \"com.a.b\" // comment\n}", ErrorCode::kParse, "", {"'/'"}));
   EXPECT_TRUE(ManifestFails("{'name': 'com.a.b'}", ErrorCode::kParse, "", {"'''"}));
   EXPECT_TRUE(ManifestFails("{\"name\": NaN}", ErrorCode::kParse, "/name", {"'N'"}));
   EXPECT_TRUE(ManifestFails("{\"description\": \"\xFF\"}", ErrorCode::kParse, "/description",
@@ -346,8 +343,9 @@ TEST(ManifestTest, EmptyDocumentIsRejected) {
 
 TEST(ManifestTest, DeepNestingIsRejected) {
   std::string text = "{\"description\": " + std::string(100, '[') + std::string(100, ']') + "}";
-  EXPECT_TRUE(ManifestFails(text, ErrorCode::kParse, "/description/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0"
-                                                     "/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0",
+  EXPECT_TRUE(ManifestFails(text, ErrorCode::kParse,
+                            "/description/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0"
+                            "/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0",
                             {"nesting deeper than 32"}));
 }
 
@@ -371,8 +369,9 @@ TEST(ManifestTest, DuplicateKeysAreRejected) {
 
   EXPECT_TRUE(ManifestFails(
       R"({"name": "com.a.b", "version": "1.0.0",
-          "requires": [{"name": "com.c.d"}, {"name": "com.e.f", "optional": true, "optional": false}]})",
-      ErrorCode::kParse, "/requires/1/optional", {"duplicate key 'optional'", "line 2"}));
+          "requires": [{"name": "com.c.d"},
+                       {"name": "com.e.f", "optional": true, "optional": false}]})",
+      ErrorCode::kParse, "/requires/1/optional", {"duplicate key 'optional'", "line 3"}));
   // Keys are compared after unescaping; pointers escape '~' and '/'.
   EXPECT_TRUE(ManifestFails(R"({"name": "com.a.b", "n\u0061me": "com.a.b"})", ErrorCode::kParse,
                             "/name", {"duplicate key 'name'"}));
@@ -386,13 +385,15 @@ TEST(ManifestTest, DuplicateKeysAreRejected) {
 }
 
 TEST(ManifestTest, RootMustBeAnObject) {
-  EXPECT_TRUE(ManifestFails("[]", ErrorCode::kValidation, "", {"expected an object, got an array"}));
+  EXPECT_TRUE(
+      ManifestFails("[]", ErrorCode::kValidation, "", {"expected an object, got an array"}));
   EXPECT_TRUE(ManifestFails("\"com.a.b\"", ErrorCode::kValidation, "",
                             {"expected an object, got a string"}));
   EXPECT_TRUE(ManifestFails("null", ErrorCode::kValidation, "", {"expected an object, got null"}));
-  EXPECT_TRUE(ManifestFails("42", ErrorCode::kValidation, "", {"expected an object, got a number"}));
-  EXPECT_TRUE(ManifestFails("true", ErrorCode::kValidation, "",
-                            {"expected an object, got a boolean"}));
+  EXPECT_TRUE(
+      ManifestFails("42", ErrorCode::kValidation, "", {"expected an object, got a number"}));
+  EXPECT_TRUE(
+      ManifestFails("true", ErrorCode::kValidation, "", {"expected an object, got a boolean"}));
 }
 
 // ---------------------------------------------------------------------------
@@ -469,8 +470,8 @@ TEST(ManifestTest, MissingRequiredFields) {
 }
 
 TEST(ManifestTest, BadBundleNames) {
-  for (const char* name : {"", "bill", "Com.wallet.bill", "com..bill", "com.wallet.", "9.bill",
-                           "com wallet"}) {
+  for (const char* name :
+       {"", "bill", "Com.wallet.bill", "com..bill", "com.wallet.", "9.bill", "com wallet"}) {
     EXPECT_TRUE(ManifestFails(SetManifest("/name", name), ErrorCode::kValidation, "/name",
                               {"invalid bundle name '" + std::string(name) + "'", "reverse-DNS"}))
         << name;
@@ -492,8 +493,8 @@ TEST(ManifestTest, ErrorsAfterTheNameNameTheBundle) {
 
 TEST(ManifestTest, BadVersions) {
   for (const char* version : {"1.0", "v1.0.0", "01.0.0", "1.0.0-", "", "1.0.0.0", "latest"}) {
-    EXPECT_TRUE(ManifestFails(SetManifest("/version", version), ErrorCode::kValidation,
-                              "/version", {"invalid version '" + std::string(version) + "': "}))
+    EXPECT_TRUE(ManifestFails(SetManifest("/version", version), ErrorCode::kValidation, "/version",
+                              {"invalid version '" + std::string(version) + "': "}))
         << version;
   }
   EXPECT_TRUE(ManifestFails(SetManifest("/provides/0/version", "2"), ErrorCode::kValidation,
@@ -522,13 +523,13 @@ TEST(ManifestTest, SelfDependencyIsRejected) {
 }
 
 TEST(ManifestTest, DuplicateEntriesAreRejected) {
-  EXPECT_TRUE(ManifestFails(SetManifest("/requires/2/name", "com.wallet.account"),
-                            ErrorCode::kValidation, "/requires/2/name",
-                            {"duplicate requirement 'com.wallet.account'", "first at /requires/0"}));
-  EXPECT_TRUE(ManifestFails(SetManifest("/provides/1/interface", "com.wallet.bill.BillService"),
-                            ErrorCode::kValidation, "/provides/1/interface",
-                            {"duplicate interface 'com.wallet.bill.BillService'",
-                             "first at /provides/0"}));
+  EXPECT_TRUE(ManifestFails(
+      SetManifest("/requires/2/name", "com.wallet.account"), ErrorCode::kValidation,
+      "/requires/2/name", {"duplicate requirement 'com.wallet.account'", "first at /requires/0"}));
+  EXPECT_TRUE(
+      ManifestFails(SetManifest("/provides/1/interface", "com.wallet.bill.BillService"),
+                    ErrorCode::kValidation, "/provides/1/interface",
+                    {"duplicate interface 'com.wallet.bill.BillService'", "first at /provides/0"}));
   EXPECT_TRUE(ManifestFails(SetManifest("/micro_apps/1/id", "bill"), ErrorCode::kValidation,
                             "/micro_apps/1/id",
                             {"duplicate micro app id 'bill'", "first at /micro_apps/0"}));
@@ -589,7 +590,8 @@ TEST(ManifestTest, InterfaceIds) {
   for (const char* good : {"com.x.Y", "Com.Wallet.AccountService", "a.b_c-D9"}) {
     EXPECT_TRUE(ParseManifest(SetManifest("/provides/0/interface", good), kFile).ok()) << good;
   }
-  for (const char* bad : {"AccountService", "", "com..X", "com.X.", "com.9X", "com.X Y", "com/X.Y"}) {
+  for (const char* bad :
+       {"AccountService", "", "com..X", "com.X.", "com.9X", "com.X Y", "com/X.Y"}) {
     EXPECT_TRUE(ManifestFails(SetManifest("/provides/0/interface", bad), ErrorCode::kValidation,
                               "/provides/0/interface",
                               {"invalid interface id '" + std::string(bad) + "'"}))
@@ -604,8 +606,8 @@ TEST(ManifestTest, MicroAppRules) {
                               {"invalid micro app id '" + std::string(bad) + "'"}))
         << bad;
   }
-  EXPECT_TRUE(ParseManifest(SetManifest("/micro_apps/1/id", Str("b" + std::string(63, 'x'))), kFile)
-                  .ok());
+  EXPECT_TRUE(
+      ParseManifest(SetManifest("/micro_apps/1/id", Str("b" + std::string(63, 'x'))), kFile).ok());
   EXPECT_TRUE(ManifestFails(SetManifest("/micro_apps/1/id", Str("b" + std::string(64, 'x'))),
                             ErrorCode::kValidation, "/micro_apps/1/id", {"at most 64"}));
   for (const char* bad : {"", "H5", "5h", "web view"}) {
@@ -633,10 +635,9 @@ TEST(ManifestTest, StartupRules) {
   }
   for (const char* bad : {"", "Init", "com.wallet.account:", ":login", "account:login",
                           "com.wallet.account:login:x", "com.wallet.account:Login"}) {
-    EXPECT_TRUE(ManifestFails(SetManifest("/startup/1/after/1", bad), ErrorCode::kValidation,
-                              "/startup/1/after/1",
-                              {"invalid dependency '" + std::string(bad) + "'",
-                               "'bundle.name:task'"}))
+    EXPECT_TRUE(ManifestFails(
+        SetManifest("/startup/1/after/1", bad), ErrorCode::kValidation, "/startup/1/after/1",
+        {"invalid dependency '" + std::string(bad) + "'", "'bundle.name:task'"}))
         << bad;
   }
   for (const char* self : {"warm_cache", "com.wallet.bill:warm_cache"}) {
@@ -651,14 +652,14 @@ TEST(ManifestTest, StartupRules) {
           .ok());
   for (const char* bad : {"", "Main", "io pool", "1io"}) {
     EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/thread", bad), ErrorCode::kValidation,
-                              "/startup/0/thread",
-                              {"invalid thread '" + std::string(bad) + "'"}))
+                              "/startup/0/thread", {"invalid thread '" + std::string(bad) + "'"}))
         << bad;
   }
 }
 
 TEST(ManifestTest, MessagesQuoteLongAndControlCharactersSafely) {
-  Result<Manifest> r = ParseManifest(SetManifest("/name", Str(std::string(500, 'A') + "\n")), kFile);
+  Result<Manifest> r =
+      ParseManifest(SetManifest("/name", Str(std::string(500, 'A') + "\n")), kFile);
   ASSERT_FALSE(r.ok());
   EXPECT_LT(r.error().message.size(), 400u) << r.error().message;
   EXPECT_NE(r.error().message.find("...'"), std::string::npos);
@@ -763,7 +764,8 @@ TEST(AppDescriptorTest, MalformedJson) {
     EXPECT_EQ(r.error().code, ErrorCode::kParse) << r.error().ToString();
     EXPECT_TRUE(r.error().offset.has_value());
   }
-  EXPECT_TRUE(AppFails(std::string(kApp) + "}", ErrorCode::kParse, "", {"after the JSON document"}));
+  EXPECT_TRUE(
+      AppFails(std::string(kApp) + "}", ErrorCode::kParse, "", {"after the JSON document"}));
   EXPECT_TRUE(AppFails("", ErrorCode::kParse, "", {"empty"}));
   EXPECT_TRUE(AppFails(R"({"id": "com.a.b", "id": "com.a.b"})", ErrorCode::kParse, "/id",
                        {"duplicate key 'id'"}));
@@ -783,8 +785,8 @@ TEST(AppDescriptorTest, WrongTypesAndUnknownFields) {
       {"/baseline/1", 1, "expected a string, got a number"},
   };
   for (const TypeCase& c : cases) {
-    EXPECT_TRUE(AppFails(SetApp(c.pointer, c.value), ErrorCode::kValidation, c.pointer,
-                         {c.expected}))
+    EXPECT_TRUE(
+        AppFails(SetApp(c.pointer, c.value), ErrorCode::kValidation, c.pointer, {c.expected}))
         << c.pointer;
   }
   EXPECT_TRUE(AppFails(SetApp("/bundles", json::array{}), ErrorCode::kValidation, "/bundles",
@@ -802,12 +804,11 @@ TEST(AppDescriptorTest, RuleViolations) {
                        {"invalid app id 'wallet'", "reverse-DNS"}));
   EXPECT_TRUE(AppFails(SetApp("/version", "3"), ErrorCode::kValidation, "/version",
                        {"invalid version '3': "}));
-  EXPECT_TRUE(AppFails(SetApp("/home", ""), ErrorCode::kValidation, "/home",
-                       {"invalid micro app id ''"}));
+  EXPECT_TRUE(
+      AppFails(SetApp("/home", ""), ErrorCode::kValidation, "/home", {"invalid micro app id ''"}));
   EXPECT_TRUE(AppFails(SetApp("/baseline", json::array{}), ErrorCode::kValidation, "/baseline",
                        {"at least one"}));
-  EXPECT_TRUE(AppFails(SetApp("/baseline/2", "bundles/home"), ErrorCode::kValidation,
-                       "/baseline/2",
+  EXPECT_TRUE(AppFails(SetApp("/baseline/2", "bundles/home"), ErrorCode::kValidation, "/baseline/2",
                        {"duplicate baseline directory 'bundles/home'", "first at /baseline/0"}));
   for (const char* bad : {"../bundles/home", "/opt/bundles/home", "", "bundles/", "a\\b"}) {
     EXPECT_TRUE(AppFails(SetApp("/baseline/1", bad), ErrorCode::kValidation, "/baseline/1",
