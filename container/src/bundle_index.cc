@@ -75,26 +75,8 @@ uint64_t IndexChecksum(std::string_view image) {
   return Hash64(image.substr(kHeaderSize), h);
 }
 
-uint64_t Hash64(std::string_view data, uint64_t seed) {
-  constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
-  uint64_t h = seed ^ (data.size() * kMul);
-  size_t i = 0;
-  for (; i + 8 <= data.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, data.data() + i, 8);
-    h = (h ^ (w * 0xBF58476D1CE4E5B9ull)) * kMul;
-    h ^= h >> 31;
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, data.data() + i, data.size() - i);
-  h = (h ^ (tail * 0x94D049BB133111EBull)) * kMul;
-  h ^= h >> 29;
-  h *= 0xBF58476D1CE4E5B9ull;
-  h ^= h >> 32;
-  return h;
-}
-
-std::string BundleIndex::Build(uint64_t fingerprint, const std::vector<IndexInput>& inputs) {
+std::string BundleIndex::Build(uint64_t fingerprint, const AppDescriptor& app,
+                               const std::vector<IndexInput>& inputs) {
   const uint32_t n = static_cast<uint32_t>(inputs.size());
   // Resolve the bundles whose manifest is valid.
   std::vector<const Manifest*> valid;
@@ -134,7 +116,7 @@ std::string BundleIndex::Build(uint64_t fingerprint, const std::vector<IndexInpu
     AppendStr(out, pool, ok ? in.manifest.version.ToString() : std::string());
     AppendStr(out, pool, in.dir);
     AppendStr(out, pool, ok ? in.manifest.library : std::string());
-    AppendStr(out, pool, in.manifest_json);
+    AppendStr(out, pool, std::string_view());
     AppendStr(out, pool, per[i].reason);
     uint8_t flags = 0;
     if (ok && in.manifest.activation == Activation::kEager) flags |= kEager;
@@ -207,8 +189,13 @@ std::string BundleIndex::Build(uint64_t fingerprint, const std::vector<IndexInpu
   }
   const uint32_t order_off = static_cast<uint32_t>(out.size());
   for (uint32_t v : resolved.load_order) Append32(out, valid_to_input[v]);
+  std::string app_blob = app.id + '\0' + app.version.ToString() + '\0' + app.name + '\0' + app.home;
+  for (const auto& b : app.baseline) app_blob += '\0' + b;
+  auto [app_off, app_len] = pool.Add(app_blob);
   const uint32_t strings_off = static_cast<uint32_t>(out.size());
   out += pool.data();
+  Put32(out, 80, app_off);
+  Put32(out, 84, app_len);
 
   std::memcpy(out.data(), kMagic, 8);
   Put32(out, 8, kFormatVersion);
@@ -230,9 +217,9 @@ std::string BundleIndex::Build(uint64_t fingerprint, const std::vector<IndexInpu
   return out;
 }
 
-Status BundleIndex::Write(const std::string& path, uint64_t fingerprint,
+Status BundleIndex::Write(const std::string& path, uint64_t fingerprint, const AppDescriptor& app,
                           const std::vector<IndexInput>& inputs) {
-  std::string image = Build(fingerprint, inputs);
+  std::string image = Build(fingerprint, app, inputs);
   std::string tmp = path + ".tmp";
   auto fail = [&](const std::string& what) {
     Error e = MakeError(ErrorCode::kIo, what + ": " + std::strerror(errno));
@@ -282,22 +269,30 @@ Result<BundleIndex> BundleIndex::Read(const std::string& path, uint64_t fingerpr
     ::close(fd);
     return Corrupt(path, 0, "unreadable or larger than 2 GiB");
   }
-  std::string image(static_cast<size_t>(st.st_size), '\0');
+  const size_t size = static_cast<size_t>(st.st_size);
+  std::unique_ptr<char[]> buffer(new char[size == 0 ? 1 : size]);  // no zero fill
   size_t done = 0;
-  while (done < image.size()) {
-    ssize_t r = ::read(fd, image.data() + done, image.size() - done);
+  while (done < size) {
+    ssize_t r = ::read(fd, buffer.get() + done, size - done);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     done += static_cast<size_t>(r);
   }
   ::close(fd);
-  if (done != image.size()) return Corrupt(path, done, "short read");
-  return FromImage(std::move(image), fingerprint, path);
+  if (done != size) return Corrupt(path, done, "short read");
+  return Adopt(std::move(buffer), size, fingerprint, path);
 }
 
-Result<BundleIndex> BundleIndex::FromImage(std::string image, uint64_t fingerprint,
+Result<BundleIndex> BundleIndex::FromImage(std::string_view image, uint64_t fingerprint,
                                            const std::string& path) {
-  const size_t size = image.size();
+  std::unique_ptr<char[]> buffer(new char[image.size() == 0 ? 1 : image.size()]);
+  std::memcpy(buffer.get(), image.data(), image.size());
+  return Adopt(std::move(buffer), image.size(), fingerprint, path);
+}
+
+Result<BundleIndex> BundleIndex::Adopt(std::unique_ptr<char[]> buffer, size_t size,
+                                       uint64_t fingerprint, const std::string& path) {
+  std::string_view image(buffer.get(), size);
   if (size < kHeaderSize) return Corrupt(path, size, "truncated header");
   auto* p = reinterpret_cast<const unsigned char*>(image.data());
   if (std::memcmp(p, kMagic, 8) != 0) return Corrupt(path, 0, "bad magic");
@@ -343,6 +338,10 @@ Result<BundleIndex> BundleIndex::FromImage(std::string image, uint64_t fingerpri
   idx.app_count_ = Get32(p + 60);
   idx.order_ = {reinterpret_cast<const uint32_t*>(p + Get32(p + 64)), Get32(p + 68)};
   idx.strings_ = std::string_view(image.data() + soff, slen);
+  if (uint64_t{Get32(p + 80)} + Get32(p + 84) > slen) {
+    return Corrupt(path, 80, "app descriptor out of bounds");
+  }
+  idx.app_blob_ = idx.strings_.substr(Get32(p + 80), Get32(p + 84));
 
   // Bounds of every string and index (cheap: a few thousand comparisons).
   auto str_ok = [&](const unsigned char* s) {
@@ -380,7 +379,8 @@ Result<BundleIndex> BundleIndex::FromImage(std::string image, uint64_t fingerpri
       return Corrupt(path, e - p, "bad micro-app entry");
     }
   }
-  idx.image_ = std::move(image);  // heap buffer: the pointers above stay valid
+  idx.image_ = std::move(buffer);  // heap buffer: the pointers above stay valid
+  idx.image_size_ = size;
   return idx;
 }
 
@@ -395,7 +395,6 @@ BundleIndex::BundleView BundleIndex::bundle(uint32_t i) const {
   v.version = str(1);
   v.dir = str(2);
   v.library = str(3);
-  v.manifest_json = str(4);
   v.reason = str(5);
   v.eager = r[48] & kEager;
   v.baseline = r[48] & kBaseline;
@@ -403,6 +402,28 @@ BundleIndex::BundleView BundleIndex::bundle(uint32_t i) const {
   v.resolution = static_cast<Resolution>(r[49]);
   v.deps = {deps_ + Get32(r + 52), Get32(r + 56)};
   return v;
+}
+
+Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (with_baseline || parts.size() < 4) {
+    size_t nul = app_blob_.find('\0', start);
+    parts.push_back(app_blob_.substr(start, nul == std::string_view::npos ? nul : nul - start));
+    if (nul == std::string_view::npos) break;
+    start = nul + 1;
+  }
+  if (parts.size() < 4) return MakeError(ErrorCode::kCorrupt, "bundle index: no app descriptor");
+  AppDescriptor app;
+  app.id = std::string(parts[0]);
+  auto version = Version::Parse(parts[1]);
+  if (!version.ok()) return MakeError(ErrorCode::kCorrupt, "bundle index: bad app version");
+  app.version = std::move(version).value();
+  app.name = std::string(parts[2]);
+  app.home = std::string(parts[3]);
+  app.baseline.reserve(parts.size() - 4);
+  for (size_t i = 4; i < parts.size(); ++i) app.baseline.emplace_back(parts[i]);
+  return app;
 }
 
 std::optional<uint32_t> BundleIndex::FindBundle(std::string_view name) const {

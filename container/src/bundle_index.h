@@ -10,14 +10,15 @@
 //              the whole image but itself, then section offsets/counts.
 //   Records    fixed-size, one per bundle (strings as {u32 off, u32 len}
 //              into the string pool): name, version, dir, library, manifest
-//              JSON, reason; flags; deps {u32 off, u32 count} into Deps.
+//              (unused), reason; flags; deps {u32 off, u32 count} into Deps.
 //   Deps       u32 record indices.
 //   Names      u32 record indices sorted by name (binary search).
 //   Providers  {Str interface, u32 record} sorted by interface, resolved
 //              providers before others, then higher version first.
 //   Apps       {Str app id, u32 record, Str type, Str entry} sorted by id.
 //   Order      u32 record indices: resolved bundles, dependencies first.
-//   Strings    the pool.
+//   Strings    the pool. The app descriptor is one NUL-separated string in
+//              it: id, version, name, home, baseline dirs.
 // Read() checks the magic, version, fingerprint, checksum and that every
 // offset/length lies inside the file; a failure names what and where.
 //
@@ -26,6 +27,7 @@
 #define ATRIUM_CONTAINER_BUNDLE_INDEX_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,6 +36,7 @@
 
 #include "atrium/manifest.h"
 #include "atrium/result.h"
+#include "hash.h"
 #include "resolver.h"
 
 namespace atrium::internal {
@@ -41,7 +44,6 @@ namespace atrium::internal {
 // One bundle as the index builder sees it.
 struct IndexInput {
   Manifest manifest;        // valid only when error is empty
-  std::string manifest_json;
   std::string dir;          // absolute bundle directory
   bool baseline = false;
   std::string error;        // manifest could not be read/parsed: the reason
@@ -50,7 +52,7 @@ struct IndexInput {
 
 class BundleIndex {
  public:
-  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr uint32_t kFormatVersion = 2;
 
   BundleIndex() = default;
   // Moves keep the image's heap buffer, so the views stay valid; no copies.
@@ -60,7 +62,7 @@ class BundleIndex {
   BundleIndex& operator=(const BundleIndex&) = delete;
 
   struct BundleView {
-    std::string_view name, version, dir, library, manifest_json, reason;
+    std::string_view name, version, dir, library, reason;
     bool eager = false;
     bool baseline = false;
     bool broken = false;  // manifest unreadable; never loads
@@ -74,16 +76,23 @@ class BundleIndex {
 
   // Builds the index image for `inputs` (resolving them) and writes it
   // atomically (temp file, fsync, rename, fsync dir).
-  static Status Write(const std::string& path, uint64_t fingerprint,
+  // `app` is stored too, so an open with a matching fingerprint need not
+  // parse and validate app.json again.
+  static Status Write(const std::string& path, uint64_t fingerprint, const AppDescriptor& app,
                       const std::vector<IndexInput>& inputs);
   // Builds the image in memory (Write uses it; tests corrupt it).
-  static std::string Build(uint64_t fingerprint, const std::vector<IndexInput>& inputs);
+  static std::string Build(uint64_t fingerprint, const AppDescriptor& app,
+                           const std::vector<IndexInput>& inputs);
 
   // kNotFound: no file; kCorrupt: bad magic/checksum/bounds (names offset);
   // kState: valid but for another fingerprint or format version.
   static Result<BundleIndex> Read(const std::string& path, uint64_t fingerprint);
-  static Result<BundleIndex> FromImage(std::string image, uint64_t fingerprint,
+  static Result<BundleIndex> FromImage(std::string_view image, uint64_t fingerprint,
                                        const std::string& path);
+
+  // The app descriptor the index was built for; the baseline list (one
+  // string per baseline bundle) only when asked for.
+  Result<AppDescriptor> app(bool with_baseline = true) const;
 
   uint32_t size() const { return count_; }
   BundleView bundle(uint32_t i) const;
@@ -94,7 +103,12 @@ class BundleIndex {
   std::span<const uint32_t> load_order() const { return order_; }
 
  private:
-  std::string image_;
+  static Result<BundleIndex> Adopt(std::unique_ptr<char[]> buffer, size_t size,
+                                   uint64_t fingerprint, const std::string& path);
+
+  std::unique_ptr<char[]> image_;  // heap buffer: moves keep the views valid
+  size_t image_size_ = 0;
+  std::string_view app_blob_;
   uint32_t count_ = 0;
   const unsigned char* records_ = nullptr;
   std::span<const uint32_t> names_;
@@ -108,8 +122,6 @@ class BundleIndex {
   std::string_view strings_;
 };
 
-// 64-bit hash used for fingerprints and the index checksum.
-uint64_t Hash64(std::string_view data, uint64_t seed = 0);
 // The index checksum: Hash64 over the image except its checksum field.
 uint64_t IndexChecksum(std::string_view image);
 

@@ -20,6 +20,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include <boost/json.hpp>
+
 #include "atrium/app_url.h"
 #include "atrium/bundle.h"
 #include "atrium/container.h"
@@ -190,7 +192,16 @@ class ContainerImpl final : public Container {
 
   Status Init(ContainerOptions options);
 
-  const AppDescriptor& app() const override { return app_; }
+  const AppDescriptor& app() const override {
+    // The fast open path leaves the baseline list in the index until asked;
+    // app_ does not change after that.
+    std::lock_guard lock(lifecycle_mu_);
+    if (!baseline_loaded_) {
+      if (auto full = index_->app(true); full.ok()) app_.baseline = std::move(full->baseline);
+      baseline_loaded_ = true;
+    }
+    return app_;
+  }
   const std::string& data_dir() const override { return data_dir_; }
   ServiceRegistry& services() override { return host_view_; }
   MicroAppRouter& router() override { return router_; }
@@ -240,12 +251,14 @@ class ContainerImpl final : public Container {
   std::string app_dir_;
   std::string data_dir_;
   std::string app_json_;
-  AppDescriptor app_;
+  mutable AppDescriptor app_;            // baseline filled lazily, see app()
+  mutable bool baseline_loaded_ = true;  // false after the fast open path; guarded by lifecycle_mu_
 
   mutable std::recursive_mutex lifecycle_mu_;
   std::unique_ptr<BundleIndex> index_;                        // guarded by lifecycle_mu_
   std::vector<std::unique_ptr<BundleRuntime>> runtimes_;      // parallel to index_; guarded
   std::vector<std::unique_ptr<BundleRuntime>> detached_;      // uninstalled while active; guarded
+  std::vector<uint32_t> active_;  // active bundles, activation order; guarded by lifecycle_mu_
   uint64_t next_owner_ = 1;                                   // guarded by lifecycle_mu_
   uint64_t next_activation_ = 1;                              // guarded by lifecycle_mu_
 
@@ -315,6 +328,18 @@ uint64_t ContainerImpl::Fingerprint() const {
   return h ^ (uint64_t{BundleIndex::kFormatVersion} << 56);
 }
 
+// The app id from app.json without validating the rest (to find the default
+// data dir before the index, which holds the validated descriptor, is read).
+std::string QuickAppId(const std::string& json) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return {};
+  const auto* id = v.as_object().if_contains("id");
+  if (id == nullptr || !id->is_string()) return {};
+  std::string out(id->as_string());
+  return IsValidBundleName(out) ? out : std::string();
+}
+
 Status ContainerImpl::Init(ContainerOptions options) {
   std::error_code ec;
   fs::path app_dir = fs::absolute(options.app_dir, ec).lexically_normal();
@@ -332,34 +357,47 @@ Status ContainerImpl::Init(ContainerOptions options) {
     ss << in.rdbuf();
     app_json_ = ss.str();
   }
+  // Fast path: a valid index for these exact app.json bytes carries the
+  // validated descriptor. Otherwise parse and validate app.json, then rebuild.
+  data_dir_ = options.data_dir;
+  std::string app_id = data_dir_.empty() ? QuickAppId(app_json_) : std::string();
+  if (data_dir_.empty() && !app_id.empty()) data_dir_ = DefaultDataDir(app_id);
+  registry_.SetLazyHook([this](std::string_view iface) { return LoadProvider(iface); });
+  Status s = router_.RegisterLauncher("native", std::make_shared<NativeLauncher>(&registry_));
+  if (!s.ok()) return s;
+
+  std::lock_guard lock(lifecycle_mu_);
+  std::string why = "rebuild requested";
+  if (!options.rebuild_index && !data_dir_.empty()) {
+    auto idx = BundleIndex::Read((fs::path(data_dir_) / "bundle_index.bin").string(), Fingerprint());
+    if (idx.ok()) {
+      auto app = idx->app(/*with_baseline=*/false);
+      if (app.ok() && (app_id.empty() || app->id == app_id)) {
+        app_ = std::move(app).value();
+        baseline_loaded_ = false;
+        index_ = std::make_unique<BundleIndex>(std::move(idx).value());
+        runtimes_.resize(index_->size());
+        return Status::Ok();
+      }
+      why = "app descriptor changed";
+    } else {
+      if (idx.error().code == ErrorCode::kCorrupt) {
+        Log(LogLevel::kWarning, "", "rebuilding bundle index: " + idx.error().ToString());
+      }
+      why = idx.error().message;
+    }
+  }
   auto app = ParseAppDescriptor(app_json_, app_json_path);
   if (!app.ok()) return app.error();
   app_ = std::move(app).value();
-  data_dir_ = options.data_dir.empty() ? DefaultDataDir(app_.id) : options.data_dir;
+  if (data_dir_.empty()) data_dir_ = DefaultDataDir(app_.id);
   fs::create_directories(data_dir_, ec);
   if (ec) {
     Error e = MakeError(ErrorCode::kIo, "cannot create data directory: " + ec.message());
     e.file = data_dir_;
     return e;
   }
-  registry_.SetLazyHook([this](std::string_view iface) { return LoadProvider(iface); });
-  Status s = router_.RegisterLauncher("native", std::make_shared<NativeLauncher>(&registry_));
-  if (!s.ok()) return s;
-
-  std::lock_guard lock(lifecycle_mu_);
-  const std::string index_path = (fs::path(data_dir_) / "bundle_index.bin").string();
-  if (options.rebuild_index) return RebuildIndexLocked("rebuild requested");
-  auto idx = BundleIndex::Read(index_path, Fingerprint());
-  if (idx.ok()) {
-    index_ = std::make_unique<BundleIndex>(std::move(idx).value());
-    runtimes_.resize(index_->size());
-    return Status::Ok();
-  }
-  const Error& why = idx.error();
-  if (why.code == ErrorCode::kCorrupt) {
-    Log(LogLevel::kWarning, "", "rebuilding bundle index: " + why.ToString());
-  }
-  return RebuildIndexLocked(why.message);
+  return RebuildIndexLocked(why);
 }
 
 Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
@@ -376,8 +414,7 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
     } else {
       std::ostringstream ss;
       ss << f.rdbuf();
-      in.manifest_json = ss.str();
-      auto m = ParseManifest(in.manifest_json, manifest_path);
+      auto m = ParseManifest(ss.str(), manifest_path);
       if (m.ok()) {
         in.manifest = std::move(m).value();
       } else {
@@ -388,7 +425,7 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
     if (!in.error.empty()) Log(LogLevel::kWarning, "", in.error);
     inputs.push_back(std::move(in));
   };
-  for (const auto& rel : app_.baseline) add(fs::path(app_dir_) / rel, true);
+  for (const auto& rel : app().baseline) add(fs::path(app_dir_) / rel, true);
   std::error_code ec;
   fs::path installed = fs::path(data_dir_) / "bundles";
   if (fs::is_directory(installed, ec)) {
@@ -400,7 +437,7 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
     for (const auto& d : dirs) add(d, false);
   }
   const std::string index_path = (fs::path(data_dir_) / "bundle_index.bin").string();
-  Status s = BundleIndex::Write(index_path, Fingerprint(), inputs);
+  Status s = BundleIndex::Write(index_path, Fingerprint(), app_, inputs);
   if (!s.ok()) return s;
   auto idx = BundleIndex::Read(index_path, Fingerprint());
   if (!idx.ok()) return idx.error();
@@ -423,6 +460,13 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
   }
   index_ = std::move(fresh);
   runtimes_ = std::move(runtimes);
+  active_.clear();
+  for (uint32_t i = 0; i < runtimes_.size(); ++i) {
+    if (runtimes_[i] && runtimes_[i]->state == BundleState::kActive) active_.push_back(i);
+  }
+  std::sort(active_.begin(), active_.end(), [&](uint32_t a, uint32_t b) {
+    return runtimes_[a]->activation_seq < runtimes_[b]->activation_seq;
+  });
   return Status::Ok();
 }
 
@@ -499,6 +543,7 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   if (b.library.empty()) {  // resource-only bundle
     rt.state = BundleState::kActive;
     rt.activation_seq = next_activation_++;
+    active_.push_back(idx);
     return Status::Ok();
   }
   std::string path = (fs::path(rt.dir) / std::string(b.library)).string();
@@ -555,7 +600,8 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   }
   rt.state = BundleState::kActive;
   rt.activation_seq = next_activation_++;
-  Log(LogLevel::kInfo, rt.name, "active (" + why + ")");
+  active_.push_back(idx);
+  if (LogEnabled(LogLevel::kInfo)) Log(LogLevel::kInfo, rt.name, "active (" + why + ")");
   return Status::Ok();
 }
 
@@ -573,14 +619,15 @@ Status ContainerImpl::Start() {
 Status ContainerImpl::StopLocked(uint32_t idx) {
   BundleRuntime* rt = runtimes_[idx].get();
   if (rt == nullptr || rt->state != BundleState::kActive) return Status::Ok();
-  // Dependents first.
-  for (uint32_t i = 0; i < index_->size(); ++i) {
-    if (!runtimes_[i] || runtimes_[i]->state != BundleState::kActive) continue;
-    auto deps = index_->bundle(i).deps;
-    if (std::find(deps.begin(), deps.end(), idx) != deps.end()) {
-      Status s = StopLocked(i);
-      if (!s.ok()) return s;
-    }
+  // Dependents first, newest first, found among the active bundles only.
+  while (true) {
+    auto dependent = std::find_if(active_.rbegin(), active_.rend(), [&](uint32_t i) {
+      auto deps = index_->bundle(i).deps;
+      return std::find(deps.begin(), deps.end(), idx) != deps.end();
+    });
+    if (dependent == active_.rend()) break;
+    Status s = StopLocked(*dependent);
+    if (!s.ok()) return s;
   }
   rt->state = BundleState::kStopping;
   Status result;
@@ -601,6 +648,7 @@ Status ContainerImpl::StopLocked(uint32_t idx) {
   rt->context.reset();
   rt->library.reset();  // dlclose once no service object of the bundle is alive
   rt->state = BundleState::kUnloaded;
+  active_.erase(std::remove(active_.begin(), active_.end(), idx), active_.end());
   return result;
 }
 
@@ -614,14 +662,8 @@ Status ContainerImpl::Stop(std::string_view bundle) {
 void ContainerImpl::Shutdown() {
   std::lock_guard lock(lifecycle_mu_);
   if (!index_) return;
-  std::vector<uint32_t> active;
-  for (uint32_t i = 0; i < runtimes_.size(); ++i) {
-    if (runtimes_[i] && runtimes_[i]->state == BundleState::kActive) active.push_back(i);
-  }
-  std::sort(active.begin(), active.end(), [&](uint32_t a, uint32_t b) {
-    return runtimes_[a]->activation_seq > runtimes_[b]->activation_seq;
-  });
-  for (uint32_t i : active) (void)StopLocked(i);
+  // active_ is in activation order: stop from the newest.
+  while (!active_.empty()) (void)StopLocked(active_.back());
   for (auto& rt : detached_) {
     if (rt->entry != nullptr) {
       char err[1024] = {0};
@@ -689,7 +731,7 @@ Result<Manifest> ContainerImpl::BundleManifest(std::string_view name) const {
     e.bundle = std::string(name);
     return e;
   }
-  return ParseManifest(b.manifest_json, (fs::path(std::string(b.dir)) / "bundle.json").string());
+  return LoadManifestFile((fs::path(std::string(b.dir)) / "bundle.json").string());
 }
 
 Status ContainerImpl::Install(const std::string& bundle_dir) {

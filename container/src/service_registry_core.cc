@@ -1,6 +1,10 @@
 #include "service_registry_core.h"
 
+#include <sched.h>
+
 #include <algorithm>
+
+#include "hash.h"
 
 namespace atrium::internal {
 
@@ -17,15 +21,7 @@ ServiceRegistryCore::~ServiceRegistryCore() {
   }
 }
 
-size_t ServiceRegistryCore::Hash(std::string_view s) {
-  // FNV-1a, 64-bit: ids are short; good spread, no table.
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return static_cast<size_t>(h ^ (h >> 29));
-}
+size_t ServiceRegistryCore::Hash(std::string_view s) { return static_cast<size_t>(Hash64(s)); }
 
 ServiceRegistryCore::Slot* ServiceRegistryCore::FindSlot(std::string_view interface_id) const {
   Slot* s = buckets_[Hash(interface_id) % kBuckets].load(std::memory_order_acquire);
@@ -47,9 +43,12 @@ ServiceRegistryCore::Slot* ServiceRegistryCore::FindOrCreateSlotLocked(
 }
 
 size_t ServiceRegistryCore::ThreadShard() {
-  static std::atomic<size_t> next{0};
-  thread_local const size_t shard = next.fetch_add(1, std::memory_order_relaxed) % kShards;
-  return shard;
+  // The CPU we run on (glibc answers from rseq/vDSO without a syscall): two
+  // lookups running at the same instant are on different CPUs, so they hit
+  // different shards. A thread migrating mid-lookup is still correct, only
+  // shares a line for that one lookup.
+  int cpu = sched_getcpu();
+  return static_cast<size_t>(cpu < 0 ? 0 : cpu) % kShards;
 }
 
 void ServiceRegistryCore::PublishLocked(Slot* slot) {
@@ -58,9 +57,13 @@ void ServiceRegistryCore::PublishLocked(Slot* slot) {
     return;
   }
   const std::shared_ptr<void>& service = slot->entries.front()->service;
+  // Own control block per shard, holding one reference to the service; the
+  // holder is cache-line aligned so each control block has its own line.
+  struct alignas(64) Holder {
+    std::shared_ptr<void> service;
+  };
   for (auto& shard : slot->shards) {
-    // Own control block per shard: holds one reference to the service.
-    auto holder = std::make_shared<std::shared_ptr<void>>(service);
+    auto holder = std::make_shared<Holder>(Holder{service});
     shard.best.store(std::shared_ptr<void>(std::move(holder), service.get()),
                      std::memory_order_release);
   }

@@ -16,10 +16,19 @@ IndexInput Input(std::string json, bool baseline = true) {
   auto m = ParseManifest(json, "test.json");
   EXPECT_TRUE(m.ok()) << (m.ok() ? "" : m.error().ToString());
   in.manifest = std::move(m).value();
-  in.manifest_json = std::move(json);
   in.dir = "/apps/x/" + in.manifest.name;
   in.baseline = baseline;
   return in;
+}
+
+AppDescriptor SampleApp() {
+  AppDescriptor app;
+  app.id = "com.a.app";
+  app.version = Version::Parse("3.1.4-rc.1").value();
+  app.name = "Sample";
+  app.home = "home";
+  app.baseline = {"bundles/home", "bundles/account"};
+  return app;
 }
 
 std::vector<IndexInput> SampleInputs() {
@@ -43,7 +52,7 @@ std::vector<IndexInput> SampleInputs() {
 }
 
 TEST(BundleIndexTest, RoundTripAndLookups) {
-  auto image = BundleIndex::Build(42, SampleInputs());
+  auto image = BundleIndex::Build(42, SampleApp(), SampleInputs());
   auto idx = BundleIndex::FromImage(image, 42, "index.bin");
   ASSERT_TRUE(idx.ok()) << idx.error().ToString();
   EXPECT_EQ(idx->size(), 5u);
@@ -71,13 +80,16 @@ TEST(BundleIndexTest, RoundTripAndLookups) {
   auto broken = idx->bundle(*idx->FindBundle("(invalid) /apps/x/broken"));
   EXPECT_TRUE(broken.broken);
   EXPECT_EQ(broken.reason, "invalid manifest: bundle.json:/version: bad");
+  auto app_back = idx->app();
+  ASSERT_TRUE(app_back.ok());
+  EXPECT_EQ(*app_back, SampleApp());  // every field, so a new field must be stored too
   ASSERT_EQ(idx->load_order().size(), 2u);
   EXPECT_EQ(idx->bundle(idx->load_order()[0]).name, "com.a.account");
   EXPECT_EQ(idx->bundle(idx->load_order()[1]).name, "com.a.home");
 }
 
 TEST(BundleIndexTest, WrongFingerprintOrVersionIsStaleNotCorrupt) {
-  auto image = BundleIndex::Build(42, SampleInputs());
+  auto image = BundleIndex::Build(42, SampleApp(), SampleInputs());
   auto stale = BundleIndex::FromImage(image, 43, "index.bin");
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.error().code, ErrorCode::kState);
@@ -90,7 +102,7 @@ TEST(BundleIndexTest, WrongFingerprintOrVersionIsStaleNotCorrupt) {
 }
 
 TEST(BundleIndexTest, EveryTruncationIsRejected) {
-  auto image = BundleIndex::Build(7, SampleInputs());
+  auto image = BundleIndex::Build(7, SampleApp(), SampleInputs());
   for (size_t len = 0; len < image.size(); ++len) {
     auto r = BundleIndex::FromImage(image.substr(0, len), 7, "index.bin");
     ASSERT_FALSE(r.ok()) << "truncated to " << len;
@@ -101,7 +113,7 @@ TEST(BundleIndexTest, EveryTruncationIsRejected) {
 }
 
 TEST(BundleIndexTest, EveryFlippedByteIsRejected) {
-  auto image = BundleIndex::Build(7, SampleInputs());
+  auto image = BundleIndex::Build(7, SampleApp(), SampleInputs());
   for (size_t i = 0; i < image.size(); ++i) {
     std::string bad = image;
     bad[i] ^= 0x20;
@@ -113,13 +125,13 @@ TEST(BundleIndexTest, EveryFlippedByteIsRejected) {
 TEST(BundleIndexTest, HostileOffsetsWithValidChecksumAreRejected) {
   // An attacker (or a bug) that also fixes the checksum must still not make
   // the reader walk out of bounds.
-  auto image = BundleIndex::Build(7, SampleInputs());
+  auto image = BundleIndex::Build(7, SampleApp(), SampleInputs());
   auto reseal = [](std::string s) {
     uint64_t h = IndexChecksum(s);
     std::memcpy(s.data() + 24, &h, 8);
     return s;
   };
-  for (size_t field : {32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76}) {
+  for (size_t field : {32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 80, 84}) {
     std::string bad = image;
     uint32_t huge = 0x7fffff00;
     std::memcpy(bad.data() + field, &huge, 4);
@@ -140,7 +152,7 @@ TEST(BundleIndexTest, WriteAndReadFile) {
   char tmpl[] = "/tmp/atrium-index-XXXXXX";
   std::string dir = mkdtemp(tmpl);
   std::string path = dir + "/sub/bundle_index.bin";
-  ASSERT_TRUE(BundleIndex::Write(path, 5, SampleInputs()).ok());
+  ASSERT_TRUE(BundleIndex::Write(path, 5, SampleApp(), SampleInputs()).ok());
   auto idx = BundleIndex::Read(path, 5);
   ASSERT_TRUE(idx.ok()) << idx.error().ToString();
   EXPECT_EQ(idx->size(), 5u);

@@ -267,7 +267,14 @@ TEST(ContainerTest, IndexIsReusedRebuiltWhenCorruptAndRebuiltOnAppChange) {
   { ASSERT_TRUE(OpenOrDie(app)); }
   ASSERT_TRUE(std::filesystem::exists(index));
   auto mtime = std::filesystem::last_write_time(index);
-  { ASSERT_TRUE(OpenOrDie(app)); }
+  {
+    auto c = OpenOrDie(app);
+    ASSERT_TRUE(c);
+    // The descriptor came from the index: every field, baseline included.
+    EXPECT_EQ(c->app().id, "com.test.app");
+    EXPECT_EQ(c->app().home, "consumer");
+    EXPECT_EQ(c->app().baseline, std::vector<std::string>{"bundles/greeter"});
+  }
   EXPECT_EQ(std::filesystem::last_write_time(index), mtime) << "index should be reused";
   // Flip a byte in the middle: the open rebuilds rather than trusting it.
   {

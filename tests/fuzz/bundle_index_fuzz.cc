@@ -19,19 +19,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   uint64_t fp = 0;
   if (image.size() >= 24) std::memcpy(&fp, image.data() + 16, 8);
-  auto idx = BundleIndex::FromImage(std::move(image), fp, "fuzz.bin");
+  auto idx = BundleIndex::FromImage(image, fp, "fuzz.bin");
   if (!idx.ok()) {
     if (idx.error().file != "fuzz.bin") __builtin_trap();
     return 0;
   }
   for (uint32_t i = 0; i < idx->size(); ++i) {
     auto b = idx->bundle(i);
-    volatile size_t sink = b.name.size() + b.reason.size() + b.manifest_json.size();
+    volatile size_t sink = b.name.size() + b.reason.size() + b.dir.size();
     for (uint32_t d : b.deps) sink = sink + idx->bundle(d).name.size();
     (void)idx->FindBundle(b.name);
     (void)idx->FindProvider(b.name);
     (void)idx->FindApp(b.name);
   }
   for (uint32_t v : idx->load_order()) (void)idx->bundle(v);
+  (void)idx->app();
   return 0;
 }

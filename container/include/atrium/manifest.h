@@ -78,6 +78,8 @@ struct AppDescriptor {
   // Baseline bundles shipped with the app: directories relative to the app
   // folder, each holding a bundle.json.
   std::vector<std::string> baseline;
+
+  bool operator==(const AppDescriptor&) const = default;
 };
 
 ATRIUM_EXPORT Result<AppDescriptor> ParseAppDescriptor(std::string_view json,

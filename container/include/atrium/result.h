@@ -64,11 +64,11 @@ struct Error {
   // Header-only so bundles, which do not link the runtime, can use it.
   std::string ToString() const {
     std::string out;
-    if (!file.empty()) out += file + ":";
-    if (!pointer.empty()) out += pointer + ":";
-    if (offset) out += "@" + std::to_string(*offset) + ":";
-    if (!out.empty()) out += ' ';
-    if (!bundle.empty() && file.empty()) out += "[" + bundle + "] ";
+    if (!file.empty()) out.append(file).append(":");
+    if (!pointer.empty()) out.append(pointer).append(":");
+    if (offset) out.append("@").append(std::to_string(*offset)).append(":");
+    if (!out.empty()) out.push_back(' ');
+    if (!bundle.empty() && file.empty()) out.append("[").append(bundle).append("] ");
     out += message;
     return out;
   }
