@@ -1,0 +1,663 @@
+// atrium_bench: container benchmarks, each reported as a ratio against a
+// baseline measured in the same run (never as a wall-clock assertion).
+//
+//   atrium_bench [--quick] [--json=PATH] [--keep]
+//
+// At start it writes two synthetic apps (bench/synthetic_app.h) into a temp
+// dir: 1000 installed / 20 needed, and the same 20 needed alone. Then:
+//  1. start->home-open: Open (index already built) + Start + Launch("home"),
+//     1000-installed app vs 20-installed app, interleaved; medians.
+//  2. service lookup of an active service, services().Get(id) (what
+//     Get<T>() does), 1 and 2 threads; baseline: copying a shared_ptr from a
+//     global under a std::mutex.
+//  3. Load of 100 distinct lazy bundles then Shutdown/destroy, vs raw
+//     dlopen(RTLD_NOW)+dlsym then dlclose of the same 100 files, interleaved.
+//  4. Container::Open of the 1000-bundle app (index built), vs reading the
+//     index file alone.
+// Every sample checks that destroying the container unmapped the bundle
+// libraries, so each sample dlopens again. The table at the end is
+// informational: the exit code is 0 unless the bench itself could not run.
+//
+// Single-threaded except the 2-thread lookup samples, which start their own
+// threads and join them.
+#include <benchmark/benchmark.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "atrium/bundle_abi.h"
+#include "atrium/container.h"
+#include "synthetic_app.h"
+#include "synthetic_service.h"
+
+namespace fs = std::filesystem;
+
+#ifndef ATRIUM_SYNTHETIC_BUNDLE_LIBRARY
+#error "ATRIUM_SYNTHETIC_BUNDLE_LIBRARY must name the generic synthetic bundle library"
+#endif
+
+namespace atrium::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kInstalled = 1000;
+constexpr uint32_t kNeeded = 20;
+constexpr uint32_t kLoadCount = 100;
+
+struct BenchConfig {
+  bool quick = false;
+  bool keep = false;
+  std::string json_path;
+  int warmup = 2;
+  int start_iterations = 41;
+  int load_iterations = 31;
+  int open_iterations = 301;
+  int lookup_repetitions = 21;
+  uint64_t lookup_ops = 1'000'000;
+};
+
+double Us(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::micro>(b - a).count();
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t mid = v.size() / 2;
+  return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+// The bench cannot measure what it was asked to: stop with a reason.
+[[noreturn]] void Fail(const std::string& what) {
+  std::fprintf(stderr, "atrium_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void MustOk(const Status& s, const std::string& what) {
+  if (!s.ok()) Fail(what + ": " + s.error().ToString());
+}
+
+template <typename T>
+T Must(Result<T> r, const std::string& what) {
+  if (!r.ok()) Fail(what + ": " + r.error().ToString());
+  return std::move(r).value();
+}
+
+// True while `library` is mapped in this process (RTLD_NOLOAD never loads).
+bool IsMapped(const std::string& library) {
+  void* h = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+  if (h == nullptr) return false;
+  dlclose(h);
+  return true;
+}
+
+void MustBeUnmapped(const std::string& library, const char* after) {
+  if (IsMapped(library)) {
+    Fail(library + " is still mapped after " + after +
+         "; the next sample would not dlopen it again");
+  }
+}
+
+std::unique_ptr<Container> OpenApp(const SyntheticApp& app, const std::string& data_dir) {
+  return Must(Container::Open({.app_dir = app.dir, .data_dir = data_dir}),
+              "Container::Open(" + app.dir + ")");
+}
+
+struct Fixture {
+  fs::path root;
+  SyntheticApp big;    // kInstalled installed / kNeeded needed
+  SyntheticApp small;  // kNeeded installed / kNeeded needed
+  std::string big_data, small_data;
+};
+
+Fixture MakeFixture(const BenchConfig& config) {
+  Fixture fx;
+  std::string pattern = (fs::temp_directory_path() / "atrium-bench-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) Fail("cannot create a temp dir from " + pattern);
+  fx.root = pattern;
+  auto write = [&](uint32_t bundles, const char* name) {
+    SyntheticAppSpec spec;
+    spec.out_dir = (fx.root / name).string();
+    spec.bundles = bundles;
+    spec.needed = kNeeded;
+    spec.library = ATRIUM_SYNTHETIC_BUNDLE_LIBRARY;
+    spec.seed = 1;
+    return Must(WriteSyntheticApp(spec), "writing the synthetic app " + spec.out_dir);
+  };
+  fx.big = write(kInstalled, "app1000");
+  fx.small = write(kNeeded, "app20");
+  fx.big_data = (fx.root / "data1000").string();
+  fx.small_data = (fx.root / "data20").string();
+  // Build both indexes now; every measured Open reuses them.
+  for (auto [app, data] :
+       {std::pair{&fx.big, &fx.big_data}, std::pair{&fx.small, &fx.small_data}}) {
+    auto c = OpenApp(*app, *data);
+    if (c->Bundles().size() != app->bundles.size()) Fail("index of " + app->dir + " is incomplete");
+    for (const auto& b : c->Bundles()) {
+      if (b.state != BundleState::kResolved) {
+        Fail("bundle " + b.name + " is " + BundleStateName(b.state) + ": " + b.reason);
+      }
+    }
+  }
+  return fx;
+}
+
+// One line of the final table.
+struct Row {
+  std::string key;  // JSON name
+  std::string metric;
+  std::string unit;
+  double ours = 0;
+  std::string baseline_name;
+  double baseline = 0;
+  bool ratio_target = true;  // target on ours/baseline, else on ours itself
+  double target = 0;
+  double ratio() const { return baseline > 0 ? ours / baseline : 0; }
+  bool pass() const { return (ratio_target ? ratio() : ours) <= target; }
+  std::string TargetText() const {
+    char buf[48];
+    if (ratio_target) {
+      std::snprintf(buf, sizeof buf, "ratio <= %.2f", target);
+    } else {
+      std::snprintf(buf, sizeof buf, "<= %.0f %s", target, unit.c_str());
+    }
+    return buf;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// 1. start -> home-open
+
+Row StartToHome(const Fixture& fx, const BenchConfig& config) {
+  auto sample = [&](const SyntheticApp& app, const std::string& data) {
+    auto t0 = Clock::now();
+    auto c = OpenApp(app, data);
+    MustOk(c->Start(), "Start of " + app.id);
+    MustOk(c->router().Launch("home"), "Launch(\"home\") of " + app.id);
+    auto t1 = Clock::now();
+    c.reset();
+    MustBeUnmapped(app.bundles[0].library, "destroying the container");
+    return Us(t0, t1);
+  };
+  for (int i = 0; i < config.warmup; ++i) {
+    sample(fx.big, fx.big_data);
+    sample(fx.small, fx.small_data);
+  }
+  std::vector<double> big, small;
+  for (int i = 0; i < config.start_iterations; ++i) {
+    if (i % 2 == 0) {
+      big.push_back(sample(fx.big, fx.big_data));
+      small.push_back(sample(fx.small, fx.small_data));
+    } else {
+      small.push_back(sample(fx.small, fx.small_data));
+      big.push_back(sample(fx.big, fx.big_data));
+    }
+  }
+  Row r;
+  r.key = "start_to_home_open";
+  r.metric = "start->home-open, 1000 inst/20 needed";
+  r.unit = "us";
+  r.ours = Median(big);
+  r.baseline_name = "same, 20 inst/20 needed";
+  r.baseline = Median(small);
+  r.target = 1.10;
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// 2. service lookup
+
+// The CPUs this process may run on.
+std::vector<int> UsableCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+  }
+  return cpus;
+}
+
+void PinTo(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+// ns per call of `op` on `threads` threads running together (each on its own
+// CPU when there are enough); the slowest thread's figure.
+template <typename Op>
+double NsPerOp(int threads, uint64_t ops, const std::vector<int>& cpus, Op& op) {
+  if (threads == 1) {
+    auto t0 = Clock::now();
+    for (uint64_t i = 0; i < ops; ++i) op();
+    return Us(t0, Clock::now()) * 1000.0 / static_cast<double>(ops);
+  }
+  std::atomic<int> ready{0};
+  std::vector<double> ns(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      if (!cpus.empty()) PinTo(cpus[static_cast<size_t>(t) % cpus.size()]);
+      ready.fetch_add(1);
+      while (ready.load() < threads) {
+      }
+      auto t0 = Clock::now();
+      for (uint64_t i = 0; i < ops; ++i) op();
+      ns[t] = Us(t0, Clock::now()) * 1000.0 / static_cast<double>(ops);
+    });
+  }
+  for (auto& th : pool) th.join();
+  return *std::max_element(ns.begin(), ns.end());
+}
+
+// Lookup figures on 2 threads are only comparable with what the machine
+// gives 2 threads at all (vCPUs may share a core; the host may be busy):
+// this is a pure-ALU op, run like the lookups.
+void AluOp() {
+  thread_local uint64_t h = 1469598103934665603ull;
+  for (uint64_t k = 0; k < 8; ++k) {
+    h ^= k;
+    h *= 1099511628211ull;
+  }
+  benchmark::DoNotOptimize(h);
+}
+
+std::vector<Row> ServiceLookup(const Fixture& fx, const BenchConfig& config,
+                               boost::json::object* detail) {
+  auto c = OpenApp(fx.small, fx.small_data);
+  MustOk(c->Start(), "Start of " + fx.small.id);
+  ServiceRegistry& registry = c->services();
+  const SyntheticBundle& provider = fx.small.bundles[1];
+  const std::string id = SyntheticServiceId(provider.name);
+  auto service = std::static_pointer_cast<SyntheticService>(registry.Get(id));
+  if (!service || service->Number() != SyntheticNumber(provider.name)) {
+    Fail("service " + id + " is not active after Start");
+  }
+  auto ours = [&] {
+    std::shared_ptr<void> s = registry.Get(id);
+    benchmark::DoNotOptimize(s.get());
+  };
+  // Baseline: a shared_ptr global guarded by a mutex, copied out per lookup.
+  struct Guarded {
+    std::mutex mu;
+    std::shared_ptr<void> value;  // guarded by mu
+  } global;
+  global.value = service;
+  auto baseline = [&] {
+    std::shared_ptr<void> s;
+    {
+      std::lock_guard lock(global.mu);
+      s = global.value;
+    }
+    benchmark::DoNotOptimize(s.get());
+  };
+
+  auto alu = AluOp;
+  const std::vector<int> cpus = UsableCpus();
+  std::vector<double> ours1, base1, ours2, base2, alu1, alu2;
+  for (int r = -config.warmup; r < config.lookup_repetitions; ++r) {
+    double o1 = NsPerOp(1, config.lookup_ops, cpus, ours);
+    double b1 = NsPerOp(1, config.lookup_ops, cpus, baseline);
+    double o2 = NsPerOp(2, config.lookup_ops, cpus, ours);
+    double b2 = NsPerOp(2, config.lookup_ops, cpus, baseline);
+    double a1 = NsPerOp(1, config.lookup_ops, cpus, alu);
+    double a2 = NsPerOp(2, config.lookup_ops, cpus, alu);
+    if (r < 0) continue;
+    ours1.push_back(o1);
+    base1.push_back(b1);
+    ours2.push_back(o2);
+    base2.push_back(b2);
+    alu1.push_back(a1);
+    alu2.push_back(a2);
+  }
+  const double lookup_scaling = Median(ours2) / Median(ours1);
+  const double alu_scaling = Median(alu2) / Median(alu1);
+  (*detail)["lookup_2_thread_slowdown"] = lookup_scaling;
+  (*detail)["alu_2_thread_slowdown"] = alu_scaling;
+  std::printf(
+      "  2 threads vs 1: lookups %.2fx slower per op; a pure-ALU loop %.2fx "
+      "(what this machine gives a second thread)\n",
+      lookup_scaling, alu_scaling);
+  std::vector<Row> rows(2);
+  rows[0].key = "service_lookup_1_thread";
+  rows[0].metric = "services().Get(id), 1 thread";
+  rows[0].ours = Median(ours1);
+  rows[0].baseline = Median(base1);
+  rows[1].key = "service_lookup_2_threads";
+  rows[1].metric = "services().Get(id), 2 threads";
+  rows[1].ours = Median(ours2);
+  rows[1].baseline = Median(base2);
+  for (Row& r : rows) {
+    r.unit = "ns";
+    r.baseline_name = "mutex+shared_ptr copy";
+    r.ratio_target = false;
+    r.target = 70;
+  }
+  if (cpus.size() < 2)
+    std::printf("  note: only %zu usable CPU(s); 2 threads share it\n", cpus.size());
+  return rows;
+}
+
+// ---------------------------------------------------------------------------
+// 3. loading 100 bundles
+
+struct LoadTimes {
+  double load_us = 0, unload_us = 0;
+};
+
+Row LoadBundles(const Fixture& fx, const BenchConfig& config, boost::json::object* detail) {
+  // Lazy bundles with no requires: Load activates exactly these, and the raw
+  // baseline dlopens exactly the same files.
+  std::vector<const SyntheticBundle*> chosen;
+  for (const auto& b : fx.big.bundles) {
+    if (!b.needed && b.requires_.empty() && chosen.size() < kLoadCount) chosen.push_back(&b);
+  }
+  if (chosen.size() < kLoadCount) Fail("the synthetic app has too few independent lazy bundles");
+  const double n = static_cast<double>(chosen.size());
+
+  auto ours = [&] {
+    auto c = OpenApp(fx.big, fx.big_data);
+    LoadTimes t;
+    auto t0 = Clock::now();
+    for (const SyntheticBundle* b : chosen) MustOk(c->Load(b->name), "Load(" + b->name + ")");
+    auto t1 = Clock::now();
+    c->Shutdown();
+    c.reset();
+    auto t2 = Clock::now();
+    t.load_us = Us(t0, t1);
+    t.unload_us = Us(t1, t2);
+    MustBeUnmapped(chosen.front()->library, "Shutdown and destroying the container");
+    MustBeUnmapped(chosen.back()->library, "Shutdown and destroying the container");
+    return t;
+  };
+  std::vector<void*> handles(chosen.size());
+  auto raw = [&] {
+    LoadTimes t;
+    auto t0 = Clock::now();
+    for (size_t i = 0; i < chosen.size(); ++i) {
+      handles[i] = dlopen(chosen[i]->library.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (handles[i] == nullptr) Fail(std::string("dlopen: ") + dlerror());
+      void* entry = dlsym(handles[i], ATRIUM_BUNDLE_ENTRY_SYMBOL);
+      if (entry == nullptr) Fail(std::string("dlsym: ") + dlerror());
+      benchmark::DoNotOptimize(entry);
+    }
+    auto t1 = Clock::now();
+    for (void* h : handles) dlclose(h);
+    auto t2 = Clock::now();
+    t.load_us = Us(t0, t1);
+    t.unload_us = Us(t1, t2);
+    MustBeUnmapped(chosen.front()->library, "dlclose");
+    return t;
+  };
+  std::vector<double> ours_total, ours_load, ours_unload, raw_total, raw_load, raw_unload;
+  for (int i = -config.warmup; i < config.load_iterations; ++i) {
+    LoadTimes o, r;
+    if (i % 2 == 0) {
+      o = ours();
+      r = raw();
+    } else {
+      r = raw();
+      o = ours();
+    }
+    if (i < 0) continue;
+    ours_total.push_back((o.load_us + o.unload_us) / n);
+    ours_load.push_back(o.load_us / n);
+    ours_unload.push_back(o.unload_us / n);
+    raw_total.push_back((r.load_us + r.unload_us) / n);
+    raw_load.push_back(r.load_us / n);
+    raw_unload.push_back(r.unload_us / n);
+  }
+  (*detail)["ours_load_us_per_bundle"] = Median(ours_load);
+  (*detail)["ours_unload_us_per_bundle"] = Median(ours_unload);
+  (*detail)["raw_dlopen_dlsym_us_per_bundle"] = Median(raw_load);
+  (*detail)["raw_dlclose_us_per_bundle"] = Median(raw_unload);
+  std::printf(
+      "  load: ours %.1f us/bundle vs dlopen+dlsym %.1f; unload: ours %.1f vs dlclose %.1f\n",
+      Median(ours_load), Median(raw_load), Median(ours_unload), Median(raw_unload));
+  Row row;
+  row.key = "load_100_bundles";
+  row.metric = "Load 100 lazy bundles + Shutdown";
+  row.unit = "us/bundle";
+  row.ours = Median(ours_total);
+  row.baseline_name = "dlopen+dlsym+dlclose";
+  row.baseline = Median(raw_total);
+  row.target = 1.2;
+  return row;
+}
+
+// ---------------------------------------------------------------------------
+// 4. Container::Open with a 1000-bundle index
+
+Row OpenIndexed(const Fixture& fx, const BenchConfig& config) {
+  const std::string index_path = (fs::path(fx.big_data) / "bundle_index.bin").string();
+  struct stat before;
+  if (::stat(index_path.c_str(), &before) != 0) Fail("no bundle index at " + index_path);
+
+  auto ours = [&] {
+    auto t0 = Clock::now();
+    auto c = OpenApp(fx.big, fx.big_data);
+    auto t1 = Clock::now();
+    benchmark::DoNotOptimize(c.get());
+    return Us(t0, t1);
+  };
+  auto read_index = [&] {
+    auto t0 = Clock::now();
+    int fd = ::open(index_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) Fail("cannot open " + index_path);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) Fail("cannot stat " + index_path);
+    std::string image(static_cast<size_t>(st.st_size), '\0');
+    size_t done = 0;
+    while (done < image.size()) {
+      ssize_t r = ::read(fd, image.data() + done, image.size() - done);
+      if (r <= 0) Fail("cannot read " + index_path);
+      done += static_cast<size_t>(r);
+    }
+    ::close(fd);
+    benchmark::DoNotOptimize(image.data());
+    return Us(t0, Clock::now());
+  };
+  std::vector<double> open_us, read_us;
+  for (int i = -config.warmup; i < config.open_iterations; ++i) {
+    double o, r;
+    if (i % 2 == 0) {
+      o = ours();
+      r = read_index();
+    } else {
+      r = read_index();
+      o = ours();
+    }
+    if (i < 0) continue;
+    open_us.push_back(o);
+    read_us.push_back(r);
+  }
+  struct stat after;
+  if (::stat(index_path.c_str(), &after) != 0 || after.st_ino != before.st_ino ||
+      after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+      after.st_mtim.tv_nsec != before.st_mtim.tv_nsec) {
+    Fail("the bundle index was rebuilt during the Open samples; they did not measure reopening");
+  }
+  Row row;
+  row.key = "open_1000_bundle_index";
+  row.metric = "Container::Open, 1000-bundle index";
+  row.unit = "us";
+  row.ours = Median(open_us);
+  row.baseline_name = "read index file";
+  row.baseline = Median(read_us);
+  row.ratio_target = false;
+  row.target = 1000;
+  return row;
+}
+
+// ---------------------------------------------------------------------------
+
+// 1-minute load average, or -1 when unknown.
+double LoadAverage() {
+  double load = -1;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
+}
+
+void PrintTable(const std::vector<Row>& rows) {
+  std::printf("\n%-38s %12s %-9s %-22s %10s %8s %-15s %s\n", "metric", "ours", "unit", "baseline",
+              "(value)", "ratio", "target", "");
+  std::printf("%s\n", std::string(124, '-').c_str());
+  for (const Row& r : rows) {
+    std::printf("%-38s %12.2f %-9s %-22s %10.2f %8.2f %-15s %s\n", r.metric.c_str(), r.ours,
+                r.unit.c_str(), r.baseline_name.c_str(), r.baseline, r.ratio(),
+                r.TargetText().c_str(), r.pass() ? "PASS" : "MISS");
+  }
+  std::printf("(informational: targets are not asserted; 1-minute load average now %.2f)\n",
+              LoadAverage());
+}
+
+void WriteJson(const std::string& path, const BenchConfig& config, const std::vector<Row>& rows,
+               const boost::json::object& load_detail, const boost::json::object& lookup_detail,
+               double loadavg_before, double loadavg_after) {
+  boost::json::array metrics;
+  for (const Row& r : rows) {
+    metrics.push_back(boost::json::object{
+        {"name", r.key},
+        {"metric", r.metric},
+        {"unit", r.unit},
+        {"ours", r.ours},
+        {"baseline_name", r.baseline_name},
+        {"baseline", r.baseline},
+        {"ratio", r.ratio()},
+        {"target", r.TargetText()},
+        {"pass", r.pass()},
+    });
+  }
+  boost::json::object root{
+      {"quick", config.quick},
+      {"installed", kInstalled},
+      {"needed", kNeeded},
+      {"start_iterations", config.start_iterations},
+      {"load_iterations", config.load_iterations},
+      {"open_iterations", config.open_iterations},
+      {"lookup_repetitions", config.lookup_repetitions},
+      {"lookup_ops", config.lookup_ops},
+      {"usable_cpus", UsableCpus().size()},
+      {"metrics", std::move(metrics)},
+      {"loadavg_before", loadavg_before},
+      {"loadavg_after", loadavg_after},
+      {"load_detail", load_detail},
+      {"lookup_detail", lookup_detail},
+  };
+  std::ofstream out(path, std::ios::trunc);
+  out << boost::json::serialize(root) << "\n";
+  if (!out) Fail("cannot write " + path);
+}
+
+int Usage(int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: atrium_bench [--quick] [--json=PATH] [--keep]\n"
+               "  --quick      tiny iteration counts (smoke test; numbers are noise)\n"
+               "  --json=PATH  also write the results as JSON\n"
+               "  --keep       keep the temp dir with the synthetic apps\n");
+  return code;
+}
+
+int Main(int argc, char** argv) {
+  BenchConfig config;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--quick") {
+      config.quick = true;
+    } else if (a == "--keep") {
+      config.keep = true;
+    } else if (a.starts_with("--json=")) {
+      config.json_path = std::string(a.substr(7));
+    } else if (a == "--json" && i + 1 < argc) {
+      config.json_path = argv[++i];
+    } else if (a == "-h" || a == "--help") {
+      return Usage(0);
+    } else {
+      std::fprintf(stderr, "atrium_bench: unknown argument '%s'\n", argv[i]);
+      return Usage(2);
+    }
+  }
+  if (config.quick) {
+    config.warmup = 1;
+    config.start_iterations = 3;
+    config.load_iterations = 3;
+    config.open_iterations = 5;
+    config.lookup_repetitions = 3;
+    config.lookup_ops = 20'000;
+  }
+#if !defined(__OPTIMIZE__)
+  std::printf("warning: atrium_bench was built without optimization; numbers mean little\n");
+#endif
+
+  const double load_before = LoadAverage();
+  std::printf("machine: %zu usable CPUs, 1-minute load average %.2f%s\n", UsableCpus().size(),
+              load_before, load_before > 0.5 ? " (busy: expect noisy numbers)" : "");
+  std::printf("writing synthetic apps (%u/%u and %u/%u installed/needed)...\n", kInstalled, kNeeded,
+              kNeeded, kNeeded);
+  std::fflush(stdout);
+  Fixture fx = MakeFixture(config);
+  std::printf("  in %s\n", fx.root.c_str());
+
+  std::vector<Row> rows;
+  boost::json::object load_detail, lookup_detail;
+  std::printf("[1/4] start->home-open (%d interleaved samples each)\n", config.start_iterations);
+  std::fflush(stdout);
+  rows.push_back(StartToHome(fx, config));
+  std::printf("[2/4] service lookup (%d x %" PRIu64 " lookups)\n", config.lookup_repetitions,
+              config.lookup_ops);
+  std::fflush(stdout);
+  for (Row& r : ServiceLookup(fx, config, &lookup_detail)) rows.push_back(std::move(r));
+  std::printf("[3/4] load %u bundles (%d interleaved samples each)\n", kLoadCount,
+              config.load_iterations);
+  std::fflush(stdout);
+  rows.push_back(LoadBundles(fx, config, &load_detail));
+  std::printf("[4/4] Container::Open (%d interleaved samples each)\n", config.open_iterations);
+  std::fflush(stdout);
+  rows.push_back(OpenIndexed(fx, config));
+
+  PrintTable(rows);
+  if (!config.json_path.empty()) {
+    WriteJson(config.json_path, config, rows, load_detail, lookup_detail, load_before,
+              LoadAverage());
+    std::printf("wrote %s\n", config.json_path.c_str());
+  }
+  if (config.keep) {
+    std::printf("kept %s\n", fx.root.c_str());
+  } else {
+    std::error_code ec;
+    fs::remove_all(fx.root, ec);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace atrium::bench
+
+int main(int argc, char** argv) { return atrium::bench::Main(argc, argv); }
