@@ -19,7 +19,7 @@
 //   Order      u32 record indices: resolved bundles, dependencies first.
 //   Strings    the pool. The app descriptor is one NUL-separated string in
 //              it: id, version, name, home, baseline dirs.
-// Read() checks the magic, version, fingerprint, checksum and that every
+// Read() maps the file (no copy) and checks the magic, version, fingerprint, checksum and that every
 // offset/length lies inside the file; a failure names what and where.
 //
 // Concurrency: immutable after Read; all accessors are thread-safe.
@@ -96,6 +96,8 @@ class BundleIndex {
 
   uint32_t size() const { return count_; }
   BundleView bundle(uint32_t i) const;
+  // Just the activation flag (Start scans every resolved bundle for it).
+  bool IsEager(uint32_t i) const;
   std::optional<uint32_t> FindBundle(std::string_view name) const;
   // The preferred provider of an interface: resolved, highest version.
   std::optional<uint32_t> FindProvider(std::string_view interface_id) const;
@@ -103,10 +105,10 @@ class BundleIndex {
   std::span<const uint32_t> load_order() const { return order_; }
 
  private:
-  static Result<BundleIndex> Adopt(std::unique_ptr<char[]> buffer, size_t size,
+  static Result<BundleIndex> Adopt(std::shared_ptr<const char> image, size_t size,
                                    uint64_t fingerprint, const std::string& path);
 
-  std::unique_ptr<char[]> image_;  // heap buffer: moves keep the views valid
+  std::shared_ptr<const char> image_;  // mapping or heap copy: moves keep the views valid
   size_t image_size_ = 0;
   std::string_view app_blob_;
   uint32_t count_ = 0;

@@ -609,7 +609,7 @@ Status ContainerImpl::Start() {
   std::lock_guard lock(lifecycle_mu_);
   Status first;
   for (uint32_t idx : index_->load_order()) {
-    if (!index_->bundle(idx).eager) continue;
+    if (!index_->IsEager(idx)) continue;
     Status s = LoadLocked(idx, "eager");
     if (!s.ok() && first.ok()) first = s;
   }
