@@ -3,6 +3,8 @@
 //   atrium run <app-dir> [--data-dir D] [--reindex] [--open APP]... [--url URL]...
 //   atrium bundles <app-dir> [--data-dir D]
 //   atrium validate <dir | bundle.json | app.json>
+//   atrium patch list|apply|enable|disable|rollback <app-dir> [patch-dir | id] [--data-dir D]
+//   atrium patch sign <patch-dir> --key K.key      atrium keygen --out PREFIX
 //
 // Uses only the public API (libatrium.so).
 #include <boost/program_options.hpp>
@@ -14,7 +16,9 @@
 #include <vector>
 
 #include "atrium/container.h"
+#include "atrium/hotpatch.h"
 #include "atrium/manifest.h"
+#include "patch_commands.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -36,7 +40,12 @@ int Usage() {
                "      --url URL       also open an atrium://app/... URL (repeatable)\n"
                "  bundles <app-dir>   list every bundle with its state and reason\n"
                "  validate <path>     check bundle.json / app.json files; errors as\n"
-               "                      file:json-pointer: message\n");
+               "                      file:json-pointer: message\n"
+               "  patch list <app-dir>             installed hotpatches and points\n"
+               "  patch apply <app-dir> <dir>      verify and install a signed patch\n"
+               "  patch enable|disable|rollback <app-dir> <id>\n"
+               "  patch sign <patch-dir> --key K   sign a patch with a release key\n"
+               "  keygen --out PREFIX              new Ed25519 release key pair\n");
   return 2;
 }
 
@@ -89,6 +98,91 @@ void PrintBundleTable(const std::vector<atrium::BundleStatus>& bundles, bool loa
   }
 }
 
+std::shared_ptr<atrium::hotpatch::Runtime> AttachHotpatch(atrium::Container& ct) {
+  auto rt = atrium::hotpatch::Runtime::AttachTo(ct, ct.app().release_keys);
+  if (!rt.ok()) {
+    std::fprintf(stderr, "atrium: hotpatches unavailable: %s\n", rt.error().ToString().c_str());
+    return nullptr;
+  }
+  (void)(*rt)->ExposeFunction("log", [](const std::vector<atrium::hotpatch::HostValue>& args)
+                                         -> atrium::Result<atrium::hotpatch::HostValue> {
+    std::string line;
+    for (const auto& a : args) line += a.type == atrium::hotpatch::ValueType::kString ? a.s : "?";
+    std::printf("  [patch] %s\n", line.c_str());
+    return atrium::hotpatch::HostValue{};
+  });
+  return *rt;
+}
+
+int Patch(int argc, char** argv) {
+  if (argc < 2) return Usage();
+  std::string verb = argv[1];
+  if (verb == "sign") return PatchSignMain(argc - 1, argv + 1);
+  Common c;
+  std::vector<std::string> rest;
+  std::string target;
+  // <verb> <app-dir> [target] [--data-dir D]
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--data-dir" && i + 1 < argc) {
+      c.data_dir = argv[++i];
+    } else if (c.app_dir.empty()) {
+      c.app_dir = a;
+    } else if (target.empty()) {
+      target = a;
+    } else {
+      return Usage();
+    }
+  }
+  if (c.app_dir.empty()) return Usage();
+  auto container = atrium::Container::Open({c.app_dir, c.data_dir, false});
+  if (!container.ok()) {
+    std::fprintf(stderr, "atrium: cannot open app: %s\n", container.error().ToString().c_str());
+    return 1;
+  }
+  auto rt = atrium::hotpatch::Runtime::AttachTo(**container, (*container)->app().release_keys);
+  if (!rt.ok()) {
+    std::fprintf(stderr, "atrium: %s\n", rt.error().ToString().c_str());
+    return 1;
+  }
+  auto& runtime = **rt;
+  auto report = [](const atrium::Status& s, const char* what) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "atrium: %s failed: %s\n", what, s.error().ToString().c_str());
+      return 1;
+    }
+    std::printf("%s: ok\n", what);
+    return 0;
+  };
+  if (verb == "list") {
+    auto list = runtime.List();
+    std::printf("%zu patch(es) in %s\n", list.size(), (*container)->app().id.c_str());
+    for (const auto& p : list) {
+      std::printf("  %-24s %-8s %-9s faults %u", p.id.c_str(), p.version.c_str(), p.state.c_str(),
+                  p.faults);
+      for (const auto& pt : p.points) std::printf("  %s", pt.c_str());
+      if (!p.reason.empty()) std::printf("\n      why: %s", p.reason.c_str());
+      std::printf("\n");
+    }
+    return 0;
+  }
+  if (target.empty()) return Usage();
+  if (verb == "apply") {
+    auto info = runtime.Install(target);
+    if (!info.ok()) {
+      std::fprintf(stderr, "atrium: patch refused: %s\n", info.error().ToString().c_str());
+      return 1;
+    }
+    std::printf("installed %s %s (%s)\n", info->id.c_str(), info->version.c_str(),
+                info->state.c_str());
+    return 0;
+  }
+  if (verb == "enable") return report(runtime.Enable(target), "enable");
+  if (verb == "disable") return report(runtime.Disable(target, "disabled from the command line"), "disable");
+  if (verb == "rollback") return report(runtime.Rollback(target), "rollback");
+  return Usage();
+}
+
 int Run(int argc, char** argv) {
   Common c;
   if (!ParseCommon(argc, argv, &c)) return Usage();
@@ -100,6 +194,9 @@ int Run(int argc, char** argv) {
     return 1;
   }
   auto& ct = **container;
+  // Hotpatches run inside the app: attach the runtime before any bundle
+  // starts, so patch points bundles declare see the installed patches.
+  auto patches = AttachHotpatch(ct);
   std::printf("Atrium: %s %s (%s)\n  app dir  %s\n  data dir %s\n", ct.app().id.c_str(),
               ct.app().version.ToString().c_str(), ct.app().name.c_str(),
               fs::absolute(c.app_dir).lexically_normal().c_str(), ct.data_dir().c_str());
@@ -208,6 +305,8 @@ int main(int argc, char** argv) {
   if (cmd == "run") return Run(argc - 1, argv + 1);
   if (cmd == "bundles") return Bundles(argc - 1, argv + 1);
   if (cmd == "validate") return Validate(argc - 1, argv + 1);
+  if (cmd == "patch") return Patch(argc - 1, argv + 1);
+  if (cmd == "keygen") return KeygenMain(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     Usage();
     return 0;

@@ -213,7 +213,9 @@ std::string BundleIndex::Build(uint64_t fingerprint, const AppDescriptor& app,
   }
   const uint32_t order_off = static_cast<uint32_t>(out.size());
   for (uint32_t v : resolved.load_order) Append32(out, valid_to_input[v]);
-  std::string app_blob = app.id + '\0' + app.version.ToString() + '\0' + app.name + '\0' + app.home;
+  std::string app_blob = app.id + '\0' + app.version.ToString() + '\0' + app.name + '\0' +
+                         app.home + '\0' + std::to_string(app.release_keys.size());
+  for (const auto& k : app.release_keys) app_blob += '\0' + k;
   for (const auto& b : app.baseline) app_blob += '\0' + b;
   auto [app_off, app_len] = pool.Add(app_blob);
   const uint32_t strings_off = static_cast<uint32_t>(out.size());
@@ -455,13 +457,20 @@ bool BundleIndex::IsEager(uint32_t i) const {
 Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
   std::vector<std::string_view> parts;
   size_t start = 0;
-  while (with_baseline || parts.size() < 4) {
+  // Fields: id, version, name, home, key count, keys..., baseline dirs...
+  size_t wanted = 5;
+  while (with_baseline || parts.size() < wanted) {
     size_t nul = app_blob_.find('\0', start);
     parts.push_back(app_blob_.substr(start, nul == std::string_view::npos ? nul : nul - start));
+    if (parts.size() == 5) {
+      size_t keys = 0;
+      for (char c : parts[4]) keys = c >= '0' && c <= '9' && keys < 1000 ? keys * 10 + (c - '0') : 1000;
+      wanted += keys;
+    }
     if (nul == std::string_view::npos) break;
     start = nul + 1;
   }
-  if (parts.size() < 4) return MakeError(ErrorCode::kCorrupt, "bundle index: no app descriptor");
+  if (parts.size() < 5) return MakeError(ErrorCode::kCorrupt, "bundle index: no app descriptor");
   AppDescriptor app;
   app.id = std::string(parts[0]);
   auto version = Version::Parse(parts[1]);
@@ -469,8 +478,13 @@ Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
   app.version = std::move(version).value();
   app.name = std::string(parts[2]);
   app.home = std::string(parts[3]);
-  app.baseline.reserve(parts.size() - 4);
-  for (size_t i = 4; i < parts.size(); ++i) app.baseline.emplace_back(parts[i]);
+  const size_t keys_end = wanted;
+  if (parts.size() < keys_end) return MakeError(ErrorCode::kCorrupt, "bundle index: bad key list");
+  for (size_t i = 5; i < keys_end; ++i) app.release_keys.emplace_back(parts[i]);
+  if (with_baseline) {
+    app.baseline.reserve(parts.size() - keys_end);
+    for (size_t i = keys_end; i < parts.size(); ++i) app.baseline.emplace_back(parts[i]);
+  }
   return app;
 }
 

@@ -17,6 +17,7 @@
 // kInternal error, so no exception leaves this file.
 #include "atrium/manifest.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 #include <cerrno>
@@ -811,7 +812,8 @@ Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_vie
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
   RETURN_IF_ERROR(
-      r.CheckKnownFields(*root, "", {"$schema", "id", "version", "name", "home", "baseline"}));
+      r.CheckKnownFields(*root, "",
+                         {"$schema", "id", "version", "name", "home", "baseline", "release_keys"}));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }
@@ -830,6 +832,25 @@ Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_vie
     return r.Invalid("/baseline", "baseline must list at least one bundle directory");
   }
   ASSIGN_OR_RETURN(app.baseline, ReadPathList(r, *baseline, "/baseline", "baseline directory"));
+  ASSIGN_OR_RETURN(const json::array* keys, r.OptionalArray(*root, "", "release_keys"));
+  if (keys != nullptr) {
+    for (size_t i = 0; i < keys->size(); ++i) {
+      const std::string at = Child("/release_keys", i);
+      ASSIGN_OR_RETURN(std::string key, r.AsString((*keys)[i], at));
+      bool hex = key.size() == 64 && std::all_of(key.begin(), key.end(), [](char c) {
+                   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                 });
+      if (!hex) {
+        return r.Invalid(at, "invalid release key " + Quote(key) +
+                                 ": expected an Ed25519 public key as 64 lowercase hex digits");
+      }
+      if (std::find(app.release_keys.begin(), app.release_keys.end(), key) !=
+          app.release_keys.end()) {
+        return r.Invalid(at, "duplicate release key " + Quote(key));
+      }
+      app.release_keys.push_back(std::move(key));
+    }
+  }
   return app;
 }
 

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "atrium/hotpatch.h"
 #include "atrium/patch_point.h"
 #include "atrium/result.h"
 
@@ -35,18 +36,9 @@ struct lua_State;
 
 namespace atrium::hotpatch::internal {
 
-// An owning value for host functions (not on the hot path).
-struct HostValue {
-  ValueType type = ValueType::kNil;  // kRecord not supported here
-  int64_t i = 0;
-  double d = 0;
-  bool b = false;
-  std::string s;
-};
-
-// A function the app lets patches call as host.<name>(...). Returning an
-// Error raises a Lua error in the patch with its message.
-using HostFunction = std::function<Result<HostValue>(const std::vector<HostValue>& args)>;
+// Owning values and host functions are the public ones (atrium/hotpatch.h).
+using HostValue = ::atrium::hotpatch::HostValue;
+using HostFunction = ::atrium::hotpatch::HostFunction;
 using HostFunctionTable = std::map<std::string, HostFunction, std::less<>>;
 
 struct SandboxLimits {

@@ -28,6 +28,7 @@ AppDescriptor SampleApp() {
   app.name = "Sample";
   app.home = "home";
   app.baseline = {"bundles/home", "bundles/account"};
+  app.release_keys = {std::string(64, 'a'), std::string(64, 'b')};
   return app;
 }
 

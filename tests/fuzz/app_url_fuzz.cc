@@ -4,10 +4,9 @@
 //    and formats to the same text again (FormatAppUrl is canonical), unless
 //    the canonical text outgrows kMaxAppUrlBytes (escaping raw bytes grows
 //    them), in which case the parser must reject it for its length.
-// Seed corpus: tests/fuzz/corpus/app_url/. Not built by CMake; e.g.
-//   clang++ -std=c++20 -g -fsanitize=fuzzer,address,undefined -Icontainer/include \
-//     container/src/app_url.cc tests/fuzz/app_url_fuzz.cc -o app_url_fuzz
-//   ./app_url_fuzz tests/fuzz/corpus/app_url
+// Seed corpus: tests/fuzz/corpus/app_url/. Built by tests/fuzz/CMakeLists.txt
+// as the ctest app_url_fuzz_replay and, with -DATRIUM_LIBFUZZER=ON, as a
+// libFuzzer binary (`./dev fuzz` runs it).
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -78,6 +78,10 @@ struct AppDescriptor {
   // Baseline bundles shipped with the app: directories relative to the app
   // folder, each holding a bundle.json.
   std::vector<std::string> baseline;
+  // Ed25519 public keys (64 hex digits) that sign this app's releases:
+  // hotpatches and, later, packages. Pinned here, so a key swap needs an app
+  // release.
+  std::vector<std::string> release_keys;
 
   bool operator==(const AppDescriptor&) const = default;
 };

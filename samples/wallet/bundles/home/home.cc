@@ -4,17 +4,24 @@
 #include <memory>
 
 #include "atrium/bundle.h"
+#include "atrium/patch_point.h"
 #include "wallet/services.h"
 
 namespace {
 
+// The greeting line of the home screen, patchable (e.g. for a campaign).
+std::string GreetingImpl(std::string holder) { return "Welcome back, " + holder; }
+
 class HomePage final : public atrium::MicroApp {
  public:
-  explicit HomePage(std::shared_ptr<wallet::AccountService> account)
-      : account_(std::move(account)) {}
+  HomePage(std::shared_ptr<wallet::AccountService> account,
+           std::shared_ptr<atrium::hotpatch::PatchPointRegistry> patches)
+      : account_(std::move(account)),
+        patches_(std::move(patches)),
+        greeting_(patches_.get(), "wallet.home.greeting") {}
   atrium::Status Open(const atrium::LaunchRequest& request) override {
     std::printf("  +--------------------------------------+\n");
-    std::printf("  | Wallet home                          |\n");
+    std::printf("  | %-36.36s |\n", greeting_(account_->Holder()).c_str());
     std::printf("  | %-22s %13s |\n", account_->Holder().c_str(),
                 wallet::FormatCents(account_->BalanceCents()).c_str());
     std::printf("  | [Bills] [Transfer] [Scan] [Loyalty]  |\n");
@@ -24,6 +31,8 @@ class HomePage final : public atrium::MicroApp {
 
  private:
   std::shared_ptr<wallet::AccountService> account_;
+  std::shared_ptr<atrium::hotpatch::PatchPointRegistry> patches_;  // may be null
+  atrium::hotpatch::PatchPoint<&GreetingImpl> greeting_;
 };
 
 class HomeBundle final : public atrium::BundleActivator {
@@ -33,7 +42,9 @@ class HomeBundle final : public atrium::BundleActivator {
     if (!account) {
       return atrium::MakeError(atrium::ErrorCode::kNotFound, "account service unavailable");
     }
-    return ctx.RegisterMicroApp("HomePage", std::make_shared<HomePage>(std::move(account)));
+    auto patches = ctx.GetService<atrium::hotpatch::PatchPointRegistry>();
+    return ctx.RegisterMicroApp("HomePage",
+                                std::make_shared<HomePage>(std::move(account), std::move(patches)));
   }
 };
 

@@ -5,27 +5,44 @@
 #include <memory>
 
 #include "atrium/bundle.h"
+#include "atrium/patch_point.h"
 #include "wallet/services.h"
 
 namespace {
 
+// The transfer fee: meant to be 0.5% (at least 0.10, at most 5.00), but this
+// release ships with a bug (5%). Declared as a patch point, so a signed
+// hotpatch can fix it without an app release (samples/wallet/patches/fix-fee).
+int64_t ComputeFeeImpl(int64_t cents, std::string currency) {
+  return cents * 5 / 100;  // BUG: 5%, should be 0.5% with a floor and a cap
+}
+using FeePoint = atrium::hotpatch::PatchPoint<&ComputeFeeImpl>;
+
 class Transfer final : public wallet::TransferService {
  public:
   Transfer(std::shared_ptr<wallet::AccountService> account,
-           std::shared_ptr<wallet::RiskService> risk)
-      : account_(std::move(account)), risk_(std::move(risk)) {}
+           std::shared_ptr<wallet::RiskService> risk,
+           std::shared_ptr<atrium::hotpatch::PatchPointRegistry> patches)
+      : account_(std::move(account)),
+        risk_(std::move(risk)),
+        patches_(std::move(patches)),
+        fee_(patches_.get(), "transfer.fee.compute") {}
   atrium::Status Send(int64_t cents, std::string_view payee) override {
     int score = risk_->Score(cents, payee);
     if (score >= 80) {
       return atrium::MakeError(atrium::ErrorCode::kInvalidArgument,
                                "transfer blocked by risk score " + std::to_string(score));
     }
-    return account_->Debit(cents, payee);
+    int64_t fee = fee_(cents, "EUR");
+    std::printf("  [transfer] fee %s\n", wallet::FormatCents(fee).c_str());
+    return account_->Debit(cents + fee, payee);
   }
 
  private:
   std::shared_ptr<wallet::AccountService> account_;
   std::shared_ptr<wallet::RiskService> risk_;
+  std::shared_ptr<atrium::hotpatch::PatchPointRegistry> patches_;  // may be null
+  FeePoint fee_;
 };
 
 class TransferPage final : public atrium::MicroApp {
@@ -55,7 +72,10 @@ class TransferBundle final : public atrium::BundleActivator {
     if (!account || !risk) {
       return atrium::MakeError(atrium::ErrorCode::kNotFound, "account or risk service missing");
     }
-    auto transfer = std::make_shared<Transfer>(std::move(account), std::move(risk));
+    // Without a hotpatch runtime in the host the point simply runs the original.
+    auto patches = ctx.GetService<atrium::hotpatch::PatchPointRegistry>();
+    auto transfer =
+        std::make_shared<Transfer>(std::move(account), std::move(risk), std::move(patches));
     auto r = ctx.RegisterService<wallet::TransferService>(transfer);
     if (!r.ok()) return r.error();
     return ctx.RegisterMicroApp("TransferPage", std::make_shared<TransferPage>(transfer));

@@ -1,0 +1,122 @@
+// The hotpatch runtime: installs signed Lua patches and runs them at the
+// patch points native code declares (atrium/patch_point.h).
+//
+// Execution model (threads):
+//  1. Each thread that calls a patched point gets its own Lua state per
+//     enabled patch, created on first use and reloaded when the patch set
+//     changes. No lock and no shared interpreter on any call path; the
+//     unpatched path touches nothing but the point's atomic.
+//  2. A point's chain of patches is an immutable object published with one
+//     atomic store; a call uses the chain it loaded from start to end.
+//  3. Install/enable/disable/rollback take the runtime's mutex, write the
+//     durable state (SQLite, <data_dir>/hotpatch.db) first, then publish.
+//
+// Composition on one point (patches sorted by their manifest `order`, then
+// install order):
+//  - every `before` patch runs first, in order: fn(args...) may return
+//    nothing (go on), "args", a1, a2... (replace the arguments) or
+//    "result", r (skip the replace chain and the original);
+//  - the `replace` patches nest: the last in order is called first as
+//    fn(original, args...), and its `original` calls the previous replace,
+//    the first one's `original` calls the native implementation;
+//  - every `after` patch runs last, in order: fn(result, args...) may return
+//    a new result or nothing (keep).
+// Any fault in any patch (Lua error, memory/instruction/time budget, a
+// result or argument of the wrong type) abandons the patched call: the
+// original runs with the caller's arguments, the fault is recorded against
+// that patch, and after its max_faults the patch is disabled durably
+// ("failed").
+//
+// Concurrency: all Runtime methods are thread-safe.
+#ifndef ATRIUM_HOTPATCH_H_
+#define ATRIUM_HOTPATCH_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "atrium/export.h"
+#include "atrium/patch_point.h"
+#include "atrium/result.h"
+#include "atrium/semver.h"
+
+namespace atrium {
+class Container;
+}
+
+namespace atrium::hotpatch {
+
+// An owning value for host functions exposed to patches (no records).
+struct HostValue {
+  ValueType type = ValueType::kNil;
+  int64_t i = 0;
+  double d = 0;
+  bool b = false;
+  std::string s;
+};
+
+// A function patches may call as host.<name>(...). An Error result raises a
+// Lua error in the patch with its message.
+using HostFunction = std::function<Result<HostValue>(const std::vector<HostValue>& args)>;
+
+struct RuntimeOptions {
+  std::string data_dir;                   // hotpatch.db and patches/ live here
+  std::vector<std::string> trusted_keys;  // Ed25519 public keys, hex
+  std::string app_id;
+  Version app_version;
+  // Installed version of a bundle, for a patch's bundle targets.
+  std::function<std::optional<Version>(std::string_view bundle)> bundle_version;
+};
+
+struct PatchInfo {
+  std::string id;
+  std::string version;
+  std::string state;   // enabled | disabled | failed
+  std::string reason;  // of the last change
+  uint32_t faults = 0;
+  std::vector<std::string> points;  // "point (mode)"
+};
+
+struct PointInfo {
+  std::string id;
+  std::string signature;  // "int(int,string)"
+  std::vector<std::string> patches;  // active, in call order
+};
+
+class ATRIUM_EXPORT Runtime : public PatchPointRegistry {
+ public:
+  static Result<std::shared_ptr<Runtime>> Open(RuntimeOptions options);
+  // Opens the runtime for a container's app (its data dir, app id/version,
+  // installed bundle versions) and registers it in the container's service
+  // registry as the PatchPointRegistry bundles look up.
+  static Result<std::shared_ptr<Runtime>> AttachTo(Container& container,
+                                                   std::vector<std::string> trusted_keys);
+
+  // Adds host.<name> to the allow-list patches may call.
+  virtual Status ExposeFunction(std::string_view name, HostFunction fn) = 0;
+
+  // Verifies (signature, manifest, targets, point signatures already
+  // declared) and installs a patch package directory; it is enabled and
+  // takes effect at the next call of its points.
+  virtual Result<PatchInfo> Install(const std::string& package_dir) = 0;
+  virtual Status Enable(std::string_view id) = 0;
+  virtual Status Disable(std::string_view id, std::string_view reason) = 0;
+  // Back to the previous installed version of `id`.
+  virtual Status Rollback(std::string_view id) = 0;
+  // Disables every patch durably (the launch guard's first resort).
+  virtual Status DisableAll(std::string_view reason) = 0;
+
+  virtual std::vector<PatchInfo> List() = 0;
+  virtual std::vector<PointInfo> Points() = 0;
+};
+
+// "int(int,string,record:Fee)": the form patch manifests declare.
+ATRIUM_EXPORT std::string SignatureString(const Signature& signature);
+
+}  // namespace atrium::hotpatch
+
+#endif  // ATRIUM_HOTPATCH_H_

@@ -1,0 +1,1217 @@
+// Hotpatch packages: the strict patch.json parser, signature verification of
+// a package directory, and the release-side key generation and signing
+// (formats in patch_package.h).
+//
+// LoadPatchPackage trusts nothing it has not verified. It reads every file
+// with a size cap first, then needs exactly one fact from the unverified
+// manifest, the source file name, which it takes from the JSON DOM (syntax
+// only; a name that is not a plain file name is refused before any file is
+// opened with it). It then checks the Ed25519 signature over
+// "atrium-patch-v1\n" + u64le(len) + patch.json + u64le(len) + source, and
+// only then runs the model validation (semver, ranges, names, limits) on the
+// manifest. A manifest that is not even valid JSON cannot be verified and is
+// reported as kCorrupt, naming the manifest and the syntax error.
+//
+// ParsePatchManifest runs in two layers, like the bundle.json parser
+// (container/src/manifest.cc): a basic_parser handler that builds the DOM,
+// refuses duplicate keys and tracks the JSON pointer for syntax errors; then a
+// walk of the DOM that turns every wrong type, unknown field and broken rule
+// into a kValidation Error naming the file and JSON pointer.
+//
+// Concurrency: no shared state except libsodium's one-time initialisation
+// (sodium_init, run once under a function-local static); every function may
+// run on any thread at any time. Boost.JSON can only throw std::bad_alloc
+// here; it is caught and becomes kInternal, so no exception leaves this file.
+#include "patch_package.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <initializer_list>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "atrium/manifest.h"
+
+// Early returns on a failed Result / Status (this file only; #undef'd below).
+#define PATCH_CAT_INNER(a, b) a##b
+#define PATCH_CAT(a, b) PATCH_CAT_INNER(a, b)
+#define PATCH_ASSIGN_IMPL(tmp, lhs, expr)            \
+  auto tmp = (expr);                                 \
+  if (!tmp.ok()) return std::move(tmp).take_error(); \
+  lhs = std::move(tmp).value()
+#define ASSIGN_OR_RETURN(lhs, expr) PATCH_ASSIGN_IMPL(PATCH_CAT(patch_r_, __LINE__), lhs, expr)
+#define RETURN_IF_ERROR(expr)                    \
+  do {                                           \
+    ::atrium::Status patch_s_ = (expr);          \
+    if (!patch_s_.ok()) return patch_s_.error(); \
+  } while (0)
+
+namespace atrium::hotpatch::internal {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kManifestName = "patch.json";
+constexpr std::string_view kSignatureName = "patch.sig";
+constexpr std::string_view kSignedMagic = "atrium-patch-v1\n";
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+
+constexpr size_t kMaxManifestBytes = 64 * 1024;
+constexpr size_t kMaxSourceBytes = 256 * 1024;
+// 128 hex characters plus a line ending and some slack for stray whitespace.
+constexpr size_t kMaxSignatureFileBytes = 256;
+constexpr size_t kMaxNestingDepth = 16;  // patch.json itself needs 4 levels
+
+constexpr size_t kMaxIdLength = 64;
+constexpr size_t kMaxPointIdLength = 128;
+constexpr size_t kMaxFunctionLength = 64;
+constexpr size_t kMaxRecordNameLength = 64;
+constexpr size_t kMaxSourceNameLength = 128;
+constexpr size_t kMaxDescriptionBytes = 4096;
+constexpr size_t kMaxPoints = 64;
+constexpr size_t kMaxBundleTargets = 64;
+constexpr size_t kMaxParams = 16;  // the runtime passes at most 16 arguments
+constexpr size_t kMaxQuoted = 80;
+
+// ---------------------------------------------------------------------------
+// Messages and locations.
+
+bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsAlpha(char c) { return IsLower(c) || (c >= 'A' && c <= 'Z'); }
+bool IsContinuationByte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+bool IsControl(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u < 0x20 || u == 0x7F;
+}
+
+// 'text' with quotes, backslashes and control bytes escaped, cut at a UTF-8
+// boundary when longer than kMaxQuoted bytes.
+std::string Quote(std::string_view text) {
+  bool cut = text.size() > kMaxQuoted;
+  if (cut) {
+    size_t n = kMaxQuoted;
+    while (n > 0 && IsContinuationByte(text[n])) --n;
+    text = text.substr(0, n);
+  }
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (IsControl(c)) {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02X", static_cast<unsigned char>(c));
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out + (cut ? "...'" : "'");
+}
+
+// RFC 6901 pointer of member `key` / element `index` below `base`.
+std::string Member(std::string_view base, std::string_view key) {
+  std::string out(base);
+  out += '/';
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+std::string Element(std::string_view base, size_t index) {
+  return std::string(base) + '/' + std::to_string(index);
+}
+
+Error Located(ErrorCode code, std::string_view file, std::string pointer, std::string message) {
+  Error e = MakeError(code, std::move(message));
+  e.file = std::string(file);
+  e.pointer = std::move(pointer);
+  return e;
+}
+
+std::string JoinPath(const std::string& dir, std::string_view name) {
+  std::string out = dir;
+  if (!out.empty() && out.back() != '/') out += '/';
+  out += name;
+  return out;
+}
+
+// 1-based "line L, column C" of byte `offset` (columns count characters).
+std::string Position(std::string_view text, size_t offset) {
+  size_t line = 1;
+  size_t column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else if (!IsContinuationByte(text[i])) {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+std::string ByteAt(std::string_view text, size_t offset) {
+  if (offset >= text.size()) return "end of input";
+  char c = text[offset];
+  if (!IsControl(c) && static_cast<unsigned char>(c) < 0x80) return std::string("'") + c + "'";
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "byte 0x%02X", static_cast<unsigned char>(c));
+  return buf;
+}
+
+// ---------------------------------------------------------------------------
+// Syntax layer.
+
+// basic_parser handler: pushes every event onto a value_stack (so the result
+// is the same DOM boost::json::parse builds), refuses a key repeated within
+// one object (Boost.JSON 1.81 would keep only one of them) and knows the JSON
+// pointer of the value being read when parsing stops.
+class StrictDom {
+ public:
+  static constexpr size_t max_object_size = json::object::max_size();
+  static constexpr size_t max_array_size = json::array::max_size();
+  static constexpr size_t max_key_size = json::string::max_size();
+  static constexpr size_t max_string_size = json::string::max_size();
+
+  explicit StrictDom(json::storage_ptr sp) { stack_.reset(std::move(sp)); }
+
+  json::value Take() { return stack_.release(); }
+  const std::string* repeated_key() const { return repeated_ ? &open_.back().key : nullptr; }
+
+  std::string Pointer() const {
+    std::string out;
+    for (const Open& o : open_) {
+      if (o.array) {
+        out = Element(out, o.index);
+      } else if (o.in_value) {
+        out = Member(out, o.key);
+      }
+    }
+    return out;
+  }
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    open_.emplace_back();
+    return true;
+  }
+  bool on_object_end(size_t n, json::error_code&) {
+    open_.pop_back();
+    stack_.push_object(n);
+    Done();
+    return true;
+  }
+  bool on_array_begin(json::error_code&) {
+    open_.emplace_back().array = true;
+    return true;
+  }
+  bool on_array_end(size_t n, json::error_code&) {
+    open_.pop_back();
+    stack_.push_array(n);
+    Done();
+    return true;
+  }
+  bool on_key_part(json::string_view part, size_t, json::error_code&) {
+    key_.append(part.data(), part.size());
+    stack_.push_chars(part);
+    return true;
+  }
+  bool on_key(json::string_view last, size_t, json::error_code& ec) {
+    key_.append(last.data(), last.size());
+    Open& o = open_.back();
+    o.key = key_;
+    o.in_value = true;
+    key_.clear();
+    if (!o.keys.insert(o.key).second) {
+      repeated_ = true;
+      ec = json::error::syntax;
+      return false;
+    }
+    stack_.push_key(last);
+    return true;
+  }
+  bool on_string_part(json::string_view part, size_t, json::error_code&) {
+    stack_.push_chars(part);
+    return true;
+  }
+  bool on_string(json::string_view last, size_t, json::error_code&) {
+    stack_.push_string(last);
+    Done();
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t v, json::string_view, json::error_code&) {
+    stack_.push_int64(v);
+    Done();
+    return true;
+  }
+  bool on_uint64(uint64_t v, json::string_view, json::error_code&) {
+    stack_.push_uint64(v);
+    Done();
+    return true;
+  }
+  bool on_double(double v, json::string_view, json::error_code&) {
+    stack_.push_double(v);
+    Done();
+    return true;
+  }
+  bool on_bool(bool v, json::error_code&) {
+    stack_.push_bool(v);
+    Done();
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    stack_.push_null();
+    Done();
+    return true;
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  // One container being read.
+  struct Open {
+    bool array = false;
+    size_t index = 0;            // array: elements finished
+    std::string key;             // object: the latest key
+    bool in_value = false;       // object: reading the value of `key`
+    std::set<std::string> keys;  // object: keys so far
+  };
+
+  // A value finished inside the innermost open container.
+  void Done() {
+    if (open_.empty()) return;
+    if (open_.back().array) {
+      ++open_.back().index;
+    } else {
+      open_.back().in_value = false;
+    }
+  }
+
+  json::value_stack stack_;
+  std::vector<Open> open_;
+  std::string key_;  // a key arriving in parts
+  bool repeated_ = false;
+};
+
+// The DOM of `text`, allocated from `sp`; kParse (with pointer and offset)
+// when it is not one JSON document within the limits, kInternal when memory
+// runs out.
+Result<json::value> ParseDom(std::string_view text, std::string_view file, json::storage_ptr sp) {
+  if (text.size() > kMaxManifestBytes) {
+    return Located(ErrorCode::kParse, file, "",
+                   "manifest is " + std::to_string(text.size()) + " bytes; the limit is " +
+                       std::to_string(kMaxManifestBytes) + " (64 KiB)");
+  }
+  const size_t start = text.substr(0, kUtf8Bom.size()) == kUtf8Bom ? kUtf8Bom.size() : 0;
+  const std::string_view body = text.substr(start);
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    Error e = Located(ErrorCode::kParse, file, "", "manifest is empty; expected a JSON object");
+    e.offset = text.size();
+    return e;
+  }
+  json::parse_options options;
+  options.max_depth = kMaxNestingDepth;
+  try {
+    json::basic_parser<StrictDom> parser(options, std::move(sp));
+    json::error_code ec;
+    const size_t used = parser.write_some(false, body.data(), body.size(), ec);
+    const size_t offset = start + used;
+    std::string what;
+    if (ec) {
+      if (const std::string* key = parser.handler().repeated_key()) {
+        what = "duplicate key " + Quote(*key);
+      } else if (ec == json::error::incomplete) {
+        what = "unexpected end of input (truncated file?)";
+      } else if (ec == json::error::too_deep) {
+        what = "nested deeper than " + std::to_string(kMaxNestingDepth) + " levels";
+      } else if (ec == json::error::syntax) {
+        what = "syntax error at " + ByteAt(text, offset);
+      } else {
+        what = ec.message() + " at " + ByteAt(text, offset);
+      }
+    } else if (used < body.size()) {
+      what = "unexpected " + ByteAt(text, offset) + " after the JSON document";
+    } else {
+      return parser.handler().Take();
+    }
+    Error e = Located(ErrorCode::kParse, file, parser.handler().Pointer(),
+                      "invalid JSON at " + Position(text, offset) + ": " + what);
+    e.offset = offset;
+    return e;
+  } catch (const std::exception& ex) {
+    return Located(ErrorCode::kInternal, file, "",
+                   std::string("out of resources while parsing: ") + ex.what());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Grammars.
+
+// [a-z][a-z0-9_.-]{0,63}
+bool IsPatchId(std::string_view s) {
+  if (s.empty() || s.size() > kMaxIdLength || !IsLower(s[0])) return false;
+  for (char c : s) {
+    if (!IsLower(c) && !IsDigit(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+// Two or more non-empty '.'-separated labels of [a-z0-9_].
+bool IsPointId(std::string_view s) {
+  if (s.empty() || s.size() > kMaxPointIdLength) return false;
+  if (s.front() == '.' || s.back() == '.' || s.find("..") != std::string_view::npos) return false;
+  if (s.find('.') == std::string_view::npos) return false;
+  for (char c : s) {
+    if (!IsLower(c) && !IsDigit(c) && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+// [A-Za-z_][A-Za-z0-9_]* of at most `max` characters.
+bool IsIdentifier(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max || !(IsAlpha(s[0]) || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!IsAlpha(c) && !IsDigit(c) && c != '_') return false;
+  }
+  return true;
+}
+
+// Why `name` is not a plain file name in the package directory, or "".
+std::string SourceNameProblem(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > kMaxSourceNameLength) {
+    return "must be at most " + std::to_string(kMaxSourceNameLength) + " bytes";
+  }
+  if (name == "." || name == "..") return "must be a file name, not '.' or '..'";
+  for (char c : name) {
+    if (c == '/' || c == '\\') return "must be a plain file name in the package directory";
+    if (IsControl(c)) return "must not contain control characters";
+  }
+  if (name == kManifestName || name == kSignatureName) {
+    return "must not be " + std::string(kManifestName) + " or " + std::string(kSignatureName);
+  }
+  return "";
+}
+
+// Parses one signature string, `<type>(<type>,...)` where a type is int,
+// double, bool, string or record:<Name>, and nil may stand for the result
+// (a void function). ASCII spaces around tokens are accepted; the canonical
+// form (no spaces, what the runtime's SignatureString produces) is returned
+// in *canonical, or a description of the first problem.
+class SignatureGrammar {
+ public:
+  explicit SignatureGrammar(std::string_view text) : text_(text) {}
+
+  std::string Parse(std::string* canonical) {
+    std::string out;
+    SkipSpaces();
+    if (std::string p = Type(/*result=*/true, &out); !p.empty()) return p;
+    SkipSpaces();
+    if (!Eat('(')) return Expected("'(' after the result type");
+    out += '(';
+    SkipSpaces();
+    if (!Eat(')')) {
+      size_t params = 0;
+      while (true) {
+        if (++params > kMaxParams) {
+          return "more than " + std::to_string(kMaxParams) + " parameters";
+        }
+        SkipSpaces();
+        if (std::string p = Type(/*result=*/false, &out); !p.empty()) return p;
+        SkipSpaces();
+        if (Eat(')')) break;
+        if (!Eat(',')) return Expected("',' or ')' after a parameter type");
+        out += ',';
+      }
+    }
+    out += ')';
+    SkipSpaces();
+    if (pos_ != text_.size()) return Expected("end of the signature after ')'");
+    *canonical = std::move(out);
+    return "";
+  }
+
+ private:
+  std::string Type(bool result, std::string* out) {
+    const size_t begin = pos_;
+    while (pos_ < text_.size() && IsLower(text_[pos_])) ++pos_;
+    std::string_view word = text_.substr(begin, pos_ - begin);
+    if (word == "int" || word == "double" || word == "bool" || word == "string") {
+      *out += word;
+      return "";
+    }
+    if (word == "nil") {
+      if (!result) return At(begin, "nil is only allowed as the result type (a void function)");
+      *out += word;
+      return "";
+    }
+    if (word == "record") {
+      if (!Eat(':')) return Expected("':' and a record name after 'record'");
+      const size_t name_begin = pos_;
+      while (pos_ < text_.size() &&
+             (IsAlpha(text_[pos_]) || IsDigit(text_[pos_]) || text_[pos_] == '_')) {
+        ++pos_;
+      }
+      std::string_view name = text_.substr(name_begin, pos_ - name_begin);
+      if (!IsIdentifier(name, kMaxRecordNameLength)) {
+        return At(name_begin, "expected a record name [A-Za-z_][A-Za-z0-9_]* (at most " +
+                                  std::to_string(kMaxRecordNameLength) + " characters)");
+      }
+      *out += "record:";
+      *out += name;
+      return "";
+    }
+    pos_ = begin;
+    return Expected(result ? "a result type (int, double, bool, string, nil or record:<Name>)"
+                           : "a parameter type (int, double, bool, string or record:<Name>)");
+  }
+
+  void SkipSpaces() {
+    while (pos_ < text_.size() && text_[pos_] == ' ') ++pos_;
+  }
+  bool Eat(char c) {
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  std::string At(size_t offset, const std::string& what) const {
+    return what + " at character " + std::to_string(offset + 1);
+  }
+  std::string Expected(const std::string& what) const {
+    std::string found = pos_ < text_.size() ? Quote(text_.substr(pos_, 1)) : "the end";
+    return At(pos_, "expected " + what + ", found " + found);
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Model layer.
+
+// Version::Parse / VersionRange::Parse messages start by repeating their
+// input ("invalid range '<text>': <detail>"); ours quote it already.
+std::string SemverDetail(const std::string& message) {
+  for (std::string_view head : {"invalid range '", "invalid version '"}) {
+    if (message.compare(0, head.size(), head) != 0) continue;
+    size_t end = message.find("': ", head.size());
+    if (end != std::string::npos) return message.substr(end + 3);
+  }
+  return message;
+}
+
+const char* Describe(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
+  }
+  return "an unknown value";
+}
+
+// Typed, located access to the manifest DOM: every failure is a kValidation
+// Error naming the file and the pointer of the offending (or missing) value.
+class Walker {
+ public:
+  explicit Walker(std::string_view file) : file_(file) {}
+
+  Error Invalid(std::string pointer, std::string message) const {
+    return Located(ErrorCode::kValidation, file_, std::move(pointer), std::move(message));
+  }
+
+  Result<const json::object*> Object(const json::value& v, const std::string& at) const {
+    if (!v.is_object()) return Mistyped(at, "an object", v);
+    return &v.get_object();
+  }
+  Result<const json::array*> Array(const json::value& v, const std::string& at) const {
+    if (!v.is_array()) return Mistyped(at, "an array", v);
+    return &v.get_array();
+  }
+  Result<std::string> String(const json::value& v, const std::string& at) const {
+    if (!v.is_string()) return Mistyped(at, "a string", v);
+    return std::string(v.get_string().data(), v.get_string().size());
+  }
+  // A JSON integer (no fraction, no exponent) within [min, max].
+  Result<int64_t> Integer(const json::value& v, const std::string& at, int64_t min,
+                          int64_t max) const {
+    std::string range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    if (v.is_int64()) {
+      int64_t n = v.get_int64();
+      if (n < min || n > max) {
+        return Invalid(at, std::to_string(n) + " is out of range: expected an integer in " + range);
+      }
+      return n;
+    }
+    if (v.is_uint64()) {
+      return Invalid(
+          at, std::to_string(v.get_uint64()) + " is out of range: expected an integer in " + range);
+    }
+    if (v.is_double()) {
+      return Invalid(at, "expected an integer in " + range +
+                             ", got a number with a fraction "
+                             "or exponent");
+    }
+    return Mistyped(at, ("an integer in " + range).c_str(), v);
+  }
+
+  // nullptr when `key` is absent.
+  const json::value* Find(const json::object& o, std::string_view key) const {
+    return o.if_contains(key);
+  }
+  Result<const json::value*> Need(const json::object& o, const std::string& at,
+                                  std::string_view key) const {
+    const json::value* v = o.if_contains(key);
+    if (v == nullptr) return Invalid(Member(at, key), "missing required field " + Quote(key));
+    return v;
+  }
+
+  Status OnlyFields(const json::object& o, const std::string& at,
+                    std::initializer_list<std::string_view> allowed) const {
+    for (const json::key_value_pair& kv : o) {
+      std::string_view key(kv.key().data(), kv.key().size());
+      bool known = false;
+      for (std::string_view a : allowed) known = known || a == key;
+      if (known) continue;
+      std::string list;
+      for (std::string_view a : allowed) {
+        if (!list.empty()) list += ", ";
+        list += a;
+      }
+      return Invalid(Member(at, key), "unknown field " + Quote(key) + " (allowed: " + list + ")");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Error Mistyped(const std::string& at, const char* expected, const json::value& got) const {
+    return Invalid(at, std::string("expected ") + expected + ", got " + Describe(got));
+  }
+
+  std::string_view file_;
+};
+
+Result<std::string> ReadBundleName(const Walker& w, const json::object& o, const std::string& at,
+                                   std::string_view key, const char* what) {
+  ASSIGN_OR_RETURN(const json::value* v, w.Need(o, at, key));
+  ASSIGN_OR_RETURN(std::string name, w.String(*v, Member(at, key)));
+  if (!IsValidBundleName(name)) {
+    return w.Invalid(Member(at, key),
+                     std::string("invalid ") + what + " " + Quote(name) +
+                         ": expected reverse-DNS form like 'com.example.wallet' (at least two "
+                         "'.'-separated labels of [a-z0-9_-] each starting with a lowercase "
+                         "letter, at most 128 characters)");
+  }
+  return name;
+}
+
+Result<VersionRange> ReadRange(const Walker& w, const json::value& v, const std::string& at) {
+  ASSIGN_OR_RETURN(std::string text, w.String(v, at));
+  Result<VersionRange> range = VersionRange::Parse(text);
+  if (!range.ok()) {
+    return w.Invalid(
+        at, "invalid version range " + Quote(text) + ": " + SemverDetail(range.error().message));
+  }
+  return range;
+}
+
+Status ReadTargets(const Walker& w, const json::object& root, PatchManifest* m) {
+  const std::string at = "/targets";
+  ASSIGN_OR_RETURN(const json::value* v, w.Need(root, "", "targets"));
+  ASSIGN_OR_RETURN(const json::object* targets, w.Object(*v, at));
+  RETURN_IF_ERROR(w.OnlyFields(*targets, at, {"app", "app_versions", "bundles"}));
+  ASSIGN_OR_RETURN(m->app_id, ReadBundleName(w, *targets, at, "app", "app id"));
+  if (const json::value* range = w.Find(*targets, "app_versions")) {
+    ASSIGN_OR_RETURN(m->app_versions, ReadRange(w, *range, Member(at, "app_versions")));
+  }
+  const json::value* bundles_value = w.Find(*targets, "bundles");
+  if (bundles_value == nullptr) return Status::Ok();
+  const std::string list_at = Member(at, "bundles");
+  ASSIGN_OR_RETURN(const json::array* bundles, w.Array(*bundles_value, list_at));
+  if (bundles->size() > kMaxBundleTargets) {
+    return w.Invalid(list_at, "too many bundle targets (" + std::to_string(bundles->size()) +
+                                  "); the limit is " + std::to_string(kMaxBundleTargets));
+  }
+  std::unordered_map<std::string, size_t> first_at;
+  for (size_t i = 0; i < bundles->size(); ++i) {
+    const std::string item_at = Element(list_at, i);
+    ASSIGN_OR_RETURN(const json::object* b, w.Object((*bundles)[i], item_at));
+    RETURN_IF_ERROR(w.OnlyFields(*b, item_at, {"name", "version"}));
+    PatchManifest::BundleTarget target;
+    ASSIGN_OR_RETURN(target.name, ReadBundleName(w, *b, item_at, "name", "bundle name"));
+    auto [it, fresh] = first_at.emplace(target.name, i);
+    if (!fresh) {
+      return w.Invalid(Member(item_at, "name"), "duplicate bundle target " + Quote(target.name) +
+                                                    " (first at " + Element(list_at, it->second) +
+                                                    ")");
+    }
+    ASSIGN_OR_RETURN(const json::value* range, w.Need(*b, item_at, "version"));
+    ASSIGN_OR_RETURN(target.range, ReadRange(w, *range, Member(item_at, "version")));
+    m->bundles.push_back(std::move(target));
+  }
+  return Status::Ok();
+}
+
+Status ReadPoints(const Walker& w, const json::object& root, PatchManifest* m) {
+  const std::string at = "/points";
+  ASSIGN_OR_RETURN(const json::value* v, w.Need(root, "", "points"));
+  ASSIGN_OR_RETURN(const json::array* points, w.Array(*v, at));
+  if (points->empty()) return w.Invalid(at, "a patch must declare at least one point");
+  if (points->size() > kMaxPoints) {
+    return w.Invalid(at, "too many points (" + std::to_string(points->size()) + "); the limit is " +
+                             std::to_string(kMaxPoints));
+  }
+  // "<point>\n<function>" -> index of its first declaration.
+  std::unordered_map<std::string, size_t> first_at;
+  for (size_t i = 0; i < points->size(); ++i) {
+    const std::string item_at = Element(at, i);
+    ASSIGN_OR_RETURN(const json::object* p, w.Object((*points)[i], item_at));
+    RETURN_IF_ERROR(w.OnlyFields(*p, item_at, {"point", "mode", "function", "signature", "order"}));
+    PatchPointDecl decl;
+
+    ASSIGN_OR_RETURN(const json::value* point, w.Need(*p, item_at, "point"));
+    ASSIGN_OR_RETURN(decl.point, w.String(*point, Member(item_at, "point")));
+    if (!IsPointId(decl.point)) {
+      return w.Invalid(Member(item_at, "point"),
+                       "invalid point id " + Quote(decl.point) +
+                           ": expected '.'-separated labels of [a-z0-9_] like "
+                           "'transfer.fee.compute' (at least two, at most " +
+                           std::to_string(kMaxPointIdLength) + " characters)");
+    }
+
+    if (const json::value* mode = w.Find(*p, "mode")) {
+      ASSIGN_OR_RETURN(std::string text, w.String(*mode, Member(item_at, "mode")));
+      if (text == "replace") {
+        decl.mode = PatchMode::kReplace;
+      } else if (text == "before") {
+        decl.mode = PatchMode::kBefore;
+      } else if (text == "after") {
+        decl.mode = PatchMode::kAfter;
+      } else {
+        return w.Invalid(Member(item_at, "mode"), "invalid mode " + Quote(text) +
+                                                      ": expected 'replace', 'before' or 'after'");
+      }
+    }
+
+    ASSIGN_OR_RETURN(const json::value* function, w.Need(*p, item_at, "function"));
+    ASSIGN_OR_RETURN(decl.function, w.String(*function, Member(item_at, "function")));
+    if (!IsIdentifier(decl.function, kMaxFunctionLength)) {
+      return w.Invalid(Member(item_at, "function"),
+                       "invalid function name " + Quote(decl.function) +
+                           ": expected a Lua name [A-Za-z_][A-Za-z0-9_]* of at most " +
+                           std::to_string(kMaxFunctionLength) + " characters");
+    }
+
+    ASSIGN_OR_RETURN(const json::value* signature, w.Need(*p, item_at, "signature"));
+    ASSIGN_OR_RETURN(std::string text, w.String(*signature, Member(item_at, "signature")));
+    std::string problem = SignatureGrammar(text).Parse(&decl.signature);
+    if (!problem.empty()) {
+      return w.Invalid(Member(item_at, "signature"),
+                       "invalid signature " + Quote(text) + ": " + problem +
+                           " (form: 'result(param,...)', e.g. 'int(int,string)')");
+    }
+
+    if (const json::value* order = w.Find(*p, "order")) {
+      ASSIGN_OR_RETURN(int64_t n, w.Integer(*order, Member(item_at, "order"), -1000000, 1000000));
+      decl.order = static_cast<int>(n);
+    }
+
+    auto [it, fresh] = first_at.emplace(decl.point + '\n' + decl.function, i);
+    if (!fresh) {
+      return w.Invalid(item_at, "point " + Quote(decl.point) + " is already patched by function " +
+                                    Quote(decl.function) + " (first at " + Element(at, it->second) +
+                                    ")");
+    }
+    m->points.push_back(std::move(decl));
+  }
+  return Status::Ok();
+}
+
+Status ReadLimits(const Walker& w, const json::object& root, PatchManifest* m) {
+  const json::value* v = w.Find(root, "limits");
+  if (v == nullptr) return Status::Ok();
+  const std::string at = "/limits";
+  ASSIGN_OR_RETURN(const json::object* limits, w.Object(*v, at));
+  RETURN_IF_ERROR(
+      w.OnlyFields(*limits, at, {"memory_kb", "instructions", "time_ms", "max_faults"}));
+  if (const json::value* n = w.Find(*limits, "memory_kb")) {
+    ASSIGN_OR_RETURN(int64_t kb, w.Integer(*n, Member(at, "memory_kb"), 16, 65536));
+    m->memory_kb = static_cast<uint32_t>(kb);
+  }
+  if (const json::value* n = w.Find(*limits, "instructions")) {
+    ASSIGN_OR_RETURN(int64_t count, w.Integer(*n, Member(at, "instructions"), 1000, 1000000000));
+    m->instructions = static_cast<uint64_t>(count);
+  }
+  if (const json::value* n = w.Find(*limits, "time_ms")) {
+    ASSIGN_OR_RETURN(int64_t ms, w.Integer(*n, Member(at, "time_ms"), 1, 10000));
+    m->time_ms = static_cast<uint32_t>(ms);
+  }
+  if (const json::value* n = w.Find(*limits, "max_faults")) {
+    ASSIGN_OR_RETURN(int64_t faults, w.Integer(*n, Member(at, "max_faults"), 1, 1000));
+    m->max_faults = static_cast<uint32_t>(faults);
+  }
+  return Status::Ok();
+}
+
+Result<PatchManifest> BuildManifest(const json::value& doc, std::string_view file) {
+  Walker w(file);
+  ASSIGN_OR_RETURN(const json::object* root, w.Object(doc, ""));
+  RETURN_IF_ERROR(w.OnlyFields(
+      *root, "", {"id", "version", "description", "targets", "points", "limits", "source"}));
+  PatchManifest m;
+
+  ASSIGN_OR_RETURN(const json::value* id, w.Need(*root, "", "id"));
+  ASSIGN_OR_RETURN(m.id, w.String(*id, "/id"));
+  if (!IsPatchId(m.id)) {
+    return w.Invalid("/id", "invalid patch id " + Quote(m.id) +
+                                ": expected [a-z][a-z0-9_.-]*, at most 64 characters");
+  }
+
+  ASSIGN_OR_RETURN(const json::value* version, w.Need(*root, "", "version"));
+  ASSIGN_OR_RETURN(std::string version_text, w.String(*version, "/version"));
+  Result<Version> parsed = Version::Parse(version_text);
+  if (!parsed.ok()) {
+    return w.Invalid("/version", "invalid version " + Quote(version_text) + ": " +
+                                     SemverDetail(parsed.error().message));
+  }
+  m.version = std::move(parsed).value();
+
+  if (const json::value* description = w.Find(*root, "description")) {
+    ASSIGN_OR_RETURN(m.description, w.String(*description, "/description"));
+    if (m.description.size() > kMaxDescriptionBytes) {
+      return w.Invalid("/description", "description is " + std::to_string(m.description.size()) +
+                                           " bytes; the limit is " +
+                                           std::to_string(kMaxDescriptionBytes));
+    }
+  }
+
+  RETURN_IF_ERROR(ReadTargets(w, *root, &m));
+  RETURN_IF_ERROR(ReadPoints(w, *root, &m));
+  RETURN_IF_ERROR(ReadLimits(w, *root, &m));
+
+  if (const json::value* source = w.Find(*root, "source")) {
+    ASSIGN_OR_RETURN(m.source, w.String(*source, "/source"));
+    if (std::string problem = SourceNameProblem(m.source); !problem.empty()) {
+      return w.Invalid("/source", "invalid source file name " + Quote(m.source) + ": " + problem);
+    }
+  }
+  return m;
+}
+
+Result<PatchManifest> BuildManifestNoThrow(const json::value& doc, std::string_view file) {
+  try {
+    return BuildManifest(doc, file);
+  } catch (const std::exception& ex) {
+    return Located(ErrorCode::kInternal, file, "",
+                   std::string("out of resources while reading the manifest: ") + ex.what());
+  }
+}
+
+// The source file name the manifest DOM names ("patch.lua" when it names
+// none, or names it with a non-string: the model layer reports that later).
+std::string SourceNameOf(const json::value& doc) {
+  if (const json::object* root = doc.if_object()) {
+    if (const json::value* source = root->if_contains("source")) {
+      if (source->is_string()) return std::string(source->get_string());
+    }
+  }
+  return "patch.lua";
+}
+
+// ---------------------------------------------------------------------------
+// Files.
+
+struct FileRead {
+  int error = 0;  // errno of a failed open/read, 0 on success
+  bool not_regular = false;
+  bool too_large = false;  // more than the limit; `data` is then partial
+  std::string data;
+};
+
+// Reads `path` up to `limit` bytes (one more to tell that it is larger). A
+// FIFO or device is refused without blocking on it.
+FileRead ReadUpTo(const std::string& path, size_t limit) {
+  FileRead r;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    r.error = errno;
+    return r;
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    r.error = errno;
+  } else if (!S_ISREG(st.st_mode)) {
+    r.not_regular = true;
+  } else {
+    char buffer[16384];
+    while (r.data.size() <= limit) {
+      ssize_t n = ::read(fd, buffer, sizeof(buffer));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        r.error = errno;
+        break;
+      }
+      if (n == 0) break;
+      r.data.append(buffer, static_cast<size_t>(n));
+    }
+    r.too_large = r.error == 0 && r.data.size() > limit;
+  }
+  ::close(fd);
+  return r;
+}
+
+// The error for a failed ReadUpTo of a package file, or nothing.
+std::optional<Error> ReadProblem(const FileRead& r, const std::string& path, const char* what,
+                                 size_t limit) {
+  if (r.error != 0) {
+    return Located(
+        ErrorCode::kIo, path, "",
+        std::string("cannot read ") + what + ": " + std::generic_category().message(r.error));
+  }
+  if (r.not_regular) {
+    return Located(ErrorCode::kIo, path, "", std::string(what) + " is not a regular file");
+  }
+  if (r.too_large) {
+    return Located(
+        ErrorCode::kValidation, path, "",
+        std::string(what) + " is larger than the " + std::to_string(limit / 1024) + " KiB limit");
+  }
+  return std::nullopt;
+}
+
+void AppendU64Le(std::string* out, uint64_t n) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+}
+
+std::string SignedMessage(std::string_view manifest, std::string_view source) {
+  std::string message;
+  message.reserve(kSignedMagic.size() + 16 + manifest.size() + source.size());
+  message += kSignedMagic;
+  AppendU64Le(&message, manifest.size());
+  message += manifest;
+  AppendU64Le(&message, source.size());
+  message += source;
+  return message;
+}
+
+void EnsureSodium() {
+  static const bool ready = sodium_init() >= 0;
+  ATRIUM_CHECK(ready, "libsodium failed to initialise");
+}
+
+bool IsHex(std::string_view s) {
+  for (char c : s) {
+    if (!IsDigit(c) && !((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
+
+// Decodes exactly out_len bytes from 2*out_len hex characters.
+bool DecodeHex(std::string_view hex, unsigned char* out, size_t out_len) {
+  if (hex.size() != 2 * out_len || !IsHex(hex)) return false;
+  size_t written = 0;
+  return sodium_hex2bin(out, out_len, hex.data(), hex.size(), nullptr, &written, nullptr) == 0 &&
+         written == out_len;
+}
+
+std::string EncodeHex(const unsigned char* bytes, size_t len) {
+  std::string hex(2 * len + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), bytes, len);
+  hex.pop_back();
+  return hex;
+}
+
+std::string_view TrimTrailingSpace(std::string_view s) {
+  while (!s.empty() &&
+         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Writes `data` to `dir`/`name` by way of a temporary file in `dir`, fsync'd
+// and renamed over the target, then fsyncs `dir`.
+Status WriteFileAtomically(const std::string& dir, std::string_view name, std::string_view data) {
+  const std::string path = JoinPath(dir, name);
+  std::string temp = JoinPath(dir, "." + std::string(name) + ".XXXXXX");
+  int fd = ::mkstemp(temp.data());
+  if (fd < 0) {
+    return Located(ErrorCode::kIo, path, "",
+                   std::string("cannot create a temporary file: ") + std::strerror(errno));
+  }
+  auto fail = [&](const char* what) {
+    Error e = Located(ErrorCode::kIo, path, "", std::string(what) + ": " + std::strerror(errno));
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return e;
+  };
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("cannot write");
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, 0644) != 0) return fail("cannot set permissions");
+  if (::fsync(fd) != 0) return fail("cannot sync");
+  if (::close(fd) != 0) {
+    Error e =
+        Located(ErrorCode::kIo, path, "", std::string("cannot close: ") + std::strerror(errno));
+    ::unlink(temp.c_str());
+    return e;
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    Error e = Located(ErrorCode::kIo, path, "",
+                      std::string("cannot rename into place: ") + std::strerror(errno));
+    ::unlink(temp.c_str());
+    return e;
+  }
+  int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return Status::Ok();
+}
+
+// Reads the manifest and source of the package in `dir`, as LoadPatchPackage
+// and SignPatchDir need them: size-capped, the source named by the manifest's
+// DOM. `syntax_is_corruption` turns a JSON syntax error into kCorrupt (the
+// loader cannot verify such a package) instead of kParse (the signer reports
+// it as the author's mistake).
+struct RawPackage {
+  std::string manifest_path;
+  std::string source_name;
+  std::string manifest_json;
+  std::string source_path;
+  std::string source;
+};
+
+Result<RawPackage> ReadRawPackage(const std::string& dir, json::monotonic_resource* arena,
+                                  json::value* doc, bool syntax_is_corruption) {
+  RawPackage raw;
+  raw.manifest_path = JoinPath(dir, kManifestName);
+  FileRead manifest = ReadUpTo(raw.manifest_path, kMaxManifestBytes);
+  if (auto e = ReadProblem(manifest, raw.manifest_path, "manifest", kMaxManifestBytes)) return *e;
+  raw.manifest_json = std::move(manifest.data);
+
+  Result<json::value> parsed = ParseDom(raw.manifest_json, raw.manifest_path, arena);
+  if (!parsed.ok()) {
+    Error e = std::move(parsed).take_error();
+    if (syntax_is_corruption && e.code == ErrorCode::kParse) {
+      e.code = ErrorCode::kCorrupt;
+      e.message += "; the package cannot be verified (damaged, or modified after signing)";
+    }
+    return e;
+  }
+  *doc = std::move(parsed).value();
+
+  std::string name = SourceNameOf(*doc);
+  if (std::string problem = SourceNameProblem(name); !problem.empty()) {
+    return Located(ErrorCode::kValidation, raw.manifest_path, "/source",
+                   "invalid source file name " + Quote(name) + ": " + problem);
+  }
+  raw.source_path = JoinPath(dir, name);
+  raw.source_name = name;
+  FileRead source = ReadUpTo(raw.source_path, kMaxSourceBytes);
+  if (auto e = ReadProblem(source, raw.source_path, "patch source", kMaxSourceBytes)) return *e;
+  raw.source = std::move(source.data);
+  return raw;
+}
+
+}  // namespace
+
+const char* PatchModeName(PatchMode mode) {
+  switch (mode) {
+    case PatchMode::kReplace:
+      return "replace";
+    case PatchMode::kBefore:
+      return "before";
+    case PatchMode::kAfter:
+      return "after";
+  }
+  return "unknown";
+}
+
+Result<PatchManifest> ParsePatchManifest(std::string_view json, std::string_view file) {
+  json::monotonic_resource arena;
+  ASSIGN_OR_RETURN(json::value doc, ParseDom(json, file, &arena));
+  return BuildManifestNoThrow(doc, file);
+}
+
+Result<PatchPackage> LoadPatchPackage(const std::string& dir,
+                                      const std::vector<std::string>& trusted_keys) {
+  EnsureSodium();
+  if (trusted_keys.empty()) {
+    Error e = MakeError(ErrorCode::kInvalidArgument,
+                        "no trusted keys: a patch package is only loaded when its signature "
+                        "verifies against one of the app's release keys");
+    e.file = dir;
+    return e;
+  }
+  std::vector<std::array<unsigned char, crypto_sign_PUBLICKEYBYTES>> keys(trusted_keys.size());
+  for (size_t i = 0; i < trusted_keys.size(); ++i) {
+    std::string_view hex = TrimTrailingSpace(trusted_keys[i]);
+    if (!DecodeHex(hex, keys[i].data(), keys[i].size())) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "trusted key #" + std::to_string(i) + " " + Quote(trusted_keys[i]) +
+                           " is not an Ed25519 public key: expected " +
+                           std::to_string(2 * crypto_sign_PUBLICKEYBYTES) + " hex characters");
+    }
+  }
+
+  struct stat dir_stat;
+  const int stat_result = ::stat(dir.c_str(), &dir_stat);
+  if (stat_result != 0 || !S_ISDIR(dir_stat.st_mode)) {
+    const int err = stat_result != 0 ? errno : 0;
+    return Located(ErrorCode::kIo, dir, "",
+                   "not a patch package directory" +
+                       (err != 0 ? ": " + std::generic_category().message(err) : std::string()));
+  }
+
+  const std::string sig_path = JoinPath(dir, kSignatureName);
+  FileRead sig_file = ReadUpTo(sig_path, kMaxSignatureFileBytes);
+  if (sig_file.error == ENOENT) {
+    return Located(ErrorCode::kCorrupt, sig_path, "",
+                   "missing signature file: the package is not signed");
+  }
+  if (sig_file.error != 0 || sig_file.not_regular) {
+    return *ReadProblem(sig_file, sig_path, "signature file", kMaxSignatureFileBytes);
+  }
+  unsigned char signature[crypto_sign_BYTES];
+  if (sig_file.too_large ||
+      !DecodeHex(TrimTrailingSpace(sig_file.data), signature, sizeof(signature))) {
+    return Located(ErrorCode::kCorrupt, sig_path, "",
+                   "not a signature: expected " + std::to_string(2 * crypto_sign_BYTES) +
+                       " hex characters (an Ed25519 signature), found " +
+                       (sig_file.too_large ? "more than " + std::to_string(kMaxSignatureFileBytes)
+                                           : std::to_string(sig_file.data.size())) +
+                       " bytes");
+  }
+
+  json::monotonic_resource arena;
+  json::value doc;
+  ASSIGN_OR_RETURN(RawPackage raw, ReadRawPackage(dir, &arena, &doc, true));
+
+  const std::string message = SignedMessage(raw.manifest_json, raw.source);
+  bool verified = false;
+  for (const auto& key : keys) {
+    if (crypto_sign_verify_detached(signature,
+                                    reinterpret_cast<const unsigned char*>(message.data()),
+                                    message.size(), key.data()) == 0) {
+      verified = true;
+      break;
+    }
+  }
+  if (!verified) {
+    return Located(ErrorCode::kCorrupt, sig_path, "",
+                   "signature does not verify against any trusted key (" +
+                       std::string(kManifestName) + " or " + raw.source_name +
+                       " was modified after signing, or it was signed by an untrusted key)");
+  }
+
+  ASSIGN_OR_RETURN(PatchManifest manifest, BuildManifestNoThrow(doc, raw.manifest_path));
+  ATRIUM_CHECK(JoinPath(dir, manifest.source) == raw.source_path,
+               "manifest source differs from the file that was verified");
+  PatchPackage package;
+  package.manifest = std::move(manifest);
+  package.manifest_json = std::move(raw.manifest_json);
+  package.source = std::move(raw.source);
+  package.dir = dir;
+  return package;
+}
+
+KeyPair GenerateKeyPair() {
+  EnsureSodium();
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];
+  ATRIUM_CHECK(crypto_sign_keypair(pk, sk) == 0, "crypto_sign_keypair failed");
+  KeyPair pair;
+  pair.public_hex = EncodeHex(pk, sizeof(pk));
+  pair.secret_hex = EncodeHex(sk, sizeof(sk));
+  sodium_memzero(sk, sizeof(sk));
+  return pair;
+}
+
+Status SignPatchDir(const std::string& dir, const std::string& secret_hex) {
+  EnsureSodium();
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];
+  if (!DecodeHex(TrimTrailingSpace(secret_hex), sk, sizeof(sk))) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "secret key is not an Ed25519 secret key: expected " +
+                         std::to_string(2 * crypto_sign_SECRETKEYBYTES) + " hex characters");
+  }
+  // An Ed25519 secret key is seed || public key; a key whose halves do not
+  // belong together signs with a public key nobody holds.
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char check[crypto_sign_SECRETKEYBYTES];
+  crypto_sign_seed_keypair(pk, check, sk);
+  const bool consistent = sodium_memcmp(check, sk, sizeof(sk)) == 0;
+  sodium_memzero(check, sizeof(check));
+  if (!consistent) {
+    sodium_memzero(sk, sizeof(sk));
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "secret key is damaged: its public half does not match its seed");
+  }
+
+  json::monotonic_resource arena;
+  json::value doc;
+  Result<RawPackage> raw = ReadRawPackage(dir, &arena, &doc, false);
+  if (!raw.ok()) {
+    sodium_memzero(sk, sizeof(sk));
+    return raw.error();
+  }
+  const std::string message = SignedMessage(raw->manifest_json, raw->source);
+  unsigned char signature[crypto_sign_BYTES];
+  crypto_sign_detached(signature, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size(), sk);
+  sodium_memzero(sk, sizeof(sk));
+  return WriteFileAtomically(dir, kSignatureName, EncodeHex(signature, sizeof(signature)) + "\n");
+}
+
+}  // namespace atrium::hotpatch::internal
+
+#undef RETURN_IF_ERROR
+#undef ASSIGN_OR_RETURN
+#undef PATCH_ASSIGN_IMPL
+#undef PATCH_CAT
+#undef PATCH_CAT_INNER

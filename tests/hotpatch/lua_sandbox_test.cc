@@ -1,0 +1,869 @@
+// Tests for LuaSandbox: escape attempts are contained and reported, the
+// memory/instruction/time budgets end runaway patches (also ones that catch
+// errors), host functions, value conversions, and that the sandbox stays
+// usable with a balanced stack after every fault.
+#include "lua_sandbox.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <lua.hpp>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+struct Money {
+  int64_t cents = 0;
+  std::string currency;
+};
+struct Quote {
+  Money price;
+  double rate = 0;
+  bool firm = false;
+  int32_t days = 0;
+};
+
+namespace atrium::hotpatch {
+template <>
+struct RecordTraits<Money> {
+  static constexpr const char* kName = "Money";
+  static constexpr auto kFields =
+      std::make_tuple(Field("cents", &Money::cents), Field("currency", &Money::currency));
+};
+template <>
+struct RecordTraits<Quote> {
+  static constexpr const char* kName = "Quote";
+  static constexpr auto kFields =
+      std::make_tuple(Field("price", &Quote::price), Field("rate", &Quote::rate),
+                      Field("firm", &Quote::firm), Field("days", &Quote::days));
+};
+}  // namespace atrium::hotpatch
+
+namespace atrium::hotpatch::internal {
+namespace {
+
+using std::chrono::steady_clock;
+
+struct Outcome {
+  Fault fault = Fault::kNone;
+  std::string message;  // on a fault
+  std::string result;   // otherwise: "<type>:<value>" of the first result
+};
+
+// Default limits, but a wall-clock budget no loaded CI machine hits: tests
+// that expect another fault must not see kTime instead.
+SandboxLimits TestLimits() {
+  SandboxLimits limits;
+  limits.time_us_per_call = 30'000'000;
+  return limits;
+}
+
+std::unique_ptr<LuaSandbox> MakeSandbox(const SandboxLimits& limits = TestLimits(),
+                                        const HostFunctionTable* host = nullptr) {
+  auto sandbox = LuaSandbox::Create(limits, host);
+  if (!sandbox.ok()) {
+    ADD_FAILURE() << sandbox.error().ToString();
+    return nullptr;
+  }
+  return std::move(sandbox).value();
+}
+
+int Load(LuaSandbox& sandbox, std::string_view source) {
+  auto env = sandbox.LoadChunk("patch", source);
+  EXPECT_TRUE(env.ok()) << env.error().ToString();
+  return env.ok() ? *env : LUA_NOREF;
+}
+
+std::string Describe(lua_State* L, int index) {
+  std::string out = luaL_typename(L, index);
+  out += ":";
+  switch (lua_type(L, index)) {
+    case LUA_TSTRING:
+      out += lua_tostring(L, index);
+      break;
+    case LUA_TBOOLEAN:
+      out += lua_toboolean(L, index) ? "true" : "false";
+      break;
+    case LUA_TNUMBER:
+      if (lua_isinteger(L, index)) {
+        out += std::to_string(lua_tointeger(L, index));
+      } else {
+        out += std::to_string(lua_tonumber(L, index));
+      }
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+// Calls env.<name>(args...) for one result and checks the stack is balanced.
+Outcome Call(LuaSandbox& sandbox, int env, const char* name,
+             const std::vector<PatchValue>& args = {}) {
+  lua_State* L = sandbox.L();
+  const int top = lua_gettop(L);
+  Outcome outcome;
+  if (!sandbox.PushFunction(env, name)) {
+    ADD_FAILURE() << "no function " << name;
+    outcome.fault = Fault::kError;
+    return outcome;
+  }
+  for (const PatchValue& arg : args) LuaSandbox::Push(L, arg);
+  outcome.fault = sandbox.PCall(static_cast<int>(args.size()), 1, &outcome.message);
+  if (outcome.fault == Fault::kNone) {
+    outcome.result = Describe(L, -1);
+    lua_pop(L, 1);
+  }
+  EXPECT_EQ(lua_gettop(L), top) << "stack not balanced after " << name;
+  return outcome;
+}
+
+// Runs `body` as the body of a patch function and returns its outcome.
+Outcome RunBody(LuaSandbox& sandbox, const std::string& body) {
+  const int env = Load(sandbox, "function run()\n" + body + "\nend");
+  if (env == LUA_NOREF) return {Fault::kError, "load failed", ""};
+  return Call(sandbox, env, "run");
+}
+
+PatchValue Int(int64_t i) {
+  PatchValue v;
+  v.type = ValueType::kInt;
+  v.i = i;
+  return v;
+}
+PatchValue Str(std::string_view s) {
+  PatchValue v;
+  v.type = ValueType::kString;
+  v.s = s;
+  return v;
+}
+
+TEST(LuaSandboxTest, FaultNames) {
+  EXPECT_STREQ(FaultName(Fault::kNone), "none");
+  EXPECT_STREQ(FaultName(Fault::kError), "error");
+  EXPECT_STREQ(FaultName(Fault::kMemory), "memory");
+  EXPECT_STREQ(FaultName(Fault::kInstructions), "instructions");
+  EXPECT_STREQ(FaultName(Fault::kTime), "time");
+}
+
+TEST(LuaSandboxTest, CreateRejectsBadLimits) {
+  SandboxLimits limits;
+  limits.instructions_per_call = 0;
+  EXPECT_FALSE(LuaSandbox::Create(limits, nullptr).ok());
+  limits = {};
+  limits.time_us_per_call = 0;
+  EXPECT_FALSE(LuaSandbox::Create(limits, nullptr).ok());
+  limits = {};
+  limits.memory_bytes = 4096;  // too small for the libraries
+  auto tiny = LuaSandbox::Create(limits, nullptr);
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_NE(tiny.error().message.find("4096"), std::string::npos) << tiny.error().message;
+}
+
+TEST(LuaSandboxTest, RunsAPatchFunction) {
+  auto sandbox = MakeSandbox();
+  ASSERT_TRUE(sandbox);
+  const int env = Load(*sandbox, "function fee(cents, cur) return cents * 2 + #cur end");
+  Outcome out = Call(*sandbox, env, "fee", {Int(100), Str("EUR")});
+  EXPECT_EQ(out.fault, Fault::kNone) << out.message;
+  EXPECT_EQ(out.result, "number:203");
+  EXPECT_GT(sandbox->memory_used(), 0u);
+  EXPECT_LE(sandbox->memory_used(), sandbox->limits().memory_bytes);
+}
+
+TEST(LuaSandboxTest, AllowedLibrariesWork) {
+  auto sandbox = MakeSandbox();
+  Outcome out = RunBody(*sandbox, R"(
+    local t = {3, 1, 2}
+    table.sort(t)
+    local parts = {}
+    for _, v in ipairs(t) do parts[#parts + 1] = tostring(v) end
+    local ok, err = pcall(error, "e", 0)
+    local handled = select(2, xpcall(function() error("x", 0) end,
+                                     function(m) return "handled " .. m end))
+    return table.concat(parts, ",") .. " " .. string.upper("ab") .. " " ..
+           ("cd"):rep(2) .. " " .. math.floor(2.5) .. " " .. utf8.char(72) .. " " ..
+           tostring(ok) .. err .. " " .. handled .. " " .. type(print) .. " " .. _VERSION)");
+  EXPECT_EQ(out.fault, Fault::kNone) << out.message;
+  EXPECT_EQ(out.result, "string:1,2,3 AB cdcd 2 H falsee handled x function Lua 5.4");
+}
+
+TEST(LuaSandboxTest, PcallAndXpcallPassValuesThrough) {
+  auto sandbox = MakeSandbox();
+  EXPECT_EQ(RunBody(*sandbox, "return select('#', pcall(function() return 1, 2, 3 end))").result,
+            "number:4");
+  EXPECT_EQ(RunBody(*sandbox,
+                    "local ok, v = xpcall(function(a, b) return a + b end, print, 1, 2) "
+                    "return tostring(ok) .. v")
+                .result,
+            "string:true3");
+  EXPECT_EQ(
+      RunBody(*sandbox, "local ok, e = pcall(error) return tostring(ok) .. tostring(e)").result,
+      "string:falsenil");
+  EXPECT_EQ(RunBody(*sandbox, "return pcall()").fault, Fault::kError);
+  EXPECT_EQ(RunBody(*sandbox, "return xpcall(print)").fault, Fault::kError);
+}
+
+TEST(LuaSandboxTest, RandomIsSeededPerState) {
+  auto a = MakeSandbox();
+  auto b = MakeSandbox();
+  const char* body = "return math.random(1, 1000000000)";
+  Outcome first = RunBody(*a, body);
+  Outcome second = RunBody(*b, body);
+  EXPECT_EQ(first.fault, Fault::kNone);
+  EXPECT_EQ(first.result, second.result);
+}
+
+// Each of these must fail as an ordinary error: the name is not reachable.
+class EscapeTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EscapeTest, IsContainedAndReported) {
+  auto sandbox = MakeSandbox();
+  ASSERT_TRUE(sandbox);
+  Outcome out = RunBody(*sandbox, GetParam());
+  EXPECT_EQ(out.fault, Fault::kError) << GetParam() << " gave " << out.result;
+  EXPECT_FALSE(out.message.empty());
+  // Still usable.
+  EXPECT_EQ(RunBody(*sandbox, "return 1 + 1").result, "number:2");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Escapes, EscapeTest,
+    ::testing::Values("return io.open('/etc/passwd')", "return os.execute('true')",
+                      "return os.getenv('HOME')", "return require('io')",
+                      "return package.loadlib('libc.so.6', 'system')", "return load('return 1')()",
+                      "return loadstring('return 1')()", "return dofile('/etc/passwd')",
+                      "return loadfile('/etc/passwd')", "return string.dump(function() end)",
+                      "return (''):dump()", "return debug.getinfo(1)", "return debug.getregistry()",
+                      "return collectgarbage('stop')", "return collectgarbage('count')",
+                      "return getmetatable('').__index.dump", "return getmetatable(_ENV).__index",
+                      "return coroutine.create(print)", "return warn('@on')",
+                      "return setmetatable({}, {__gc = function() end})", "string.upper = nil",
+                      "host = nil; return host.x", "math.floor = print",
+                      "rawset(string, 'upper', print)", "setmetatable(string, {})",
+                      "table.insert(string, 1)", "return table.move({}, 1, 1 << 50, 2)",
+                      "return table.insert(setmetatable({}, {__len = function() "
+                      "return 1 << 50 end}), 1, 'x')",
+                      "return table.remove(setmetatable({}, {__len = function() "
+                      "return 1 << 50 end}), 1)"));
+
+TEST(LuaSandboxTest, UnreachableNamesAreNil) {
+  auto sandbox = MakeSandbox();
+  Outcome out = RunBody(*sandbox, R"(
+    local names = {"io", "os", "debug", "package", "require", "load", "loadfile",
+                   "dofile", "collectgarbage", "coroutine", "warn", "loadstring", "host"}
+    local found = {}
+    for _, n in ipairs(names) do
+      if _ENV[n] ~= nil or rawget(_G, n) ~= nil then found[#found + 1] = n end
+    end
+    if string.dump ~= nil or (""):len() ~= 0 then found[#found + 1] = "string.dump" end
+    return table.concat(found, ",") .. "|" .. tostring(getmetatable("")) .. "|" ..
+           tostring(getmetatable(string)) .. "|" .. tostring(getmetatable(_ENV)) .. "|" ..
+           tostring(rawget(_G, "io")))");
+  EXPECT_EQ(out.fault, Fault::kNone) << out.message;
+  EXPECT_EQ(out.result, "string:|false|false|false|nil");
+}
+
+TEST(LuaSandboxTest, LibraryIterationDoesNotExposeTheRealTable) {
+  auto sandbox = MakeSandbox();
+  Outcome out = RunBody(*sandbox, R"(
+    local n = 0
+    for k, v in pairs(string) do n = n + 1 end
+    local _, state = pairs(string)
+    return n > 10 and state == nil and next(string) == nil)");
+  EXPECT_EQ(out.fault, Fault::kNone) << out.message;
+  EXPECT_EQ(out.result, "boolean:true");
+}
+
+TEST(LuaSandboxTest, BinaryChunksAreRefused) {
+  // A real binary chunk, dumped by an ordinary state.
+  lua_State* plain = luaL_newstate();
+  ASSERT_EQ(luaL_loadstring(plain, "return 42"), LUA_OK);
+  std::string binary;
+  lua_dump(
+      plain,
+      [](lua_State*, const void* p, size_t size, void* ud) {
+        static_cast<std::string*>(ud)->append(static_cast<const char*>(p), size);
+        return 0;
+      },
+      &binary, 0);
+  lua_close(plain);
+  ASSERT_EQ(binary.substr(0, 4), "\x1bLua");
+
+  auto sandbox = MakeSandbox();
+  const int top = lua_gettop(sandbox->L());
+  auto env = sandbox->LoadChunk("bin", binary);
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.error().code, ErrorCode::kParse);
+  EXPECT_NE(env.error().message.find("binary"), std::string::npos) << env.error().message;
+  EXPECT_EQ(lua_gettop(sandbox->L()), top);
+}
+
+TEST(LuaSandboxTest, SyntaxErrorsAreParseErrors) {
+  auto sandbox = MakeSandbox();
+  auto env = sandbox->LoadChunk("broken", "function (");
+  ASSERT_FALSE(env.ok());
+  EXPECT_EQ(env.error().code, ErrorCode::kParse);
+  EXPECT_NE(env.error().message.find("broken:1:"), std::string::npos) << env.error().message;
+}
+
+TEST(LuaSandboxTest, TopLevelFaultsFailTheLoad) {
+  SandboxLimits limits = TestLimits();
+  limits.instructions_per_call = 100000;
+  auto sandbox = MakeSandbox(limits);
+  const int top = lua_gettop(sandbox->L());
+  auto looping = sandbox->LoadChunk("loop", "while true do end");
+  ASSERT_FALSE(looping.ok());
+  EXPECT_EQ(looping.error().code, ErrorCode::kActivation);
+  EXPECT_EQ(looping.error().message, "instructions: instruction budget exceeded");
+  auto failing = sandbox->LoadChunk("fail", "error('top')");
+  ASSERT_FALSE(failing.ok());
+  EXPECT_EQ(failing.error().message, "error: fail:1: top");
+  EXPECT_EQ(lua_gettop(sandbox->L()), top);
+}
+
+TEST(LuaSandboxTest, PatchesDoNotSeeEachOthersGlobals) {
+  auto sandbox = MakeSandbox();
+  const int a = Load(*sandbox, R"(
+    counter = 41
+    _G.shared = "a"
+    print = nil
+    function bump() counter = counter + 1; return counter end)");
+  const int b = Load(*sandbox, R"(
+    function peek() return tostring(counter) .. tostring(shared) .. type(print) end)");
+  EXPECT_EQ(Call(*sandbox, a, "bump").result, "number:42");
+  EXPECT_EQ(Call(*sandbox, b, "peek").result, "string:nilnilfunction");
+  EXPECT_EQ(Call(*sandbox, a, "bump").result, "number:43");
+}
+
+TEST(LuaSandboxTest, PushFunctionFindsOnlyOwnFunctions) {
+  auto sandbox = MakeSandbox();
+  lua_State* L = sandbox->L();
+  const int env = Load(*sandbox, "value = 3 function f() end");
+  const int top = lua_gettop(L);
+  EXPECT_FALSE(sandbox->PushFunction(env, "missing"));
+  EXPECT_FALSE(sandbox->PushFunction(env, "value"));
+  EXPECT_FALSE(sandbox->PushFunction(env, "print"));  // inherited, not the patch's
+  EXPECT_FALSE(sandbox->PushFunction(LUA_NOREF, "f"));
+  EXPECT_EQ(lua_gettop(L), top);
+  ASSERT_TRUE(sandbox->PushFunction(env, "f"));
+  EXPECT_EQ(lua_gettop(L), top + 1);
+  lua_pop(L, 1);
+}
+
+TEST(LuaSandboxTest, ErrorsAreReported) {
+  auto sandbox = MakeSandbox();
+  Outcome out = RunBody(*sandbox, "error('boom')");
+  EXPECT_EQ(out.fault, Fault::kError);
+  EXPECT_EQ(out.message, "patch:2: boom");
+  out = RunBody(*sandbox, "error(setmetatable({}, {__tostring = function() return 'x' end}))");
+  EXPECT_EQ(out.fault, Fault::kError);
+  EXPECT_EQ(out.message, "(error object is a table value)");
+  out = RunBody(*sandbox, "error(42)");
+  EXPECT_EQ(out.message, "42");
+  out = RunBody(*sandbox, "local x = nil; return x.y");
+  EXPECT_EQ(out.fault, Fault::kError);
+  EXPECT_NE(out.message.find("attempt to index a nil value"), std::string::npos);
+}
+
+TEST(LuaSandboxTest, InfiniteLoopHitsTheInstructionBudget) {
+  auto sandbox = MakeSandbox();
+  Outcome out = RunBody(*sandbox, "while true do end");
+  EXPECT_EQ(out.fault, Fault::kInstructions);
+  EXPECT_EQ(out.message, "instruction budget exceeded");
+  EXPECT_EQ(RunBody(*sandbox, "return 'fine'").result, "string:fine");
+}
+
+TEST(LuaSandboxTest, InstructionBudgetIsPerCall) {
+  SandboxLimits limits = TestLimits();
+  limits.instructions_per_call = 20000;
+  auto sandbox = MakeSandbox(limits);
+  const int env = Load(*sandbox,
+                       "function work() local n = 0 for i = 1, 2000 do n = n + i end "
+                       "return n end");
+  for (int i = 0; i < 50; ++i) {
+    Outcome out = Call(*sandbox, env, "work");
+    ASSERT_EQ(out.fault, Fault::kNone) << i << ": " << out.message;
+  }
+}
+
+TEST(LuaSandboxTest, TimeBudgetEndsAnInstructionCheapLoop) {
+  SandboxLimits limits;
+  limits.instructions_per_call = uint64_t{1} << 50;
+  limits.time_us_per_call = 20000;
+  auto sandbox = MakeSandbox(limits);
+  const auto start = steady_clock::now();
+  Outcome out = RunBody(*sandbox, "while true do end");
+  EXPECT_EQ(out.fault, Fault::kTime);
+  EXPECT_EQ(out.message, "time budget exceeded");
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(RunBody(*sandbox, "return 1").result, "number:1");
+}
+
+TEST(LuaSandboxTest, TimeBudgetEndsExpensiveStringWork) {
+  // Few instructions, each copying 256 KiB: instructions never run out and
+  // the collector recycles the memory, so only the clock stops it. (The
+  // clock starts at the first hook firing and is checked every 1000
+  // instructions, so the bound below only says "it ends".)
+  SandboxLimits limits;
+  limits.memory_bytes = 64u << 20;
+  limits.instructions_per_call = uint64_t{1} << 50;
+  limits.time_us_per_call = 30000;
+  auto sandbox = MakeSandbox(limits);
+  const auto start = steady_clock::now();
+  Outcome out = RunBody(*sandbox, R"(
+    local s = string.rep("x", 256 << 10)
+    local n = 0
+    while true do n = n + #(s .. n) end)");
+  EXPECT_EQ(out.fault, Fault::kTime) << out.message;
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(60));
+}
+
+TEST(LuaSandboxTest, UnboundedAllocationHitsTheMemoryCap) {
+  SandboxLimits limits = TestLimits();
+  limits.memory_bytes = 512u << 10;
+  auto sandbox = MakeSandbox(limits);
+  Outcome out = RunBody(*sandbox, R"(
+    local t = {}
+    while true do t[#t + 1] = string.rep("x", 1000) .. #t end)");
+  EXPECT_EQ(out.fault, Fault::kMemory);
+  EXPECT_EQ(out.message, "not enough memory");
+  EXPECT_LE(sandbox->memory_used(), limits.memory_bytes);
+  EXPECT_EQ(RunBody(*sandbox, "return ('ok'):upper()").result, "string:OK");
+
+  out = RunBody(*sandbox, "return string.rep('x', 1 << 30)");
+  EXPECT_EQ(out.fault, Fault::kMemory);
+  EXPECT_EQ(RunBody(*sandbox, "return 2").result, "number:2");
+}
+
+TEST(LuaSandboxTest, CatchingDoesNotDefeatTheBudgets) {
+  SandboxLimits limits = TestLimits();
+  limits.memory_bytes = 512u << 10;
+  limits.instructions_per_call = 200000;
+  auto sandbox = MakeSandbox(limits);
+
+  Outcome out = RunBody(*sandbox, "while true do pcall(function() while true do end end) end");
+  EXPECT_EQ(out.fault, Fault::kInstructions);
+  out = RunBody(*sandbox, R"(
+    while true do
+      xpcall(function() while true do end end, function() while true do end end)
+    end)");
+  EXPECT_EQ(out.fault, Fault::kInstructions);
+  out = RunBody(*sandbox, R"(
+    local ok = pcall(function() while true do end end)
+    return "caught")");
+  EXPECT_EQ(out.fault, Fault::kInstructions);
+  out = RunBody(*sandbox, R"(
+    while true do
+      pcall(function() local t = {} while true do t[#t + 1] = {} end end)
+    end)");
+  EXPECT_EQ(out.fault, Fault::kMemory);
+  out = RunBody(*sandbox, "local ok, e = pcall(string.rep, 'x', 1 << 30) return tostring(ok)");
+  EXPECT_EQ(out.fault, Fault::kMemory);
+  out = RunBody(*sandbox, R"(
+    local function f() pcall(f) end
+    while true do pcall(f) end)");
+  EXPECT_NE(out.fault, Fault::kNone);
+  EXPECT_EQ(RunBody(*sandbox, "return 3").result, "number:3");
+}
+
+TEST(LuaSandboxTest, TimeBudgetSurvivesCatching) {
+  SandboxLimits limits;
+  limits.instructions_per_call = uint64_t{1} << 50;
+  limits.time_us_per_call = 20000;
+  auto sandbox = MakeSandbox(limits);
+  Outcome out = RunBody(*sandbox, "while true do pcall(function() while true do end end) end");
+  EXPECT_EQ(out.fault, Fault::kTime);
+}
+
+TEST(LuaSandboxTest, MetamethodsRunUnderTheBudget) {
+  auto sandbox = MakeSandbox();
+  Outcome out = RunBody(*sandbox, R"(
+    local t = setmetatable({}, {__tostring = function() while true do end end})
+    return string.format("%s", t))");
+  EXPECT_EQ(out.fault, Fault::kInstructions);
+  out = RunBody(*sandbox, R"(
+    do local x <close> = setmetatable({}, {__close = function() while true do end end}) end)");
+  EXPECT_EQ(out.fault, Fault::kInstructions);
+}
+
+TEST(LuaSandboxTest, CheapLookingCLoopsAreBounded) {
+  auto sandbox = MakeSandbox();
+  const auto start = steady_clock::now();
+  EXPECT_EQ(RunBody(*sandbox, "return #string.rep('', 1 << 50)").result, "number:0");
+  EXPECT_EQ(RunBody(*sandbox, "return #(''):rep(1 << 50, '')").result, "number:0");
+  EXPECT_EQ(RunBody(*sandbox, "return #string.rep('ab', 3, ',')").result, "number:8");
+  EXPECT_EQ(RunBody(*sandbox,
+                    "local t = {1, 2} table.insert(t, 1, 0) table.remove(t) "
+                    "return table.concat(table.move(t, 1, 2, 2), ',')")
+                .result,
+            "string:0,0,1");
+  EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST(LuaSandboxTest, StateStaysUsableWhenAPatchHoldsAllMemory) {
+  SandboxLimits limits = TestLimits();
+  limits.memory_bytes = 256u << 10;
+  auto sandbox = MakeSandbox(limits);
+  lua_State* L = sandbox->L();
+  const int env = Load(*sandbox, R"(
+    hog = {}
+    function fill() while true do hog[#hog + 1] = {} end end
+    function echo(s) return s end
+    function free() hog = nil return "freed" end)");
+  EXPECT_EQ(Call(*sandbox, env, "fill").fault, Fault::kMemory);
+  const int top = lua_gettop(L);
+
+  // Arguments that no longer fit are a memory fault, not an abort.
+  std::string big(200u << 10, 'x');
+  Outcome out = Call(*sandbox, env, "echo", {Str(big)});
+  EXPECT_EQ(out.fault, Fault::kMemory);
+  EXPECT_EQ(out.message, "not enough memory to pass the arguments");
+  EXPECT_EQ(lua_gettop(L), top);
+
+  // So is loading another chunk.
+  auto more = sandbox->LoadChunk("more", "local t = {} for i = 1, 10000 do t[i] = {} end");
+  EXPECT_FALSE(more.ok());
+  EXPECT_EQ(lua_gettop(L), top);
+
+  EXPECT_EQ(Call(*sandbox, env, "free").result, "string:freed");
+  EXPECT_EQ(Call(*sandbox, env, "echo", {Str("small")}).result, "string:small");
+}
+
+// ---- host functions ----
+
+class HostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    host_["add"] = [](const std::vector<HostValue>& args) -> Result<HostValue> {
+      HostValue out;
+      out.type = ValueType::kInt;
+      for (const HostValue& a : args) out.i += a.i;
+      return out;
+    };
+    host_["describe"] = [](const std::vector<HostValue>& args) -> Result<HostValue> {
+      HostValue out;
+      out.type = ValueType::kString;
+      for (const HostValue& a : args) {
+        switch (a.type) {
+          case ValueType::kNil:
+            out.s += "nil ";
+            break;
+          case ValueType::kInt:
+            out.s += "int" + std::to_string(a.i) + " ";
+            break;
+          case ValueType::kDouble:
+            out.s += "double" + std::to_string(a.d) + " ";
+            break;
+          case ValueType::kBool:
+            out.s += a.b ? "true " : "false ";
+            break;
+          case ValueType::kString:
+            out.s += "'" + a.s + "' ";
+            break;
+          default:
+            out.s += "? ";
+            break;
+        }
+      }
+      return out;
+    };
+    host_["fail"] = [](const std::vector<HostValue>&) -> Result<HostValue> {
+      return MakeError(ErrorCode::kNotFound, "no such account");
+    };
+    host_["throws"] = [](const std::vector<HostValue>&) -> Result<HostValue> {
+      throw std::runtime_error("kaboom");
+    };
+    host_["flag"] = [](const std::vector<HostValue>&) -> Result<HostValue> {
+      HostValue out;
+      out.type = ValueType::kBool;
+      out.b = true;
+      return out;
+    };
+    host_["record"] = [](const std::vector<HostValue>&) -> Result<HostValue> {
+      HostValue out;
+      out.type = ValueType::kRecord;
+      return out;
+    };
+    host_["log"] = [this](const std::vector<HostValue>& args) -> Result<HostValue> {
+      logged_.push_back(args.empty() ? "" : args[0].s);
+      return HostValue{};
+    };
+    sandbox_ = MakeSandbox(TestLimits(), &host_);
+  }
+
+  HostFunctionTable host_;
+  std::vector<std::string> logged_;
+  std::unique_ptr<LuaSandbox> sandbox_;
+};
+
+TEST_F(HostTest, AllowListedFunctionsAreCallable) {
+  EXPECT_EQ(RunBody(*sandbox_, "return host.add(1, 2, 39)").result, "number:42");
+  EXPECT_EQ(RunBody(*sandbox_, "return host.describe(nil, 7, 1.5, false, 'x')").result,
+            "string:nil int7 double1.500000 false 'x' ");
+  EXPECT_EQ(RunBody(*sandbox_, "return host.flag()").result, "boolean:true");
+  EXPECT_EQ(RunBody(*sandbox_, "return host.missing").result, "nil:");
+  EXPECT_EQ(RunBody(*sandbox_, "return host.os_execute == nil and os == nil").result,
+            "boolean:true");
+}
+
+TEST_F(HostTest, UnsupportedArgumentsAreErrors) {
+  Outcome out = RunBody(*sandbox_, "return host.add(1, {})");
+  EXPECT_EQ(out.fault, Fault::kError);
+  EXPECT_NE(out.message.find("host.add: argument 2: unsupported type table"), std::string::npos)
+      << out.message;
+  out = RunBody(*sandbox_, "return host.add(print)");
+  EXPECT_NE(out.message.find("host.add: argument 1: unsupported type function"), std::string::npos)
+      << out.message;
+}
+
+TEST_F(HostTest, HostErrorsSurface) {
+  Outcome out = RunBody(*sandbox_, "return host.fail()");
+  EXPECT_EQ(out.fault, Fault::kError);
+  EXPECT_EQ(out.message, "patch:2: host.fail: no such account");
+  out = RunBody(*sandbox_, "local ok, e = pcall(host.fail) return e");
+  EXPECT_EQ(out.result, "string:host.fail: no such account");
+  out = RunBody(*sandbox_, "return host.record()");
+  EXPECT_NE(out.message.find("host.record: records are not supported"), std::string::npos)
+      << out.message;
+  out = RunBody(*sandbox_, "return host.throws()");
+  EXPECT_EQ(out.fault, Fault::kError);
+  EXPECT_NE(out.message.find("host.throws: host function threw: kaboom"), std::string::npos)
+      << out.message;
+}
+
+TEST_F(HostTest, HostTableIsReadOnly) {
+  Outcome out = RunBody(*sandbox_, "host.add = function() return 0 end");
+  EXPECT_EQ(out.fault, Fault::kError);
+  EXPECT_NE(out.message.find("host is read-only"), std::string::npos) << out.message;
+  EXPECT_EQ(RunBody(*sandbox_, "host.evil = 1").fault, Fault::kError);
+  EXPECT_EQ(RunBody(*sandbox_, "rawset(host, 'add', print)").fault, Fault::kError);
+  EXPECT_EQ(RunBody(*sandbox_, "setmetatable(host, nil)").fault, Fault::kError);
+  EXPECT_EQ(RunBody(*sandbox_, "return getmetatable(host)").result, "boolean:false");
+  // A patch's own `host` global shadows it only in its own environment.
+  const int a = Load(*sandbox_, "host = {add = function() return -1 end}");
+  (void)a;
+  EXPECT_EQ(RunBody(*sandbox_, "return host.add(1)").result, "number:1");
+}
+
+TEST_F(HostTest, PrintGoesToTheHostLog) {
+  EXPECT_EQ(RunBody(*sandbox_, "print('fee', 3, nil, true)").fault, Fault::kNone);
+  ASSERT_EQ(logged_.size(), 1u);
+  EXPECT_EQ(logged_[0], "fee\t3\tnil\ttrue");
+  EXPECT_EQ(RunBody(*sandbox_, "print(string.rep('y', 5000))").fault, Fault::kNone);
+  ASSERT_EQ(logged_.size(), 2u);
+  EXPECT_EQ(logged_[1].size(), 1024u);
+}
+
+TEST(LuaSandboxTest, PrintWithoutHostLogUsesStderr) {
+  auto sandbox = MakeSandbox();
+  EXPECT_EQ(RunBody(*sandbox, "print('to stderr') return 1").result, "number:1");
+}
+
+TEST(LuaSandboxTest, NoHostTableWithoutHost) {
+  auto sandbox = MakeSandbox();
+  EXPECT_EQ(RunBody(*sandbox, "return host").result, "nil:");
+}
+
+// ---- conversions ----
+
+class ConvertTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sandbox_ = MakeSandbox();
+    L = sandbox_->L();
+  }
+  void TearDown() override {
+    if (record_ != nullptr) record_type_->destroy(record_);
+  }
+
+  // Evaluates `expr` in the sandbox and reads the result as `type`.
+  bool ReadExpr(const std::string& expr, ValueType type, const RecordType* record = nullptr) {
+    const int env = Load(*sandbox_, "function get() return " + expr + " end");
+    const int top = lua_gettop(L);
+    EXPECT_TRUE(sandbox_->PushFunction(env, "get"));
+    std::string message;
+    EXPECT_EQ(sandbox_->PCall(0, 1, &message), Fault::kNone) << message;
+    if (record_ != nullptr) record_type_->destroy(record_);
+    record_ = nullptr;
+    record_type_ = record;
+    error_.clear();
+    const bool ok = LuaSandbox::Read(L, -1, type, record, &value_, &storage_, &record_, &error_);
+    lua_pop(L, 1);
+    EXPECT_EQ(lua_gettop(L), top);
+    return ok;
+  }
+
+  std::unique_ptr<LuaSandbox> sandbox_;
+  lua_State* L = nullptr;
+  PatchValue value_;
+  std::string storage_;
+  void* record_ = nullptr;
+  const RecordType* record_type_ = nullptr;
+  std::string error_;
+};
+
+TEST_F(ConvertTest, Scalars) {
+  ASSERT_TRUE(ReadExpr("42", ValueType::kInt));
+  EXPECT_EQ(value_.type, ValueType::kInt);
+  EXPECT_EQ(value_.i, 42);
+  ASSERT_TRUE(ReadExpr("-3.0", ValueType::kInt));
+  EXPECT_EQ(value_.i, -3);
+  ASSERT_TRUE(ReadExpr("math.mininteger", ValueType::kInt));
+  EXPECT_EQ(value_.i, INT64_MIN);
+  ASSERT_TRUE(ReadExpr("2.5", ValueType::kDouble));
+  EXPECT_EQ(value_.d, 2.5);
+  ASSERT_TRUE(ReadExpr("7", ValueType::kDouble));
+  EXPECT_EQ(value_.type, ValueType::kDouble);
+  EXPECT_EQ(value_.d, 7.0);
+  ASSERT_TRUE(ReadExpr("false", ValueType::kBool));
+  EXPECT_FALSE(value_.b);
+  ASSERT_TRUE(ReadExpr("'he\\0llo'", ValueType::kString));
+  EXPECT_EQ(value_.s, std::string_view("he\0llo", 6));
+  EXPECT_EQ(value_.s.data(), storage_.data());
+  ASSERT_TRUE(ReadExpr("nil", ValueType::kNil));
+  EXPECT_EQ(value_.type, ValueType::kNil);
+}
+
+TEST_F(ConvertTest, ScalarMismatches) {
+  EXPECT_FALSE(ReadExpr("'5'", ValueType::kInt));
+  EXPECT_EQ(error_, "expected int, got string");
+  EXPECT_FALSE(ReadExpr("1.5", ValueType::kInt));
+  EXPECT_EQ(error_, "expected int, got non-integer number 1.5");
+  EXPECT_FALSE(ReadExpr("2^63", ValueType::kInt));
+  EXPECT_NE(error_.find("expected int, got non-integer number"), std::string::npos);
+  EXPECT_FALSE(ReadExpr("0/0", ValueType::kInt));
+  EXPECT_FALSE(ReadExpr("true", ValueType::kDouble));
+  EXPECT_EQ(error_, "expected double, got boolean");
+  EXPECT_FALSE(ReadExpr("1", ValueType::kBool));
+  EXPECT_EQ(error_, "expected bool, got number");
+  EXPECT_FALSE(ReadExpr("nil", ValueType::kBool));
+  EXPECT_EQ(error_, "expected bool, got nil");
+  EXPECT_FALSE(ReadExpr("12", ValueType::kString));
+  EXPECT_EQ(error_, "expected string, got number");
+  EXPECT_FALSE(ReadExpr("{}", ValueType::kString));
+  EXPECT_EQ(error_, "expected string, got table");
+  EXPECT_FALSE(ReadExpr("0", ValueType::kNil));
+  EXPECT_EQ(error_, "expected nil, got number");
+}
+
+TEST_F(ConvertTest, PushScalars) {
+  const int env = Load(*sandbox_,
+                       "function show(...) local t = {} "
+                       "for i = 1, select('#', ...) do local v = select(i, ...) "
+                       "t[i] = math.type(v) or type(v) end "
+                       "return table.concat(t, ',') end");
+  PatchValue nil_value;
+  PatchValue d;
+  d.type = ValueType::kDouble;
+  d.d = 2.0;
+  PatchValue b;
+  b.type = ValueType::kBool;
+  b.b = true;
+  Outcome out = Call(*sandbox_, env, "show", {Int(1), d, b, Str("s"), nil_value});
+  EXPECT_EQ(out.result, "string:integer,float,boolean,string,nil");
+}
+
+TEST_F(ConvertTest, RecordsRoundTrip) {
+  const RecordType* quote_type = detail::RecordTypeOf<Quote>();
+  Quote quote{{1250, "EUR"}, 0.5, true, 30};
+  const int env = Load(*sandbox_, R"(
+    function adjust(q)
+      return {price = {cents = q.price.cents + 1, currency = q.price.currency .. "!"},
+              rate = q.rate * 2, firm = not q.firm, days = q.days - 1, extra = "ignored"}
+    end)");
+  ASSERT_TRUE(sandbox_->PushFunction(env, "adjust"));
+  LuaSandbox::Push(L, detail::ToValue(quote));
+  std::string message;
+  ASSERT_EQ(sandbox_->PCall(1, 1, &message), Fault::kNone) << message;
+  PatchValue value;
+  void* storage = nullptr;
+  std::string error;
+  ASSERT_TRUE(
+      LuaSandbox::Read(L, -1, ValueType::kRecord, quote_type, &value, nullptr, &storage, &error))
+      << error;
+  lua_pop(L, 1);
+  ASSERT_NE(storage, nullptr);
+  EXPECT_EQ(value.type, ValueType::kRecord);
+  EXPECT_EQ(value.record_type, quote_type);
+  EXPECT_EQ(value.record, storage);
+  Quote out;
+  ASSERT_TRUE(detail::FromValue(value, &out));
+  quote_type->destroy(storage);
+  EXPECT_EQ(out.price.cents, 1251);
+  EXPECT_EQ(out.price.currency, "EUR!");
+  EXPECT_EQ(out.rate, 1.0);
+  EXPECT_FALSE(out.firm);
+  EXPECT_EQ(out.days, 29);
+}
+
+TEST_F(ConvertTest, RecordMismatches) {
+  const RecordType* money = detail::RecordTypeOf<Money>();
+  const RecordType* quote = detail::RecordTypeOf<Quote>();
+  EXPECT_TRUE(ReadExpr("{cents = 5.0, currency = 'USD', note = {}}", ValueType::kRecord, money));
+  EXPECT_EQ(static_cast<const Money*>(record_)->cents, 5);
+  EXPECT_FALSE(ReadExpr("{currency = 'USD'}", ValueType::kRecord, money));
+  EXPECT_EQ(error_, "field 'cents': expected int, got nil");
+  EXPECT_EQ(record_, nullptr);
+  EXPECT_FALSE(ReadExpr("{cents = 1, currency = 2}", ValueType::kRecord, money));
+  EXPECT_EQ(error_, "field 'currency': expected string, got number");
+  EXPECT_FALSE(ReadExpr("{cents = 1.25, currency = 'x'}", ValueType::kRecord, money));
+  EXPECT_EQ(error_, "field 'cents': expected int, got non-integer number 1.25");
+  EXPECT_FALSE(ReadExpr("'Money'", ValueType::kRecord, money));
+  EXPECT_EQ(error_, "expected record Money, got string");
+  EXPECT_FALSE(ReadExpr("{price = {cents = 1}, rate = 1, firm = true, days = 1}",
+                        ValueType::kRecord, quote));
+  EXPECT_EQ(error_, "field 'price': field 'currency': expected string, got nil");
+  EXPECT_FALSE(ReadExpr("{price = {cents = 1, currency = ''}, rate = 1, firm = 1, days = 1}",
+                        ValueType::kRecord, quote));
+  EXPECT_EQ(error_, "field 'firm': expected bool, got number");
+  EXPECT_FALSE(
+      ReadExpr("{price = {cents = 1, currency = ''}, rate = 1, firm = true, "
+               "days = 1 << 40}",
+               ValueType::kRecord, quote));
+  EXPECT_EQ(error_, "field 'days': value out of range for the field");
+  // Metamethods are not consulted: only the table's own fields count.
+  EXPECT_FALSE(
+      ReadExpr("setmetatable({currency = 'x'}, {__index = function() "
+               "while true do end end})",
+               ValueType::kRecord, money));
+  EXPECT_EQ(error_, "field 'cents': expected int, got nil");
+}
+
+}  // namespace
+}  // namespace atrium::hotpatch::internal
+
+namespace atrium::hotpatch::internal {
+namespace {
+
+TEST(LuaSandboxPatternTest, BacktrackingPatternsOnLongSubjectsAreRefused) {
+  SandboxLimits limits;
+  limits.memory_bytes = 4u << 20;
+  limits.time_us_per_call = 200000;
+  auto sb = LuaSandbox::Create(limits, nullptr);
+  ASSERT_TRUE(sb.ok());
+  auto env = (*sb)->LoadChunk("=p",
+      "function slow() return (('a'):rep(40000)):find('.-b') end\n"
+      "function plain() return (('a'):rep(40000) .. 'b'):find('b', 1, true) end\n"
+      "function small() return (('a'):rep(100) .. 'b'):find('.-b') end\n"
+      "function gsub_slow() return (('a'):rep(5000)):gsub('(.-)(.-)b', '') end\n");
+  ASSERT_TRUE(env.ok()) << env.error().ToString();
+  std::string msg;
+  ASSERT_TRUE((*sb)->PushFunction(*env, "slow"));
+  EXPECT_EQ((*sb)->PCall(0, 1, &msg), Fault::kError);
+  EXPECT_NE(msg.find("too expensive"), std::string::npos) << msg;
+  ASSERT_TRUE((*sb)->PushFunction(*env, "gsub_slow"));
+  EXPECT_EQ((*sb)->PCall(0, 1, &msg), Fault::kError);
+  ASSERT_TRUE((*sb)->PushFunction(*env, "plain"));
+  EXPECT_EQ((*sb)->PCall(0, 1, &msg), Fault::kNone) << msg;
+  lua_pop((*sb)->L(), 1);
+  ASSERT_TRUE((*sb)->PushFunction(*env, "small"));
+  EXPECT_EQ((*sb)->PCall(0, 1, &msg), Fault::kNone) << msg;
+  lua_pop((*sb)->L(), 1);
+}
+
+}  // namespace
+}  // namespace atrium::hotpatch::internal
