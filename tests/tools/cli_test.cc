@@ -80,6 +80,47 @@ TEST_F(CliTest, ValidatePrintsFilePointerMessage) {
   EXPECT_NE(good.text.find("9 file(s) checked, 0 error(s)"), std::string::npos) << good.text;
 }
 
+TEST_F(CliTest, HotpatchFixesTheSampleFeeAndContainsTheHostilePatch) {
+  std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
+  std::string patches = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet-patches";
+  std::string data = " --data-dir " + dir_ + "/data";
+  auto out = RunCli("run " + app + data + " --open transfer");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("[transfer] fee 5.00"), std::string::npos) << out.text;  // the bug
+  out = RunCli("patch apply " + app + " " + patches + "/fix-fee" + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  out = RunCli("run " + app + data + " --open transfer");
+  EXPECT_NE(out.text.find("[transfer] fee 0.50"), std::string::npos) << out.text;  // fixed
+  // The hostile patch installs (it is signed) but cannot get out: the home
+  // screen still renders with the original greeting and the patch is failed.
+  out = RunCli("patch apply " + app + " " + patches + "/malicious" + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  out = RunCli("run " + app + data + " --open transfer");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("Welcome back, Ada Lovelace"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("[transfer] fee 0.50"), std::string::npos) << out.text;
+  out = RunCli("patch list " + app + data);
+  EXPECT_NE(out.text.find("totally-harmless         6.6.6    failed"), std::string::npos)
+      << out.text;
+  EXPECT_NE(out.text.find("fix-transfer-fee         1.0.0    enabled"), std::string::npos);
+  // Disable and roll the fix back out from the command line.
+  EXPECT_EQ(RunCli("patch disable " + app + " fix-transfer-fee" + data).status, 0);
+  out = RunCli("run " + app + data + " --open transfer");
+  EXPECT_NE(out.text.find("[transfer] fee 5.00"), std::string::npos) << out.text;
+}
+
+TEST_F(CliTest, PatchSignedWithAnotherKeyIsRefused) {
+  std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
+  std::string patch = dir_ + "/fix";
+  std::filesystem::copy(std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet/patches/fix-fee",
+                        patch);
+  ASSERT_EQ(RunCli("keygen --out " + dir_ + "/rogue").status, 0);
+  ASSERT_EQ(RunCli("patch sign " + patch + " --key " + dir_ + "/rogue.key").status, 0);
+  auto out = RunCli("patch apply " + app + " " + patch + " --data-dir " + dir_ + "/data");
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find("patch.sig"), std::string::npos) << out.text;
+}
+
 TEST_F(CliTest, UnknownCommandAndMissingAppFail) {
   EXPECT_EQ(RunCli("frobnicate").status, 2);
   auto out = RunCli("run " + dir_ + "/nope");
