@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <list>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -74,6 +75,7 @@ struct ChainEntry {
   const LoadedPatch* patch;
   PatchMode mode;
   std::string function;
+  size_t decl;  // index in the patch manifest's points: its function ref slot
 };
 
 struct Chain {
@@ -108,7 +110,7 @@ struct Frame {
   size_t replace_index;  // the replace whose `original` this frame serves
   const void* point;
   OriginalThunk native;
-  std::deque<std::string>* strings;
+  std::list<std::string>* strings;  // stable addresses; no allocation while empty
   std::vector<std::pair<const RecordType*, void*>>* records;
   std::string fault;  // set when `original` failed; the call falls back
   bool fault_recorded = false;  // the fault was an inner patch's, already recorded
@@ -119,7 +121,7 @@ struct PatchSandbox {
   std::unique_ptr<LuaSandbox> sandbox;
   int env_ref = LUA_NOREF;
   int original_ref = LUA_NOREF;
-  std::unordered_map<std::string, int> functions;  // name -> registry ref
+  std::vector<int> functions;  // registry ref per manifest point declaration
 };
 
 struct ThreadState {
@@ -273,7 +275,9 @@ void RuntimeImpl::PublishLocked(PointCore* core) {
     for (const auto& decl : p->package.manifest.points) {
       if (decl.point != core->id()) continue;
       if (decl.signature != core->signature_string()) continue;  // refused at install
-      all.push_back({decl.order, p->stored.install_seq, {p.get(), decl.mode, decl.function}});
+      const size_t index = static_cast<size_t>(&decl - p->package.manifest.points.data());
+      all.push_back(
+          {decl.order, p->stored.install_seq, {p.get(), decl.mode, decl.function, index}});
     }
   }
   if (all.empty()) {
@@ -477,12 +481,11 @@ PatchSandbox* RuntimeImpl::SandboxFor(ThreadState& ts, const LoadedPatch* patch,
   lua_pushcclosure(L, &RuntimeImpl::LuaOriginal, 1);
   ps.original_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   for (const auto& d : patch->package.manifest.points) {
-    if (ps.functions.count(d.function)) continue;
     if (!(*sb)->PushFunction(*env, d.function)) {
       *error = "patch defines no function '" + d.function + "'";
       return nullptr;
     }
-    ps.functions[d.function] = luaL_ref(L, LUA_REGISTRYINDEX);
+    ps.functions.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
   }
   ps.env_ref = *env;
   ps.key = patch->stored.install_seq;
@@ -494,7 +497,9 @@ PatchSandbox* RuntimeImpl::SandboxFor(ThreadState& ts, const LoadedPatch* patch,
 bool ReadArgs(lua_State* L, int first, const PointCore& core, PatchValue* out, Frame& frame,
               std::string* error) {
   for (size_t i = 0; i < core.params.size(); ++i) {
-    std::string* storage = &frame.strings->emplace_back();
+    std::string scratch;
+    std::string* storage =
+        core.params[i] == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
     void* record = nullptr;
     if (!LuaSandbox::Read(L, first + static_cast<int>(i), core.params[i], core.param_records[i],
                           &out[i], storage, &record, error)) {
@@ -512,7 +517,10 @@ bool ReadResult(lua_State* L, int index, const PointCore& core, PatchValue* out,
     *out = PatchValue{};
     return true;
   }
-  std::string* storage = &frame.strings->emplace_back();
+  std::string scratch;
+  std::string* storage = core.signature.result == ValueType::kString
+                             ? &frame.strings->emplace_back()
+                             : &scratch;
   void* record = nullptr;
   if (!LuaSandbox::Read(L, index, core.signature.result, core.signature.result_record, out,
                         storage, &record, error)) {
@@ -565,7 +573,10 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
                               std::span<const PatchValue> args, PatchValue* result,
                               std::string* error) {
   if (index < 0) {  // the native implementation
-    std::string& s = frame.strings->emplace_back();
+    std::string scratch;
+    std::string& s = frame.core->signature.result == ValueType::kString
+                         ? frame.strings->emplace_back()
+                         : scratch;
     void* record = nullptr;
     if (!frame.native(frame.point, args, result, &s, &record)) {
       *error = "original: arguments do not convert to the native types";
@@ -579,7 +590,7 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
   if (ps == nullptr) return false;
   lua_State* L = ps->sandbox->L();
   const int top = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.function]);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ps->original_ref);
   for (const auto& a : args) LuaSandbox::Push(L, a);
   // Frame for this replace's `original`.
@@ -607,12 +618,11 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
   const Chain* chain = static_cast<const Chain*>(core->active.load(std::memory_order_acquire));
   if (chain == nullptr || in.size() > kMaxArgs) return false;
   ThreadState& ts = Tls();
-  std::deque<std::string> strings;
+  std::list<std::string> strings;
   std::vector<std::pair<const RecordType*, void*>> records;
   Frame frame{core, chain, 0, point, original, &strings, &records, {}};
-  PatchValue args[kMaxArgs];
-  std::copy(in.begin(), in.end(), args);
-  std::span<const PatchValue> cur(args, in.size());
+  std::vector<PatchValue> rewritten;  // only when a `before` replaces the arguments
+  std::span<const PatchValue> cur = in;
   PatchValue res;
   bool have_result = false;
   bool ok = true;
@@ -623,7 +633,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
     if (ps == nullptr) { ok = false; RecordFault(e.patch, error); break; }
     lua_State* L = ps->sandbox->L();
     const int top = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.function]);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
     for (const auto& a : cur) LuaSandbox::Push(L, a);
     Fault f = ps->sandbox->PCall(static_cast<int>(cur.size()), LUA_MULTRET, &error);
     if (f != Fault::kNone) {
@@ -635,10 +645,15 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
     if (nres >= 1 && lua_type(L, top + 1) == LUA_TSTRING) {
       std::string_view tag = lua_tostring(L, top + 1);
       if (tag == "args") {
+        rewritten.assign(core->params.size(), PatchValue{});
         if (nres - 1 != static_cast<int>(core->params.size()) ||
-            !ReadArgs(L, top + 2, *core, args, frame, &error)) {
-          if (error.empty()) error = "before: \"args\" needs " + std::to_string(core->params.size()) + " values";
+            !ReadArgs(L, top + 2, *core, rewritten.data(), frame, &error)) {
+          if (error.empty()) {
+            error = "before: \"args\" needs " + std::to_string(core->params.size()) + " values";
+          }
           ok = false;
+        } else {
+          cur = std::span<const PatchValue>(rewritten);
         }
       } else if (tag == "result") {
         if (nres != 2 || !ReadResult(L, top + 2, *core, &res, frame, &error)) {
@@ -668,7 +683,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       if (ps == nullptr) { ok = false; RecordFault(e.patch, error); break; }
       lua_State* L = ps->sandbox->L();
       const int top = lua_gettop(L);
-      lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.function]);
+      lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
       LuaSandbox::Push(L, res);
       for (const auto& a : cur) LuaSandbox::Push(L, a);
       Fault f = ps->sandbox->PCall(static_cast<int>(cur.size()) + 1, 1, &error);

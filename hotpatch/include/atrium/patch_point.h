@@ -242,6 +242,20 @@ class PatchPointRegistry {
   virtual PatchPointCore* Declare(std::string_view id, const Signature& signature) = 0;
 };
 
+namespace detail {
+class Inert final : public PatchPointCore {
+ public:
+  bool Invoke(std::span<const PatchValue>, PatchValue*, std::string*, void**, const void*,
+              OriginalThunk) override {
+    return false;
+  }
+};
+inline PatchPointCore& InertCore() {
+  static Inert* inert = new Inert();  // leaked: points may be called during exit
+  return *inert;
+}
+}  // namespace detail
+
 template <auto Fn>
 class PatchPoint;
 
@@ -250,16 +264,16 @@ class PatchPoint<Fn> {
  public:
   // `registry` may be null (no hotpatch runtime): the point always runs Fn.
   PatchPoint(PatchPointRegistry* registry, std::string_view id)
-      : core_(registry ? registry->Declare(id, kSignature) : nullptr) {}
+      : core_(Bind(registry, id)) {}
 
   R operator()(A... args) const {
-    if (core_ == nullptr || core_->active.load(std::memory_order_acquire) == nullptr)
-        [[likely]] {
+    if (core_->active.load(std::memory_order_acquire) == nullptr) [[likely]] {
       return Fn(std::forward<A>(args)...);
     }
     return CallPatched(std::forward<A>(args)...);
   }
 
+  // The runtime's core, or an inert one that is never active.
   const PatchPointCore* core() const { return core_; }
 
  private:
@@ -343,6 +357,13 @@ class PatchPoint<Fn> {
     if constexpr (std::is_same_v<detail::Bare<T>, const char*>) return stored.c_str();
     else if constexpr (std::is_same_v<detail::Bare<T>, std::string_view>) return std::string_view(stored);
     else return static_cast<S&>(stored);
+  }
+
+  // Without a runtime (or a refused declaration) the point gets a core that
+  // is never active, so a call checks one atomic and nothing else.
+  static PatchPointCore* Bind(PatchPointRegistry* registry, std::string_view id) {
+    PatchPointCore* core = registry ? registry->Declare(id, kSignature) : nullptr;
+    return core ? core : &detail::InertCore();
   }
 
   PatchPointCore* const core_;

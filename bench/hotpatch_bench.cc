@@ -1,0 +1,634 @@
+// hotpatch_bench: the cost of a call through a patch point, each figure
+// reported as a ratio against a baseline measured in the same run (never as
+// a wall-clock assertion).
+//
+//   hotpatch_bench [--quick] [--json=PATH] [--keep]
+//
+// A real Runtime is opened in a temp data dir and one signed package (key
+// generated at start) is installed that replaces two of the three points
+// declared here. Then, on 1 thread and on 2 threads calling at once:
+//  1. an unpatched point, PatchPoint<&Fee>, vs a direct call of the same
+//     never-inlined Fee(cents, rate), and vs a call through a volatile
+//     function pointer (informational);
+//  2. the patched point (replace: `a * b // 1000`) vs a bare lua_pcall of
+//     the same Lua function in a plain lua_State (luaL_newstate +
+//     luaL_openlibs; function fetched once; per call: push function and
+//     arguments, pcall, read the integer, pop); one lua_State per thread;
+//  3. the same with a string argument and a string result.
+// Variants are interleaved (rotating order) within each repetition and the
+// medians over repetitions are reported, as thread CPU time per call (the
+// slowest thread's), so other processes on a busy machine do not inflate
+// them; wall-clock medians go to the JSON detail. The table at the end is
+// informational: the exit code is 0 unless the bench itself could not run.
+//
+// Threads: every measured loop runs on a persistent crew of pinned workers,
+// so per-thread state (the runtime's Lua states, the baseline's lua_States)
+// is built once, in warm-up, and not inside a sample.
+#include <lua.hpp>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cinttypes>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "atrium/hotpatch.h"
+#include "atrium/patch_point.h"
+#include "patch_package.h"
+
+namespace fs = std::filesystem;
+
+namespace atrium::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using hotpatch::PatchPoint;
+
+struct BenchConfig {
+  bool quick = false;
+  bool keep = false;
+  std::string json_path;
+  int warmup = 2;
+  int repetitions = 21;
+  uint64_t native_ops = 2'000'000;  // per sample, per thread (section 1)
+  uint64_t lua_ops = 300'000;       // per sample, per thread (sections 2 and 3)
+};
+
+// The functions behind the points. noipa: every variant really calls them
+// (no inlining, cloning or pure-call elimination).
+[[gnu::noipa]] int64_t Fee(int64_t cents, int64_t rate) { return (cents * rate + 500) / 1000; }
+[[gnu::noipa]] int64_t FeeUnpatched(int64_t cents, int64_t rate) {
+  return (cents * rate + 500) / 1000;
+}
+[[gnu::noipa]] std::string Tag(std::string_view currency) {
+  return std::string(currency) + ":v1";
+}
+
+int64_t (*volatile fee_pointer)(int64_t, int64_t) = &FeeUnpatched;
+
+constexpr int64_t kRate = 7;
+constexpr std::string_view kCurrency = "EUR";
+
+// The patch source; the bare baseline loads the very same text.
+constexpr const char* kPatchSource =
+    "function fee(original, a, b) return a * b // 1000 end\n"
+    "function tag(original, s) return s .. ':v2' end\n";
+
+// Keeps `v` (and the work producing it) from being optimized away.
+template <typename T>
+inline void Keep(const T& v) {
+  asm volatile("" : : "r,m"(v) : "memory");
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t mid = v.size() / 2;
+  return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+// The bench cannot measure what it was asked to: stop with a reason.
+[[noreturn]] void Fail(const std::string& what) {
+  std::fprintf(stderr, "hotpatch_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+void MustOk(const Status& s, const std::string& what) {
+  if (!s.ok()) Fail(what + ": " + s.error().ToString());
+}
+
+template <typename T>
+T Must(Result<T> r, const std::string& what) {
+  if (!r.ok()) Fail(what + ": " + r.error().ToString());
+  return std::move(r).value();
+}
+
+// The CPUs this process may run on.
+std::vector<int> UsableCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; ++c) {
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    }
+  }
+  return cpus;
+}
+
+// CPU time of the calling thread: unlike wall time, not inflated while
+// other processes on a busy machine preempt the measured thread.
+double ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+// ns per call, the slowest participating thread's figure.
+struct Sample {
+  double cpu_ns = 0;   // thread CPU time
+  double wall_ns = 0;  // steady clock
+};
+
+// Persistent worker threads, each pinned to its own CPU when there are
+// enough. Run() hands one job to the first `threads` workers, which start
+// together after a spin barrier; it returns when all have finished.
+// Concurrency: Run() is called from one thread at a time (the main thread).
+class Crew {
+ public:
+  // A job runs `ops` calls on worker `t` and returns a checksum.
+  using Job = std::function<int64_t(int t, uint64_t ops)>;
+
+  Crew(int size, const std::vector<int>& cpus) : samples_(size) {
+    for (int t = 0; t < size; ++t) {
+      workers_.emplace_back([this, t, cpu = cpus.empty() ? -1 : cpus[t % cpus.size()]] {
+        if (cpu >= 0) {
+          cpu_set_t set;
+          CPU_ZERO(&set);
+          CPU_SET(cpu, &set);
+          pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        }
+        Loop(t);
+      });
+    }
+  }
+  ~Crew() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  // Runs `job` on `threads` workers at once.
+  Sample Run(int threads, uint64_t ops, const Job& job) {
+    {
+      std::lock_guard lock(mu_);
+      job_ = &job;
+      ops_ = ops;
+      threads_ = threads;
+      ready_.store(0);
+      done_ = 0;
+      ++generation_;
+    }
+    wake_.notify_all();
+    std::unique_lock lock(mu_);
+    finished_.wait(lock, [&] { return done_ == threads_; });
+    Sample out;
+    for (int t = 0; t < threads; ++t) {
+      out.cpu_ns = std::max(out.cpu_ns, samples_[t].cpu_ns);
+      out.wall_ns = std::max(out.wall_ns, samples_[t].wall_ns);
+    }
+    return out;
+  }
+
+ private:
+  void Loop(int t) {
+    uint64_t seen = 0;
+    for (;;) {
+      const Job* job;
+      uint64_t ops;
+      int threads;
+      {
+        std::unique_lock lock(mu_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (stop_) return;
+        job = job_;
+        ops = ops_;
+        threads = threads_;
+      }
+      if (t >= threads) continue;
+      ready_.fetch_add(1);
+      while (ready_.load() < threads) {
+      }
+      const double c0 = ThreadCpuNs();
+      const auto t0 = Clock::now();
+      int64_t sum = (*job)(t, ops);
+      const auto t1 = Clock::now();
+      const double c1 = ThreadCpuNs();
+      Keep(sum);
+      samples_[t].cpu_ns = (c1 - c0) / static_cast<double>(ops);
+      samples_[t].wall_ns =
+          std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(ops);
+      {
+        std::lock_guard lock(mu_);
+        ++done_;
+      }
+      finished_.notify_one();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable wake_, finished_;
+  uint64_t generation_ = 0;   // guarded by mu_
+  bool stop_ = false;         // guarded by mu_
+  const Job* job_ = nullptr;  // guarded by mu_
+  uint64_t ops_ = 0;          // guarded by mu_
+  int threads_ = 0;           // guarded by mu_
+  int done_ = 0;              // guarded by mu_
+  std::atomic<int> ready_{0};
+  std::vector<Sample> samples_;  // [t] written by worker t, read after done_
+  std::vector<std::thread> workers_;
+};
+
+// A plain interpreter holding kPatchSource, with `function` fetched once to
+// stack slot 1. Used by one thread at a time.
+class BareLua {
+ public:
+  explicit BareLua(const char* function) : L_(luaL_newstate()) {
+    if (L_ == nullptr) Fail("luaL_newstate failed");
+    luaL_openlibs(L_);
+    if (luaL_dostring(L_, kPatchSource) != LUA_OK) {
+      Fail(std::string("loading the baseline source: ") + lua_tostring(L_, -1));
+    }
+    if (lua_getglobal(L_, function) != LUA_TFUNCTION) Fail("baseline has no function");
+    lua_settop(L_, 1);
+  }
+  ~BareLua() { lua_close(L_); }
+  BareLua(const BareLua&) = delete;
+  BareLua& operator=(const BareLua&) = delete;
+
+  // fee(nil, a, b)
+  int64_t Fee(int64_t a, int64_t b) {
+    lua_pushvalue(L_, 1);
+    lua_pushnil(L_);
+    lua_pushinteger(L_, a);
+    lua_pushinteger(L_, b);
+    if (lua_pcall(L_, 3, 1, 0) != LUA_OK) Fail(std::string("baseline: ") + lua_tostring(L_, -1));
+    int64_t r = lua_tointeger(L_, -1);
+    lua_pop(L_, 1);
+    return r;
+  }
+  // tag(nil, s)
+  std::string Tag(std::string_view s) {
+    lua_pushvalue(L_, 1);
+    lua_pushnil(L_);
+    lua_pushlstring(L_, s.data(), s.size());
+    if (lua_pcall(L_, 2, 1, 0) != LUA_OK) Fail(std::string("baseline: ") + lua_tostring(L_, -1));
+    size_t n = 0;
+    const char* p = lua_tolstring(L_, -1, &n);
+    std::string r(p, n);
+    lua_pop(L_, 1);
+    return r;
+  }
+
+ private:
+  lua_State* L_;
+};
+
+// One line of the final table.
+struct Row {
+  std::string key;  // JSON name
+  std::string metric;
+  double ours = 0;  // ns/call
+  std::string baseline_name;
+  double baseline = 0;  // ns/call
+  double target = 0;    // on ours/baseline; 0: informational
+  double ratio() const { return baseline > 0 ? ours / baseline : 0; }
+  bool pass() const { return target <= 0 || ratio() <= target; }
+  std::string TargetText() const {
+    if (target <= 0) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "ratio <= %.2f", target);
+    return buf;
+  }
+  std::string Verdict() const { return target <= 0 ? "info" : pass() ? "PASS" : "MISS"; }
+};
+
+struct Variant {
+  std::string name;
+  Crew::Job job;
+  uint64_t ops;
+};
+
+// Medians (ns/call, thread CPU time) of each variant on `threads` threads,
+// interleaved with a rotating order within each repetition. Wall-clock
+// medians go to `detail` under "<key>_<variant>_wall_ns".
+std::vector<double> Measure(Crew& crew, int threads, const std::vector<Variant>& variants,
+                            const BenchConfig& config, const std::string& key,
+                            boost::json::object* detail) {
+  std::vector<std::vector<double>> cpu(variants.size()), wall(variants.size());
+  for (int r = -config.warmup; r < config.repetitions; ++r) {
+    for (size_t k = 0; k < variants.size(); ++k) {
+      size_t v = (k + static_cast<size_t>(r + config.warmup)) % variants.size();
+      Sample s = crew.Run(threads, variants[v].ops, variants[v].job);
+      if (r < 0) continue;
+      cpu[v].push_back(s.cpu_ns);
+      wall[v].push_back(s.wall_ns);
+    }
+  }
+  std::vector<double> medians;
+  for (size_t v = 0; v < variants.size(); ++v) {
+    medians.push_back(Median(cpu[v]));
+    (*detail)[key + "_" + variants[v].name + "_wall_ns"] = Median(wall[v]);
+  }
+  return medians;
+}
+
+// 1-minute load average, or -1 when unknown.
+double LoadAverage() {
+  double load = -1;
+  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
+    std::fclose(f);
+  }
+  return load;
+}
+
+void PrintTable(const std::vector<Row>& rows) {
+  std::printf("\n%-36s %9s  %-26s %9s %7s %-13s %s\n", "metric", "ours ns", "baseline", "ns",
+              "ratio", "target", "");
+  std::printf("%s\n", std::string(110, '-').c_str());
+  for (const Row& r : rows) {
+    std::printf("%-36s %9.2f  %-26s %9.2f %7.2f %-13s %s\n", r.metric.c_str(), r.ours,
+                r.baseline_name.c_str(), r.baseline, r.ratio(), r.TargetText().c_str(),
+                r.Verdict().c_str());
+  }
+  std::printf("(informational: targets are not asserted; 1-minute load average now %.2f)\n",
+              LoadAverage());
+}
+
+void WriteJson(const std::string& path, const BenchConfig& config, const std::vector<Row>& rows,
+               const boost::json::object& detail, double loadavg_before, double loadavg_after) {
+  boost::json::array metrics;
+  for (const Row& r : rows) {
+    metrics.push_back(boost::json::object{
+        {"name", r.key},
+        {"metric", r.metric},
+        {"unit", "ns/call"},
+        {"ours", r.ours},
+        {"baseline_name", r.baseline_name},
+        {"baseline", r.baseline},
+        {"ratio", r.ratio()},
+        {"target", r.TargetText()},
+        {"verdict", r.Verdict()},
+    });
+  }
+  boost::json::object root{
+      {"quick", config.quick},
+      {"repetitions", config.repetitions},
+      {"native_ops", config.native_ops},
+      {"lua_ops", config.lua_ops},
+      {"usable_cpus", UsableCpus().size()},
+      {"metrics", std::move(metrics)},
+      {"detail", detail},
+      {"loadavg_before", loadavg_before},
+      {"loadavg_after", loadavg_after},
+  };
+  std::ofstream out(path, std::ios::trunc);
+  out << boost::json::serialize(root) << "\n";
+  if (!out) Fail("cannot write " + path);
+}
+
+int Usage(int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: hotpatch_bench [--quick] [--json=PATH] [--keep]\n"
+               "  --quick      tiny iteration counts (smoke test; numbers are noise)\n"
+               "  --json=PATH  also write the results as JSON\n"
+               "  --keep       keep the temp dir with the runtime's data and the patch\n");
+  return code;
+}
+
+int Main(int argc, char** argv) {
+  BenchConfig config;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--quick") {
+      config.quick = true;
+    } else if (a == "--keep") {
+      config.keep = true;
+    } else if (a.starts_with("--json=")) {
+      config.json_path = std::string(a.substr(7));
+    } else if (a == "--json" && i + 1 < argc) {
+      config.json_path = argv[++i];
+    } else if (a == "-h" || a == "--help") {
+      return Usage(0);
+    } else {
+      std::fprintf(stderr, "hotpatch_bench: unknown argument '%s'\n", argv[i]);
+      return Usage(2);
+    }
+  }
+  if (config.quick) {
+    config.warmup = 1;
+    config.repetitions = 3;
+    config.native_ops = 20'000;
+    config.lua_ops = 5'000;
+  }
+#if !defined(__OPTIMIZE__)
+  std::printf("warning: hotpatch_bench was built without optimization; numbers mean little\n");
+#endif
+
+  const double load_before = LoadAverage();
+  const std::vector<int> cpus = UsableCpus();
+  std::printf("machine: %zu usable CPUs, 1-minute load average %.2f%s\n", cpus.size(),
+              load_before, load_before > 0.5 ? " (busy: expect noisy numbers)" : "");
+  if (cpus.size() < 2) {
+    std::printf("  note: only %zu usable CPU(s); 2 threads share it\n", cpus.size());
+  }
+
+  // A runtime in a temp data dir, with one signed package installed.
+  std::string pattern = (fs::temp_directory_path() / "atrium-hotpatch-bench-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) Fail("cannot create a temp dir from " + pattern);
+  const fs::path root = pattern;
+  const hotpatch::internal::KeyPair keys = hotpatch::internal::GenerateKeyPair();
+  hotpatch::RuntimeOptions options;
+  options.data_dir = (root / "data").string();
+  options.trusted_keys = {keys.public_hex};
+  options.app_id = "com.atrium.bench";
+  options.app_version = Must(Version::Parse("1.0.0"), "Version::Parse");
+  options.bundle_version = [](std::string_view) -> std::optional<Version> { return std::nullopt; };
+  std::shared_ptr<hotpatch::Runtime> runtime =
+      Must(hotpatch::Runtime::Open(std::move(options)), "Runtime::Open");
+
+  PatchPoint<&FeeUnpatched> unpatched(runtime.get(), "bench.fee.unpatched");
+  PatchPoint<&Fee> patched(runtime.get(), "bench.fee");
+  PatchPoint<&Tag> patched_tag(runtime.get(), "bench.tag");
+  const hotpatch::PatchPointCore* inert = &hotpatch::detail::InertCore();
+  if (unpatched.core() == inert || patched.core() == inert || patched_tag.core() == inert) {
+    Fail("the runtime refused to declare the bench's patch points");
+  }
+  const std::string patch_dir = (root / "patch").string();
+  fs::create_directories(patch_dir);
+  std::ofstream(patch_dir + "/patch.json") << R"json({
+  "id": "bench-fee", "version": "1.0.0", "targets": {"app": "com.atrium.bench"},
+  "points": [
+    {"point": "bench.fee", "mode": "replace", "function": "fee", "signature": "int(int,int)"},
+    {"point": "bench.tag", "mode": "replace", "function": "tag", "signature": "string(string)"}]
+})json";
+  std::ofstream(patch_dir + "/patch.lua") << kPatchSource;
+  MustOk(hotpatch::internal::SignPatchDir(patch_dir, keys.secret_hex), "signing the patch");
+  hotpatch::PatchInfo info = Must(runtime->Install(patch_dir), "installing the patch");
+  if (info.state != "enabled") Fail("the patch is " + info.state + ": " + info.reason);
+
+  // The patch must really run (it floors where Fee rounds), and the
+  // unpatched point must run the original.
+  if (patched(1999, 1) != 1 || Fee(1999, 1) != 2) Fail("the fee patch does not take effect");
+  if (patched_tag(kCurrency) != "EUR:v2") Fail("the tag patch does not take effect");
+  if (unpatched(1999, 1) != 2 || unpatched.core()->active.load() != nullptr) {
+    Fail("the unpatched point is not unpatched");
+  }
+  BareLua probe("fee");
+  if (probe.Fee(1999, 1) != 1) Fail("the bare baseline computes something else");
+
+  // One baseline interpreter per worker, per function.
+  constexpr int kThreads = 2;
+  std::vector<std::unique_ptr<BareLua>> bare_fee, bare_tag;
+  for (int t = 0; t < kThreads; ++t) {
+    bare_fee.push_back(std::make_unique<BareLua>("fee"));
+    bare_tag.push_back(std::make_unique<BareLua>("tag"));
+  }
+
+  auto direct = [](int, uint64_t ops) {
+    int64_t sum = 0;
+    for (uint64_t i = 0; i < ops; ++i) sum += FeeUnpatched(static_cast<int64_t>(i), kRate);
+    return sum;
+  };
+  auto pointer = [](int, uint64_t ops) {
+    int64_t sum = 0;
+    for (uint64_t i = 0; i < ops; ++i) sum += fee_pointer(static_cast<int64_t>(i), kRate);
+    return sum;
+  };
+  auto point_unpatched = [&](int, uint64_t ops) {
+    int64_t sum = 0;
+    for (uint64_t i = 0; i < ops; ++i) sum += unpatched(static_cast<int64_t>(i), kRate);
+    return sum;
+  };
+  auto point_patched = [&](int, uint64_t ops) {
+    int64_t sum = 0;
+    for (uint64_t i = 0; i < ops; ++i) sum += patched(static_cast<int64_t>(i), kRate);
+    return sum;
+  };
+  auto bare_pcall = [&](int t, uint64_t ops) {
+    BareLua& L = *bare_fee[t];
+    int64_t sum = 0;
+    for (uint64_t i = 0; i < ops; ++i) sum += L.Fee(static_cast<int64_t>(i), kRate);
+    return sum;
+  };
+  auto point_patched_string = [&](int, uint64_t ops) {
+    int64_t sum = 0;
+    for (uint64_t i = 0; i < ops; ++i) sum += static_cast<int64_t>(patched_tag(kCurrency).size());
+    return sum;
+  };
+  auto bare_pcall_string = [&](int t, uint64_t ops) {
+    BareLua& L = *bare_tag[t];
+    int64_t sum = 0;
+    for (uint64_t i = 0; i < ops; ++i) sum += static_cast<int64_t>(L.Tag(kCurrency).size());
+    return sum;
+  };
+
+  Crew crew(kThreads, cpus);
+  std::vector<Row> rows;
+  boost::json::object detail;
+  const char* tname[] = {"", "1 thread", "2 threads"};
+  std::printf("timing: thread CPU time per call (preemption by other processes excluded); "
+              "wall-clock medians in --json detail\n");
+
+  std::printf("[1/3] unpatched point vs direct call vs function pointer (%d x %" PRIu64
+              " calls)\n",
+              config.repetitions, config.native_ops);
+  std::fflush(stdout);
+  const std::vector<Variant> native = {{"direct", direct, config.native_ops},
+                                       {"pointer", pointer, config.native_ops},
+                                       {"unpatched", point_unpatched, config.native_ops}};
+  for (int threads : {1, 2}) {
+    std::string suffix = threads == 1 ? "_1_thread" : "_2_threads";
+    std::vector<double> m = Measure(crew, threads, native, config, "native" + suffix, &detail);
+    detail["function_pointer_ns" + suffix] = m[1];
+    std::printf("  %s: direct %.2f ns, function pointer %.2f ns, unpatched point %.2f ns\n",
+                tname[threads], m[0], m[1], m[2]);
+    Row r;
+    r.key = "unpatched_vs_direct" + suffix;
+    r.metric = std::string("unpatched point, ") + tname[threads];
+    r.ours = m[2];
+    r.baseline_name = "direct call";
+    r.baseline = m[0];
+    r.target = 1.2;
+    rows.push_back(r);
+    r.key = "unpatched_vs_pointer" + suffix;
+    r.baseline_name = "volatile function pointer";
+    r.baseline = m[1];
+    r.target = 0;
+    rows.push_back(r);
+  }
+
+  std::printf("[2/3] patched point vs bare lua_pcall (%d x %" PRIu64 " calls)\n",
+              config.repetitions, config.lua_ops);
+  std::fflush(stdout);
+  const std::vector<Variant> lua_int = {{"patched", point_patched, config.lua_ops},
+                                        {"bare", bare_pcall, config.lua_ops}};
+  for (int threads : {1, 2}) {
+    std::string suffix = threads == 1 ? "_1_thread" : "_2_threads";
+    std::vector<double> m = Measure(crew, threads, lua_int, config, "int" + suffix, &detail);
+    Row r;
+    r.key = "patched_int_vs_bare_pcall" + suffix;
+    r.metric = std::string("patched point int, ") + tname[threads];
+    r.ours = m[0];
+    r.baseline_name = "bare lua_pcall";
+    r.baseline = m[1];
+    r.target = 1.5;
+    rows.push_back(r);
+  }
+
+  std::printf("[3/3] patched point with strings vs bare lua_pcall (%d x %" PRIu64 " calls)\n",
+              config.repetitions, config.lua_ops);
+  std::fflush(stdout);
+  const std::vector<Variant> lua_str = {{"patched", point_patched_string, config.lua_ops},
+                                        {"bare", bare_pcall_string, config.lua_ops}};
+  for (int threads : {1, 2}) {
+    std::string suffix = threads == 1 ? "_1_thread" : "_2_threads";
+    std::vector<double> m = Measure(crew, threads, lua_str, config, "string" + suffix, &detail);
+    Row r;
+    r.key = "patched_string_vs_bare_pcall" + suffix;
+    r.metric = std::string("patched point string, ") + tname[threads];
+    r.ours = m[0];
+    r.baseline_name = "bare lua_pcall";
+    r.baseline = m[1];
+    r.target = 0;
+    rows.push_back(r);
+  }
+
+  // A fault would have made the patched samples run the original instead.
+  for (const hotpatch::PatchInfo& p : runtime->List()) {
+    if (p.faults != 0 || p.state != "enabled") {
+      Fail("patch " + p.id + " is " + p.state + " with " + std::to_string(p.faults) +
+           " fault(s) (" + p.reason + "): the patched samples are not valid");
+    }
+  }
+
+  PrintTable(rows);
+  if (!config.json_path.empty()) {
+    WriteJson(config.json_path, config, rows, detail, load_before, LoadAverage());
+    std::printf("wrote %s\n", config.json_path.c_str());
+  }
+  if (config.keep) {
+    std::printf("kept %s\n", root.c_str());
+  } else {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace atrium::bench
+
+int main(int argc, char** argv) { return atrium::bench::Main(argc, argv); }
