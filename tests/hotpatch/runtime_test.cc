@@ -239,12 +239,12 @@ TEST_F(HotpatchTest, RefusesWrongTargetsKeysAndSignatures) {
     std::string points;
   };
   std::vector<Case> cases = {
-      {"old-app", ", \"app_versions\": \"^2.0.0\"", "targets app versions ^2.0.0"},
+      {"old-app", ", \"app_versions\": \"^2.0.0\"", "targets app versions ^2.0.0", false, ""},
       {"no-bundle", ", \"bundles\": [{\"name\": \"com.test.gone\", \"version\": \"*\"}]",
-       "com.test.gone, which is not installed"},
+       "com.test.gone, which is not installed", false, ""},
       {"old-bundle", ", \"bundles\": [{\"name\": \"com.test.pay\", \"version\": \"^3.0.0\"}]",
-       "installed is 2.1.0"},
-      {"foreign-key", "", "signature", true},
+       "installed is 2.1.0", false, ""},
+      {"foreign-key", "", "signature", true, ""},
       {"bad-sig", "", "pay.fee is int(int,string), the patch declares int(int)", false,
        Point("pay.fee", "replace", "f", "int(int)")},
   };
