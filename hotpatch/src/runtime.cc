@@ -748,13 +748,20 @@ Result<std::shared_ptr<Runtime>> Runtime::AttachTo(Container& container,
   options.trusted_keys = std::move(trusted_keys);
   options.app_id = container.app().id;
   options.app_version = container.app().version;
-  Container* c = &container;
-  options.bundle_version = [c](std::string_view name) -> std::optional<Version> {
-    auto b = c->Bundle(name);
-    if (!b.ok() || b->state == BundleState::kUnresolved) return std::nullopt;
-    auto v = Version::Parse(b->version);
-    if (!v.ok()) return std::nullopt;
-    return std::move(v).value();
+  // A snapshot of the installed bundle versions, taken now: the runtime must
+  // not call back into the container while holding its own lock (a bundle's
+  // Start declares points under the container's lifecycle lock). Bundles
+  // installed later are seen at the next attach, i.e. the next launch, which
+  // is when a newly installed native bundle takes effect anyway.
+  auto versions = std::make_shared<std::map<std::string, Version, std::less<>>>();
+  for (const BundleStatus& b : container.Bundles()) {
+    if (b.state == BundleState::kUnresolved || b.state == BundleState::kInstalled) continue;
+    if (auto v = Version::Parse(b.version); v.ok()) versions->emplace(b.name, std::move(v).value());
+  }
+  options.bundle_version = [versions](std::string_view name) -> std::optional<Version> {
+    auto it = versions->find(name);
+    if (it == versions->end()) return std::nullopt;
+    return it->second;
   };
   auto rt = Open(std::move(options));
   if (!rt.ok()) return rt;

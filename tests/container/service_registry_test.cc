@@ -143,6 +143,8 @@ TEST(ServiceRegistryTest, ConcurrentReadersSeeAConsistentServiceWhileWritersChur
       }
     });
   }
+  // Let every reader get going before the writes, so they really overlap.
+  while (reads.load() < 1000) std::this_thread::yield();
   for (int i = 1; i <= 500; ++i) {
     auto id = host.Register<Clock>(std::make_shared<Clock>(i), {}, i % 3);
     ASSERT_TRUE(id.ok());

@@ -79,7 +79,7 @@ class BundleActivator {
  public:
   virtual ~BundleActivator() = default;
   virtual Status Start(BundleContext& context) = 0;
-  virtual void Stop(BundleContext& context) {}
+  virtual void Stop(BundleContext& /*context*/) {}
 };
 
 namespace bundle_detail {

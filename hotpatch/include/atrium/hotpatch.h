@@ -68,7 +68,9 @@ struct RuntimeOptions {
   std::vector<std::string> trusted_keys;  // Ed25519 public keys, hex
   std::string app_id;
   Version app_version;
-  // Installed version of a bundle, for a patch's bundle targets.
+  // Installed version of a bundle, for a patch's bundle targets. Called with
+  // the runtime's lock held: it must not call into anything that may call
+  // the runtime (such as a Container).
   std::function<std::optional<Version>(std::string_view bundle)> bundle_version;
 };
 
@@ -91,8 +93,9 @@ class ATRIUM_EXPORT Runtime : public PatchPointRegistry {
  public:
   static Result<std::shared_ptr<Runtime>> Open(RuntimeOptions options);
   // Opens the runtime for a container's app (its data dir, app id/version,
-  // installed bundle versions) and registers it in the container's service
-  // registry as the PatchPointRegistry bundles look up.
+  // and the installed bundle versions as they are now, for targeting) and
+  // registers it in the container's service registry as the
+  // PatchPointRegistry bundles look up. Call it before Container::Start.
   static Result<std::shared_ptr<Runtime>> AttachTo(Container& container,
                                                    std::vector<std::string> trusted_keys);
 
