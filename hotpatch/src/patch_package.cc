@@ -24,6 +24,8 @@
 // here; it is caught and becomes kInternal, so no exception leaves this file.
 #include "patch_package.h"
 
+#include "strict_json.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -96,61 +98,22 @@ constexpr size_t kMaxQuoted = 80;
 bool IsLower(char c) { return c >= 'a' && c <= 'z'; }
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return IsLower(c) || (c >= 'A' && c <= 'Z'); }
-bool IsContinuationByte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 bool IsControl(char c) {
   auto u = static_cast<unsigned char>(c);
   return u < 0x20 || u == 0x7F;
 }
 
-// 'text' with quotes, backslashes and control bytes escaped, cut at a UTF-8
-// boundary when longer than kMaxQuoted bytes.
-std::string Quote(std::string_view text) {
-  bool cut = text.size() > kMaxQuoted;
-  if (cut) {
-    size_t n = kMaxQuoted;
-    while (n > 0 && IsContinuationByte(text[n])) --n;
-    text = text.substr(0, n);
-  }
-  std::string out = "'";
-  for (char c : text) {
-    if (c == '\'' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (IsControl(c)) {
-      char hex[8];
-      std::snprintf(hex, sizeof(hex), "\\x%02X", static_cast<unsigned char>(c));
-      out += hex;
-    } else {
-      out += c;
-    }
-  }
-  return out + (cut ? "...'" : "'");
+// Quoting, JSON pointers and located errors are the strict JSON layer's.
+using atrium::internal::Quote;
+inline std::string Member(std::string_view base, std::string_view key) {
+  return atrium::internal::Child(base, key);
 }
-
-// RFC 6901 pointer of member `key` / element `index` below `base`.
-std::string Member(std::string_view base, std::string_view key) {
-  std::string out(base);
-  out += '/';
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+inline std::string Element(std::string_view base, size_t index) {
+  return atrium::internal::Child(base, index);
 }
-std::string Element(std::string_view base, size_t index) {
-  return std::string(base) + '/' + std::to_string(index);
-}
-
-Error Located(ErrorCode code, std::string_view file, std::string pointer, std::string message) {
-  Error e = MakeError(code, std::move(message));
-  e.file = std::string(file);
-  e.pointer = std::move(pointer);
-  return e;
+inline Error Located(ErrorCode code, std::string_view file, std::string pointer,
+                     std::string message) {
+  return atrium::internal::MakeLocated(code, file, std::move(pointer), std::move(message));
 }
 
 std::string JoinPath(const std::string& dir, std::string_view name) {
@@ -160,215 +123,17 @@ std::string JoinPath(const std::string& dir, std::string_view name) {
   return out;
 }
 
-// 1-based "line L, column C" of byte `offset` (columns count characters).
-std::string Position(std::string_view text, size_t offset) {
-  size_t line = 1;
-  size_t column = 1;
-  for (size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
-      ++line;
-      column = 1;
-    } else if (!IsContinuationByte(text[i])) {
-      ++column;
-    }
-  }
-  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+inline std::string Position(std::string_view text, size_t offset) {
+  return atrium::internal::LineColumn(text, offset);
+}
+inline std::string ByteAt(std::string_view text, size_t offset) {
+  return atrium::internal::DescribeByteAt(text, offset);
 }
 
-std::string ByteAt(std::string_view text, size_t offset) {
-  if (offset >= text.size()) return "end of input";
-  char c = text[offset];
-  if (!IsControl(c) && static_cast<unsigned char>(c) < 0x80) return std::string("'") + c + "'";
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "byte 0x%02X", static_cast<unsigned char>(c));
-  return buf;
-}
-
-// ---------------------------------------------------------------------------
-// Syntax layer.
-
-// basic_parser handler: pushes every event onto a value_stack (so the result
-// is the same DOM boost::json::parse builds), refuses a key repeated within
-// one object (Boost.JSON 1.81 would keep only one of them) and knows the JSON
-// pointer of the value being read when parsing stops.
-class StrictDom {
- public:
-  static constexpr size_t max_object_size = json::object::max_size();
-  static constexpr size_t max_array_size = json::array::max_size();
-  static constexpr size_t max_key_size = json::string::max_size();
-  static constexpr size_t max_string_size = json::string::max_size();
-
-  explicit StrictDom(json::storage_ptr sp) { stack_.reset(std::move(sp)); }
-
-  json::value Take() { return stack_.release(); }
-  const std::string* repeated_key() const { return repeated_ ? &open_.back().key : nullptr; }
-
-  std::string Pointer() const {
-    std::string out;
-    for (const Open& o : open_) {
-      if (o.array) {
-        out = Element(out, o.index);
-      } else if (o.in_value) {
-        out = Member(out, o.key);
-      }
-    }
-    return out;
-  }
-
-  bool on_document_begin(json::error_code&) { return true; }
-  bool on_document_end(json::error_code&) { return true; }
-  bool on_object_begin(json::error_code&) {
-    open_.emplace_back();
-    return true;
-  }
-  bool on_object_end(size_t n, json::error_code&) {
-    open_.pop_back();
-    stack_.push_object(n);
-    Done();
-    return true;
-  }
-  bool on_array_begin(json::error_code&) {
-    open_.emplace_back().array = true;
-    return true;
-  }
-  bool on_array_end(size_t n, json::error_code&) {
-    open_.pop_back();
-    stack_.push_array(n);
-    Done();
-    return true;
-  }
-  bool on_key_part(json::string_view part, size_t, json::error_code&) {
-    key_.append(part.data(), part.size());
-    stack_.push_chars(part);
-    return true;
-  }
-  bool on_key(json::string_view last, size_t, json::error_code& ec) {
-    key_.append(last.data(), last.size());
-    Open& o = open_.back();
-    o.key = key_;
-    o.in_value = true;
-    key_.clear();
-    if (!o.keys.insert(o.key).second) {
-      repeated_ = true;
-      ec = json::error::syntax;
-      return false;
-    }
-    stack_.push_key(last);
-    return true;
-  }
-  bool on_string_part(json::string_view part, size_t, json::error_code&) {
-    stack_.push_chars(part);
-    return true;
-  }
-  bool on_string(json::string_view last, size_t, json::error_code&) {
-    stack_.push_string(last);
-    Done();
-    return true;
-  }
-  bool on_number_part(json::string_view, json::error_code&) { return true; }
-  bool on_int64(int64_t v, json::string_view, json::error_code&) {
-    stack_.push_int64(v);
-    Done();
-    return true;
-  }
-  bool on_uint64(uint64_t v, json::string_view, json::error_code&) {
-    stack_.push_uint64(v);
-    Done();
-    return true;
-  }
-  bool on_double(double v, json::string_view, json::error_code&) {
-    stack_.push_double(v);
-    Done();
-    return true;
-  }
-  bool on_bool(bool v, json::error_code&) {
-    stack_.push_bool(v);
-    Done();
-    return true;
-  }
-  bool on_null(json::error_code&) {
-    stack_.push_null();
-    Done();
-    return true;
-  }
-  bool on_comment_part(json::string_view, json::error_code&) { return true; }
-  bool on_comment(json::string_view, json::error_code&) { return true; }
-
- private:
-  // One container being read.
-  struct Open {
-    bool array = false;
-    size_t index = 0;            // array: elements finished
-    std::string key;             // object: the latest key
-    bool in_value = false;       // object: reading the value of `key`
-    std::set<std::string> keys;  // object: keys so far
-  };
-
-  // A value finished inside the innermost open container.
-  void Done() {
-    if (open_.empty()) return;
-    if (open_.back().array) {
-      ++open_.back().index;
-    } else {
-      open_.back().in_value = false;
-    }
-  }
-
-  json::value_stack stack_;
-  std::vector<Open> open_;
-  std::string key_;  // a key arriving in parts
-  bool repeated_ = false;
-};
-
-// The DOM of `text`, allocated from `sp`; kParse (with pointer and offset)
-// when it is not one JSON document within the limits, kInternal when memory
-// runs out.
 Result<json::value> ParseDom(std::string_view text, std::string_view file, json::storage_ptr sp) {
-  if (text.size() > kMaxManifestBytes) {
-    return Located(ErrorCode::kParse, file, "",
-                   "manifest is " + std::to_string(text.size()) + " bytes; the limit is " +
-                       std::to_string(kMaxManifestBytes) + " (64 KiB)");
-  }
-  const size_t start = text.substr(0, kUtf8Bom.size()) == kUtf8Bom ? kUtf8Bom.size() : 0;
-  const std::string_view body = text.substr(start);
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-    Error e = Located(ErrorCode::kParse, file, "", "manifest is empty; expected a JSON object");
-    e.offset = text.size();
-    return e;
-  }
-  json::parse_options options;
-  options.max_depth = kMaxNestingDepth;
-  try {
-    json::basic_parser<StrictDom> parser(options, std::move(sp));
-    json::error_code ec;
-    const size_t used = parser.write_some(false, body.data(), body.size(), ec);
-    const size_t offset = start + used;
-    std::string what;
-    if (ec) {
-      if (const std::string* key = parser.handler().repeated_key()) {
-        what = "duplicate key " + Quote(*key);
-      } else if (ec == json::error::incomplete) {
-        what = "unexpected end of input (truncated file?)";
-      } else if (ec == json::error::too_deep) {
-        what = "nested deeper than " + std::to_string(kMaxNestingDepth) + " levels";
-      } else if (ec == json::error::syntax) {
-        what = "syntax error at " + ByteAt(text, offset);
-      } else {
-        what = ec.message() + " at " + ByteAt(text, offset);
-      }
-    } else if (used < body.size()) {
-      what = "unexpected " + ByteAt(text, offset) + " after the JSON document";
-    } else {
-      return parser.handler().Take();
-    }
-    Error e = Located(ErrorCode::kParse, file, parser.handler().Pointer(),
-                      "invalid JSON at " + Position(text, offset) + ": " + what);
-    e.offset = offset;
-    return e;
-  } catch (const std::exception& ex) {
-    return Located(ErrorCode::kInternal, file, "",
-                   std::string("out of resources while parsing: ") + ex.what());
-  }
+  return atrium::internal::ParseStrictJson(text, file,
+                                           {kMaxManifestBytes, kMaxNestingDepth, "manifest"},
+                                           std::move(sp));
 }
 
 // ---------------------------------------------------------------------------

@@ -306,7 +306,7 @@ std::vector<BadCase> BadCases() {
       {"garbage_after", "", std::string(kMinimalManifest) + " x", ErrorCode::kParse, "",
        "after the JSON document"},
       {"too_deep", "", std::string(40, '[') + std::string(40, ']'), ErrorCode::kParse, kDeepPointer,
-       "nested deeper than 16 levels"},
+       "nesting deeper than 16 levels"},
       {"invalid_utf8", R"j("id": "p")j", "\"id\": \"p\xff\"", ErrorCode::kParse, "/id",
        "invalid JSON"},
       {"too_large", "", std::string(64 * 1024 + 1, ' '), ErrorCode::kParse, "",
