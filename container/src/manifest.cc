@@ -160,37 +160,9 @@ Result<json::value> ParseDocument(std::string_view text, std::string_view file,
 // ---------------------------------------------------------------------------
 // Model layer.
 
-// Version::Parse and VersionRange::Parse messages repeat the input
-// ("invalid range '<text>': <detail>"); our messages quote the text already,
-// so keep only the detail when the message has that shape.
-std::string_view SemverDetail(std::string_view message) {
-  for (std::string_view prefix : {"invalid range '", "invalid version '"}) {
-    if (message.substr(0, prefix.size()) != prefix) continue;
-    size_t end = message.find("': ", prefix.size());
-    if (end != std::string_view::npos) return message.substr(end + 3);
-  }
-  return message;
-}
-
-const char* KindName(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "an unknown value";
-}
+using internal::JsonKindName;
+using internal::SemverDetail;
+inline const char* KindName(const json::value& v) { return JsonKindName(v); }
 
 // Typed access to a DOM with errors that name the file and JSON pointer.
 class FieldReader {

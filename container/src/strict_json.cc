@@ -299,4 +299,33 @@ Result<json::value> ParseStrictJson(std::string_view text, std::string_view file
 }
 
 
+const char* JsonKindName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
+  }
+  return "an unknown value";
+}
+
+std::string_view SemverDetail(std::string_view message) {
+  for (std::string_view prefix : {"invalid range '", "invalid version '"}) {
+    if (message.substr(0, prefix.size()) != prefix) continue;
+    size_t end = message.find("': ", prefix.size());
+    if (end != std::string_view::npos) return message.substr(end + 3);
+  }
+  return message;
+}
+
 }  // namespace atrium::internal

@@ -40,6 +40,12 @@ std::string LineColumn(std::string_view text, size_t offset);
 // "'x'", "byte 0x01" or "end of input".
 std::string DescribeByteAt(std::string_view text, size_t offset);
 Error MakeLocated(ErrorCode code, std::string_view file, std::string pointer, std::string message);
+// "a string", "an object", ... for "expected X, got Y" messages.
+const char* JsonKindName(const boost::json::value& v);
+// Version::Parse / VersionRange::Parse messages repeat their input
+// ("invalid range '<text>': <detail>"); readers quote the text already, so
+// this keeps only the detail when the message has that shape.
+std::string_view SemverDetail(std::string_view message);
 
 }  // namespace atrium::internal
 

@@ -283,36 +283,10 @@ class SignatureGrammar {
 // ---------------------------------------------------------------------------
 // Model layer.
 
-// Version::Parse / VersionRange::Parse messages start by repeating their
-// input ("invalid range '<text>': <detail>"); ours quote it already.
-std::string SemverDetail(const std::string& message) {
-  for (std::string_view head : {"invalid range '", "invalid version '"}) {
-    if (message.compare(0, head.size(), head) != 0) continue;
-    size_t end = message.find("': ", head.size());
-    if (end != std::string::npos) return message.substr(end + 3);
-  }
-  return message;
+inline std::string SemverDetail(const std::string& message) {
+  return std::string(atrium::internal::SemverDetail(message));
 }
-
-const char* Describe(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "an unknown value";
-}
+inline const char* Describe(const json::value& v) { return atrium::internal::JsonKindName(v); }
 
 // Typed, located access to the manifest DOM: every failure is a kValidation
 // Error naming the file and the pointer of the offending (or missing) value.
