@@ -52,6 +52,10 @@ size_t ServiceRegistryCore::ThreadShard() {
 }
 
 void ServiceRegistryCore::PublishLocked(Slot* slot) {
+  // Unchanged best (a lower-ranked registration came or went): nothing to do.
+  const Record* best = slot->entries.empty() ? nullptr : slot->entries.front().get();
+  if (best == slot->published) return;
+  slot->published = best;
   if (slot->entries.empty()) {
     for (auto& shard : slot->shards) shard.best.store(nullptr, std::memory_order_release);
     return;

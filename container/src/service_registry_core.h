@@ -85,6 +85,7 @@ class ServiceRegistryCore {
     };
     std::array<Shard, kShards> shards;            // see invariant 2
     std::vector<std::shared_ptr<Record>> entries;  // guarded by mu_
+    const Record* published = nullptr;             // record in the shards; guarded by mu_
   };
   struct Listener {
     uint64_t token;
