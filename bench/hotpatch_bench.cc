@@ -24,7 +24,6 @@
 // Threads: every measured loop runs on a persistent crew of pinned workers,
 // so per-thread state (the runtime's Lua states, the baseline's lua_States)
 // is built once, in warm-up, and not inside a sample.
-#include <lua.hpp>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -41,6 +40,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <lua.hpp>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,9 +76,7 @@ struct BenchConfig {
 [[gnu::noipa]] int64_t FeeUnpatched(int64_t cents, int64_t rate) {
   return (cents * rate + 500) / 1000;
 }
-[[gnu::noipa]] std::string Tag(std::string_view currency) {
-  return std::string(currency) + ":v1";
-}
+[[gnu::noipa]] std::string Tag(std::string_view currency) { return std::string(currency) + ":v1"; }
 
 int64_t (*volatile fee_pointer)(int64_t, int64_t) = &FeeUnpatched;
 
@@ -439,8 +437,8 @@ int Main(int argc, char** argv) {
 
   const double load_before = LoadAverage();
   const std::vector<int> cpus = UsableCpus();
-  std::printf("machine: %zu usable CPUs, 1-minute load average %.2f%s\n", cpus.size(),
-              load_before, load_before > 0.5 ? " (busy: expect noisy numbers)" : "");
+  std::printf("machine: %zu usable CPUs, 1-minute load average %.2f%s\n", cpus.size(), load_before,
+              load_before > 0.5 ? " (busy: expect noisy numbers)" : "");
   if (cpus.size() < 2) {
     std::printf("  note: only %zu usable CPU(s); 2 threads share it\n", cpus.size());
   }
@@ -539,11 +537,11 @@ int Main(int argc, char** argv) {
   std::vector<Row> rows;
   boost::json::object detail;
   const char* tname[] = {"", "1 thread", "2 threads"};
-  std::printf("timing: thread CPU time per call (preemption by other processes excluded); "
-              "wall-clock medians in --json detail\n");
+  std::printf(
+      "timing: thread CPU time per call (preemption by other processes excluded); "
+      "wall-clock medians in --json detail\n");
 
-  std::printf("[1/3] unpatched point vs direct call vs function pointer (%d x %" PRIu64
-              " calls)\n",
+  std::printf("[1/3] unpatched point vs direct call vs function pointer (%d x %" PRIu64 " calls)\n",
               config.repetitions, config.native_ops);
   std::fflush(stdout);
   const std::vector<Variant> native = {{"direct", direct, config.native_ops},

@@ -104,13 +104,16 @@ std::shared_ptr<atrium::hotpatch::Runtime> AttachHotpatch(atrium::Container& ct)
     std::fprintf(stderr, "atrium: hotpatches unavailable: %s\n", rt.error().ToString().c_str());
     return nullptr;
   }
-  (void)(*rt)->ExposeFunction("log", [](const std::vector<atrium::hotpatch::HostValue>& args)
-                                         -> atrium::Result<atrium::hotpatch::HostValue> {
-    std::string line;
-    for (const auto& a : args) line += a.type == atrium::hotpatch::ValueType::kString ? a.s : "?";
-    std::printf("  [patch] %s\n", line.c_str());
-    return atrium::hotpatch::HostValue{};
-  });
+  (void)(*rt)->ExposeFunction("log",
+                              [](const std::vector<atrium::hotpatch::HostValue>& args)
+                                  -> atrium::Result<atrium::hotpatch::HostValue> {
+                                std::string line;
+                                for (const auto& a : args)
+                                  line +=
+                                      a.type == atrium::hotpatch::ValueType::kString ? a.s : "?";
+                                std::printf("  [patch] %s\n", line.c_str());
+                                return atrium::hotpatch::HostValue{};
+                              });
   return *rt;
 }
 
@@ -178,7 +181,8 @@ int Patch(int argc, char** argv) {
     return 0;
   }
   if (verb == "enable") return report(runtime.Enable(target), "enable");
-  if (verb == "disable") return report(runtime.Disable(target, "disabled from the command line"), "disable");
+  if (verb == "disable")
+    return report(runtime.Disable(target, "disabled from the command line"), "disable");
   if (verb == "rollback") return report(runtime.Rollback(target), "rollback");
   return Usage();
 }

@@ -318,13 +318,14 @@ Result<BundleIndex> BundleIndex::Read(const std::string& path, uint64_t fingerpr
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   ::close(fd);
   if (map == MAP_FAILED) {
-    Error e = MakeError(ErrorCode::kIo, std::string("cannot map bundle index: ") +
-                                            std::strerror(errno));
+    Error e =
+        MakeError(ErrorCode::kIo, std::string("cannot map bundle index: ") + std::strerror(errno));
     e.file = path;
     return e;
   }
-  std::shared_ptr<const char> image(static_cast<const char*>(map),
-                                    [size](const char* p) { ::munmap(const_cast<char*>(p), size); });
+  std::shared_ptr<const char> image(static_cast<const char*>(map), [size](const char* p) {
+    ::munmap(const_cast<char*>(p), size);
+  });
   return Adopt(std::move(image), size, fingerprint, path);
 }
 
@@ -366,7 +367,8 @@ Result<BundleIndex> BundleIndex::Adopt(std::shared_ptr<const char> buffer, size_
   if (!section(32, n, kRecordSize)) return Corrupt(path, 32, "records out of bounds");
   if (!section(36, Get32(p + 40), 4)) return Corrupt(path, 36, "deps out of bounds");
   if (!section(44, n, 4)) return Corrupt(path, 44, "names out of bounds");
-  if (!section(48, Get32(p + 52), kProviderSize)) return Corrupt(path, 48, "providers out of bounds");
+  if (!section(48, Get32(p + 52), kProviderSize))
+    return Corrupt(path, 48, "providers out of bounds");
   if (!section(56, Get32(p + 60), kAppSize)) return Corrupt(path, 56, "apps out of bounds");
   if (!section(64, Get32(p + 68), 4)) return Corrupt(path, 64, "order out of bounds");
   uint64_t soff = Get32(p + 72), slen = Get32(p + 76);
@@ -389,9 +391,7 @@ Result<BundleIndex> BundleIndex::Adopt(std::shared_ptr<const char> buffer, size_
   idx.app_blob_ = idx.strings_.substr(Get32(p + 80), Get32(p + 84));
 
   // Bounds of every string and index (cheap: a few thousand comparisons).
-  auto str_ok = [&](const unsigned char* s) {
-    return uint64_t{Get32(s)} + Get32(s + 4) <= slen;
-  };
+  auto str_ok = [&](const unsigned char* s) { return uint64_t{Get32(s)} + Get32(s + 4) <= slen; };
   for (uint32_t i = 0; i < n; ++i) {
     const unsigned char* r = idx.records_ + size_t{i} * kRecordSize;
     for (int f = 0; f < 6; ++f) {
@@ -432,9 +432,7 @@ Result<BundleIndex> BundleIndex::Adopt(std::shared_ptr<const char> buffer, size_
 BundleIndex::BundleView BundleIndex::bundle(uint32_t i) const {
   ATRIUM_CHECK(i < count_, "bundle index out of range");
   const unsigned char* r = records_ + size_t{i} * kRecordSize;
-  auto str = [&](int f) {
-    return strings_.substr(Get32(r + f * 8), Get32(r + f * 8 + 4));
-  };
+  auto str = [&](int f) { return strings_.substr(Get32(r + f * 8), Get32(r + f * 8 + 4)); };
   BundleView v;
   v.name = str(0);
   v.version = str(1);
@@ -464,7 +462,8 @@ Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
     parts.push_back(app_blob_.substr(start, nul == std::string_view::npos ? nul : nul - start));
     if (parts.size() == 5) {
       size_t keys = 0;
-      for (char c : parts[4]) keys = c >= '0' && c <= '9' && keys < 1000 ? keys * 10 + (c - '0') : 1000;
+      for (char c : parts[4])
+        keys = c >= '0' && c <= '9' && keys < 1000 ? keys * 10 + (c - '0') : 1000;
       wanted += keys;
     }
     if (nul == std::string_view::npos) break;
@@ -489,8 +488,9 @@ Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
 }
 
 std::optional<uint32_t> BundleIndex::FindBundle(std::string_view name) const {
-  auto it = std::lower_bound(names_.begin(), names_.end(), name,
-                             [&](uint32_t i, std::string_view key) { return bundle(i).name < key; });
+  auto it =
+      std::lower_bound(names_.begin(), names_.end(), name,
+                       [&](uint32_t i, std::string_view key) { return bundle(i).name < key; });
   if (it == names_.end() || bundle(*it).name != name) return std::nullopt;
   return *it;
 }
@@ -503,7 +503,10 @@ std::optional<uint32_t> BundleIndex::FindProvider(std::string_view interface_id)
   uint32_t lo = 0, hi = provider_count_;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (key_at(mid) < interface_id) lo = mid + 1; else hi = mid;
+    if (key_at(mid) < interface_id)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo == provider_count_ || key_at(lo) != interface_id) return std::nullopt;
   return Get32(providers_ + size_t{lo} * kProviderSize + 8);
@@ -515,7 +518,10 @@ std::optional<BundleIndex::AppView> BundleIndex::FindApp(std::string_view app_id
   uint32_t lo = 0, hi = app_count_;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
-    if (str(at(mid)) < app_id) lo = mid + 1; else hi = mid;
+    if (str(at(mid)) < app_id)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   if (lo == app_count_ || str(at(lo)) != app_id) return std::nullopt;
   const unsigned char* e = at(lo);

@@ -19,8 +19,8 @@
 //   Order      u32 record indices: resolved bundles, dependencies first.
 //   Strings    the pool. The app descriptor is one NUL-separated string in
 //              it: id, version, name, home, baseline dirs.
-// Read() maps the file (no copy) and checks the magic, version, fingerprint, checksum and that every
-// offset/length lies inside the file; a failure names what and where.
+// Read() maps the file (no copy) and checks the magic, version, fingerprint, checksum and that
+// every offset/length lies inside the file; a failure names what and where.
 //
 // Concurrency: immutable after Read; all accessors are thread-safe.
 #ifndef ATRIUM_CONTAINER_BUNDLE_INDEX_H_
@@ -43,10 +43,10 @@ namespace atrium::internal {
 
 // One bundle as the index builder sees it.
 struct IndexInput {
-  Manifest manifest;        // valid only when error is empty
-  std::string dir;          // absolute bundle directory
+  Manifest manifest;  // valid only when error is empty
+  std::string dir;    // absolute bundle directory
   bool baseline = false;
-  std::string error;        // manifest could not be read/parsed: the reason
+  std::string error;          // manifest could not be read/parsed: the reason
   std::string fallback_name;  // name shown for a bundle whose manifest is broken
 };
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -19,8 +20,6 @@
 #include <mutex>
 #include <sstream>
 #include <unordered_map>
-
-#include <boost/json.hpp>
 
 #include "atrium/app_url.h"
 #include "atrium/bundle.h"
@@ -35,14 +34,22 @@ namespace atrium {
 
 const char* BundleStateName(BundleState state) {
   switch (state) {
-    case BundleState::kInstalled: return "installed";
-    case BundleState::kResolved: return "resolved";
-    case BundleState::kUnresolved: return "unresolved";
-    case BundleState::kLoading: return "loading";
-    case BundleState::kActive: return "active";
-    case BundleState::kStopping: return "stopping";
-    case BundleState::kUnloaded: return "unloaded";
-    case BundleState::kFailed: return "failed";
+    case BundleState::kInstalled:
+      return "installed";
+    case BundleState::kResolved:
+      return "resolved";
+    case BundleState::kUnresolved:
+      return "unresolved";
+    case BundleState::kLoading:
+      return "loading";
+    case BundleState::kActive:
+      return "active";
+    case BundleState::kStopping:
+      return "stopping";
+    case BundleState::kUnloaded:
+      return "unloaded";
+    case BundleState::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -107,15 +114,15 @@ class BundleContextImpl final : public BundleContext {
 };
 
 struct BundleRuntime {
-  std::string name;      // copies: the index image may be replaced by Install
+  std::string name;  // copies: the index image may be replaced by Install
   std::string version;
   std::string dir;
   BundleState state = BundleState::kResolved;
-  Error error;           // when failed
+  Error error;  // when failed
   std::string loaded_by;
   double dlopen_ms = 0, start_ms = 0;
   uint64_t activation_seq = 0;
-  uint64_t owner = 0;    // registry owner id of the current activation
+  uint64_t owner = 0;  // registry owner id of the current activation
   std::shared_ptr<LoadedLibrary> library;
   const AtriumBundleEntry* entry = nullptr;
   std::unique_ptr<BundleContextImpl> context;
@@ -156,9 +163,9 @@ class RouterImpl final : public MicroAppRouter {
     std::lock_guard lock(mu_);
     auto [it, inserted] = launchers_.emplace(std::string(type), std::move(launcher));
     if (!inserted) {
-      return MakeError(ErrorCode::kAlreadyExists,
-                       "a launcher for micro-app type '" + std::string(type) +
-                           "' is already registered");
+      return MakeError(
+          ErrorCode::kAlreadyExists,
+          "a launcher for micro-app type '" + std::string(type) + "' is already registered");
     }
     return Status::Ok();
   }
@@ -182,7 +189,8 @@ class RouterImpl final : public MicroAppRouter {
  private:
   ContainerImpl* const container_;
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<MicroAppLauncher>, std::less<>> launchers_;  // guarded by mu_
+  std::map<std::string, std::shared_ptr<MicroAppLauncher>, std::less<>>
+      launchers_;  // guarded by mu_
 };
 
 class ContainerImpl final : public Container {
@@ -255,15 +263,16 @@ class ContainerImpl final : public Container {
   mutable bool baseline_loaded_ = true;  // false after the fast open path; guarded by lifecycle_mu_
 
   mutable std::recursive_mutex lifecycle_mu_;
-  std::unique_ptr<BundleIndex> index_;                        // guarded by lifecycle_mu_
-  std::vector<std::unique_ptr<BundleRuntime>> runtimes_;      // parallel to index_; guarded
-  std::vector<std::unique_ptr<BundleRuntime>> detached_;      // uninstalled while active; guarded
+  std::unique_ptr<BundleIndex> index_;                    // guarded by lifecycle_mu_
+  std::vector<std::unique_ptr<BundleRuntime>> runtimes_;  // parallel to index_; guarded
+  std::vector<std::unique_ptr<BundleRuntime>> detached_;  // uninstalled while active; guarded
   std::vector<uint32_t> active_;  // active bundles, activation order; guarded by lifecycle_mu_
-  uint64_t next_owner_ = 1;                                   // guarded by lifecycle_mu_
-  uint64_t next_activation_ = 1;                              // guarded by lifecycle_mu_
+  uint64_t next_owner_ = 1;       // guarded by lifecycle_mu_
+  uint64_t next_activation_ = 1;  // guarded by lifecycle_mu_
 
   std::mutex stores_mu_;
-  std::map<std::string, std::unique_ptr<PrivateStore>, std::less<>> stores_;  // guarded by stores_mu_
+  std::map<std::string, std::unique_ptr<PrivateStore>, std::less<>>
+      stores_;  // guarded by stores_mu_
 };
 
 Result<PrivateStore*> BundleContextImpl::storage() { return container_->PrivateStoreOf(name_); }
@@ -277,9 +286,10 @@ Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id, uint32_
   }
   auto b = index_->bundle(app->bundle);
   if (b.resolution != Resolution::kResolved) {
-    Error e = MakeError(ErrorCode::kUnresolved,
-                        "micro-app '" + std::string(app_id) + "' belongs to bundle " +
-                            std::string(b.name) + ", which is unresolved: " + std::string(b.reason));
+    Error e =
+        MakeError(ErrorCode::kUnresolved, "micro-app '" + std::string(app_id) +
+                                              "' belongs to bundle " + std::string(b.name) +
+                                              ", which is unresolved: " + std::string(b.reason));
     e.bundle = std::string(b.name);
     return e;
   }
@@ -369,7 +379,8 @@ Status ContainerImpl::Init(ContainerOptions options) {
   std::lock_guard lock(lifecycle_mu_);
   std::string why = "rebuild requested";
   if (!options.rebuild_index && !data_dir_.empty()) {
-    auto idx = BundleIndex::Read((fs::path(data_dir_) / "bundle_index.bin").string(), Fingerprint());
+    auto idx =
+        BundleIndex::Read((fs::path(data_dir_) / "bundle_index.bin").string(), Fingerprint());
     if (idx.ok()) {
       auto app = idx->app(/*with_baseline=*/false);
       if (app.ok() && (app_id.empty() || app->id == app_id)) {
@@ -496,8 +507,8 @@ Status ContainerImpl::LoadProvider(std::string_view interface_id) {
 Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   auto b = index_->bundle(idx);
   if (b.resolution != Resolution::kResolved) {
-    Error e = MakeError(ErrorCode::kUnresolved, "bundle " + std::string(b.name) +
-                                                    " cannot load: " + std::string(b.reason));
+    Error e = MakeError(ErrorCode::kUnresolved,
+                        "bundle " + std::string(b.name) + " cannot load: " + std::string(b.reason));
     e.bundle = std::string(b.name);
     return e;
   }
@@ -512,7 +523,8 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
       Error e = MakeError(ErrorCode::kState,
                           "bundle " + rt.name + " is " + BundleStateName(rt.state) +
                               " (a bundle's Start looked up a service of a bundle that is "
-                              "still starting: " + why + ")");
+                              "still starting: " +
+                              why + ")");
       e.bundle = rt.name;
       return e;
     }
@@ -585,13 +597,13 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   rt.dlopen_ms = MsSince(t0);
   rt.entry = entry;
   rt.owner = next_owner_++;
-  rt.context = std::make_unique<BundleContextImpl>(this, &registry_, rt.owner, rt.name,
-                                                   rt.version, rt.dir, lib);
+  rt.context = std::make_unique<BundleContextImpl>(this, &registry_, rt.owner, rt.name, rt.version,
+                                                   rt.dir, lib);
   auto t1 = Clock::now();
   char err[1024] = {0};
-  int rc = entry->start(reinterpret_cast<AtriumBundleContext*>(
-                            static_cast<BundleContext*>(rt.context.get())),
-                        err, sizeof err);
+  int rc = entry->start(
+      reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(rt.context.get())), err,
+      sizeof err);
   rt.start_ms = MsSince(t1);
   if (rc != 0) {
     registry_.UnregisterOwner(rt.owner);
@@ -633,9 +645,9 @@ Status ContainerImpl::StopLocked(uint32_t idx) {
   Status result;
   if (rt->entry != nullptr) {
     char err[1024] = {0};
-    int rc = rt->entry->stop(reinterpret_cast<AtriumBundleContext*>(
-                                 static_cast<BundleContext*>(rt->context.get())),
-                             err, sizeof err);
+    int rc = rt->entry->stop(
+        reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(rt->context.get())), err,
+        sizeof err);
     if (rc != 0) {
       Error e = MakeError(ErrorCode::kActivation, "bundle " + rt->name + " Stop failed: " + err);
       e.bundle = rt->name;
@@ -667,9 +679,9 @@ void ContainerImpl::Shutdown() {
   for (auto& rt : detached_) {
     if (rt->entry != nullptr) {
       char err[1024] = {0};
-      rt->entry->stop(reinterpret_cast<AtriumBundleContext*>(
-                          static_cast<BundleContext*>(rt->context.get())),
-                      err, sizeof err);
+      rt->entry->stop(
+          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(rt->context.get())),
+          err, sizeof err);
     }
     registry_.UnregisterOwner(rt->owner);
     rt->context.reset();
@@ -688,9 +700,15 @@ BundleStatus ContainerImpl::StatusLocked(uint32_t idx) const {
   s.baseline = b.baseline;
   s.reason = std::string(b.reason);
   switch (b.resolution) {
-    case Resolution::kResolved: s.state = BundleState::kResolved; break;
-    case Resolution::kUnresolved: s.state = BundleState::kUnresolved; break;
-    case Resolution::kSuperseded: s.state = BundleState::kInstalled; break;
+    case Resolution::kResolved:
+      s.state = BundleState::kResolved;
+      break;
+    case Resolution::kUnresolved:
+      s.state = BundleState::kUnresolved;
+      break;
+    case Resolution::kSuperseded:
+      s.state = BundleState::kInstalled;
+      break;
   }
   for (uint32_t d : b.deps) s.dependencies.emplace_back(index_->bundle(d).name);
   if (const auto& rt = runtimes_[idx]) {
@@ -798,8 +816,8 @@ Result<PrivateStore*> ContainerImpl::PrivateStoreOf(std::string_view bundle) {
   std::lock_guard lock(stores_mu_);
   auto it = stores_.find(bundle);
   if (it != stores_.end()) return it->second.get();
-  auto store =
-      PrivateStore::Open((fs::path(data_dir_) / "private" / (std::string(bundle) + ".db")).string());
+  auto store = PrivateStore::Open(
+      (fs::path(data_dir_) / "private" / (std::string(bundle) + ".db")).string());
   if (!store.ok()) return store.error();
   PrivateStore* raw = store->get();
   stores_.emplace(std::string(bundle), std::move(store).value());

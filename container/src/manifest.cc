@@ -20,8 +20,6 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
-
-#include "strict_json.h"
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -34,6 +32,8 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include "strict_json.h"
 
 // Early-return helpers for this file only (#undef'd at the end).
 #define ATRIUM_MANIFEST_CONCAT_INNER(a, b) a##b
@@ -527,9 +527,8 @@ Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
 Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_view file) {
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
-  RETURN_IF_ERROR(
-      r.CheckKnownFields(*root, "",
-                         {"$schema", "id", "version", "name", "home", "baseline", "release_keys"}));
+  RETURN_IF_ERROR(r.CheckKnownFields(
+      *root, "", {"$schema", "id", "version", "name", "home", "baseline", "release_keys"}));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }

@@ -93,7 +93,8 @@ ResolveResult Resolve(const std::vector<const Manifest*>& bundles) {
       if (it == chosen.end()) {
         if (req.optional) continue;
         out[i].resolution = Resolution::kUnresolved;
-        out[i].reason = "requires " + req.name + " " + req.range.text() + ", which is not installed";
+        out[i].reason =
+            "requires " + req.name + " " + req.range.text() + ", which is not installed";
         break;
       }
       const Manifest& dep = *bundles[it->second];
@@ -108,8 +109,8 @@ ResolveResult Resolve(const std::vector<const Manifest*>& bundles) {
           if (j == i || out[j].resolution == Resolution::kSuperseded) continue;
           for (const Requirement& r2 : bundles[j]->requires_) {
             if (r2.name == req.name && r2.range.Matches(dep.version)) {
-              others += (others.empty() ? "" : ", ") + bundles[j]->name + " needs " +
-                        r2.range.text();
+              others +=
+                  (others.empty() ? "" : ", ") + bundles[j]->name + " needs " + r2.range.text();
             }
           }
         }
@@ -177,8 +178,8 @@ ResolveResult Resolve(const std::vector<const Manifest*>& bundles) {
       auto [it, inserted] = app_owner.emplace(app.id, i);
       if (!inserted) {
         out[i].resolution = Resolution::kUnresolved;
-        out[i].reason = "micro-app '" + app.id + "' is already declared by " +
-                        bundles[it->second]->name;
+        out[i].reason =
+            "micro-app '" + app.id + "' is already declared by " + bundles[it->second]->name;
         break;
       }
     }

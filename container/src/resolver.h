@@ -36,8 +36,8 @@ struct ResolveResult {
     std::string reason;
     std::vector<uint32_t> deps;  // indices of resolved dependencies (required and optional)
   };
-  std::vector<PerBundle> bundles;   // parallel to the input
-  std::vector<uint32_t> load_order; // resolved bundles, dependencies first
+  std::vector<PerBundle> bundles;    // parallel to the input
+  std::vector<uint32_t> load_order;  // resolved bundles, dependencies first
 };
 
 ResolveResult Resolve(const std::vector<const Manifest*>& bundles);

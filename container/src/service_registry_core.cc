@@ -78,8 +78,7 @@ Result<uint64_t> ServiceRegistryCore::Register(uint64_t owner, std::string_view 
                                                std::shared_ptr<void> service,
                                                ServiceProperties properties, int ranking) {
   if (interface_id.empty() || interface_id.size() > 256) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "service interface id must be 1..256 characters");
+    return MakeError(ErrorCode::kInvalidArgument, "service interface id must be 1..256 characters");
   }
   if (!service) {
     Error e = MakeError(ErrorCode::kInvalidArgument,
@@ -138,8 +137,7 @@ Status ServiceRegistryCore::Unregister(uint64_t owner, uint64_t registration_id)
     std::lock_guard lock(mu_);
     auto oit = owners_.find(owner);
     if (oit == owners_.end() ||
-        std::find(oit->second.begin(), oit->second.end(), registration_id) ==
-            oit->second.end()) {
+        std::find(oit->second.begin(), oit->second.end(), registration_id) == oit->second.end()) {
       return MakeError(ErrorCode::kNotFound, "service registration " +
                                                  std::to_string(registration_id) +
                                                  " does not exist or belongs to another owner");
@@ -201,12 +199,11 @@ std::vector<ServiceRegistry::Entry> ServiceRegistryCore::GetAll(std::string_view
   return out;
 }
 
-uint64_t ServiceRegistryCore::AddListener(std::string_view interface_id,
-                                          ServiceListener listener) {
+uint64_t ServiceRegistryCore::AddListener(std::string_view interface_id, ServiceListener listener) {
   std::lock_guard lock(listeners_mu_);
   uint64_t token = next_listener_++;
-  listeners_.push_back({token, std::string(interface_id),
-                        std::make_shared<ServiceListener>(std::move(listener))});
+  listeners_.push_back(
+      {token, std::string(interface_id), std::make_shared<ServiceListener>(std::move(listener))});
   return token;
 }
 

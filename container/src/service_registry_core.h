@@ -79,11 +79,11 @@ class ServiceRegistryCore {
   struct Slot {
     explicit Slot(std::string_view id) : interface_id(id) {}
     const std::string interface_id;
-    Slot* next = nullptr;                         // immutable once published
+    Slot* next = nullptr;  // immutable once published
     struct alignas(64) Shard {
       std::atomic<std::shared_ptr<void>> best;
     };
-    std::array<Shard, kShards> shards;            // see invariant 2
+    std::array<Shard, kShards> shards;             // see invariant 2
     std::vector<std::shared_ptr<Record>> entries;  // guarded by mu_
     const Record* published = nullptr;             // record in the shards; guarded by mu_
   };
@@ -96,7 +96,7 @@ class ServiceRegistryCore {
   static size_t Hash(std::string_view s);
   Slot* FindSlot(std::string_view interface_id) const;
   Slot* FindOrCreateSlotLocked(std::string_view interface_id);  // requires mu_
-  void PublishLocked(Slot* slot);                                 // requires mu_
+  void PublishLocked(Slot* slot);                               // requires mu_
   void Notify(const ServiceEvent& event);
   Status RemoveLocked(uint64_t registration_id, ServiceEvent* event);  // requires mu_
 
@@ -104,13 +104,13 @@ class ServiceRegistryCore {
   std::array<std::atomic<Slot*>, kBuckets> buckets_{};
 
   mutable std::mutex mu_;
-  uint64_t next_id_ = 1;                                          // guarded by mu_
-  std::unordered_map<uint64_t, Slot*> slot_of_registration_;      // guarded by mu_
-  std::unordered_map<uint64_t, std::vector<uint64_t>> owners_;    // guarded by mu_
+  uint64_t next_id_ = 1;                                        // guarded by mu_
+  std::unordered_map<uint64_t, Slot*> slot_of_registration_;    // guarded by mu_
+  std::unordered_map<uint64_t, std::vector<uint64_t>> owners_;  // guarded by mu_
 
   mutable std::mutex listeners_mu_;
-  uint64_t next_listener_ = 1;          // guarded by listeners_mu_
-  std::vector<Listener> listeners_;     // guarded by listeners_mu_
+  uint64_t next_listener_ = 1;       // guarded by listeners_mu_
+  std::vector<Listener> listeners_;  // guarded by listeners_mu_
 };
 
 // A ServiceRegistry whose registrations belong to `owner` (0 = host). For a
@@ -120,14 +120,16 @@ class RegistryView final : public ServiceRegistry {
  public:
   RegistryView(ServiceRegistryCore* core, uint64_t owner, std::string bundle,
                std::shared_ptr<void> keep_alive = nullptr)
-      : core_(core), owner_(owner), bundle_(std::move(bundle)),
+      : core_(core),
+        owner_(owner),
+        bundle_(std::move(bundle)),
         keep_alive_(std::move(keep_alive)) {}
 
   Result<uint64_t> Register(std::string_view interface_id, std::shared_ptr<void> service,
                             ServiceProperties properties, int ranking) override {
     if (keep_alive_ && service) service = WrapKeepAlive(std::move(service), keep_alive_);
-    return core_->Register(owner_, bundle_, interface_id, std::move(service),
-                           std::move(properties), ranking);
+    return core_->Register(owner_, bundle_, interface_id, std::move(service), std::move(properties),
+                           ranking);
   }
   Status Unregister(uint64_t registration_id) override {
     return core_->Unregister(owner_, registration_id);

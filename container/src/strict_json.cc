@@ -7,9 +7,6 @@
 #include <unordered_set>
 #include <vector>
 
-#include <cstdio>
-#include <vector>
-
 namespace atrium::internal {
 namespace {
 
@@ -48,7 +45,6 @@ std::string Quote(std::string_view s) {
   out += '\'';
   return out;
 }
-
 
 std::string Child(std::string_view pointer, std::string_view key) {
   std::string out(pointer);
@@ -90,7 +86,6 @@ Error MakeLocated(ErrorCode code, std::string_view file, std::string pointer, st
   e.pointer = std::move(pointer);
   return e;
 }
-
 
 namespace {
 
@@ -249,8 +244,8 @@ Result<json::value> ParseStrictJson(std::string_view text, std::string_view file
   if (text.size() > limits.max_bytes) {
     const size_t m = limits.max_bytes;
     const std::string human = m % (size_t{1} << 20) == 0 ? std::to_string(m >> 20) + " MiB"
-                              : m % 1024 == 0           ? std::to_string(m >> 10) + " KiB"
-                                                        : std::to_string(m) + " bytes";
+                              : m % 1024 == 0            ? std::to_string(m >> 10) + " KiB"
+                                                         : std::to_string(m) + " bytes";
     return MakeLocated(ErrorCode::kParse, file, "",
                        noun + " is " + std::to_string(text.size()) + " bytes; the limit is " +
                            std::to_string(m) + " (" + human + ")");
@@ -297,7 +292,6 @@ Result<json::value> ParseStrictJson(std::string_view text, std::string_view file
                        std::string("internal error while parsing: ") + ex.what());
   }
 }
-
 
 const char* JsonKindName(const json::value& v) {
   switch (v.kind()) {

@@ -281,8 +281,7 @@ int SafePattern(lua_State* L) {
     for (size_t i = 0; i < plen; ++i) {
       if (pattern[i] == '%') {
         ++i;
-      } else if (pattern[i] == '*' || pattern[i] == '+' || pattern[i] == '-' ||
-                 pattern[i] == '?') {
+      } else if (pattern[i] == '*' || pattern[i] == '+' || pattern[i] == '-' || pattern[i] == '?') {
         ++quantifiers;
       }
     }

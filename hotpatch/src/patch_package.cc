@@ -24,8 +24,6 @@
 // here; it is caught and becomes kInternal, so no exception leaves this file.
 #include "patch_package.h"
 
-#include "strict_json.h"
-
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -50,6 +48,7 @@
 #include <vector>
 
 #include "atrium/manifest.h"
+#include "strict_json.h"
 
 // Early returns on a failed Result / Status (this file only; #undef'd below).
 #define PATCH_CAT_INNER(a, b) a##b
@@ -131,9 +130,8 @@ inline std::string ByteAt(std::string_view text, size_t offset) {
 }
 
 Result<json::value> ParseDom(std::string_view text, std::string_view file, json::storage_ptr sp) {
-  return atrium::internal::ParseStrictJson(text, file,
-                                           {kMaxManifestBytes, kMaxNestingDepth, "manifest"},
-                                           std::move(sp));
+  return atrium::internal::ParseStrictJson(
+      text, file, {kMaxManifestBytes, kMaxNestingDepth, "manifest"}, std::move(sp));
 }
 
 // ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ enum class PatchMode { kReplace, kBefore, kAfter };
 const char* PatchModeName(PatchMode mode);
 
 struct PatchPointDecl {
-  std::string point;      // patch point id, dotted
+  std::string point;  // patch point id, dotted
   PatchMode mode = PatchMode::kReplace;
   std::string function;   // Lua function defined by the source
   std::string signature;  // canonical: "int(int,string)", see SignatureString

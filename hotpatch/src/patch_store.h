@@ -29,10 +29,10 @@ const char* PatchStateName(PatchState state);
 struct StoredPatch {
   std::string id;
   std::string version;
-  std::string dir;        // the installed copy
+  std::string dir;  // the installed copy
   PatchState state = PatchState::kEnabled;
-  std::string reason;     // of the last state change
-  uint32_t faults = 0;    // since it was last enabled
+  std::string reason;        // of the last state change
+  uint32_t faults = 0;       // since it was last enabled
   uint64_t install_seq = 0;  // order of installation (composition tie-break)
 };
 

@@ -11,12 +11,11 @@
 //  3. Per-thread state (sandboxes per patch, the `original` call frames) is
 //     thread_local and keyed by the runtime's uid; generation_ tells a
 //     thread when to reload.
-#include <lua.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <deque>
 #include <list>
+#include <lua.hpp>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -32,12 +31,18 @@ namespace atrium::hotpatch {
 namespace {
 const char* TypeName(ValueType t) {
   switch (t) {
-    case ValueType::kNil: return "nil";
-    case ValueType::kInt: return "int";
-    case ValueType::kDouble: return "double";
-    case ValueType::kBool: return "bool";
-    case ValueType::kString: return "string";
-    case ValueType::kRecord: return "record";
+    case ValueType::kNil:
+      return "nil";
+    case ValueType::kInt:
+      return "int";
+    case ValueType::kDouble:
+      return "double";
+    case ValueType::kBool:
+      return "bool";
+    case ValueType::kString:
+      return "string";
+    case ValueType::kRecord:
+      return "record";
   }
   return "?";
 }
@@ -112,7 +117,7 @@ struct Frame {
   OriginalThunk native;
   std::list<std::string>* strings;  // stable addresses; no allocation while empty
   std::vector<std::pair<const RecordType*, void*>>* records;
-  std::string fault;  // set when `original` failed; the call falls back
+  std::string fault;            // set when `original` failed; the call falls back
   bool fault_recorded = false;  // the fault was an inner patch's, already recorded
 };
 
@@ -180,12 +185,12 @@ class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<Ru
   std::mutex mu_;
   std::unique_ptr<PatchStore> store_;                                      // guarded by mu_
   std::map<std::string, std::unique_ptr<PointCore>, std::less<>> points_;  // guarded by mu_
-  std::vector<std::unique_ptr<LoadedPatch>> patches_;   // enabled, guarded by mu_
+  std::vector<std::unique_ptr<LoadedPatch>> patches_;          // enabled, guarded by mu_
   std::vector<std::unique_ptr<LoadedPatch>> retired_patches_;  // kept for in-flight calls
-  std::vector<std::unique_ptr<Chain>> chains_;          // all ever published; guarded by mu_
-  uint64_t chain_generation_ = 0;                       // guarded by mu_
-  uint32_t next_slot_ = 0;                              // guarded by mu_
-  std::map<uint64_t, uint32_t> slot_of_seq_;            // guarded by mu_
+  std::vector<std::unique_ptr<Chain>> chains_;                 // all ever published; guarded by mu_
+  uint64_t chain_generation_ = 0;                              // guarded by mu_
+  uint32_t next_slot_ = 0;                                     // guarded by mu_
+  std::map<uint64_t, uint32_t> slot_of_seq_;                   // guarded by mu_
   std::shared_ptr<HostFunctionTable> host_ = std::make_shared<HostFunctionTable>();  // guarded
 };
 
@@ -324,7 +329,8 @@ PatchPointCore* RuntimeImpl::Declare(std::string_view id, const Signature& signa
 }
 
 Status RuntimeImpl::ExposeFunction(std::string_view name, HostFunction fn) {
-  if (name.empty() || !fn) return MakeError(ErrorCode::kInvalidArgument, "host function needs a name and a body");
+  if (name.empty() || !fn)
+    return MakeError(ErrorCode::kInvalidArgument, "host function needs a name and a body");
   std::lock_guard lock(mu_);
   auto table = std::make_shared<HostFunctionTable>(*host_);
   (*table)[std::string(name)] = std::move(fn);
@@ -341,9 +347,9 @@ Result<PatchInfo> RuntimeImpl::Install(const std::string& package_dir) {
   for (const auto& decl : pkg->manifest.points) {
     auto it = points_.find(decl.point);
     if (it != points_.end() && it->second->signature_string() != decl.signature) {
-      Error e = MakeError(ErrorCode::kValidation,
-                          "patch point " + decl.point + " is " + it->second->signature_string() +
-                              ", the patch declares " + decl.signature);
+      Error e = MakeError(ErrorCode::kValidation, "patch point " + decl.point + " is " +
+                                                      it->second->signature_string() +
+                                                      ", the patch declares " + decl.signature);
       e.file = package_dir + "/patch.json";
       return e;
     }
@@ -518,12 +524,11 @@ bool ReadResult(lua_State* L, int index, const PointCore& core, PatchValue* out,
     return true;
   }
   std::string scratch;
-  std::string* storage = core.signature.result == ValueType::kString
-                             ? &frame.strings->emplace_back()
-                             : &scratch;
+  std::string* storage =
+      core.signature.result == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
   void* record = nullptr;
-  if (!LuaSandbox::Read(L, index, core.signature.result, core.signature.result_record, out,
-                        storage, &record, error)) {
+  if (!LuaSandbox::Read(L, index, core.signature.result, core.signature.result_record, out, storage,
+                        &record, error)) {
     *error = "result: " + *error;
     return false;
   }
@@ -630,7 +635,11 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
 
   for (const ChainEntry& e : chain->befores) {
     PatchSandbox* ps = SandboxFor(ts, e.patch, &error);
-    if (ps == nullptr) { ok = false; RecordFault(e.patch, error); break; }
+    if (ps == nullptr) {
+      ok = false;
+      RecordFault(e.patch, error);
+      break;
+    }
     lua_State* L = ps->sandbox->L();
     const int top = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
@@ -671,7 +680,10 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       ok = false;
     }
     lua_settop(L, top);
-    if (!ok) { RecordFault(e.patch, error); break; }
+    if (!ok) {
+      RecordFault(e.patch, error);
+      break;
+    }
     if (have_result) break;
   }
   if (ok && !have_result) {
@@ -680,7 +692,11 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
   if (ok) {
     for (const ChainEntry& e : chain->afters) {
       PatchSandbox* ps = SandboxFor(ts, e.patch, &error);
-      if (ps == nullptr) { ok = false; RecordFault(e.patch, error); break; }
+      if (ps == nullptr) {
+        ok = false;
+        RecordFault(e.patch, error);
+        break;
+      }
       lua_State* L = ps->sandbox->L();
       const int top = lua_gettop(L);
       lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);

@@ -40,7 +40,8 @@ std::vector<IndexInput> SampleInputs() {
   v.push_back(Input(R"({"name": "com.a.account", "version": "1.2.0", "library": "libacc.so",
       "provides": [{"interface": "com.a.Account"}]})"));
   v.push_back(Input(R"({"name": "com.a.account", "version": "1.5.0", "library": "libacc.so",
-      "provides": [{"interface": "com.a.Account"}]})", false));
+      "provides": [{"interface": "com.a.Account"}]})",
+                    false));
   v.push_back(Input(R"({"name": "com.a.orphan", "version": "1.0.0",
       "requires": [{"name": "com.a.none"}], "provides": [{"interface": "com.a.Orphan"}],
       "micro_apps": [{"id": "orphan", "type": "h5", "entry": "index.html"}]})"));

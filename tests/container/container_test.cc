@@ -78,9 +78,8 @@ TEST(ContainerTest, MicroAppLaunchLoadsDependenciesFirstAndStopsInReverse) {
   c->Shutdown();
   EXPECT_EQ(journal->entries(),
             (std::vector<std::string>{"start:com.test.greeter", "start:com.test.consumer",
-                                      "open:consumer:hello, grace",
-                                      "open:consumer:hello, linus t", "stop:com.test.consumer",
-                                      "stop:com.test.greeter"}));
+                                      "open:consumer:hello, grace", "open:consumer:hello, linus t",
+                                      "stop:com.test.consumer", "stop:com.test.greeter"}));
   auto consumer = *c->Bundle("com.test.consumer");
   EXPECT_EQ(consumer.dependencies, std::vector<std::string>{"com.test.greeter"});
   EXPECT_EQ(c->Bundle("com.test.greeter")->loaded_by, "dependency of com.test.consumer");
@@ -202,8 +201,9 @@ TEST(ContainerTest, UnresolvedBundlesAreIsolatedWithReasons) {
   EXPECT_NE(reason("com.test.toonew").find("but installed com.test.greeter is 1.2.0"),
             std::string::npos)
       << reason("com.test.toonew");
-  EXPECT_NE(reason("com.test.cyclea").find("dependency cycle: com.test.cyclea -> com.test.cycleb "
-                                           "-> com.test.cyclea"),
+  EXPECT_NE(reason("com.test.cyclea")
+                .find("dependency cycle: com.test.cyclea -> com.test.cycleb "
+                      "-> com.test.cyclea"),
             std::string::npos)
       << reason("com.test.cyclea");
   // The broken manifest is listed under its directory with the parser's error.

@@ -1,11 +1,11 @@
 // Service registry: ranking, typed lookup, listeners, ownership, the lazy
 // hook, and concurrent readers against a writer (run under TSan too).
-#include "service_registry_core.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
+
+#include "service_registry_core.h"
 
 namespace atrium::internal {
 namespace {

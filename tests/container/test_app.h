@@ -34,8 +34,8 @@ class TestApp {
   }
 
   void AddFixture(const std::string& fixture) {
-    std::filesystem::copy(std::string(ATRIUM_TEST_BUNDLES_DIR) + "/" + fixture,
-                          bundle_dir(fixture), std::filesystem::copy_options::recursive);
+    std::filesystem::copy(std::string(ATRIUM_TEST_BUNDLES_DIR) + "/" + fixture, bundle_dir(fixture),
+                          std::filesystem::copy_options::recursive);
     baseline_.push_back("bundles/" + fixture);
   }
   // Adds a bundle directory with only a manifest (resource-only unless the

@@ -845,11 +845,12 @@ TEST(LuaSandboxPatternTest, BacktrackingPatternsOnLongSubjectsAreRefused) {
   limits.time_us_per_call = 200000;
   auto sb = LuaSandbox::Create(limits, nullptr);
   ASSERT_TRUE(sb.ok());
-  auto env = (*sb)->LoadChunk("=p",
-      "function slow() return (('a'):rep(40000)):find('.-b') end\n"
-      "function plain() return (('a'):rep(40000) .. 'b'):find('b', 1, true) end\n"
-      "function small() return (('a'):rep(100) .. 'b'):find('.-b') end\n"
-      "function gsub_slow() return (('a'):rep(5000)):gsub('(.-)(.-)b', '') end\n");
+  auto env =
+      (*sb)->LoadChunk("=p",
+                       "function slow() return (('a'):rep(40000)):find('.-b') end\n"
+                       "function plain() return (('a'):rep(40000) .. 'b'):find('b', 1, true) end\n"
+                       "function small() return (('a'):rep(100) .. 'b'):find('.-b') end\n"
+                       "function gsub_slow() return (('a'):rep(5000)):gsub('(.-)(.-)b', '') end\n");
   ASSERT_TRUE(env.ok()) << env.error().ToString();
   std::string msg;
   ASSERT_TRUE((*sb)->PushFunction(*env, "slow"));

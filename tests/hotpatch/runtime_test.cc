@@ -1,7 +1,5 @@
 // The hotpatch runtime end to end: signed patch directories installed into a
 // real data dir, real Lua, patch points declared in this test binary.
-#include "atrium/hotpatch.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -10,6 +8,7 @@
 #include <fstream>
 #include <thread>
 
+#include "atrium/hotpatch.h"
 #include "atrium/patch_point.h"
 #include "patch_package.h"
 
@@ -87,13 +86,13 @@ class HotpatchTest : public ::testing::Test {
         << points_json << "], \"limits\": {\"instructions\": 50000, \"time_ms\": 200, "
         << "\"memory_kb\": 256, \"max_faults\": 2}}";
     std::ofstream(dir + "/patch.lua") << lua;
-    Status s = internal::SignPatchDir(
-        dir, sign_with_other ? other_keys_.secret_hex : keys_.secret_hex);
+    Status s =
+        internal::SignPatchDir(dir, sign_with_other ? other_keys_.secret_hex : keys_.secret_hex);
     EXPECT_TRUE(s.ok()) << s.error().ToString();
     return dir;
   }
-  static std::string Point(const std::string& point, const std::string& mode,
-                           const std::string& fn, const std::string& sig, int order = 0) {
+  static std::string Point(const std::string& point, const std::string& mode, const std::string& fn,
+                           const std::string& sig, int order = 0) {
     return "{\"point\": \"" + point + "\", \"mode\": \"" + mode + "\", \"function\": \"" + fn +
            "\", \"signature\": \"" + sig + "\", \"order\": " + std::to_string(order) + "}";
   }
@@ -125,9 +124,9 @@ TEST_F(HotpatchTest, UnpatchedPointRunsOriginalAndIsListed) {
 TEST_F(HotpatchTest, ReplaceCanCallOriginalAndTakesEffectAtNextCall) {
   PatchPoint<&FeeImpl> fee(runtime_.get(), "pay.fee");
   EXPECT_EQ(fee(2000, "EUR"), 103);
-  auto info = runtime_->Install(MakePatch(
-      "double-fee", Point("pay.fee", "replace", "fee", "int(int,string)"),
-      "function fee(original, cents, cur) return 2 * original(cents, cur .. 'X') end"));
+  auto info = runtime_->Install(
+      MakePatch("double-fee", Point("pay.fee", "replace", "fee", "int(int,string)"),
+                "function fee(original, cents, cur) return 2 * original(cents, cur .. 'X') end"));
   ASSERT_TRUE(info.ok()) << info.error().ToString();
   EXPECT_EQ(info->state, "enabled");
   EXPECT_EQ(fee(2000, "EUR"), 2 * (100 + 4));
@@ -140,14 +139,14 @@ TEST_F(HotpatchTest, ReplaceCanCallOriginalAndTakesEffectAtNextCall) {
 
 TEST_F(HotpatchTest, BeforeAndAfterModes) {
   PatchPoint<&FeeImpl> fee(runtime_.get(), "pay.fee");
-  ASSERT_TRUE(runtime_
-                  ->Install(MakePatch("waive-small",
-                                      Point("pay.fee", "before", "check", "int(int,string)"),
-                                      "function check(cents, cur)\n"
-                                      "  if cents < 100 then return 'result', 0 end\n"
-                                      "  if cur == 'usd' then return 'args', cents, 'USD' end\n"
-                                      "end"))
-                  .ok());
+  ASSERT_TRUE(
+      runtime_
+          ->Install(MakePatch("waive-small", Point("pay.fee", "before", "check", "int(int,string)"),
+                              "function check(cents, cur)\n"
+                              "  if cents < 100 then return 'result', 0 end\n"
+                              "  if cur == 'usd' then return 'args', cents, 'USD' end\n"
+                              "end"))
+          .ok());
   ASSERT_TRUE(runtime_
                   ->Install(MakePatch("cap", Point("pay.fee", "after", "cap", "int(int,string)"),
                                       "function cap(result, cents, cur)\n"
@@ -157,47 +156,64 @@ TEST_F(HotpatchTest, BeforeAndAfterModes) {
   original_calls = 0;
   EXPECT_EQ(fee(50, "EUR"), 0);  // short-circuited: no original
   EXPECT_EQ(original_calls.load(), 0);
-  EXPECT_EQ(fee(2000, "EUR"), 103);        // unchanged
-  EXPECT_EQ(fee(100000, "EUR"), 500);      // capped by the after patch
-  EXPECT_EQ(fee(2000, "usd"), 100 + 3);    // arguments rewritten ("USD" has 3 chars)
+  EXPECT_EQ(fee(2000, "EUR"), 103);      // unchanged
+  EXPECT_EQ(fee(100000, "EUR"), 500);    // capped by the after patch
+  EXPECT_EQ(fee(2000, "usd"), 100 + 3);  // arguments rewritten ("USD" has 3 chars)
 }
 
 TEST_F(HotpatchTest, CompositionOrderIsBeforesThenNestedReplacesThenAfters) {
   PatchPoint<&Describe> describe(runtime_.get(), "text.describe");
   const std::string sig = "string(string,int,bool,double)";
-  ASSERT_TRUE(runtime_->Install(MakePatch("r1", Point("text.describe", "replace", "f", sig, 1),
-      "function f(original, n, c, l, r) return '[r1 ' .. original(n, c, l, r) .. ']' end")).ok());
-  ASSERT_TRUE(runtime_->Install(MakePatch("r2", Point("text.describe", "replace", "f", sig, 2),
-      "function f(original, n, c, l, r) return '[r2 ' .. original(n .. '+', c, l, r) .. ']' end")).ok());
-  ASSERT_TRUE(runtime_->Install(MakePatch("b1", Point("text.describe", "before", "f", sig, 5),
-      "function f(n, c, l, r) return 'args', n, c + 1, l, r end")).ok());
-  ASSERT_TRUE(runtime_->Install(MakePatch("a1", Point("text.describe", "after", "f", sig, 0),
-      "function f(res, n, c, l, r) return res .. '<a1>' end")).ok());
-  ASSERT_TRUE(runtime_->Install(MakePatch("a2", Point("text.describe", "after", "f", sig, 9),
-      "function f(res, n, c, l, r) return res .. '<a2>' end")).ok());
+  ASSERT_TRUE(
+      runtime_
+          ->Install(MakePatch(
+              "r1", Point("text.describe", "replace", "f", sig, 1),
+              "function f(original, n, c, l, r) return '[r1 ' .. original(n, c, l, r) .. ']' end"))
+          .ok());
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch("r2", Point("text.describe", "replace", "f", sig, 2),
+                                      "function f(original, n, c, l, r) return '[r2 ' .. "
+                                      "original(n .. '+', c, l, r) .. ']' end"))
+                  .ok());
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch("b1", Point("text.describe", "before", "f", sig, 5),
+                                      "function f(n, c, l, r) return 'args', n, c + 1, l, r end"))
+                  .ok());
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch("a1", Point("text.describe", "after", "f", sig, 0),
+                                      "function f(res, n, c, l, r) return res .. '<a1>' end"))
+                  .ok());
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch("a2", Point("text.describe", "after", "f", sig, 9),
+                                      "function f(res, n, c, l, r) return res .. '<a2>' end"))
+                  .ok());
   // b1 bumps the count; r2 (order 2) is outermost and calls r1, which calls
   // the native one; afters in order.
   EXPECT_EQ(describe("x", 1, true, 0.5), "[r2 [r1 x+#2/0.500000!]]<a1><a2>");
   auto points = runtime_->Points();
   ASSERT_EQ(points.size(), 1u);
-  EXPECT_EQ(points[0].patches, (std::vector<std::string>{"b1 (before)", "r1 (replace)",
-                                                         "r2 (replace)", "a1 (after)",
-                                                         "a2 (after)"}));
+  EXPECT_EQ(points[0].patches,
+            (std::vector<std::string>{"b1 (before)", "r1 (replace)", "r2 (replace)", "a1 (after)",
+                                      "a2 (after)"}));
 }
 
 TEST_F(HotpatchTest, RecordsAndEveryScalarTypeConvert) {
   PatchPoint<&MakeFee> make(runtime_.get(), "fee.make");
   PatchPoint<&Total> total(runtime_.get(), "fee.total");
-  ASSERT_TRUE(runtime_->Install(MakePatch("records",
-      Point("fee.make", "replace", "make", "record:Fee(int,string)") + "," +
-      Point("fee.total", "replace", "total", "int(record:Fee,int)"),
-      "function make(original, cents, cur)\n"
-      "  local f = original(cents, cur)\n"
-      "  f.waived = cents > 1000\n  f.rate = f.rate * 2\n  f.currency = f.currency .. '!'\n"
-      "  return f\nend\n"
-      "function total(original, fee, extra)\n"
-      "  assert(fee.currency == 'EUR' and fee.rate == 0.25 and fee.waived == false)\n"
-      "  return original(fee, extra) + 1\nend")).ok());
+  ASSERT_TRUE(
+      runtime_
+          ->Install(MakePatch(
+              "records",
+              Point("fee.make", "replace", "make", "record:Fee(int,string)") + "," +
+                  Point("fee.total", "replace", "total", "int(record:Fee,int)"),
+              "function make(original, cents, cur)\n"
+              "  local f = original(cents, cur)\n"
+              "  f.waived = cents > 1000\n  f.rate = f.rate * 2\n  f.currency = f.currency .. '!'\n"
+              "  return f\nend\n"
+              "function total(original, fee, extra)\n"
+              "  assert(fee.currency == 'EUR' and fee.rate == 0.25 and fee.waived == false)\n"
+              "  return original(fee, extra) + 1\nend"))
+          .ok());
   Fee f = make(5000, "EUR");
   EXPECT_EQ(f.cents, 5000);
   EXPECT_EQ(f.currency, "EUR!");
@@ -208,13 +224,15 @@ TEST_F(HotpatchTest, RecordsAndEveryScalarTypeConvert) {
 
 TEST_F(HotpatchTest, WrongTypesFallBackAndCountFaultsUntilDisabled) {
   PatchPoint<&FeeImpl> fee(runtime_.get(), "pay.fee");
-  ASSERT_TRUE(runtime_->Install(MakePatch("bad-types",
-      Point("pay.fee", "replace", "f", "int(int,string)"),
-      "function f(original, cents, cur)\n"
-      "  if cents == 1 then return 'not a number' end\n"
-      "  if cents == 2 then return original(cents) end\n"
-      "  if cents == 3 then return original('x', cur) end\n"
-      "  return 1.5\nend")).ok());
+  ASSERT_TRUE(
+      runtime_
+          ->Install(MakePatch("bad-types", Point("pay.fee", "replace", "f", "int(int,string)"),
+                              "function f(original, cents, cur)\n"
+                              "  if cents == 1 then return 'not a number' end\n"
+                              "  if cents == 2 then return original(cents) end\n"
+                              "  if cents == 3 then return original('x', cur) end\n"
+                              "  return 1.5\nend"))
+          .ok());
   EXPECT_EQ(fee(1, "EUR"), 3);  // string result -> original (1/20 + 3)
   EXPECT_EQ(StateOf("bad-types"), "enabled");
   EXPECT_EQ(fee(2, "EUR"), 3);  // wrong arity to original -> original, second fault
@@ -268,7 +286,8 @@ TEST_F(HotpatchTest, RefusesWrongTargetsKeysAndSignatures) {
   std::filesystem::create_directories(other);
   std::ofstream(other + "/patch.json")
       << "{\"id\": \"otherapp\", \"version\": \"1.0.0\", \"targets\": {\"app\": \"com.other\"}, "
-         "\"points\": [" << p << "]}";
+         "\"points\": ["
+      << p << "]}";
   std::ofstream(other + "/patch.lua") << lua;
   ASSERT_TRUE(internal::SignPatchDir(other, keys_.secret_hex).ok());
   r = runtime_->Install(other);
@@ -279,8 +298,10 @@ TEST_F(HotpatchTest, RefusesWrongTargetsKeysAndSignatures) {
 TEST_F(HotpatchTest, RollbackAndDisableAllAreDurable) {
   PatchPoint<&FeeImpl> fee(runtime_.get(), "pay.fee");
   const std::string p = Point("pay.fee", "replace", "f", "int(int,string)");
-  ASSERT_TRUE(runtime_->Install(MakePatch("fee", p, "function f() return 1 end", "", "1.0.0")).ok());
-  ASSERT_TRUE(runtime_->Install(MakePatch("fee", p, "function f() return 2 end", "", "1.1.0")).ok());
+  ASSERT_TRUE(
+      runtime_->Install(MakePatch("fee", p, "function f() return 1 end", "", "1.0.0")).ok());
+  ASSERT_TRUE(
+      runtime_->Install(MakePatch("fee", p, "function f() return 2 end", "", "1.1.0")).ok());
   EXPECT_EQ(fee(2000, "EUR"), 2);
   ASSERT_TRUE(runtime_->Rollback("fee").ok());
   EXPECT_EQ(fee(2000, "EUR"), 1);
@@ -304,9 +325,12 @@ TEST_F(HotpatchTest, ActivationIsAtomicWhileOtherThreadsCall) {
     callers.emplace_back([&] {
       while (!stop.load()) {
         int64_t v = fee(2000, "EUR");
-        if (v == -1) patched.fetch_add(1);
-        else if (v == 103) plain.fetch_add(1);
-        else bad.fetch_add(1);
+        if (v == -1)
+          patched.fetch_add(1);
+        else if (v == 103)
+          plain.fetch_add(1);
+        else
+          bad.fetch_add(1);
       }
     });
   }
@@ -338,12 +362,14 @@ TEST_F(HotpatchTest, SampleMaliciousPatchIsContained) {
   ASSERT_TRUE(internal::SignPatchDir(dir, keys_.secret_hex).ok());
   std::vector<std::string> logged;
   std::mutex log_mu;
-  ASSERT_TRUE(runtime_->ExposeFunction("log", [&](const std::vector<HostValue>& args)
-                                                  -> Result<HostValue> {
-    std::lock_guard lock(log_mu);
-    logged.push_back(args.empty() ? "" : args[0].s);
-    return HostValue{};
-  }).ok());
+  ASSERT_TRUE(runtime_
+                  ->ExposeFunction("log",
+                                   [&](const std::vector<HostValue>& args) -> Result<HostValue> {
+                                     std::lock_guard lock(log_mu);
+                                     logged.push_back(args.empty() ? "" : args[0].s);
+                                     return HostValue{};
+                                   })
+                  .ok());
   PatchPoint<&FeeImpl> fee(runtime_.get(), "transfer.fee.compute");
   PatchPoint<&Describe> unrelated(runtime_.get(), "text.describe");
   auto info = runtime_->Install(dir);
@@ -368,9 +394,12 @@ std::string GreetingImpl(std::string holder) { return "Welcome back, " + holder;
 
 TEST_F(HotpatchTest, UnboundedAllocationHitsTheMemoryCap) {
   PatchPoint<&GreetingImpl> greet(runtime_.get(), "wallet.home.greeting");
-  ASSERT_TRUE(runtime_->Install(MakePatch("hog",
-      Point("wallet.home.greeting", "replace", "f", "string(string)"),
-      "function f(original, h) local t = {} while true do t[#t+1] = string.rep('x', 4096) .. #t end end")).ok());
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch(
+                      "hog", Point("wallet.home.greeting", "replace", "f", "string(string)"),
+                      "function f(original, h) local t = {} while true do t[#t+1] = "
+                      "string.rep('x', 4096) .. #t end end"))
+                  .ok());
   EXPECT_EQ(greet("Ada"), "Welcome back, Ada");
   auto list = runtime_->List();
   ASSERT_EQ(list.size(), 1u);

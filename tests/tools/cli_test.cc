@@ -55,7 +55,8 @@ TEST_F(CliTest, RunsTheSampleWalletLazily) {
   EXPECT_NE(out.text.find("loaded bundles (4 of 8 installed)"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("dependency of com.wallet.transfer"), std::string::npos);
   out = RunCli("run " + app + " --data-dir " + dir_ + "/data");
-  EXPECT_NE(out.text.find("12395.00"), std::string::npos) << out.text;  // 100.00 + 5.00 fee (the shipped bug)
+  EXPECT_NE(out.text.find("12395.00"), std::string::npos)
+      << out.text;  // 100.00 + 5.00 fee (the shipped bug)
 }
 
 TEST_F(CliTest, BundlesListsStatesAndReasons) {
@@ -112,8 +113,7 @@ TEST_F(CliTest, HotpatchFixesTheSampleFeeAndContainsTheHostilePatch) {
 TEST_F(CliTest, PatchSignedWithAnotherKeyIsRefused) {
   std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
   std::string patch = dir_ + "/fix";
-  std::filesystem::copy(std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet/patches/fix-fee",
-                        patch);
+  std::filesystem::copy(std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet/patches/fix-fee", patch);
   ASSERT_EQ(RunCli("keygen --out " + dir_ + "/rogue").status, 0);
   ASSERT_EQ(RunCli("patch sign " + patch + " --key " + dir_ + "/rogue.key").status, 0);
   auto out = RunCli("patch apply " + app + " " + patch + " --data-dir " + dir_ + "/data");

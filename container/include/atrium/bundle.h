@@ -141,14 +141,16 @@ int Stop(AtriumBundleContext* c, char* err, size_t err_len) {
 }  // namespace atrium
 
 // Defines the bundle's C entry point for activator class `Activator`.
-#define ATRIUM_BUNDLE(Activator)                                                          \
-  extern "C" __attribute__((visibility("default"))) const AtriumBundleEntry*            \
-  atrium_bundle_entry(void) {                                                             \
-    static const AtriumBundleEntry entry = {                                              \
-        ATRIUM_BUNDLE_ABI_VERSION, sizeof(AtriumBundleEntry), ATRIUM_CXX_ABI_TAG,         \
-        #Activator, &::atrium::bundle_detail::Start<Activator>,                           \
-        &::atrium::bundle_detail::Stop<Activator>};                                       \
-    return &entry;                                                                        \
+#define ATRIUM_BUNDLE(Activator)                                                                  \
+  extern "C" __attribute__((visibility("default"))) const AtriumBundleEntry* atrium_bundle_entry( \
+      void) {                                                                                     \
+    static const AtriumBundleEntry entry = {ATRIUM_BUNDLE_ABI_VERSION,                            \
+                                            sizeof(AtriumBundleEntry),                            \
+                                            ATRIUM_CXX_ABI_TAG,                                   \
+                                            #Activator,                                           \
+                                            &::atrium::bundle_detail::Start<Activator>,           \
+                                            &::atrium::bundle_detail::Stop<Activator>};           \
+    return &entry;                                                                                \
   }
 
 #endif  // ATRIUM_BUNDLE_H_

@@ -45,8 +45,8 @@ enum class BundleState {
   kLoading,
   kActive,
   kStopping,
-  kUnloaded,    // was active, stopped
-  kFailed,      // dlopen / ABI / activator failure (see reason)
+  kUnloaded,  // was active, stopped
+  kFailed,    // dlopen / ABI / activator failure (see reason)
 };
 ATRIUM_EXPORT const char* BundleStateName(BundleState state);
 
@@ -55,19 +55,20 @@ struct BundleStatus {
   std::string version;
   std::string dir;
   bool eager = false;
-  bool baseline = false;     // shipped in the app folder (vs installed in the data dir)
+  bool baseline = false;  // shipped in the app folder (vs installed in the data dir)
   BundleState state = BundleState::kInstalled;
-  std::string reason;        // why unresolved / failed / superseded
+  std::string reason;                     // why unresolved / failed / superseded
   std::vector<std::string> dependencies;  // resolved required bundles
-  std::string loaded_by;     // what triggered the load: "eager", "service X", "micro-app Y", "explicit", "dependency of Z"
-  double dlopen_ms = 0;      // dlopen + symbol + ABI checks
-  double start_ms = 0;       // activator Start
+  std::string loaded_by;        // what triggered the load: "eager", "service X", "micro-app Y",
+                                // "explicit", "dependency of Z"
+  double dlopen_ms = 0;         // dlopen + symbol + ABI checks
+  double start_ms = 0;          // activator Start
   uint64_t activation_seq = 0;  // 1-based order of activation, 0 if never active
 };
 
 struct ContainerOptions {
-  std::string app_dir;       // folder holding app.json (read-only)
-  std::string data_dir;      // mutable state; empty = DefaultDataDir(app id)
+  std::string app_dir;         // folder holding app.json (read-only)
+  std::string data_dir;        // mutable state; empty = DefaultDataDir(app id)
   bool rebuild_index = false;  // force rebuilding the bundle index
 };
 

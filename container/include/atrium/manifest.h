@@ -24,9 +24,9 @@ namespace atrium {
 enum class Activation { kLazy, kEager };
 
 struct Requirement {
-  std::string name;      // bundle name (reverse DNS)
-  VersionRange range;    // semver range the dependency must satisfy
-  bool optional = false; // missing optional dependency does not block resolution
+  std::string name;       // bundle name (reverse DNS)
+  VersionRange range;     // semver range the dependency must satisfy
+  bool optional = false;  // missing optional dependency does not block resolution
 };
 
 struct ProvidedService {
@@ -49,9 +49,9 @@ struct StartupTaskDecl {
 };
 
 struct Manifest {
-  std::string name;      // reverse-DNS bundle name, e.g. "com.wallet.account"
+  std::string name;  // reverse-DNS bundle name, e.g. "com.wallet.account"
   Version version;
-  std::string library;   // shared library file, relative to the bundle dir; empty = resource-only
+  std::string library;  // shared library file, relative to the bundle dir; empty = resource-only
   Activation activation = Activation::kLazy;
   std::vector<Requirement> requires_;
   std::vector<ProvidedService> provides;
@@ -71,10 +71,10 @@ ATRIUM_EXPORT Result<Manifest> LoadManifestFile(const std::string& path);
 ATRIUM_EXPORT bool IsValidBundleName(std::string_view name);
 
 struct AppDescriptor {
-  std::string id;       // reverse-DNS app id
+  std::string id;  // reverse-DNS app id
   Version version;
-  std::string name;     // display name
-  std::string home;     // appId of the home micro-app
+  std::string name;  // display name
+  std::string home;  // appId of the home micro-app
   // Baseline bundles shipped with the app: directories relative to the app
   // folder, each holding a bundle.json.
   std::vector<std::string> baseline;

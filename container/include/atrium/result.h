@@ -18,34 +18,46 @@
 namespace atrium {
 
 enum class ErrorCode {
-  kInvalidArgument,   // caller passed something malformed
-  kParse,             // input text/bytes could not be parsed
-  kValidation,        // parsed, but violates a rule of the format
-  kNotFound,          // named thing does not exist
-  kAlreadyExists,     // duplicate name / registration
-  kUnresolved,        // bundle dependencies cannot be satisfied
-  kLoad,              // dlopen / entry symbol / ABI problem
-  kActivation,        // bundle activator failed or threw
-  kIo,                // file system or database error
-  kState,             // operation not valid in the current state
-  kCorrupt,           // stored data failed an integrity check
+  kInvalidArgument,  // caller passed something malformed
+  kParse,            // input text/bytes could not be parsed
+  kValidation,       // parsed, but violates a rule of the format
+  kNotFound,         // named thing does not exist
+  kAlreadyExists,    // duplicate name / registration
+  kUnresolved,       // bundle dependencies cannot be satisfied
+  kLoad,             // dlopen / entry symbol / ABI problem
+  kActivation,       // bundle activator failed or threw
+  kIo,               // file system or database error
+  kState,            // operation not valid in the current state
+  kCorrupt,          // stored data failed an integrity check
   kInternal,
 };
 
 inline const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kParse: return "parse error";
-    case ErrorCode::kValidation: return "validation error";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kAlreadyExists: return "already exists";
-    case ErrorCode::kUnresolved: return "unresolved";
-    case ErrorCode::kLoad: return "load error";
-    case ErrorCode::kActivation: return "activation error";
-    case ErrorCode::kIo: return "i/o error";
-    case ErrorCode::kState: return "invalid state";
-    case ErrorCode::kCorrupt: return "corrupt data";
-    case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kParse:
+      return "parse error";
+    case ErrorCode::kValidation:
+      return "validation error";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kAlreadyExists:
+      return "already exists";
+    case ErrorCode::kUnresolved:
+      return "unresolved";
+    case ErrorCode::kLoad:
+      return "load error";
+    case ErrorCode::kActivation:
+      return "activation error";
+    case ErrorCode::kIo:
+      return "i/o error";
+    case ErrorCode::kState:
+      return "invalid state";
+    case ErrorCode::kCorrupt:
+      return "corrupt data";
+    case ErrorCode::kInternal:
+      return "internal error";
   }
   return "unknown error";
 }
@@ -54,10 +66,10 @@ struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
   // Where the problem is, as precisely as known. Empty fields are unknown.
-  std::string file;          // path of the file involved
-  std::string pointer;       // JSON pointer inside the file ("/requires/0/version")
+  std::string file;                // path of the file involved
+  std::string pointer;             // JSON pointer inside the file ("/requires/0/version")
   std::optional<uint64_t> offset;  // byte offset inside the file
-  std::string bundle;        // bundle name involved
+  std::string bundle;              // bundle name involved
 
   // "file:pointer: message" (the form `atrium validate` prints), with the
   // bundle and offset added when known.
@@ -84,15 +96,24 @@ inline Error MakeError(ErrorCode code, std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { Check(); return std::get<0>(v_); }
-  const T& value() const& { Check(); return std::get<0>(v_); }
-  T&& value() && { Check(); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    Check();
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    Check();
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    Check();
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -141,13 +162,12 @@ class [[nodiscard]] Status {
 
 }  // namespace atrium
 
-#define ATRIUM_CHECK(cond, msg)                                                        \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
-      std::fprintf(stderr, "%s:%d: check failed: %s: %s\n", __FILE__, __LINE__, #cond, \
-                   msg);                                                               \
-      std::abort();                                                                    \
-    }                                                                                  \
+#define ATRIUM_CHECK(cond, msg)                                                              \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      std::fprintf(stderr, "%s:%d: check failed: %s: %s\n", __FILE__, __LINE__, #cond, msg); \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (0)
 
 #endif  // ATRIUM_RESULT_H_

@@ -46,9 +46,9 @@ concept ServiceInterface = requires {
 
 // A snapshot of one registration.
 struct ServiceInfo {
-  uint64_t id = 0;              // unique per registry, never reused
+  uint64_t id = 0;  // unique per registry, never reused
   std::string interface_id;
-  std::string bundle;           // registering bundle, "" for the host
+  std::string bundle;  // registering bundle, "" for the host
   int ranking = 0;
   ServiceProperties properties;
 };

@@ -85,7 +85,7 @@ struct PatchInfo {
 
 struct PointInfo {
   std::string id;
-  std::string signature;  // "int(int,string)"
+  std::string signature;             // "int(int,string)"
   std::vector<std::string> patches;  // active, in call order
 };
 

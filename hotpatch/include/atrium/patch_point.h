@@ -64,7 +64,7 @@ struct RecordType {
   const char* name;
   const FieldDesc* fields;
   size_t field_count;
-  void* (*create)();            // new default object (for results)
+  void* (*create)();  // new default object (for results)
   void (*destroy)(void* object);
 };
 
@@ -90,7 +90,9 @@ constexpr FieldRef<T, M> Field(const char* name, M T::*member) {
 namespace detail {
 
 template <typename T>
-concept Record = requires { RecordTraits<T>::kFields; };
+concept Record = requires {
+  RecordTraits<T>::kFields;
+};
 
 template <typename T>
 using Bare = std::remove_cvref_t<T>;
@@ -98,14 +100,19 @@ using Bare = std::remove_cvref_t<T>;
 template <typename T>
 constexpr ValueType TypeOf() {
   using U = Bare<T>;
-  if constexpr (std::is_same_v<U, bool>) return ValueType::kBool;
-  else if constexpr (std::is_integral_v<U>) return ValueType::kInt;
-  else if constexpr (std::is_floating_point_v<U>) return ValueType::kDouble;
+  if constexpr (std::is_same_v<U, bool>)
+    return ValueType::kBool;
+  else if constexpr (std::is_integral_v<U>)
+    return ValueType::kInt;
+  else if constexpr (std::is_floating_point_v<U>)
+    return ValueType::kDouble;
   else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view> ||
                      std::is_same_v<U, const char*>)
     return ValueType::kString;
-  else if constexpr (Record<U>) return ValueType::kRecord;
-  else static_assert(sizeof(U) == 0, "type not supported at a patch point");
+  else if constexpr (Record<U>)
+    return ValueType::kRecord;
+  else
+    static_assert(sizeof(U) == 0, "type not supported at a patch point");
 }
 
 template <typename T>
@@ -116,11 +123,16 @@ PatchValue ToValue(const T& v) {
   using U = Bare<T>;
   PatchValue out;
   out.type = TypeOf<U>();
-  if constexpr (std::is_same_v<U, bool>) out.b = v;
-  else if constexpr (std::is_integral_v<U>) out.i = static_cast<int64_t>(v);
-  else if constexpr (std::is_floating_point_v<U>) out.d = static_cast<double>(v);
-  else if constexpr (std::is_same_v<U, const char*>) out.s = v ? std::string_view(v) : std::string_view();
-  else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>) out.s = v;
+  if constexpr (std::is_same_v<U, bool>)
+    out.b = v;
+  else if constexpr (std::is_integral_v<U>)
+    out.i = static_cast<int64_t>(v);
+  else if constexpr (std::is_floating_point_v<U>)
+    out.d = static_cast<double>(v);
+  else if constexpr (std::is_same_v<U, const char*>)
+    out.s = v ? std::string_view(v) : std::string_view();
+  else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view>)
+    out.s = v;
   else {
     out.record_type = RecordTypeOf<U>();
     out.record = &v;
@@ -147,9 +159,12 @@ bool FromValue(const PatchValue& v, T* out) {
     }
     *out = static_cast<U>(v.i);
   } else if constexpr (std::is_floating_point_v<U>) {
-    if (v.type == ValueType::kDouble) *out = static_cast<U>(v.d);
-    else if (v.type == ValueType::kInt) *out = static_cast<U>(v.i);
-    else return false;
+    if (v.type == ValueType::kDouble)
+      *out = static_cast<U>(v.d);
+    else if (v.type == ValueType::kInt)
+      *out = static_cast<U>(v.i);
+    else
+      return false;
   } else if constexpr (std::is_same_v<U, std::string>) {
     if (v.type != ValueType::kString) return false;
     out->assign(v.s.data(), v.s.size());
@@ -180,12 +195,11 @@ constexpr ValueType FieldType() {
 
 template <typename T, size_t... I>
 const RecordType* MakeRecordType(std::index_sequence<I...>) {
-  static const FieldDesc fields[] = {
-      {std::get<I>(RecordTraits<T>::kFields).name, FieldType<T, I>(), &GetField<T, I>,
-       &SetField<T, I>}...};
-  static const RecordType type = {
-      RecordTraits<T>::kName, fields, sizeof...(I), []() -> void* { return new T(); },
-      [](void* p) { delete static_cast<T*>(p); }};
+  static const FieldDesc fields[] = {{std::get<I>(RecordTraits<T>::kFields).name, FieldType<T, I>(),
+                                      &GetField<T, I>, &SetField<T, I>}...};
+  static const RecordType type = {RecordTraits<T>::kName, fields, sizeof...(I),
+                                  []() -> void* { return new T(); },
+                                  [](void* p) { delete static_cast<T*>(p); }};
   return &type;
 }
 
@@ -263,8 +277,7 @@ template <typename R, typename... A, R (*Fn)(A...)>
 class PatchPoint<Fn> {
  public:
   // `registry` may be null (no hotpatch runtime): the point always runs Fn.
-  PatchPoint(PatchPointRegistry* registry, std::string_view id)
-      : core_(Bind(registry, id)) {}
+  PatchPoint(PatchPointRegistry* registry, std::string_view id) : core_(Bind(registry, id)) {}
 
   R operator()(A... args) const {
     if (core_->active.load(std::memory_order_acquire) == nullptr) [[likely]] {
@@ -281,14 +294,18 @@ class PatchPoint<Fn> {
       detail::TypeOf<A>()...};
   template <typename T>
   static const RecordType* RecordOrNull() {
-    if constexpr (detail::Record<detail::Bare<T>>) return detail::RecordTypeOf<detail::Bare<T>>();
-    else return nullptr;
+    if constexpr (detail::Record<detail::Bare<T>>)
+      return detail::RecordTypeOf<detail::Bare<T>>();
+    else
+      return nullptr;
   }
   static inline const RecordType* const kParamRecords[sizeof...(A) == 0 ? 1 : sizeof...(A)] = {
       RecordOrNull<A>()...};
   static constexpr ValueType ResultType() {
-    if constexpr (std::is_void_v<R>) return ValueType::kNil;
-    else return detail::TypeOf<R>();
+    if constexpr (std::is_void_v<R>)
+      return ValueType::kNil;
+    else
+      return detail::TypeOf<R>();
   }
   static inline const Signature kSignature = {ResultType(), RecordOrNull<R>(), kParams,
                                               kParamRecords, sizeof...(A)};
@@ -298,8 +315,8 @@ class PatchPoint<Fn> {
     PatchValue result;
     std::string string_storage;
     void* record_storage = nullptr;
-    if (core_->Invoke(std::span<const PatchValue>(values, sizeof...(A)), &result,
-                      &string_storage, &record_storage, this, &Original)) {
+    if (core_->Invoke(std::span<const PatchValue>(values, sizeof...(A)), &result, &string_storage,
+                      &record_storage, this, &Original)) {
       if constexpr (std::is_void_v<R>) {
         return;
       } else if constexpr (detail::Record<detail::Bare<R>>) {
@@ -348,15 +365,17 @@ class PatchPoint<Fn> {
   // Argument types are stored by value for the original call: views and
   // C strings become std::string so they outlive the Lua values.
   template <typename T>
-  using ArgStorage = std::conditional_t<
-      std::is_same_v<detail::Bare<T>, std::string_view> ||
-          std::is_same_v<detail::Bare<T>, const char*>,
-      std::string, detail::Bare<T>>;
+  using ArgStorage = std::conditional_t<std::is_same_v<detail::Bare<T>, std::string_view> ||
+                                            std::is_same_v<detail::Bare<T>, const char*>,
+                                        std::string, detail::Bare<T>>;
   template <typename T, typename S>
   static decltype(auto) Pass(S& stored) {
-    if constexpr (std::is_same_v<detail::Bare<T>, const char*>) return stored.c_str();
-    else if constexpr (std::is_same_v<detail::Bare<T>, std::string_view>) return std::string_view(stored);
-    else return static_cast<S&>(stored);
+    if constexpr (std::is_same_v<detail::Bare<T>, const char*>)
+      return stored.c_str();
+    else if constexpr (std::is_same_v<detail::Bare<T>, std::string_view>)
+      return std::string_view(stored);
+    else
+      return static_cast<S&>(stored);
   }
 
   // Without a runtime (or a refused declaration) the point gets a core that

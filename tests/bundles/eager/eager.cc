@@ -5,11 +5,13 @@ namespace {
 class EagerBundle final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
-    if (auto j = ctx.GetService<fixtures::Journal>()) j->Add("start:" + std::string(ctx.bundle_name()));
+    if (auto j = ctx.GetService<fixtures::Journal>())
+      j->Add("start:" + std::string(ctx.bundle_name()));
     return atrium::Status::Ok();
   }
   void Stop(atrium::BundleContext& ctx) override {
-    if (auto j = ctx.GetService<fixtures::Journal>()) j->Add("stop:" + std::string(ctx.bundle_name()));
+    if (auto j = ctx.GetService<fixtures::Journal>())
+      j->Add("stop:" + std::string(ctx.bundle_name()));
   }
 };
 }  // namespace

@@ -1,6 +1,7 @@
 // Activator that throws from Start after registering a service.
 #include <memory>
 #include <stdexcept>
+
 #include "atrium/bundle.h"
 #include "fixtures.h"
 

@@ -20,9 +20,9 @@ class Account final : public wallet::AccountService {
     std::lock_guard lock(mu_);
     int64_t balance = LoadLocked();
     if (cents <= 0 || cents > balance) {
-      return atrium::MakeError(atrium::ErrorCode::kInvalidArgument,
-                               "cannot debit " + wallet::FormatCents(cents) + " from " +
-                                   wallet::FormatCents(balance));
+      return atrium::MakeError(
+          atrium::ErrorCode::kInvalidArgument,
+          "cannot debit " + wallet::FormatCents(cents) + " from " + wallet::FormatCents(balance));
     }
     return store_->Put("balance_cents", std::to_string(balance - cents));
   }
