@@ -44,6 +44,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "atrium/bundle_abi.h"
 #include "atrium/container.h"
 #include "synthetic_app.h"
@@ -57,6 +58,13 @@ namespace fs = std::filesystem;
 
 namespace atrium::bench {
 namespace {
+
+using atrium::bench::Fail;
+using atrium::bench::LoadAverage;
+using atrium::bench::Median;
+using atrium::bench::Must;
+using atrium::bench::MustOk;
+using atrium::bench::UsableCpus;
 
 using Clock = std::chrono::steady_clock;
 
@@ -80,28 +88,6 @@ double Us(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t mid = v.size() / 2;
-  return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
-// The bench cannot measure what it was asked to: stop with a reason.
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "atrium_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-
-void MustOk(const Status& s, const std::string& what) {
-  if (!s.ok()) Fail(what + ": " + s.error().ToString());
-}
-
-template <typename T>
-T Must(Result<T> r, const std::string& what) {
-  if (!r.ok()) Fail(what + ": " + r.error().ToString());
-  return std::move(r).value();
-}
 
 // True while `library` is mapped in this process (RTLD_NOLOAD never loads).
 bool IsMapped(const std::string& library) {
@@ -228,17 +214,6 @@ Row StartToHome(const Fixture& fx, const BenchConfig& config) {
 // 2. service lookup
 
 // The CPUs this process may run on.
-std::vector<int> UsableCpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    }
-  }
-  return cpus;
-}
 
 void PinTo(int cpu) {
   cpu_set_t set;
@@ -516,14 +491,6 @@ Row OpenIndexed(const Fixture& fx, const BenchConfig& config) {
 // ---------------------------------------------------------------------------
 
 // 1-minute load average, or -1 when unknown.
-double LoadAverage() {
-  double load = -1;
-  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
-    std::fclose(f);
-  }
-  return load;
-}
 
 void PrintTable(const std::vector<Row>& rows) {
   std::printf("\n%-38s %12s %-9s %-22s %10s %8s %-15s %s\n", "metric", "ours", "unit", "baseline",
@@ -586,6 +553,7 @@ int Usage(int code) {
 }
 
 int Main(int argc, char** argv) {
+  atrium::bench::BenchName() = "atrium_bench";
   BenchConfig config;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];

@@ -48,6 +48,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "atrium/hotpatch.h"
 #include "atrium/patch_point.h"
 #include "patch_package.h"
@@ -56,6 +57,13 @@ namespace fs = std::filesystem;
 
 namespace atrium::bench {
 namespace {
+
+using atrium::bench::Fail;
+using atrium::bench::LoadAverage;
+using atrium::bench::Median;
+using atrium::bench::Must;
+using atrium::bench::MustOk;
+using atrium::bench::UsableCpus;
 
 using Clock = std::chrono::steady_clock;
 using hotpatch::PatchPoint;
@@ -94,41 +102,8 @@ inline void Keep(const T& v) {
   asm volatile("" : : "r,m"(v) : "memory");
 }
 
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t mid = v.size() / 2;
-  return v.size() % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-}
-
-// The bench cannot measure what it was asked to: stop with a reason.
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "hotpatch_bench: %s\n", what.c_str());
-  std::exit(1);
-}
-
-void MustOk(const Status& s, const std::string& what) {
-  if (!s.ok()) Fail(what + ": " + s.error().ToString());
-}
-
-template <typename T>
-T Must(Result<T> r, const std::string& what) {
-  if (!r.ok()) Fail(what + ": " + r.error().ToString());
-  return std::move(r).value();
-}
 
 // The CPUs this process may run on.
-std::vector<int> UsableCpus() {
-  std::vector<int> cpus;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-    }
-  }
-  return cpus;
-}
 
 // CPU time of the calling thread: unlike wall time, not inflated while
 // other processes on a busy machine preempt the measured thread.
@@ -343,14 +318,6 @@ std::vector<double> Measure(Crew& crew, int threads, const std::vector<Variant>&
 }
 
 // 1-minute load average, or -1 when unknown.
-double LoadAverage() {
-  double load = -1;
-  if (std::FILE* f = std::fopen("/proc/loadavg", "r")) {
-    if (std::fscanf(f, "%lf", &load) != 1) load = -1;
-    std::fclose(f);
-  }
-  return load;
-}
 
 void PrintTable(const std::vector<Row>& rows) {
   std::printf("\n%-36s %9s  %-26s %9s %7s %-13s %s\n", "metric", "ours ns", "baseline", "ns",
@@ -407,6 +374,7 @@ int Usage(int code) {
 }
 
 int Main(int argc, char** argv) {
+  atrium::bench::BenchName() = "hotpatch_bench";
   BenchConfig config;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
