@@ -44,9 +44,9 @@
 #include <thread>
 #include <vector>
 
-#include "bench_util.h"
 #include "atrium/bundle_abi.h"
 #include "atrium/container.h"
+#include "bench_util.h"
 #include "synthetic_app.h"
 #include "synthetic_service.h"
 
@@ -87,7 +87,6 @@ struct BenchConfig {
 double Us(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
-
 
 // True while `library` is mapped in this process (RTLD_NOLOAD never loads).
 bool IsMapped(const std::string& library) {

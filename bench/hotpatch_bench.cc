@@ -48,9 +48,9 @@
 #include <thread>
 #include <vector>
 
-#include "bench_util.h"
 #include "atrium/hotpatch.h"
 #include "atrium/patch_point.h"
+#include "bench_util.h"
 #include "patch_package.h"
 
 namespace fs = std::filesystem;
@@ -101,7 +101,6 @@ template <typename T>
 inline void Keep(const T& v) {
   asm volatile("" : : "r,m"(v) : "memory");
 }
-
 
 // The CPUs this process may run on.
 
