@@ -1,0 +1,57 @@
+#include "atrium/thread_activity.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "atrium/trace.h"
+
+namespace atrium {
+namespace {
+
+thread_local ThreadActivity tls_activity;
+
+void CopyTruncated(char* dst, size_t size, std::string_view value) {
+  size_t n = std::min(value.size(), size - 1);
+  std::memcpy(dst, value.data(), n);
+  dst[n] = '\0';
+}
+
+}  // namespace
+
+ThreadActivity* CurrentThreadActivity() { return &tls_activity; }
+
+ActivityScope::ActivityScope(ActivityField field, std::string_view value) {
+  ThreadActivity* a = &tls_activity;
+  switch (field) {
+    case ActivityField::kBundle:
+      slot_ = a->bundle;
+      size_ = sizeof(a->bundle);
+      break;
+    case ActivityField::kTask:
+      slot_ = a->task;
+      size_ = sizeof(a->task);
+      break;
+    case ActivityField::kPatch:
+      slot_ = a->patch;
+      size_ = sizeof(a->patch);
+      break;
+    case ActivityField::kMicroApp:
+      slot_ = a->micro_app;
+      size_ = sizeof(a->micro_app);
+      break;
+  }
+  std::memcpy(saved_, slot_, size_);
+  CopyTruncated(slot_, size_, value);
+}
+
+ActivityScope::~ActivityScope() { std::memcpy(slot_, saved_, size_); }
+
+void SetCurrentThreadName(std::string_view name) {
+  CopyTruncated(tls_activity.thread, sizeof(tls_activity.thread), name);
+  pthread_setname_np(pthread_self(), tls_activity.thread);
+  if (Trace* t = Trace::Active()) t->NameThread(Trace::CurrentTid(), name);
+}
+
+}  // namespace atrium
