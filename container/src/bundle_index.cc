@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -20,7 +21,35 @@ constexpr size_t kRecordSize = 64;
 constexpr size_t kProviderSize = 12;
 constexpr size_t kAppSize = 28;
 
-enum RecordFlags : uint8_t { kEager = 1, kBaseline = 2, kBroken = 4 };
+enum RecordFlags : uint8_t { kEager = 1, kBaseline = 2, kBroken = 4, kHasStartup = 8 };
+
+// app.json "startup" as canonical JSON text ("" when it is all defaults),
+// read back with ParseStartupConfig.
+std::string StartupConfigText(const StartupConfig& c) {
+  if (c == StartupConfig{}) return {};
+  namespace json = boost::json;
+  json::object o;
+  if (!c.stages.empty()) {
+    json::array stages;
+    for (const auto& s : c.stages) stages.emplace_back(s);
+    o["stages"] = std::move(stages);
+  }
+  if (!c.pools.empty()) {
+    json::object pools;
+    for (const PoolDecl& p : c.pools) {
+      json::object po;
+      if (p.threads > 0) po["threads"] = p.threads;
+      if (!p.priority.empty()) po["priority"] = p.priority;
+      if (p.queue_limit > 0) po["queue_limit"] = p.queue_limit;
+      if (p.held_until_idle >= 0) po["held_until_idle"] = p.held_until_idle == 1;
+      pools[p.name] = std::move(po);
+    }
+    o["pools"] = std::move(pools);
+  }
+  if (c.max_threads > 0) o["max_threads"] = c.max_threads;
+  if (c.bundle_task_quota > 0) o["bundle_task_quota"] = c.bundle_task_quota;
+  return json::serialize(o);
+}
 
 uint32_t Get32(const unsigned char* p) {
   uint32_t v;
@@ -145,6 +174,7 @@ std::string BundleIndex::Build(uint64_t fingerprint, const AppDescriptor& app,
     uint8_t flags = 0;
     if (ok && in.manifest.activation == Activation::kEager) flags |= kEager;
     if (in.baseline) flags |= kBaseline;
+    if (ok && !in.manifest.startup.empty()) flags |= kHasStartup;
     if (!ok) flags |= kBroken;
     out.push_back(static_cast<char>(flags));
     out.push_back(static_cast<char>(per[i].resolution));
@@ -216,6 +246,7 @@ std::string BundleIndex::Build(uint64_t fingerprint, const AppDescriptor& app,
   std::string app_blob = app.id + '\0' + app.version.ToString() + '\0' + app.name + '\0' +
                          app.home + '\0' + std::to_string(app.release_keys.size());
   for (const auto& k : app.release_keys) app_blob += '\0' + k;
+  app_blob += '\0' + StartupConfigText(app.startup);
   for (const auto& b : app.baseline) app_blob += '\0' + b;
   auto [app_off, app_len] = pool.Add(app_blob);
   const uint32_t strings_off = static_cast<uint32_t>(out.size());
@@ -442,6 +473,7 @@ BundleIndex::BundleView BundleIndex::bundle(uint32_t i) const {
   v.eager = r[48] & kEager;
   v.baseline = r[48] & kBaseline;
   v.broken = r[48] & kBroken;
+  v.has_startup = r[48] & kHasStartup;
   v.resolution = static_cast<Resolution>(r[49]);
   v.deps = {deps_ + Get32(r + 52), Get32(r + 56)};
   return v;
@@ -455,8 +487,9 @@ bool BundleIndex::IsEager(uint32_t i) const {
 Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
   std::vector<std::string_view> parts;
   size_t start = 0;
-  // Fields: id, version, name, home, key count, keys..., baseline dirs...
-  size_t wanted = 5;
+  // Fields: id, version, name, home, key count, keys..., startup config,
+  // baseline dirs...
+  size_t wanted = 6;
   while (with_baseline || parts.size() < wanted) {
     size_t nul = app_blob_.find('\0', start);
     parts.push_back(app_blob_.substr(start, nul == std::string_view::npos ? nul : nul - start));
@@ -477,12 +510,20 @@ Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
   app.version = std::move(version).value();
   app.name = std::string(parts[2]);
   app.home = std::string(parts[3]);
-  const size_t keys_end = wanted;
-  if (parts.size() < keys_end) return MakeError(ErrorCode::kCorrupt, "bundle index: bad key list");
+  if (parts.size() < wanted) return MakeError(ErrorCode::kCorrupt, "bundle index: bad key list");
+  const size_t keys_end = wanted - 1;
   for (size_t i = 5; i < keys_end; ++i) app.release_keys.emplace_back(parts[i]);
+  if (!parts[keys_end].empty()) {
+    auto startup = ParseStartupConfig(parts[keys_end], "bundle index: app startup");
+    if (!startup.ok()) {
+      return MakeError(ErrorCode::kCorrupt,
+                       "bundle index: bad startup config: " + startup.error().message);
+    }
+    app.startup = std::move(startup).value();
+  }
   if (with_baseline) {
-    app.baseline.reserve(parts.size() - keys_end);
-    for (size_t i = keys_end; i < parts.size(); ++i) app.baseline.emplace_back(parts[i]);
+    app.baseline.reserve(parts.size() - wanted);
+    for (size_t i = wanted; i < parts.size(); ++i) app.baseline.emplace_back(parts[i]);
   }
   return app;
 }

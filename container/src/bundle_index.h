@@ -52,7 +52,7 @@ struct IndexInput {
 
 class BundleIndex {
  public:
-  static constexpr uint32_t kFormatVersion = 3;
+  static constexpr uint32_t kFormatVersion = 4;
 
   BundleIndex() = default;
   // Moves keep the image's heap buffer, so the views stay valid; no copies.
@@ -65,7 +65,8 @@ class BundleIndex {
     std::string_view name, version, dir, library, reason;
     bool eager = false;
     bool baseline = false;
-    bool broken = false;  // manifest unreadable; never loads
+    bool broken = false;
+    bool has_startup = false;  // the manifest declares startup tasks  // manifest unreadable; never loads
     Resolution resolution = Resolution::kUnresolved;
     std::span<const uint32_t> deps;
   };

@@ -19,11 +19,14 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include "atrium/app_url.h"
 #include "atrium/bundle.h"
 #include "atrium/container.h"
+#include "atrium/thread_activity.h"
+#include "atrium/trace.h"
 #include "bundle_index.h"
 #include "log.h"
 #include "service_registry_core.h"
@@ -96,6 +99,7 @@ class BundleContextImpl final : public BundleContext {
         name_(std::move(name)),
         version_(std::move(version)),
         dir_(std::move(dir)),
+        library_(library),
         view_(core, owner, name_, std::move(library)) {}
 
   std::string_view bundle_name() const override { return name_; }
@@ -106,11 +110,62 @@ class BundleContextImpl final : public BundleContext {
   void Log(LogLevel level, std::string_view message) override {
     internal::Log(level, name_, message);
   }
+  Status RegisterStartupTask(std::string_view id, std::function<Status()> run) override;
+  Result<std::shared_ptr<Executor>> executor(std::string_view target) override;
+
+  // The handler registered for startup task `id` (empty when none).
+  std::function<Status()> StartupHandler(std::string_view id) {
+    std::lock_guard lock(mu_);
+    auto it = startup_handlers_.find(id);
+    return it == startup_handlers_.end() ? nullptr : it->second;
+  }
+  const std::shared_ptr<void>& library() const { return library_; }
 
  private:
   ContainerImpl* const container_;
   const std::string name_, version_, dir_;
+  const std::shared_ptr<void> library_;
   RegistryView view_;
+  std::mutex mu_;
+  std::map<std::string, std::function<Status()>, std::less<>> startup_handlers_;  // guarded by mu_
+};
+
+// A bundle's executor: tasks are accounted to the bundle and each keeps the
+// bundle's library mapped until it has been destroyed (run or dropped), so
+// unloading never pulls code from under a task.
+class BundleExecutor final : public Executor {
+ public:
+  BundleExecutor(std::shared_ptr<Executor> inner, std::shared_ptr<void> library)
+      : inner_(std::move(inner)), library_(std::move(library)) {}
+  std::string_view target() const override { return inner_->target(); }
+  Status Post(Task task, TaskTraits traits) override {
+    return inner_->Post(Wrap(std::move(task)), traits);
+  }
+  Status PostDelayed(Task task, std::chrono::milliseconds delay, TaskTraits traits) override {
+    return inner_->PostDelayed(Wrap(std::move(task)), delay, traits);
+  }
+  Status PostOrdered(std::string_view key, Task task, TaskTraits traits) override {
+    return inner_->PostOrdered(key, Wrap(std::move(task)), traits);
+  }
+  Status PostIdle(Task task) override { return inner_->PostIdle(Wrap(std::move(task))); }
+
+ private:
+  // Members are destroyed in reverse order: the task (code of the bundle)
+  // before the library reference.
+  struct Pinned {
+    std::shared_ptr<void> library;
+    Task task;
+    ~Pinned() { task = nullptr; }
+  };
+  Task Wrap(Task task) {
+    auto pinned = std::make_shared<Pinned>();
+    pinned->library = library_;
+    pinned->task = std::move(task);
+    return [pinned] { pinned->task(); };
+  }
+
+  const std::shared_ptr<Executor> inner_;
+  const std::shared_ptr<void> library_;
 };
 
 struct BundleRuntime {
@@ -196,7 +251,13 @@ class RouterImpl final : public MicroAppRouter {
 class ContainerImpl final : public Container {
  public:
   ContainerImpl() : host_view_(&registry_, 0, ""), router_(this) {}
-  ~ContainerImpl() override { Shutdown(); }
+  ~ContainerImpl() override {
+    Shutdown();
+    // Pipeline tasks still queued are dropped (the pipeline records them as
+    // failed) before the pipeline, which waits for its tasks, goes away.
+    if (scheduler_ != nullptr) scheduler_->Shutdown();
+    pipeline_.reset();
+  }
 
   Status Init(ContainerOptions options);
 
@@ -214,7 +275,12 @@ class ContainerImpl final : public Container {
   ServiceRegistry& services() override { return host_view_; }
   MicroAppRouter& router() override { return router_; }
 
+  Scheduler& scheduler() override { return *scheduler_; }
   Status Start() override;
+  StartupPipeline* pipeline() override {
+    std::lock_guard lock(pipeline_mu_);
+    return pipeline_.get();
+  }
   Status Load(std::string_view bundle) override {
     std::lock_guard lock(lifecycle_mu_);
     auto idx = index_->FindBundle(bundle);
@@ -238,6 +304,14 @@ class ContainerImpl final : public Container {
   // Snapshot of what the router needs about a micro-app.
   Result<LaunchRequest> ResolveApp(std::string_view app_id, uint32_t* idx);
 
+  Result<std::shared_ptr<Executor>> ExecutorFor(std::string_view target, const std::string& bundle,
+                                                std::shared_ptr<void> library) {
+    auto inner = scheduler_->GetExecutor(target, bundle);
+    if (!inner.ok()) return inner.error();
+    return std::shared_ptr<Executor>(
+        std::make_shared<BundleExecutor>(std::move(inner).value(), std::move(library)));
+  }
+
  private:
   Status LoadLocked(uint32_t idx, const std::string& why);
   Status StopLocked(uint32_t idx);
@@ -246,6 +320,9 @@ class ContainerImpl final : public Container {
   BundleStatus StatusLocked(uint32_t idx) const;
   Status RebuildIndexLocked(const std::string& why);
   uint64_t Fingerprint() const;
+  Status CreateScheduler();
+  Result<std::vector<StartupTaskSpec>> StartupTasks();
+  Status RunStartupTask(const StartupTaskSpec& task);
   static Error NotInstalled(std::string_view bundle) {
     Error e = MakeError(ErrorCode::kNotFound,
                         "no bundle named '" + std::string(bundle) + "' is installed");
@@ -273,7 +350,28 @@ class ContainerImpl final : public Container {
   std::mutex stores_mu_;
   std::map<std::string, std::unique_ptr<PrivateStore>, std::less<>>
       stores_;  // guarded by stores_mu_
+
+  // Declared last: destroyed first, after Shutdown stopped every bundle.
+  std::unique_ptr<Scheduler> scheduler_;
+  std::mutex pipeline_mu_;
+  std::unique_ptr<StartupPipeline> pipeline_;  // guarded by pipeline_mu_ (the pointer)
 };
+
+Status BundleContextImpl::RegisterStartupTask(std::string_view id, std::function<Status()> run) {
+  if (!run) return MakeError(ErrorCode::kInvalidArgument, "empty startup task handler");
+  std::lock_guard lock(mu_);
+  if (!startup_handlers_.emplace(std::string(id), std::move(run)).second) {
+    Error e = MakeError(ErrorCode::kAlreadyExists,
+                        "startup task '" + std::string(id) + "' already has a handler");
+    e.bundle = name_;
+    return e;
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<Executor>> BundleContextImpl::executor(std::string_view target) {
+  return container_->ExecutorFor(target, name_, library_);
+}
 
 Result<PrivateStore*> BundleContextImpl::storage() { return container_->PrivateStoreOf(name_); }
 
@@ -388,7 +486,7 @@ Status ContainerImpl::Init(ContainerOptions options) {
         baseline_loaded_ = false;
         index_ = std::make_unique<BundleIndex>(std::move(idx).value());
         runtimes_.resize(index_->size());
-        return Status::Ok();
+        return CreateScheduler();
       }
       why = "app descriptor changed";
     } else {
@@ -408,7 +506,42 @@ Status ContainerImpl::Init(ContainerOptions options) {
     e.file = data_dir_;
     return e;
   }
+  if (Status st = CreateScheduler(); !st.ok()) return st;
   return RebuildIndexLocked(why);
+}
+
+Status ContainerImpl::CreateScheduler() {
+  SchedulerOptions options;
+  const StartupConfig& config = app_.startup;
+  if (!config.pools.empty()) {
+    const unsigned hw = std::thread::hardware_concurrency();
+    options.pools = DefaultPools(hw == 0 ? 2 : static_cast<int>(hw));
+    for (const PoolDecl& decl : config.pools) {
+      auto it = std::find_if(options.pools.begin(), options.pools.end(),
+                             [&](const PoolConfig& p) { return p.name == decl.name; });
+      if (it == options.pools.end()) {
+        options.pools.push_back(PoolConfig{.name = decl.name});
+        it = options.pools.end() - 1;
+      }
+      if (decl.threads > 0) it->threads = decl.threads;
+      if (decl.priority == "high") it->cpu = CpuPriority::kHigh;
+      if (decl.priority == "normal") it->cpu = CpuPriority::kNormal;
+      if (decl.priority == "low") it->cpu = CpuPriority::kLow;
+      if (decl.priority == "idle") it->cpu = CpuPriority::kIdle;
+      if (decl.queue_limit > 0) it->queue_limit = decl.queue_limit;
+      if (decl.held_until_idle >= 0) it->held_until_idle = decl.held_until_idle == 1;
+    }
+  }
+  options.max_threads = config.max_threads;
+  options.bundle_quota = config.bundle_task_quota;
+  auto scheduler = Scheduler::Create(std::move(options));
+  if (!scheduler.ok()) {
+    Error e = scheduler.error();
+    e.message = "app.json /startup: " + e.message;
+    return e;
+  }
+  scheduler_ = std::move(scheduler).value();
+  return Status::Ok();
 }
 
 Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
@@ -558,6 +691,11 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
     active_.push_back(idx);
     return Status::Ok();
   }
+  TraceSlice trace_slice("load " + rt.name, "bundle");
+  trace_slice.Arg("bundle", rt.name);
+  trace_slice.Arg("trigger", why);
+  ActivityScope activity(ActivityField::kBundle, rt.name);
+  scheduler_->ReopenBundle(rt.name);
   std::string path = (fs::path(rt.dir) / std::string(b.library)).string();
   dlerror();
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -607,6 +745,7 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   rt.start_ms = MsSince(t1);
   if (rc != 0) {
     registry_.UnregisterOwner(rt.owner);
+    scheduler_->CancelBundle(rt.name, /*wait_for_running=*/false);
     return fail(ErrorCode::kActivation,
                 std::string("activator Start failed: ") + (err[0] ? err : "no reason given"));
   }
@@ -617,15 +756,99 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   return Status::Ok();
 }
 
-Status ContainerImpl::Start() {
+Result<std::vector<StartupTaskSpec>> ContainerImpl::StartupTasks() {
   std::lock_guard lock(lifecycle_mu_);
-  Status first;
+  std::vector<StartupTaskSpec> tasks;
+  const std::string first_stage =
+      app_.startup.stages.empty() ? DefaultStartupStages().front() : app_.startup.stages.front();
   for (uint32_t idx : index_->load_order()) {
-    if (!index_->IsEager(idx)) continue;
-    Status s = LoadLocked(idx, "eager");
-    if (!s.ok() && first.ok()) first = s;
+    auto b = index_->bundle(idx);
+    if (b.resolution != Resolution::kResolved) continue;
+    if (b.eager) {
+      StartupTaskSpec load;
+      load.bundle = std::string(b.name);
+      load.decl.id = "@load";
+      load.decl.stage = first_stage;
+      load.decl.priority = "user_blocking";
+      tasks.push_back(std::move(load));
+    }
+    if (!b.has_startup) continue;
+    auto manifest = LoadManifestFile((fs::path(std::string(b.dir)) / "bundle.json").string());
+    if (!manifest.ok()) return manifest.error();
+    for (StartupTaskDecl& decl : manifest->startup) {
+      tasks.push_back(StartupTaskSpec{std::string(b.name), std::move(decl)});
+    }
   }
-  return first;
+  return tasks;
+}
+
+Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
+  ActivityScope activity(ActivityField::kBundle, task.bundle);
+  std::function<Status()> handler;
+  std::shared_ptr<void> library;  // keeps the handler's code mapped while it runs
+  {
+    std::lock_guard lock(lifecycle_mu_);
+    auto idx = index_->FindBundle(task.bundle);
+    if (!idx) return NotInstalled(task.bundle);
+    if (Status s = LoadLocked(*idx, "startup task " + task.bundle + ":" + task.decl.id); !s.ok()) {
+      return s;
+    }
+    if (task.decl.id == "@load") return Status::Ok();
+    BundleRuntime& rt = RuntimeLocked(*idx);
+    if (rt.context != nullptr) {
+      handler = rt.context->StartupHandler(task.decl.id);
+      library = rt.context->library();
+    }
+  }
+  if (!handler) {
+    Error e = MakeError(ErrorCode::kNotFound,
+                        "bundle " + task.bundle + " registered no handler for its startup task '" +
+                            task.decl.id + "' (BundleContext::RegisterStartupTask in Start)");
+    e.bundle = task.bundle;
+    return e;
+  }
+  return handler();
+}
+
+Status ContainerImpl::Start() {
+  auto tasks = StartupTasks();
+  if (!tasks.ok()) return tasks.error();
+  std::vector<std::string> threads{"main"};
+  std::vector<std::string> held;
+  for (const PoolStats& p : scheduler_->Stats().pools) {
+    if (p.name == "main") continue;
+    threads.push_back(p.name);
+    if (p.held_until_idle) held.push_back(p.name);
+  }
+  auto built = StartupPipeline::Build(app_.startup.stages, std::move(tasks).value(),
+                                      std::move(threads), std::move(held));
+  if (!built.ok()) return built.error();
+  StartupPipeline* pipeline = built->get();
+  {
+    std::lock_guard lock(pipeline_mu_);
+    if (pipeline_ != nullptr && !pipeline_->finished()) {
+      return MakeError(ErrorCode::kState, "a launch is already running");
+    }
+    pipeline_ = std::move(built).value();
+  }
+  if (Trace* trace = Trace::Active()) {
+    trace->SetMetadata("app", app_.id);
+    trace->SetMetadata("app_version", app_.version.ToString());
+    std::string stages;
+    for (const auto& st : pipeline->stages()) stages += (stages.empty() ? "" : ",") + st;
+    trace->SetMetadata("stages", stages);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  Status started =
+      pipeline->Start(*scheduler_, [this](const StartupTaskSpec& t) { return RunStartupTask(t); });
+  if (!started.ok()) return started;
+  scheduler_->RunMainLoopUntil([pipeline] { return pipeline->finished(); }, std::chrono::hours(24));
+  Status result = pipeline->result();
+  if (Trace* trace = Trace::Active()) {
+    trace->SetMetadata("launch_ms", std::to_string(MsSince(t0)));
+    trace->SetMetadata("result", result.ok() ? "ok" : "failed: " + result.error().ToString());
+  }
+  return result;
 }
 
 Status ContainerImpl::StopLocked(uint32_t idx) {
@@ -656,9 +879,12 @@ Status ContainerImpl::StopLocked(uint32_t idx) {
     }
   }
   registry_.UnregisterOwner(rt->owner);
+  // Pending tasks are dropped; running ones keep the library mapped (see
+  // BundleExecutor) and are not waited for under the lifecycle lock.
+  scheduler_->CancelBundle(rt->name, /*wait_for_running=*/false);
   rt->entry = nullptr;
   rt->context.reset();
-  rt->library.reset();  // dlclose once no service object of the bundle is alive
+  rt->library.reset();  // dlclose once no service object or task of the bundle is alive
   rt->state = BundleState::kUnloaded;
   active_.erase(std::remove(active_.begin(), active_.end(), idx), active_.end());
   return result;

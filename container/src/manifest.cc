@@ -234,6 +234,48 @@ class FieldReader {
     if (!v->is_bool()) return WrongType(Child(pointer, key), "a boolean", *v);
     return v->get_bool();
   }
+  // An integer in [lo, hi]; `fallback` when absent.
+  Result<int64_t> OptionalInt(const json::object& object, const std::string& pointer,
+                              std::string_view key, int64_t fallback, int64_t lo,
+                              int64_t hi) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return fallback;
+    const std::string at = Child(pointer, key);
+    int64_t n = 0;
+    if (v->is_int64()) {
+      n = v->get_int64();
+    } else if (v->is_uint64()) {
+      n = v->get_uint64() > static_cast<uint64_t>(hi) ? hi + 1
+                                                      : static_cast<int64_t>(v->get_uint64());
+    } else {
+      return WrongType(at, "an integer", *v);
+    }
+    if (n < lo || n > hi) {
+      return Invalid(at, "value " + std::to_string(n) + " out of range [" + std::to_string(lo) +
+                             ", " + std::to_string(hi) + "]");
+    }
+    return n;
+  }
+  // A number in (0, hi]; `fallback` when absent.
+  Result<double> OptionalPositive(const json::object& object, const std::string& pointer,
+                                  std::string_view key, double fallback, double hi) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return fallback;
+    const std::string at = Child(pointer, key);
+    if (!v->is_number()) return WrongType(at, "a number", *v);
+    double d = v->to_number<double>();
+    if (!(d > 0 && d <= hi)) {
+      return Invalid(at, "value must be > 0 and <= " + std::to_string(static_cast<int64_t>(hi)));
+    }
+    return d;
+  }
+  // nullptr when the field is absent.
+  Result<const json::object*> OptionalObject(const json::object& object, const std::string& pointer,
+                                             std::string_view key) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return static_cast<const json::object*>(nullptr);
+    return AsObject(*v, Child(pointer, key));
+  }
   // nullptr when the field is absent.
   Result<const json::array*> OptionalArray(const json::object& object, const std::string& pointer,
                                            std::string_view key) const {
@@ -409,10 +451,6 @@ Status ReadMicroApps(const FieldReader& r, const json::object& root, Manifest* m
   return Status::Ok();
 }
 
-bool IsStartupStage(std::string_view s) {
-  return s == "boot" || s == "framework" || s == "first_frame" || s == "post_frame" || s == "idle";
-}
-
 // Checks one "after" entry of task `task_id`: "task" or "bundle.name:task".
 Status CheckAfterEntry(const FieldReader& r, const std::string& entry, const std::string& pointer,
                        const Manifest& m, const std::string& task_id) {
@@ -442,7 +480,9 @@ Status ReadStartup(const FieldReader& r, const json::object& root, Manifest* m) 
   for (size_t i = 0; i < array->size(); ++i) {
     std::string at = Child(base, i);
     ASSIGN_OR_RETURN(const json::object* o, r.AsObject((*array)[i], at));
-    RETURN_IF_ERROR(r.CheckKnownFields(*o, at, {"id", "stage", "after", "thread"}));
+    RETURN_IF_ERROR(r.CheckKnownFields(*o, at,
+                                       {"id", "stage", "after", "thread", "priority", "weight",
+                                        "optional", "budget_ms", "run_after_failure"}));
     StartupTaskDecl task;
     ASSIGN_OR_RETURN(task.id, r.RequiredString(*o, at, "id"));
     if (!IsTaskId(task.id)) {
@@ -455,10 +495,11 @@ Status ReadStartup(const FieldReader& r, const json::object& root, Manifest* m) 
                                             " (first at " + Child(base, it->second) + ")");
     }
     ASSIGN_OR_RETURN(task.stage, r.RequiredString(*o, at, "stage"));
-    if (!IsStartupStage(task.stage)) {
-      return r.Invalid(Child(at, "stage"),
-                       "invalid stage " + Quote(task.stage) +
-                           ": expected one of boot, framework, first_frame, post_frame, idle");
+    if (!IsLowerToken(task.stage)) {
+      return r.Invalid(Child(at, "stage"), "invalid stage " + Quote(task.stage) +
+                                               ": expected a stage name [a-z][a-z0-9_-]* "
+                                               "(default stages: boot, framework, first_frame, "
+                                               "post_frame, idle)");
     }
     ASSIGN_OR_RETURN(const json::array* after, r.OptionalArray(*o, at, "after"));
     if (after != nullptr) {
@@ -480,6 +521,18 @@ Status ReadStartup(const FieldReader& r, const json::object& root, Manifest* m) 
                                                 ": expected 'main' or a pool name "
                                                 "[a-z][a-z0-9_-]*");
     }
+    ASSIGN_OR_RETURN(task.priority, r.OptionalString(*o, at, "priority", "user_visible"));
+    if (task.priority != "user_blocking" && task.priority != "user_visible" &&
+        task.priority != "best_effort") {
+      return r.Invalid(Child(at, "priority"),
+                       "invalid priority " + Quote(task.priority) +
+                           ": expected user_blocking, user_visible or best_effort");
+    }
+    ASSIGN_OR_RETURN(int64_t weight, r.OptionalInt(*o, at, "weight", 1, 1, 1000000));
+    task.weight = static_cast<uint32_t>(weight);
+    ASSIGN_OR_RETURN(task.optional, r.OptionalBool(*o, at, "optional", false));
+    ASSIGN_OR_RETURN(task.budget_ms, r.OptionalPositive(*o, at, "budget_ms", 0, 3600000));
+    ASSIGN_OR_RETURN(task.run_after_failure, r.OptionalBool(*o, at, "run_after_failure", false));
     m->startup.push_back(std::move(task));
   }
   return Status::Ok();
@@ -524,11 +577,71 @@ Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
   return m;
 }
 
+// app.json "/startup".
+Result<StartupConfig> ReadStartupConfig(const FieldReader& r, const json::value& v) {
+  const std::string base = "/startup";
+  ASSIGN_OR_RETURN(const json::object* o, r.AsObject(v, base));
+  RETURN_IF_ERROR(
+      r.CheckKnownFields(*o, base, {"stages", "pools", "max_threads", "bundle_task_quota"}));
+  StartupConfig config;
+  ASSIGN_OR_RETURN(const json::array* stages, r.OptionalArray(*o, base, "stages"));
+  if (stages != nullptr) {
+    if (stages->empty()) return r.Invalid(base + "/stages", "stages must not be empty");
+    for (size_t i = 0; i < stages->size(); ++i) {
+      const std::string at = Child(base + "/stages", i);
+      ASSIGN_OR_RETURN(std::string stage, r.AsString((*stages)[i], at));
+      if (!IsLowerToken(stage)) {
+        return r.Invalid(at, "invalid stage name " + Quote(stage) + ": expected [a-z][a-z0-9_-]*");
+      }
+      if (std::find(config.stages.begin(), config.stages.end(), stage) != config.stages.end()) {
+        return r.Invalid(at, "duplicate stage " + Quote(stage));
+      }
+      config.stages.push_back(std::move(stage));
+    }
+  }
+  ASSIGN_OR_RETURN(const json::object* pools, r.OptionalObject(*o, base, "pools"));
+  if (pools != nullptr) {
+    for (const json::key_value_pair& member : *pools) {
+      PoolDecl pool;
+      pool.name = std::string(member.key());
+      const std::string at = Child(base + "/pools", pool.name);
+      if (!IsLowerToken(pool.name) || pool.name == "main") {
+        return r.Invalid(at, "invalid pool name " + Quote(pool.name) +
+                                 ": expected [a-z][a-z0-9_-]*, not 'main'");
+      }
+      ASSIGN_OR_RETURN(const json::object* p, r.AsObject(member.value(), at));
+      RETURN_IF_ERROR(
+          r.CheckKnownFields(*p, at, {"threads", "priority", "queue_limit", "held_until_idle"}));
+      ASSIGN_OR_RETURN(int64_t threads, r.OptionalInt(*p, at, "threads", 0, 1, 256));
+      pool.threads = static_cast<int>(threads);
+      ASSIGN_OR_RETURN(pool.priority, r.OptionalString(*p, at, "priority", ""));
+      if (!pool.priority.empty() && pool.priority != "high" && pool.priority != "normal" &&
+          pool.priority != "low" && pool.priority != "idle") {
+        return r.Invalid(Child(at, "priority"), "invalid priority " + Quote(pool.priority) +
+                                                    ": expected high, normal, low or idle");
+      }
+      ASSIGN_OR_RETURN(int64_t limit, r.OptionalInt(*p, at, "queue_limit", 0, 1, 10000000));
+      pool.queue_limit = static_cast<uint64_t>(limit);
+      if (p->if_contains("held_until_idle") != nullptr) {
+        ASSIGN_OR_RETURN(bool held, r.OptionalBool(*p, at, "held_until_idle", false));
+        pool.held_until_idle = held ? 1 : 0;
+      }
+      config.pools.push_back(std::move(pool));
+    }
+  }
+  ASSIGN_OR_RETURN(int64_t max_threads, r.OptionalInt(*o, base, "max_threads", 0, 1, 1024));
+  config.max_threads = static_cast<int>(max_threads);
+  ASSIGN_OR_RETURN(int64_t quota, r.OptionalInt(*o, base, "bundle_task_quota", 0, 1, 1024));
+  config.bundle_task_quota = static_cast<int>(quota);
+  return config;
+}
+
 Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_view file) {
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
   RETURN_IF_ERROR(r.CheckKnownFields(
-      *root, "", {"$schema", "id", "version", "name", "home", "baseline", "release_keys"}));
+      *root, "",
+      {"$schema", "id", "version", "name", "home", "baseline", "release_keys", "startup"}));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }
@@ -566,7 +679,15 @@ Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_vie
       app.release_keys.push_back(std::move(key));
     }
   }
+  if (const json::value* startup = root->if_contains("startup")) {
+    ASSIGN_OR_RETURN(app.startup, ReadStartupConfig(r, *startup));
+  }
   return app;
+}
+
+Result<StartupConfig> BuildStartupConfig(const json::value& doc, std::string_view file) {
+  FieldReader r(file);
+  return ReadStartupConfig(r, doc);
 }
 
 // Reads a whole file, stopping once it is known to exceed the size limit
@@ -632,6 +753,16 @@ Result<AppDescriptor> ParseAppDescriptor(std::string_view json, std::string_view
 Result<AppDescriptor> LoadAppDescriptorFile(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadDocumentFile(path));
   return ParseAppDescriptor(text, path);
+}
+
+Result<StartupConfig> ParseStartupConfig(std::string_view json, std::string_view file) {
+  return ParseWith<StartupConfig>(json, file, &BuildStartupConfig);
+}
+
+const std::vector<std::string>& DefaultStartupStages() {
+  static const auto* stages =
+      new std::vector<std::string>{"boot", "framework", "first_frame", "post_frame", "idle"};
+  return *stages;
 }
 
 }  // namespace atrium

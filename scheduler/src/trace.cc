@@ -155,8 +155,7 @@ Status Trace::WriteJson(const std::string& path) const {
   return Status::Ok();
 }
 
-TraceSlice::TraceSlice(std::string_view name, std::string_view category)
-    : trace_(Trace::Active()) {
+TraceSlice::TraceSlice(std::string_view name, std::string_view category) : trace_(Trace::Active()) {
   if (trace_ == nullptr) return;
   event_.name = std::string(name);
   event_.category = std::string(category);

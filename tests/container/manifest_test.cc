@@ -448,7 +448,7 @@ TEST(ManifestTest, WrongTypesNameTheExpectedType) {
 
 TEST(ManifestTest, UnknownFieldsAreRejectedAtEveryLevel) {
   for (const char* pointer : {"/Name", "/dependencies", "/requires/0/range", "/provides/1/name",
-                              "/micro_apps/0/icon", "/startup/1/priority", "/startup/0/$schema"}) {
+                              "/micro_apps/0/icon", "/startup/1/nice", "/startup/0/$schema"}) {
     std::string field = std::string(pointer).substr(std::string(pointer).rfind('/') + 1);
     EXPECT_TRUE(ManifestFails(SetManifest(pointer, "x"), ErrorCode::kValidation, pointer,
                               {"unknown field '" + field + "'", "allowed:"}))
@@ -620,11 +620,47 @@ TEST(ManifestTest, MicroAppRules) {
                             "/micro_apps/1/entry", {"entry must not be empty"}));
 }
 
+TEST(ManifestTest, StartupTaskOptions) {
+  std::string text = SetManifest("/startup/0/priority", "user_blocking");
+  auto with = [&](const char* pointer, json::value v) { text = Set(text, pointer, v); };
+  with("/startup/0/weight", 25);
+  with("/startup/0/optional", true);
+  with("/startup/0/budget_ms", 12.5);
+  with("/startup/0/run_after_failure", true);
+  auto m = ParseManifest(text, kFile);
+  ASSERT_TRUE(m.ok()) << m.error().ToString();
+  EXPECT_EQ(m->startup[0].priority, "user_blocking");
+  EXPECT_EQ(m->startup[0].weight, 25u);
+  EXPECT_TRUE(m->startup[0].optional);
+  EXPECT_DOUBLE_EQ(m->startup[0].budget_ms, 12.5);
+  EXPECT_TRUE(m->startup[0].run_after_failure);
+  EXPECT_EQ(m->startup[1].priority, "user_visible");
+  EXPECT_EQ(m->startup[1].weight, 1u);
+  EXPECT_FALSE(m->startup[1].optional);
+  EXPECT_EQ(m->startup[1].budget_ms, 0);
+
+  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/priority", "urgent"), ErrorCode::kValidation,
+                            "/startup/0/priority",
+                            {"invalid priority 'urgent'", "user_blocking, user_visible"}));
+  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/weight", 0), ErrorCode::kValidation,
+                            "/startup/0/weight", {"out of range [1, 1000000]"}));
+  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/weight", 1.5), ErrorCode::kValidation,
+                            "/startup/0/weight", {"expected an integer"}));
+  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/weight", "big"), ErrorCode::kValidation,
+                            "/startup/0/weight", {"expected an integer"}));
+  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/budget_ms", -1), ErrorCode::kValidation,
+                            "/startup/0/budget_ms", {"must be > 0"}));
+  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/optional", "yes"), ErrorCode::kValidation,
+                            "/startup/0/optional", {"expected a boolean"}));
+}
+
 TEST(ManifestTest, StartupRules) {
-  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/stage", "launch"), ErrorCode::kValidation,
-                            "/startup/0/stage",
-                            {"invalid stage 'launch'", "boot, framework, first_frame"}));
-  for (const char* stage : {"boot", "framework", "first_frame", "post_frame", "idle"}) {
+  // Stage names are checked against the app's stages when the launch's task
+  // graph is built; the manifest checks their form.
+  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/stage", "First Frame"),
+                            ErrorCode::kValidation, "/startup/0/stage",
+                            {"invalid stage 'First Frame'", "boot, framework, first_frame"}));
+  for (const char* stage : {"boot", "framework", "first_frame", "post_frame", "idle", "launch"}) {
     EXPECT_TRUE(ParseManifest(SetManifest("/startup/0/stage", stage), kFile).ok()) << stage;
   }
   for (const char* bad : {"", "Init", "1init", "init db", "init:db"}) {
@@ -815,6 +851,55 @@ TEST(AppDescriptorTest, RuleViolations) {
                          {"invalid baseline directory"}))
         << bad;
   }
+}
+
+TEST(AppDescriptorTest, StartupSection) {
+  json::value startup = json::parse(R"({
+    "stages": ["boot", "first_frame", "settle"],
+    "pools": {"io": {"threads": 6, "priority": "low", "queue_limit": 500},
+              "decode": {"threads": 2, "held_until_idle": true}},
+    "max_threads": 16, "bundle_task_quota": 3})");
+  auto app = ParseAppDescriptor(SetApp("/startup", startup), "app.json");
+  ASSERT_TRUE(app.ok()) << app.error().ToString();
+  EXPECT_EQ(app->startup.stages, (std::vector<std::string>{"boot", "first_frame", "settle"}));
+  ASSERT_EQ(app->startup.pools.size(), 2u);
+  EXPECT_EQ(app->startup.pools[0].name, "io");
+  EXPECT_EQ(app->startup.pools[0].threads, 6);
+  EXPECT_EQ(app->startup.pools[0].priority, "low");
+  EXPECT_EQ(app->startup.pools[0].queue_limit, 500u);
+  EXPECT_EQ(app->startup.pools[0].held_until_idle, -1);
+  EXPECT_EQ(app->startup.pools[1].held_until_idle, 1);
+  EXPECT_EQ(app->startup.max_threads, 16);
+  EXPECT_EQ(app->startup.bundle_task_quota, 3);
+
+  auto with = [&](std::string_view pointer, json::value v) {
+    return Set(SetApp("/startup", startup), "/startup" + std::string(pointer), v);
+  };
+  EXPECT_TRUE(AppFails(with("/stages/2", "boot"), ErrorCode::kValidation, "/startup/stages/2",
+                       {"duplicate stage 'boot'"}));
+  EXPECT_TRUE(AppFails(with("/stages", json::array{}), ErrorCode::kValidation, "/startup/stages",
+                       {"must not be empty"}));
+  EXPECT_TRUE(AppFails(with("/stages/0", "Boot"), ErrorCode::kValidation, "/startup/stages/0",
+                       {"invalid stage name 'Boot'"}));
+  EXPECT_TRUE(AppFails(with("/pools/io/threads", 0), ErrorCode::kValidation,
+                       "/startup/pools/io/threads", {"out of range [1, 256]"}));
+  EXPECT_TRUE(AppFails(with("/pools/io/priority", "realtime"), ErrorCode::kValidation,
+                       "/startup/pools/io/priority", {"invalid priority 'realtime'"}));
+  EXPECT_TRUE(AppFails(with("/pools/io/nice", 3), ErrorCode::kValidation,
+                       "/startup/pools/io/nice", {"unknown field 'nice'"}));
+  EXPECT_TRUE(AppFails(with("/pools/main", json::object{}), ErrorCode::kValidation,
+                       "/startup/pools/main", {"invalid pool name 'main'"}));
+  EXPECT_TRUE(AppFails(with("/max_threads", 0), ErrorCode::kValidation, "/startup/max_threads",
+                       {"out of range"}));
+  EXPECT_TRUE(AppFails(with("/bundle_task_quota", "two"), ErrorCode::kValidation,
+                       "/startup/bundle_task_quota", {"expected an integer"}));
+  EXPECT_TRUE(AppFails(SetApp("/startup", json::array{}), ErrorCode::kValidation, "/startup",
+                       {"expected an object"}));
+  // The config round-trips through its text form (what the bundle index stores).
+  auto again = ParseStartupConfig(R"({"stages":["a","b"],"max_threads":4})", "index");
+  ASSERT_TRUE(again.ok()) << again.error().ToString();
+  EXPECT_EQ(again->stages, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(again->max_threads, 4);
 }
 
 }  // namespace

@@ -17,7 +17,9 @@
 // not called, the activator object is destroyed and the library released.
 // The container and the other bundles go on.
 //
-// Stop must leave no thread, timer or callback of the bundle running.
+// Stop must leave no thread, timer or callback of the bundle running. Work
+// goes through executors (BundleContext::executor), never raw threads; the
+// container drops the bundle's pending tasks when it stops.
 //
 // Concurrency: Start and Stop of one bundle are never called concurrently;
 // BundleContext methods are thread-safe and may be called from any thread
@@ -27,11 +29,13 @@
 
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "atrium/bundle_abi.h"
+#include "atrium/executor.h"
 #include "atrium/micro_app.h"
 #include "atrium/private_store.h"
 #include "atrium/result.h"
@@ -52,6 +56,16 @@ class BundleContext {
   // The bundle's private key-value store (opened on first use).
   virtual Result<PrivateStore*> storage() = 0;
   virtual void Log(LogLevel level, std::string_view message) = 0;
+  // Registers the code of startup task `id`, declared in this bundle's
+  // manifest ("startup"). Call it from Start: the pipeline loads the bundle
+  // just before its first task runs, then calls the handler on the task's
+  // thread. A non-ok Status (or an exception) fails the task.
+  virtual Status RegisterStartupTask(std::string_view id, std::function<Status()> run) = 0;
+  // An executor for `target` ("main" or a pool name: urgent, normal, io,
+  // net, background, or one the app defines). Tasks are accounted to this
+  // bundle, count against its quota, and are dropped when it stops; the
+  // library stays mapped until each of its tasks has been destroyed.
+  virtual Result<std::shared_ptr<Executor>> executor(std::string_view target) = 0;
 
   template <ServiceInterface T>
   Result<uint64_t> RegisterService(std::shared_ptr<T> service, ServiceProperties props = {},

@@ -34,7 +34,9 @@
 #include "atrium/micro_app.h"
 #include "atrium/private_store.h"
 #include "atrium/result.h"
+#include "atrium/scheduler.h"
 #include "atrium/service_registry.h"
+#include "atrium/startup_pipeline.h"
 
 namespace atrium {
 
@@ -86,9 +88,19 @@ class ATRIUM_EXPORT Container {
   virtual ServiceRegistry& services() = 0;
   virtual MicroAppRouter& router() = 0;
 
-  // The launch: loads every resolved eager bundle (dependencies first).
-  // Returns the first failure but keeps going with the others.
+  // The app's scheduler (main loop and pools), configured from app.json
+  // "startup". Created by Open; threads start on demand.
+  virtual Scheduler& scheduler() = 0;
+
+  // The launch, run on the calling thread, which becomes the main thread:
+  // builds the startup pipeline from every resolved bundle's startup tasks
+  // (eager bundles get an implicit "@load" task in the first stage), runs
+  // the main loop until the pipeline finished, and returns its result: ok,
+  // or the required task that failed. A graph that does not validate fails
+  // before anything runs. Bundles load just before their first task runs.
   virtual Status Start() = 0;
+  // The pipeline of the last Start (nullptr before).
+  virtual StartupPipeline* pipeline() = 0;
   // Loads a bundle and its dependencies (no-op when active).
   virtual Status Load(std::string_view bundle) = 0;
   // Stops a bundle and, first, every active bundle depending on it.

@@ -11,6 +11,7 @@
 #ifndef ATRIUM_MANIFEST_H_
 #define ATRIUM_MANIFEST_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,11 +42,23 @@ struct MicroAppDecl {
   std::string title;  // human-readable, optional
 };
 
+// A startup task a bundle contributes to the launch (docs/startup.md). The
+// bundle registers the code for it from its activator with
+// BundleContext::RegisterStartupTask(id, fn).
 struct StartupTaskDecl {
-  std::string id;                  // unique within the bundle
-  std::string stage;               // boot | framework | first_frame | post_frame | idle
+  std::string id;     // unique within the bundle
+  std::string stage;  // one of the app's stages (default: boot, framework,
+                      // first_frame, post_frame, idle); checked when the
+                      // launch's task graph is built
   std::vector<std::string> after;  // "task" (same bundle) or "bundle.name:task"
   std::string thread = "main";     // "main" or a pool name
+  std::string priority = "user_visible";  // user_blocking | user_visible | best_effort
+  uint32_t weight = 1;     // estimated cost (ms), used to order ready tasks by critical path
+  bool optional = false;   // a failure is logged and does not fail the launch
+  double budget_ms = 0;    // run time above this is reported (0 = no budget)
+  bool run_after_failure = false;  // run even when an optional task it follows failed
+
+  bool operator==(const StartupTaskDecl&) const = default;
 };
 
 struct Manifest {
@@ -70,6 +83,31 @@ ATRIUM_EXPORT Result<Manifest> LoadManifestFile(const std::string& path);
 // Reverse-DNS name: >= 2 dot-separated labels of [a-z0-9_-], starting with a letter.
 ATRIUM_EXPORT bool IsValidBundleName(std::string_view name);
 
+// Overrides or additions to the scheduler's pools (app.json "startup.pools").
+struct PoolDecl {
+  std::string name;
+  int threads = 0;           // 0 = keep the default
+  std::string priority;      // "" = keep; else high | normal | low | idle
+  uint64_t queue_limit = 0;  // 0 = keep
+  int held_until_idle = -1;  // -1 = keep, 0/1
+
+  bool operator==(const PoolDecl&) const = default;
+};
+
+// app.json "startup": the launch's stages and the scheduler's governance.
+struct StartupConfig {
+  // Stages in order; empty = boot, framework, first_frame, post_frame, idle.
+  // The last stage is the idle stage: when it begins, the startup fence
+  // lifts (best-effort work and held pools run).
+  std::vector<std::string> stages;
+  std::vector<PoolDecl> pools;
+  int max_threads = 0;        // 0 = scheduler default
+  int bundle_task_quota = 0;  // 0 = scheduler default
+
+  bool operator==(const StartupConfig&) const = default;
+};
+ATRIUM_EXPORT const std::vector<std::string>& DefaultStartupStages();
+
 struct AppDescriptor {
   std::string id;  // reverse-DNS app id
   Version version;
@@ -82,6 +120,7 @@ struct AppDescriptor {
   // hotpatches and, later, packages. Pinned here, so a key swap needs an app
   // release.
   std::vector<std::string> release_keys;
+  StartupConfig startup;
 
   bool operator==(const AppDescriptor&) const = default;
 };
@@ -89,6 +128,9 @@ struct AppDescriptor {
 ATRIUM_EXPORT Result<AppDescriptor> ParseAppDescriptor(std::string_view json,
                                                        std::string_view file);
 ATRIUM_EXPORT Result<AppDescriptor> LoadAppDescriptorFile(const std::string& path);
+// The "startup" object of app.json alone (the bundle index stores it as
+// text); errors are located under /startup of `file`.
+ATRIUM_EXPORT Result<StartupConfig> ParseStartupConfig(std::string_view json, std::string_view file);
 
 }  // namespace atrium
 

@@ -94,6 +94,7 @@ struct TaskCounters {
   uint64_t posted = 0;
   uint64_t run = 0;
   uint64_t cancelled = 0;  // dropped: bundle cancelled, shutdown skipped
+  uint64_t failed = 0;     // of `run`, those that threw (logged, then swallowed)
   double queue_wait_ms_total = 0;
   double queue_wait_ms_max = 0;
   double run_ms_total = 0;
@@ -112,6 +113,7 @@ struct PoolStats {
   size_t held = 0;         // of which held by the startup fence
   int running = 0;
   bool paused = false;
+  bool held_until_idle = false;  // configured (governance rule 1)
   TaskCounters tasks;
 };
 
@@ -166,9 +168,12 @@ class ATRIUM_EXPORT Scheduler {
   virtual Status PausePool(std::string_view pool) = 0;
   virtual Status ResumePool(std::string_view pool) = 0;
   virtual void SetBundleQuota(std::string_view bundle, int max_running) = 0;
-  // Rule 4. Blocks until `bundle`'s running tasks returned (a task of the
-  // bundle calling this for itself is not waited for).
-  virtual void CancelBundle(std::string_view bundle) = 0;
+  // Rule 4. With `wait_for_running`, blocks until `bundle`'s running tasks
+  // returned (a task of the bundle calling this for itself is not waited
+  // for). The container passes false when it holds its lifecycle lock (a
+  // running task may be waiting for that lock) and instead keeps the
+  // bundle's library mapped until each of its tasks has been destroyed.
+  virtual void CancelBundle(std::string_view bundle, bool wait_for_running = true) = 0;
   // Accept tasks from `bundle` again (it was reloaded).
   virtual void ReopenBundle(std::string_view bundle) = 0;
 

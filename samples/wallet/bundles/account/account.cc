@@ -5,6 +5,7 @@
 
 #include "atrium/bundle.h"
 #include "wallet/services.h"
+#include "wallet/startup_work.h"
 
 namespace {
 
@@ -40,6 +41,17 @@ class Account final : public wallet::AccountService {
 class AccountBundle final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
+    // Startup tasks declared in bundle.json.
+    atrium::Status work = wallet::RegisterStartupWork(
+        ctx, {{"open_store", [&ctx] { return wallet::TouchStore(ctx, "session.open", 6); }},
+              {"migrate_schema", [&ctx] { return wallet::TouchStore(ctx, "schema", 3); }},
+              {"warm_session", [&ctx] { return wallet::TouchStore(ctx, "session.warm", 10); }},
+              {"load_profile", wallet::Cpu(18)},
+              {"refresh_balance", [] {
+                 wallet::AwaitNetwork(15);
+                 return atrium::Status::Ok();
+               }}});
+    if (!work.ok()) return work;
     auto store = ctx.storage();
     if (!store.ok()) return store.error();
     auto r = ctx.RegisterService<wallet::AccountService>(std::make_shared<Account>(*store));

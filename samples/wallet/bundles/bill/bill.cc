@@ -5,6 +5,7 @@
 
 #include "atrium/bundle.h"
 #include "wallet/services.h"
+#include "wallet/startup_work.h"
 
 namespace {
 
@@ -29,6 +30,18 @@ class BillPage final : public atrium::MicroApp {
 class BillBundle final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
+    // Startup tasks declared in bundle.json.
+    atrium::Status work = wallet::RegisterStartupWork(
+        ctx, {{"register_routes", wallet::Cpu(6)},
+              {"load_billers", [&ctx] { return wallet::TouchStore(ctx, "billers", 5); }},
+              {"warm_cache", [&ctx] { return wallet::TouchStore(ctx, "cache", 7); }},
+              {"sync_due",
+               [] {
+                 wallet::AwaitNetwork(12);
+                 return atrium::Status::Ok();
+               }},
+              {"index_history", wallet::Cpu(60)}});
+    if (!work.ok()) return work;
     return ctx.RegisterMicroApp("BillPage", std::make_shared<BillPage>(&ctx));
   }
 };

@@ -6,6 +6,7 @@
 #include "atrium/bundle.h"
 #include "atrium/patch_point.h"
 #include "wallet/services.h"
+#include "wallet/startup_work.h"
 
 namespace {
 
@@ -38,6 +39,21 @@ class HomePage final : public atrium::MicroApp {
 class HomeBundle final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
+    // Startup tasks declared in bundle.json.
+    atrium::Status work = wallet::RegisterStartupWork(
+        ctx, {{"init_theme", wallet::Cpu(9)},
+              {"load_strings", wallet::Cpu(12)},
+              {"layout", wallet::Cpu(18)},
+              {"load_tiles", wallet::Cpu(15)},
+              {"bind_account", wallet::Cpu(9)},
+              {"render_home", wallet::Cpu(30)},
+              {"warm_fonts", wallet::Cpu(15)},
+              {"prefetch_images", [&ctx] { return wallet::TouchStore(ctx, "images", 8); }},
+              {"report_launch", [] {
+                 wallet::AwaitNetwork(5);
+                 return atrium::Status::Ok();
+               }}});
+    if (!work.ok()) return work;
     auto account = ctx.GetService<wallet::AccountService>();
     if (!account) {
       return atrium::MakeError(atrium::ErrorCode::kNotFound, "account service unavailable");

@@ -3,6 +3,7 @@
 
 #include "atrium/bundle.h"
 #include "wallet/services.h"
+#include "wallet/startup_work.h"
 
 namespace {
 
@@ -18,6 +19,16 @@ class Risk final : public wallet::RiskService {
 class RiskBundle final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
+    // Startup tasks declared in bundle.json.
+    atrium::Status work = wallet::RegisterStartupWork(ctx, {{"load_rules", wallet::Cpu(27)},
+                                                            {"check_root", wallet::Cpu(9)},
+                                                            {"device_fingerprint", wallet::Cpu(18)},
+                                                            {"warm_model", wallet::Cpu(42)},
+                                                            {"upload_signals", [] {
+                                                               wallet::AwaitNetwork(5);
+                                                               return atrium::Status::Ok();
+                                                             }}});
+    if (!work.ok()) return work;
     auto r = ctx.RegisterService<wallet::RiskService>(std::make_shared<Risk>());
     if (!r.ok()) return r.error();
     return atrium::Status::Ok();

@@ -7,6 +7,7 @@
 #include "atrium/bundle.h"
 #include "atrium/patch_point.h"
 #include "wallet/services.h"
+#include "wallet/startup_work.h"
 
 namespace {
 
@@ -67,6 +68,13 @@ class TransferPage final : public atrium::MicroApp {
 class TransferBundle final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
+    // Startup tasks declared in bundle.json.
+    atrium::Status work = wallet::RegisterStartupWork(
+        ctx, {{"register_routes", wallet::Cpu(6)},
+              {"warm_limits", wallet::Cpu(15)},
+              {"load_contacts", [&ctx] { return wallet::TouchStore(ctx, "contacts", 8); }},
+              {"compute_fee_table", wallet::Cpu(21)}});
+    if (!work.ok()) return work;
     auto account = ctx.GetService<wallet::AccountService>();
     auto risk = ctx.GetService<wallet::RiskService>();
     if (!account || !risk) {
