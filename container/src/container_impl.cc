@@ -90,7 +90,8 @@ struct LoadedLibrary {
 
 class ContainerImpl;
 
-class BundleContextImpl final : public BundleContext {
+class BundleContextImpl final : public BundleContext,
+                                public std::enable_shared_from_this<BundleContextImpl> {
  public:
   BundleContextImpl(ContainerImpl* container, ServiceRegistryCore* core, uint64_t owner,
                     std::string name, std::string version, std::string dir,
@@ -131,12 +132,13 @@ class BundleContextImpl final : public BundleContext {
 };
 
 // A bundle's executor: tasks are accounted to the bundle and each keeps the
-// bundle's library mapped until it has been destroyed (run or dropped), so
-// unloading never pulls code from under a task.
+// bundle's library mapped and its context alive until it has been destroyed
+// (run or dropped), so stopping a bundle never pulls code or its context
+// from under a task.
 class BundleExecutor final : public Executor {
  public:
-  BundleExecutor(std::shared_ptr<Executor> inner, std::shared_ptr<void> library)
-      : inner_(std::move(inner)), library_(std::move(library)) {}
+  BundleExecutor(std::shared_ptr<Executor> inner, std::shared_ptr<void> keepalive)
+      : inner_(std::move(inner)), keepalive_(std::move(keepalive)) {}
   std::string_view target() const override { return inner_->target(); }
   Status Post(Task task, TaskTraits traits) override {
     return inner_->Post(Wrap(std::move(task)), traits);
@@ -151,21 +153,21 @@ class BundleExecutor final : public Executor {
 
  private:
   // Members are destroyed in reverse order: the task (code of the bundle)
-  // before the library reference.
+  // before the keep-alive reference.
   struct Pinned {
-    std::shared_ptr<void> library;
+    std::shared_ptr<void> keepalive;
     Task task;
     ~Pinned() { task = nullptr; }
   };
   Task Wrap(Task task) {
     auto pinned = std::make_shared<Pinned>();
-    pinned->library = library_;
+    pinned->keepalive = keepalive_;
     pinned->task = std::move(task);
     return [pinned] { pinned->task(); };
   }
 
   const std::shared_ptr<Executor> inner_;
-  const std::shared_ptr<void> library_;
+  const std::shared_ptr<void> keepalive_;
 };
 
 struct BundleRuntime {
@@ -180,7 +182,9 @@ struct BundleRuntime {
   uint64_t owner = 0;  // registry owner id of the current activation
   std::shared_ptr<LoadedLibrary> library;
   const AtriumBundleEntry* entry = nullptr;
-  std::unique_ptr<BundleContextImpl> context;
+  // Shared: each task of the bundle (executor or startup task) holds it and
+  // the library, so a task still running when the bundle stops finds both.
+  std::shared_ptr<BundleContextImpl> context;
 };
 
 class NativeLauncher final : public MicroAppLauncher {
@@ -370,7 +374,11 @@ Status BundleContextImpl::RegisterStartupTask(std::string_view id, std::function
 }
 
 Result<std::shared_ptr<Executor>> BundleContextImpl::executor(std::string_view target) {
-  return container_->ExecutorFor(target, name_, library_);
+  // The tasks pin the library and this context (see BundleExecutor).
+  return container_->ExecutorFor(
+      target, name_,
+      std::make_shared<std::pair<std::shared_ptr<void>, std::shared_ptr<void>>>(
+          library_, shared_from_this()));
 }
 
 Result<PrivateStore*> BundleContextImpl::storage() { return container_->PrivateStoreOf(name_); }
@@ -735,7 +743,7 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   rt.dlopen_ms = MsSince(t0);
   rt.entry = entry;
   rt.owner = next_owner_++;
-  rt.context = std::make_unique<BundleContextImpl>(this, &registry_, rt.owner, rt.name, rt.version,
+  rt.context = std::make_shared<BundleContextImpl>(this, &registry_, rt.owner, rt.name, rt.version,
                                                    rt.dir, lib);
   auto t1 = Clock::now();
   char err[1024] = {0};
@@ -785,7 +793,8 @@ Result<std::vector<StartupTaskSpec>> ContainerImpl::StartupTasks() {
 Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
   ActivityScope activity(ActivityField::kBundle, task.bundle);
   std::function<Status()> handler;
-  std::shared_ptr<void> library;  // keeps the handler's code mapped while it runs
+  std::shared_ptr<void> library;               // keeps the handler's code mapped while it runs
+  std::shared_ptr<BundleContextImpl> context;  // and the context it captured
   {
     std::lock_guard lock(lifecycle_mu_);
     auto idx = index_->FindBundle(task.bundle);
@@ -798,6 +807,7 @@ Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
     if (rt.context != nullptr) {
       handler = rt.context->StartupHandler(task.decl.id);
       library = rt.context->library();
+      context = rt.context;
     }
   }
   if (!handler) {

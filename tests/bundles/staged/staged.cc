@@ -1,0 +1,53 @@
+// Fixture: a bundle with startup tasks. Each handler appends its name (and
+// whether it ran on the main loop thread) to "order" in the bundle's
+// private store, where tests read it back. Environment knobs:
+//   ATRIUM_TEST_FAIL_TASK=<id>        that task's handler fails
+//   ATRIUM_TEST_UNREGISTERED=<id>     that task gets no handler
+// Start also posts work through its executors: an io task that records
+// "executor" and a delayed task far in the future (dropped at stop).
+#include <cstdlib>
+#include <string>
+
+#include "atrium/bundle.h"
+
+namespace {
+
+atrium::Status Append(atrium::BundleContext& ctx, const std::string& what) {
+  auto store = ctx.storage();
+  if (!store.ok()) return store.error();
+  auto old = (*store)->Get("order");
+  std::string v = old.ok() && old.value() ? *old.value() + "," : "";
+  return (*store)->Put("order", v + what);
+}
+
+bool Is(const char* env, const char* id) {
+  const char* v = std::getenv(env);
+  return v != nullptr && std::string(v) == id;
+}
+
+class Staged final : public atrium::BundleActivator {
+ public:
+  atrium::Status Start(atrium::BundleContext& ctx) override {
+    for (const char* id : {"prepare", "paint", "settle"}) {
+      if (Is("ATRIUM_TEST_UNREGISTERED", id)) continue;
+      std::string name = id;
+      atrium::Status s = ctx.RegisterStartupTask(id, [&ctx, name]() -> atrium::Status {
+        if (Is("ATRIUM_TEST_FAIL_TASK", name.c_str())) {
+          return atrium::MakeError(atrium::ErrorCode::kIo, name + " could not open its cache");
+        }
+        return Append(ctx, name);
+      });
+      if (!s.ok()) return s;
+    }
+    auto io = ctx.executor("io");
+    if (!io.ok()) return io.error();
+    atrium::Status s =
+        (*io)->Post([&ctx] { (void)Append(ctx, "executor"); }, atrium::TaskTraits{}.MayBlock());
+    if (!s.ok()) return s;
+    return (*io)->PostDelayed([&ctx] { (void)Append(ctx, "too-late"); }, std::chrono::minutes(10));
+  }
+};
+
+}  // namespace
+
+ATRIUM_BUNDLE(Staged)
