@@ -1,6 +1,8 @@
 # Assembles the built sample wallet: a sample release key (generated once per
-# build tree, never committed), app.json with that key pinned, and the sample
-# hotpatches signed with it under <out>/../wallet-patches/.
+# build tree, never committed), every baseline bundle packed and signed with
+# it as <out>/packages/<name>.atb (app.json lists the packages, so each
+# launch installs them through the artifact store), app.json with that key
+# pinned, and the sample hotpatches signed with it under <out>/../wallet-patches/.
 #   cmake -DATRIUM=<atrium exe> -DSRC=<samples/wallet> -DOUT=<build/samples/wallet> -P this
 set(key_prefix ${OUT}/../wallet-release)
 if(NOT EXISTS ${key_prefix}.pub)
@@ -14,6 +16,23 @@ string(STRIP "${pub}" pub)
 
 file(READ ${SRC}/app.json app)
 string(JSON app SET "${app}" release_keys "[\"${pub}\"]")
+file(REMOVE_RECURSE ${OUT}/packages)
+file(MAKE_DIRECTORY ${OUT}/packages)
+string(JSON count LENGTH "${app}" baseline)
+math(EXPR last "${count} - 1")
+set(packages "")
+foreach(i RANGE ${last})
+  string(JSON rel GET "${app}" baseline ${i})
+  get_filename_component(name ${rel} NAME)
+  execute_process(COMMAND ${ATRIUM} pack ${OUT}/${rel} --key ${key_prefix}.key
+    -o ${OUT}/packages/${name}.atb RESULT_VARIABLE rc OUTPUT_QUIET)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "packing sample bundle ${rel} failed")
+  endif()
+  list(APPEND packages "\"packages/${name}.atb\"")
+endforeach()
+list(JOIN packages ", " packages)
+string(JSON app SET "${app}" baseline "[${packages}]")
 file(WRITE ${OUT}/app.json "${app}\n")
 
 set(patches_out ${OUT}/../wallet-patches)

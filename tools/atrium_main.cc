@@ -5,6 +5,8 @@
 //   atrium validate <dir | bundle.json | app.json>
 //   atrium patch list|apply|enable|disable|rollback <app-dir> [patch-dir | id] [--data-dir D]
 //   atrium patch sign <patch-dir> --key K.key      atrium keygen --out PREFIX
+//   atrium pack|verify|inspect|unpack ...  signed .atb packages (package_commands.h)
+//   atrium profile <app-dir> --runs N [--out DIR] [--budget F] [--baseline F] ...
 //
 // Uses only the public API (libatrium.so).
 #include <boost/program_options.hpp>
@@ -18,7 +20,11 @@
 #include "atrium/container.h"
 #include "atrium/hotpatch.h"
 #include "atrium/manifest.h"
+#include "atrium/package.h"
+#include "atrium/trace.h"
+#include "package_commands.h"
 #include "patch_commands.h"
+#include "profile_commands.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -38,6 +44,10 @@ int Usage() {
                "      --reindex       rebuild the bundle index first\n"
                "      --open APP      also open micro-app APP (repeatable)\n"
                "      --url URL       also open an atrium://app/... URL (repeatable)\n"
+               "      --trace F       write the launch as a Chrome trace (Perfetto)\n"
+               "      --stats         print per-pool and per-bundle task figures\n"
+               "      --quiet         print only failures\n"
+               "  stats <app-dir>     run the launch, print the scheduler's figures\n"
                "  bundles <app-dir>   list every bundle with its state and reason\n"
                "  validate <path>     check bundle.json / app.json files; errors as\n"
                "                      file:json-pointer: message\n"
@@ -45,7 +55,13 @@ int Usage() {
                "  patch apply <app-dir> <dir>      verify and install a signed patch\n"
                "  patch enable|disable|rollback <app-dir> <id>\n"
                "  patch sign <patch-dir> --key K   sign a patch with a release key\n"
-               "  keygen --out PREFIX              new Ed25519 release key pair\n");
+               "  keygen --out PREFIX              new Ed25519 release key pair\n"
+               "  pack <dir> --key K -o X.atb      pack and sign a bundle or artifact\n"
+               "  verify X.atb --pubkey P          check signature and every entry\n"
+               "  inspect X.atb [--pubkey P]       header, manifest, entries, signature\n"
+               "  unpack X.atb --pubkey P -o DIR   verify and extract\n"
+               "  profile <app-dir> --runs N       launch N times; timeline report, budgets\n"
+               "                                   (atrium profile --help for options)\n");
   return 2;
 }
 
@@ -55,6 +71,9 @@ struct Common {
   bool reindex = false;
   std::vector<std::string> open;
   std::vector<std::string> urls;
+  std::string trace;   // run: write a Chrome trace of the launch here
+  bool quiet = false;  // run: print only failures
+  bool stats = false;  // run: print the scheduler's figures after the launch
 };
 
 bool ParseCommon(int argc, char** argv, Common* c) {
@@ -62,7 +81,9 @@ bool ParseCommon(int argc, char** argv, Common* c) {
   desc.add_options()("app", po::value(&c->app_dir))("data-dir", po::value(&c->data_dir))(
       "reindex", po::bool_switch(&c->reindex))(
       "open", po::value<std::vector<std::string>>(&c->open)->composing())(
-      "url", po::value<std::vector<std::string>>(&c->urls)->composing());
+      "url", po::value<std::vector<std::string>>(&c->urls)->composing())(
+      "trace", po::value(&c->trace))("quiet", po::bool_switch(&c->quiet))(
+      "stats", po::bool_switch(&c->stats));
   po::positional_options_description pos;
   pos.add("app", 1);
   try {
@@ -187,9 +208,36 @@ int Patch(int argc, char** argv) {
   return Usage();
 }
 
+// The launch summary: stages, tasks over budget or failed, critical path.
+void PrintLaunch(atrium::StartupPipeline& p) {
+  std::printf("startup stages:\n");
+  for (const auto& st : p.Stages()) {
+    std::printf("  %-12s %8.3f -> %8.3f ms\n", st.name.c_str(), st.begin_ms, st.end_ms);
+  }
+  auto tasks = p.Tasks();
+  size_t ok = 0;
+  for (const auto& t : tasks) ok += t.state == atrium::StartupTaskState::kOk;
+  std::printf("startup tasks: %zu of %zu ok\n", ok, tasks.size());
+  for (const auto& t : tasks) {
+    if (t.state != atrium::StartupTaskState::kOk || t.over_budget) {
+      std::printf("  %-36s %-8s %s%s\n", t.id.c_str(), atrium::StartupTaskStateName(t.state),
+                  t.over_budget ? "over budget " : "", t.error.c_str());
+    }
+  }
+  std::string path;
+  for (const auto& id : p.StaticCriticalPath()) path += (path.empty() ? "" : " -> ") + id;
+  std::printf("critical path (by weight): %s\n", path.c_str());
+}
+
 int Run(int argc, char** argv) {
   Common c;
   if (!ParseCommon(argc, argv, &c)) return Usage();
+  // Tracing starts before the container opens so bundle loads and thread
+  // names are recorded.
+  atrium::Trace* trace = c.trace.empty() ? nullptr : atrium::Trace::Start();
+  auto out = [&](const char* fmt, auto... args) {
+    if (!c.quiet) std::printf(fmt, args...);
+  };
   auto t0 = Clock::now();
   auto container = atrium::Container::Open({c.app_dir, c.data_dir, c.reindex});
   auto t1 = Clock::now();
@@ -201,40 +249,72 @@ int Run(int argc, char** argv) {
   // Hotpatches run inside the app: attach the runtime before any bundle
   // starts, so patch points bundles declare see the installed patches.
   auto patches = AttachHotpatch(ct);
-  std::printf("Atrium: %s %s (%s)\n  app dir  %s\n  data dir %s\n", ct.app().id.c_str(),
-              ct.app().version.ToString().c_str(), ct.app().name.c_str(),
-              fs::absolute(c.app_dir).lexically_normal().c_str(), ct.data_dir().c_str());
-  std::printf("container open          %8.3f ms\n", Ms(t0, t1));
+  out("Atrium: %s %s (%s)\n  app dir  %s\n  data dir %s\n", ct.app().id.c_str(),
+      ct.app().version.ToString().c_str(), ct.app().name.c_str(),
+      fs::absolute(c.app_dir).lexically_normal().c_str(), ct.data_dir().c_str());
+  out("container open          %8.3f ms\n", Ms(t0, t1));
+  out("scheduler: %s\n", ct.scheduler().priority_policy().c_str());
   atrium::Status started = ct.Start();
   auto t2 = Clock::now();
-  std::printf("launch (eager bundles)  %8.3f ms%s\n", Ms(t1, t2),
-              started.ok() ? "" : "  (some eager bundle failed, see below)");
+  out("launch (startup stages) %8.3f ms%s\n", Ms(t1, t2), started.ok() ? "" : "  FAILED");
+  if (!started.ok()) {
+    std::fprintf(stderr, "atrium: %s\n", started.error().ToString().c_str());
+  }
+  if (!c.quiet && ct.pipeline() != nullptr) PrintLaunch(*ct.pipeline());
+  int rc = started.ok() ? 0 : 1;
   atrium::Status home = ct.router().Launch(ct.app().home);
   auto t3 = Clock::now();
-  std::printf("home '%s' open         %8.3f ms%s%s\n", ct.app().home.c_str(), Ms(t2, t3),
-              home.ok() ? "" : "  FAILED: ", home.ok() ? "" : home.error().ToString().c_str());
-  std::printf("start to home open      %8.3f ms\n", Ms(t0, t3));
-  int rc = home.ok() ? 0 : 1;
+  if (!home.ok()) {
+    std::fprintf(stderr, "atrium: home '%s' failed: %s\n", ct.app().home.c_str(),
+                 home.error().ToString().c_str());
+    rc = 1;
+  }
+  out("home '%s' open         %8.3f ms\n", ct.app().home.c_str(), Ms(t2, t3));
+  out("start to home open      %8.3f ms\n", Ms(t0, t3));
   for (const auto& app : c.open) {
     auto ta = Clock::now();
     atrium::Status s = ct.router().Launch(app);
-    std::printf("open '%s': %s (%.3f ms)\n", app.c_str(),
-                s.ok() ? "ok" : s.error().ToString().c_str(), Ms(ta, Clock::now()));
+    out("open '%s': %s (%.3f ms)\n", app.c_str(), s.ok() ? "ok" : s.error().ToString().c_str(),
+        Ms(ta, Clock::now()));
   }
   for (const auto& url : c.urls) {
     auto ta = Clock::now();
     atrium::Status s = ct.router().OpenUrl(url);
-    std::printf("open %s: %s (%.3f ms)\n", url.c_str(),
-                s.ok() ? "ok" : s.error().ToString().c_str(), Ms(ta, Clock::now()));
+    out("open %s: %s (%.3f ms)\n", url.c_str(), s.ok() ? "ok" : s.error().ToString().c_str(),
+        Ms(ta, Clock::now()));
   }
-  auto bundles = ct.Bundles();
-  size_t loaded = 0;
-  for (const auto& b : bundles) loaded += b.activation_seq != 0;
-  std::printf("\nloaded bundles (%zu of %zu installed):\n", loaded, bundles.size());
-  PrintBundleTable(bundles, true, false);
-  std::printf("not loaded:\n");
-  PrintBundleTable(bundles, false, true);
+  if (!c.quiet) {
+    auto bundles = ct.Bundles();
+    size_t loaded = 0;
+    for (const auto& b : bundles) loaded += b.activation_seq != 0;
+    std::printf("\nloaded bundles (%zu of %zu installed):\n", loaded, bundles.size());
+    PrintBundleTable(bundles, true, false);
+    std::printf("not loaded:\n");
+    PrintBundleTable(bundles, false, true);
+  }
+  if (c.stats) {
+    std::printf("\n%s", atrium::FormatSchedulerStats(ct.scheduler().Stats()).c_str());
+  }
+  if (trace != nullptr) {
+    atrium::Status w = trace->WriteJson(c.trace);
+    if (!w.ok()) {
+      std::fprintf(stderr, "atrium: %s\n", w.error().ToString().c_str());
+      rc = 1;
+    } else {
+      out("trace written to %s (open in https://ui.perfetto.dev or chrome://tracing)\n",
+          c.trace.c_str());
+    }
+  }
   return rc;
+}
+
+int Stats(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  static char quiet[] = "--quiet";
+  static char stats[] = "--stats";
+  args.push_back(quiet);
+  args.push_back(stats);
+  return Run(static_cast<int>(args.size()), args.data());
 }
 
 int Bundles(int argc, char** argv) {
@@ -283,6 +363,15 @@ int Validate(int argc, char** argv) {
       continue;
     }
     for (const auto& rel : r->baseline) {
+      if (fs::path(rel).extension() == ".atb") {
+        // A baseline package: its structure here; its signature when installed.
+        auto pkg = atrium::PackageReader::Open((a.parent_path() / rel).string());
+        if (!pkg.ok()) {
+          std::printf("%s:/baseline: %s\n", a.c_str(), pkg.error().ToString().c_str());
+          ++errors;
+        }
+        continue;
+      }
       if (!fs::exists(a.parent_path() / rel / "bundle.json")) {
         std::printf("%s:/baseline: bundle directory '%s' has no bundle.json\n", a.c_str(),
                     rel.c_str());
@@ -308,9 +397,15 @@ int main(int argc, char** argv) {
   std::string cmd = argv[1];
   if (cmd == "run") return Run(argc - 1, argv + 1);
   if (cmd == "bundles") return Bundles(argc - 1, argv + 1);
+  if (cmd == "stats") return Stats(argc - 1, argv + 1);
   if (cmd == "validate") return Validate(argc - 1, argv + 1);
   if (cmd == "patch") return Patch(argc - 1, argv + 1);
   if (cmd == "keygen") return KeygenMain(argc - 1, argv + 1);
+  if (cmd == "pack") return PackMain(argc - 1, argv + 1);
+  if (cmd == "verify") return VerifyMain(argc - 1, argv + 1);
+  if (cmd == "inspect") return InspectMain(argc - 1, argv + 1);
+  if (cmd == "unpack") return UnpackMain(argc - 1, argv + 1);
+  if (cmd == "profile") return ProfileMain(argc - 1, argv + 1);
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     Usage();
     return 0;

@@ -135,8 +135,8 @@ const char* ArtifactStateName(ArtifactState s) {
 struct ArtifactStore::Impl {
   std::string data_dir;       // absolute
   std::string artifacts_dir;  // data_dir/artifacts
-  std::vector<PublicKey> trusted_keys;
   mutable std::mutex mu;
+  std::vector<PublicKey> trusted_keys;  // guarded by mu
   std::unique_ptr<SqliteDb> db;  // guarded by mu
   uint64_t generation = 0;       // guarded by mu
 
@@ -446,6 +446,11 @@ Result<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(ArtifactStoreOptions 
 
 const std::string& ArtifactStore::data_dir() const { return impl_->data_dir; }
 
+void ArtifactStore::SetTrustedKeys(std::vector<PublicKey> keys) {
+  std::lock_guard lock(impl_->mu);
+  impl_->trusted_keys = std::move(keys);
+}
+
 uint64_t ArtifactStore::generation() const {
   std::lock_guard lock(impl_->mu);
   // Another process may have changed the store.
@@ -459,7 +464,16 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
   // Everything that can be checked before touching the store.
   auto reader = PackageReader::Open(package_path);
   if (!reader.ok()) return reader.error();
-  if (Status s = (*reader)->Verify(d.trusted_keys); !s.ok()) {
+  std::vector<PublicKey> keys;
+  {
+    std::lock_guard lock(d.mu);
+    keys = d.trusted_keys;
+  }
+  if (keys.empty()) {
+    return FileError(ErrorCode::kState, package_path,
+                     "refused: the app pins no release key (app.json \"release_keys\")");
+  }
+  if (Status s = (*reader)->Verify(keys); !s.ok()) {
     Error e = s.error();
     if (e.file.empty()) e.file = package_path;
     e.message = "refused: " + e.message;

@@ -289,7 +289,7 @@ class ContainerImpl final : public Container {
     std::lock_guard lock(lifecycle_mu_);
     auto idx = index_->FindBundle(bundle);
     if (!idx) return NotInstalled(bundle);
-    return LoadLocked(*idx, "explicit");
+    return LoadWithFallbackLocked(*idx, "explicit");
   }
   Status Stop(std::string_view bundle) override;
   void Shutdown() override;
@@ -297,13 +297,15 @@ class ContainerImpl final : public Container {
   Result<BundleStatus> Bundle(std::string_view name) const override;
   Result<Manifest> BundleManifest(std::string_view name) const override;
   Status Install(const std::string& bundle_dir) override;
+  ArtifactStore& artifacts() override { return *store_; }
+  Result<ArtifactRecord> InstallPackage(const std::string& package_path, InstallAs as) override;
   Status Uninstall(std::string_view bundle) override;
   Result<PrivateStore*> PrivateStoreOf(std::string_view bundle) override;
 
   // Loads bundle `idx` of the current index (dependencies first).
   Status LoadIndexed(uint32_t idx, const std::string& why) {
     std::lock_guard lock(lifecycle_mu_);
-    return LoadLocked(idx, why);
+    return LoadWithFallbackLocked(idx, why);
   }
   // Snapshot of what the router needs about a micro-app.
   Result<LaunchRequest> ResolveApp(std::string_view app_id, uint32_t* idx);
@@ -325,6 +327,12 @@ class ContainerImpl final : public Container {
   Status RebuildIndexLocked(const std::string& why);
   uint64_t Fingerprint() const;
   Status CreateScheduler();
+  Status OpenArtifactStore();
+  Status TrustReleaseKeys();
+  // LoadLocked, and when an updated bundle (an active artifact) fails to
+  // load or start: mark it failed, bring the previous version back, load
+  // that instead.
+  Status LoadWithFallbackLocked(uint32_t idx, const std::string& why);
   Result<std::vector<StartupTaskSpec>> StartupTasks();
   Status RunStartupTask(const StartupTaskSpec& task);
   static Error NotInstalled(std::string_view bundle) {
@@ -355,6 +363,7 @@ class ContainerImpl final : public Container {
   std::map<std::string, std::unique_ptr<PrivateStore>, std::less<>>
       stores_;  // guarded by stores_mu_
 
+  std::unique_ptr<ArtifactStore> store_;
   // Declared last: destroyed first, after Shutdown stopped every bundle.
   std::unique_ptr<Scheduler> scheduler_;
   std::mutex pipeline_mu_;
@@ -441,6 +450,10 @@ uint64_t ContainerImpl::Fingerprint() const {
                   static_cast<uint64_t>(st.st_mtim.tv_nsec);
     h = Hash64(std::string_view(reinterpret_cast<const char*>(&mt), sizeof mt), h);
   }
+  if (store_ != nullptr) {
+    uint64_t g = store_->generation();
+    h = Hash64(std::string_view(reinterpret_cast<const char*>(&g), sizeof g), h);
+  }
   return h ^ (uint64_t{BundleIndex::kFormatVersion} << 56);
 }
 
@@ -484,6 +497,9 @@ Status ContainerImpl::Init(ContainerOptions options) {
 
   std::lock_guard lock(lifecycle_mu_);
   std::string why = "rebuild requested";
+  if (!data_dir_.empty()) {
+    if (Status st = OpenArtifactStore(); !st.ok()) return st;
+  }
   if (!options.rebuild_index && !data_dir_.empty()) {
     auto idx =
         BundleIndex::Read((fs::path(data_dir_) / "bundle_index.bin").string(), Fingerprint());
@@ -494,6 +510,7 @@ Status ContainerImpl::Init(ContainerOptions options) {
         baseline_loaded_ = false;
         index_ = std::make_unique<BundleIndex>(std::move(idx).value());
         runtimes_.resize(index_->size());
+        if (Status st = TrustReleaseKeys(); !st.ok()) return st;
         return CreateScheduler();
       }
       why = "app descriptor changed";
@@ -514,8 +531,39 @@ Status ContainerImpl::Init(ContainerOptions options) {
     e.file = data_dir_;
     return e;
   }
+  if (store_ == nullptr) {
+    if (Status st = OpenArtifactStore(); !st.ok()) return st;
+  }
+  if (Status st = TrustReleaseKeys(); !st.ok()) return st;
   if (Status st = CreateScheduler(); !st.ok()) return st;
   return RebuildIndexLocked(why);
+}
+
+Status ContainerImpl::OpenArtifactStore() {
+  std::error_code ec;
+  fs::create_directories(data_dir_, ec);
+  auto store = ArtifactStore::Open({data_dir_, {}});
+  if (!store.ok()) return store.error();
+  store_ = std::move(store).value();
+  // Updates installed for the next launch become active now, before the
+  // index (keyed on the store's generation) is checked.
+  auto promoted = store_->PromoteStaged();
+  if (!promoted.ok()) return promoted.error();
+  for (const auto& r : *promoted) {
+    Log(LogLevel::kInfo, r.id, "update " + r.version + " activated (installed for this launch)");
+  }
+  return Status::Ok();
+}
+
+Status ContainerImpl::TrustReleaseKeys() {
+  std::vector<PublicKey> keys;
+  for (const auto& hex : app_.release_keys) {
+    auto key = ParsePublicKeyHex(hex, "app.json /release_keys");
+    if (!key.ok()) return key.error();
+    keys.push_back(*key);
+  }
+  store_->SetTrustedKeys(std::move(keys));
+  return Status::Ok();
 }
 
 Status ContainerImpl::CreateScheduler() {
@@ -577,7 +625,40 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
     if (!in.error.empty()) Log(LogLevel::kWarning, "", in.error);
     inputs.push_back(std::move(in));
   };
-  for (const auto& rel : app().baseline) add(fs::path(app_dir_) / rel, true);
+  for (const auto& rel : app().baseline) {
+    if (rel.size() > 4 && rel.compare(rel.size() - 4, 4, ".atb") == 0) {
+      // A signed baseline package: installed once into the artifact store
+      // (a no-op when the same package is already there), run from there.
+      const std::string package = (fs::path(app_dir_) / rel).string();
+      auto record = store_->Install(package, InstallAs::kBaseline,
+                                    "shipped with " + app_.id + " " + app_.version.ToString());
+      if (!record.ok()) {
+        IndexInput in;
+        in.dir = package;
+        in.baseline = true;
+        in.error = record.error().ToString();
+        in.fallback_name = "(invalid) " + package;
+        Log(LogLevel::kError, "", in.error);
+        inputs.push_back(std::move(in));
+        continue;
+      }
+      add(record->dir, true);
+    } else {
+      add(fs::path(app_dir_) / rel, true);
+    }
+  }
+  // Updates: the active version of each native bundle in the store (the
+  // resolver prefers the higher version, so a rollback below the baseline
+  // version is not expressible; see docs/artifacts.md).
+  if (auto records = store_->List(); records.ok()) {
+    for (const auto& r : *records) {
+      if (r.kind == ArtifactKind::kNativeBundle && r.state == ArtifactState::kActive) {
+        add(r.dir, false);
+      }
+    }
+  } else {
+    return records.error();
+  }
   std::error_code ec;
   fs::path installed = fs::path(data_dir_) / "bundles";
   if (fs::is_directory(installed, ec)) {
@@ -642,7 +723,7 @@ Status ContainerImpl::LoadProvider(std::string_view interface_id) {
                                                std::string(interface_id) +
                                                "' and no installed bundle provides it");
   }
-  return LoadLocked(*idx, "service " + std::string(interface_id));
+  return LoadWithFallbackLocked(*idx, "service " + std::string(interface_id));
 }
 
 Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
@@ -799,10 +880,13 @@ Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
     std::lock_guard lock(lifecycle_mu_);
     auto idx = index_->FindBundle(task.bundle);
     if (!idx) return NotInstalled(task.bundle);
-    if (Status s = LoadLocked(*idx, "startup task " + task.bundle + ":" + task.decl.id); !s.ok()) {
+    if (Status s = LoadWithFallbackLocked(*idx, "startup task " + task.bundle + ":" + task.decl.id);
+        !s.ok()) {
       return s;
     }
     if (task.decl.id == "@load") return Status::Ok();
+    idx = index_->FindBundle(task.bundle);  // a fallback may have rebuilt the index
+    if (!idx) return NotInstalled(task.bundle);
     BundleRuntime& rt = RuntimeLocked(*idx);
     if (rt.context != nullptr) {
       handler = rt.context->StartupHandler(task.decl.id);
@@ -986,6 +1070,58 @@ Result<Manifest> ContainerImpl::BundleManifest(std::string_view name) const {
     return e;
   }
   return LoadManifestFile((fs::path(std::string(b.dir)) / "bundle.json").string());
+}
+
+Status ContainerImpl::LoadWithFallbackLocked(uint32_t idx, const std::string& why) {
+  Status s = LoadLocked(idx, why);
+  if (s.ok() || (s.error().code != ErrorCode::kLoad && s.error().code != ErrorCode::kActivation)) {
+    return s;
+  }
+  auto b = index_->bundle(idx);
+  const std::string name(b.name), version(b.version), dir(b.dir);
+  auto current = store_->Current(ArtifactKind::kNativeBundle, name);
+  if (!current.ok() || !current->has_value() || (*current)->state != ArtifactState::kActive ||
+      (*current)->dir != dir) {
+    return s;  // not an update: nothing to fall back to
+  }
+  auto restored = store_->MarkFailed(ArtifactKind::kNativeBundle, name, version,
+                                     s.error().message);
+  if (!restored.ok()) return s;
+  Log(LogLevel::kWarning, name,
+      "update " + version + " failed (" + s.error().message + "); falling back to " +
+          (restored->has_value() ? (*restored)->version : std::string("the baseline")));
+  if (Status r = RebuildIndexLocked("update " + name + " " + version + " failed"); !r.ok()) {
+    return s;
+  }
+  auto again = index_->FindBundle(name);
+  if (!again) return s;
+  return LoadLocked(*again, why + " (after " + version + " failed)");
+}
+
+Result<ArtifactRecord> ContainerImpl::InstallPackage(const std::string& package_path,
+                                                     InstallAs as) {
+  auto reader = PackageReader::Open(package_path);
+  if (!reader.ok()) return reader.error();
+  if ((*reader)->info().kind != ArtifactKind::kNativeBundle) {
+    Error e = MakeError(ErrorCode::kInvalidArgument,
+                        std::string("not a native bundle package (kind ") +
+                            ArtifactKindName((*reader)->info().kind) + ")");
+    e.file = package_path;
+    return e;
+  }
+  reader->reset();
+  auto record = store_->Install(package_path, as, as == InstallAs::kStaged
+                                                      ? "installed for the next launch"
+                                                      : "installed and activated");
+  if (!record.ok()) return record;
+  if (as != InstallAs::kStaged) {
+    std::lock_guard lock(lifecycle_mu_);
+    if (Status s = RebuildIndexLocked("installed " + record->id + " " + record->version);
+        !s.ok()) {
+      return s.error();
+    }
+  }
+  return record;
 }
 
 Status ContainerImpl::Install(const std::string& bundle_dir) {

@@ -44,16 +44,19 @@ TEST_F(CliTest, RunsTheSampleWalletLazily) {
   auto out = RunCli("run " + app + " --data-dir " + dir_ + "/data");
   ASSERT_EQ(out.status, 0) << out.text;
   EXPECT_NE(out.text.find("Welcome back, Ada Lovelace"), std::string::npos) << out.text;
-  EXPECT_NE(out.text.find("loaded bundles (2 of 8 installed)"), std::string::npos) << out.text;
-  EXPECT_NE(out.text.find("com.wallet.bill          1.0.3    resolved (lazy)"), std::string::npos)
+  // The launch loads the bundles with startup tasks (31 tasks in 5 bundles, plus the eager home bundle's @load);
+  // scan has none and stays unloaded until opened.
+  EXPECT_NE(out.text.find("loaded bundles (5 of 8 installed)"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("startup tasks: 32 of 32 ok"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("com.wallet.scan          0.9.0    resolved (lazy)"), std::string::npos)
       << out.text;
   EXPECT_NE(out.text.find("requires com.partner.rewards ^2.0.0, which is not installed"),
             std::string::npos);
   // Opening more micro-apps loads exactly their bundles; the balance persists.
-  out = RunCli("run " + app + " --data-dir " + dir_ + "/data --open transfer");
+  out = RunCli("run " + app + " --data-dir " + dir_ + "/data --open transfer --open scan");
   ASSERT_EQ(out.status, 0) << out.text;
-  EXPECT_NE(out.text.find("loaded bundles (4 of 8 installed)"), std::string::npos) << out.text;
-  EXPECT_NE(out.text.find("dependency of com.wallet.transfer"), std::string::npos);
+  EXPECT_NE(out.text.find("loaded bundles (6 of 8 installed)"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("by micro-app scan"), std::string::npos) << out.text;
   out = RunCli("run " + app + " --data-dir " + dir_ + "/data");
   EXPECT_NE(out.text.find("12395.00"), std::string::npos)
       << out.text;  // 100.00 + 5.00 fee (the shipped bug)

@@ -96,6 +96,9 @@ class ATRIUM_EXPORT ArtifactStore {
 
   const std::string& data_dir() const;
   uint64_t generation() const;
+  // Replaces the keys Install trusts (the app descriptor may be read after
+  // the store opened).
+  void SetTrustedKeys(std::vector<PublicKey> keys);
 
   // Verifies and installs `package_path`. Installing a (kind, id, version)
   // already held: a baseline with the same package bytes is a no-op that

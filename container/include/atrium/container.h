@@ -29,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "atrium/artifact_store.h"
 #include "atrium/export.h"
 #include "atrium/manifest.h"
 #include "atrium/micro_app.h"
@@ -113,10 +114,22 @@ class ATRIUM_EXPORT Container {
   // Manifest of an indexed bundle.
   virtual Result<Manifest> BundleManifest(std::string_view name) const = 0;
 
-  // Copies a bundle directory into the data dir and rebuilds the index.
-  // Takes effect for bundles not yet loaded; an active bundle keeps its
-  // version until the next Open.
+  // Copies an unsigned bundle directory into the data dir and rebuilds the
+  // index (development installs; releases go through InstallPackage). Takes
+  // effect for bundles not yet loaded; an active bundle keeps its version
+  // until the next Open.
   virtual Status Install(const std::string& bundle_dir) = 0;
+
+  // The app's artifact store (state.db): baseline packages, updates and why
+  // each is in its state.
+  virtual ArtifactStore& artifacts() = 0;
+  // Verifies (signature by a key app.json pins, every entry's hash) and
+  // installs a native bundle package. kStaged (the default for updates):
+  // active from the next Open. kActive: the index is rebuilt now, so a
+  // bundle not yet loaded loads the new version; a loaded one keeps running
+  // its version until the next Open (or SwapLive).
+  virtual Result<ArtifactRecord> InstallPackage(const std::string& package_path,
+                                                InstallAs as = InstallAs::kStaged) = 0;
   virtual Status Uninstall(std::string_view bundle) = 0;
 
   // The private store of a bundle (also reachable from its BundleContext).

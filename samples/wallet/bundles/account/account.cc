@@ -47,10 +47,12 @@ class AccountBundle final : public atrium::BundleActivator {
               {"migrate_schema", [&ctx] { return wallet::TouchStore(ctx, "schema", 3); }},
               {"warm_session", [&ctx] { return wallet::TouchStore(ctx, "session.warm", 10); }},
               {"load_profile", wallet::Cpu(18)},
-              {"refresh_balance", [] {
+              {"refresh_balance",
+               [] {
                  wallet::AwaitNetwork(15);
                  return atrium::Status::Ok();
-               }}});
+               }},
+              {"prune_sessions", [&ctx] { return wallet::TouchStore(ctx, "session.prune", 4); }}});
     if (!work.ok()) return work;
     auto store = ctx.storage();
     if (!store.ok()) return store.error();

@@ -40,7 +40,8 @@ class BillBundle final : public atrium::BundleActivator {
                  wallet::AwaitNetwork(12);
                  return atrium::Status::Ok();
                }},
-              {"index_history", wallet::Cpu(60)}});
+              {"index_history", wallet::Cpu(60)},
+              {"precompute_summary", wallet::Cpu(18)}});
     if (!work.ok()) return work;
     return ctx.RegisterMicroApp("BillPage", std::make_shared<BillPage>(&ctx));
   }

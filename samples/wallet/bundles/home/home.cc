@@ -49,10 +49,12 @@ class HomeBundle final : public atrium::BundleActivator {
               {"render_home", wallet::Cpu(30)},
               {"warm_fonts", wallet::Cpu(15)},
               {"prefetch_images", [&ctx] { return wallet::TouchStore(ctx, "images", 8); }},
-              {"report_launch", [] {
+              {"report_launch",
+               [] {
                  wallet::AwaitNetwork(5);
                  return atrium::Status::Ok();
-               }}});
+               }},
+              {"warm_router", wallet::Cpu(12)}});
     if (!work.ok()) return work;
     auto account = ctx.GetService<wallet::AccountService>();
     if (!account) {

@@ -3,7 +3,6 @@
 #include <memory>
 
 #include "atrium/bundle.h"
-#include "wallet/startup_work.h"
 
 namespace {
 
@@ -22,12 +21,6 @@ class ScanPage final : public atrium::MicroApp {
 class ScanBundle final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
-    // Startup tasks declared in bundle.json.
-    atrium::Status work = wallet::RegisterStartupWork(
-        ctx, {{"probe_camera", [&ctx] { return wallet::TouchStore(ctx, "camera", 3); }},
-              {"load_codecs", wallet::Cpu(9)},
-              {"warm_decoder", wallet::Cpu(24)}});
-    if (!work.ok()) return work;
     return ctx.RegisterMicroApp("ScanPage", std::make_shared<ScanPage>());
   }
 };

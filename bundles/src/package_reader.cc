@@ -1,0 +1,778 @@
+// PackageReader: opens a .atb (mmap'd read-only), checks its structure
+// before handing out anything, verifies the signature on request, and
+// decompresses single entries.
+//
+// Order of trust:
+//  1. Open checks every header field, every section bound against the file
+//     size (overflow-safe), the index (paths, order, contiguous frames,
+//     declared sizes against hard limits and what zstd can produce), the
+//     signature block's fixed fields, and the manifest against the header and
+//     its own entry. Nothing is read through an offset that was not checked.
+//  2. Verify checks Ed25519 over bytes [0, data_offset): header, index and
+//     manifest. The index holds each frame's BLAKE2b and each entry's
+//     SHA-256, so the signature covers every byte of the file.
+//  3. Decoding an entry first compares the frame's BLAKE2b with the index (so
+//     the zstd decoder only sees bytes the signer produced), then
+//     decompresses in 256 KiB steps, refusing as soon as the output exceeds
+//     the declared size, and finally checks the size and SHA-256.
+//
+// Concurrency: see atrium/package.h. Each decode uses its own ZSTD_DCtx;
+// `verified` is atomic; everything else is immutable after Open.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "atrium/package.h"
+#include "atrium/semver.h"
+#include "package_format.h"
+#include "strict_json.h"
+
+namespace atrium {
+
+using internal::Quote;
+
+struct PackageReader::Impl {
+  std::string path;
+  const uint8_t* base = nullptr;
+  uint64_t size = 0;
+  void* map = nullptr;  // munmap'd on destruction; null for in-memory images
+  std::string owned;    // the image, for in-memory packages
+  PackageInfo info;
+  std::vector<uint64_t> record_offsets;        // parallel to info.entries
+  std::vector<internal::Digest> frame_hashes;  // parallel to info.entries
+  std::atomic<bool> verified{false};
+
+  ~Impl() {
+    if (map != nullptr) ::munmap(map, size);
+  }
+
+  std::string_view Slice(uint64_t offset, uint64_t length) const {
+    return {reinterpret_cast<const char*>(base) + offset, length};
+  }
+  Error Fail(ErrorCode code, uint64_t offset, std::string message) const {
+    Error e = MakeError(code, std::move(message));
+    e.file = path;
+    e.offset = offset;
+    return e;
+  }
+  Error Corrupt(uint64_t offset, std::string message) const {
+    return Fail(ErrorCode::kCorrupt, offset, std::move(message));
+  }
+
+  Status Parse();
+  Status ParseHeader();
+  Status ParseSections();
+  Status ParseIndex();
+  Status ParseManifest();
+  Status Decode(size_t i, const std::function<Status(std::string_view)>& sink) const;
+  std::string EntryName(size_t i) const {
+    return "entry " + Quote(info.entries[i].path) + " (#" + std::to_string(i) + ")";
+  }
+};
+
+namespace internal {
+struct PackageReaderAccess {
+  static std::unique_ptr<PackageReader> Make(std::unique_ptr<PackageReader::Impl> impl) {
+    return std::unique_ptr<PackageReader>(new PackageReader(std::move(impl)));
+  }
+  static Result<std::unique_ptr<PackageReader>> FromImage(std::string image, std::string name) {
+    auto impl = std::make_unique<PackageReader::Impl>();
+    impl->path = std::move(name);
+    impl->owned = std::move(image);
+    impl->base = reinterpret_cast<const uint8_t*>(impl->owned.data());
+    impl->size = impl->owned.size();
+    if (Status s = impl->Parse(); !s.ok()) return s.error();
+    return Make(std::move(impl));
+  }
+  static Result<std::unique_ptr<PackageReader>> FromFile(const std::string& path);
+};
+
+Result<std::unique_ptr<PackageReader>> OpenPackageBytesForTesting(std::string image,
+                                                                  std::string name) {
+  return PackageReaderAccess::FromImage(std::move(image), std::move(name));
+}
+}  // namespace internal
+
+namespace {
+
+using internal::LoadU16;
+using internal::LoadU32;
+using internal::LoadU64;
+
+std::string Num(uint64_t n) { return std::to_string(n); }
+
+bool AllZero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// --- Structure ----------------------------------------------------------------
+
+Status PackageReader::Impl::Parse() {
+  if (Status s = ParseHeader(); !s.ok()) return s;
+  if (Status s = ParseSections(); !s.ok()) return s;
+  if (Status s = ParseIndex(); !s.ok()) return s;
+  return ParseManifest();
+}
+
+Status PackageReader::Impl::ParseHeader() {
+  using namespace internal;
+  info.file_size = size;
+  if (size < 4 || std::memcmp(base, kPackageMagic, 4) != 0) {
+    return Corrupt(0, "not an Atrium package: expected the magic 'ATB1'");
+  }
+  if (size < kHeaderSize) {
+    return Corrupt(size, "truncated: the file is " + Num(size) + " bytes, shorter than the " +
+                             Num(kHeaderSize) + "-byte header");
+  }
+  info.format_version = LoadU16(base + kHeaderFormatVersion);
+  if (info.format_version != kFormatVersion) {
+    return Fail(ErrorCode::kValidation, kHeaderFormatVersion,
+                "unsupported format version " + Num(info.format_version) + " (this reader reads " +
+                    Num(kFormatVersion) + ")");
+  }
+  info.header_size = LoadU16(base + kHeaderHeaderSize);
+  if (info.header_size != kHeaderSize) {
+    return Corrupt(kHeaderHeaderSize, "header size " + Num(info.header_size) +
+                                          " is not the format's " + Num(kHeaderSize));
+  }
+  info.flags = LoadU32(base + kHeaderFlags);
+  if (info.flags != 0) {
+    return Corrupt(kHeaderFlags, "unknown flags 0x" + HexOf(base + kHeaderFlags, 4) +
+                                     " (format version 1 defines none)");
+  }
+  const uint8_t kind = base[kHeaderKind];
+  if (kind < 1 || kind > 5) return Corrupt(kHeaderKind, "unknown artifact kind " + Num(kind));
+  info.kind = static_cast<ArtifactKind>(kind);
+  if (base[kHeaderReserved] != 0) return Corrupt(kHeaderReserved, "reserved byte is not zero");
+
+  const size_t id_len = base[kHeaderIdLength];
+  if (id_len == 0 || id_len > kMaxIdBytes) {
+    return Corrupt(kHeaderIdLength, "id length " + Num(id_len) + " is not 1.." + Num(kMaxIdBytes));
+  }
+  const size_t version_len = base[kHeaderVersionLength];
+  if (version_len == 0 || version_len > kMaxVersionBytes) {
+    return Corrupt(kHeaderVersionLength,
+                   "version length " + Num(version_len) + " is not 1.." + Num(kMaxVersionBytes));
+  }
+  if (!AllZero(base + kHeaderId + id_len, kMaxIdBytes - id_len)) {
+    return Corrupt(kHeaderId + id_len, "padding after the id is not zero");
+  }
+  if (!AllZero(base + kHeaderVersion + version_len, kMaxVersionBytes - version_len)) {
+    return Corrupt(kHeaderVersion + version_len, "padding after the version is not zero");
+  }
+  info.id = std::string(Slice(kHeaderId, id_len));
+  info.version = std::string(Slice(kHeaderVersion, version_len));
+  if (std::string problem = ArtifactIdProblem(info.kind, info.id); !problem.empty()) {
+    return Corrupt(kHeaderId, "invalid id " + Quote(info.id) + ": " + problem);
+  }
+  Result<Version> version = Version::Parse(info.version);
+  if (!version.ok() || version->ToString() != info.version) {
+    return Corrupt(kHeaderVersion,
+                   "invalid version " + Quote(info.version) + " (expected canonical semver text)");
+  }
+  return Status::Ok();
+}
+
+Status PackageReader::Impl::ParseSections() {
+  using namespace internal;
+  const uint8_t* h = base;
+  info.index_offset = LoadU64(h + kHeaderIndexOffset);
+  info.index_size = LoadU64(h + kHeaderIndexSize);
+  info.manifest_offset = LoadU64(h + kHeaderManifestOffset);
+  info.manifest_size = LoadU64(h + kHeaderManifestSize);
+  info.data_offset = LoadU64(h + kHeaderDataOffset);
+  info.data_size = LoadU64(h + kHeaderDataSize);
+  info.signature_offset = LoadU64(h + kHeaderSignatureOffset);
+  info.signature_size = LoadU64(h + kHeaderSignatureSize);
+
+  struct Section {
+    const char* name;
+    uint64_t offset, length;
+    size_t offset_field, length_field;
+    uint64_t expected_offset;
+  };
+  // Each section must start where the previous one ends (the header first).
+  // Checked one at a time, so `expected_offset` of the next one cannot overflow.
+  const Section sections[] = {
+      {"index", info.index_offset, info.index_size, kHeaderIndexOffset, kHeaderIndexSize, 0},
+      {"manifest", info.manifest_offset, info.manifest_size, kHeaderManifestOffset,
+       kHeaderManifestSize, 0},
+      {"data", info.data_offset, info.data_size, kHeaderDataOffset, kHeaderDataSize, 0},
+      {"signature block", info.signature_offset, info.signature_size, kHeaderSignatureOffset,
+       kHeaderSignatureSize, 0},
+  };
+  uint64_t expected = kHeaderSize;
+  for (const Section& s : sections) {
+    if (s.offset != expected) {
+      return Corrupt(s.offset_field, std::string("the ") + s.name + " section starts at " +
+                                         Num(s.offset) + "; the format puts it at " +
+                                         Num(expected) + ", right after the previous section");
+    }
+    if (s.offset > size || s.length > size - s.offset) {
+      return Corrupt(s.length_field, std::string("the ") + s.name + " section (" + Num(s.length) +
+                                         " bytes at offset " + Num(s.offset) +
+                                         ") extends past the end of the " + Num(size) +
+                                         "-byte file (truncated or damaged)");
+    }
+    expected = s.offset + s.length;
+  }
+  if (info.signature_size != kSignatureBlockSize) {
+    return Corrupt(kHeaderSignatureSize, "signature block size " + Num(info.signature_size) +
+                                             " is not " + Num(kSignatureBlockSize));
+  }
+  if (expected != size) {
+    return Corrupt(expected, Num(size - expected) + " unexpected bytes after the signature block");
+  }
+  if (info.index_size > kMaxIndexBytes) {
+    return Fail(
+        ErrorCode::kValidation, kHeaderIndexSize,
+        "index of " + Num(info.index_size) + " bytes exceeds the limit of " + Num(kMaxIndexBytes));
+  }
+  if (info.manifest_size == 0 || info.manifest_size > kMaxManifestBytes) {
+    return Fail(
+        ErrorCode::kValidation, kHeaderManifestSize,
+        "manifest size " + Num(info.manifest_size) + " is not 1.." + Num(kMaxManifestBytes));
+  }
+  const uint8_t* sig = base + info.signature_offset;
+  if (std::memcmp(sig + kSignatureMagicAt, kSignatureMagic, 4) != 0) {
+    return Corrupt(info.signature_offset, "signature block lacks its magic 'ATSG'");
+  }
+  if (LoadU16(sig + kSignatureAlgorithm) != kSignatureEd25519) {
+    return Corrupt(info.signature_offset + kSignatureAlgorithm,
+                   "unknown signature algorithm " + Num(LoadU16(sig + kSignatureAlgorithm)) +
+                       " (1 = Ed25519)");
+  }
+  if (LoadU16(sig + kSignatureReserved) != 0) {
+    return Corrupt(info.signature_offset + kSignatureReserved,
+                   "signature block reserved field is not zero");
+  }
+  std::memcpy(info.signer_key_id.data(), sig + kSignatureKeyId, info.signer_key_id.size());
+  return Status::Ok();
+}
+
+Status PackageReader::Impl::ParseIndex() {
+  using namespace internal;
+  const uint32_t count = LoadU32(base + kHeaderEntryCount);
+  if (count == 0 || count > kMaxEntries) {
+    return Fail(ErrorCode::kValidation, kHeaderEntryCount,
+                "entry count " + Num(count) + " is not 1.." + Num(kMaxEntries));
+  }
+  if (uint64_t{count} * kRecordFixedSize > info.index_size) {
+    return Corrupt(kHeaderEntryCount, "entry count " + Num(count) + " needs at least " +
+                                          Num(uint64_t{count} * kRecordFixedSize) +
+                                          " index bytes; the index has " + Num(info.index_size));
+  }
+  info.entries.reserve(count);
+  record_offsets.reserve(count);
+  frame_hashes.reserve(count);
+  const uint64_t end = info.index_offset + info.index_size;
+  const uint64_t data_end = info.data_offset + info.data_size;
+  uint64_t pos = info.index_offset;
+  uint64_t frame_at = info.data_offset;
+  uint64_t total = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::string what = "index entry #" + Num(i);
+    if (end - pos < kRecordFixedSize) {
+      return Corrupt(pos, what + ": record truncated (the index ends at " + Num(end) + ")");
+    }
+    const uint8_t* r = base + pos;
+    const uint16_t path_len = LoadU16(r + kRecordPathLength);
+    if (path_len == 0 || path_len > kMaxPathBytes) {
+      return Corrupt(pos + kRecordPathLength,
+                     what + ": path length " + Num(path_len) + " is not 1.." + Num(kMaxPathBytes));
+    }
+    if (end - pos - kRecordFixedSize < path_len) {
+      return Corrupt(pos + kRecordPathLength,
+                     what + ": path runs past the end of the index at " + Num(end));
+    }
+    PackEntryInfo e;
+    e.path = std::string(Slice(pos + kRecordPath, path_len));
+    const std::string name = "entry " + Quote(e.path) + " (#" + Num(i) + ")";
+    if (std::string problem = EntryPathProblem(e.path); !problem.empty()) {
+      return Fail(ErrorCode::kValidation, pos + kRecordPath, name + ": invalid path: " + problem);
+    }
+    if (i > 0) {
+      const std::string& prev = info.entries.back().path;
+      if (e.path == prev) {
+        return Fail(ErrorCode::kValidation, pos + kRecordPath,
+                    name + ": duplicate entry path (also entry #" + Num(i - 1) + ")");
+      }
+      if (e.path < prev) {
+        return Corrupt(pos + kRecordPath,
+                       name + ": entries are not sorted by path (it follows " + Quote(prev) + ")");
+      }
+    }
+    const uint32_t mode = LoadU32(r + kRecordMode);
+    if ((mode & ~kModeExecutable) != 0) {
+      return Corrupt(pos + kRecordMode,
+                     name + ": unknown mode bits 0x" + HexOf(r + kRecordMode, 4));
+    }
+    e.executable = (mode & kModeExecutable) != 0;
+    if (LoadU16(r + kRecordReserved) != 0) {
+      return Corrupt(pos + kRecordReserved, name + ": reserved field is not zero");
+    }
+    e.offset = LoadU64(r + kRecordOffset);
+    e.compressed_size = LoadU64(r + kRecordCompressedSize);
+    e.size = LoadU64(r + kRecordUncompressed);
+    if (e.offset != frame_at) {
+      return Corrupt(pos + kRecordOffset, name + ": frame offset " + Num(e.offset) + " is not " +
+                                              Num(frame_at) +
+                                              " (frames are stored back to back in index order)");
+    }
+    if (e.compressed_size == 0 || e.compressed_size > data_end - frame_at) {
+      return Corrupt(pos + kRecordCompressedSize,
+                     name + ": compressed size " + Num(e.compressed_size) +
+                         (e.compressed_size == 0
+                              ? " is zero"
+                              : " runs past the end of the data section at " + Num(data_end)));
+    }
+    if (e.size > kMaxEntryBytes) {
+      return Fail(ErrorCode::kValidation, pos + kRecordUncompressed,
+                  name + ": declared size " + Num(e.size) + " exceeds the limit of " +
+                      Num(kMaxEntryBytes) + " bytes per entry");
+    }
+    if ((e.size + kMaxExpansion - 1) / kMaxExpansion > e.compressed_size) {  // e.size <= 1 GiB
+      return Corrupt(pos + kRecordUncompressed, name + ": declared size " + Num(e.size) +
+                                                    " is more than a " + Num(e.compressed_size) +
+                                                    "-byte zstd frame can hold");
+    }
+    total += e.size;
+    if (total > kMaxTotalBytes) {
+      return Fail(ErrorCode::kValidation, pos + kRecordUncompressed,
+                  name + ": the entries' sizes add up to more than the limit of " +
+                      Num(kMaxTotalBytes) + " bytes");
+    }
+    std::memcpy(e.sha256.data(), r + kRecordSha256, e.sha256.size());
+    Digest frame_hash;
+    std::memcpy(frame_hash.data(), r + kRecordFrameHash, frame_hash.size());
+    frame_at += e.compressed_size;
+    record_offsets.push_back(pos);
+    frame_hashes.push_back(frame_hash);
+    info.entries.push_back(std::move(e));
+    pos += kRecordFixedSize + path_len;
+  }
+  if (pos != end) {
+    return Corrupt(pos,
+                   Num(end - pos) + " bytes in the index after its " + Num(count) + " entries");
+  }
+  if (frame_at != data_end) {
+    return Corrupt(frame_at, Num(data_end - frame_at) +
+                                 " bytes at the end of the data section belong to no entry");
+  }
+  info.total_size = LoadU64(base + kHeaderTotalSize);
+  if (info.total_size != total) {
+    return Corrupt(kHeaderTotalSize, "total size " + Num(info.total_size) +
+                                         " differs from the entries' sum " + Num(total));
+  }
+  // A path cannot be a file and also the directory of another entry.
+  std::unordered_set<std::string_view> dirs;
+  for (const PackEntryInfo& e : info.entries) {
+    for (size_t slash = e.path.find('/'); slash != std::string::npos;
+         slash = e.path.find('/', slash + 1)) {
+      dirs.insert(std::string_view(e.path).substr(0, slash));
+    }
+  }
+  for (size_t i = 0; i < info.entries.size(); ++i) {
+    if (dirs.count(info.entries[i].path) != 0) {
+      return Fail(ErrorCode::kValidation, record_offsets[i] + kRecordPath,
+                  EntryName(i) + ": also the directory of other entries");
+    }
+  }
+  return Status::Ok();
+}
+
+Status PackageReader::Impl::ParseManifest() {
+  using namespace internal;
+  const uint32_t m = LoadU32(base + kHeaderManifestEntry);
+  if (m >= info.entries.size()) {
+    return Corrupt(kHeaderManifestEntry, "manifest entry #" + Num(m) + " does not exist (" +
+                                             Num(info.entries.size()) + " entries)");
+  }
+  info.manifest = std::string(Slice(info.manifest_offset, info.manifest_size));
+  const PackEntryInfo& entry = info.entries[m];
+  info.manifest_entry = entry.path;
+  if (info.kind == ArtifactKind::kNativeBundle && entry.path != "bundle.json") {
+    return Corrupt(kHeaderManifestEntry,
+                   "the manifest of a native bundle must be entry "
+                   "'bundle.json', not " +
+                       Quote(entry.path));
+  }
+  if (entry.size != info.manifest_size || entry.sha256 != Sha256(info.manifest)) {
+    return Corrupt(info.manifest_offset,
+                   "the manifest section differs from " + EntryName(m) + " (size or SHA-256)");
+  }
+  Result<ManifestFacts> facts = ReadManifestFacts(info.kind, info.manifest, path);
+  if (!facts.ok()) {
+    Error e = std::move(facts).take_error();
+    e.message = "manifest " + Quote(entry.path) + ": " + e.message;
+    e.offset = info.manifest_offset + e.offset.value_or(0);
+    return e;
+  }
+  if (facts->id != info.id) {
+    return Corrupt(kHeaderId, "header id " + Quote(info.id) + " differs from the manifest's " +
+                                  Quote(facts->id));
+  }
+  if (facts->version != info.version) {
+    return Corrupt(kHeaderVersion, "header version " + Quote(info.version) +
+                                       " differs from the manifest's " + Quote(facts->version));
+  }
+  std::vector<std::string_view> paths;
+  paths.reserve(info.entries.size());
+  for (const PackEntryInfo& e : info.entries) paths.push_back(e.path);
+  if (std::string missing = MissingManifestFile(*facts, paths); !missing.empty()) {
+    return Fail(ErrorCode::kValidation, info.manifest_offset, "manifest: " + missing);
+  }
+  return Status::Ok();
+}
+
+// --- Entries ------------------------------------------------------------------
+
+Status PackageReader::Impl::Decode(size_t i,
+                                   const std::function<Status(std::string_view)>& sink) const {
+  const PackEntryInfo& e = info.entries[i];
+  const std::string_view frame = Slice(e.offset, e.compressed_size);
+  if (internal::FrameHash(frame) != frame_hashes[i]) {
+    return Corrupt(e.offset, EntryName(i) + ": its " + Num(e.compressed_size) +
+                                 "-byte compressed frame does not match the index "
+                                 "(damaged or modified)");
+  }
+  // One zstd frame, nothing before or after it.
+  if (frame.size() < 4 || LoadU32(base + e.offset) != ZSTD_MAGICNUMBER ||
+      ZSTD_findFrameCompressedSize(frame.data(), frame.size()) != frame.size()) {
+    return Corrupt(e.offset, EntryName(i) + ": not exactly one zstd frame");
+  }
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
+  ATRIUM_CHECK(dctx != nullptr, "ZSTD_createDCtx failed");
+  // Decoding may run before Verify: cap the window a frame can ask for.
+  ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, internal::kMaxWindowLog);
+  crypto_hash_sha256_state sha;
+  crypto_hash_sha256_init(&sha);
+  constexpr size_t kChunk = 256 * 1024;
+  std::string out(std::min<uint64_t>(kChunk, e.size + 1), '\0');
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  uint64_t produced = 0;
+  size_t ret = 1;
+  while (true) {
+    ZSTD_outBuffer ob{out.data(), out.size(), 0};
+    ret = ZSTD_decompressStream(dctx.get(), &ob, &in);
+    if (ZSTD_isError(ret)) {
+      return Corrupt(e.offset + in.pos, EntryName(i) + ": zstd: " + ZSTD_getErrorName(ret));
+    }
+    produced += ob.pos;
+    if (produced > e.size) {
+      return Corrupt(e.offset, EntryName(i) + ": decompresses to more than its declared " +
+                                   Num(e.size) + " bytes (decompression bomb or damage)");
+    }
+    if (ob.pos > 0) {
+      crypto_hash_sha256_update(&sha, reinterpret_cast<const uint8_t*>(out.data()), ob.pos);
+      if (Status s = sink(std::string_view(out.data(), ob.pos)); !s.ok()) return s;
+    }
+    if (ret == 0) break;  // frame complete and flushed
+    if (in.pos == in.size && ob.pos < ob.size) {
+      return Corrupt(e.offset + in.pos, EntryName(i) + ": zstd frame ends early");
+    }
+  }
+  if (in.pos != in.size) {
+    return Corrupt(e.offset + in.pos, EntryName(i) + ": bytes after the end of its zstd frame");
+  }
+  if (produced != e.size) {
+    return Corrupt(e.offset, EntryName(i) + ": decompresses to " + Num(produced) +
+                                 " bytes, not its declared " + Num(e.size));
+  }
+  internal::Digest digest;
+  crypto_hash_sha256_final(&sha, digest.data());
+  if (digest != e.sha256) {
+    return Corrupt(record_offsets[i] + internal::kRecordSha256,
+                   EntryName(i) + ": SHA-256 of its content is " +
+                       internal::HexOf(digest.data(), 8) + "..., the index says " +
+                       internal::HexOf(e.sha256.data(), 8) + "...");
+  }
+  return Status::Ok();
+}
+
+// --- Public surface -------------------------------------------------------------
+
+Result<std::unique_ptr<PackageReader>> internal::PackageReaderAccess::FromFile(
+    const std::string& path) {
+  auto impl = std::make_unique<PackageReader::Impl>();
+  impl->path = path;
+  auto io_error = [&](const std::string& what, int err) {
+    Error e = MakeError(ErrorCode::kIo,
+                        what + (err != 0 ? ": " + std::string(std::strerror(err)) : std::string()));
+    e.file = path;
+    return e;
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return io_error("cannot open", errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return io_error("cannot stat", err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return io_error("not a regular file", 0);
+  }
+  impl->size = static_cast<uint64_t>(st.st_size);
+  if (impl->size < internal::kHeaderSize) {
+    // Too small to map usefully: read it, so the header check reports it.
+    std::string small(impl->size, '\0');
+    ssize_t n = impl->size == 0 ? 0 : ::pread(fd, small.data(), small.size(), 0);
+    ::close(fd);
+    if (n < 0 || static_cast<uint64_t>(n) != impl->size) return io_error("cannot read", errno);
+    return FromImage(std::move(small), path);
+  }
+  void* map = ::mmap(nullptr, impl->size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int err = errno;
+  ::close(fd);
+  if (map == MAP_FAILED) return io_error("cannot mmap", err);
+  impl->map = map;
+  impl->base = static_cast<const uint8_t*>(map);
+  if (Status s = impl->Parse(); !s.ok()) return s.error();
+  return Make(std::move(impl));
+}
+
+PackageReader::PackageReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PackageReader::~PackageReader() = default;
+
+Result<std::unique_ptr<PackageReader>> PackageReader::Open(const std::string& path) {
+  return internal::PackageReaderAccess::FromFile(path);
+}
+
+const PackageInfo& PackageReader::info() const { return impl_->info; }
+const std::string& PackageReader::path() const { return impl_->path; }
+bool PackageReader::verified() const { return impl_->verified.load(std::memory_order_acquire); }
+
+Status PackageReader::Verify(std::span<const PublicKey> trusted_keys) {
+  internal::EnsureSodium();
+  const Impl& p = *impl_;
+  if (trusted_keys.empty()) {
+    return p.Fail(ErrorCode::kInvalidArgument, p.info.signature_offset,
+                  "no trusted keys to verify the signature with");
+  }
+  const KeyId& claimed = p.info.signer_key_id;
+  const uint8_t* signature = p.base + p.info.signature_offset + internal::kSignatureBytes;
+  bool known = false;
+  for (const PublicKey& key : trusted_keys) {
+    if (KeyIdOf(key) != claimed) continue;
+    known = true;
+    if (crypto_sign_verify_detached(signature, p.base, p.info.data_offset, key.data()) == 0) {
+      impl_->verified.store(true, std::memory_order_release);
+      return Status::Ok();
+    }
+  }
+  if (!known) {
+    return p.Corrupt(p.info.signature_offset + internal::kSignatureKeyId,
+                     "signed by key " + KeyIdHex(claimed) + ", which is not among the " +
+                         Num(trusted_keys.size()) + " trusted key(s)");
+  }
+  return p.Corrupt(p.info.signature_offset + internal::kSignatureBytes,
+                   "the Ed25519 signature of key " + KeyIdHex(claimed) +
+                       " does not verify over bytes [0, " + Num(p.info.data_offset) +
+                       ") (header, index and manifest changed after signing, or a damaged "
+                       "signature)");
+}
+
+Result<std::string> PackageReader::ReadEntry(std::string_view path) const {
+  const auto& entries = impl_->info.entries;
+  auto it = std::lower_bound(entries.begin(), entries.end(), path,
+                             [](const PackEntryInfo& e, std::string_view p) { return e.path < p; });
+  if (it == entries.end() || it->path != path) {
+    Error e = MakeError(ErrorCode::kNotFound, "no entry " + Quote(path) + " in the package");
+    e.file = impl_->path;
+    return e;
+  }
+  std::string out;
+  out.reserve(it->size);
+  Status s = impl_->Decode(static_cast<size_t>(it - entries.begin()), [&](std::string_view chunk) {
+    out.append(chunk);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s.error();
+  return out;
+}
+
+Status PackageReader::VerifyAllEntries() const {
+  for (size_t i = 0; i < impl_->info.entries.size(); ++i) {
+    Status s = impl_->Decode(i, [](std::string_view) { return Status::Ok(); });
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// A directory descriptor closed on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { Reset(); }
+  int get() const { return fd_; }
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+Error PathError(ErrorCode code, const std::string& file, const std::string& what, int err) {
+  Error e = MakeError(code, what + (err != 0 ? ": " + std::string(std::strerror(err)) : ""));
+  e.file = file;
+  return e;
+}
+
+Status WriteAll(int fd, std::string_view data, const std::string& file) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return PathError(ErrorCode::kIo, file, "cannot write", errno);
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status SyncDir(int dir_fd, const std::string& file) {
+  if (::fsync(dir_fd) != 0) return PathError(ErrorCode::kIo, file, "cannot sync directory", errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status PackageReader::ExtractTo(const std::string& dir) const {
+  const Impl& p = *impl_;
+  if (!verified()) {
+    return p.Fail(ErrorCode::kState, p.info.signature_offset,
+                  "the package signature has not been verified; call Verify() before ExtractTo");
+  }
+  bool created_root = ::mkdir(dir.c_str(), 0755) == 0;
+  if (!created_root && errno != EEXIST) {
+    return PathError(ErrorCode::kIo, dir, "cannot create the directory", errno);
+  }
+  Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (root.get() < 0) return PathError(ErrorCode::kIo, dir, "cannot open the directory", errno);
+  if (!created_root) {
+    // Only an empty directory: nothing already in it (a symlink planted
+    // where an entry goes) can redirect a write.
+    int dup_fd = ::dup(root.get());
+    DIR* listing = dup_fd >= 0 ? ::fdopendir(dup_fd) : nullptr;
+    if (listing == nullptr) {
+      if (dup_fd >= 0) ::close(dup_fd);
+      return PathError(ErrorCode::kIo, dir, "cannot list the directory", errno);
+    }
+    bool empty = true;
+    while (struct dirent* d = ::readdir(listing)) {
+      std::string_view name = d->d_name;
+      if (name != "." && name != "..") empty = false;
+    }
+    ::closedir(listing);
+    if (!empty) {
+      return PathError(ErrorCode::kAlreadyExists, dir, "the directory to extract into is not empty",
+                       0);
+    }
+  }
+
+  std::set<std::string> made_dirs;  // relative paths of directories this call created
+  for (size_t i = 0; i < p.info.entries.size(); ++i) {
+    const PackEntryInfo& e = p.info.entries[i];
+    const std::string target = dir + "/" + e.path;
+    // Walk the parent directories one segment at a time, never following a
+    // symlink; the path was validated at Open (relative, no '..').
+    Fd cur(::dup(root.get()));
+    size_t start = 0;
+    for (size_t slash = e.path.find('/'); slash != std::string::npos;
+         slash = e.path.find('/', start)) {
+      const std::string segment = e.path.substr(start, slash - start);
+      if (::mkdirat(cur.get(), segment.c_str(), 0755) == 0) {
+        made_dirs.insert(e.path.substr(0, slash));
+      } else if (errno != EEXIST) {
+        return PathError(ErrorCode::kIo, dir + "/" + e.path.substr(0, slash),
+                         "cannot create the directory", errno);
+      }
+      Fd next(
+          ::openat(cur.get(), segment.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (next.get() < 0) {
+        return PathError(ErrorCode::kIo, dir + "/" + e.path.substr(0, slash),
+                         "refusing to write through something that is not a directory", errno);
+      }
+      cur = std::move(next);
+      start = slash + 1;
+    }
+    const std::string leaf = e.path.substr(start);
+    const mode_t mode = e.executable ? 0755 : 0644;
+    Fd out(::openat(cur.get(), leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    mode));
+    if (out.get() < 0) {
+      return PathError(errno == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo, target,
+                       "cannot create", errno);
+    }
+    Status s =
+        p.Decode(i, [&](std::string_view chunk) { return WriteAll(out.get(), chunk, target); });
+    if (s.ok() && ::fchmod(out.get(), mode) != 0) {
+      s = PathError(ErrorCode::kIo, target, "cannot set the mode", errno);
+    }
+    if (s.ok() && ::fsync(out.get()) != 0)
+      s = PathError(ErrorCode::kIo, target, "cannot sync", errno);
+    if (s.ok() && ::close(out.Release()) != 0) {
+      s = PathError(ErrorCode::kIo, target, "cannot close", errno);
+    }
+    if (!s.ok()) {
+      out.Reset();
+      ::unlinkat(cur.get(), leaf.c_str(), 0);
+      return s;
+    }
+  }
+  // Make the new names durable: every directory created, deepest first.
+  for (auto it = made_dirs.rbegin(); it != made_dirs.rend(); ++it) {
+    Fd d(::openat(root.get(), it->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (d.get() < 0) return PathError(ErrorCode::kIo, dir + "/" + *it, "cannot open", errno);
+    if (Status s = SyncDir(d.get(), dir + "/" + *it); !s.ok()) return s;
+  }
+  if (Status s = SyncDir(root.get(), dir); !s.ok()) return s;
+  if (created_root) {  // and the new directory's own name
+    std::string trimmed = dir;
+    while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+    const size_t slash = trimmed.find_last_of('/');
+    const std::string parent = slash == std::string::npos ? "."
+                               : slash == 0               ? "/"
+                                                          : trimmed.substr(0, slash);
+    Fd up(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (up.get() >= 0) ::fsync(up.get());
+  }
+  return Status::Ok();
+}
+
+}  // namespace atrium

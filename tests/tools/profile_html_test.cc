@@ -1,0 +1,364 @@
+// The HTML report as a browser sees it: headless Chromium renders a report
+// made from the traces in tests/tools/data/profile; the rendered DOM must
+// hold one rect.task per task slice of the median run, one lane per thread
+// and one marker per stage, hostile names must stay text, and a screenshot
+// must show a picture (decoded with zlib when the build found it).
+//
+// Needs /usr/bin/chromium (`./dev` installs it). Without it the tests fail,
+// unless ATRIUM_SKIP_BROWSER_TESTS=1, which skips them.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "profile_report.h"
+
+#ifdef ATRIUM_HAVE_ZLIB
+#include <zlib.h>
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace atrium::profile;
+
+constexpr const char* kChromium = "/usr/bin/chromium";
+constexpr int kBrowserTimeoutS = 60;
+const std::string kData = std::string(ATRIUM_SOURCE_DIR) + "/tests/tools/data/profile";
+
+struct Child {
+  bool timed_out = false;
+  int status = -1;
+  std::string out;
+};
+
+// Runs argv with stdout captured, stderr to `err_path` (Chromium is chatty);
+// killed after kBrowserTimeoutS.
+Child RunWithTimeout(const std::vector<std::string>& args, const std::string& err_path) {
+  Child c;
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return c;
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);  // so the timeout can kill Chromium's helper processes too
+    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = ::open("/dev/null", O_RDONLY);
+    ::dup2(in, 0);
+    ::dup2(fds[1], 1);
+    ::dup2(err, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kBrowserTimeoutS);
+  char buf[8192];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fds[0], POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n <= 0) break;
+    c.out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      c.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  c.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return c;
+}
+
+std::string Tail(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string s = ss.str();
+  return s.size() > 2000 ? s.substr(s.size() - 2000) : s;
+}
+
+// Counts <tag ...> elements whose class attribute contains the word `cls`.
+size_t CountElements(const std::string& dom, const std::string& tag, const std::string& cls) {
+  size_t n = 0;
+  const std::string open = "<" + tag + " ";
+  for (size_t at = dom.find(open); at != std::string::npos; at = dom.find(open, at + 1)) {
+    size_t end = dom.find('>', at);
+    std::string element = dom.substr(at, end - at);
+    size_t c = element.find(" class=\"");
+    if (c == std::string::npos) continue;
+    size_t v = c + 8;
+    std::istringstream words(element.substr(v, element.find('"', v) - v));
+    std::string w;
+    while (words >> w)
+      if (w == cls) {
+        ++n;
+        break;
+      }
+  }
+  return n;
+}
+
+class ProfileHtmlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* skip = std::getenv("ATRIUM_SKIP_BROWSER_TESTS");
+    if (skip != nullptr && std::string(skip) == "1") GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
+    ASSERT_EQ(::access(kChromium, X_OK), 0)
+        << kChromium << " is missing: install Chromium (apt-get install chromium; ./dev does, "
+        << "and CI runs it) or set ATRIUM_SKIP_BROWSER_TESTS=1 to skip the browser tests";
+    char tmpl[] = "/tmp/atrium-profile-html-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    if (!dir_.empty() && std::getenv("ATRIUM_KEEP_BROWSER_OUTPUT") == nullptr) fs::remove_all(dir_);
+  }
+
+  std::vector<std::string> Chromium(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {kChromium,
+                                     "--headless",
+                                     "--no-sandbox",
+                                     "--disable-gpu",
+                                     "--no-first-run",
+                                     "--hide-scrollbars",
+                                     "--user-data-dir=" + dir_ + "/chromium-profile"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  // Writes the sample report; returns its file:// URL.
+  std::string WriteSampleReport() {
+    for (int i = 0; i < 5; ++i) {
+      auto r = LoadTrace(kData + "/run-" + std::to_string(i) + ".json");
+      EXPECT_TRUE(r.ok()) << r.error().ToString();
+      if (r.ok()) runs_.push_back(std::move(*r));
+    }
+    auto p = Analyze(runs_);
+    EXPECT_TRUE(p.ok());
+    profile_ = *p;
+    std::ofstream(dir_ + "/report.html") << ReportHtml(profile_, runs_);
+    return "file://" + dir_ + "/report.html";
+  }
+
+  std::string dir_;
+  std::vector<RunTrace> runs_;
+  Profile profile_;
+};
+
+TEST_F(ProfileHtmlTest, RenderedDomHasOneShapePerTaskLaneAndStage) {
+  std::string url = WriteSampleReport();
+  Child c = RunWithTimeout(Chromium({"--dump-dom", url}), dir_ + "/dom.err");
+  ASSERT_FALSE(c.timed_out) << "chromium --dump-dom took over " << kBrowserTimeoutS << " s";
+  ASSERT_EQ(c.status, 0) << Tail(dir_ + "/dom.err");
+  const std::string& dom = c.out;
+  ASSERT_NE(dom.find("id=\"timeline\""), std::string::npos) << dom.substr(0, 2000);
+  const RunTrace& median = runs_[profile_.median_run];
+  EXPECT_EQ(CountElements(dom, "rect", "task"), median.tasks.size());
+  EXPECT_EQ(median.tasks.size(), 18u);
+  EXPECT_EQ(CountElements(dom, "rect", "lane"), median.threads.size());
+  EXPECT_EQ(median.threads.size(), 6u);
+  EXPECT_EQ(CountElements(dom, "line", "stage-marker"), median.stages.size());
+  EXPECT_EQ(median.stages.size(), 5u);
+  EXPECT_EQ(CountElements(dom, "rect", "load"), median.loads.size());
+  EXPECT_EQ(CountElements(dom, "rect", "critical"), profile_.critical_path.size());
+  EXPECT_GE(CountElements(dom, "span", "bundle"), 8u);  // the legend
+}
+
+TEST_F(ProfileHtmlTest, HostileNamesStayText) {
+  // One run whose names try to break out of text, attributes and SVG.
+  std::string evil = "<script>alert(1)</script>";
+  std::string trace = R"({"traceEvents":[
+    {"ph":"M","name":"thread_name","pid":1,"tid":1,"args":{"name":"main</text><img src=x>"}},
+    {"ph":"X","name":"s1","cat":"stage","pid":1,"tid":1,"ts":0,"dur":100},
+    {"ph":"X","name":"com.x:<script>alert(1)</script>","cat":"task","pid":1,"tid":1,"ts":0,
+     "dur":50,"args":{"bundle":"com.x\"><img src=x onerror=alert(2)>","stage":"s1",
+     "thread":"main","status":"ok","queue_wait_us":0}}],
+    "otherData":{"app":"<svg onload=alert(3)>","launch_ms":"1","stages":"s1"}})";
+  auto run = ParseTrace(trace, "evil.json");
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  auto p = Analyze({*run});
+  ASSERT_TRUE(p.ok());
+  std::ofstream(dir_ + "/evil.html") << ReportHtml(*p, {*run});
+  Child c =
+      RunWithTimeout(Chromium({"--dump-dom", "file://" + dir_ + "/evil.html"}), dir_ + "/evil.err");
+  ASSERT_FALSE(c.timed_out);
+  ASSERT_EQ(c.status, 0) << Tail(dir_ + "/evil.err");
+  EXPECT_EQ(c.out.find("<script"), std::string::npos);
+  EXPECT_EQ(c.out.find("<img"), std::string::npos);
+  EXPECT_EQ(c.out.find("<svg onload"), std::string::npos);
+  EXPECT_NE(c.out.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+  EXPECT_EQ(CountElements(c.out, "rect", "task"), 1u);
+  EXPECT_EQ(CountElements(c.out, "rect", "lane"), 1u);
+  (void)evil;
+}
+
+// ---------------------------------------------------------------- PNG
+
+uint32_t Be32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+struct Png {
+  uint32_t width = 0, height = 0;
+  int bit_depth = 0, colour_type = 0, interlace = 0;
+  std::string idat;
+};
+
+bool ReadPng(const std::string& bytes, Png* png, std::string* why) {
+  static const unsigned char kSig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (bytes.size() < 33 || std::memcmp(bytes.data(), kSig, 8) != 0) {
+    *why = "not a PNG";
+    return false;
+  }
+  size_t at = 8;
+  while (at + 12 <= bytes.size()) {
+    auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+    uint32_t len = Be32(p);
+    std::string type(bytes.data() + at + 4, 4);
+    if (at + 12 + len > bytes.size()) break;
+    const unsigned char* data = p + 8;
+    if (type == "IHDR") {
+      png->width = Be32(data);
+      png->height = Be32(data + 4);
+      png->bit_depth = data[8];
+      png->colour_type = data[9];
+      png->interlace = data[12];
+    } else if (type == "IDAT") {
+      png->idat.append(reinterpret_cast<const char*>(data), len);
+    } else if (type == "IEND") {
+      return true;
+    }
+    at += 12 + len;
+  }
+  *why = "truncated PNG";
+  return false;
+}
+
+#ifdef ATRIUM_HAVE_ZLIB
+// Decodes 8-bit RGB / RGBA, non-interlaced; returns rows of RGB triples.
+bool DecodePixels(const Png& png, std::vector<uint32_t>* pixels, std::string* why) {
+  int channels = png.colour_type == 2 ? 3 : png.colour_type == 6 ? 4 : 0;
+  if (channels == 0 || png.bit_depth != 8 || png.interlace != 0) {
+    *why = "unexpected PNG format (colour type " + std::to_string(png.colour_type) + ", depth " +
+           std::to_string(png.bit_depth) + ")";
+    return false;
+  }
+  size_t stride = size_t{png.width} * channels;
+  std::vector<unsigned char> raw((stride + 1) * png.height);
+  uLongf raw_len = raw.size();
+  if (uncompress(raw.data(), &raw_len, reinterpret_cast<const Bytef*>(png.idat.data()),
+                 png.idat.size()) != Z_OK ||
+      raw_len != raw.size()) {
+    *why = "IDAT does not inflate to the image size";
+    return false;
+  }
+  std::vector<unsigned char> prev(stride, 0), cur(stride);
+  for (uint32_t y = 0; y < png.height; ++y) {
+    const unsigned char* line = raw.data() + y * (stride + 1);
+    int filter = line[0];
+    for (size_t i = 0; i < stride; ++i) {
+      int a = i >= size_t(channels) ? cur[i - channels] : 0;
+      int b = prev[i];
+      int c = i >= size_t(channels) ? prev[i - channels] : 0;
+      int x = line[1 + i];
+      switch (filter) {
+        case 0:
+          break;
+        case 1:
+          x += a;
+          break;
+        case 2:
+          x += b;
+          break;
+        case 3:
+          x += (a + b) / 2;
+          break;
+        case 4: {
+          int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
+          x += (pa <= pb && pa <= pc) ? a : pb <= pc ? b : c;
+          break;
+        }
+        default:
+          *why = "bad PNG filter " + std::to_string(filter);
+          return false;
+      }
+      cur[i] = static_cast<unsigned char>(x);
+    }
+    for (uint32_t px = 0; px < png.width; ++px) {
+      const unsigned char* q = cur.data() + size_t{px} * channels;
+      pixels->push_back((uint32_t{q[0]} << 16) | (uint32_t{q[1]} << 8) | q[2]);
+    }
+    prev.swap(cur);
+  }
+  return true;
+}
+#endif
+
+TEST_F(ProfileHtmlTest, ScreenshotShowsATimeline) {
+  std::string url = WriteSampleReport();
+  std::string shot = dir_ + "/report.png";
+  Child c = RunWithTimeout(Chromium({"--screenshot=" + shot, "--window-size=1400,900", url}),
+                           dir_ + "/shot.err");
+  ASSERT_FALSE(c.timed_out) << "chromium --screenshot took over " << kBrowserTimeoutS << " s";
+  ASSERT_EQ(c.status, 0) << Tail(dir_ + "/shot.err");
+  std::ifstream in(shot, std::ios::binary);
+  ASSERT_TRUE(in) << "no screenshot written; chromium said:\n" << Tail(dir_ + "/shot.err");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string bytes = ss.str();
+  Png png;
+  std::string why;
+  ASSERT_TRUE(ReadPng(bytes, &png, &why)) << why;
+  EXPECT_EQ(png.width, 1400u);
+  EXPECT_EQ(png.height, 900u);
+  EXPECT_GT(bytes.size(), 20u * 1024) << "a blank page compresses to almost nothing";
+#ifdef ATRIUM_HAVE_ZLIB
+  std::vector<uint32_t> pixels;
+  ASSERT_TRUE(DecodePixels(png, &pixels, &why)) << why;
+  ASSERT_EQ(pixels.size(), size_t{png.width} * png.height);
+  // Not one colour: many distinct colours (bundles, lanes, text) and the
+  // most common one (the background) covers well under the whole page.
+  std::set<uint32_t> distinct;
+  size_t white = 0;
+  for (uint32_t px : pixels) {
+    distinct.insert(px);
+    white += px == 0xffffff;
+  }
+  EXPECT_GE(distinct.size(), 30u);
+  EXPECT_LT(white, pixels.size() * 9 / 10);
+  // The timeline band (about 160..400 px down) is where the colour is: sample
+  // its rows for the bundle colours, which are neither grey nor white.
+  size_t coloured = 0;
+  for (uint32_t y = 150; y < 420 && y < png.height; ++y)
+    for (uint32_t x = 0; x < png.width; ++x) {
+      uint32_t px = pixels[size_t{y} * png.width + x];
+      int r = px >> 16, g = (px >> 8) & 0xff, b = px & 0xff;
+      coloured += std::max({r, g, b}) - std::min({r, g, b}) > 40;
+    }
+  EXPECT_GT(coloured, 5000u) << "the timeline should show coloured task slices";
+#endif
+}
+
+}  // namespace
