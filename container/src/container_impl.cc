@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "atrium/app_url.h"
 #include "atrium/bundle.h"
@@ -113,6 +114,27 @@ class BundleContextImpl final : public BundleContext,
   }
   Status RegisterStartupTask(std::string_view id, std::function<Status()> run) override;
   Result<std::shared_ptr<Executor>> executor(std::string_view target) override;
+  void SetStateExporter(std::function<std::string()> exporter) override {
+    std::lock_guard lock(mu_);
+    exporter_ = std::move(exporter);
+  }
+  std::optional<std::string> TakeHandedOverState() override {
+    std::lock_guard lock(mu_);
+    return std::exchange(handed_over_, std::nullopt);
+  }
+  // The running version's state for its successor ("" when it exports none).
+  std::string ExportState() {
+    std::function<std::string()> exporter;
+    {
+      std::lock_guard lock(mu_);
+      exporter = exporter_;
+    }
+    return exporter ? exporter() : std::string();
+  }
+  void SetHandedOverState(std::string state) {
+    std::lock_guard lock(mu_);
+    handed_over_ = std::move(state);
+  }
 
   // The handler registered for startup task `id` (empty when none).
   std::function<Status()> StartupHandler(std::string_view id) {
@@ -129,6 +151,8 @@ class BundleContextImpl final : public BundleContext,
   RegistryView view_;
   std::mutex mu_;
   std::map<std::string, std::function<Status()>, std::less<>> startup_handlers_;  // guarded by mu_
+  std::function<std::string()> exporter_;                                         // guarded by mu_
+  std::optional<std::string> handed_over_;                                        // guarded by mu_
 };
 
 // A bundle's executor: tasks are accounted to the bundle and each keeps the
@@ -299,6 +323,7 @@ class ContainerImpl final : public Container {
   Status Install(const std::string& bundle_dir) override;
   ArtifactStore& artifacts() override { return *store_; }
   Result<ArtifactRecord> InstallPackage(const std::string& package_path, InstallAs as) override;
+  Result<ArtifactRecord> SwapLive(const std::string& package_path) override;
   Status Uninstall(std::string_view bundle) override;
   Result<PrivateStore*> PrivateStoreOf(std::string_view bundle) override;
 
@@ -364,6 +389,9 @@ class ContainerImpl final : public Container {
       stores_;  // guarded by stores_mu_
 
   std::unique_ptr<ArtifactStore> store_;
+  // State exported by a version being swapped out, for its successor's
+  // context; guarded by lifecycle_mu_.
+  std::map<std::string, std::string, std::less<>> handover_;
   // Declared last: destroyed first, after Shutdown stopped every bundle.
   std::unique_ptr<Scheduler> scheduler_;
   std::mutex pipeline_mu_;
@@ -675,9 +703,13 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
   auto idx = BundleIndex::Read(index_path, Fingerprint());
   if (!idx.ok()) return idx.error();
 
-  // Carry runtime state over to the new index by (name, version, dir).
+  // Carry runtime state over to the new index by (name, version, dir); a
+  // detached runtime (its version left the index while running) comes back
+  // when its version does.
   auto fresh = std::make_unique<BundleIndex>(std::move(idx).value());
   std::vector<std::unique_ptr<BundleRuntime>> runtimes(fresh->size());
+  for (auto& rt : detached_) runtimes_.push_back(std::move(rt));
+  detached_.clear();
   for (auto& rt : runtimes_) {
     if (!rt) continue;
     bool placed = false;
@@ -826,6 +858,10 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   rt.owner = next_owner_++;
   rt.context = std::make_shared<BundleContextImpl>(this, &registry_, rt.owner, rt.name, rt.version,
                                                    rt.dir, lib);
+  if (auto h = handover_.find(rt.name); h != handover_.end()) {
+    rt.context->SetHandedOverState(std::move(h->second));
+    handover_.erase(h);
+  }
   auto t1 = Clock::now();
   char err[1024] = {0};
   int rc = entry->start(
@@ -1084,8 +1120,7 @@ Status ContainerImpl::LoadWithFallbackLocked(uint32_t idx, const std::string& wh
       (*current)->dir != dir) {
     return s;  // not an update: nothing to fall back to
   }
-  auto restored = store_->MarkFailed(ArtifactKind::kNativeBundle, name, version,
-                                     s.error().message);
+  auto restored = store_->MarkFailed(ArtifactKind::kNativeBundle, name, version, s.error().message);
   if (!restored.ok()) return s;
   Log(LogLevel::kWarning, name,
       "update " + version + " failed (" + s.error().message + "); falling back to " +
@@ -1098,26 +1133,117 @@ Status ContainerImpl::LoadWithFallbackLocked(uint32_t idx, const std::string& wh
   return LoadLocked(*again, why + " (after " + version + " failed)");
 }
 
+Result<ArtifactRecord> ContainerImpl::SwapLive(const std::string& package_path) {
+  auto reader = PackageReader::Open(package_path);
+  if (!reader.ok()) return reader.error();
+  const PackageInfo info = (*reader)->info();  // a copy: the reader closes below
+  auto fail = [&](ErrorCode code, std::string message) {
+    Error e = MakeError(code, std::move(message));
+    e.file = package_path;
+    e.bundle = info.id;
+    return e;
+  };
+  if (info.kind != ArtifactKind::kNativeBundle) {
+    return fail(ErrorCode::kInvalidArgument, std::string("not a native bundle package (kind ") +
+                                                 ArtifactKindName(info.kind) + ")");
+  }
+  auto manifest = ParseManifest(info.manifest, package_path + ":bundle.json");
+  if (!manifest.ok()) return manifest.error();
+  if (!manifest->live_swap) {
+    return fail(ErrorCode::kState, info.id + " " + info.version +
+                                       " does not declare \"live_swap\": true; install it for "
+                                       "the next launch instead");
+  }
+  reader->reset();
+  TraceSlice trace("live swap " + info.id, "bundle");
+  std::lock_guard lock(lifecycle_mu_);
+  auto old_idx = index_->FindBundle(info.id);
+  BundleRuntime* old = old_idx ? runtimes_[*old_idx].get() : nullptr;
+  const bool running = old != nullptr && old->state == BundleState::kActive;
+  if (running) {
+    if (old->version == info.version) {
+      return fail(ErrorCode::kAlreadyExists, info.id + " " + info.version + " is already running");
+    }
+    handover_[info.id] = old->context != nullptr ? old->context->ExportState() : std::string();
+  }
+  auto record = store_->Install(package_path, InstallAs::kActive, "live swap");
+  if (!record.ok()) {
+    handover_.erase(info.id);
+    return record;
+  }
+  if (Status s = RebuildIndexLocked("live swap of " + info.id + " to " + info.version); !s.ok()) {
+    handover_.erase(info.id);
+    return s.error();
+  }
+  if (!running) return record;  // loads the new version when first needed
+  auto fresh = index_->FindBundle(info.id);
+  Status started = fresh && index_->bundle(*fresh).dir == record->dir
+                       ? LoadLocked(*fresh, "live swap from " + old->version)
+                       : Status(fail(ErrorCode::kUnresolved, info.id + " " + info.version +
+                                                                 " did not resolve in place of " +
+                                                                 old->version));
+  handover_.erase(info.id);
+  if (!started.ok()) {
+    // The old version never stopped: put it back in the index and carry on.
+    (void)store_->MarkFailed(ArtifactKind::kNativeBundle, info.id, info.version,
+                             started.error().message);
+    (void)RebuildIndexLocked("live swap of " + info.id + " to " + info.version + " failed");
+    return started.error();
+  }
+  // Switch: the old version's registrations go at once (lookups now find
+  // only the new ones), then its activator stops. Its library stays mapped
+  // while any call or handle still holds one of its objects.
+  // The old runtime is detached, or kept at its (now superseded) version's
+  // slot of the new index.
+  std::unique_ptr<BundleRuntime> gone;
+  if (auto it =
+          std::find_if(detached_.begin(), detached_.end(),
+                       [&](const std::unique_ptr<BundleRuntime>& rt) { return rt.get() == old; });
+      it != detached_.end()) {
+    gone = std::move(*it);
+    detached_.erase(it);
+  } else {
+    for (uint32_t i = 0; i < runtimes_.size(); ++i) {
+      if (runtimes_[i].get() != old) continue;
+      gone = std::move(runtimes_[i]);
+      active_.erase(std::remove(active_.begin(), active_.end(), i), active_.end());
+    }
+  }
+  if (gone != nullptr) {
+    registry_.UnregisterOwner(gone->owner);
+    if (gone->entry != nullptr) {
+      char err[1024] = {0};
+      int rc = gone->entry->stop(
+          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(gone->context.get())),
+          err, sizeof err);
+      if (rc != 0) Log(LogLevel::kWarning, gone->name, std::string("Stop failed: ") + err);
+    }
+    gone->context.reset();
+    gone->library.reset();
+  }
+  Log(LogLevel::kInfo, info.id, "live swapped to " + info.version);
+  return record;
+}
+
 Result<ArtifactRecord> ContainerImpl::InstallPackage(const std::string& package_path,
                                                      InstallAs as) {
   auto reader = PackageReader::Open(package_path);
   if (!reader.ok()) return reader.error();
   if ((*reader)->info().kind != ArtifactKind::kNativeBundle) {
-    Error e = MakeError(ErrorCode::kInvalidArgument,
-                        std::string("not a native bundle package (kind ") +
-                            ArtifactKindName((*reader)->info().kind) + ")");
+    Error e =
+        MakeError(ErrorCode::kInvalidArgument, std::string("not a native bundle package (kind ") +
+                                                   ArtifactKindName((*reader)->info().kind) + ")");
     e.file = package_path;
     return e;
   }
   reader->reset();
-  auto record = store_->Install(package_path, as, as == InstallAs::kStaged
-                                                      ? "installed for the next launch"
-                                                      : "installed and activated");
+  auto record = store_->Install(
+      package_path, as,
+      as == InstallAs::kStaged ? "installed for the next launch" : "installed and activated");
   if (!record.ok()) return record;
   if (as != InstallAs::kStaged) {
     std::lock_guard lock(lifecycle_mu_);
-    if (Status s = RebuildIndexLocked("installed " + record->id + " " + record->version);
-        !s.ok()) {
+    if (Status s = RebuildIndexLocked("installed " + record->id + " " + record->version); !s.ok()) {
       return s.error();
     }
   }

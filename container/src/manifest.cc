@@ -544,7 +544,8 @@ Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
   RETURN_IF_ERROR(
       r.CheckKnownFields(*root, "",
                          {"$schema", "name", "version", "description", "library", "activation",
-                          "requires", "provides", "micro_apps", "startup", "resources"}));
+                          "requires", "provides", "micro_apps", "startup", "resources",
+                          "live_swap"}));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }
@@ -570,6 +571,7 @@ Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
   RETURN_IF_ERROR(ReadProvides(r, *root, &m));
   RETURN_IF_ERROR(ReadMicroApps(r, *root, &m));
   RETURN_IF_ERROR(ReadStartup(r, *root, &m));
+  ASSIGN_OR_RETURN(m.live_swap, r.OptionalBool(*root, "", "live_swap", false));
   ASSIGN_OR_RETURN(const json::array* resources, r.OptionalArray(*root, "", "resources"));
   if (resources != nullptr) {
     ASSIGN_OR_RETURN(m.resources, ReadPathList(r, *resources, "/resources", "resource path"));

@@ -27,6 +27,7 @@ class TestApp {
     std::error_code ec;
     std::filesystem::remove_all(root_, ec);
   }
+  std::string root() const { return root_; }
   std::string app_dir() const { return root_ + "/app"; }
   std::string data_dir() const { return root_ + "/data"; }
   std::string bundle_dir(const std::string& fixture) const {
@@ -45,17 +46,21 @@ class TestApp {
     std::ofstream(bundle_dir(dir) + "/bundle.json") << json;
     baseline_.push_back("bundles/" + dir);
   }
+  // Pins a release key (64 hex digits) in app.json.
+  void SetReleaseKey(std::string hex) { release_key_ = std::move(hex); }
   void WriteAppJson() {
     std::string list;
     for (const auto& b : baseline_) list += (list.empty() ? "\"" : ", \"") + b + "\"";
     std::ofstream(app_dir() + "/app.json")
         << "{\"id\": \"com.test.app\", \"version\": \"1.0.0\", \"home\": \"" << home_
-        << "\", \"baseline\": [" << list << "]}";
+        << "\", \"baseline\": [" << list << "]"
+        << (release_key_.empty() ? "" : ", \"release_keys\": [\"" + release_key_ + "\"]") << "}";
   }
 
  private:
   std::string root_;
   std::string home_;
+  std::string release_key_;
   std::vector<std::string> baseline_;
 };
 

@@ -31,6 +31,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -66,6 +67,16 @@ class BundleContext {
   // bundle, count against its quota, and are dropped when it stops; the
   // library stays mapped until each of its tasks has been destroyed.
   virtual Result<std::shared_ptr<Executor>> executor(std::string_view target) = 0;
+
+  // Live swap (a bundle whose manifest says "live_swap": true). The running
+  // version registers an exporter from its Start; when a new version is
+  // swapped in, the container calls it (on the swapping thread, while the
+  // old version still serves), starts the new version, which takes the state
+  // with TakeHandedOverState() in its Start, then stops the old version.
+  virtual void SetStateExporter(std::function<std::string()> exporter) = 0;
+  // The state the previous version exported (once; nullopt when this start
+  // is not a live swap).
+  virtual std::optional<std::string> TakeHandedOverState() = 0;
 
   template <ServiceInterface T>
   Result<uint64_t> RegisterService(std::shared_ptr<T> service, ServiceProperties props = {},

@@ -130,6 +130,18 @@ class ATRIUM_EXPORT Container {
   // its version until the next Open (or SwapLive).
   virtual Result<ArtifactRecord> InstallPackage(const std::string& package_path,
                                                 InstallAs as = InstallAs::kStaged) = 0;
+  // Live swap of a running native bundle whose new manifest says
+  // "live_swap": true. Installs the package as active, exports the running
+  // version's state, loads and starts the new version (it takes the state),
+  // switches every service of the bundle to the new version's registrations
+  // at once, then stops the old version. Calls in flight finish on the
+  // version they started on (their handles keep it mapped); ServiceRef
+  // handles reach the new version on their next call; raw handles from
+  // GetService keep the old object until released. When the new version
+  // fails to load or start, the old one keeps running untouched, the
+  // package is recorded failed with the reason, and the error is returned.
+  // A bundle that is not loaded simply gets the new version at its next load.
+  virtual Result<ArtifactRecord> SwapLive(const std::string& package_path) = 0;
   virtual Status Uninstall(std::string_view bundle) = 0;
 
   // The private store of a bundle (also reachable from its BundleContext).

@@ -46,16 +46,16 @@ struct MicroAppDecl {
 // bundle registers the code for it from its activator with
 // BundleContext::RegisterStartupTask(id, fn).
 struct StartupTaskDecl {
-  std::string id;     // unique within the bundle
-  std::string stage;  // one of the app's stages (default: boot, framework,
-                      // first_frame, post_frame, idle); checked when the
-                      // launch's task graph is built
-  std::vector<std::string> after;  // "task" (same bundle) or "bundle.name:task"
-  std::string thread = "main";     // "main" or a pool name
+  std::string id;                         // unique within the bundle
+  std::string stage;                      // one of the app's stages (default: boot, framework,
+                                          // first_frame, post_frame, idle); checked when the
+                                          // launch's task graph is built
+  std::vector<std::string> after;         // "task" (same bundle) or "bundle.name:task"
+  std::string thread = "main";            // "main" or a pool name
   std::string priority = "user_visible";  // user_blocking | user_visible | best_effort
-  uint32_t weight = 1;     // estimated cost (ms), used to order ready tasks by critical path
-  bool optional = false;   // a failure is logged and does not fail the launch
-  double budget_ms = 0;    // run time above this is reported (0 = no budget)
+  uint32_t weight = 1;    // estimated cost (ms), used to order ready tasks by critical path
+  bool optional = false;  // a failure is logged and does not fail the launch
+  double budget_ms = 0;   // run time above this is reported (0 = no budget)
   bool run_after_failure = false;  // run even when an optional task it follows failed
 
   bool operator==(const StartupTaskDecl&) const = default;
@@ -72,6 +72,9 @@ struct Manifest {
   std::vector<StartupTaskDecl> startup;
   std::vector<std::string> resources;  // relative paths (no "..", not absolute)
   std::string description;
+  // The bundle supports live swap: a new version may replace it while the
+  // app runs (BundleContext::SetStateExporter / TakeHandedOverState).
+  bool live_swap = false;
 };
 
 // Parses and validates bundle.json text. `file` is used in error locations.
@@ -130,7 +133,8 @@ ATRIUM_EXPORT Result<AppDescriptor> ParseAppDescriptor(std::string_view json,
 ATRIUM_EXPORT Result<AppDescriptor> LoadAppDescriptorFile(const std::string& path);
 // The "startup" object of app.json alone (the bundle index stores it as
 // text); errors are located under /startup of `file`.
-ATRIUM_EXPORT Result<StartupConfig> ParseStartupConfig(std::string_view json, std::string_view file);
+ATRIUM_EXPORT Result<StartupConfig> ParseStartupConfig(std::string_view json,
+                                                       std::string_view file);
 
 }  // namespace atrium
 

@@ -103,6 +103,29 @@ class ServiceRegistry {
   }
 };
 
+// A swap-aware handle to a service: it resolves the best provider on every
+// call (a lock-free lookup), so after a live swap of the providing bundle the
+// next call reaches the new version. The shared_ptr each call holds keeps the
+// provider it reached, and that provider's library, alive until the call
+// returns: an in-flight call finishes on the version it started on.
+//
+//   atrium::ServiceRef<Counter> counter(ctx.services());
+//   int64_t n = counter->Next();   // null provider: check get() first
+//
+// A raw shared_ptr from Get<T>() instead pins the object it got: after a
+// swap it keeps reaching the old (stopped) version until released.
+template <ServiceInterface T>
+class ServiceRef {
+ public:
+  explicit ServiceRef(ServiceRegistry& registry) : registry_(&registry) {}
+  std::shared_ptr<T> get() const { return registry_->Get<T>(); }
+  // The returned shared_ptr lives until the end of the full expression.
+  std::shared_ptr<T> operator->() const { return get(); }
+
+ private:
+  ServiceRegistry* registry_;
+};
+
 }  // namespace atrium
 
 #endif  // ATRIUM_SERVICE_REGISTRY_H_

@@ -1,11 +1,12 @@
 // Task traits: what a task is, as a small constexpr value type with safe
 // defaults, passed with every post to the scheduler.
 //
-//   TaskTraits{}                                        // USER_VISIBLE, non-blocking, skipped at shutdown
-//   TaskTraits{}.Priority(TaskPriority::kUserBlocking)  // e.g. decoding the image a user tapped
-//   TaskTraits{}.Priority(TaskPriority::kBestEffort)    // e.g. pruning a cache; held until startup is idle
-//   TaskTraits{}.MayBlock()                             // e.g. reading a file, an SQLite query
-//   TaskTraits{}.Shutdown(ShutdownBehavior::kBlockShutdown)  // e.g. flushing a write-ahead log
+//   TaskTraits{}                                        // USER_VISIBLE, non-blocking, skipped at
+//   shutdown TaskTraits{}.Priority(TaskPriority::kUserBlocking)  // e.g. decoding the image a user
+//   tapped TaskTraits{}.Priority(TaskPriority::kBestEffort)    // e.g. pruning a cache; held until
+//   startup is idle TaskTraits{}.MayBlock()                             // e.g. reading a file, an
+//   SQLite query TaskTraits{}.Shutdown(ShutdownBehavior::kBlockShutdown)  // e.g. flushing a
+//   write-ahead log
 //
 // Concurrency: a value type.
 #ifndef ATRIUM_TASK_TRAITS_H_

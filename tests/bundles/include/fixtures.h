@@ -2,6 +2,7 @@
 #ifndef ATRIUM_TESTS_FIXTURES_H_
 #define ATRIUM_TESTS_FIXTURES_H_
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -32,6 +33,16 @@ class Journal {
  private:
   mutable std::mutex mu_;
   std::vector<std::string> entries_;
+};
+
+// Provided by the live-swappable counter bundle: its count is handed over
+// from version to version.
+class Counter {
+ public:
+  static constexpr std::string_view kInterfaceId = "com.test.counter.Counter";
+  virtual ~Counter() = default;
+  virtual int64_t Next() = 0;
+  virtual std::string Version() const = 0;
 };
 
 }  // namespace fixtures
