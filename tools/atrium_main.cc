@@ -22,6 +22,7 @@
 #include "atrium/manifest.h"
 #include "atrium/package.h"
 #include "atrium/trace.h"
+#include "artifact_commands.h"
 #include "package_commands.h"
 #include "patch_commands.h"
 #include "profile_commands.h"
@@ -48,6 +49,10 @@ int Usage() {
                "      --stats         print per-pool and per-bundle task figures\n"
                "      --quiet         print only failures\n"
                "  stats <app-dir>     run the launch, print the scheduler's figures\n"
+               "  artifacts <app-dir> [--history]  artifacts in state.db and why\n"
+               "  install <app-dir> X.atb [--now]  install a bundle update (next launch)\n"
+               "  swap <app-dir> X.atb [--live]    replace a bundle (--live: while running)\n"
+               "  rollback <app-dir> <bundle>      disable its active update\n"
                "  bundles <app-dir>   list every bundle with its state and reason\n"
                "  validate <path>     check bundle.json / app.json files; errors as\n"
                "                      file:json-pointer: message\n"
@@ -398,6 +403,10 @@ int main(int argc, char** argv) {
   if (cmd == "run") return Run(argc - 1, argv + 1);
   if (cmd == "bundles") return Bundles(argc - 1, argv + 1);
   if (cmd == "stats") return Stats(argc - 1, argv + 1);
+  if (cmd == "artifacts") return ArtifactsMain(argc - 1, argv + 1);
+  if (cmd == "install") return InstallMain(argc - 1, argv + 1);
+  if (cmd == "swap") return SwapMain(argc - 1, argv + 1);
+  if (cmd == "rollback") return RollbackMain(argc - 1, argv + 1);
   if (cmd == "validate") return Validate(argc - 1, argv + 1);
   if (cmd == "patch") return Patch(argc - 1, argv + 1);
   if (cmd == "keygen") return KeygenMain(argc - 1, argv + 1);
