@@ -17,8 +17,12 @@ for spec in libssl3=3.0.20-1~deb12u2 libssl3=3.0.22-1~deb12u2 \
   ver=${spec#*=}
   dir="${pkg}_${ver}"
   [ -d "$dir" ] && continue
-  tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
-  (cd "$tmp" && apt-get download -q "$spec" >/dev/null) || { rm -rf "$tmp"; exit 1; }
+  tmp=$(mktemp -d "$PWD/.fetch.XXXXXX")
+  if ! (cd "$tmp" && apt-get download -q "$spec" >"$tmp/log" 2>&1); then
+    cat "$tmp/log" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
   dpkg-deb -x "$tmp"/*.deb "$tmp/root"
   mv "$tmp/root" "$dir"
   rm -rf "$tmp"

@@ -598,8 +598,7 @@ Status ContainerImpl::CreateScheduler() {
   SchedulerOptions options;
   const StartupConfig& config = app_.startup;
   if (!config.pools.empty()) {
-    const unsigned hw = std::thread::hardware_concurrency();
-    options.pools = DefaultPools(hw == 0 ? 2 : static_cast<int>(hw));
+    options.pools = DefaultPools(UsableCores());
     for (const PoolDecl& decl : config.pools) {
       auto it = std::find_if(options.pools.begin(), options.pools.end(),
                              [&](const PoolConfig& p) { return p.name == decl.name; });

@@ -1233,15 +1233,6 @@ class SchedulerImpl final : public Scheduler {
   const std::shared_ptr<SchedulerCore> core_;
 };
 
-int UsableCores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
-}
 
 bool IsValidPoolName(std::string_view name) {
   if (name.empty() || name[0] < 'a' || name[0] > 'z') return false;
@@ -1312,6 +1303,16 @@ const char* CpuPriorityName(CpuPriority p) {
   return "?";
 }
 
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 std::vector<PoolConfig> DefaultPools(int cores) {
   cores = std::max(1, cores);
   std::vector<PoolConfig> pools(5);
@@ -1332,7 +1333,7 @@ std::vector<PoolConfig> DefaultPools(int cores) {
 }
 
 Result<std::unique_ptr<Scheduler>> Scheduler::Create(SchedulerOptions options) {
-  const int cores = internal::UsableCores();
+  const int cores = UsableCores();
   if (options.pools.empty()) options.pools = DefaultPools(cores);
   if (Status st = internal::ValidateOptions(options); !st.ok()) return st.error();
   int max_threads = options.max_threads;

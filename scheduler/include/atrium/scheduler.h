@@ -82,6 +82,8 @@ struct PoolConfig {
 
 // urgent, normal, io, net, background sized for `cores` CPUs.
 ATRIUM_EXPORT std::vector<PoolConfig> DefaultPools(int cores);
+// The CPUs this process may run on (its affinity mask), at least 1.
+ATRIUM_EXPORT int UsableCores();
 
 struct SchedulerOptions {
   std::vector<PoolConfig> pools;  // empty = DefaultPools(usable cores)
