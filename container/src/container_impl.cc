@@ -971,8 +971,11 @@ Status ContainerImpl::Start() {
   Status started =
       pipeline->Start(*scheduler_, [this](const StartupTaskSpec& t) { return RunStartupTask(t); });
   if (!started.ok()) return started;
-  scheduler_->RunMainLoopUntil([pipeline] { return pipeline->finished(); }, std::chrono::hours(24));
-  Status result = pipeline->result();
+  scheduler_->RunMainLoopUntil([pipeline] { return pipeline->idle_reached(); },
+                               std::chrono::hours(24));
+  // The launch failed (the pipeline finished early) or reached the idle
+  // stage with every required task done; idle-stage work goes on.
+  Status result = pipeline->finished() ? pipeline->result() : Status::Ok();
   if (Trace* trace = Trace::Active()) {
     trace->SetMetadata("launch_ms", std::to_string(MsSince(t0)));
     trace->SetMetadata("result", result.ok() ? "ok" : "failed: " + result.error().ToString());

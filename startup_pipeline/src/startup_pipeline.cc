@@ -183,6 +183,11 @@ class PipelineImpl final : public StartupPipeline {
     return finished_;
   }
 
+  bool idle_reached() const override {
+    std::lock_guard lock(mu_);
+    return finished_ || stage_reports_.back().begin_ms >= 0;
+  }
+
   Status result() const override {
     std::lock_guard lock(mu_);
     if (!finished_) return MakeError(ErrorCode::kState, "startup pipeline still running");
@@ -390,7 +395,11 @@ class PipelineImpl final : public StartupPipeline {
         trace->Instant("stage " + stage_names_[k] + " begin", "stage",
                        {{"stage", stage_names_[k]}});
       }
-      if (k + 1 == stage_names_.size()) scheduler_->MarkStartupIdle();
+      if (k + 1 == stage_names_.size()) {
+        scheduler_->MarkStartupIdle();
+        // Wake the main loop: a runner may be waiting for the idle stage.
+        (void)scheduler_->PostMain([] {});
+      }
       for (size_t n : stage_tasks_[k]) {
         if (nodes_[n].deps_left == 0 && nodes_[n].state == StartupTaskState::kPending) {
           MakeReadyLocked(n, now);

@@ -22,6 +22,13 @@ std::string Order(Container& c) {
   return v.ok() && v.value() ? *v.value() : "";
 }
 
+// Start returns when the idle stage begins; this lets the idle-stage work end.
+void FinishLaunch(Container& c) {
+  ASSERT_NE(c.pipeline(), nullptr);
+  ASSERT_TRUE(c.scheduler().RunMainLoopUntil([&] { return c.pipeline()->finished(); },
+                                             std::chrono::seconds(60)));
+}
+
 class ScopedEnv {
  public:
   ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
@@ -39,6 +46,8 @@ TEST(LaunchTest, RunsTheStagesAndLoadsTheBundleBeforeItsFirstTask) {
   Status s = (*c)->Start();
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   EXPECT_TRUE(IsMapped("libfixture_staged.so"));
+  EXPECT_TRUE((*c)->pipeline()->idle_reached());
+  FinishLaunch(**c);
   auto status = (*c)->Bundle("com.test.staged");
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->loaded_by, "startup task com.test.staged:prepare");
@@ -69,6 +78,7 @@ TEST(LaunchTest, StoppingABundleDropsItsPendingTasks) {
   auto c = Container::Open({app.app_dir(), app.data_dir()});
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Start().ok());
+  FinishLaunch(**c);
   ASSERT_TRUE((*c)->Stop("com.test.staged").ok());
   uint64_t cancelled = 0;
   for (const auto& b : (*c)->scheduler().Stats().bundles) {
@@ -100,6 +110,8 @@ TEST(LaunchTest, AFailingOptionalTaskDoesNot) {
   ASSERT_TRUE(c.ok());
   Status s = (*c)->Start();
   EXPECT_TRUE(s.ok()) << s.error().ToString();
+  FinishLaunch(**c);
+  EXPECT_TRUE((*c)->pipeline()->result().ok());
   for (const auto& t : (*c)->pipeline()->Tasks()) {
     if (t.id == "com.test.staged:settle") EXPECT_EQ(t.state, StartupTaskState::kFailed);
   }
@@ -166,8 +178,11 @@ TEST(LaunchTest, AppStartupSectionConfiguresStagesAndPools) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)->app().startup.stages, (std::vector<std::string>{"boot", "settle"}));
   // The resource-only bundle's task has no library, so no handler: it fails,
-  // naming the bundle.
-  Status s = (*again)->Start();
+  // naming the bundle. It is in the idle stage (the last one), which Start
+  // does not wait for; the pipeline's result tells.
+  ASSERT_TRUE((*again)->Start().ok());
+  FinishLaunch(**again);
+  Status s = (*again)->pipeline()->result();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.error().message.find("com.test.custom"), std::string::npos);
 }

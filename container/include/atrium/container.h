@@ -96,9 +96,12 @@ class ATRIUM_EXPORT Container {
   // The launch, run on the calling thread, which becomes the main thread:
   // builds the startup pipeline from every resolved bundle's startup tasks
   // (eager bundles get an implicit "@load" task in the first stage), runs
-  // the main loop until the pipeline finished, and returns its result: ok,
-  // or the required task that failed. A graph that does not validate fails
-  // before anything runs. Bundles load just before their first task runs.
+  // the main loop until the idle stage begins (every required task done),
+  // and returns the result so far: ok, or the required task that failed. A
+  // graph that does not validate fails before anything runs. Bundles load
+  // just before their first task runs. Idle-stage tasks go on: the host
+  // keeps running the main loop (scheduler().RunMainLoop*) for those that
+  // run on "main"; pipeline()->finished() tells when all are done.
   virtual Status Start() = 0;
   // The pipeline of the last Start (nullptr before).
   virtual StartupPipeline* pipeline() = 0;

@@ -66,15 +66,15 @@ struct StartupTaskReport {
   std::string thread;
   bool optional = false;
   StartupTaskState state = StartupTaskState::kPending;
-  std::string error;          // why failed / skipped
-  double ready_ms = -1;       // since Start(); -1 = never
-  double start_ms = -1;       // since Start(); -1 = never ran
-  double queue_wait_ms = 0;   // ready -> start
+  std::string error;         // why failed / skipped
+  double ready_ms = -1;      // since Start(); -1 = never
+  double start_ms = -1;      // since Start(); -1 = never ran
+  double queue_wait_ms = 0;  // ready -> start
   double run_ms = 0;
   double budget_ms = 0;
   bool over_budget = false;
-  uint64_t rank = 0;          // critical-path length from this task (weights)
-  uint32_t start_order = 0;   // 1-based order in which tasks started
+  uint64_t rank = 0;         // critical-path length from this task (weights)
+  uint32_t start_order = 0;  // 1-based order in which tasks started
 };
 
 struct StageReport {
@@ -112,6 +112,9 @@ class ATRIUM_EXPORT StartupPipeline {
 
   // True once every stage ended or the launch failed and nothing runs.
   virtual bool finished() const = 0;
+  // True once the last (idle) stage began, or the pipeline finished: the
+  // launch's required work is done; optional idle-stage work may still run.
+  virtual bool idle_reached() const = 0;
   // Ok when finished and every required task succeeded; the failure otherwise.
   virtual Status result() const = 0;
   virtual std::string current_stage() const = 0;
