@@ -102,6 +102,7 @@ TEST(StartupPipelineTest, DependenciesAndStageBarriersHold) {
   Recorder rec;
   ASSERT_TRUE(RunLaunch(p, *sched, rec.Runner()).ok());
   EXPECT_EQ(ended, DefaultStartupStages());
+  EXPECT_TRUE(p.idle_reached());
   // Explicit dependencies.
   EXPECT_LT(rec.end("com.a:init"), rec.start("com.a:db"));
   EXPECT_LT(rec.end("com.a:db"), rec.start("com.b:warm"));
@@ -465,6 +466,7 @@ TEST(StartupPipelineTest, ShutdownBeforeTasksRanDoesNotHang) {
   auto sched = MakeScheduler();
   // Started but the main loop never runs: the main task stays queued.
   ASSERT_TRUE((*built)->Start(*sched, [](const StartupTaskSpec&) { return Status::Ok(); }).ok());
+  EXPECT_FALSE((*built)->idle_reached());
   sched->Shutdown();  // drops it; the pipeline hears about it
   EXPECT_TRUE((*built)->finished());
   EXPECT_FALSE((*built)->result().ok());
