@@ -283,6 +283,54 @@ std::string SignatureBlock(std::string_view signed_prefix, const SecretKey& key)
   return out;
 }
 
+EntryFrameCompressor::EntryFrameCompressor() : cctx_(ZSTD_createCCtx()) {
+  ATRIUM_CHECK(cctx_ != nullptr, "ZSTD_createCCtx failed");
+  out_.resize(ZSTD_CStreamOutSize() * 4);
+}
+
+EntryFrameCompressor::~EntryFrameCompressor() { ZSTD_freeCCtx(cctx_); }
+
+void EntryFrameCompressor::Begin(int level, uint64_t size) {
+  ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_and_parameters);
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 0);  // the index has hashes
+  ZSTD_CCtx_setParameter(cctx_, ZSTD_c_contentSizeFlag, 1);
+  ZSTD_CCtx_setPledgedSrcSize(cctx_, size);
+}
+
+Status EntryFrameCompressor::Feed(std::string_view input, bool end,
+                                  const std::function<Status(std::string_view)>& sink) {
+  ZSTD_inBuffer in{input.data(), input.size(), 0};
+  const ZSTD_EndDirective mode = end ? ZSTD_e_end : ZSTD_e_continue;
+  while (true) {
+    ZSTD_outBuffer ob{out_.data(), out_.size(), 0};
+    const size_t remaining = ZSTD_compressStream2(cctx_, &ob, &in, mode);
+    if (ZSTD_isError(remaining)) {
+      return MakeError(ErrorCode::kInternal, std::string("zstd: ") + ZSTD_getErrorName(remaining));
+    }
+    if (ob.pos > 0) {
+      if (Status s = sink(std::string_view(out_.data(), ob.pos)); !s.ok()) return s;
+    }
+    if (mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size) return Status::Ok();
+  }
+}
+
+Result<std::string> CompressEntryFrame(std::string_view content, int level) {
+  EntryFrameCompressor compressor;
+  compressor.Begin(level, content.size());
+  std::string frame;
+  auto sink = [&frame](std::string_view piece) {
+    frame.append(piece);
+    return Status::Ok();
+  };
+  for (size_t at = 0; at < content.size(); at += kFrameInputStep) {
+    Status s = compressor.Feed(content.substr(at, kFrameInputStep), false, sink);
+    if (!s.ok()) return s.error();
+  }
+  if (Status s = compressor.Feed({}, true, sink); !s.ok()) return s.error();
+  return frame;
+}
+
 std::string BuildPackageForTesting(const RawPackageForTesting& spec) {
   std::vector<std::string> frames;
   std::string index;

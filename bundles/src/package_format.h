@@ -20,6 +20,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@
 
 #include "atrium/package.h"
 #include "atrium/result.h"
+
+struct ZSTD_CCtx_s;
 
 namespace atrium::internal {
 
@@ -176,6 +179,35 @@ struct IndexRecord {
 void AppendIndexRecord(std::string* out, const IndexRecord& r);
 // Signs bytes [0, data_offset) of a package image and returns the 80-byte block.
 std::string SignatureBlock(std::string_view signed_prefix, const SecretKey& key);
+
+// --- Entry frames ---------------------------------------------------------------
+// How PackDirectory compresses one entry, kept in one place so that delta
+// packages (delta_package.cc) can rebuild a frame byte for byte: a fresh
+// session at `level` (1..19), no zstd checksum, the content size pledged and
+// recorded, the content fed in steps of kFrameInputStep bytes (the writer's
+// read size) with ZSTD_e_continue, then an empty ZSTD_e_end. The frame then
+// depends only on the content, the level and the zstd library's version.
+inline constexpr size_t kFrameInputStep = size_t{1} << 20;
+class EntryFrameCompressor {
+ public:
+  EntryFrameCompressor();
+  ~EntryFrameCompressor();
+  EntryFrameCompressor(const EntryFrameCompressor&) = delete;
+  EntryFrameCompressor& operator=(const EntryFrameCompressor&) = delete;
+  // Starts a frame of `size` content bytes.
+  void Begin(int level, uint64_t size);
+  // Compresses the next step of content (at most kFrameInputStep bytes) and
+  // hands every piece of output to `sink`; `end` (with an empty `input`)
+  // finishes the frame. kInternal ("zstd: ...") when zstd fails.
+  Status Feed(std::string_view input, bool end,
+              const std::function<Status(std::string_view)>& sink);
+
+ private:
+  ZSTD_CCtx_s* cctx_;
+  std::string out_;
+};
+// `content` compressed exactly as PackDirectory compresses a file holding it.
+Result<std::string> CompressEntryFrame(std::string_view content, int level);
 
 // --- Test hooks ---------------------------------------------------------------
 // A package built from raw parts without the writer's checks (paths, order,

@@ -15,7 +15,6 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -38,8 +37,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using internal::Quote;
-
-constexpr size_t kReadChunk = 1 << 20;
 
 struct SourceFile {
   std::string path;  // entry path, '/'-separated
@@ -179,23 +176,15 @@ class AtomicOutput {
 };
 
 // Compresses one file into `out` at `offset`; fills the record's sizes and
-// hashes.
+// hashes. The frame is made by internal::EntryFrameCompressor, which delta
+// packages also use to rebuild it.
 class FrameWriter {
  public:
-  explicit FrameWriter(int level) : cctx_(ZSTD_createCCtx(), ZSTD_freeCCtx) {
-    ATRIUM_CHECK(cctx_ != nullptr, "ZSTD_createCCtx failed");
-    level_ = level;
-    in_.resize(kReadChunk);
-    out_.resize(ZSTD_CStreamOutSize() * 4);
-  }
+  explicit FrameWriter(int level) : level_(level) { in_.resize(internal::kFrameInputStep); }
 
   Status Write(const SourceFile& f, AtomicOutput* out, uint64_t offset, internal::IndexRecord* r,
                uint64_t* done, uint64_t total, const PackOptions& opts) {
-    ZSTD_CCtx_reset(cctx_.get(), ZSTD_reset_session_and_parameters);
-    ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_compressionLevel, level_);
-    ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_checksumFlag, 0);  // the index has hashes
-    ZSTD_CCtx_setParameter(cctx_.get(), ZSTD_c_contentSizeFlag, 1);
-    ZSTD_CCtx_setPledgedSrcSize(cctx_.get(), f.size);
+    compressor_.Begin(level_, f.size);
     int fd = ::open(f.full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return FileError(ErrorCode::kIo, f.full, "cannot open", errno);
     crypto_hash_sha256_state sha;
@@ -204,57 +193,47 @@ class FrameWriter {
     crypto_generichash_init(&frame_hash, nullptr, 0, 32);
     uint64_t read_total = 0;
     uint64_t written = 0;
-    bool eof = false;
+    auto sink = [&](std::string_view piece) {
+      crypto_generichash_update(&frame_hash, reinterpret_cast<const uint8_t*>(piece.data()),
+                                piece.size());
+      Status s = out->WriteAt(offset + written, piece);
+      written += piece.size();
+      return s;
+    };
     Status status;
     while (status.ok()) {
-      size_t got = 0;
-      if (!eof) {
-        ssize_t n = ::read(fd, in_.data(), in_.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-          status = FileError(ErrorCode::kIo, f.full, "cannot read", errno);
-          break;
-        }
-        got = static_cast<size_t>(n);
-        eof = n == 0;
-        read_total += got;
-        if (read_total > f.size) {
-          status = FileError(ErrorCode::kIo, f.full, "the file grew while it was being packed");
-          break;
-        }
-        crypto_hash_sha256_update(&sha, reinterpret_cast<const uint8_t*>(in_.data()), got);
+      ssize_t n = ::read(fd, in_.data(), in_.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status = FileError(ErrorCode::kIo, f.full, "cannot read", errno);
+        break;
       }
+      const size_t got = static_cast<size_t>(n);
+      const bool eof = n == 0;
+      read_total += got;
+      if (read_total > f.size) {
+        status = FileError(ErrorCode::kIo, f.full, "the file grew while it was being packed");
+        break;
+      }
+      crypto_hash_sha256_update(&sha, reinterpret_cast<const uint8_t*>(in_.data()), got);
       if (eof && read_total != f.size) {
         status = FileError(ErrorCode::kIo, f.full, "the file shrank while it was being packed");
         break;
       }
-      ZSTD_inBuffer in{in_.data(), got, 0};
-      const ZSTD_EndDirective mode = eof ? ZSTD_e_end : ZSTD_e_continue;
-      bool finished = false;
-      while (status.ok()) {
-        ZSTD_outBuffer ob{out_.data(), out_.size(), 0};
-        size_t remaining = ZSTD_compressStream2(cctx_.get(), &ob, &in, mode);
-        if (ZSTD_isError(remaining)) {
-          status = FileError(ErrorCode::kInternal, f.full,
-                             std::string("zstd: ") + ZSTD_getErrorName(remaining));
-          break;
+      status = compressor_.Feed(std::string_view(in_.data(), got), eof, sink);
+      if (!status.ok()) {
+        if (status.error().file.empty()) {
+          Error e = status.error();
+          e.file = f.full;
+          status = e;
         }
-        if (ob.pos > 0) {
-          crypto_generichash_update(&frame_hash, reinterpret_cast<const uint8_t*>(out_.data()),
-                                    ob.pos);
-          status = out->WriteAt(offset + written, std::string_view(out_.data(), ob.pos));
-          written += ob.pos;
-        }
-        if (mode == ZSTD_e_end ? remaining == 0 : in.pos == in.size) {
-          finished = mode == ZSTD_e_end;
-          break;
-        }
+        break;
       }
       if (got > 0) {
         *done += got;
         if (opts.progress) opts.progress(PackProgress{*done, total, f.path});
       }
-      if (finished) break;
+      if (eof) break;
     }
     ::close(fd);
     if (!status.ok()) return status;
@@ -269,10 +248,9 @@ class FrameWriter {
   }
 
  private:
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx_;
-  int level_ = 3;
+  internal::EntryFrameCompressor compressor_;
+  int level_;
   std::string in_;
-  std::string out_;
 };
 
 }  // namespace
