@@ -344,7 +344,10 @@ struct ArtifactStore::Impl {
     auto active = InState(kind, id, ArtifactState::kActive);
     if (!active.ok()) return active.error();
     if (*active) {
-      const ArtifactRecord r{.kind = kind, .id = std::string(id), .version = version};
+      ArtifactRecord r;
+      r.kind = kind;
+      r.id = std::string(id);
+      r.version = version;
       auto previous = InState(r.kind, r.id, ArtifactState::kPrevious);
       if (!previous.ok()) return previous.error();
       if (*previous && (*previous)->version != r.version) {

@@ -113,7 +113,9 @@ TEST(LaunchTest, AFailingOptionalTaskDoesNot) {
   FinishLaunch(**c);
   EXPECT_TRUE((*c)->pipeline()->result().ok());
   for (const auto& t : (*c)->pipeline()->Tasks()) {
-    if (t.id == "com.test.staged:settle") EXPECT_EQ(t.state, StartupTaskState::kFailed);
+    if (t.id == "com.test.staged:settle") {
+      EXPECT_EQ(t.state, StartupTaskState::kFailed);
+    }
   }
 }
 

@@ -267,7 +267,9 @@ TEST(StartupPipelineTest, RequiredFailureFailsTheLaunchWithTheReason) {
   EXPECT_FALSE(rec.ran("com.a:after"));
   EXPECT_FALSE(rec.ran("com.b:never"));
   for (const auto& t : (*built)->Tasks()) {
-    if (t.id == "com.b:never") EXPECT_EQ(t.state, StartupTaskState::kSkipped);
+    if (t.id == "com.b:never") {
+      EXPECT_EQ(t.state, StartupTaskState::kSkipped);
+    }
   }
 }
 
