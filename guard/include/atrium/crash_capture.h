@@ -1,0 +1,140 @@
+// Crash capture: the part of the launch guard that records a native crash
+// so the next launch can say what crashed and where.
+//
+// At startup the guard reads the previous launch's crash file
+// (ReadCrashFile), turns it into a report (Symbolize, CrashSignature), and
+// only then calls CrashCapture::Install, which truncates the file and keeps
+// it open. On SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT or std::terminate the
+// handler writes one binary record into that file with async-signal-safe
+// code only (static buffers, pwrite, no malloc, no locks), then restores the
+// default action and re-raises, so the process dies with the original signal.
+//
+// The record holds the signal, si_code, fault address, pid/tid, time, the
+// foreground flag, the faulting thread's ThreadActivity (thread name,
+// bundle, startup task, hotpatch, micro-app) and up to kMaxCrashFrames
+// return addresses, each already mapped to a module + offset using a module
+// table snapshotted outside the handler (Install / RefreshModules), so the
+// record stays meaningful in a later process with a different ASLR layout.
+//
+// The handler writes in two phases: first a record without a backtrace
+// (flag `partial`), then the full record. A crash inside the handler (a
+// re-entry) is not handled again: the handler restores SIG_DFL and
+// re-raises at once. The file then holds the phase-one record, or a torn
+// one that fails its checksum.
+//
+// Concurrency: Install / PrepareThread / RefreshModules are called from
+// normal (non-signal) context; Install once, early, on the main thread.
+// SetForeground may be called from any thread. ReadCrashFile, Symbolize and
+// CrashSignature are plain functions on value types. When two threads crash
+// at once, the first one writes the record and the other waits for the
+// process to die.
+#ifndef ATRIUM_CRASH_CAPTURE_H_
+#define ATRIUM_CRASH_CAPTURE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "atrium/export.h"
+#include "atrium/result.h"
+
+namespace atrium {
+
+inline constexpr int kMaxCrashFrames = 64;
+inline constexpr int kMaxCrashModules = 24;
+
+// One return address; `module` indexes CrashRecord::modules, -1 when the
+// address was in no module known to the module table.
+struct CrashFrame {
+  uint64_t address = 0;
+  int module = -1;
+  uint64_t offset = 0;  // address - module load bias
+};
+
+struct CrashModule {
+  std::string path;
+  uint64_t base = 0;  // load bias in the crashed process
+};
+
+// A parsed crash file.
+struct CrashRecord {
+  int signal = 0;
+  int code = 0;                // si_code
+  uint64_t fault_address = 0;  // si_addr for fault signals, else 0
+  int pid = 0;
+  int tid = 0;
+  int64_t time_sec = 0;  // CLOCK_REALTIME
+  int64_t time_nsec = 0;
+  bool foreground = false;
+  bool from_terminate = false;  // std::terminate (recorded as SIGABRT)
+  bool partial = false;         // handler did not finish: no backtrace
+  std::string thread, bundle, task, patch, micro_app;
+  std::string what;                // std::terminate: exception type and what(), if any
+  std::vector<CrashFrame> frames;  // frames[0] is the faulting PC when known
+  std::vector<CrashModule> modules;
+};
+
+struct CrashReportFrame {
+  uint64_t address = 0;         // in the crashed process
+  std::string module;           // module path, "" when unknown
+  uint64_t offset = 0;          // from the module's load bias
+  std::string symbol;           // demangled, "" when unknown
+  bool bundle_library = false;  // module lies under one of the bundle dirs
+};
+
+enum class CrashKind { kNative, kLua };
+
+struct CrashReport {
+  CrashRecord record;
+  std::vector<CrashReportFrame> frames;
+  CrashKind kind = CrashKind::kNative;
+  bool foreground = false;
+  std::string signature;  // CrashSignature(record)
+};
+
+class ATRIUM_EXPORT CrashCapture {
+ public:
+  // Opens (creating, truncating) `crash_file_path`, snapshots the module
+  // table, warms up backtrace(), gives the calling thread an alternate
+  // signal stack and installs the signal and terminate handlers. A second
+  // call fails with kState.
+  static Status Install(const std::string& crash_file_path);
+
+  // Gives the calling thread an alternate signal stack (so a stack overflow
+  // can be recorded) and allocates its ThreadActivity. Scheduler threads
+  // call it when they start; idempotent.
+  static void PrepareThread();
+
+  // Re-snapshots the module table; the container calls it after dlopen so
+  // frames in bundle libraries map to module + offset.
+  static void RefreshModules();
+
+  // Whether the app is in the foreground (launch not yet good, or a
+  // micro-app open). Read by the handler.
+  static void SetForeground(bool foreground);
+
+  // Called inside the handler between the two phases; tests use it to crash
+  // inside the handler. Not async-signal-safe to change while crashing.
+  static void SetHookForTesting(void (*hook)());
+};
+
+// Parses a crash file strictly. An empty or missing file is kNotFound (no
+// crash); anything malformed is kCorrupt with the file and byte offset.
+ATRIUM_EXPORT Result<CrashRecord> ReadCrashFile(const std::string& path);
+// Same, over bytes already in memory (`path` only names them in errors).
+ATRIUM_EXPORT Result<CrashRecord> ParseCrashRecord(const std::string& bytes,
+                                                   const std::string& path);
+
+// Resolves symbols (dladdr on the module's current load address when the
+// module is loaded in this process), classifies native/Lua and marks frames
+// in modules under `bundle_dirs`.
+ATRIUM_EXPORT CrashReport Symbolize(const CrashRecord& record,
+                                    const std::vector<std::string>& bundle_dirs = {});
+
+// Stable across runs and ASLR: a hash of the signal and the first frames as
+// (module basename + offset), the handler's own frames excluded. 16 hex digits.
+ATRIUM_EXPORT std::string CrashSignature(const CrashRecord& record);
+
+}  // namespace atrium
+
+#endif  // ATRIUM_CRASH_CAPTURE_H_

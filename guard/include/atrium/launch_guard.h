@@ -1,0 +1,168 @@
+// The launch guard's policy surface: what a launch record says, how the
+// three-strike escalation is configured, and the decision taken at the start
+// of a launch, before any bundle code runs.
+//
+// A launch is recorded (durably, before the pipeline starts) with its app
+// version and the dynamic artifacts that were active. It ends as one of the
+// LaunchOutcome values. Consecutive failed launches escalate:
+//   level 1 (after `disable_recent` failures): disable the dynamic artifacts
+//            activated since the last good launch, the blamed one first;
+//   level 2 (after `rollback_all`): roll every dynamic artifact back to its
+//            previous version, or to baseline where there is none;
+//   level 3 (after `baseline_only`): clear all non-private data (caches,
+//            downloaded artifacts, hotpatches, config overrides) and start
+//            from the shipped baseline. Per-bundle private storage is kept.
+// A failure that started more than `window` before the next-newer failure
+// breaks the streak; a good launch resets it.
+//
+// When the launch history cannot be read (the state database is missing,
+// damaged, or locked beyond a short busy timeout) the guard answers level 3
+// ("safe mode") and says why: LaunchPolicy::SafeMode.
+//
+// Concurrency: value types and pure functions; LaunchPolicy is immutable and
+// may be used from any thread.
+#ifndef ATRIUM_LAUNCH_GUARD_H_
+#define ATRIUM_LAUNCH_GUARD_H_
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "atrium/export.h"
+#include "atrium/result.h"
+
+namespace atrium {
+
+enum class LaunchOutcome {
+  kRunning,             // recorded, not yet ended (or the process died)
+  kGood,                // reached idle and stayed up the quiet period
+  kCrashed,             // a fatal signal or uncaught exception (crash record exists)
+  kHung,                // the watchdog found the main loop blocked
+  kRequiredTaskFailed,  // a required startup task failed
+  kKilledBeforeMark,    // the process ended before the launch was marked, no crash record
+};
+
+// "running", "good", "crashed", "hung", "required task failed",
+// "killed before mark" (the text stored in state.db and shown by
+// `atrium launches`).
+ATRIUM_EXPORT const char* LaunchOutcomeName(LaunchOutcome outcome);
+ATRIUM_EXPORT std::optional<LaunchOutcome> ParseLaunchOutcome(std::string_view name);
+// True for the outcomes that count as a failed launch.
+ATRIUM_EXPORT bool IsFailedLaunch(LaunchOutcome outcome);
+
+// One dynamic artifact (kind as the artifact store names it: "config", "h5",
+// "hcf", "hotpatch", "native").
+struct ArtifactRef {
+  std::string kind;
+  std::string id;
+  std::string version;
+
+  friend bool operator==(const ArtifactRef&, const ArtifactRef&) = default;
+};
+
+// "kind:id@version".
+ATRIUM_EXPORT std::string ArtifactRefText(const ArtifactRef& ref);
+
+struct LaunchRecord {
+  int64_t id = 0;
+  int64_t started_ms = 0;  // Unix ms
+  int64_t ended_ms = 0;    // 0 while running
+  std::string app_version;
+  std::vector<ArtifactRef> active_artifacts;
+  LaunchOutcome outcome = LaunchOutcome::kRunning;
+  std::string reason;                 // "SIGSEGV in com.wallet.bill"; empty when good
+  std::optional<ArtifactRef> blamed;  // what the failure points at, when known
+};
+
+// What the guard did and why (shown by `atrium launches <app>`).
+struct GuardAction {
+  int64_t id = 0;
+  int64_t time_ms = 0;
+  int level = 0;
+  std::string what;  // "disabled native:com.wallet.bill@1.2.0"
+  std::string why;   // the LaunchDecision reason
+};
+
+// The launch history of an app, for `atrium launches <app>`.
+struct LaunchHistory {
+  std::vector<LaunchRecord> launches;  // newest first
+  std::vector<GuardAction> actions;    // newest first
+};
+
+// Reads the newest `n` launches and guard actions from `state_db` (the app's
+// state.db; its guard tables are created when missing). Errors name the file:
+// kCorrupt when damaged, kIo when it cannot be opened or stays locked.
+ATRIUM_EXPORT Result<LaunchHistory> ReadLaunchHistory(const std::string& state_db, int n);
+
+// app.json "launch_guard":
+//   {"levels": {"disable_recent": 1, "rollback_all": 2, "baseline_only": 3},
+//    "window_hours": 24, "quiet_period_ms": 5000}
+// Every field is optional; these are the defaults.
+struct LaunchGuardConfig {
+  int disable_recent = 1;  // consecutive failures that trigger level 1
+  int rollback_all = 2;    // ... level 2
+  int baseline_only = 3;   // ... level 3
+  std::chrono::milliseconds window = std::chrono::hours(24);
+  std::chrono::milliseconds quiet_period = std::chrono::milliseconds(5000);
+};
+
+// Strict parse of the "launch_guard" object (the whole document is that
+// object): unknown fields, wrong types and out-of-range values are
+// kValidation errors naming `file` and the JSON pointer ("/levels/rollback_all");
+// syntax errors are kParse errors with the byte offset. Thresholds are in
+// [1, 100] and must not decrease from level 1 to level 3; window_hours is a
+// number in (0, 8760]; quiet_period_ms an integer in [0, 600000].
+ATRIUM_EXPORT Result<LaunchGuardConfig> ParseLaunchGuardConfig(std::string_view json,
+                                                               std::string_view file);
+
+enum class RecoveryLevel : int {
+  kNone = 0,
+  kDisableRecent = 1,
+  kRollbackAll = 2,
+  kBaselineOnly = 3,
+};
+
+struct LaunchDecision {
+  RecoveryLevel level = RecoveryLevel::kNone;
+  int consecutive_failures = 0;
+  // Artifacts active in the failed launches of the streak but not in the
+  // last good launch (all of them when there was none), newest launch first,
+  // in each launch's order. When the newest failure blames an artifact it is
+  // first, even if it was also active in the last good launch (the crash
+  // points at it).
+  std::vector<ArtifactRef> suspects;
+  std::optional<ArtifactRef> blamed;
+  // Readable: "2 consecutive failed launches (crashed: SIGSEGV in
+  // com.wallet.bill; hung: main loop blocked 8.0 s) within 24 h: rolling
+  // every dynamic artifact back".
+  std::string reason;
+  // The launch history could not be read: level is kBaselineOnly.
+  bool safe_mode = false;
+};
+
+// The escalation decision. Pure and deterministic: time enters only through
+// the records' timestamps.
+class ATRIUM_EXPORT LaunchPolicy {
+ public:
+  explicit LaunchPolicy(LaunchGuardConfig config = {}) : config_(config) {}
+
+  const LaunchGuardConfig& config() const { return config_; }
+
+  // `history` is newest first (LaunchLog::Recent). Rows still "running" are
+  // skipped: the caller closes stale launches before deciding.
+  LaunchDecision Decide(const std::vector<LaunchRecord>& history) const;
+
+  // The answer when the history cannot be read: level 3 with reason
+  // "cannot read launch history: <why>; starting from the shipped baseline".
+  static LaunchDecision SafeMode(std::string_view why);
+
+ private:
+  LaunchGuardConfig config_;
+};
+
+}  // namespace atrium
+
+#endif  // ATRIUM_LAUNCH_GUARD_H_

@@ -1,0 +1,667 @@
+// Crash capture: signal/terminate handlers (async-signal-safe part) and the
+// next launch's parser and symbolizer. See atrium/crash_capture.h.
+//
+// Record layout, version 1 (host byte order; read back on the same device):
+//   0  char[4] magic "ATCR"     4  u32 version     8  u32 length (whole record)
+//   12 u32 crc32 of bytes [16, length)
+//   16 i32 signal   20 i32 si_code   24 u64 fault address   32 i32 pid   36 i32 tid
+//   40 i64 seconds  48 i64 nanoseconds  56 u32 flags  60 u16 frames  62 u16 modules
+//   64 thread[16]  80 bundle[96]  176 task[96]  272 patch[96]  368 micro_app[64]
+//   432 what[128] (each NUL-terminated)
+//   560 frames: {u64 address, u64 offset, i32 module (-1 none), u32 zero} each
+//   then modules: {u64 load bias, char path[256]} each
+#include "atrium/crash_capture.h"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <fcntl.h>
+#include <link.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <typeinfo>
+
+#include "atrium/thread_activity.h"
+
+namespace atrium {
+namespace {
+
+constexpr char kMagic[4] = {'A', 'T', 'C', 'R'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kHeaderSize = 16;
+constexpr size_t kThreadOff = 64, kBundleOff = 80, kTaskOff = 176, kPatchOff = 272,
+                 kMicroAppOff = 368, kWhatOff = 432, kFixedSize = 560;
+constexpr size_t kThreadLen = 16, kTextLen = 96, kMicroAppLen = 64, kWhatLen = 128;
+constexpr size_t kFrameSize = 24, kPathLen = 256, kModuleSize = 8 + kPathLen;
+constexpr size_t kMaxRecord =
+    kFixedSize + kFrameSize * kMaxCrashFrames + kModuleSize * kMaxCrashModules;
+constexpr uint32_t kFlagForeground = 1, kFlagTerminate = 2, kFlagPartial = 4;
+constexpr uint32_t kKnownFlags = kFlagForeground | kFlagTerminate | kFlagPartial;
+constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+
+constexpr std::array<uint32_t, 256> MakeCrcTable() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t i = 0; i < 256; ++i) {
+    uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
+
+uint32_t Crc32(const unsigned char* p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) c = kCrcTable[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+// ---- Module table: written outside the handler, read inside it. ----------
+// Two buffers; RefreshModules fills the inactive one under g_modules_mu and
+// publishes it. A handler reading while two refreshes race may see a
+// half-written table: the worst outcome is a frame without a module.
+struct ModuleEntry {
+  uintptr_t start, end, bias;
+  char path[kPathLen];
+};
+struct ModuleTable {
+  int count;
+  ModuleEntry entries[256];
+};
+ModuleTable g_tables[2];
+std::atomic<int> g_active_table{-1};
+std::mutex& ModulesMutex() {
+  static auto* mu = new std::mutex;
+  return *mu;
+}
+
+std::string SelfExePath() {
+  char buf[kPathLen] = {};
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+// Calls fn(path, bias, start, end) for every loaded module.
+template <typename Fn>
+void ForEachModule(Fn fn) {
+  struct Ctx {
+    Fn* fn;
+    std::string exe;
+  } ctx{&fn, SelfExePath()};
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* data) -> int {
+        auto* c = static_cast<Ctx*>(data);
+        uintptr_t lo = UINTPTR_MAX, hi = 0;
+        for (int i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type != PT_LOAD) continue;
+          lo = std::min<uintptr_t>(lo, info->dlpi_addr + ph.p_vaddr);
+          hi = std::max<uintptr_t>(hi, info->dlpi_addr + ph.p_vaddr + ph.p_memsz);
+        }
+        if (hi == 0) return 0;
+        const char* name = info->dlpi_name;
+        std::string path = (name && name[0]) ? std::string(name) : c->exe;
+        (*c->fn)(path, static_cast<uintptr_t>(info->dlpi_addr), lo, hi);
+        return 0;
+      },
+      &ctx);
+}
+
+// ---- Handler state (all static, trivially constructed). -------------------
+int g_fd = -1;
+std::atomic<bool> g_installed{false};
+std::atomic<bool> g_foreground{false};
+std::atomic<pid_t> g_owner{0};  // tid of the thread writing the record
+std::atomic<void (*)()> g_hook{nullptr};
+alignas(8) unsigned char g_buf[kMaxRecord];
+void* g_backtrace[kMaxCrashFrames + 16];
+
+pid_t Tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+template <typename T>
+void Put(size_t off, T v) {
+  std::memcpy(g_buf + off, &v, sizeof(v));
+}
+
+void PutText(size_t off, size_t cap, const char* s, size_t max_in) {
+  size_t n = 0;
+  while (n + 1 < cap && n < max_in && s[n] != '\0') ++n;
+  std::memcpy(g_buf + off, s, n);
+  std::memset(g_buf + off + n, 0, cap - n);
+}
+
+// The record being built (frames + the modules they reference).
+struct Frames {
+  int count = 0;
+  int modules = 0;
+  const ModuleEntry* module_of[kMaxCrashModules] = {};
+};
+
+void AddFrame(Frames* f, uintptr_t addr) {
+  if (f->count >= kMaxCrashFrames) return;
+  int index = -1;
+  uint64_t offset = 0;
+  int t = g_active_table.load(std::memory_order_acquire);
+  if (t >= 0) {
+    const ModuleTable& table = g_tables[t];
+    for (int i = 0; i < table.count && i < 256; ++i) {
+      const ModuleEntry& e = table.entries[i];
+      if (addr < e.start || addr >= e.end) continue;
+      for (int m = 0; m < f->modules; ++m) {
+        if (f->module_of[m] == &e) index = m;
+      }
+      if (index < 0 && f->modules < kMaxCrashModules) {
+        index = f->modules;
+        f->module_of[f->modules++] = &e;
+      }
+      if (index >= 0) offset = addr - e.bias;
+      break;
+    }
+  }
+  size_t off = kFixedSize + kFrameSize * static_cast<size_t>(f->count);
+  Put<uint64_t>(off, addr);
+  Put<uint64_t>(off + 8, offset);
+  Put<int32_t>(off + 16, index);
+  Put<uint32_t>(off + 20, 0);
+  ++f->count;
+}
+
+void WriteAll(const unsigned char* p, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = pwrite(g_fd, p + done, n - done, static_cast<off_t>(done));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    done += static_cast<size_t>(w);
+  }
+}
+
+// Finishes the record in g_buf (module table, header, checksum) and writes it.
+void Commit(const Frames& f, uint32_t flags) {
+  Put<uint32_t>(56, flags);
+  Put<uint16_t>(60, static_cast<uint16_t>(f.count));
+  Put<uint16_t>(62, static_cast<uint16_t>(f.modules));
+  size_t off = kFixedSize + kFrameSize * static_cast<size_t>(f.count);
+  for (int m = 0; m < f.modules; ++m) {
+    Put<uint64_t>(off, f.module_of[m]->bias);
+    PutText(off + 8, kPathLen, f.module_of[m]->path, kPathLen);
+    off += kModuleSize;
+  }
+  std::memcpy(g_buf, kMagic, 4);
+  Put<uint32_t>(4, kVersion);
+  Put<uint32_t>(8, static_cast<uint32_t>(off));
+  Put<uint32_t>(12, Crc32(g_buf + kHeaderSize, off - kHeaderSize));
+  WriteAll(g_buf, off);
+}
+
+// Builds and writes the record. `pc` is the faulting PC (0 if unknown);
+// `skip` is how many backtrace frames belong to the handler when `pc` is 0.
+__attribute__((noinline)) void Capture(int signo, int code, uintptr_t fault, uintptr_t pc,
+                                       bool terminate, const char* what, int skip) {
+  if (g_fd < 0) return;
+  std::memset(g_buf, 0, kFixedSize);
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  Put<int32_t>(16, signo);
+  Put<int32_t>(20, code);
+  Put<uint64_t>(24, fault);
+  Put<int32_t>(32, static_cast<int32_t>(getpid()));
+  Put<int32_t>(36, static_cast<int32_t>(Tid()));
+  Put<int64_t>(40, ts.tv_sec);
+  Put<int64_t>(48, ts.tv_nsec);
+  const ThreadActivity* a = CurrentThreadActivity();
+  if (a->thread[0] != '\0') {
+    PutText(kThreadOff, kThreadLen, a->thread, sizeof(a->thread));
+  } else {
+    char name[17] = {};
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+    PutText(kThreadOff, kThreadLen, name, 16);
+  }
+  PutText(kBundleOff, kTextLen, a->bundle, sizeof(a->bundle));
+  PutText(kTaskOff, kTextLen, a->task, sizeof(a->task));
+  PutText(kPatchOff, kTextLen, a->patch, sizeof(a->patch));
+  PutText(kMicroAppOff, kMicroAppLen, a->micro_app, sizeof(a->micro_app));
+  if (what) PutText(kWhatOff, kWhatLen, what, kWhatLen);
+  uint32_t flags = 0;
+  if (g_foreground.load(std::memory_order_relaxed)) flags |= kFlagForeground;
+  if (terminate) flags |= kFlagTerminate;
+
+  // Phase 1: no backtrace (unwinding a smashed stack may fault).
+  Frames f;
+  if (pc != 0) AddFrame(&f, pc);
+  Commit(f, flags | kFlagPartial);
+
+  if (auto hook = g_hook.load(std::memory_order_relaxed)) hook();
+
+  // Phase 2: the full record. backtrace() was warmed up by Install.
+  int n = backtrace(g_backtrace, static_cast<int>(std::size(g_backtrace)));
+  int start = std::min(skip, n);
+  if (pc != 0) {
+    start = n;  // keep only frame 0 unless the signal frame is found
+    for (int i = 0; i < n; ++i) {
+      if (reinterpret_cast<uintptr_t>(g_backtrace[i]) == pc) {
+        start = i + 1;
+        break;
+      }
+    }
+  }
+  for (int i = start; i < n; ++i) AddFrame(&f, reinterpret_cast<uintptr_t>(g_backtrace[i]));
+  Commit(f, flags);
+  fsync(g_fd);
+}
+
+[[noreturn]] void DieWith(int signo) {
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sigaction(signo, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, signo);
+  raise(signo);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  _exit(128 + signo);
+}
+
+// Returns when this thread owns the crash record. A re-entry (crash
+// in the handler) dies at once; another thread's concurrent crash waits for
+// the owner to kill the process, then dies itself.
+void AcquireOrDie(int signo) {
+  pid_t tid = Tid();
+  pid_t expected = 0;
+  if (g_owner.compare_exchange_strong(expected, tid)) return;
+  if (expected != tid) {
+    for (int i = 0; i < 100; ++i) {
+      timespec d{0, 50 * 1000 * 1000};
+      nanosleep(&d, nullptr);
+    }
+  }
+  DieWith(signo);
+}
+
+uintptr_t PcOf(void* ucontext) {
+  if (!ucontext) return 0;
+  auto* uc = static_cast<ucontext_t*>(ucontext);
+#if defined(__x86_64__)
+  return static_cast<uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+#elif defined(__aarch64__)
+  return static_cast<uintptr_t>(uc->uc_mcontext.pc);
+#else
+  (void)uc;
+  return 0;
+#endif
+}
+
+void OnSignal(int signo, siginfo_t* info, void* ucontext) {
+  AcquireOrDie(signo);
+  uintptr_t fault = 0;
+  int code = info ? info->si_code : 0;
+  if (info && code > 0 && signo != SIGABRT) fault = reinterpret_cast<uintptr_t>(info->si_addr);
+  Capture(signo, code, fault, PcOf(ucontext), false, nullptr, 2);
+  DieWith(signo);
+}
+
+// Not a signal context: may rethrow to read what(), but still avoids the heap.
+void OnTerminate() {
+  AcquireOrDie(SIGABRT);
+  char what[kWhatLen] = {};
+  size_t n = 0;
+  auto append = [&](const char* s) {
+    while (s && *s && n + 1 < sizeof(what)) what[n++] = *s++;
+  };
+  if (const std::type_info* t = abi::__cxa_current_exception_type()) {
+    append(t->name());
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      append(": ");
+      append(e.what());
+    } catch (...) {
+    }
+  }
+  Capture(SIGABRT, 0, 0, 0, true, what, 2);
+  DieWith(SIGABRT);
+}
+
+struct AltStack {
+  void* mem = nullptr;
+  size_t size = 0;
+  ~AltStack() {
+    if (!mem) return;
+    stack_t ss{};
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+    munmap(mem, size);
+  }
+};
+
+// ---- Parsing. --------------------------------------------------------------
+Error Corrupt(const std::string& path, uint64_t offset, std::string message) {
+  Error e = MakeError(ErrorCode::kCorrupt, std::move(message));
+  e.file = path;
+  e.offset = offset;
+  return e;
+}
+
+template <typename T>
+T Get(const std::string& b, size_t off) {
+  T v;
+  std::memcpy(&v, b.data() + off, sizeof(v));
+  return v;
+}
+
+// A NUL-terminated text field of `cap` bytes at `off`.
+bool GetText(const std::string& b, size_t off, size_t cap, std::string* out) {
+  const char* p = b.data() + off;
+  const void* nul = std::memchr(p, '\0', cap);
+  if (!nul) return false;
+  out->assign(p, static_cast<const char*>(nul));
+  return true;
+}
+
+std::string Basename(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+bool IsSystemModule(const std::string& base) {
+  for (const char* p : {"libc.so", "libstdc++.so", "libgcc_s.so", "libpthread.so", "ld-linux"}) {
+    if (base.rfind(p, 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status CrashCapture::Install(const std::string& crash_file_path) {
+  if (g_installed.exchange(true)) {
+    return MakeError(ErrorCode::kState, "crash capture is already installed");
+  }
+  int fd = open(crash_file_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    g_installed = false;
+    Error e =
+        MakeError(ErrorCode::kIo, std::string("cannot open crash file: ") + std::strerror(errno));
+    e.file = crash_file_path;
+    return e;
+  }
+  g_fd = fd;
+  RefreshModules();
+  void* warm[4];
+  backtrace(warm, 4);  // loads libgcc_s now, not in the handler
+  PrepareThread();
+  for (int signo : kSignals) {
+    struct sigaction sa {};
+    sa.sa_sigaction = OnSignal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(signo, &sa, nullptr);
+  }
+  std::set_terminate(OnTerminate);
+  return Status::Ok();
+}
+
+void CrashCapture::PrepareThread() {
+  thread_local AltStack alt;
+  CurrentThreadActivity();  // allocate the thread's record outside the handler
+  if (alt.mem) return;
+  size_t size = 64 * 1024;
+  long min = sysconf(_SC_SIGSTKSZ);
+  if (min > 0) size = std::max(size, static_cast<size_t>(min) * 4);
+  void* mem = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return;
+  stack_t ss{};
+  ss.ss_sp = mem;
+  ss.ss_size = size;
+  if (sigaltstack(&ss, nullptr) != 0) {
+    munmap(mem, size);
+    return;
+  }
+  alt.mem = mem;
+  alt.size = size;
+}
+
+void CrashCapture::RefreshModules() {
+  std::lock_guard<std::mutex> lock(ModulesMutex());
+  int next = g_active_table.load() == 0 ? 1 : 0;
+  ModuleTable& t = g_tables[next];
+  t.count = 0;
+  ForEachModule([&](const std::string& path, uintptr_t bias, uintptr_t lo, uintptr_t hi) {
+    if (t.count >= static_cast<int>(std::size(t.entries))) return;
+    ModuleEntry& e = t.entries[t.count++];
+    e.start = lo;
+    e.end = hi;
+    e.bias = bias;
+    size_t n = std::min(path.size(), kPathLen - 1);
+    std::memcpy(e.path, path.data(), n);
+    e.path[n] = '\0';
+  });
+  g_active_table.store(next, std::memory_order_release);
+}
+
+void CrashCapture::SetForeground(bool foreground) { g_foreground.store(foreground); }
+
+void CrashCapture::SetHookForTesting(void (*hook)()) { g_hook.store(hook); }
+
+Result<CrashRecord> ParseCrashRecord(const std::string& b, const std::string& path) {
+  const size_t size = b.size();
+  if (size == 0) {
+    Error e = MakeError(ErrorCode::kNotFound, "no crash recorded (empty crash file)");
+    e.file = path;
+    return e;
+  }
+  if (size < kHeaderSize) {
+    return Corrupt(path, size,
+                   "truncated at offset " + std::to_string(size) + ": expected a " +
+                       std::to_string(kHeaderSize) + "-byte header");
+  }
+  if (std::memcmp(b.data(), kMagic, 4) != 0) return Corrupt(path, 0, "bad magic (not ATCR)");
+  uint32_t version = Get<uint32_t>(b, 4);
+  if (version != kVersion) {
+    return Corrupt(path, 4, "unsupported version " + std::to_string(version));
+  }
+  uint32_t length = Get<uint32_t>(b, 8);
+  if (length < kFixedSize || length > kMaxRecord) {
+    return Corrupt(path, 8,
+                   "impossible record length " + std::to_string(length) + " (must be " +
+                       std::to_string(kFixedSize) + ".." + std::to_string(kMaxRecord) + ")");
+  }
+  if (size < length) {
+    return Corrupt(path, size,
+                   "truncated at offset " + std::to_string(size) + ": expected " +
+                       std::to_string(length) + " bytes");
+  }
+  if (size > length) {
+    return Corrupt(path, length, "trailing bytes after the record");
+  }
+  uint32_t stored = Get<uint32_t>(b, 12);
+  uint32_t computed =
+      Crc32(reinterpret_cast<const unsigned char*>(b.data()) + kHeaderSize, length - kHeaderSize);
+  if (stored != computed) {
+    char msg[96];
+    std::snprintf(msg, sizeof(msg), "checksum mismatch: stored %08x, computed %08x", stored,
+                  computed);
+    return Corrupt(path, 12, msg);
+  }
+
+  CrashRecord r;
+  r.signal = Get<int32_t>(b, 16);
+  r.code = Get<int32_t>(b, 20);
+  r.fault_address = Get<uint64_t>(b, 24);
+  r.pid = Get<int32_t>(b, 32);
+  r.tid = Get<int32_t>(b, 36);
+  r.time_sec = Get<int64_t>(b, 40);
+  r.time_nsec = Get<int64_t>(b, 48);
+  uint32_t flags = Get<uint32_t>(b, 56);
+  if (flags & ~kKnownFlags) return Corrupt(path, 56, "unknown flags " + std::to_string(flags));
+  r.foreground = flags & kFlagForeground;
+  r.from_terminate = flags & kFlagTerminate;
+  r.partial = flags & kFlagPartial;
+  if (r.signal <= 0 || r.signal >= 65) {
+    return Corrupt(path, 16, "invalid signal number " + std::to_string(r.signal));
+  }
+  size_t frames = Get<uint16_t>(b, 60);
+  size_t modules = Get<uint16_t>(b, 62);
+  if (frames > static_cast<size_t>(kMaxCrashFrames)) {
+    return Corrupt(path, 60, "too many frames: " + std::to_string(frames));
+  }
+  if (modules > static_cast<size_t>(kMaxCrashModules)) {
+    return Corrupt(path, 62, "too many modules: " + std::to_string(modules));
+  }
+  if (length != kFixedSize + kFrameSize * frames + kModuleSize * modules) {
+    return Corrupt(path, 8,
+                   "record length " + std::to_string(length) + " does not match " +
+                       std::to_string(frames) + " frames and " + std::to_string(modules) +
+                       " modules");
+  }
+  struct Field {
+    size_t off, cap;
+    std::string* out;
+    const char* name;
+  } fields[] = {{kThreadOff, kThreadLen, &r.thread, "thread"},
+                {kBundleOff, kTextLen, &r.bundle, "bundle"},
+                {kTaskOff, kTextLen, &r.task, "task"},
+                {kPatchOff, kTextLen, &r.patch, "patch"},
+                {kMicroAppOff, kMicroAppLen, &r.micro_app, "micro_app"},
+                {kWhatOff, kWhatLen, &r.what, "what"}};
+  for (const Field& f : fields) {
+    if (!GetText(b, f.off, f.cap, f.out)) {
+      return Corrupt(path, f.off, std::string(f.name) + " is not NUL-terminated");
+    }
+  }
+  for (size_t i = 0; i < frames; ++i) {
+    size_t off = kFixedSize + kFrameSize * i;
+    CrashFrame f;
+    f.address = Get<uint64_t>(b, off);
+    f.offset = Get<uint64_t>(b, off + 8);
+    f.module = Get<int32_t>(b, off + 16);
+    if (f.module < -1 || f.module >= static_cast<int>(modules)) {
+      return Corrupt(path, off + 16,
+                     "frame " + std::to_string(i) + " names module " + std::to_string(f.module) +
+                         " of " + std::to_string(modules));
+    }
+    r.frames.push_back(f);
+  }
+  for (size_t m = 0; m < modules; ++m) {
+    size_t off = kFixedSize + kFrameSize * frames + kModuleSize * m;
+    CrashModule mod;
+    mod.base = Get<uint64_t>(b, off);
+    if (!GetText(b, off + 8, kPathLen, &mod.path) || mod.path.empty()) {
+      return Corrupt(path, off + 8, "module " + std::to_string(m) + " has no valid path");
+    }
+    r.modules.push_back(std::move(mod));
+  }
+  return r;
+}
+
+Result<CrashRecord> ReadCrashFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    Error e = MakeError(ErrorCode::kNotFound, "no crash file");
+    e.file = path;
+    return e;
+  }
+  // Bounded read: one byte past the largest record is enough to reject it.
+  std::string bytes(kMaxRecord + 1, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  return ParseCrashRecord(bytes, path);
+}
+
+CrashReport Symbolize(const CrashRecord& record, const std::vector<std::string>& bundle_dirs) {
+  CrashReport report;
+  report.record = record;
+  report.foreground = record.foreground;
+  report.signature = CrashSignature(record);
+  // Where each module is loaded in this process, by path.
+  std::vector<std::pair<std::string, uintptr_t>> loaded;
+  ForEachModule([&](const std::string& path, uintptr_t bias, uintptr_t, uintptr_t) {
+    loaded.emplace_back(path, bias);
+  });
+  bool lua = !record.patch.empty();
+  for (size_t i = 0; i < record.frames.size(); ++i) {
+    const CrashFrame& f = record.frames[i];
+    CrashReportFrame out;
+    out.address = f.address;
+    if (f.module >= 0 && static_cast<size_t>(f.module) < record.modules.size()) {
+      out.module = record.modules[static_cast<size_t>(f.module)].path;
+      out.offset = f.offset;
+      std::string base = Basename(out.module);
+      if (base.rfind("liblua", 0) == 0 || base.find("luajit") != std::string::npos) lua = true;
+      for (const std::string& dir : bundle_dirs) {
+        if (!dir.empty() && out.module.rfind(dir.back() == '/' ? dir : dir + "/", 0) == 0) {
+          out.bundle_library = true;
+        }
+      }
+      for (const auto& [path, bias] : loaded) {
+        if (path != out.module) continue;
+        // Return addresses point after the call; look up the call itself.
+        uintptr_t addr = bias + f.offset - (i > 0 ? 1 : 0);
+        Dl_info info{};
+        if (dladdr(reinterpret_cast<void*>(addr), &info) && info.dli_sname) {
+          int status = 0;
+          char* demangled = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+          out.symbol = (status == 0 && demangled) ? demangled : info.dli_sname;
+          std::free(demangled);
+        }
+        break;
+      }
+    }
+    report.frames.push_back(std::move(out));
+  }
+  report.kind = lua ? CrashKind::kLua : CrashKind::kNative;
+  return report;
+}
+
+std::string CrashSignature(const CrashRecord& record) {
+  constexpr size_t kSignatureFrames = 8;
+  std::string key = "sig=" + std::to_string(record.signal);
+  if (record.from_terminate) key += ";terminate";
+  // Skip leading frames inside the C/C++ runtime (raise, abort, the unwinder)
+  // so the signature names the application's crash site.
+  size_t first = 0;
+  while (first < record.frames.size()) {
+    const CrashFrame& f = record.frames[first];
+    if (f.module < 0 || !IsSystemModule(Basename(record.modules[f.module].path))) break;
+    ++first;
+  }
+  if (first == record.frames.size()) first = 0;
+  for (size_t i = first; i < record.frames.size() && i < first + kSignatureFrames; ++i) {
+    const CrashFrame& f = record.frames[i];
+    char buf[64];
+    if (f.module < 0) {
+      key += ";?";
+      continue;
+    }
+    std::snprintf(buf, sizeof(buf), "+0x%llx", static_cast<unsigned long long>(f.offset));
+    key += ";" + Basename(record.modules[static_cast<size_t>(f.module)].path) + buf;
+  }
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char out[17];
+  std::snprintf(out, sizeof(out), "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+
+}  // namespace atrium

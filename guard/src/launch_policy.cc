@@ -1,0 +1,304 @@
+#include "launch_policy.h"
+
+#include <cmath>
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <utility>
+
+#include "strict_json.h"
+
+namespace atrium {
+
+namespace json = boost::json;
+
+const char* LaunchOutcomeName(LaunchOutcome outcome) {
+  switch (outcome) {
+    case LaunchOutcome::kRunning:
+      return "running";
+    case LaunchOutcome::kGood:
+      return "good";
+    case LaunchOutcome::kCrashed:
+      return "crashed";
+    case LaunchOutcome::kHung:
+      return "hung";
+    case LaunchOutcome::kRequiredTaskFailed:
+      return "required task failed";
+    case LaunchOutcome::kKilledBeforeMark:
+      return "killed before mark";
+  }
+  return "unknown";
+}
+
+std::optional<LaunchOutcome> ParseLaunchOutcome(std::string_view name) {
+  for (LaunchOutcome o : {LaunchOutcome::kRunning, LaunchOutcome::kGood, LaunchOutcome::kCrashed,
+                          LaunchOutcome::kHung, LaunchOutcome::kRequiredTaskFailed,
+                          LaunchOutcome::kKilledBeforeMark}) {
+    if (name == LaunchOutcomeName(o)) return o;
+  }
+  return std::nullopt;
+}
+
+bool IsFailedLaunch(LaunchOutcome outcome) {
+  return outcome != LaunchOutcome::kRunning && outcome != LaunchOutcome::kGood;
+}
+
+std::string ArtifactRefText(const ArtifactRef& ref) {
+  return ref.kind + ":" + ref.id + "@" + ref.version;
+}
+
+namespace {
+
+using internal::Child;
+using internal::MakeLocated;
+using internal::Quote;
+
+// "24 h", "90 min", "1500 ms".
+std::string DurationText(std::chrono::milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + " h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + " min";
+  return std::to_string(ms) + " ms";
+}
+
+std::string FailureText(const LaunchRecord& r) {
+  std::string out = LaunchOutcomeName(r.outcome);
+  if (!r.reason.empty()) out += ": " + r.reason;
+  return out;
+}
+
+bool Contains(const std::vector<ArtifactRef>& list, const ArtifactRef& ref) {
+  for (const ArtifactRef& a : list) {
+    if (a == ref) return true;
+  }
+  return false;
+}
+
+class ConfigReader {
+ public:
+  explicit ConfigReader(std::string_view file) : file_(file) {}
+
+  Error Invalid(std::string pointer, std::string message) const {
+    return MakeLocated(ErrorCode::kValidation, file_, std::move(pointer), std::move(message));
+  }
+  Error WrongType(const std::string& pointer, const char* expected, const json::value& got) const {
+    return Invalid(pointer,
+                   std::string("expected ") + expected + ", got " + internal::JsonKindName(got));
+  }
+
+  Status CheckKnownFields(const json::object& object, const std::string& pointer,
+                          std::initializer_list<std::string_view> known) const {
+    for (const json::key_value_pair& member : object) {
+      std::string_view key(member.key().data(), member.key().size());
+      bool found = false;
+      for (std::string_view k : known) found = found || k == key;
+      if (found) continue;
+      std::string allowed;
+      for (std::string_view k : known) {
+        if (!allowed.empty()) allowed += ", ";
+        allowed += k;
+      }
+      return Invalid(Child(pointer, key),
+                     "unknown field " + Quote(key) + " (allowed: " + allowed + ")");
+    }
+    return Status::Ok();
+  }
+
+  // An integer in [lo, hi]; `fallback` when absent.
+  Result<int64_t> OptionalInt(const json::object& object, const std::string& pointer,
+                              std::string_view key, int64_t fallback, int64_t lo,
+                              int64_t hi) const {
+    const json::value* v = object.if_contains(key);
+    if (v == nullptr) return fallback;
+    const std::string at = Child(pointer, key);
+    int64_t n = 0;
+    if (v->is_int64()) {
+      n = v->get_int64();
+    } else if (v->is_uint64()) {
+      n = v->get_uint64() > static_cast<uint64_t>(hi) ? hi + 1
+                                                      : static_cast<int64_t>(v->get_uint64());
+    } else {
+      return WrongType(at, "an integer", *v);
+    }
+    if (n < lo || n > hi) {
+      return Invalid(at, "value " + std::to_string(n) + " out of range [" + std::to_string(lo) +
+                             ", " + std::to_string(hi) + "]");
+    }
+    return n;
+  }
+
+ private:
+  std::string_view file_;
+};
+
+constexpr double kMaxWindowHours = 8760;  // one year
+constexpr int64_t kMaxThreshold = 100;
+constexpr int64_t kMaxQuietPeriodMs = 600'000;
+
+}  // namespace
+
+namespace internal {
+
+Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::string_view file,
+                                                std::string_view pointer) {
+  ConfigReader r(file);
+  const std::string at(pointer);
+  if (!value.is_object()) return r.WrongType(at, "an object", value);
+  const json::object& top = value.get_object();
+  if (Status s = r.CheckKnownFields(top, at, {"levels", "window_hours", "quiet_period_ms"});
+      !s.ok()) {
+    return s.error();
+  }
+  LaunchGuardConfig config;
+  if (const json::value* levels_value = top.if_contains("levels")) {
+    const std::string levels_at = Child(at, "levels");
+    if (!levels_value->is_object()) return r.WrongType(levels_at, "an object", *levels_value);
+    const json::object& levels = levels_value->get_object();
+    if (Status s = r.CheckKnownFields(levels, levels_at,
+                                      {"disable_recent", "rollback_all", "baseline_only"});
+        !s.ok()) {
+      return s.error();
+    }
+    struct Level {
+      const char* key;
+      int* out;
+    };
+    const Level all[] = {{"disable_recent", &config.disable_recent},
+                         {"rollback_all", &config.rollback_all},
+                         {"baseline_only", &config.baseline_only}};
+    for (const Level& level : all) {
+      Result<int64_t> n = r.OptionalInt(levels, levels_at, level.key, *level.out, 1, kMaxThreshold);
+      if (!n.ok()) return n.error();
+      *level.out = static_cast<int>(*n);
+    }
+    if (config.rollback_all < config.disable_recent) {
+      return r.Invalid(Child(levels_at, "rollback_all"),
+                       "rollback_all (" + std::to_string(config.rollback_all) +
+                           ") must not be below disable_recent (" +
+                           std::to_string(config.disable_recent) + ")");
+    }
+    if (config.baseline_only < config.rollback_all) {
+      return r.Invalid(Child(levels_at, "baseline_only"),
+                       "baseline_only (" + std::to_string(config.baseline_only) +
+                           ") must not be below rollback_all (" +
+                           std::to_string(config.rollback_all) + ")");
+    }
+  }
+  if (const json::value* v = top.if_contains("window_hours")) {
+    const std::string window_at = Child(at, "window_hours");
+    if (!v->is_number()) return r.WrongType(window_at, "a number", *v);
+    double hours = v->to_number<double>();
+    if (!(hours > 0 && hours <= kMaxWindowHours)) {
+      return r.Invalid(window_at, "value must be > 0 and <= " +
+                                      std::to_string(static_cast<int64_t>(kMaxWindowHours)));
+    }
+    config.window = std::chrono::milliseconds(std::llround(hours * 3'600'000.0));
+  }
+  Result<int64_t> quiet =
+      r.OptionalInt(top, at, "quiet_period_ms", config.quiet_period.count(), 0, kMaxQuietPeriodMs);
+  if (!quiet.ok()) return quiet.error();
+  config.quiet_period = std::chrono::milliseconds(*quiet);
+  return config;
+}
+
+}  // namespace internal
+
+Result<LaunchGuardConfig> ParseLaunchGuardConfig(std::string_view json_text,
+                                                 std::string_view file) {
+  Result<json::value> doc =
+      internal::ParseStrictJson(json_text, file, {size_t{64} << 10, 8, "launch_guard config"});
+  if (!doc.ok()) return doc.error();
+  return internal::ReadLaunchGuardConfig(*doc, file, "");
+}
+
+LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) const {
+  LaunchDecision d;
+  // 1. The streak: failures, newest first, up to a good launch or a gap
+  //    longer than the window between a failure and the next-newer one.
+  std::vector<const LaunchRecord*> failures;
+  const LaunchRecord* last_good = nullptr;
+  for (const LaunchRecord& r : history) {
+    if (r.outcome == LaunchOutcome::kRunning) continue;
+    if (r.outcome == LaunchOutcome::kGood) {
+      last_good = &r;
+      break;
+    }
+    if (!failures.empty() && failures.back()->started_ms - r.started_ms > config_.window.count()) {
+      break;
+    }
+    failures.push_back(&r);
+  }
+  const int n = static_cast<int>(failures.size());
+  d.consecutive_failures = n;
+  if (n == 0) {
+    d.reason = last_good != nullptr ? "the last launch was good" : "no failed launches";
+    return d;
+  }
+  if (n >= config_.baseline_only) {
+    d.level = RecoveryLevel::kBaselineOnly;
+  } else if (n >= config_.rollback_all) {
+    d.level = RecoveryLevel::kRollbackAll;
+  } else if (n >= config_.disable_recent) {
+    d.level = RecoveryLevel::kDisableRecent;
+  }
+
+  // 2. Suspects: in a failed launch of the streak but not in the last good one.
+  const LaunchRecord& newest = *failures.front();
+  if (newest.blamed) {
+    d.blamed = newest.blamed;
+    d.suspects.push_back(*newest.blamed);
+  }
+  for (const LaunchRecord* f : failures) {
+    for (const ArtifactRef& a : f->active_artifacts) {
+      if (last_good != nullptr && Contains(last_good->active_artifacts, a)) continue;
+      if (!Contains(d.suspects, a)) d.suspects.push_back(a);
+    }
+  }
+
+  // 3. The reason: the failures oldest first, then what the level does.
+  std::string reason =
+      std::to_string(n) + (n == 1 ? " failed launch (" : " consecutive failed launches (");
+  for (int i = n - 1; i >= 0; --i) {
+    reason += FailureText(*failures[i]);
+    if (i > 0) reason += "; ";
+  }
+  reason += ") within " + DurationText(config_.window) + ": ";
+  switch (d.level) {
+    case RecoveryLevel::kNone:
+      reason += "below the threshold of " + std::to_string(config_.disable_recent) +
+                "; no recovery action";
+      break;
+    case RecoveryLevel::kDisableRecent:
+      if (d.suspects.empty()) {
+        reason +=
+            "no dynamic artifact was activated since the last good launch; nothing to disable";
+      } else {
+        reason += "disabling " + std::to_string(d.suspects.size()) +
+                  (d.suspects.size() == 1 ? " dynamic artifact" : " dynamic artifacts") +
+                  " activated since the last good launch, starting with " +
+                  ArtifactRefText(d.suspects.front()) + (d.blamed ? " (blamed)" : "");
+      }
+      break;
+    case RecoveryLevel::kRollbackAll:
+      reason += "rolling every dynamic artifact back";
+      break;
+    case RecoveryLevel::kBaselineOnly:
+      reason +=
+          "clearing caches, downloaded artifacts, hotpatches and config overrides; starting from "
+          "the shipped baseline";
+      break;
+  }
+  d.reason = std::move(reason);
+  return d;
+}
+
+LaunchDecision LaunchPolicy::SafeMode(std::string_view why) {
+  LaunchDecision d;
+  d.level = RecoveryLevel::kBaselineOnly;
+  d.safe_mode = true;
+  d.reason =
+      "cannot read launch history: " + std::string(why) + "; starting from the shipped baseline";
+  return d;
+}
+
+}  // namespace atrium

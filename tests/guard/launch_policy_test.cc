@@ -1,0 +1,540 @@
+// Launch records in a real state.db (temp dir) and the three-strike decision.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "atrium/artifact_store.h"
+#include "atrium/launch_guard.h"
+#include "launch_log.h"
+#include "sqlite_db.h"
+
+namespace atrium {
+namespace {
+
+namespace fs = std::filesystem;
+using internal::LaunchLog;
+using internal::LaunchLogOptions;
+using internal::OpenForLaunch;
+using internal::StaleCrash;
+
+constexpr int64_t kHourMs = 3'600'000;
+
+ArtifactRef Art(std::string kind, std::string id, std::string version) {
+  return {std::move(kind), std::move(id), std::move(version)};
+}
+
+class LaunchLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "atrium_launch_log_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    db_path_ = (root_ / "state.db").string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  LaunchLogOptions Options() {
+    LaunchLogOptions o;
+    o.now_ms = [this] { return now_ms_; };
+    return o;
+  }
+  std::unique_ptr<LaunchLog> OpenLog() {
+    auto log = LaunchLog::Open(db_path_, Options());
+    EXPECT_TRUE(log.ok()) << log.error().ToString();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+
+  fs::path root_;
+  std::string db_path_;
+  int64_t now_ms_ = 1'700'000'000'000;
+};
+
+TEST_F(LaunchLogTest, BeginMarkRoundTrip) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  const std::vector<ArtifactRef> active = {Art("native", "com.wallet.bill", "1.2.0"),
+                                           Art("config", "flags", "7")};
+  auto first = log->BeginLaunch("3.1.0", active);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  now_ms_ += 1000;
+  ASSERT_TRUE(log->MarkGood(*first).ok());
+  EXPECT_FALSE(log->MarkGood(*first).ok()) << "already ended";
+
+  now_ms_ += 1000;
+  auto second = log->BeginLaunch("3.1.0", {active[0]});
+  ASSERT_TRUE(second.ok());
+  Status failed =
+      log->MarkFailed(*second, LaunchOutcome::kHung, "main loop blocked 8.0 s", active[0]);
+  ASSERT_TRUE(failed.ok()) << failed.error().ToString();
+  EXPECT_EQ(log->MarkFailed(*second, LaunchOutcome::kGood, "").error().code,
+            ErrorCode::kInvalidArgument);
+
+  auto recent = log->Recent(10);
+  ASSERT_TRUE(recent.ok()) << recent.error().ToString();
+  ASSERT_EQ(recent->size(), 2u);
+  const LaunchRecord& hung = (*recent)[0];
+  EXPECT_EQ(hung.id, *second);
+  EXPECT_EQ(hung.outcome, LaunchOutcome::kHung);
+  EXPECT_EQ(hung.reason, "main loop blocked 8.0 s");
+  ASSERT_TRUE(hung.blamed.has_value());
+  EXPECT_EQ(*hung.blamed, active[0]);
+  EXPECT_EQ(hung.started_ms, 1'700'000'002'000);
+  const LaunchRecord& good = (*recent)[1];
+  EXPECT_EQ(good.outcome, LaunchOutcome::kGood);
+  EXPECT_EQ(good.app_version, "3.1.0");
+  EXPECT_EQ(good.active_artifacts, active);
+  EXPECT_EQ(good.ended_ms, 1'700'000'001'000);
+  EXPECT_FALSE(good.blamed.has_value());
+
+  auto one = log->Recent(1);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->size(), 1u);
+}
+
+TEST_F(LaunchLogTest, CloseStaleWithAndWithoutCrashRecord) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->BeginLaunch("1", {}).ok());
+  }
+  {
+    auto log = OpenLog();
+    auto closed = log->CloseStaleLaunches();
+    ASSERT_TRUE(closed.ok());
+    EXPECT_EQ(*closed, 1);
+    auto recent = log->Recent(1);
+    EXPECT_EQ((*recent)[0].outcome, LaunchOutcome::kKilledBeforeMark);
+    EXPECT_EQ(*log->CloseStaleLaunches(), 0);
+    ASSERT_TRUE(log->BeginLaunch("1", {}).ok());
+  }
+  {
+    auto log = OpenLog();
+    StaleCrash crash{"SIGSEGV in com.wallet.bill", Art("native", "com.wallet.bill", "1.2.0")};
+    auto closed = log->CloseStaleLaunches(crash);
+    ASSERT_TRUE(closed.ok());
+    EXPECT_EQ(*closed, 1);
+    auto recent = log->Recent(5);
+    ASSERT_EQ(recent->size(), 2u);
+    EXPECT_EQ((*recent)[0].outcome, LaunchOutcome::kCrashed);
+    EXPECT_EQ((*recent)[0].reason, "SIGSEGV in com.wallet.bill");
+    EXPECT_EQ((*recent)[0].blamed, crash.blamed);
+    EXPECT_EQ((*recent)[1].outcome, LaunchOutcome::kKilledBeforeMark);
+  }
+}
+
+TEST_F(LaunchLogTest, BegunLaunchSurvivesAKilledProcess) {
+  // Create the schema first so the child only begins a launch.
+  OpenLog().reset();
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto log = LaunchLog::Open(db_path_);
+    if (!log.ok()) ::_exit(2);
+    auto id = (*log)->BeginLaunch("9.9.9", {Art("h5", "com.wallet.home", "4")});
+    ::_exit(id.ok() ? 0 : 3);  // no destructors, no close, no mark
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  auto log = OpenLog();
+  auto closed = log->CloseStaleLaunches();
+  ASSERT_TRUE(closed.ok()) << closed.error().ToString();
+  EXPECT_EQ(*closed, 1);
+  auto recent = log->Recent(1);
+  ASSERT_EQ(recent->size(), 1u);
+  EXPECT_EQ((*recent)[0].outcome, LaunchOutcome::kKilledBeforeMark);
+  EXPECT_EQ((*recent)[0].app_version, "9.9.9");
+  EXPECT_EQ((*recent)[0].active_artifacts,
+            std::vector<ArtifactRef>{Art("h5", "com.wallet.home", "4")});
+}
+
+TEST_F(LaunchLogTest, ActionsAreRecorded) {
+  auto log = OpenLog();
+  ASSERT_TRUE(log->RecordAction(1, "disabled native:a@1", "1 failed launch (crashed)").ok());
+  now_ms_ += 5;
+  ASSERT_TRUE(log->RecordAction(2, "rolled back every dynamic artifact", "2 failed").ok());
+  auto actions = log->RecentActions(10);
+  ASSERT_TRUE(actions.ok());
+  ASSERT_EQ(actions->size(), 2u);
+  EXPECT_EQ((*actions)[0].level, 2);
+  EXPECT_EQ((*actions)[0].what, "rolled back every dynamic artifact");
+  EXPECT_EQ((*actions)[1].why, "1 failed launch (crashed)");
+  EXPECT_EQ((*actions)[1].time_ms + 5, (*actions)[0].time_ms);
+}
+
+TEST_F(LaunchLogTest, SharesStateDbWithTheArtifactStore) {
+  // The guard's tables first, then the artifact store's schema in the same file.
+  OpenLog().reset();
+  {
+    auto db = internal::SqliteDb::Open(db_path_);
+    ASSERT_TRUE(db.ok());
+    internal::Statement v((*db)->handle(), "PRAGMA user_version");
+    ASSERT_EQ(v.Step(), SQLITE_ROW);
+    EXPECT_EQ(v.Int(0), 0) << "the guard must not touch user_version";
+  }
+  ArtifactStoreOptions store_options;
+  store_options.data_dir = root_.string();
+  auto store = ArtifactStore::Open(store_options);
+  ASSERT_TRUE(store.ok()) << store.error().ToString();
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  EXPECT_TRUE(log->BeginLaunch("1", {}).ok());
+}
+
+TEST_F(LaunchLogTest, DamagedDatabaseMeansSafeMode) {
+  {
+    auto log = OpenLog();
+    ASSERT_TRUE(log->BeginLaunch("1", {}).ok());
+  }
+  {
+    std::ofstream out(db_path_, std::ios::binary | std::ios::trunc);
+    std::string garbage(8192, '\0');
+    for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 131 + 7);
+    out << garbage;
+  }
+  auto opened = OpenForLaunch(db_path_, Options());
+  ASSERT_TRUE(opened.safe_mode());
+  EXPECT_NE(opened.safe_mode_reason.find("state.db"), std::string::npos) << opened.safe_mode_reason;
+  EXPECT_NE(opened.safe_mode_reason.find("not a database"), std::string::npos)
+      << opened.safe_mode_reason;
+  LaunchDecision d = LaunchPolicy::SafeMode(opened.safe_mode_reason);
+  EXPECT_TRUE(d.safe_mode);
+  EXPECT_EQ(d.level, RecoveryLevel::kBaselineOnly);
+  EXPECT_EQ(d.reason.rfind("cannot read launch history: ", 0), 0u) << d.reason;
+  EXPECT_NE(d.reason.find("starting from the shipped baseline"), std::string::npos);
+}
+
+TEST_F(LaunchLogTest, DamagedPagesFailTheIntegrityCheck) {
+  {
+    auto log = OpenLog();
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE(log->BeginLaunch(std::string(100, 'v'), {Art("h5", "x", "1")}).ok());
+    }
+  }
+  const auto size = fs::file_size(db_path_);
+  ASSERT_GT(size, 3 * 4096u);
+  {
+    // Keep the header page; overwrite the rest with a pattern.
+    std::fstream f(db_path_, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(4096);
+    std::string garbage(size - 4096, '\x5a');
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  auto opened = OpenForLaunch(db_path_, Options());
+  ASSERT_TRUE(opened.safe_mode());
+  EXPECT_NE(opened.safe_mode_reason.find("integrity check failed: "), std::string::npos)
+      << opened.safe_mode_reason;
+  EXPECT_EQ(opened.safe_mode_reason.find('\n'), std::string::npos) << opened.safe_mode_reason;
+}
+
+TEST_F(LaunchLogTest, UnknownGuardSchemaVersionMeansSafeMode) {
+  OpenLog().reset();
+  {
+    auto db = internal::SqliteDb::Open(db_path_);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(
+        (*db)
+            ->Exec("UPDATE guard_meta SET value = 7 WHERE key = 'schema_version'", "bumping")
+            .ok());
+  }
+  auto opened = OpenForLaunch(db_path_, Options());
+  ASSERT_TRUE(opened.safe_mode());
+  EXPECT_NE(opened.safe_mode_reason.find("launch guard schema version 7"), std::string::npos)
+      << opened.safe_mode_reason;
+}
+
+TEST_F(LaunchLogTest, LockedDatabaseMeansSafeModeAfterTheBusyTimeout) {
+  OpenLog().reset();
+  auto locker = internal::SqliteDb::Open(db_path_);
+  ASSERT_TRUE(locker.ok());
+  ASSERT_TRUE((*locker)->Exec("BEGIN EXCLUSIVE", "locking").ok());
+  LaunchLogOptions options = Options();
+  options.busy_timeout_ms = 200;
+  auto opened = OpenForLaunch(db_path_, options);  // returns: the assertion is that we get here
+  ASSERT_TRUE(opened.safe_mode());
+  EXPECT_NE(opened.safe_mode_reason.find("locked"), std::string::npos) << opened.safe_mode_reason;
+  ASSERT_TRUE((*locker)->Exec("ROLLBACK", "unlocking").ok());
+  EXPECT_FALSE(OpenForLaunch(db_path_, Options()).safe_mode());
+}
+
+// --- The decision table -----------------------------------------------------
+
+LaunchRecord Launch(int64_t id, int64_t started_ms, LaunchOutcome outcome,
+                    std::vector<ArtifactRef> active, std::string reason = "",
+                    std::optional<ArtifactRef> blamed = std::nullopt) {
+  LaunchRecord r;
+  r.id = id;
+  r.started_ms = started_ms;
+  r.outcome = outcome;
+  r.active_artifacts = std::move(active);
+  r.reason = std::move(reason);
+  r.blamed = std::move(blamed);
+  return r;
+}
+
+class LaunchPolicyTest : public ::testing::Test {
+ protected:
+  const ArtifactRef old_ = Art("h5", "com.wallet.home", "4");
+  const ArtifactRef bill_ = Art("native", "com.wallet.bill", "1.2.0");
+  const ArtifactRef flags_ = Art("config", "flags", "8");
+  const int64_t t0_ = 1'700'000'000'000;
+
+  // Newest first: `failures` failed launches after one good launch.
+  std::vector<LaunchRecord> History(int failures) {
+    std::vector<LaunchRecord> h;
+    for (int i = failures; i >= 1; --i) {
+      h.push_back(i % 2 == 1 ? Launch(i + 1, t0_ + i * kHourMs, LaunchOutcome::kCrashed,
+                                      {old_, bill_, flags_}, "SIGSEGV in com.wallet.bill", bill_)
+                             : Launch(i + 1, t0_ + i * kHourMs, LaunchOutcome::kHung,
+                                      {old_, bill_, flags_}, "main loop blocked 8.0 s"));
+    }
+    h.push_back(Launch(1, t0_, LaunchOutcome::kGood, {old_}));
+    return h;
+  }
+};
+
+TEST_F(LaunchPolicyTest, NoFailuresNoAction) {
+  LaunchPolicy policy;
+  EXPECT_EQ(policy.Decide({}).level, RecoveryLevel::kNone);
+  EXPECT_EQ(policy.Decide({}).reason, "no failed launches");
+  LaunchDecision d = policy.Decide(History(0));
+  EXPECT_EQ(d.level, RecoveryLevel::kNone);
+  EXPECT_EQ(d.consecutive_failures, 0);
+  EXPECT_TRUE(d.suspects.empty());
+  EXPECT_EQ(d.reason, "the last launch was good");
+}
+
+TEST_F(LaunchPolicyTest, OneFailureDisablesRecentArtifactsBlamedFirst) {
+  // The newest failure blames bill_; flags_ is listed first in the launch, bill_ second.
+  std::vector<LaunchRecord> h = {Launch(2, t0_ + kHourMs, LaunchOutcome::kCrashed,
+                                        {old_, flags_, bill_}, "SIGSEGV in com.wallet.bill", bill_),
+                                 Launch(1, t0_, LaunchOutcome::kGood, {old_})};
+  LaunchDecision d = LaunchPolicy().Decide(h);
+  EXPECT_EQ(d.level, RecoveryLevel::kDisableRecent);
+  EXPECT_EQ(d.consecutive_failures, 1);
+  EXPECT_EQ(d.suspects, (std::vector<ArtifactRef>{bill_, flags_}));
+  EXPECT_EQ(d.blamed, bill_);
+  EXPECT_EQ(d.reason,
+            "1 failed launch (crashed: SIGSEGV in com.wallet.bill) within 24 h: disabling 2 "
+            "dynamic artifacts activated since the last good launch, starting with "
+            "native:com.wallet.bill@1.2.0 (blamed)");
+}
+
+TEST_F(LaunchPolicyTest, OneFailureWithoutBlameKeepsLaunchOrder) {
+  std::vector<LaunchRecord> h = {
+      Launch(2, t0_ + kHourMs, LaunchOutcome::kKilledBeforeMark, {old_, flags_, bill_}),
+      Launch(1, t0_, LaunchOutcome::kGood, {old_})};
+  LaunchDecision d = LaunchPolicy().Decide(h);
+  EXPECT_EQ(d.level, RecoveryLevel::kDisableRecent);
+  EXPECT_EQ(d.suspects, (std::vector<ArtifactRef>{flags_, bill_}));
+  EXPECT_FALSE(d.blamed.has_value());
+  EXPECT_NE(d.reason.find("(killed before mark)"), std::string::npos) << d.reason;
+}
+
+TEST_F(LaunchPolicyTest, TwoFailuresRollBackEverything) {
+  LaunchDecision d = LaunchPolicy().Decide(History(2));
+  EXPECT_EQ(d.level, RecoveryLevel::kRollbackAll);
+  EXPECT_EQ(d.consecutive_failures, 2);
+  EXPECT_EQ(d.reason,
+            "2 consecutive failed launches (crashed: SIGSEGV in com.wallet.bill; hung: main "
+            "loop blocked 8.0 s) within 24 h: rolling every dynamic artifact back");
+  // The suspects are still reported (what changed since the last good launch).
+  EXPECT_EQ(d.suspects, (std::vector<ArtifactRef>{bill_, flags_}));
+}
+
+TEST_F(LaunchPolicyTest, ThreeOrMoreFailuresStartFromBaseline) {
+  for (int n : {3, 4, 7}) {
+    LaunchDecision d = LaunchPolicy().Decide(History(n));
+    EXPECT_EQ(d.level, RecoveryLevel::kBaselineOnly) << n;
+    EXPECT_EQ(d.consecutive_failures, n);
+    EXPECT_FALSE(d.safe_mode);
+    EXPECT_NE(d.reason.find(std::to_string(n) + " consecutive failed launches"), std::string::npos)
+        << d.reason;
+    EXPECT_NE(d.reason.find("starting from the shipped baseline"), std::string::npos) << d.reason;
+  }
+}
+
+TEST_F(LaunchPolicyTest, AGoodLaunchResetsTheStreak) {
+  std::vector<LaunchRecord> h = {
+      Launch(5, t0_ + 4 * kHourMs, LaunchOutcome::kCrashed, {old_, bill_}, "SIGABRT"),
+      Launch(4, t0_ + 3 * kHourMs, LaunchOutcome::kGood, {old_, bill_}),
+      Launch(3, t0_ + 2 * kHourMs, LaunchOutcome::kCrashed, {old_}),
+      Launch(2, t0_ + 1 * kHourMs, LaunchOutcome::kCrashed, {old_}),
+  };
+  LaunchDecision d = LaunchPolicy().Decide(h);
+  EXPECT_EQ(d.level, RecoveryLevel::kDisableRecent);
+  EXPECT_EQ(d.consecutive_failures, 1);
+  EXPECT_TRUE(d.suspects.empty()) << "bill_ was active in the last good launch";
+  EXPECT_NE(d.reason.find("nothing to disable"), std::string::npos) << d.reason;
+}
+
+TEST_F(LaunchPolicyTest, RunningRowsAreSkipped) {
+  std::vector<LaunchRecord> h = History(1);
+  h.insert(h.begin(), Launch(99, t0_ + 9 * kHourMs, LaunchOutcome::kRunning, {}));
+  EXPECT_EQ(LaunchPolicy().Decide(h).consecutive_failures, 1);
+}
+
+TEST_F(LaunchPolicyTest, FailuresOutsideTheWindowDoNotCount) {
+  std::vector<LaunchRecord> h = {
+      Launch(4, t0_ + 50 * kHourMs, LaunchOutcome::kCrashed, {bill_}, "SIGSEGV"),
+      Launch(3, t0_ + 40 * kHourMs, LaunchOutcome::kHung, {bill_}, "blocked"),
+      // 39 h before the next-newer failure: outside the 24 h window.
+      Launch(2, t0_ + 1 * kHourMs, LaunchOutcome::kCrashed, {bill_}),
+      Launch(1, t0_, LaunchOutcome::kCrashed, {bill_}),
+  };
+  LaunchDecision d = LaunchPolicy().Decide(h);
+  EXPECT_EQ(d.consecutive_failures, 2);
+  EXPECT_EQ(d.level, RecoveryLevel::kRollbackAll);
+
+  LaunchGuardConfig wide;
+  wide.window = std::chrono::hours(48);
+  d = LaunchPolicy(wide).Decide(h);
+  EXPECT_EQ(d.consecutive_failures, 4);
+  EXPECT_EQ(d.level, RecoveryLevel::kBaselineOnly);
+  EXPECT_NE(d.reason.find("within 48 h"), std::string::npos) << d.reason;
+}
+
+TEST_F(LaunchPolicyTest, CustomThresholds) {
+  LaunchGuardConfig config;
+  config.disable_recent = 2;
+  config.rollback_all = 4;
+  config.baseline_only = 6;
+  LaunchPolicy policy(config);
+  EXPECT_EQ(policy.Decide(History(1)).level, RecoveryLevel::kNone);
+  EXPECT_NE(policy.Decide(History(1)).reason.find("below the threshold of 2"), std::string::npos);
+  EXPECT_EQ(policy.Decide(History(2)).level, RecoveryLevel::kDisableRecent);
+  EXPECT_EQ(policy.Decide(History(3)).level, RecoveryLevel::kDisableRecent);
+  EXPECT_EQ(policy.Decide(History(4)).level, RecoveryLevel::kRollbackAll);
+  EXPECT_EQ(policy.Decide(History(5)).level, RecoveryLevel::kRollbackAll);
+  EXPECT_EQ(policy.Decide(History(6)).level, RecoveryLevel::kBaselineOnly);
+
+  config.disable_recent = config.rollback_all = config.baseline_only = 2;
+  EXPECT_EQ(LaunchPolicy(config).Decide(History(2)).level, RecoveryLevel::kBaselineOnly);
+}
+
+TEST_F(LaunchPolicyTest, DecisionFromRecordsInTheDatabase) {
+  std::string tmpl = (fs::temp_directory_path() / "atrium_launch_policy_XXXXXX").string();
+  ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+  const std::string path = tmpl + "/state.db";
+  int64_t now = t0_;
+  LaunchLogOptions options;
+  options.now_ms = [&now] { return now; };
+  {
+    auto log = std::move(LaunchLog::Open(path, options)).value();
+    auto good = log->BeginLaunch("1", {old_});
+    ASSERT_TRUE(log->MarkGood(*good).ok());
+    now += kHourMs;
+    ASSERT_TRUE(log->BeginLaunch("1", {old_, bill_}).ok());  // then killed
+  }
+  auto log = std::move(LaunchLog::Open(path, options)).value();
+  ASSERT_TRUE(log->CloseStaleLaunches(StaleCrash{"SIGSEGV in com.wallet.bill", bill_}).ok());
+  LaunchDecision d = LaunchPolicy().Decide(*log->Recent(50));
+  EXPECT_EQ(d.level, RecoveryLevel::kDisableRecent);
+  EXPECT_EQ(d.suspects, std::vector<ArtifactRef>{bill_});
+  ASSERT_TRUE(log->RecordAction(static_cast<int>(d.level),
+                                "disabled " + ArtifactRefText(d.suspects[0]), d.reason)
+                  .ok());
+  EXPECT_EQ((*log->RecentActions(1))[0].why, d.reason);
+  log.reset();
+
+  auto history = ReadLaunchHistory(path, 10);
+  ASSERT_TRUE(history.ok()) << history.error().ToString();
+  ASSERT_EQ(history->launches.size(), 2u);
+  EXPECT_EQ(history->launches[0].outcome, LaunchOutcome::kCrashed);
+  ASSERT_EQ(history->actions.size(), 1u);
+  EXPECT_EQ(history->actions[0].what, "disabled native:com.wallet.bill@1.2.0");
+  EXPECT_FALSE(ReadLaunchHistory(tmpl + "/missing/state.db", 10).ok());
+  std::error_code ec;
+  fs::remove_all(tmpl, ec);
+}
+
+// --- Config parsing ----------------------------------------------------------
+
+TEST(LaunchGuardConfigTest, DefaultsAndFullObject) {
+  auto empty = ParseLaunchGuardConfig("{}", "app.json");
+  ASSERT_TRUE(empty.ok()) << empty.error().ToString();
+  EXPECT_EQ(empty->disable_recent, 1);
+  EXPECT_EQ(empty->rollback_all, 2);
+  EXPECT_EQ(empty->baseline_only, 3);
+  EXPECT_EQ(empty->window, std::chrono::hours(24));
+  EXPECT_EQ(empty->quiet_period, std::chrono::milliseconds(5000));
+
+  auto full = ParseLaunchGuardConfig(
+      R"({"levels": {"disable_recent": 2, "rollback_all": 3, "baseline_only": 5},
+          "window_hours": 1.5, "quiet_period_ms": 0})",
+      "app.json");
+  ASSERT_TRUE(full.ok()) << full.error().ToString();
+  EXPECT_EQ(full->disable_recent, 2);
+  EXPECT_EQ(full->rollback_all, 3);
+  EXPECT_EQ(full->baseline_only, 5);
+  EXPECT_EQ(full->window, std::chrono::minutes(90));
+  EXPECT_EQ(full->quiet_period, std::chrono::milliseconds(0));
+}
+
+TEST(LaunchGuardConfigTest, ErrorsNameThePointer) {
+  struct Case {
+    const char* json;
+    const char* pointer;
+    const char* message_part;
+  };
+  const Case cases[] = {
+      {R"({"level": {}})", "/level", "unknown field 'level'"},
+      {R"([])", "", "expected an object"},
+      {R"({"levels": 1})", "/levels", "expected an object"},
+      {R"({"levels": {"disable_recent": "1"}})", "/levels/disable_recent", "expected an integer"},
+      {R"({"levels": {"rollback_all": 0}})", "/levels/rollback_all", "out of range"},
+      {R"({"levels": {"baseline_only": 1.5}})", "/levels/baseline_only", "expected an integer"},
+      {R"({"levels": {"disable_recent": 3}})", "/levels/rollback_all",
+       "must not be below disable_recent"},
+      {R"({"levels": {"baseline_only": 1}})", "/levels/baseline_only",
+       "must not be below rollback_all"},
+      {R"({"levels": {"rollback": 2}})", "/levels/rollback", "unknown field"},
+      {R"({"window_hours": 0})", "/window_hours", "must be > 0"},
+      {R"({"window_hours": "24"})", "/window_hours", "expected a number"},
+      {R"({"quiet_period_ms": -1})", "/quiet_period_ms", "out of range"},
+      {R"({"quiet_period_ms": 5000.5})", "/quiet_period_ms", "expected an integer"},
+  };
+  for (const Case& c : cases) {
+    auto r = ParseLaunchGuardConfig(c.json, "app.json");
+    ASSERT_FALSE(r.ok()) << c.json;
+    EXPECT_EQ(r.error().code, ErrorCode::kValidation) << c.json;
+    EXPECT_EQ(r.error().file, "app.json");
+    EXPECT_EQ(r.error().pointer, c.pointer) << c.json << ": " << r.error().ToString();
+    EXPECT_NE(r.error().message.find(c.message_part), std::string::npos)
+        << c.json << ": " << r.error().ToString();
+  }
+}
+
+TEST(LaunchGuardConfigTest, SyntaxErrorsAndDuplicates) {
+  auto bad = ParseLaunchGuardConfig(R"({"window_hours": })", "app.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kParse);
+  EXPECT_TRUE(bad.error().offset.has_value());
+  auto dup = ParseLaunchGuardConfig(R"({"window_hours": 1, "window_hours": 2})", "app.json");
+  ASSERT_FALSE(dup.ok());
+}
+
+TEST(LaunchOutcomeTest, NamesRoundTrip) {
+  for (LaunchOutcome o : {LaunchOutcome::kRunning, LaunchOutcome::kGood, LaunchOutcome::kCrashed,
+                          LaunchOutcome::kHung, LaunchOutcome::kRequiredTaskFailed,
+                          LaunchOutcome::kKilledBeforeMark}) {
+    EXPECT_EQ(ParseLaunchOutcome(LaunchOutcomeName(o)), o);
+  }
+  EXPECT_EQ(std::string(LaunchOutcomeName(LaunchOutcome::kKilledBeforeMark)), "killed before mark");
+  EXPECT_FALSE(ParseLaunchOutcome("fine").has_value());
+  EXPECT_FALSE(IsFailedLaunch(LaunchOutcome::kGood));
+  EXPECT_TRUE(IsFailedLaunch(LaunchOutcome::kRequiredTaskFailed));
+}
+
+}  // namespace
+}  // namespace atrium
