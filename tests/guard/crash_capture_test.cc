@@ -1,0 +1,496 @@
+// Crash capture: each crash runs in a forked child that installs the
+// handlers and crashes; the parent checks how the child died and parses the
+// crash file. Parser tests feed hostile bytes.
+#include "atrium/crash_capture.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "atrium/thread_activity.h"
+#include "gtest/gtest.h"
+
+namespace atrium {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "sanitizers own the crash signals"
+#else
+#define SKIP_UNDER_SANITIZERS() (void)0
+#endif
+
+constexpr uintptr_t kSegvAddress = 0x40;
+
+std::string TempPath(const std::string& name) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("atrium_crash_test_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  return (dir / name).string();
+}
+
+std::string SelfExe() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
+
+struct ChildOptions {
+  bool foreground = true;
+  std::string patch;
+  void (*hook)() = nullptr;
+};
+
+ChildOptions Background() {
+  ChildOptions o;
+  o.foreground = false;
+  return o;
+}
+ChildOptions WithPatch(std::string patch) {
+  ChildOptions o;
+  o.patch = std::move(patch);
+  return o;
+}
+ChildOptions WithHook(void (*hook)()) {
+  ChildOptions o;
+  o.hook = hook;
+  return o;
+}
+
+// Forks a child that installs crash capture into `file` and runs `crash`;
+// returns the child's wait status.
+int RunCrashChild(void (*crash)(), const std::string& file, const ChildOptions& opts = {}) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);  // a hang in the handler dies with SIGALRM
+    if (!CrashCapture::Install(file).ok()) _exit(90);
+    CrashCapture::SetForeground(opts.foreground);
+    CrashCapture::SetHookForTesting(opts.hook);
+    SetCurrentThreadName("crashy-main");
+    ActivityScope bundle(ActivityField::kBundle, "com.test.crashy");
+    ActivityScope task(ActivityField::kTask, "com.test.crashy:boom");
+    ActivityScope patch(ActivityField::kPatch, opts.patch);
+    crash();
+    _exit(91);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+__attribute__((noinline)) void CrashSegvA() {
+  volatile uintptr_t addr = kSegvAddress;
+  *reinterpret_cast<volatile int*>(addr) = 1;
+}
+__attribute__((noinline)) void CrashSegvB() {
+  volatile uintptr_t addr = kSegvAddress;
+  *reinterpret_cast<volatile int*>(addr) = 2;
+}
+__attribute__((noinline)) void CrashAbort() { std::abort(); }
+__attribute__((noinline)) void CrashFpe() {
+  volatile int zero = 0;
+  volatile int seven = 7;  // not 1: GCC turns 1 / x into compares
+  volatile int x = seven / zero;
+  (void)x;
+}
+__attribute__((noinline)) void CrashIll() { __builtin_trap(); }
+
+volatile char* g_bus_page = nullptr;
+__attribute__((noinline)) void CrashBus() {
+  std::string path = TempPath("bus_file");
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || ftruncate(fd, 4096) != 0) _exit(92);
+  void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (p == MAP_FAILED || ftruncate(fd, 0) != 0) _exit(93);
+  g_bus_page = static_cast<volatile char*>(p);
+  g_bus_page[0] = 1;
+}
+
+__attribute__((noinline)) void Thrower() { throw std::runtime_error("boom from crashy"); }
+__attribute__((noinline)) void NoexceptCaller() noexcept { Thrower(); }
+void CrashTerminate() { NoexceptCaller(); }
+
+volatile bool g_keep_recursing = true;
+__attribute__((noinline)) int Recurse(int depth) {
+  volatile char pad[512];
+  pad[0] = static_cast<char>(depth);
+  if (!g_keep_recursing) return pad[0];
+  return Recurse(depth + 1) + pad[0];
+}
+void CrashStackOverflow() { Recurse(0); }
+
+void CrashOnOtherThread() {
+  std::thread t([] {
+    CrashCapture::PrepareThread();
+    SetCurrentThreadName("io-7");
+    ActivityScope bundle(ActivityField::kBundle, "com.test.worker");
+    CrashSegvA();
+  });
+  t.join();
+}
+
+void SegvHook() {
+  volatile uintptr_t addr = 0x8;
+  *reinterpret_cast<volatile int*>(addr) = 3;
+}
+
+CrashRecord ExpectCrash(void (*crash)(), int signo, const std::string& name,
+                        const ChildOptions& opts = {}) {
+  std::string file = TempPath(name);
+  int status = RunCrashChild(crash, file, opts);
+  EXPECT_TRUE(WIFSIGNALED(status)) << "status " << status;
+  if (WIFSIGNALED(status)) {
+    EXPECT_EQ(WTERMSIG(status), signo);
+  }
+  auto r = ReadCrashFile(file);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().ToString());
+  if (!r.ok()) return {};
+  CrashRecord rec = *r;
+  EXPECT_EQ(rec.signal, signo);
+  EXPECT_EQ(rec.bundle, "com.test.crashy");
+  EXPECT_EQ(rec.task, "com.test.crashy:boom");
+  EXPECT_EQ(rec.thread, "crashy-main");
+  EXPECT_EQ(rec.foreground, opts.foreground);
+  EXPECT_FALSE(rec.partial);
+  EXPECT_GE(rec.frames.size(), 3u);
+  // Some frame lies in this test binary, and maps back into it here.
+  const std::string exe = SelfExe();
+  bool in_exe = false;
+  for (const CrashFrame& f : rec.frames) {
+    if (f.module < 0 || rec.modules[f.module].path != exe) continue;
+    in_exe = true;
+    Dl_info self{}, info{};
+    EXPECT_TRUE(dladdr(reinterpret_cast<void*>(&ExpectCrash), &self));
+    EXPECT_TRUE(dladdr(reinterpret_cast<void*>(f.address), &info));  // fork: same layout
+    EXPECT_EQ(info.dli_fbase, self.dli_fbase);
+  }
+  EXPECT_TRUE(in_exe);
+  return rec;
+}
+
+TEST(CrashCaptureTest, SegvRecordsFaultAddressAndActivity) {
+  SKIP_UNDER_SANITIZERS();
+  CrashRecord rec = ExpectCrash(CrashSegvA, SIGSEGV, "segv");
+  EXPECT_EQ(rec.fault_address, kSegvAddress);
+  EXPECT_EQ(rec.code, SEGV_MAPERR);
+  EXPECT_EQ(rec.pid > 0, true);
+  EXPECT_GT(rec.time_sec, 0);
+  CrashReport report = Symbolize(rec, {std::filesystem::path(SelfExe()).parent_path().string()});
+  EXPECT_EQ(report.kind, CrashKind::kNative);
+  EXPECT_TRUE(report.foreground);
+  ASSERT_FALSE(report.frames.empty());
+  EXPECT_EQ(report.frames[0].module, SelfExe());  // frame 0 is the faulting PC
+  EXPECT_TRUE(report.frames[0].bundle_library);
+  EXPECT_EQ(report.signature, CrashSignature(rec));
+}
+
+TEST(CrashCaptureTest, Abort) {
+  SKIP_UNDER_SANITIZERS();
+  CrashRecord rec = ExpectCrash(CrashAbort, SIGABRT, "abort", Background());
+  EXPECT_EQ(rec.fault_address, 0u);
+  EXPECT_FALSE(rec.from_terminate);
+}
+
+TEST(CrashCaptureTest, IntegerDivisionByZero) {
+  SKIP_UNDER_SANITIZERS();
+  CrashRecord rec = ExpectCrash(CrashFpe, SIGFPE, "fpe");
+  EXPECT_EQ(rec.code, FPE_INTDIV);
+}
+
+#if defined(__x86_64__)
+TEST(CrashCaptureTest, IllegalInstruction) {
+  SKIP_UNDER_SANITIZERS();
+  ExpectCrash(CrashIll, SIGILL, "ill");
+}
+#endif
+
+TEST(CrashCaptureTest, BusErrorOnTruncatedMapping) {
+  SKIP_UNDER_SANITIZERS();
+  CrashRecord rec = ExpectCrash(CrashBus, SIGBUS, "bus");
+  EXPECT_NE(rec.fault_address, 0u);
+  EXPECT_EQ(rec.code, BUS_ADRERR);
+}
+
+TEST(CrashCaptureTest, UncaughtExceptionInNoexcept) {
+  SKIP_UNDER_SANITIZERS();
+  CrashRecord rec = ExpectCrash(CrashTerminate, SIGABRT, "terminate");
+  EXPECT_TRUE(rec.from_terminate);
+  EXPECT_NE(rec.what.find("runtime_error"), std::string::npos) << rec.what;
+  EXPECT_NE(rec.what.find("boom from crashy"), std::string::npos) << rec.what;
+}
+
+TEST(CrashCaptureTest, StackOverflowUsesAlternateStack) {
+  SKIP_UNDER_SANITIZERS();
+  CrashRecord rec = ExpectCrash(CrashStackOverflow, SIGSEGV, "overflow");
+  EXPECT_NE(rec.fault_address, 0u);
+}
+
+TEST(CrashCaptureTest, CrashOnAnotherThreadRecordsThatThread) {
+  SKIP_UNDER_SANITIZERS();
+  std::string file = TempPath("thread");
+  int status = RunCrashChild(CrashOnOtherThread, file);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGSEGV);
+  auto r = ReadCrashFile(file);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->thread, "io-7");
+  EXPECT_EQ(r->bundle, "com.test.worker");
+  EXPECT_EQ(r->task, "");
+}
+
+TEST(CrashCaptureTest, LuaWhenAHotpatchIsCurrent) {
+  SKIP_UNDER_SANITIZERS();
+  CrashRecord rec = ExpectCrash(CrashAbort, SIGABRT, "lua", WithPatch("patch-42"));
+  EXPECT_EQ(rec.patch, "patch-42");
+  EXPECT_EQ(Symbolize(rec).kind, CrashKind::kLua);
+}
+
+TEST(CrashCaptureTest, SignatureIsStableAndSiteSpecific) {
+  SKIP_UNDER_SANITIZERS();
+  std::string sigs[2];
+  for (int i = 0; i < 2; ++i) {
+    sigs[i] = CrashSignature(ExpectCrash(CrashSegvA, SIGSEGV, "same" + std::to_string(i)));
+  }
+  EXPECT_EQ(sigs[0], sigs[1]);
+  EXPECT_EQ(sigs[0].size(), 16u);
+  for (int i = 0; i < 1; ++i) {
+    EXPECT_NE(CrashSignature(ExpectCrash(CrashSegvB, SIGSEGV, "other")), sigs[0]);
+  }
+  // Different signal, same process layout: different signature.
+  EXPECT_NE(CrashSignature(ExpectCrash(CrashAbort, SIGABRT, "abort2")), sigs[0]);
+}
+
+// A crash inside the handler must not hang or loop: the process dies by a
+// signal and the file holds the phase-one record or fails its checksum.
+void ExpectSurvivableHandlerCrash(void (*crash)(), const std::string& name, int first_signal) {
+  std::string file = TempPath(name);
+  int status = RunCrashChild(crash, file, WithHook(SegvHook));
+  ASSERT_TRUE(WIFSIGNALED(status)) << status;
+  EXPECT_NE(WTERMSIG(status), SIGALRM) << "handler hung";
+  auto r = ReadCrashFile(file);
+  if (r.ok()) {
+    EXPECT_TRUE(r->partial);
+    EXPECT_EQ(r->signal, first_signal);
+    EXPECT_EQ(r->bundle, "com.test.crashy");
+  } else {
+    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt) << r.error().ToString();
+  }
+}
+
+TEST(CrashCaptureTest, CrashInsideHandlerAfterAbort) {
+  SKIP_UNDER_SANITIZERS();
+  ExpectSurvivableHandlerCrash(CrashAbort, "nested_abort", SIGABRT);
+}
+
+TEST(CrashCaptureTest, CrashInsideHandlerAfterSegv) {
+  SKIP_UNDER_SANITIZERS();
+  ExpectSurvivableHandlerCrash(CrashSegvA, "nested_segv", SIGSEGV);
+}
+
+TEST(CrashCaptureTest, SecondInstallFails) {
+  SKIP_UNDER_SANITIZERS();
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string file = TempPath("twice");
+    bool first = CrashCapture::Install(file).ok();
+    Status second = CrashCapture::Install(file);
+    _exit(first && !second.ok() && second.error().code == ErrorCode::kState ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// ---- Parser ----------------------------------------------------------------
+
+uint32_t TestCrc32(const unsigned char* p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+void Reseal(std::string* b) {
+  uint32_t crc = TestCrc32(reinterpret_cast<const unsigned char*>(b->data()) + 16, b->size() - 16);
+  std::memcpy(b->data() + 12, &crc, 4);
+}
+
+template <typename T>
+void Poke(std::string* b, size_t off, T v) {
+  std::memcpy(b->data() + off, &v, sizeof(v));
+}
+
+// A valid record with 2 frames (one in module 0) and 1 module, built by hand.
+std::string HandMadeRecord() {
+  std::string b(560 + 2 * 24 + 264, '\0');
+  std::memcpy(b.data(), "ATCR", 4);
+  Poke<uint32_t>(&b, 4, 1);
+  Poke<uint32_t>(&b, 8, static_cast<uint32_t>(b.size()));
+  Poke<int32_t>(&b, 16, SIGSEGV);
+  Poke<uint64_t>(&b, 24, 0x1234);
+  Poke<uint32_t>(&b, 56, 1);  // foreground
+  Poke<uint16_t>(&b, 60, 2);
+  Poke<uint16_t>(&b, 62, 1);
+  std::memcpy(b.data() + 80, "com.test.crashy", 15);
+  Poke<uint64_t>(&b, 560, 0x7f0000001000);
+  Poke<uint64_t>(&b, 568, 0x1000);
+  Poke<int32_t>(&b, 576, 0);
+  Poke<uint64_t>(&b, 584, 0x5555);
+  Poke<int32_t>(&b, 600, -1);
+  Poke<uint64_t>(&b, 608, 0x7f0000000000);
+  std::memcpy(b.data() + 616, "/opt/app/bundles/libcrashy.so", 29);
+  Reseal(&b);
+  return b;
+}
+
+TEST(CrashFileTest, HandMadeRecordParses) {
+  auto r = ParseCrashRecord(HandMadeRecord(), "crash.bin");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->signal, SIGSEGV);
+  EXPECT_EQ(r->fault_address, 0x1234u);
+  EXPECT_TRUE(r->foreground);
+  EXPECT_EQ(r->bundle, "com.test.crashy");
+  ASSERT_EQ(r->frames.size(), 2u);
+  EXPECT_EQ(r->frames[0].module, 0);
+  EXPECT_EQ(r->frames[0].offset, 0x1000u);
+  EXPECT_EQ(r->frames[1].module, -1);
+  ASSERT_EQ(r->modules.size(), 1u);
+  CrashReport report = Symbolize(*r, {"/opt/app/bundles"});
+  EXPECT_TRUE(report.frames[0].bundle_library);
+  EXPECT_EQ(report.frames[0].module, "/opt/app/bundles/libcrashy.so");
+  EXPECT_FALSE(report.frames[1].bundle_library);
+  // The signature does not depend on where modules were loaded.
+  CrashRecord moved = *r;
+  moved.modules[0].base += 0x10000;
+  moved.frames[0].address += 0x10000;
+  EXPECT_EQ(CrashSignature(moved), CrashSignature(*r));
+  moved.frames[0].offset += 4;
+  EXPECT_NE(CrashSignature(moved), CrashSignature(*r));
+}
+
+TEST(CrashFileTest, EmptyOrMissingFileIsNoCrash) {
+  std::string file = TempPath("empty");
+  std::ofstream(file).close();
+  auto r = ReadCrashFile(file);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
+  auto missing = ReadCrashFile(TempPath("does_not_exist"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST(CrashFileTest, TruncatedAtEveryOffset) {
+  const std::string full = HandMadeRecord();
+  for (size_t n = 1; n < full.size(); ++n) {
+    auto r = ParseCrashRecord(full.substr(0, n), "crash.bin");
+    ASSERT_FALSE(r.ok()) << n;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+    if (n >= 12) {  // the length field is readable
+      EXPECT_EQ(r.error().offset, n);
+      EXPECT_NE(r.error().message.find("truncated at offset " + std::to_string(n)),
+                std::string::npos)
+          << r.error().message;
+      EXPECT_EQ(r.error().file, "crash.bin");
+    }
+  }
+}
+
+TEST(CrashFileTest, TruncatedFileOnDisk) {
+  std::string file = TempPath("truncated");
+  std::string b = HandMadeRecord();
+  std::ofstream(file, std::ios::binary) << b.substr(0, 40);
+  auto r = ReadCrashFile(file);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().ToString(),
+            file + ":@40: truncated at offset 40: expected " + std::to_string(b.size()) + " bytes");
+}
+
+TEST(CrashFileTest, EveryFlippedByteIsDetected) {
+  const std::string full = HandMadeRecord();
+  for (size_t i = 0; i < full.size(); ++i) {
+    std::string b = full;
+    b[i] = static_cast<char>(b[i] ^ 0x5a);
+    auto r = ParseCrashRecord(b, "crash.bin");
+    ASSERT_FALSE(r.ok()) << i;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+    if (i >= 16) {
+      EXPECT_NE(r.error().message.find("checksum mismatch"), std::string::npos);
+    }
+  }
+}
+
+TEST(CrashFileTest, HeaderErrorsArePrecise) {
+  std::string b = HandMadeRecord();
+  b[0] = 'X';
+  auto magic = ParseCrashRecord(b, "f");
+  ASSERT_FALSE(magic.ok());
+  EXPECT_EQ(magic.error().offset, 0u);
+  EXPECT_NE(magic.error().message.find("magic"), std::string::npos);
+
+  b = HandMadeRecord();
+  Poke<uint32_t>(&b, 4, 7);
+  auto version = ParseCrashRecord(b, "f");
+  ASSERT_FALSE(version.ok());
+  EXPECT_EQ(version.error().offset, 4u);
+  EXPECT_EQ(version.error().message, "unsupported version 7");
+
+  for (uint32_t len : {0u, 100u, 0xFFFFFFFFu, 1u << 20}) {
+    b = HandMadeRecord();
+    Poke<uint32_t>(&b, 8, len);
+    auto r = ParseCrashRecord(b, "f");
+    ASSERT_FALSE(r.ok()) << len;
+    EXPECT_EQ(r.error().offset, 8u) << r.error().message;
+  }
+
+  b = HandMadeRecord() + "extra";
+  auto trailing = ParseCrashRecord(b, "f");
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_EQ(trailing.error().offset, HandMadeRecord().size());
+}
+
+TEST(CrashFileTest, InconsistentBodyWithValidChecksum) {
+  struct Case {
+    size_t off;
+    std::function<void(std::string*)> edit;
+  } cases[] = {
+      {8, [](std::string* b) { Poke<uint16_t>(b, 60, 3); }},     // frame count vs length
+      {60, [](std::string* b) { Poke<uint16_t>(b, 60, 999); }},  // absurd frame count
+      {62, [](std::string* b) { Poke<uint16_t>(b, 62, 999); }},  // absurd module count
+      {576, [](std::string* b) { Poke<int32_t>(b, 576, 1); }},   // module out of range
+      {576, [](std::string* b) { Poke<int32_t>(b, 576, -5); }},
+      {80, [](std::string* b) { std::memset(b->data() + 80, 'a', 96); }},   // no NUL
+      {616, [](std::string* b) { std::memset(b->data() + 616, 0, 256); }},  // empty path
+      {56, [](std::string* b) { Poke<uint32_t>(b, 56, 0x100); }},           // unknown flag
+      {16, [](std::string* b) { Poke<int32_t>(b, 16, 0); }},                // no signal
+  };
+  for (const Case& c : cases) {
+    std::string b = HandMadeRecord();
+    c.edit(&b);
+    Reseal(&b);
+    auto r = ParseCrashRecord(b, "f");
+    ASSERT_FALSE(r.ok()) << c.off;
+    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+    EXPECT_EQ(r.error().offset, c.off) << r.error().message;
+  }
+}
+
+TEST(CrashFileTest, OversizedFileIsRejected) {
+  std::string file = TempPath("huge");
+  std::ofstream(file, std::ios::binary) << HandMadeRecord() << std::string(1 << 20, 'x');
+  auto r = ReadCrashFile(file);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+  EXPECT_EQ(r.error().offset, HandMadeRecord().size());
+}
+
+}  // namespace
+}  // namespace atrium
