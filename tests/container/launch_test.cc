@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <fstream>
+#include <thread>
 
 #include "atrium/container.h"
 #include "test_app.h"
@@ -85,7 +87,14 @@ TEST(LaunchTest, StoppingABundleDropsItsPendingTasks) {
     if (b.bundle == "com.test.staged") cancelled = b.tasks.cancelled;
   }
   EXPECT_GE(cancelled, 1u);  // the 10-minute delayed task
-  // Nothing of the bundle is left holding its library.
+  // Nothing of the bundle is left holding its library once the pool threads
+  // have destroyed the tasks that ran (a worker drops a finished task's
+  // closure, and with it the library reference, just after running it).
+  // The deadline only guards against a hang.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (IsMapped("libfixture_staged.so") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_FALSE(IsMapped("libfixture_staged.so"));
 }
 
