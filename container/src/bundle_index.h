@@ -66,7 +66,8 @@ class BundleIndex {
     bool eager = false;
     bool baseline = false;
     bool broken = false;
-    bool has_startup = false;  // the manifest declares startup tasks  // manifest unreadable; never loads
+    bool has_startup =
+        false;  // the manifest declares startup tasks  // manifest unreadable; never loads
     Resolution resolution = Resolution::kUnresolved;
     std::span<const uint32_t> deps;
   };

@@ -541,11 +541,10 @@ Status ReadStartup(const FieldReader& r, const json::object& root, Manifest* m) 
 Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
-  RETURN_IF_ERROR(
-      r.CheckKnownFields(*root, "",
-                         {"$schema", "name", "version", "description", "library", "activation",
-                          "requires", "provides", "micro_apps", "startup", "resources",
-                          "live_swap"}));
+  RETURN_IF_ERROR(r.CheckKnownFields(
+      *root, "",
+      {"$schema", "name", "version", "description", "library", "activation", "requires", "provides",
+       "micro_apps", "startup", "resources", "live_swap"}));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }

@@ -1233,7 +1233,6 @@ class SchedulerImpl final : public Scheduler {
   const std::shared_ptr<SchedulerCore> core_;
 };
 
-
 bool IsValidPoolName(std::string_view name) {
   if (name.empty() || name[0] < 'a' || name[0] > 'z') return false;
   for (char c : name) {

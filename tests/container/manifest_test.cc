@@ -657,8 +657,8 @@ TEST(ManifestTest, StartupTaskOptions) {
 TEST(ManifestTest, StartupRules) {
   // Stage names are checked against the app's stages when the launch's task
   // graph is built; the manifest checks their form.
-  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/stage", "First Frame"),
-                            ErrorCode::kValidation, "/startup/0/stage",
+  EXPECT_TRUE(ManifestFails(SetManifest("/startup/0/stage", "First Frame"), ErrorCode::kValidation,
+                            "/startup/0/stage",
                             {"invalid stage 'First Frame'", "boot, framework, first_frame"}));
   for (const char* stage : {"boot", "framework", "first_frame", "post_frame", "idle", "launch"}) {
     EXPECT_TRUE(ParseManifest(SetManifest("/startup/0/stage", stage), kFile).ok()) << stage;
@@ -885,8 +885,8 @@ TEST(AppDescriptorTest, StartupSection) {
                        "/startup/pools/io/threads", {"out of range [1, 256]"}));
   EXPECT_TRUE(AppFails(with("/pools/io/priority", "realtime"), ErrorCode::kValidation,
                        "/startup/pools/io/priority", {"invalid priority 'realtime'"}));
-  EXPECT_TRUE(AppFails(with("/pools/io/nice", 3), ErrorCode::kValidation,
-                       "/startup/pools/io/nice", {"unknown field 'nice'"}));
+  EXPECT_TRUE(AppFails(with("/pools/io/nice", 3), ErrorCode::kValidation, "/startup/pools/io/nice",
+                       {"unknown field 'nice'"}));
   EXPECT_TRUE(AppFails(with("/pools/main", json::object{}), ErrorCode::kValidation,
                        "/startup/pools/main", {"invalid pool name 'main'"}));
   EXPECT_TRUE(AppFails(with("/max_threads", 0), ErrorCode::kValidation, "/startup/max_threads",

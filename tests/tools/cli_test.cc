@@ -44,8 +44,8 @@ TEST_F(CliTest, RunsTheSampleWalletLazily) {
   auto out = RunCli("run " + app + " --data-dir " + dir_ + "/data");
   ASSERT_EQ(out.status, 0) << out.text;
   EXPECT_NE(out.text.find("Welcome back, Ada Lovelace"), std::string::npos) << out.text;
-  // The launch loads the bundles with startup tasks (31 tasks in 5 bundles, plus the eager home bundle's @load);
-  // scan has none and stays unloaded until opened.
+  // The launch loads the bundles with startup tasks (31 tasks in 5 bundles, plus the eager home
+  // bundle's @load); scan has none and stays unloaded until opened.
   EXPECT_NE(out.text.find("loaded bundles (5 of 8 installed)"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("startup tasks: 32 of 32 ok"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("com.wallet.scan          0.9.0    resolved (lazy)"), std::string::npos)

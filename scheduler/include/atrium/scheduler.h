@@ -106,13 +106,13 @@ struct TaskCounters {
 struct PoolStats {
   std::string name;
   CpuPriority cpu = CpuPriority::kNormal;
-  int nice = 0;            // nice value its threads run at
-  std::string policy;      // "SCHED_OTHER" / "SCHED_IDLE"
-  int max_threads = 0;     // configured
-  int threads = 0;         // started
+  int nice = 0;         // nice value its threads run at
+  std::string policy;   // "SCHED_OTHER" / "SCHED_IDLE"
+  int max_threads = 0;  // configured
+  int threads = 0;      // started
   int peak_running = 0;
-  size_t queued = 0;       // pending now (including held)
-  size_t held = 0;         // of which held by the startup fence
+  size_t queued = 0;  // pending now (including held)
+  size_t held = 0;    // of which held by the startup fence
   int running = 0;
   bool paused = false;
   bool held_until_idle = false;  // configured (governance rule 1)

@@ -79,9 +79,9 @@ class ATRIUM_EXPORT Trace {
   Trace();
   Clock::time_point start_;
   mutable std::mutex mu_;
-  std::vector<TraceEvent> events_;                               // guarded by mu_
-  std::vector<std::pair<uint32_t, std::string>> thread_names_;   // guarded by mu_
-  std::vector<std::pair<std::string, std::string>> metadata_;    // guarded by mu_
+  std::vector<TraceEvent> events_;                              // guarded by mu_
+  std::vector<std::pair<uint32_t, std::string>> thread_names_;  // guarded by mu_
+  std::vector<std::pair<std::string, std::string>> metadata_;   // guarded by mu_
 };
 
 // Records a complete slice from construction to destruction when tracing is on.
