@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "field_reader.h"
 #include "strict_json.h"
 
 namespace atrium {
@@ -74,62 +75,7 @@ bool Contains(const std::vector<ArtifactRef>& list, const ArtifactRef& ref) {
   return false;
 }
 
-class ConfigReader {
- public:
-  explicit ConfigReader(std::string_view file) : file_(file) {}
-
-  Error Invalid(std::string pointer, std::string message) const {
-    return MakeLocated(ErrorCode::kValidation, file_, std::move(pointer), std::move(message));
-  }
-  Error WrongType(const std::string& pointer, const char* expected, const json::value& got) const {
-    return Invalid(pointer,
-                   std::string("expected ") + expected + ", got " + internal::JsonKindName(got));
-  }
-
-  Status CheckKnownFields(const json::object& object, const std::string& pointer,
-                          std::initializer_list<std::string_view> known) const {
-    for (const json::key_value_pair& member : object) {
-      std::string_view key(member.key().data(), member.key().size());
-      bool found = false;
-      for (std::string_view k : known) found = found || k == key;
-      if (found) continue;
-      std::string allowed;
-      for (std::string_view k : known) {
-        if (!allowed.empty()) allowed += ", ";
-        allowed += k;
-      }
-      return Invalid(Child(pointer, key),
-                     "unknown field " + Quote(key) + " (allowed: " + allowed + ")");
-    }
-    return Status::Ok();
-  }
-
-  // An integer in [lo, hi]; `fallback` when absent.
-  Result<int64_t> OptionalInt(const json::object& object, const std::string& pointer,
-                              std::string_view key, int64_t fallback, int64_t lo,
-                              int64_t hi) const {
-    const json::value* v = object.if_contains(key);
-    if (v == nullptr) return fallback;
-    const std::string at = Child(pointer, key);
-    int64_t n = 0;
-    if (v->is_int64()) {
-      n = v->get_int64();
-    } else if (v->is_uint64()) {
-      n = v->get_uint64() > static_cast<uint64_t>(hi) ? hi + 1
-                                                      : static_cast<int64_t>(v->get_uint64());
-    } else {
-      return WrongType(at, "an integer", *v);
-    }
-    if (n < lo || n > hi) {
-      return Invalid(at, "value " + std::to_string(n) + " out of range [" + std::to_string(lo) +
-                             ", " + std::to_string(hi) + "]");
-    }
-    return n;
-  }
-
- private:
-  std::string_view file_;
-};
+using internal::FieldReader;
 
 constexpr double kMaxWindowHours = 8760;  // one year
 constexpr int64_t kMaxThreshold = 100;
@@ -141,7 +87,7 @@ namespace internal {
 
 Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::string_view file,
                                                 std::string_view pointer) {
-  ConfigReader r(file);
+  FieldReader r(file);
   const std::string at(pointer);
   if (!value.is_object()) return r.WrongType(at, "an object", value);
   const json::object& top = value.get_object();
