@@ -1,11 +1,13 @@
 #include "artifact_commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <string>
 #include <vector>
 
 #include "atrium/container.h"
+#include "atrium/launch_guard.h"
 
 namespace {
 
@@ -134,5 +136,94 @@ int RollbackMain(int argc, char** argv) {
   if (!r.ok()) return Fail(r.error());
   std::printf("rolled back %s: %s from the next launch\n", a.positional[1].c_str(),
               r->has_value() ? ((*r)->version + " (previous)").c_str() : "the baseline");
+  return 0;
+}
+
+namespace {
+
+// The data dir of the app named by `a` (--data-dir, else the default for
+// its app id; the app is opened without the launch guard to find it).
+std::string DataDirOf(const Args& a) {
+  if (!a.data_dir.empty()) return a.data_dir;
+  auto c = Open(a);
+  return c != nullptr ? c->data_dir() : std::string();
+}
+
+const char* LevelName(int level) {
+  switch (level) {
+    case 1:
+      return "1 disable_recent";
+    case 2:
+      return "2 rollback_all";
+    case 3:
+      return "3 baseline_only";
+    default:
+      return "0";
+  }
+}
+
+}  // namespace
+
+int LaunchesMain(int argc, char** argv) {
+  Args a;
+  if (!Parse(argc, argv, nullptr, 1, &a)) return 2;
+  const std::string data_dir = DataDirOf(a);
+  if (data_dir.empty()) return 1;
+  auto history = atrium::ReadLaunchHistory(data_dir + "/state.db", 50);
+  if (!history.ok()) return Fail(history.error());
+  std::printf("%zu launch(es) in %s/state.db, newest first (UTC)\n", history->launches.size(),
+              data_dir.c_str());
+  std::printf("%-5s %-19s %9s  %-18s %-16s %s\n", "id", "started", "duration", "outcome",
+              "level decided", "reason / blamed");
+  for (const auto& l : history->launches) {
+    std::string duration =
+        l.ended_ms != 0 ? std::to_string(l.ended_ms - l.started_ms) + " ms" : std::string("-");
+    std::string outcome = atrium::LaunchOutcomeName(l.outcome);
+    if (l.crashed_after_good) outcome += ", then crashed";
+    std::string why = l.reason;
+    if (l.blamed)
+      why += (why.empty() ? "" : "; ") + ("blamed " + atrium::ArtifactRefText(*l.blamed));
+    std::printf("%-5lld %-19s %9s  %-18s %-16s %s\n", static_cast<long long>(l.id),
+                Time(l.started_ms).c_str(), duration.c_str(), outcome.c_str(), LevelName(l.level),
+                why.c_str());
+    if (!l.active_artifacts.empty()) {
+      std::string list;
+      for (const auto& art : l.active_artifacts) {
+        list += (list.empty() ? "" : ", ") + atrium::ArtifactRefText(art);
+      }
+      std::printf("      dynamic artifacts: %s\n", list.c_str());
+    }
+  }
+  std::printf("\nguard actions, newest first:\n");
+  if (history->actions.empty()) std::printf("  (none)\n");
+  for (const auto& act : history->actions) {
+    std::printf("  %s  level %d  %s\n      why: %s\n", Time(act.time_ms).c_str(), act.level,
+                act.what.c_str(), act.why.c_str());
+  }
+  return 0;
+}
+
+int CrashesMain(int argc, char** argv) {
+  Args a;
+  if (!Parse(argc, argv, "--frames", 1, &a)) return 2;
+  const std::string data_dir = DataDirOf(a);
+  if (data_dir.empty()) return 1;
+  auto reports = atrium::ReadCrashReports(data_dir + "/state.db", 50);
+  if (!reports.ok()) return Fail(reports.error());
+  std::printf("%zu crash report(s) in %s/state.db, newest first (UTC)\n", reports->size(),
+              data_dir.c_str());
+  for (const auto& r : *reports) {
+    std::printf("#%lld  %s  launch %lld  %s  %s  %s  %s  signature %s\n",
+                static_cast<long long>(r.id), Time(r.time_ms).c_str(),
+                static_cast<long long>(r.launch_id), r.kind.c_str(),
+                r.foreground ? "foreground" : "background",
+                r.persistent ? "persistent" : "one-time", r.summary.c_str(), r.signature.c_str());
+    if (r.blamed) std::printf("      blamed: %s\n", atrium::ArtifactRefText(*r.blamed).c_str());
+    const size_t shown = a.flag ? r.frames.size() : std::min<size_t>(r.frames.size(), 6);
+    for (size_t i = 0; i < shown; ++i) std::printf("      #%zu %s\n", i, r.frames[i].c_str());
+    if (shown < r.frames.size()) {
+      std::printf("      ... %zu more (--frames)\n", r.frames.size() - shown);
+    }
+  }
   return 0;
 }

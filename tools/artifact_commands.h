@@ -11,6 +11,13 @@
 //   atrium rollback <app-dir> <bundle> [--data-dir D]
 //       the active update of <bundle> is disabled; its previous version (or
 //       the baseline) is used from the next launch
+//   atrium launches <app-dir> [--data-dir D]
+//       the launch guard's records: each launch, how it ended, the recovery
+//       level decided at its start, what it blamed; then every guard action
+//       with its reason
+//   atrium crashes <app-dir> [--data-dir D] [--frames]
+//       crash and hang reports: kind, foreground/background, one-time or
+//       persistent, signature, blamed artifact, frames (all with --frames)
 //
 // Calling convention as in atrium_main.cc: argv[0] is the command's name;
 // returns the exit status (0 ok, 1 failed, 2 usage).
@@ -21,5 +28,7 @@ int ArtifactsMain(int argc, char** argv);
 int InstallMain(int argc, char** argv);
 int SwapMain(int argc, char** argv);
 int RollbackMain(int argc, char** argv);
+int LaunchesMain(int argc, char** argv);
+int CrashesMain(int argc, char** argv);
 
 #endif  // ATRIUM_TOOLS_ARTIFACT_COMMANDS_H_

@@ -50,11 +50,16 @@ int Usage() {
                "      --trace F       write the launch as a Chrome trace (Perfetto)\n"
                "      --stats         print per-pool and per-bundle task figures\n"
                "      --quiet         print only failures\n"
+               "      --stay MS       keep the app running MS ms after the launch\n"
+               "      --no-guard      without the launch guard (no launch record,\n"
+               "                      no crash capture, no watchdog)\n"
                "  stats <app-dir>     run the launch, print the scheduler's figures\n"
                "  artifacts <app-dir> [--history]  artifacts in state.db and why\n"
                "  install <app-dir> X.atb [--now]  install a bundle update (next launch)\n"
                "  swap <app-dir> X.atb [--live]    replace a bundle (--live: while running)\n"
                "  rollback <app-dir> <bundle>      disable its active update\n"
+               "  launches <app-dir>  launch records, recovery levels, guard actions\n"
+               "  crashes <app-dir> [--frames]     crash and hang reports\n"
                "  bundles <app-dir>   list every bundle with its state and reason\n"
                "  validate <path>     check bundle.json / app.json files; errors as\n"
                "                      file:json-pointer: message\n"
@@ -80,9 +85,11 @@ struct Common {
   bool reindex = false;
   std::vector<std::string> open;
   std::vector<std::string> urls;
-  std::string trace;   // run: write a Chrome trace of the launch here
-  bool quiet = false;  // run: print only failures
-  bool stats = false;  // run: print the scheduler's figures after the launch
+  std::string trace;      // run: write a Chrome trace of the launch here
+  bool quiet = false;     // run: print only failures
+  bool stats = false;     // run: print the scheduler's figures after the launch
+  bool no_guard = false;  // run: without the launch guard
+  int stay_ms = 0;        // run: keep running this long after the launch
 };
 
 bool ParseCommon(int argc, char** argv, Common* c) {
@@ -92,7 +99,8 @@ bool ParseCommon(int argc, char** argv, Common* c) {
       "open", po::value<std::vector<std::string>>(&c->open)->composing())(
       "url", po::value<std::vector<std::string>>(&c->urls)->composing())(
       "trace", po::value(&c->trace))("quiet", po::bool_switch(&c->quiet))(
-      "stats", po::bool_switch(&c->stats));
+      "stats", po::bool_switch(&c->stats))("no-guard", po::bool_switch(&c->no_guard))(
+      "stay", po::value(&c->stay_ms));
   po::positional_options_description pos;
   pos.add("app", 1);
   try {
@@ -248,7 +256,9 @@ int Run(int argc, char** argv) {
     if (!c.quiet) std::printf(fmt, args...);
   };
   auto t0 = Clock::now();
-  auto container = atrium::Container::Open({c.app_dir, c.data_dir, c.reindex});
+  atrium::ContainerOptions options{c.app_dir, c.data_dir, c.reindex};
+  options.launch_guard = !c.no_guard;
+  auto container = atrium::Container::Open(std::move(options));
   auto t1 = Clock::now();
   if (!container.ok()) {
     std::fprintf(stderr, "atrium: cannot open app: %s\n", container.error().ToString().c_str());
@@ -263,6 +273,18 @@ int Run(int argc, char** argv) {
       fs::absolute(c.app_dir).lexically_normal().c_str(), ct.data_dir().c_str());
   out("container open          %8.3f ms\n", Ms(t0, t1));
   out("scheduler: %s\n", ct.scheduler().priority_policy().c_str());
+  if (const atrium::LaunchGuardReport* guard = ct.launch_guard()) {
+    const atrium::LaunchDecision& d = guard->decision;
+    if (d.level != atrium::RecoveryLevel::kNone || d.safe_mode) {
+      // Always shown, even with --quiet: the app is not running as installed.
+      std::fprintf(stderr, "launch guard%s: level %d: %s\n", d.safe_mode ? " (safe mode)" : "",
+                   static_cast<int>(d.level), d.reason.c_str());
+      for (const auto& a : guard->actions) std::fprintf(stderr, "  %s\n", a.c_str());
+    } else {
+      out("launch guard: launch %lld, %s\n", static_cast<long long>(guard->launch_id),
+          d.reason.c_str());
+    }
+  }
   atrium::Status started = ct.Start();
   auto t2 = Clock::now();
   out("launch (to idle stage)  %8.3f ms%s\n", Ms(t1, t2), started.ok() ? "" : "  FAILED");
@@ -297,6 +319,9 @@ int Run(int argc, char** argv) {
     ct.scheduler().RunMainLoopUntil([&] { return ct.pipeline()->finished(); },
                                     std::chrono::seconds(60));
     if (!c.quiet) PrintLaunch(*ct.pipeline());
+  }
+  if (c.stay_ms > 0) {
+    ct.scheduler().RunMainLoopUntil([] { return false; }, std::chrono::milliseconds(c.stay_ms));
   }
   if (!c.quiet) {
     auto bundles = ct.Bundles();
@@ -415,6 +440,8 @@ int main(int argc, char** argv) {
   if (cmd == "stats") return Stats(argc - 1, argv + 1);
   if (cmd == "artifacts") return ArtifactsMain(argc - 1, argv + 1);
   if (cmd == "install") return InstallMain(argc - 1, argv + 1);
+  if (cmd == "launches") return LaunchesMain(argc - 1, argv + 1);
+  if (cmd == "crashes") return CrashesMain(argc - 1, argv + 1);
   if (cmd == "swap") return SwapMain(argc - 1, argv + 1);
   if (cmd == "rollback") return RollbackMain(argc - 1, argv + 1);
   if (cmd == "validate") return Validate(argc - 1, argv + 1);

@@ -26,9 +26,12 @@
 #include "atrium/app_url.h"
 #include "atrium/bundle.h"
 #include "atrium/container.h"
+#include "atrium/crash_capture.h"
 #include "atrium/thread_activity.h"
 #include "atrium/trace.h"
 #include "bundle_index.h"
+#include "guarded_launch.h"
+#include "launch_policy.h"
 #include "log.h"
 #include "service_registry_core.h"
 
@@ -285,6 +288,13 @@ class ContainerImpl final : public Container {
     // failed) before the pipeline, which waits for its tasks, goes away.
     if (scheduler_ != nullptr) scheduler_->Shutdown();
     pipeline_.reset();
+    // A clean close: a launch that reached idle is good (docs/launch_guard.md).
+    if (guard_ != nullptr) guard_->Close();
+    if (!scratch_dir_.empty()) {
+      store_.reset();
+      std::error_code ec;
+      fs::remove_all(scratch_dir_, ec);
+    }
   }
 
   Status Init(ContainerOptions options);
@@ -322,6 +332,9 @@ class ContainerImpl final : public Container {
   Result<Manifest> BundleManifest(std::string_view name) const override;
   Status Install(const std::string& bundle_dir) override;
   ArtifactStore& artifacts() override { return *store_; }
+  const LaunchGuardReport* launch_guard() const override {
+    return guard_ != nullptr ? &guard_report_ : nullptr;
+  }
   Result<ArtifactRecord> InstallPackage(const std::string& package_path, InstallAs as) override;
   Result<ArtifactRecord> SwapLive(const std::string& package_path) override;
   Status Uninstall(std::string_view bundle) override;
@@ -353,6 +366,9 @@ class ContainerImpl final : public Container {
   uint64_t Fingerprint() const;
   Status CreateScheduler();
   Status OpenArtifactStore();
+  // The launch guard's start (options_.launch_guard): after the store opened,
+  // before the index is read and any bundle code runs.
+  void BeginGuardedLaunch(std::string store_trouble);
   Status TrustReleaseKeys();
   // LoadLocked, and when an updated bundle (an active artifact) fails to
   // load or start: mark it failed, bring the previous version back, load
@@ -389,6 +405,11 @@ class ContainerImpl final : public Container {
       stores_;  // guarded by stores_mu_
 
   std::unique_ptr<ArtifactStore> store_;
+  bool guard_enabled_ = false;
+  std::string scratch_dir_;  // the safe mode's scratch artifact store, removed at close
+  std::function<void()> on_hang_;
+  std::unique_ptr<GuardedLaunch> guard_;  // set by Init when the guard is on
+  LaunchGuardReport guard_report_;
   // State exported by a version being swapped out, for its successor's
   // context; guarded by lifecycle_mu_.
   std::map<std::string, std::string, std::less<>> handover_;
@@ -465,6 +486,7 @@ Status RouterImpl::Launch(std::string_view app_id, LaunchParams params) {
   Status loaded = container_->LoadIndexed(idx, "micro-app " + req->app_id);
   if (!loaded.ok()) return loaded;
   req->params = std::move(params);
+  ActivityScope activity(ActivityField::kMicroApp, req->app_id);
   return launcher->Launch(*req);
 }
 
@@ -517,6 +539,8 @@ Status ContainerImpl::Init(ContainerOptions options) {
   // Fast path: a valid index for these exact app.json bytes carries the
   // validated descriptor. Otherwise parse and validate app.json, then rebuild.
   data_dir_ = options.data_dir;
+  guard_enabled_ = options.launch_guard;
+  on_hang_ = std::move(options.on_hang);
   std::string app_id = data_dir_.empty() ? QuickAppId(app_json_) : std::string();
   if (data_dir_.empty() && !app_id.empty()) data_dir_ = DefaultDataDir(app_id);
   registry_.SetLazyHook([this](std::string_view iface) { return LoadProvider(iface); });
@@ -539,7 +563,9 @@ Status ContainerImpl::Init(ContainerOptions options) {
         index_ = std::make_unique<BundleIndex>(std::move(idx).value());
         runtimes_.resize(index_->size());
         if (Status st = TrustReleaseKeys(); !st.ok()) return st;
-        return CreateScheduler();
+        if (Status st = CreateScheduler(); !st.ok()) return st;
+        if (guard_ != nullptr) guard_->StartWatchdog(*scheduler_);
+        return Status::Ok();
       }
       why = "app descriptor changed";
     } else {
@@ -564,6 +590,7 @@ Status ContainerImpl::Init(ContainerOptions options) {
   }
   if (Status st = TrustReleaseKeys(); !st.ok()) return st;
   if (Status st = CreateScheduler(); !st.ok()) return st;
+  if (guard_ != nullptr) guard_->StartWatchdog(*scheduler_);
   return RebuildIndexLocked(why);
 }
 
@@ -571,6 +598,36 @@ Status ContainerImpl::OpenArtifactStore() {
   std::error_code ec;
   fs::create_directories(data_dir_, ec);
   auto store = ArtifactStore::Open({data_dir_, {}});
+  std::string store_trouble;
+  if (!store.ok() && guard_enabled_) {
+    // The guard still starts the app, in the safest mode, and says why: a
+    // damaged state.db is moved aside (kept for inspection) and a fresh one
+    // made; one that stays locked or unreadable is left alone and this
+    // launch runs from a scratch store (baseline only) that it removes.
+    const Error first = store.error();
+    if (first.code == ErrorCode::kCorrupt) {
+      const std::string aside =
+          (fs::path(data_dir_) /
+           ("state.db.damaged-" +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count())))
+              .string();
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        fs::rename(fs::path(data_dir_) / (std::string("state.db") + suffix), aside + suffix, ec);
+      }
+      store_trouble = first.ToString() + "; moved aside to " + aside;
+      store = ArtifactStore::Open({data_dir_, {}});
+    } else {
+      const std::string scratch =
+          (fs::path(data_dir_) / ("safe-mode-" + std::to_string(::getpid()))).string();
+      fs::remove_all(scratch, ec);
+      store_trouble = first.ToString() + "; running from a scratch store (" + scratch + ")";
+      scratch_dir_ = scratch;
+      store = ArtifactStore::Open({scratch, {}});
+    }
+    Log(LogLevel::kError, "", "launch guard: state.db unusable: " + store_trouble);
+  }
   if (!store.ok()) return store.error();
   store_ = std::move(store).value();
   // Updates installed for the next launch become active now, before the
@@ -580,7 +637,44 @@ Status ContainerImpl::OpenArtifactStore() {
   for (const auto& r : *promoted) {
     Log(LogLevel::kInfo, r.id, "update " + r.version + " activated (installed for this launch)");
   }
+  if (guard_enabled_) BeginGuardedLaunch(std::move(store_trouble));
   return Status::Ok();
+}
+
+// A top-level string or the "launch_guard" object of app.json without
+// validating the rest (the descriptor is validated when the index is built).
+std::string QuickAppString(const std::string& json, const char* key) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec);
+  if (ec || !v.is_object()) return {};
+  const auto* field = v.as_object().if_contains(key);
+  if (field == nullptr || !field->is_string()) return {};
+  return std::string(field->as_string());
+}
+
+void ContainerImpl::BeginGuardedLaunch(std::string store_trouble) {
+  GuardedLaunchOptions options;
+  options.data_dir = data_dir_;
+  options.app_version = QuickAppString(app_json_, "version");
+  options.store_trouble = std::move(store_trouble);
+  options.on_hang = on_hang_;
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(app_json_, ec);
+  if (!ec && doc.is_object()) {
+    if (const auto* config = doc.as_object().if_contains("launch_guard")) {
+      auto parsed = ReadLaunchGuardConfig(*config, (fs::path(app_dir_) / "app.json").string(),
+                                          "/launch_guard");
+      if (parsed.ok()) {
+        options.config = *parsed;
+      } else {
+        Log(LogLevel::kError, "", "launch guard: using defaults: " + parsed.error().ToString());
+      }
+    }
+  }
+  guard_ = GuardedLaunch::Begin(std::move(options), *store_);
+  guard_report_.decision = guard_->decision();
+  guard_report_.actions = guard_->actions();
+  guard_report_.launch_id = guard_->launch_id();
 }
 
 Status ContainerImpl::TrustReleaseKeys() {
@@ -617,6 +711,8 @@ Status ContainerImpl::CreateScheduler() {
   }
   options.max_threads = config.max_threads;
   options.bundle_quota = config.bundle_task_quota;
+  // Crash capture records a stack overflow on a pool thread too.
+  if (guard_ != nullptr) options.on_thread_start = [] { CrashCapture::PrepareThread(); };
   auto scheduler = Scheduler::Create(std::move(options));
   if (!scheduler.ok()) {
     Error e = scheduler.error();
@@ -823,6 +919,8 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
     const char* err = dlerror();
     return fail(ErrorCode::kLoad, std::string("dlopen failed: ") + (err ? err : path));
   }
+  // Crash frames in this library map to it from now on.
+  if (guard_ != nullptr) CrashCapture::RefreshModules();
   auto lib = std::make_shared<LoadedLibrary>();
   lib->handle = handle;
   lib->path = path;
@@ -968,14 +1066,33 @@ Status ContainerImpl::Start() {
     trace->SetMetadata("stages", stages);
   }
   const auto t0 = std::chrono::steady_clock::now();
+  if (guard_ != nullptr) {
+    guard_->OnStartCalled();
+    const auto& stages = pipeline->stages();
+    if (std::find(stages.begin(), stages.end(), "first_frame") != stages.end()) {
+      pipeline->OnStageEnd("first_frame",
+                           [guard = guard_.get()](std::string_view) { guard->OnFirstFrame(); });
+    }
+  }
   Status started =
       pipeline->Start(*scheduler_, [this](const StartupTaskSpec& t) { return RunStartupTask(t); });
-  if (!started.ok()) return started;
+  if (!started.ok()) {
+    if (guard_ != nullptr)
+      guard_->OnLaunchFailed(started.error().ToString(), started.error().bundle);
+    return started;
+  }
   scheduler_->RunMainLoopUntil([pipeline] { return pipeline->idle_reached(); },
                                std::chrono::hours(24));
   // The launch failed (the pipeline finished early) or reached the idle
   // stage with every required task done; idle-stage work goes on.
   Status result = pipeline->finished() ? pipeline->result() : Status::Ok();
+  if (guard_ != nullptr) {
+    if (result.ok()) {
+      guard_->OnIdle();
+    } else {
+      guard_->OnLaunchFailed(result.error().ToString(), result.error().bundle);
+    }
+  }
   if (Trace* trace = Trace::Active()) {
     trace->SetMetadata("launch_ms", std::to_string(MsSince(t0)));
     trace->SetMetadata("result", result.ok() ? "ok" : "failed: " + result.error().ToString());

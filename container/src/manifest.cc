@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "field_reader.h"
+#include "launch_policy.h"
 #include "strict_json.h"
 
 // Early-return helpers for this file only (#undef'd at the end).
@@ -498,9 +499,9 @@ Result<StartupConfig> ReadStartupConfig(const FieldReader& r, const json::value&
 Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_view file) {
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
-  RETURN_IF_ERROR(r.CheckKnownFields(
-      *root, "",
-      {"$schema", "id", "version", "name", "home", "baseline", "release_keys", "startup"}));
+  RETURN_IF_ERROR(r.CheckKnownFields(*root, "",
+                                     {"$schema", "id", "version", "name", "home", "baseline",
+                                      "release_keys", "startup", "launch_guard"}));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }
@@ -540,6 +541,13 @@ Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_vie
   }
   if (const json::value* startup = root->if_contains("startup")) {
     ASSIGN_OR_RETURN(app.startup, ReadStartupConfig(r, *startup));
+  }
+  // Validated here; the launch guard reads it from app.json at each launch.
+  if (const json::value* guard = root->if_contains("launch_guard")) {
+    if (auto config = internal::ReadLaunchGuardConfig(*guard, file, "/launch_guard");
+        !config.ok()) {
+      return std::move(config).take_error();
+    }
   }
   return app;
 }

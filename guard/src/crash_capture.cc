@@ -1,5 +1,6 @@
-// Crash capture: signal/terminate handlers (async-signal-safe part) and the
-// next launch's parser and symbolizer. See atrium/crash_capture.h.
+// Crash capture: signal/terminate handlers (async-signal-safe part), the
+// stack-request handler behind CaptureThreadStack, and the next launch's
+// parser and symbolizer. See atrium/crash_capture.h.
 //
 // Record layout, version 1 (host byte order; read back on the same device):
 //   0  char[4] magic "ATCR"     4  u32 version     8  u32 length (whole record)
@@ -30,6 +31,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +39,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <thread>
 #include <typeinfo>
 
 #include "atrium/thread_activity.h"
@@ -155,27 +158,59 @@ struct Frames {
   const ModuleEntry* module_of[kMaxCrashModules] = {};
 };
 
+// Maps `addr` to the module of the active table that holds it: returns the
+// module's index in `f`'s list (added there on first use) and sets `offset`
+// from its load bias; -1 when no module holds it or the list is full.
+// Async-signal-safe; shared by the crash handler and CaptureThreadStack.
+int ModuleIndex(Frames* f, uintptr_t addr, uint64_t* offset) {
+  int index = -1;
+  *offset = 0;
+  int t = g_active_table.load(std::memory_order_acquire);
+  if (t < 0) return -1;
+  const ModuleTable& table = g_tables[t];
+  for (int i = 0; i < table.count && i < 256; ++i) {
+    const ModuleEntry& e = table.entries[i];
+    if (addr < e.start || addr >= e.end) continue;
+    for (int m = 0; m < f->modules; ++m) {
+      if (f->module_of[m] == &e) index = m;
+    }
+    if (index < 0 && f->modules < kMaxCrashModules) {
+      index = f->modules;
+      f->module_of[f->modules++] = &e;
+    }
+    if (index >= 0) *offset = addr - e.bias;
+    break;
+  }
+  return index;
+}
+
+// Where the interrupted thread's frames start in a backtrace taken inside a
+// signal handler: just below `pc` (the interrupted PC from the ucontext),
+// so the handler's own frames and the signal trampoline are dropped; -1
+// when `pc` is 0 or not in the backtrace.
+int FirstFrameBelow(void* const* backtrace, int n, uintptr_t pc) {
+  if (pc == 0) return -1;
+  for (int i = 0; i < n; ++i) {
+    if (reinterpret_cast<uintptr_t>(backtrace[i]) == pc) return i + 1;
+  }
+  return -1;
+}
+
+// The thread's name for a record: its ThreadActivity name, else the
+// kernel's (PR_GET_NAME). Async-signal-safe.
+void ThreadNameOf(const ThreadActivity* a, char (&name)[17]) {
+  std::memset(name, 0, sizeof(name));
+  if (a->thread[0] != '\0') {
+    std::memcpy(name, a->thread, std::min(sizeof(a->thread), sizeof(name) - 1));
+  } else {
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+  }
+}
+
 void AddFrame(Frames* f, uintptr_t addr) {
   if (f->count >= kMaxCrashFrames) return;
-  int index = -1;
   uint64_t offset = 0;
-  int t = g_active_table.load(std::memory_order_acquire);
-  if (t >= 0) {
-    const ModuleTable& table = g_tables[t];
-    for (int i = 0; i < table.count && i < 256; ++i) {
-      const ModuleEntry& e = table.entries[i];
-      if (addr < e.start || addr >= e.end) continue;
-      for (int m = 0; m < f->modules; ++m) {
-        if (f->module_of[m] == &e) index = m;
-      }
-      if (index < 0 && f->modules < kMaxCrashModules) {
-        index = f->modules;
-        f->module_of[f->modules++] = &e;
-      }
-      if (index >= 0) offset = addr - e.bias;
-      break;
-    }
-  }
+  const int index = ModuleIndex(f, addr, &offset);
   size_t off = kFixedSize + kFrameSize * static_cast<size_t>(f->count);
   Put<uint64_t>(off, addr);
   Put<uint64_t>(off + 8, offset);
@@ -228,13 +263,9 @@ __attribute__((noinline)) void Capture(int signo, int code, uintptr_t fault, uin
   Put<int64_t>(40, ts.tv_sec);
   Put<int64_t>(48, ts.tv_nsec);
   const ThreadActivity* a = CurrentThreadActivity();
-  if (a->thread[0] != '\0') {
-    PutText(kThreadOff, kThreadLen, a->thread, sizeof(a->thread));
-  } else {
-    char name[17] = {};
-    prctl(PR_GET_NAME, name, 0, 0, 0);
-    PutText(kThreadOff, kThreadLen, name, 16);
-  }
+  char name[17];
+  ThreadNameOf(a, name);
+  PutText(kThreadOff, kThreadLen, name, 16);
   PutText(kBundleOff, kTextLen, a->bundle, sizeof(a->bundle));
   PutText(kTaskOff, kTextLen, a->task, sizeof(a->task));
   PutText(kPatchOff, kTextLen, a->patch, sizeof(a->patch));
@@ -255,13 +286,8 @@ __attribute__((noinline)) void Capture(int signo, int code, uintptr_t fault, uin
   int n = backtrace(g_backtrace, static_cast<int>(std::size(g_backtrace)));
   int start = std::min(skip, n);
   if (pc != 0) {
-    start = n;  // keep only frame 0 unless the signal frame is found
-    for (int i = 0; i < n; ++i) {
-      if (reinterpret_cast<uintptr_t>(g_backtrace[i]) == pc) {
-        start = i + 1;
-        break;
-      }
-    }
+    start = FirstFrameBelow(g_backtrace, n, pc);
+    if (start < 0) start = n;  // keep only frame 0 unless the signal frame is found
   }
   for (int i = start; i < n; ++i) AddFrame(&f, reinterpret_cast<uintptr_t>(g_backtrace[i]));
   Commit(f, flags);
@@ -352,6 +378,135 @@ struct AltStack {
     munmap(mem, size);
   }
 };
+
+// ---- Stack requests (CaptureThreadStack). ---------------------------------
+// One request at a time (StackRequestMutex). g_stack_state is kStackIdle,
+// the target's tid (requested), kStackWriting or kStackDone. The requester
+// moves it from idle/done to the target's tid and signals the thread; the
+// handler answers only if it wins tid -> kStackWriting with its own tid, so
+// a late signal (after the requester gave up), a stray one, or one reaching
+// another thread writes nothing.
+//  1. g_stack is written only in state kStackWriting, by that one handler.
+//  2. g_stack is read by the requester only after it saw kStackDone.
+//  3. A requester that times out takes tid -> kStackIdle back; if the
+//     handler is already writing, the state stays kStackWriting and the
+//     next request waits for kStackDone first.
+constexpr pid_t kStackIdle = 0, kStackWriting = -1, kStackDone = -2;
+
+struct StackSnapshot {
+  pid_t tid;
+  uintptr_t pc;  // interrupted PC, 0 if unknown
+  int depth;
+  void* backtrace[kMaxCrashFrames + 16];
+  timespec time;
+  char thread[17];
+  ThreadActivity activity;
+};
+
+std::atomic<pid_t> g_stack_state{kStackIdle};
+StackSnapshot g_stack;
+
+std::mutex& StackRequestMutex() {
+  static auto* mu = new std::mutex;
+  return *mu;
+}
+
+// Frames the stack-request handler puts in its backtrace above the
+// interrupted code, when the interrupted PC is not found in it.
+constexpr int kStackHandlerFrames = 2;
+
+void OnStackRequest(int, siginfo_t*, void* ucontext) {
+  const int saved_errno = errno;
+  const pid_t tid = Tid();
+  pid_t expected = tid;
+  if (g_stack_state.compare_exchange_strong(expected, kStackWriting, std::memory_order_acq_rel)) {
+    g_stack.tid = tid;
+    g_stack.pc = PcOf(ucontext);
+    clock_gettime(CLOCK_REALTIME, &g_stack.time);
+    // backtrace() was warmed up by Install or CaptureThreadStack.
+    g_stack.depth = backtrace(g_stack.backtrace, static_cast<int>(std::size(g_stack.backtrace)));
+    const ThreadActivity* a = CurrentThreadActivity();
+    std::memcpy(&g_stack.activity, a, sizeof(ThreadActivity));
+    ThreadNameOf(a, g_stack.thread);
+    g_stack_state.store(kStackDone, std::memory_order_release);
+  }
+  errno = saved_errno;
+}
+
+// The signal of stack requests; its handler is installed on first use.
+int StackRequestSignal() {
+  static const int signo = [] {
+    const int sig = SIGRTMIN + 5;
+    void* warm[4];
+    backtrace(warm, 4);  // loads libgcc_s now, not in the handler
+    struct sigaction sa {};
+    sa.sa_sigaction = OnStackRequest;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, nullptr);
+    return sig;
+  }();
+  return signo;
+}
+
+// Polls g_stack_state every millisecond until `pred` holds or `deadline` passes.
+template <typename Pred>
+bool PollStackState(const Pred& pred, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    if (pred(g_stack_state.load(std::memory_order_acquire))) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// The record of the answered request in g_stack (state kStackDone).
+CrashRecord StackRecord() {
+  CrashRecord r;
+  r.signal = 0;
+  r.pid = static_cast<int>(getpid());
+  r.tid = static_cast<int>(g_stack.tid);
+  r.time_sec = g_stack.time.tv_sec;
+  r.time_nsec = g_stack.time.tv_nsec;
+  r.foreground = g_foreground.load(std::memory_order_relaxed);
+  auto text = [](const char* p, size_t cap) { return std::string(p, strnlen(p, cap)); };
+  r.thread = text(g_stack.thread, sizeof(g_stack.thread));
+  r.bundle = text(g_stack.activity.bundle, sizeof(g_stack.activity.bundle));
+  r.task = text(g_stack.activity.task, sizeof(g_stack.activity.task));
+  r.patch = text(g_stack.activity.patch, sizeof(g_stack.activity.patch));
+  r.micro_app = text(g_stack.activity.micro_app, sizeof(g_stack.activity.micro_app));
+
+  const int n =
+      std::max(0, std::min(g_stack.depth, static_cast<int>(std::size(g_stack.backtrace))));
+  int start = FirstFrameBelow(g_stack.backtrace, n, g_stack.pc);
+  std::vector<uintptr_t> addresses;
+  if (start >= 0) {
+    addresses.push_back(g_stack.pc);
+  } else {
+    start = std::min(kStackHandlerFrames, n);
+  }
+  for (int i = start; i < n; ++i) {
+    addresses.push_back(reinterpret_cast<uintptr_t>(g_stack.backtrace[i]));
+  }
+  if (addresses.size() > static_cast<size_t>(kMaxCrashFrames)) addresses.resize(kMaxCrashFrames);
+
+  // Same mapping as the crash handler's, under the lock that keeps the
+  // table's entries from being rewritten meanwhile.
+  std::lock_guard<std::mutex> lock(ModulesMutex());
+  Frames f;
+  for (uintptr_t addr : addresses) {
+    CrashFrame frame;
+    frame.address = addr;
+    frame.module = ModuleIndex(&f, addr, &frame.offset);
+    r.frames.push_back(frame);
+  }
+  for (int m = 0; m < f.modules; ++m) {
+    CrashModule mod;
+    mod.path = f.module_of[m]->path;
+    mod.base = f.module_of[m]->bias;
+    r.modules.push_back(std::move(mod));
+  }
+  return r;
+}
 
 // ---- Parsing. --------------------------------------------------------------
 Error Corrupt(const std::string& path, uint64_t offset, std::string message) {
@@ -458,6 +613,49 @@ void CrashCapture::RefreshModules() {
 }
 
 void CrashCapture::SetForeground(bool foreground) { g_foreground.store(foreground); }
+
+Result<CrashRecord> CaptureThreadStack(pid_t tid, std::chrono::milliseconds timeout) {
+  if (tid <= 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "invalid thread id " + std::to_string(tid));
+  }
+  const int signo = StackRequestSignal();
+  if (g_active_table.load(std::memory_order_acquire) < 0) CrashCapture::RefreshModules();
+  std::lock_guard<std::mutex> lock(StackRequestMutex());
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // A handler of an earlier, timed-out request may still be writing.
+  if (!PollStackState([](pid_t s) { return s != kStackWriting; }, deadline)) {
+    return MakeError(ErrorCode::kState, "thread " + std::to_string(tid) +
+                                            " did not answer within " +
+                                            std::to_string(timeout.count()) +
+                                            " ms (an earlier stack capture is still running)");
+  }
+  g_stack_state.store(tid, std::memory_order_release);
+  if (syscall(SYS_tgkill, getpid(), tid, signo) != 0) {
+    const int err = errno;
+    g_stack_state.store(kStackIdle, std::memory_order_release);
+    if (err == ESRCH) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no thread " + std::to_string(tid) + " in this process");
+    }
+    return MakeError(ErrorCode::kInternal,
+                     "tgkill(" + std::to_string(tid) + "): " + std::strerror(err));
+  }
+  if (!PollStackState([](pid_t s) { return s == kStackDone; }, deadline)) {
+    pid_t expected = tid;
+    // Taking the request back fails only when the handler has started
+    // writing: wait a little for it, else leave it for the next request.
+    if (g_stack_state.compare_exchange_strong(expected, kStackIdle) ||
+        !PollStackState([](pid_t s) { return s == kStackDone; },
+                        std::chrono::steady_clock::now() + std::chrono::milliseconds(100))) {
+      return MakeError(ErrorCode::kState, "thread " + std::to_string(tid) +
+                                              " did not answer within " +
+                                              std::to_string(timeout.count()) + " ms");
+    }
+  }
+  CrashRecord record = StackRecord();
+  g_stack_state.store(kStackIdle, std::memory_order_release);
+  return record;
+}
 
 void CrashCapture::SetHookForTesting(void (*hook)()) { g_hook.store(hook); }
 

@@ -11,7 +11,7 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr int64_t kGuardSchemaVersion = 1;
+constexpr int64_t kGuardSchemaVersion = 2;
 
 std::string ArtifactsToJson(const std::vector<ArtifactRef>& artifacts) {
   json::array out;
@@ -94,7 +94,6 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
     if (Status s = tx.Begin(); !s.ok()) return s.error();
     if (Status s = db->Exec(
             "CREATE TABLE IF NOT EXISTS guard_meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-            "INSERT OR IGNORE INTO guard_meta VALUES('schema_version', 1);"
             "CREATE TABLE IF NOT EXISTS launches("
             "  id INTEGER PRIMARY KEY AUTOINCREMENT, started_ms INTEGER NOT NULL,"
             "  ended_ms INTEGER NOT NULL DEFAULT 0, app_version TEXT NOT NULL,"
@@ -109,14 +108,41 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
         !s.ok()) {
       return s.error();
     }
-    Statement version(db->handle(), "SELECT value FROM guard_meta WHERE key = 'schema_version'");
-    rc = version.Step();
-    if (rc != SQLITE_ROW) return db->SqlError(rc, "reading the launch guard schema version");
-    if (version.Int(0) != kGuardSchemaVersion) {
+    int64_t have = 0;
+    {
+      Statement version(db->handle(), "SELECT value FROM guard_meta WHERE key = 'schema_version'");
+      rc = version.Step();
+      if (rc == SQLITE_ROW) {
+        have = version.Int(0);
+      } else if (rc != SQLITE_DONE) {
+        return db->SqlError(rc, "reading the launch guard schema version");
+      }
+    }
+    if (have > kGuardSchemaVersion || have < 0) {
       return FileError(ErrorCode::kCorrupt, path,
-                       "launch guard schema version " + std::to_string(version.Int(0)) +
-                           " is not the version " + std::to_string(kGuardSchemaVersion) +
-                           " this build knows");
+                       "launch guard schema version " + std::to_string(have) +
+                           " is not a version this build knows (1 to " +
+                           std::to_string(kGuardSchemaVersion) + ")");
+    }
+    if (have < 2) {
+      // New databases (no version row yet) and version 1 both get here.
+      if (Status s = db->Exec(
+              "ALTER TABLE launches ADD COLUMN level INTEGER NOT NULL DEFAULT 0;"
+              "ALTER TABLE launches ADD COLUMN crashed_after_good INTEGER NOT NULL DEFAULT 0;"
+              "ALTER TABLE launches ADD COLUMN crash_signature TEXT NOT NULL DEFAULT '';"
+              "CREATE TABLE crash_reports("
+              "  id INTEGER PRIMARY KEY AUTOINCREMENT, launch_id INTEGER NOT NULL,"
+              "  time_ms INTEGER NOT NULL, kind TEXT NOT NULL, signal INTEGER NOT NULL,"
+              "  signature TEXT NOT NULL, thread TEXT NOT NULL, bundle TEXT NOT NULL,"
+              "  task TEXT NOT NULL, patch TEXT NOT NULL, micro_app TEXT NOT NULL,"
+              "  foreground INTEGER NOT NULL, persistent INTEGER NOT NULL, summary TEXT NOT NULL,"
+              "  blamed_kind TEXT NOT NULL, blamed_id TEXT NOT NULL, blamed_version TEXT NOT NULL,"
+              "  frames TEXT NOT NULL);"
+              "INSERT OR REPLACE INTO guard_meta VALUES('schema_version', 2);",
+              "upgrading the launch guard tables to version 2");
+          !s.ok()) {
+        return s.error();
+      }
     }
     if (Status s = tx.Commit(); !s.ok()) return s.error();
   }
@@ -124,14 +150,18 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
 }
 
 Result<int64_t> LaunchLog::BeginLaunch(const std::string& app_version,
-                                       const std::vector<ArtifactRef>& active_artifacts) {
+                                       const std::vector<ArtifactRef>& active_artifacts,
+                                       int level) {
   std::lock_guard<std::mutex> lock(mu_);
   SqliteDb::WriteTransaction tx(db_.get());
   if (Status s = tx.Begin(); !s.ok()) return s.error();
   Statement insert(db_->handle(),
-                   "INSERT INTO launches(started_ms, app_version, artifacts, outcome) "
-                   "VALUES(?1, ?2, ?3, 'running')");
-  insert.Bind(1, Now()).Bind(2, app_version).Bind(3, ArtifactsToJson(active_artifacts));
+                   "INSERT INTO launches(started_ms, app_version, artifacts, outcome, level) "
+                   "VALUES(?1, ?2, ?3, 'running', ?4)");
+  insert.Bind(1, Now())
+      .Bind(2, app_version)
+      .Bind(3, ArtifactsToJson(active_artifacts))
+      .Bind(4, static_cast<int64_t>(level));
   if (Status s = db_->Run(insert, "recording the launch"); !s.ok()) return s.error();
   const int64_t id = sqlite3_last_insert_rowid(db_->handle());
   if (Status s = tx.Commit(); !s.ok()) return s.error();
@@ -153,7 +183,8 @@ Status LaunchLog::MarkGood(int64_t id) {
 }
 
 Status LaunchLog::MarkFailed(int64_t id, LaunchOutcome outcome, const std::string& reason,
-                             const std::optional<ArtifactRef>& blamed) {
+                             const std::optional<ArtifactRef>& blamed,
+                             const std::string& signature) {
   if (!IsFailedLaunch(outcome) || outcome == LaunchOutcome::kKilledBeforeMark) {
     return MakeError(ErrorCode::kInvalidArgument,
                      std::string("MarkFailed: '") + LaunchOutcomeName(outcome) +
@@ -162,7 +193,7 @@ Status LaunchLog::MarkFailed(int64_t id, LaunchOutcome outcome, const std::strin
   std::lock_guard<std::mutex> lock(mu_);
   Statement update(db_->handle(),
                    "UPDATE launches SET outcome = ?1, ended_ms = ?2, reason = ?3, "
-                   "blamed_kind = ?4, blamed_id = ?5, blamed_version = ?6 "
+                   "blamed_kind = ?4, blamed_id = ?5, blamed_version = ?6, crash_signature = ?8 "
                    "WHERE id = ?7 AND outcome = 'running'");
   const ArtifactRef none;
   const ArtifactRef& b = blamed ? *blamed : none;
@@ -172,7 +203,8 @@ Status LaunchLog::MarkFailed(int64_t id, LaunchOutcome outcome, const std::strin
       .Bind(4, b.kind)
       .Bind(5, b.id)
       .Bind(6, b.version)
-      .Bind(7, id);
+      .Bind(7, id)
+      .Bind(8, signature);
   if (Status s = db_->Run(update, "marking the launch failed"); !s.ok()) return s;
   if (sqlite3_changes(db_->handle()) != 1) {
     return FileError(ErrorCode::kState, db_->path(),
@@ -200,7 +232,8 @@ Result<int> LaunchLog::CloseStaleLaunches(const std::optional<StaleCrash>& crash
     const ArtifactRef& b = crashed && crash->blamed ? *crash->blamed : none;
     Statement update(db_->handle(),
                      "UPDATE launches SET outcome = ?1, ended_ms = ?2, reason = ?3, "
-                     "blamed_kind = ?4, blamed_id = ?5, blamed_version = ?6 WHERE id = ?7");
+                     "blamed_kind = ?4, blamed_id = ?5, blamed_version = ?6, "
+                     "crash_signature = ?8 WHERE id = ?7");
     update
         .Bind(1, LaunchOutcomeName(crashed ? LaunchOutcome::kCrashed
                                            : LaunchOutcome::kKilledBeforeMark))
@@ -210,7 +243,8 @@ Result<int> LaunchLog::CloseStaleLaunches(const std::optional<StaleCrash>& crash
         .Bind(4, b.kind)
         .Bind(5, b.id)
         .Bind(6, b.version)
-        .Bind(7, stale[i]);
+        .Bind(7, stale[i])
+        .Bind(8, crashed ? crash->signature : std::string());
     if (Status s = db_->Run(update, "closing a stale launch"); !s.ok()) return s.error();
   }
   if (Status s = tx.Commit(); !s.ok()) return s.error();
@@ -221,7 +255,8 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
   std::lock_guard<std::mutex> lock(mu_);
   Statement s(db_->handle(),
               "SELECT id, started_ms, ended_ms, app_version, artifacts, outcome, reason, "
-              "blamed_kind, blamed_id, blamed_version FROM launches ORDER BY id DESC LIMIT ?1");
+              "blamed_kind, blamed_id, blamed_version, level, crashed_after_good, crash_signature "
+              "FROM launches ORDER BY id DESC LIMIT ?1");
   s.Bind(1, static_cast<int64_t>(n));
   std::vector<LaunchRecord> out;
   int rc;
@@ -242,9 +277,145 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
     r.outcome = *outcome;
     r.reason = s.Text(6);
     if (!s.Text(7).empty()) r.blamed = ArtifactRef{s.Text(7), s.Text(8), s.Text(9)};
+    r.level = static_cast<int>(s.Int(10));
+    r.crashed_after_good = s.Int(11) != 0;
+    r.crash_signature = s.Text(12);
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return db_->SqlError(rc, "reading launches");
+  return out;
+}
+
+Status LaunchLog::Discard(int64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement del(db_->handle(), "DELETE FROM launches WHERE id = ?1 AND outcome = 'running'");
+  del.Bind(1, id);
+  if (Status s = db_->Run(del, "discarding the launch"); !s.ok()) return s;
+  if (sqlite3_changes(db_->handle()) != 1) {
+    return FileError(ErrorCode::kState, db_->path(),
+                     "launch " + std::to_string(id) + " is not running");
+  }
+  return Status::Ok();
+}
+
+Status LaunchLog::AttachCrashAfterGood(int64_t id, const std::string& reason,
+                                       const std::optional<ArtifactRef>& blamed,
+                                       const std::string& signature) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement update(db_->handle(),
+                   "UPDATE launches SET crashed_after_good = 1, reason = ?1, blamed_kind = ?2, "
+                   "blamed_id = ?3, blamed_version = ?4, crash_signature = ?5 "
+                   "WHERE id = ?6 AND outcome = 'good'");
+  const ArtifactRef none;
+  const ArtifactRef& b = blamed ? *blamed : none;
+  update.Bind(1, reason)
+      .Bind(2, b.kind)
+      .Bind(3, b.id)
+      .Bind(4, b.version)
+      .Bind(5, signature)
+      .Bind(6, id);
+  if (Status s = db_->Run(update, "recording a crash after a good launch"); !s.ok()) return s;
+  if (sqlite3_changes(db_->handle()) != 1) {
+    return FileError(ErrorCode::kState, db_->path(),
+                     "launch " + std::to_string(id) + " is not a good launch");
+  }
+  return Status::Ok();
+}
+
+Result<StoredCrashReport> LaunchLog::AddCrashReport(StoredCrashReport report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SqliteDb::WriteTransaction tx(db_.get());
+  if (Status s = tx.Begin(); !s.ok()) return s.error();
+  report.persistent = false;
+  if (!report.signature.empty()) {
+    // The launch before this one (by id) ended with the same signature.
+    Statement prev(db_->handle(),
+                   "SELECT crash_signature FROM launches WHERE id < ?1 ORDER BY id DESC LIMIT 1");
+    prev.Bind(1, report.launch_id);
+    int rc = prev.Step();
+    if (rc == SQLITE_ROW) {
+      report.persistent = prev.Text(0) == report.signature;
+    } else if (rc != SQLITE_DONE) {
+      return db_->SqlError(rc, "reading the previous launch's crash");
+    }
+  }
+  json::array frames;
+  for (const std::string& f : report.frames) frames.emplace_back(f);
+  const ArtifactRef none;
+  const ArtifactRef& b = report.blamed ? *report.blamed : none;
+  Statement insert(db_->handle(),
+                   "INSERT INTO crash_reports(launch_id, time_ms, kind, signal, signature, thread, "
+                   "bundle, task, patch, micro_app, foreground, persistent, summary, blamed_kind, "
+                   "blamed_id, blamed_version, frames) "
+                   "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                   "?17)");
+  insert.Bind(1, report.launch_id)
+      .Bind(2, report.time_ms != 0 ? report.time_ms : Now())
+      .Bind(3, report.kind)
+      .Bind(4, static_cast<int64_t>(report.signal))
+      .Bind(5, report.signature)
+      .Bind(6, report.thread)
+      .Bind(7, report.bundle)
+      .Bind(8, report.task)
+      .Bind(9, report.patch)
+      .Bind(10, report.micro_app)
+      .Bind(11, static_cast<int64_t>(report.foreground))
+      .Bind(12, static_cast<int64_t>(report.persistent))
+      .Bind(13, report.summary)
+      .Bind(14, b.kind)
+      .Bind(15, b.id)
+      .Bind(16, b.version)
+      .Bind(17, json::serialize(frames));
+  if (Status s = db_->Run(insert, "recording a crash report"); !s.ok()) return s.error();
+  report.id = sqlite3_last_insert_rowid(db_->handle());
+  if (report.time_ms == 0) report.time_ms = Now();
+  if (Status s = tx.Commit(); !s.ok()) return s.error();
+  return report;
+}
+
+Result<std::vector<StoredCrashReport>> LaunchLog::RecentCrashReports(int n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement s(
+      db_->handle(),
+      "SELECT id, launch_id, time_ms, kind, signal, signature, thread, bundle, task, patch, "
+      "micro_app, foreground, persistent, summary, blamed_kind, blamed_id, blamed_version, "
+      "frames FROM crash_reports ORDER BY id DESC LIMIT ?1");
+  s.Bind(1, static_cast<int64_t>(n));
+  std::vector<StoredCrashReport> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    StoredCrashReport r;
+    r.id = s.Int(0);
+    r.launch_id = s.Int(1);
+    r.time_ms = s.Int(2);
+    r.kind = s.Text(3);
+    r.signal = static_cast<int>(s.Int(4));
+    r.signature = s.Text(5);
+    r.thread = s.Text(6);
+    r.bundle = s.Text(7);
+    r.task = s.Text(8);
+    r.patch = s.Text(9);
+    r.micro_app = s.Text(10);
+    r.foreground = s.Int(11) != 0;
+    r.persistent = s.Int(12) != 0;
+    r.summary = s.Text(13);
+    if (!s.Text(14).empty()) r.blamed = ArtifactRef{s.Text(14), s.Text(15), s.Text(16)};
+    json::error_code ec;
+    json::value frames = json::parse(s.Text(17), ec);
+    if (ec || !frames.is_array()) {
+      return FileError(ErrorCode::kCorrupt, db_->path(),
+                       "crash report " + std::to_string(r.id) + ": unreadable frame list");
+    }
+    for (const json::value& f : frames.get_array()) {
+      if (!f.is_string()) {
+        return FileError(ErrorCode::kCorrupt, db_->path(),
+                         "crash report " + std::to_string(r.id) + ": unreadable frame list");
+      }
+      r.frames.emplace_back(f.get_string());
+    }
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return db_->SqlError(rc, "reading crash reports");
   return out;
 }
 
@@ -285,6 +456,12 @@ Result<LaunchHistory> ReadLaunchHistory(const std::string& state_db, int n) {
   if (!actions.ok()) return actions.error();
   history.actions = std::move(actions).value();
   return history;
+}
+
+Result<std::vector<StoredCrashReport>> ReadCrashReports(const std::string& state_db, int n) {
+  Result<std::unique_ptr<internal::LaunchLog>> log = internal::LaunchLog::Open(state_db);
+  if (!log.ok()) return log.error();
+  return (*log)->RecentCrashReports(n);
 }
 
 }  // namespace atrium

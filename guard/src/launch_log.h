@@ -3,10 +3,15 @@
 // The artifact store owns state.db and its schema (PRAGMA user_version and its
 // tables); the launch log shares the file but only creates and touches its own
 // tables, with its own schema version in guard_meta:
-//   guard_meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'schema_version' = 1
+//   guard_meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'schema_version' = 2
 //   launches(id, started_ms, ended_ms, app_version, artifacts JSON, outcome,
-//            reason, blamed_kind, blamed_id, blamed_version)
+//            reason, blamed_kind, blamed_id, blamed_version,
+//            level, crashed_after_good, crash_signature)          -- v2 added the last 3
 //   guard_actions(id, time_ms, level, what, why)
+//   crash_reports(id, launch_id, time_ms, kind, signal, signature, thread,
+//            bundle, task, patch, micro_app, foreground, persistent, summary,
+//            blamed_kind, blamed_id, blamed_version, frames JSON)    -- v2
+// A version 1 database is upgraded in place (columns added with defaults).
 //
 // Order at the start of a launch:
 //   OpenForLaunch -> CloseStaleLaunches -> Recent -> LaunchPolicy::Decide ->
@@ -54,6 +59,7 @@ struct LaunchLogOptions {
 struct StaleCrash {
   std::string reason;  // "SIGSEGV in com.wallet.bill"
   std::optional<ArtifactRef> blamed;
+  std::string signature{};  // CrashSignature, "" when unknown
 };
 
 class LaunchLog {
@@ -69,13 +75,23 @@ class LaunchLog {
 
   // Inserts a "running" row and commits; returns its id.
   Result<int64_t> BeginLaunch(const std::string& app_version,
-                              const std::vector<ArtifactRef>& active_artifacts);
+                              const std::vector<ArtifactRef>& active_artifacts, int level = 0);
+  // Removes launch `id` while still running (a guarded container closed
+  // without ever starting: not a launch). kState when it is not running.
+  Status Discard(int64_t id);
   // kState when launch `id` is not running (unknown or already ended).
   Status MarkGood(int64_t id);
   // `outcome` must be a failure other than kKilledBeforeMark
   // (kInvalidArgument otherwise).
   Status MarkFailed(int64_t id, LaunchOutcome outcome, const std::string& reason,
-                    const std::optional<ArtifactRef>& blamed = std::nullopt);
+                    const std::optional<ArtifactRef>& blamed = std::nullopt,
+                    const std::string& signature = {});
+  // A launch already good that then crashed or hung (found by the next
+  // launch, or by the watchdog): records the crash on it; the outcome stays
+  // good. kState when launch `id` is not good.
+  Status AttachCrashAfterGood(int64_t id, const std::string& reason,
+                              const std::optional<ArtifactRef>& blamed,
+                              const std::string& signature);
   // Ends every row still "running" (left by a process that died): the newest
   // becomes "crashed" with `crash`'s reason when a crash record exists, the
   // rest "killed before mark". Returns how many rows were closed. Call before
@@ -83,6 +99,13 @@ class LaunchLog {
   Result<int> CloseStaleLaunches(const std::optional<StaleCrash>& crash = std::nullopt);
   // The newest `n` launches, newest first.
   Result<std::vector<LaunchRecord>> Recent(int n);
+
+  // Stores a crash report (its id is assigned). `persistent` is computed
+  // here: true when the launch before report.launch_id ended with a crash of
+  // the same signature.
+  Result<StoredCrashReport> AddCrashReport(StoredCrashReport report);
+  // The newest `n` crash reports, newest first.
+  Result<std::vector<StoredCrashReport>> RecentCrashReports(int n);
 
   Status RecordAction(int level, const std::string& what, const std::string& why);
   // The newest `n` actions, newest first.

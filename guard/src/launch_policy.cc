@@ -80,6 +80,7 @@ using internal::FieldReader;
 constexpr double kMaxWindowHours = 8760;  // one year
 constexpr int64_t kMaxThreshold = 100;
 constexpr int64_t kMaxQuietPeriodMs = 600'000;
+constexpr int64_t kMaxWatchdogMs = 600'000;
 
 }  // namespace
 
@@ -91,7 +92,8 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
   const std::string at(pointer);
   if (!value.is_object()) return r.WrongType(at, "an object", value);
   const json::object& top = value.get_object();
-  if (Status s = r.CheckKnownFields(top, at, {"levels", "window_hours", "quiet_period_ms"});
+  if (Status s =
+          r.CheckKnownFields(top, at, {"levels", "window_hours", "quiet_period_ms", "watchdog"});
       !s.ok()) {
     return s.error();
   }
@@ -144,6 +146,25 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
       r.OptionalInt(top, at, "quiet_period_ms", config.quiet_period.count(), 0, kMaxQuietPeriodMs);
   if (!quiet.ok()) return quiet.error();
   config.quiet_period = std::chrono::milliseconds(*quiet);
+  if (const json::value* w = top.if_contains("watchdog")) {
+    const std::string watchdog_at = Child(at, "watchdog");
+    if (!w->is_object()) return r.WrongType(watchdog_at, "an object", *w);
+    const json::object& watchdog = w->get_object();
+    if (Status s =
+            r.CheckKnownFields(watchdog, watchdog_at, {"first_frame_ms", "main_loop_blocked_ms"});
+        !s.ok()) {
+      return s.error();
+    }
+    Result<int64_t> first = r.OptionalInt(watchdog, watchdog_at, "first_frame_ms",
+                                          config.first_frame_limit.count(), 0, kMaxWatchdogMs);
+    if (!first.ok()) return first.error();
+    Result<int64_t> blocked =
+        r.OptionalInt(watchdog, watchdog_at, "main_loop_blocked_ms",
+                      config.main_loop_blocked_limit.count(), 0, kMaxWatchdogMs);
+    if (!blocked.ok()) return blocked.error();
+    config.first_frame_limit = std::chrono::milliseconds(*first);
+    config.main_loop_blocked_limit = std::chrono::milliseconds(*blocked);
+  }
   return config;
 }
 
@@ -178,6 +199,26 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
   d.consecutive_failures = n;
   if (n == 0) {
     d.reason = last_good != nullptr ? "the last launch was good" : "no failed launches";
+    // A crash after the launch was good (in the background) does not break
+    // the launch, but the same one after two consecutive good launches is
+    // persistent: when it is attributable, its artifact is disabled.
+    std::vector<const LaunchRecord*> ended;
+    for (const LaunchRecord& r : history) {
+      if (r.outcome != LaunchOutcome::kRunning) ended.push_back(&r);
+      if (ended.size() == 2) break;
+    }
+    if (ended.size() == 2 && ended[0]->crashed_after_good && ended[1]->crashed_after_good &&
+        !ended[0]->crash_signature.empty() &&
+        ended[0]->crash_signature == ended[1]->crash_signature && ended[0]->blamed &&
+        ended[0]->started_ms - ended[1]->started_ms <= config_.window.count()) {
+      d.level = RecoveryLevel::kDisableRecent;
+      d.blamed = ended[0]->blamed;
+      d.suspects.push_back(*ended[0]->blamed);
+      d.reason = "the same crash after a good launch (" + ended[0]->reason + ", signature " +
+                 ended[0]->crash_signature +
+                 ") on 2 consecutive launches: persistent; disabling the blamed " +
+                 ArtifactRefText(*d.blamed);
+    }
     return d;
   }
   if (n >= config_.baseline_only) {
@@ -204,9 +245,15 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
   // 3. The reason: the failures oldest first, then what the level does.
   std::string reason =
       std::to_string(n) + (n == 1 ? " failed launch (" : " consecutive failed launches (");
-  for (int i = n - 1; i >= 0; --i) {
-    reason += FailureText(*failures[i]);
-    if (i > 0) reason += "; ";
+  // Oldest first; a run of identical failures is written once with a count.
+  for (int i = n - 1; i >= 0;) {
+    const std::string text = FailureText(*failures[i]);
+    int same = 1;
+    while (i - same >= 0 && FailureText(*failures[i - same]) == text) ++same;
+    reason += text;
+    if (same > 1) reason += " (x" + std::to_string(same) + ")";
+    i -= same;
+    if (i >= 0) reason += "; ";
   }
   reason += ") within " + DurationText(config_.window) + ": ";
   switch (d.level) {
@@ -219,10 +266,12 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
         reason +=
             "no dynamic artifact was activated since the last good launch; nothing to disable";
       } else {
-        reason += "disabling " + std::to_string(d.suspects.size()) +
-                  (d.suspects.size() == 1 ? " dynamic artifact" : " dynamic artifacts") +
-                  " activated since the last good launch, starting with " +
-                  ArtifactRefText(d.suspects.front()) + (d.blamed ? " (blamed)" : "");
+        reason += d.blamed
+                      ? "disabling the blamed " + ArtifactRefText(*d.blamed)
+                      : "disabling " + std::to_string(d.suspects.size()) +
+                            (d.suspects.size() == 1 ? " dynamic artifact" : " dynamic artifacts") +
+                            " activated since the last good launch, starting with " +
+                            ArtifactRefText(d.suspects.front());
       }
       break;
     case RecoveryLevel::kRollbackAll:

@@ -22,6 +22,7 @@
 
 #include "atrium/container.h"
 #include "atrium/hotpatch.h"
+#include "atrium/thread_activity.h"
 #include "lua_sandbox.h"
 #include "patch_package.h"
 #include "patch_store.h"
@@ -602,6 +603,8 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
   ts.frames.push_back(frame);
   ts.frames.back().replace_index = static_cast<size_t>(index);
   ts.frames.back().fault.clear();
+  // The crash handler names the patch running on this thread.
+  ActivityScope activity(ActivityField::kPatch, e.patch->stored.id);
   Fault f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, error);
   std::string inner_fault = std::move(ts.frames.back().fault);
   const bool inner_recorded = ts.frames.back().fault_recorded;
@@ -644,7 +647,11 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
     const int top = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
     for (const auto& a : cur) LuaSandbox::Push(L, a);
-    Fault f = ps->sandbox->PCall(static_cast<int>(cur.size()), LUA_MULTRET, &error);
+    Fault f;
+    {
+      ActivityScope activity(ActivityField::kPatch, e.patch->stored.id);
+      f = ps->sandbox->PCall(static_cast<int>(cur.size()), LUA_MULTRET, &error);
+    }
     if (f != Fault::kNone) {
       RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
       ok = false;
@@ -702,7 +709,11 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
       LuaSandbox::Push(L, res);
       for (const auto& a : cur) LuaSandbox::Push(L, a);
-      Fault f = ps->sandbox->PCall(static_cast<int>(cur.size()) + 1, 1, &error);
+      Fault f;
+      {
+        ActivityScope activity(ActivityField::kPatch, e.patch->stored.id);
+        f = ps->sandbox->PCall(static_cast<int>(cur.size()) + 1, 1, &error);
+      }
       if (f != Fault::kNone) {
         RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
         ok = false;

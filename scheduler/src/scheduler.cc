@@ -40,7 +40,9 @@
 // when no USER_BLOCKING/USER_VISIBLE task is left. RunMainLoopUntil's
 // predicate is checked after every task and wake-up, so work finished on a
 // pool should post to the main loop to be noticed. QuitMainLoop stops the
-// running loop, or the next one to run when none runs.
+// running loop, or the next one to run when none runs. Around each main-loop
+// task the running thread publishes the task's start time in an atomic
+// (MainTaskRunningSinceNs), which the hang watchdog polls without mu_.
 //
 // Shutdown order: refuse posts; drop pending tasks that do not block
 // shutdown (delayed kBlockShutdown tasks are due at once; the fence and
@@ -266,6 +268,7 @@ class SchedulerCore {
       : max_threads_(max_threads),
         default_quota_(default_quota),
         policy_(policy),
+        on_thread_start_(options.on_thread_start),
         startup_idle_(!options.hold_until_idle) {
     main_.name = "main";
     main_.is_main = true;
@@ -410,8 +413,10 @@ class SchedulerCore {
       loop_thread_.store(std::this_thread::get_id());
     }
     SetCurrentThreadName("main");
+    const pid_t tid = gettid();
+    main_tid_.store(tid, std::memory_order_release);
     errno = 0;
-    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
     main_nice_.store(errno == 0 ? nice : 0);
     done_ = done;
     if (done == nullptr || !(*done)()) {
@@ -560,6 +565,7 @@ class SchedulerCore {
       // runs, they run here.
       state_cv_.wait(lock, [&] { return !loop_running_; });
       loop_thread_.store(std::this_thread::get_id());
+      if (main_.pending > 0) main_tid_.store(gettid(), std::memory_order_release);
       while (TaskPtr rec = PickLocked(&main_)) {
         RunTaskLocked(&main_, std::move(rec), lock, &graveyard);
         lock.unlock();
@@ -598,6 +604,11 @@ class SchedulerCore {
     std::lock_guard lock(mu_);
     return loop_open_;
   }
+
+  int64_t MainTaskRunningSinceNs() const {
+    return main_task_since_ns_.load(std::memory_order_acquire);
+  }
+  pid_t main_thread_tid() const { return main_tid_.load(std::memory_order_acquire); }
 
  private:
   std::vector<TaskQueue*> AllQueues() {
@@ -760,6 +771,11 @@ class SchedulerCore {
     if (!q->is_main) ++b->pool_running;
     Task fn = std::move(rec->fn);
     lock.unlock();
+    if (q->is_main) {
+      main_task_since_ns_.store(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count(),
+          std::memory_order_release);
+    }
     bool failed = false;
     {
       ActivityScope scope(ActivityField::kBundle, b->name);
@@ -780,6 +796,7 @@ class SchedulerCore {
       fn = nullptr;  // the closure dies outside mu_
       tls_context = saved;
     }
+    if (q->is_main) main_task_since_ns_.store(0, std::memory_order_release);
     const double run_ms = Ms(Clock::now() - start);
     LockSpinning(lock);
     Account(&q->tasks, wait_ms, run_ms, failed);
@@ -957,6 +974,7 @@ class SchedulerCore {
     TaskQueue* q = w->pool;
     // q->name and q->config are immutable after Create.
     SetCurrentThreadName(q->name + "-" + std::to_string(w->index));
+    if (on_thread_start_) on_thread_start_();
     int nice;
     {
       std::lock_guard lock(mu_);
@@ -1111,6 +1129,7 @@ class SchedulerCore {
   const int max_threads_;
   const int default_quota_;
   const PriorityPolicy policy_;
+  const std::function<void()> on_thread_start_;
 
   mutable std::mutex mu_;
   std::condition_variable state_cv_;    // loop_running_, pool_outstanding_, running counts
@@ -1143,6 +1162,9 @@ class SchedulerCore {
   std::atomic<std::thread::id> loop_thread_{};
   std::atomic<bool> quit_{false};
   std::atomic<int> main_nice_{0};
+  // Hang watchdog's view of the loop: written by the loop thread, read anywhere.
+  std::atomic<int64_t> main_task_since_ns_{0};   // steady ns; 0 = no main task runs
+  std::atomic<pid_t> main_tid_{0};               // gettid of the (last) loop thread
   const std::function<bool()>* done_ = nullptr;  // loop thread only
 };
 
@@ -1200,6 +1222,8 @@ class SchedulerImpl final : public Scheduler {
     return core_->RunLoop(&done, timeout);
   }
   void QuitMainLoop() override { core_->QuitMainLoop(); }
+  int64_t MainTaskRunningSinceNs() const override { return core_->MainTaskRunningSinceNs(); }
+  pid_t main_thread_tid() const override { return core_->main_thread_tid(); }
 
   Result<std::shared_ptr<Executor>> GetExecutor(std::string_view target,
                                                 std::string_view bundle) override {

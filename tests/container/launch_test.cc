@@ -15,6 +15,7 @@ namespace atrium {
 namespace {
 
 using testing::IsMapped;
+using testing::ScopedEnv;
 using testing::TestApp;
 
 std::string Order(Container& c) {
@@ -30,15 +31,6 @@ void FinishLaunch(Container& c) {
   ASSERT_TRUE(c.scheduler().RunMainLoopUntil([&] { return c.pipeline()->finished(); },
                                              std::chrono::seconds(60)));
 }
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
 
 TEST(LaunchTest, RunsTheStagesAndLoadsTheBundleBeforeItsFirstTask) {
   TestApp app({"greeter", "staged"}, "greeter");

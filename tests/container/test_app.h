@@ -64,6 +64,19 @@ class TestApp {
   std::vector<std::string> baseline_;
 };
 
+// Sets an environment variable for the scope (the fixture bundles read
+// ATRIUM_TEST_* switches).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
 // True when a file whose path contains `needle` is mapped in this process.
 inline bool IsMapped(const std::string& needle) {
   std::ifstream maps("/proc/self/maps");

@@ -5,19 +5,25 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "atrium/thread_activity.h"
 #include "gtest/gtest.h"
@@ -306,6 +312,198 @@ TEST(CrashCaptureTest, SecondInstallFails) {
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// ---- Capturing a live thread's stack ----------------------------------------
+// In this process, without sanitizers skipping: a capture is not fatal.
+
+using namespace std::chrono_literals;
+
+// Where BlockedInKnownFunction's call returns to: a frame of every capture
+// of a thread blocked there. The executable is not linked with -rdynamic,
+// so dladdr cannot name its functions; the frame is found by address.
+std::atomic<uintptr_t> g_return_into_blocked{0};
+
+struct BlockState {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool waiting = false;
+  bool release = false;
+};
+
+__attribute__((noinline)) void WaitForRelease(BlockState* b) {
+  g_return_into_blocked.store(reinterpret_cast<uintptr_t>(__builtin_return_address(0)));
+  std::unique_lock<std::mutex> lock(b->mu);
+  b->waiting = true;
+  b->cv.notify_all();
+  b->cv.wait(lock, [b] { return b->release; });
+}
+
+__attribute__((noinline)) void BlockedInKnownFunction(BlockState* b) {
+  WaitForRelease(b);
+  asm volatile("" ::: "memory");  // not a tail call: the return address stays
+}
+
+// A thread with a known activity, blocked in BlockedInKnownFunction until
+// destroyed. `block_request`: it blocks the stack-request signal.
+class BlockedThread {
+ public:
+  explicit BlockedThread(bool block_request = false) {
+    thread_ = std::thread([this, block_request] {
+      if (block_request) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGRTMIN + 5);
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+      }
+      SetCurrentThreadName("blocked-1");
+      ActivityScope bundle(ActivityField::kBundle, "com.test.blocked");
+      ActivityScope task(ActivityField::kTask, "com.test.blocked:wait");
+      ActivityScope patch(ActivityField::kPatch, "patch-7");
+      ActivityScope app(ActivityField::kMicroApp, "wallet");
+      tid_ = gettid();
+      BlockedInKnownFunction(&state_);
+    });
+    std::unique_lock<std::mutex> lock(state_.mu);
+    state_.cv.wait(lock, [this] { return state_.waiting; });
+  }
+  ~BlockedThread() {
+    {
+      std::lock_guard<std::mutex> lock(state_.mu);
+      state_.release = true;
+    }
+    state_.cv.notify_all();
+    thread_.join();
+  }
+  pid_t tid() const { return tid_.load(); }
+
+ private:
+  BlockState state_;
+  std::atomic<pid_t> tid_{0};
+  std::thread thread_;
+};
+
+// The frame that returns into BlockedInKnownFunction, or null.
+const CrashFrame* BlockedFrame(const CrashRecord& rec) {
+  for (const CrashFrame& f : rec.frames) {
+    if (f.address == g_return_into_blocked.load()) return &f;
+  }
+  return nullptr;
+}
+
+TEST(CaptureThreadStackTest, BlockedThreadsFramesAndActivity) {
+  BlockedThread blocked;
+  auto r = CaptureThreadStack(blocked.tid(), 10s);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  const CrashRecord& rec = *r;
+  EXPECT_EQ(rec.signal, 0);
+  EXPECT_EQ(rec.code, 0);
+  EXPECT_EQ(rec.fault_address, 0u);
+  EXPECT_EQ(rec.tid, blocked.tid());
+  EXPECT_EQ(rec.pid, getpid());
+  EXPECT_GT(rec.time_sec, 0);
+  EXPECT_FALSE(rec.partial);
+  EXPECT_EQ(rec.thread, "blocked-1");
+  EXPECT_EQ(rec.bundle, "com.test.blocked");
+  EXPECT_EQ(rec.task, "com.test.blocked:wait");
+  EXPECT_EQ(rec.patch, "patch-7");
+  EXPECT_EQ(rec.micro_app, "wallet");
+  ASSERT_GE(rec.frames.size(), 3u);
+
+  // The return into BlockedInKnownFunction, mapped to this executable.
+  const CrashFrame* frame = BlockedFrame(rec);
+  ASSERT_NE(frame, nullptr);
+  ASSERT_GE(frame->module, 0);
+  EXPECT_EQ(rec.modules[static_cast<size_t>(frame->module)].path, SelfExe());
+  Dl_info self{};
+  ASSERT_TRUE(dladdr(reinterpret_cast<void*>(&BlockedInKnownFunction), &self));
+  EXPECT_EQ(frame->offset, frame->address - reinterpret_cast<uintptr_t>(self.dli_fbase));
+
+  CrashReport report = Symbolize(rec);
+  ASSERT_EQ(report.frames.size(), rec.frames.size());
+  // The handler's frames (in this executable: atrium_core is linked in) are
+  // dropped: the stack starts where the thread was interrupted, in the
+  // C runtime's wait.
+  EXPECT_NE(report.frames[0].module, SelfExe());
+  bool in_wait = false;
+  for (const CrashReportFrame& f : report.frames) {
+    if (f.symbol.find("pthread_cond_wait") != std::string::npos ||
+        f.symbol.find("condition_variable::wait") != std::string::npos) {
+      in_wait = true;
+    }
+  }
+  EXPECT_TRUE(in_wait);
+  EXPECT_EQ(report.signature, CrashSignature(rec));
+  EXPECT_EQ(report.signature.size(), 16u);
+}
+
+TEST(CaptureThreadStackTest, RepeatableAndStable) {
+  BlockedThread blocked;
+  std::string signature;
+  for (int i = 0; i < 20; ++i) {
+    auto r = CaptureThreadStack(blocked.tid(), 10s);
+    ASSERT_TRUE(r.ok()) << "capture " << i << ": " << r.error().ToString();
+    EXPECT_EQ(r->tid, blocked.tid());
+    EXPECT_EQ(r->bundle, "com.test.blocked");
+    EXPECT_NE(BlockedFrame(*r), nullptr) << "capture " << i;
+    if (i == 0) signature = CrashSignature(*r);
+    EXPECT_EQ(CrashSignature(*r), signature) << "capture " << i;
+  }
+}
+
+TEST(CaptureThreadStackTest, ConcurrentCallersAreServedOneAtATime) {
+  BlockedThread a, b;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < 4; ++c) {
+    callers.emplace_back([&, c] {
+      const pid_t tid = c % 2 == 0 ? a.tid() : b.tid();
+      for (int i = 0; i < 5; ++i) {
+        auto r = CaptureThreadStack(tid, 10s);
+        if (r.ok() && r->tid == tid && BlockedFrame(*r) != nullptr) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  EXPECT_EQ(ok.load(), 20);
+}
+
+TEST(CaptureThreadStackTest, CallingThreadCanCaptureItself) {
+  ActivityScope bundle(ActivityField::kBundle, "com.test.self");
+  auto r = CaptureThreadStack(gettid(), 10s);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->tid, gettid());
+  EXPECT_EQ(r->bundle, "com.test.self");
+  EXPECT_FALSE(r->frames.empty());
+}
+
+TEST(CaptureThreadStackTest, ThreadThatDoesNotExistIsNotFound) {
+  std::atomic<pid_t> gone{0};
+  std::thread([&] { gone = gettid(); }).join();
+  auto r = CaptureThreadStack(gone.load(), 1s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kNotFound) << r.error().ToString();
+  EXPECT_NE(r.error().message.find(std::to_string(gone.load())), std::string::npos);
+
+  auto bad = CaptureThreadStack(0, 1s);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST(CaptureThreadStackTest, ThreadThatDoesNotAnswerTimesOutAndLaterCapturesWork) {
+  {
+    BlockedThread deaf(/*block_request=*/true);
+    auto r = CaptureThreadStack(deaf.tid(), 50ms);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kState);
+    EXPECT_EQ(r.error().message,
+              "thread " + std::to_string(deaf.tid()) + " did not answer within 50 ms");
+  }  // the thread ends with the request pending: nothing is written for it
+  BlockedThread blocked;
+  auto r = CaptureThreadStack(blocked.tid(), 10s);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->tid, blocked.tid());
+  EXPECT_NE(BlockedFrame(*r), nullptr);
 }
 
 // ---- Parser ----------------------------------------------------------------

@@ -325,9 +325,47 @@ TEST_F(LaunchPolicyTest, OneFailureDisablesRecentArtifactsBlamedFirst) {
   EXPECT_EQ(d.suspects, (std::vector<ArtifactRef>{bill_, flags_}));
   EXPECT_EQ(d.blamed, bill_);
   EXPECT_EQ(d.reason,
-            "1 failed launch (crashed: SIGSEGV in com.wallet.bill) within 24 h: disabling 2 "
-            "dynamic artifacts activated since the last good launch, starting with "
-            "native:com.wallet.bill@1.2.0 (blamed)");
+            "1 failed launch (crashed: SIGSEGV in com.wallet.bill) within 24 h: disabling the "
+            "blamed native:com.wallet.bill@1.2.0");
+}
+
+TEST_F(LaunchPolicyTest, PersistentCrashAfterGoodDisablesTheBlamedArtifact) {
+  auto after_good = [&](int64_t id, int64_t t, std::string sig) {
+    LaunchRecord r = Launch(id, t, LaunchOutcome::kGood, {old_, bill_},
+                            "SIGSEGV in com.wallet.bill (background)", bill_);
+    r.crashed_after_good = true;
+    r.crash_signature = std::move(sig);
+    return r;
+  };
+  // Once: not acted on.
+  LaunchDecision once = LaunchPolicy().Decide(
+      {after_good(2, t0_ + kHourMs, "aaaa"), Launch(1, t0_, LaunchOutcome::kGood, {old_})});
+  EXPECT_EQ(once.level, RecoveryLevel::kNone);
+  // Twice with the same signature: level 1 on the blamed artifact, no streak.
+  LaunchDecision twice = LaunchPolicy().Decide(
+      {after_good(3, t0_ + 2 * kHourMs, "aaaa"), after_good(2, t0_ + kHourMs, "aaaa")});
+  EXPECT_EQ(twice.level, RecoveryLevel::kDisableRecent);
+  EXPECT_EQ(twice.consecutive_failures, 0);
+  EXPECT_EQ(twice.blamed, bill_);
+  EXPECT_EQ(twice.suspects, (std::vector<ArtifactRef>{bill_}));
+  EXPECT_NE(twice.reason.find("persistent; disabling the blamed native:com.wallet.bill@1.2.0"),
+            std::string::npos)
+      << twice.reason;
+  // Different signatures, or unattributable, or outside the window: no action.
+  EXPECT_EQ(
+      LaunchPolicy()
+          .Decide({after_good(3, t0_ + 2 * kHourMs, "aaaa"), after_good(2, t0_ + kHourMs, "bbbb")})
+          .level,
+      RecoveryLevel::kNone);
+  LaunchRecord unblamed = after_good(3, t0_ + 2 * kHourMs, "aaaa");
+  unblamed.blamed.reset();
+  EXPECT_EQ(LaunchPolicy().Decide({unblamed, after_good(2, t0_ + kHourMs, "aaaa")}).level,
+            RecoveryLevel::kNone);
+  EXPECT_EQ(
+      LaunchPolicy()
+          .Decide({after_good(3, t0_ + 48 * kHourMs, "aaaa"), after_good(2, t0_ + kHourMs, "aaaa")})
+          .level,
+      RecoveryLevel::kNone);
 }
 
 TEST_F(LaunchPolicyTest, OneFailureWithoutBlameKeepsLaunchOrder) {
@@ -468,10 +506,13 @@ TEST(LaunchGuardConfigTest, DefaultsAndFullObject) {
   EXPECT_EQ(empty->baseline_only, 3);
   EXPECT_EQ(empty->window, std::chrono::hours(24));
   EXPECT_EQ(empty->quiet_period, std::chrono::milliseconds(5000));
+  EXPECT_EQ(empty->first_frame_limit, std::chrono::milliseconds(10000));
+  EXPECT_EQ(empty->main_loop_blocked_limit, std::chrono::milliseconds(5000));
 
   auto full = ParseLaunchGuardConfig(
       R"({"levels": {"disable_recent": 2, "rollback_all": 3, "baseline_only": 5},
-          "window_hours": 1.5, "quiet_period_ms": 0})",
+          "window_hours": 1.5, "quiet_period_ms": 0,
+          "watchdog": {"first_frame_ms": 0, "main_loop_blocked_ms": 1500}})",
       "app.json");
   ASSERT_TRUE(full.ok()) << full.error().ToString();
   EXPECT_EQ(full->disable_recent, 2);
@@ -479,6 +520,8 @@ TEST(LaunchGuardConfigTest, DefaultsAndFullObject) {
   EXPECT_EQ(full->baseline_only, 5);
   EXPECT_EQ(full->window, std::chrono::minutes(90));
   EXPECT_EQ(full->quiet_period, std::chrono::milliseconds(0));
+  EXPECT_EQ(full->first_frame_limit, std::chrono::milliseconds(0));
+  EXPECT_EQ(full->main_loop_blocked_limit, std::chrono::milliseconds(1500));
 }
 
 TEST(LaunchGuardConfigTest, ErrorsNameThePointer) {
@@ -503,6 +546,13 @@ TEST(LaunchGuardConfigTest, ErrorsNameThePointer) {
       {R"({"window_hours": "24"})", "/window_hours", "expected a number"},
       {R"({"quiet_period_ms": -1})", "/quiet_period_ms", "out of range"},
       {R"({"quiet_period_ms": 5000.5})", "/quiet_period_ms", "expected an integer"},
+      {R"({"watchdog": []})", "/watchdog", "expected an object"},
+      {R"({"watchdog": {"hang_ms": 1}})", "/watchdog/hang_ms", "unknown field"},
+      {R"({"watchdog": {"first_frame_ms": -5}})", "/watchdog/first_frame_ms", "out of range"},
+      {R"({"watchdog": {"main_loop_blocked_ms": 600001}})", "/watchdog/main_loop_blocked_ms",
+       "out of range"},
+      {R"({"watchdog": {"main_loop_blocked_ms": true}})", "/watchdog/main_loop_blocked_ms",
+       "expected an integer"},
   };
   for (const Case& c : cases) {
     auto r = ParseLaunchGuardConfig(c.json, "app.json");

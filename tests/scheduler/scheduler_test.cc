@@ -269,6 +269,80 @@ TEST(SchedulerMainLoop, ExceptionOnTheLoopIsCountedAndTheLoopGoesOn) {
   EXPECT_EQ(FindBundle(stats, "com.thrower")->tasks.failed, 1u);
 }
 
+TEST(SchedulerMainLoop, RunningTaskAndLoopThreadArePublishedWhileAMainTaskBlocks) {
+  auto s = MakeUnfenced({Pool("normal", 1)});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->MainTaskRunningSinceNs(), 0);
+  EXPECT_EQ(s->main_thread_tid(), 0);  // the loop never ran
+  Gate entered, release;
+  std::atomic<bool> done{false};
+  ASSERT_TRUE(s->PostMain([&] {
+                 entered.Open();
+                 release.Wait();
+                 done = true;
+               }).ok());
+  int64_t since_while_blocked = 0;
+  pid_t tid_while_blocked = 0;
+  std::thread observer([&] {
+    EXPECT_TRUE(entered.Wait());
+    since_while_blocked = s->MainTaskRunningSinceNs();
+    tid_while_blocked = s->main_thread_tid();
+    release.Open();
+  });
+  const int64_t before = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  EXPECT_TRUE(s->RunMainLoopUntil([&] { return done.load(); }, kHangGuard));
+  observer.join();
+  EXPECT_NE(since_while_blocked, 0);
+  EXPECT_GE(since_while_blocked, before);  // a steady-clock time, taken after the post
+  EXPECT_EQ(tid_while_blocked, gettid());  // this thread ran the loop
+  EXPECT_EQ(s->MainTaskRunningSinceNs(), 0);
+  EXPECT_EQ(s->main_thread_tid(), gettid());  // the last loop thread
+}
+
+TEST(SchedulerMainLoop, DelayedAndIdleMainTasksArePublishedWithTheLoopThreadsTid) {
+  auto s = MakeUnfenced({Pool("normal", 1)});
+  ASSERT_TRUE(s);
+  auto main = Exec(*s, "main");
+  ASSERT_TRUE(main);
+  Gate delayed_in, delayed_out, idle_in, idle_out;
+  std::atomic<bool> done{false};
+  std::atomic<pid_t> loop_tid{0};
+  ASSERT_TRUE(main->PostDelayed(
+                      [&] {
+                        delayed_in.Open();
+                        delayed_out.Wait();
+                      },
+                      5ms)
+                  .ok());
+  std::thread loop([&] {
+    loop_tid = gettid();
+    EXPECT_TRUE(s->RunMainLoopUntil([&] { return done.load(); }, kHangGuard));
+  });
+  EXPECT_TRUE(delayed_in.Wait());
+  const int64_t delayed_since = s->MainTaskRunningSinceNs();
+  EXPECT_NE(delayed_since, 0);
+  EXPECT_EQ(s->main_thread_tid(), loop_tid.load());
+  EXPECT_NE(s->main_thread_tid(), gettid());
+  delayed_out.Open();
+  EXPECT_TRUE(WaitUntil([&] { return s->MainTaskRunningSinceNs() == 0; }));
+  EXPECT_TRUE(main->PostIdle([&] {
+                    idle_in.Open();
+                    idle_out.Wait();
+                    done = true;
+                  })
+                  .ok());
+  EXPECT_TRUE(idle_in.Wait());
+  const int64_t idle_since = s->MainTaskRunningSinceNs();
+  EXPECT_GE(idle_since, delayed_since);  // a later task, no earlier start
+  EXPECT_EQ(s->main_thread_tid(), loop_tid.load());
+  idle_out.Open();
+  loop.join();
+  EXPECT_EQ(s->MainTaskRunningSinceNs(), 0);
+  EXPECT_EQ(s->main_thread_tid(), loop_tid.load());
+}
+
 // --- Pools ---
 
 TEST(SchedulerPools, PrioritiesOrderAOneThreadPoolFifoWithinAPriority) {

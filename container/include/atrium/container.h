@@ -24,6 +24,7 @@
 #define ATRIUM_CONTAINER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,7 @@
 
 #include "atrium/artifact_store.h"
 #include "atrium/export.h"
+#include "atrium/launch_guard.h"
 #include "atrium/manifest.h"
 #include "atrium/micro_app.h"
 #include "atrium/private_store.h"
@@ -73,6 +75,23 @@ struct ContainerOptions {
   std::string app_dir;         // folder holding app.json (read-only)
   std::string data_dir;        // mutable state; empty = DefaultDataDir(app id)
   bool rebuild_index = false;  // force rebuilding the bundle index
+  // The launch guard (docs/launch_guard.md): this Open is a launch. Before
+  // any bundle code runs it records the launch, reads the crash the last
+  // process left, decides the recovery level and acts on the stores; it
+  // installs the crash handlers and the main-loop watchdog. Off for tools
+  // that open an app to inspect it; a host's launch path turns it on
+  // (`atrium run` does).
+  bool launch_guard = false;
+  // Called on the watchdog thread after it recorded a hang; empty: the
+  // process ends with exit status 70.
+  std::function<void()> on_hang{};
+};
+
+// What the launch guard decided and did at this Open.
+struct LaunchGuardReport {
+  LaunchDecision decision;
+  std::vector<std::string> actions;  // "disabled native:com.wallet.bill@1.1.1 (blamed)"
+  int64_t launch_id = 0;             // 0 when the history could not be written
 };
 
 class ATRIUM_EXPORT Container {
@@ -92,6 +111,9 @@ class ATRIUM_EXPORT Container {
   // The app's scheduler (main loop and pools), configured from app.json
   // "startup". Created by Open; threads start on demand.
   virtual Scheduler& scheduler() = 0;
+
+  // The launch guard's decision and actions (nullptr when it is off).
+  virtual const LaunchGuardReport* launch_guard() const = 0;
 
   // The launch, run on the calling thread, which becomes the main thread:
   // builds the startup pipeline from every resolved bundle's startup tasks

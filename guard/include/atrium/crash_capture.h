@@ -27,10 +27,14 @@
 // SetForeground may be called from any thread. ReadCrashFile, Symbolize and
 // CrashSignature are plain functions on value types. When two threads crash
 // at once, the first one writes the record and the other waits for the
-// process to die.
+// process to die. CaptureThreadStack may be called from any thread; calls
+// are serialized.
 #ifndef ATRIUM_CRASH_CAPTURE_H_
 #define ATRIUM_CRASH_CAPTURE_H_
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -58,7 +62,7 @@ struct CrashModule {
 
 // A parsed crash file.
 struct CrashRecord {
-  int signal = 0;
+  int signal = 0;              // 0: a live thread's stack (CaptureThreadStack)
   int code = 0;                // si_code
   uint64_t fault_address = 0;  // si_addr for fault signals, else 0
   int pid = 0;
@@ -118,6 +122,20 @@ class ATRIUM_EXPORT CrashCapture {
   static void SetHookForTesting(void (*hook)());
 };
 
+// Records the stack of thread `tid` of this process while the process goes
+// on (the hang watchdog's view of a blocked main thread). Sends the thread
+// a real-time signal (SIGRTMIN + 5, its handler installed on first use)
+// whose async-signal-safe handler copies its backtrace and ThreadActivity
+// into a static snapshot, and waits up to `timeout` for the answer. The
+// record is shaped like a crash's: signal 0, frames[0] the interrupted PC,
+// the handler's own frames dropped, frames mapped to module + offset with
+// the module table (snapshotted on first use when Install has not run), so
+// Symbolize and CrashSignature work on it. It is not written to the crash
+// file. One capture runs at a time; concurrent callers wait.
+// kNotFound: no thread `tid` in this process. kState: the thread did not
+// answer within `timeout` (it blocks the signal, or is stuck in the kernel).
+ATRIUM_EXPORT Result<CrashRecord> CaptureThreadStack(pid_t tid, std::chrono::milliseconds timeout);
+
 // Parses a crash file strictly. An empty or missing file is kNotFound (no
 // crash); anything malformed is kCorrupt with the file and byte offset.
 ATRIUM_EXPORT Result<CrashRecord> ReadCrashFile(const std::string& path);
@@ -132,7 +150,9 @@ ATRIUM_EXPORT CrashReport Symbolize(const CrashRecord& record,
                                     const std::vector<std::string>& bundle_dirs = {});
 
 // Stable across runs and ASLR: a hash of the signal and the first frames as
-// (module basename + offset), the handler's own frames excluded. 16 hex digits.
+// (module basename + offset), the handler's own frames and leading frames in
+// the C/C++ runtime excluded (a captured stack's futex and condition-variable
+// frames too). 16 hex digits.
 ATRIUM_EXPORT std::string CrashSignature(const CrashRecord& record);
 
 }  // namespace atrium

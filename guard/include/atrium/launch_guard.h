@@ -75,7 +75,35 @@ struct LaunchRecord {
   LaunchOutcome outcome = LaunchOutcome::kRunning;
   std::string reason;                 // "SIGSEGV in com.wallet.bill"; empty when good
   std::optional<ArtifactRef> blamed;  // what the failure points at, when known
+  int level = 0;                      // the recovery level decided at its start
+  // The launch was good, then the process crashed in the background (found
+  // by the next launch): the crash's signature, blamed artifact and reason
+  // are recorded on it, the outcome stays kGood.
+  bool crashed_after_good = false;
+  std::string crash_signature;  // of the crash or hang that ended it, if any
 };
+
+// A crash or hang turned into a report (the launch after a crash, or the
+// watchdog at the hang), for `atrium crashes <app>`.
+struct StoredCrashReport {
+  int64_t id = 0;
+  int64_t launch_id = 0;  // the launch that crashed
+  int64_t time_ms = 0;    // when it happened (Unix ms)
+  std::string kind;       // "native", "lua" or "hang"
+  int signal = 0;         // 0 for a hang
+  std::string signature;  // CrashSignature: stable across runs
+  std::string thread, bundle, task, patch, micro_app;
+  bool foreground = false;
+  bool persistent = false;  // the same signature ended the launch before
+  std::string summary;      // "SIGSEGV at 0x0 in com.wallet.bill:register_routes"
+  std::optional<ArtifactRef> blamed;
+  std::vector<std::string> frames;  // "libwallet_bill.so+0x1234 Fault()" per frame
+};
+
+// The newest `n` crash reports in `state_db`, newest first (errors as
+// ReadLaunchHistory).
+ATRIUM_EXPORT Result<std::vector<StoredCrashReport>> ReadCrashReports(const std::string& state_db,
+                                                                      int n);
 
 // What the guard did and why (shown by `atrium launches <app>`).
 struct GuardAction {
@@ -99,7 +127,8 @@ ATRIUM_EXPORT Result<LaunchHistory> ReadLaunchHistory(const std::string& state_d
 
 // app.json "launch_guard":
 //   {"levels": {"disable_recent": 1, "rollback_all": 2, "baseline_only": 3},
-//    "window_hours": 24, "quiet_period_ms": 5000}
+//    "window_hours": 24, "quiet_period_ms": 5000,
+//    "watchdog": {"first_frame_ms": 10000, "main_loop_blocked_ms": 5000}}
 // Every field is optional; these are the defaults.
 struct LaunchGuardConfig {
   int disable_recent = 1;  // consecutive failures that trigger level 1
@@ -107,6 +136,12 @@ struct LaunchGuardConfig {
   int baseline_only = 3;   // ... level 3
   std::chrono::milliseconds window = std::chrono::hours(24);
   std::chrono::milliseconds quiet_period = std::chrono::milliseconds(5000);
+  // The watchdog: a launch whose first_frame stage has not been reached
+  // within `first_frame_limit` of the launch start, or whose main loop is
+  // blocked in one task longer than `main_loop_blocked_limit`, is recorded
+  // as hung (with the main thread's stack) and the process ends. 0 = off.
+  std::chrono::milliseconds first_frame_limit = std::chrono::milliseconds(10000);
+  std::chrono::milliseconds main_loop_blocked_limit = std::chrono::milliseconds(5000);
 };
 
 // Strict parse of the "launch_guard" object (the whole document is that
@@ -114,7 +149,8 @@ struct LaunchGuardConfig {
 // kValidation errors naming `file` and the JSON pointer ("/levels/rollback_all");
 // syntax errors are kParse errors with the byte offset. Thresholds are in
 // [1, 100] and must not decrease from level 1 to level 3; window_hours is a
-// number in (0, 8760]; quiet_period_ms an integer in [0, 600000].
+// number in (0, 8760]; quiet_period_ms an integer in [0, 600000]; the
+// watchdog limits integers in [0, 600000] (0 turns that check off).
 ATRIUM_EXPORT Result<LaunchGuardConfig> ParseLaunchGuardConfig(std::string_view json,
                                                                std::string_view file);
 
@@ -134,6 +170,10 @@ struct LaunchDecision {
   // first, even if it was also active in the last good launch (the crash
   // points at it).
   std::vector<ArtifactRef> suspects;
+  // Level 1 disables exactly the blamed artifact when there is one, else
+  // every suspect. A crash after a good launch with the same signature on
+  // two consecutive launches (persistent, attributable) also gives level 1
+  // with `blamed` set and consecutive_failures 0.
   std::optional<ArtifactRef> blamed;
   // Readable: "2 consecutive failed launches (crashed: SIGSEGV in
   // com.wallet.bill; hung: main loop blocked 8.0 s) within 24 h: rolling

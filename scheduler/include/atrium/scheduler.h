@@ -49,6 +49,8 @@
 #ifndef ATRIUM_SCHEDULER_H_
 #define ATRIUM_SCHEDULER_H_
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -90,6 +92,9 @@ struct SchedulerOptions {
   int max_threads = 0;            // 0 = 2 x cores + io and net threads
   int bundle_quota = 0;           // running tasks per bundle; 0 = max(2, cores)
   bool hold_until_idle = true;    // false: no startup fence (tools, tests)
+  // Run first on every pool thread the scheduler starts (the launch guard
+  // gives each one an alternate signal stack for crash capture).
+  std::function<void()> on_thread_start;
 };
 
 struct TaskCounters {
@@ -157,6 +162,16 @@ class ATRIUM_EXPORT Scheduler {
   virtual bool RunMainLoopUntil(const std::function<bool()>& done,
                                 std::chrono::milliseconds timeout) = 0;
   virtual void QuitMainLoop() = 0;
+  // When the main-loop task running now started, in steady_clock
+  // nanoseconds (time_since_epoch); 0 when no main-loop task runs. Covers
+  // every main-loop task (PostMain, the "main" executor's posted, delayed,
+  // ordered and idle tasks, and those Shutdown runs itself when no loop
+  // runs). Lock-free; the hang watchdog polls it from its own thread.
+  virtual int64_t MainTaskRunningSinceNs() const = 0;
+  // Kernel thread id (gettid) of the thread running the main loop, or of the
+  // last one that ran it (or ran main-loop tasks in Shutdown); 0 when none
+  // ever did. Lock-free.
+  virtual pid_t main_thread_tid() const = 0;
 
   // --- Executors ---
   // `target` is "main" or a pool name; tasks are accounted to `bundle`.

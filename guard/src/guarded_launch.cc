@@ -1,0 +1,633 @@
+#include "guarded_launch.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <utility>
+
+#include "launch_log.h"
+#include "log.h"
+#include "patch_store.h"
+#include "watchdog.h"
+
+namespace atrium::internal {
+
+namespace fs = std::filesystem;
+using hotpatch::internal::PatchState;
+using hotpatch::internal::PatchStore;
+
+namespace {
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string CrashFilePath(const std::string& data_dir) {
+  return (fs::path(data_dir) / "crash.rec").string();
+}
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
+  return buf;
+}
+
+// "libwallet_bill.so+0x1234 Fault()" for a report frame.
+std::string FrameText(const CrashReportFrame& f) {
+  std::string out;
+  if (f.module.empty()) {
+    out = Hex(f.address);
+  } else {
+    out = fs::path(f.module).filename().string() + "+" + Hex(f.offset);
+  }
+  if (!f.symbol.empty()) out += " " + f.symbol;
+  return out;
+}
+
+// The startup task id without its "bundle:" prefix (the pipeline's
+// activity record qualifies it).
+std::string BareTask(const CrashRecord& r) {
+  if (!r.bundle.empty() && r.task.rfind(r.bundle + ":", 0) == 0) {
+    return r.task.substr(r.bundle.size() + 1);
+  }
+  return r.task;
+}
+
+// "com.wallet.bill:register_routes" / "com.wallet.bill" / "" from the activity.
+std::string WhereText(const CrashRecord& r) {
+  std::string where = r.bundle;
+  const std::string task = BareTask(r);
+  if (!task.empty()) where += (where.empty() ? "" : ":") + task;
+  if (!r.patch.empty()) where += (where.empty() ? "patch " : " patch ") + r.patch;
+  return where;
+}
+
+// A crash or hang record as a stored report (activity, frames, signature,
+// kind) with its blame, given the dynamic artifacts of the launch it ended
+// and their directories (parallel; "" when unknown). Blame, in order: the
+// artifact whose files hold the faulting frame; the hotpatch running on the
+// thread; the native update of the bundle running on it; the artifact
+// holding any frame.
+StoredCrashReport Attribute(const CrashRecord& rec, const std::vector<ArtifactRef>& artifacts,
+                            const std::vector<std::string>& dirs) {
+  std::vector<std::string> known_dirs;
+  for (const std::string& d : dirs) {
+    if (!d.empty()) known_dirs.push_back(d);
+  }
+  const CrashReport report = Symbolize(rec, known_dirs);
+  StoredCrashReport out;
+  out.kind = report.kind == CrashKind::kLua ? "lua" : "native";
+  out.signal = rec.signal;
+  out.signature = report.signature;
+  out.thread = rec.thread;
+  out.bundle = rec.bundle;
+  out.task = BareTask(rec);
+  out.patch = rec.patch;
+  out.micro_app = rec.micro_app;
+  out.foreground = rec.foreground;
+  for (const CrashReportFrame& f : report.frames) out.frames.push_back(FrameText(f));
+  auto artifact_of_frame = [&](const CrashReportFrame& f) -> std::optional<ArtifactRef> {
+    for (size_t i = 0; !f.module.empty() && i < dirs.size() && i < artifacts.size(); ++i) {
+      if (!dirs[i].empty() && f.module.rfind(dirs[i] + "/", 0) == 0) return artifacts[i];
+    }
+    return std::nullopt;
+  };
+  auto in_launch = [&](const char* kind, const std::string& id) -> std::optional<ArtifactRef> {
+    for (const ArtifactRef& a : artifacts) {
+      if (!id.empty() && a.kind == kind && a.id == id) return a;
+    }
+    return std::nullopt;
+  };
+  if (!report.frames.empty()) out.blamed = artifact_of_frame(report.frames.front());
+  if (!out.blamed) out.blamed = in_launch("hotpatch", rec.patch);
+  if (!out.blamed) out.blamed = in_launch("native", rec.bundle);
+  for (size_t i = 0; !out.blamed && i < report.frames.size(); ++i) {
+    out.blamed = artifact_of_frame(report.frames[i]);
+  }
+  return out;
+}
+
+// The hotpatch store of the app, when the app has one (never created here).
+std::unique_ptr<PatchStore> OpenPatchStore(const std::string& data_dir, std::string* error) {
+  std::error_code ec;
+  if (!fs::exists(fs::path(data_dir) / "hotpatch.db", ec)) return nullptr;
+  auto store = PatchStore::Open(data_dir);
+  if (!store.ok()) {
+    *error = store.error().ToString();
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+}  // namespace
+
+std::string ArtifactRefKind(ArtifactKind kind) {
+  switch (kind) {
+    case ArtifactKind::kNativeBundle:
+      return "native";
+    case ArtifactKind::kH5Package:
+      return "h5";
+    case ArtifactKind::kHcfTemplates:
+      return "hcf";
+    case ArtifactKind::kLuaPatch:
+      return "hotpatch";
+    case ArtifactKind::kConfigSet:
+      return "config";
+  }
+  return "unknown";
+}
+
+std::string SignalName(int signo) {
+  switch (signo) {
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGILL:
+      return "SIGILL";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGABRT:
+      return "SIGABRT";
+    default:
+      return "signal " + std::to_string(signo);
+  }
+}
+
+namespace {
+
+std::optional<ArtifactKind> StoreKind(const std::string& kind) {
+  for (ArtifactKind k :
+       {ArtifactKind::kNativeBundle, ArtifactKind::kH5Package, ArtifactKind::kHcfTemplates,
+        ArtifactKind::kLuaPatch, ArtifactKind::kConfigSet}) {
+    if (ArtifactRefKind(k) == kind) return k;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options,
+                                                    ArtifactStore& store) {
+  std::unique_ptr<GuardedLaunch> g(new GuardedLaunch());
+  g->options_ = std::move(options);
+  g->begin_steady_ns_ = SteadyNs();
+  const std::string db_path = (fs::path(g->options_.data_dir) / "state.db").string();
+  LaunchLogOpen opened = OpenForLaunch(db_path);
+  g->log_ = std::move(opened.log);
+  if (!g->options_.store_trouble.empty()) {
+    g->decision_ = LaunchPolicy::SafeMode(g->options_.store_trouble);
+  } else if (g->log_ == nullptr) {
+    g->decision_ = LaunchPolicy::SafeMode(opened.safe_mode_reason);
+  }
+  g->ReadPreviousCrash(store);
+  if (!g->decision_.safe_mode) g->Decide(store);
+  if (g->decision_.level != RecoveryLevel::kNone || g->decision_.safe_mode) {
+    Log(LogLevel::kWarning, "",
+        std::string(g->decision_.safe_mode ? "launch guard (safe mode): " : "launch guard: ") +
+            "level " + std::to_string(static_cast<int>(g->decision_.level)) + ": " +
+            g->decision_.reason);
+  }
+  if (g->decision_.consecutive_failures > 0 || g->decision_.safe_mode) g->CheckIntegrity(store);
+  g->Act(store);
+  g->active_ = g->ActiveArtifacts(store);
+  if (g->log_ != nullptr) {
+    auto id = g->log_->BeginLaunch(g->options_.app_version, g->active_,
+                                   static_cast<int>(g->decision_.level));
+    if (id.ok()) {
+      g->launch_id_ = *id;
+    } else {
+      Log(LogLevel::kError, "", "launch guard: cannot record the launch: " + id.error().ToString());
+    }
+  }
+  if (g->options_.install_crash_capture) {
+    Status installed = CrashCapture::Install(CrashFilePath(g->options_.data_dir));
+    if (!installed.ok() && installed.error().code != ErrorCode::kState) {
+      Log(LogLevel::kError, "",
+          "launch guard: crash capture not installed: " + installed.error().ToString());
+    }
+  }
+  CrashCapture::SetForeground(true);
+  return g;
+}
+
+GuardedLaunch::~GuardedLaunch() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  if (marker_.joinable()) marker_.join();
+  watchdog_.reset();
+}
+
+std::vector<ArtifactRef> GuardedLaunch::ActiveArtifacts(ArtifactStore& store) {
+  std::vector<ArtifactRef> out;
+  artifact_dirs_.clear();
+  if (auto records = store.List(); records.ok()) {
+    for (const ArtifactRecord& r : *records) {
+      if (r.state != ArtifactState::kActive) continue;
+      out.push_back({ArtifactRefKind(r.kind), r.id, r.version});
+      artifact_dirs_.push_back(r.dir);
+    }
+  }
+  std::string error;
+  if (auto patches = OpenPatchStore(options_.data_dir, &error); patches != nullptr) {
+    if (auto list = patches->List(); list.ok()) {
+      for (const auto& p : *list) {
+        if (p.state != PatchState::kEnabled) continue;
+        out.push_back({"hotpatch", p.id, p.version});
+        artifact_dirs_.push_back(p.dir);
+      }
+    }
+  }
+  return out;
+}
+
+std::optional<ArtifactRef> GuardedLaunch::BlameBundle(const std::string& bundle) const {
+  for (const ArtifactRef& a : active_) {
+    if (a.kind == "native" && a.id == bundle) return a;
+  }
+  return std::nullopt;
+}
+
+void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
+  const std::string path = CrashFilePath(options_.data_dir);
+  Result<CrashRecord> crash = ReadCrashFile(path);
+  if (!crash.ok() && crash.error().code == ErrorCode::kNotFound) {
+    // No crash: a launch still running was killed before it was marked.
+    if (log_ != nullptr) (void)log_->CloseStaleLaunches();
+    return;
+  }
+  if (log_ == nullptr) return;  // safe mode: nowhere to record it
+  auto previous = log_->Recent(1);
+  std::optional<LaunchRecord> last;
+  if (previous.ok() && !previous->empty()) last = previous->front();
+  // The previous launch's artifacts and their directories (to blame frames).
+  std::vector<ArtifactRef> artifacts = last ? last->active_artifacts : std::vector<ArtifactRef>{};
+  std::vector<std::string> dirs;
+  if (auto records = store.List(); records.ok()) {
+    for (const ArtifactRef& a : artifacts) {
+      std::string dir;
+      for (const ArtifactRecord& r : *records) {
+        if (ArtifactRefKind(r.kind) == a.kind && r.id == a.id && r.version == a.version)
+          dir = r.dir;
+      }
+      dirs.push_back(dir);
+    }
+  }
+  if (!crash.ok()) {
+    // Unreadable (torn, truncated, tampered): the launch still crashed.
+    const std::string reason = "crash record unreadable: " + crash.error().ToString();
+    std::error_code ec;
+    fs::rename(path, path + ".corrupt", ec);
+    if (last && last->outcome == LaunchOutcome::kRunning) {
+      (void)log_->CloseStaleLaunches(StaleCrash{reason, std::nullopt, ""});
+    }
+    Log(LogLevel::kWarning, "", "launch guard: " + reason);
+    return;
+  }
+  const CrashRecord& rec = *crash;
+  StoredCrashReport stored = Attribute(rec, artifacts, dirs);
+  const std::optional<ArtifactRef> blamed = stored.blamed;
+  std::string reason = rec.from_terminate ? "std::terminate" : SignalName(rec.signal);
+  if (rec.from_terminate && !rec.what.empty()) reason += " (" + rec.what + ")";
+  if (rec.signal == SIGSEGV || rec.signal == SIGBUS) reason += " at " + Hex(rec.fault_address);
+  const std::string where = WhereText(rec);
+  if (!where.empty()) reason += " in " + where;
+  if (!rec.thread.empty()) reason += " (thread " + rec.thread + ")";
+  if (!rec.foreground) reason += " in the background";
+  stored.time_ms = rec.time_sec * 1000 + rec.time_nsec / 1'000'000;
+  stored.summary = reason;
+  const std::string signature = stored.signature;
+
+  if (last && last->outcome == LaunchOutcome::kRunning) {
+    (void)log_->CloseStaleLaunches(StaleCrash{reason, blamed, signature});
+    stored.launch_id = last->id;
+  } else if (last && last->outcome == LaunchOutcome::kGood) {
+    (void)log_->AttachCrashAfterGood(last->id, reason, blamed, signature);
+    stored.launch_id = last->id;
+  } else if (last) {
+    stored.launch_id = last->id;  // already ended (e.g. a hang recorded, then the kill crashed)
+  }
+  if (stored.launch_id != 0) {
+    auto added = log_->AddCrashReport(std::move(stored));
+    if (!added.ok()) {
+      Log(LogLevel::kError, "",
+          "launch guard: cannot store the crash report: " + added.error().ToString());
+    }
+  }
+  std::error_code ec;
+  fs::remove(path, ec);
+}
+
+void GuardedLaunch::Decide(ArtifactStore& store) {
+  (void)store;
+  auto history = log_->Recent(50);
+  if (!history.ok()) {
+    decision_ = LaunchPolicy::SafeMode(history.error().ToString());
+    return;
+  }
+  decision_ = LaunchPolicy(options_.config).Decide(*history);
+}
+
+void GuardedLaunch::Record(int level, const std::string& what, const std::string& why) {
+  actions_.push_back(what);
+  Log(LogLevel::kWarning, "", "launch guard: " + what);
+  if (log_ != nullptr) {
+    if (Status s = log_->RecordAction(level, what, why); !s.ok()) {
+      Log(LogLevel::kError, "", "launch guard: cannot record an action: " + s.error().ToString());
+    }
+  }
+}
+
+void GuardedLaunch::CheckIntegrity(ArtifactStore& store) {
+  auto records = store.List();
+  if (!records.ok()) return;
+  const int level = static_cast<int>(decision_.level);
+  for (const ArtifactRecord& r : *records) {
+    if (r.state != ArtifactState::kActive) continue;
+    Status verified = store.VerifyFiles(r);
+    if (verified.ok()) continue;
+    const std::string why = "integrity check after a failed launch: " + verified.error().ToString();
+    auto disabled = store.Disable(r.kind, r.id, r.version, why);
+    const std::string what = "disabled " +
+                             ArtifactRefText({ArtifactRefKind(r.kind), r.id, r.version}) +
+                             " (integrity check: its files do not match its package)";
+    if (disabled.ok()) {
+      Record(level, what, why);
+    } else {
+      Record(level,
+             "could not disable " + r.id + " " + r.version + ": " + disabled.error().ToString(),
+             why);
+    }
+  }
+}
+
+void GuardedLaunch::Act(ArtifactStore& store) {
+  const int level = static_cast<int>(decision_.level);
+  const std::string& why = decision_.reason;
+  std::string patch_error;
+  std::unique_ptr<PatchStore> patches = OpenPatchStore(options_.data_dir, &patch_error);
+  if (!patch_error.empty()) {
+    Record(level, "hotpatch store unusable: " + patch_error, why);
+  }
+  auto current_state = [&](const ArtifactRef& a) -> std::optional<ArtifactState> {
+    auto records = store.List();
+    if (!records.ok()) return std::nullopt;
+    for (const ArtifactRecord& r : *records) {
+      if (ArtifactRefKind(r.kind) == a.kind && r.id == a.id && r.version == a.version) {
+        return r.state;
+      }
+    }
+    return std::nullopt;
+  };
+  auto disable = [&](const ArtifactRef& a, const std::string& note) {
+    if (a.kind == "hotpatch") {
+      if (patches == nullptr) return;
+      Status s = patches->SetState(a.id, PatchState::kDisabled, why);
+      Record(level,
+             s.ok() ? "disabled " + ArtifactRefText(a) + note
+                    : "could not disable " + ArtifactRefText(a) + ": " + s.error().ToString(),
+             why);
+      return;
+    }
+    std::optional<ArtifactKind> kind = StoreKind(a.kind);
+    if (!kind) return;
+    std::optional<ArtifactState> state = current_state(a);
+    if (!state || (*state != ArtifactState::kActive && *state != ArtifactState::kStaged &&
+                   *state != ArtifactState::kPrevious)) {
+      return;  // already disabled, failed, gone, or the baseline
+    }
+    auto r = store.Disable(*kind, a.id, a.version, why);
+    Record(level,
+           r.ok() ? "disabled " + ArtifactRefText(a) + note
+                  : "could not disable " + ArtifactRefText(a) + ": " + r.error().ToString(),
+           why);
+  };
+
+  switch (decision_.level) {
+    case RecoveryLevel::kNone:
+      return;
+    case RecoveryLevel::kDisableRecent: {
+      if (decision_.blamed) {
+        disable(*decision_.blamed, " (blamed)");
+      } else {
+        for (const ArtifactRef& a : decision_.suspects) disable(a, "");
+      }
+      if (decision_.suspects.empty()) {
+        Record(level,
+               "nothing to disable: no dynamic artifact activated since the last good launch", why);
+      }
+      return;
+    }
+    case RecoveryLevel::kRollbackAll: {
+      auto records = store.List();
+      if (records.ok()) {
+        for (const ArtifactRecord& r : *records) {
+          if (r.state != ArtifactState::kActive) continue;
+          auto back = store.Rollback(r.kind, r.id, why);
+          const std::string from = ArtifactRefText({ArtifactRefKind(r.kind), r.id, r.version});
+          if (back.ok()) {
+            Record(level,
+                   "rolled " + from + " back to " +
+                       (back->has_value()
+                            ? (*back)->version + " (" + ArtifactStateName((*back)->state) + ")"
+                            : std::string("the baseline")),
+                   why);
+          } else {
+            Record(level, "could not roll " + from + " back: " + back.error().ToString(), why);
+          }
+        }
+      }
+      if (patches != nullptr) {
+        if (auto list = patches->List(); list.ok()) {
+          for (const auto& p : *list) {
+            if (p.state != PatchState::kEnabled) continue;
+            Status s = patches->Rollback(p.id, why);
+            if (!s.ok() && s.error().code == ErrorCode::kNotFound) {
+              s = patches->SetState(p.id, PatchState::kDisabled, why);
+              Record(level,
+                     s.ok()
+                         ? "disabled hotpatch:" + p.id + "@" + p.version + " (no previous version)"
+                         : "could not disable hotpatch " + p.id + ": " + s.error().ToString(),
+                     why);
+              continue;
+            }
+            Record(level,
+                   s.ok() ? "rolled hotpatch:" + p.id + "@" + p.version + " back"
+                          : "could not roll hotpatch " + p.id + " back: " + s.error().ToString(),
+                   why);
+          }
+        }
+      }
+      return;
+    }
+    case RecoveryLevel::kBaselineOnly: {
+      // Every downloaded version out of use: staged and previous first, so
+      // disabling the active one falls back to the baseline, not to them.
+      for (ArtifactState pass :
+           {ArtifactState::kStaged, ArtifactState::kPrevious, ArtifactState::kActive}) {
+        auto records = store.List();
+        if (!records.ok()) break;
+        for (const ArtifactRecord& r : *records) {
+          if (r.state == pass) disable({ArtifactRefKind(r.kind), r.id, r.version}, "");
+        }
+      }
+      if (patches != nullptr) {
+        Status s = patches->DisableAll(why);
+        Record(level,
+               s.ok() ? std::string("disabled every hotpatch")
+                      : "could not disable the hotpatches: " + s.error().ToString(),
+               why);
+      }
+      // Caches and config overrides; per-bundle private stores (private/)
+      // and the state database are kept.
+      std::error_code index_ec;  // derived from the store; rebuilt at this Open
+      fs::remove(fs::path(options_.data_dir) / "bundle_index.bin", index_ec);
+      for (const char* name : {"cache", "config"}) {
+        std::error_code ec;
+        const fs::path p = fs::path(options_.data_dir) / name;
+        if (!fs::exists(p, ec)) continue;
+        const auto removed = fs::remove_all(p, ec);
+        Record(level,
+               ec ? "could not clear " + p.string() + ": " + ec.message()
+                  : "cleared " + std::string(name) + " (" + std::to_string(removed) +
+                        (removed == 1 ? " file)" : " files)"),
+               why);
+      }
+      return;
+    }
+  }
+}
+
+void GuardedLaunch::StartWatchdog(Scheduler& scheduler) {
+  if (watchdog_ != nullptr) return;
+  const LaunchGuardConfig& c = options_.config;
+  if (c.first_frame_limit.count() == 0 && c.main_loop_blocked_limit.count() == 0) return;
+  WatchdogOptions w;
+  w.first_frame_limit = c.first_frame_limit;
+  w.main_loop_blocked_limit = c.main_loop_blocked_limit;
+  w.main_task_running_since_ns = [&scheduler] { return scheduler.MainTaskRunningSinceNs(); };
+  w.first_frame_reached = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Only a launch that was started can be late; the host may open a
+    // container and start it later (the limit then counts from Start).
+    return first_frame_.load() || !started_;
+  };
+  w.main_tid = [&scheduler] { return scheduler.main_thread_tid(); };
+  w.on_hang = [this](const HangInfo& hang) {
+    RecordHang(hang);
+    if (options_.on_hang) {
+      options_.on_hang();
+    } else {
+      std::fflush(nullptr);
+      std::_Exit(kHangExitStatus);
+    }
+  };
+  watchdog_ = std::make_unique<Watchdog>(std::move(w));
+}
+
+void GuardedLaunch::RecordHang(const HangInfo& hang) {
+  StoredCrashReport stored;
+  std::string reason = hang.reason;
+  if (hang.stack) {
+    stored = Attribute(*hang.stack, active_, artifact_dirs_);
+    const std::string where = WhereText(*hang.stack);
+    if (!where.empty()) reason += " in " + where;
+  } else if (!hang.capture_error.empty()) {
+    reason += " (main thread stack not captured: " + hang.capture_error + ")";
+  }
+  stored.kind = "hang";
+  stored.signal = 0;
+  stored.foreground = !good_.load();
+  const std::optional<ArtifactRef> blamed = stored.blamed;
+  stored.summary = reason;
+  stored.launch_id = launch_id_;
+  Log(LogLevel::kError, "", "launch guard: hang: " + reason);
+  if (log_ == nullptr || launch_id_ == 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!ended_) {
+      (void)log_->MarkFailed(launch_id_, LaunchOutcome::kHung, reason, blamed, stored.signature);
+      ended_ = true;
+    } else if (good_.load()) {
+      (void)log_->AttachCrashAfterGood(launch_id_, reason, blamed, stored.signature);
+    }
+  }
+  (void)log_->AddCrashReport(std::move(stored));
+}
+
+void GuardedLaunch::OnStartCalled() {
+  std::lock_guard<std::mutex> lock(mu_);
+  started_ = true;
+}
+
+void GuardedLaunch::OnFirstFrame() { first_frame_.store(true); }
+
+void GuardedLaunch::OnIdle() {
+  first_frame_.store(true);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (idle_ || ended_) return;
+  idle_ = true;
+  marker_ = std::thread([this] { MarkerLoop(); });
+}
+
+void GuardedLaunch::MarkerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + options_.config.quiet_period;
+  cv_.wait_until(lock, deadline, [this] { return closing_ || ended_; });
+  if (closing_ || ended_) return;  // Close marks it, or it failed meanwhile
+  ended_ = true;
+  if (log_ != nullptr && launch_id_ != 0) {
+    if (Status s = log_->MarkGood(launch_id_); !s.ok()) {
+      Log(LogLevel::kError, "",
+          "launch guard: cannot mark the launch good: " + s.error().ToString());
+    }
+  }
+  good_.store(true);
+  CrashCapture::SetForeground(false);
+  if (LogEnabled(LogLevel::kInfo)) Log(LogLevel::kInfo, "", "launch guard: launch good");
+}
+
+void GuardedLaunch::OnLaunchFailed(const std::string& reason, const std::string& bundle) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ended_) return;
+  ended_ = true;
+  if (log_ != nullptr && launch_id_ != 0) {
+    (void)log_->MarkFailed(launch_id_, LaunchOutcome::kRequiredTaskFailed, reason,
+                           BlameBundle(bundle));
+  }
+}
+
+void GuardedLaunch::Close() {
+  if (watchdog_ != nullptr) watchdog_->Stop();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    if (!ended_ && log_ != nullptr && launch_id_ != 0) {
+      if (idle_) {
+        // Reached idle and exited cleanly before the quiet period ended.
+        if (log_->MarkGood(launch_id_).ok()) good_.store(true);
+      } else if (!started_) {
+        (void)log_->Discard(launch_id_);  // opened, never launched
+      } else {
+        // Started, closed before idle without a failure: not a verdict
+        // either way; discarded rather than counted as killed.
+        (void)log_->Discard(launch_id_);
+      }
+    }
+    ended_ = true;
+  }
+  cv_.notify_all();
+  if (marker_.joinable()) marker_.join();
+}
+
+}  // namespace atrium::internal

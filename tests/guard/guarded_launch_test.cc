@@ -1,0 +1,233 @@
+// The launch guard inside the container (ContainerOptions::launch_guard):
+// escalation across launches of a real app in this process, the integrity
+// of private data through level 3, and the bad inputs: a launch killed
+// before it was marked, a corrupted or truncated crash file, and a state.db
+// that is damaged or locked (the app still starts, in safe mode, and says
+// why). Crashes and hangs of real processes: guard_e2e_test.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../container/test_app.h"
+#include "atrium/container.h"
+#include "atrium/launch_guard.h"
+#include "atrium/private_store.h"
+#include "launch_log.h"
+
+namespace atrium {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ScopedEnv;
+using testing::TestApp;
+
+ContainerOptions Guarded(const TestApp& app) {
+  ContainerOptions o{app.app_dir(), app.data_dir()};
+  o.launch_guard = true;
+  o.on_hang = [] {};  // never end the test process
+  return o;
+}
+
+// One launch: open, start, let idle work finish, close. Returns the level
+// the guard decided.
+int Launch(const TestApp& app, bool expect_ok, LaunchGuardReport* report = nullptr) {
+  auto c = Container::Open(Guarded(app));
+  EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().ToString());
+  if (!c.ok()) return -1;
+  const LaunchGuardReport* guard = (*c)->launch_guard();
+  EXPECT_NE(guard, nullptr);
+  if (guard == nullptr) return -1;
+  if (report != nullptr) *report = *guard;
+  Status s = (*c)->Start();
+  EXPECT_EQ(s.ok(), expect_ok) << (s.ok() ? "ok" : s.error().ToString());
+  if (s.ok()) {
+    (*c)->scheduler().RunMainLoopUntil([&] { return (*c)->pipeline()->finished(); },
+                                       std::chrono::seconds(60));
+  }
+  return static_cast<int>(guard->decision.level);
+}
+
+LaunchHistory History(const TestApp& app) {
+  auto h = ReadLaunchHistory(app.data_dir() + "/state.db", 20);
+  EXPECT_TRUE(h.ok()) << (h.ok() ? "" : h.error().ToString());
+  return h.ok() ? *h : LaunchHistory{};
+}
+
+void PutPrivate(const TestApp& app, const std::string& value) {
+  auto store = PrivateStore::Open(app.data_dir() + "/private/com.test.staged.db");
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->Put("user_note", value).ok());
+}
+
+std::string GetPrivate(const TestApp& app) {
+  auto store = PrivateStore::Open(app.data_dir() + "/private/com.test.staged.db");
+  if (!store.ok()) return "<" + store.error().ToString() + ">";
+  auto v = (*store)->Get("user_note");
+  return v.ok() && *v ? **v : "<missing>";
+}
+
+TEST(GuardedLaunchTest, RequiredTaskFailuresEscalateToLevelThreeAndKeepPrivateData) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  EXPECT_EQ(Launch(app, true), 0);
+  PutPrivate(app, "kept through every level");
+  fs::create_directories(app.data_dir() + "/cache/http");
+  std::ofstream(app.data_dir() + "/cache/http/entry") << "cached";
+  {
+    ScopedEnv env("ATRIUM_TEST_FAIL_TASK", "prepare");
+    LaunchGuardReport r;
+    EXPECT_EQ(Launch(app, false, &r), 0);
+    EXPECT_EQ(Launch(app, false, &r), 1);
+    EXPECT_NE(r.decision.reason.find("required task failed"), std::string::npos)
+        << r.decision.reason;
+    EXPECT_EQ(Launch(app, false, &r), 2);
+    EXPECT_EQ(Launch(app, false, &r), 3);
+    EXPECT_EQ(r.decision.consecutive_failures, 3);
+    bool cleared = false;
+    for (const auto& a : r.actions) cleared = cleared || a.find("cleared cache") == 0;
+    EXPECT_TRUE(cleared);
+    EXPECT_FALSE(fs::exists(app.data_dir() + "/cache"));
+  }
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r), 3);  // the fourth failure's decision
+  EXPECT_EQ(Launch(app, true, &r), 0);  // the previous launch was good
+  EXPECT_EQ(GetPrivate(app), "kept through every level");
+
+  LaunchHistory h = History(app);
+  ASSERT_EQ(h.launches.size(), 7u);
+  const LaunchOutcome expected[] = {LaunchOutcome::kGood,
+                                    LaunchOutcome::kGood,
+                                    LaunchOutcome::kRequiredTaskFailed,
+                                    LaunchOutcome::kRequiredTaskFailed,
+                                    LaunchOutcome::kRequiredTaskFailed,
+                                    LaunchOutcome::kRequiredTaskFailed,
+                                    LaunchOutcome::kGood};
+  const int levels[] = {0, 3, 3, 2, 1, 0, 0};
+  for (size_t i = 0; i < 7; ++i) {
+    SCOPED_TRACE("launch " + std::to_string(h.launches[i].id));
+    EXPECT_EQ(h.launches[i].outcome, expected[i]);
+    EXPECT_EQ(h.launches[i].level, levels[i]);
+  }
+  EXPECT_NE(h.launches[2].reason.find("com.test.staged:prepare"), std::string::npos)
+      << h.launches[2].reason;
+  // Every action carries the decision's reason.
+  ASSERT_FALSE(h.actions.empty());
+  for (const auto& a : h.actions) EXPECT_FALSE(a.why.empty()) << a.what;
+}
+
+TEST(GuardedLaunchTest, OpenedButNeverStartedIsNotALaunch) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  for (int i = 0; i < 3; ++i) {
+    auto c = Container::Open(Guarded(app));
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ((*c)->launch_guard()->decision.level, RecoveryLevel::kNone);
+  }
+  EXPECT_TRUE(History(app).launches.empty());
+  // Inspection without the guard records nothing either.
+  ASSERT_TRUE(Container::Open({app.app_dir(), app.data_dir()}).ok());
+  EXPECT_TRUE(History(app).launches.empty());
+}
+
+TEST(GuardedLaunchTest, AProcessKilledBeforeTheMarkCountsAsAFailure) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  EXPECT_EQ(Launch(app, true), 0);
+  {
+    // What a killed process leaves: a launch still "running", no crash file.
+    auto log = internal::LaunchLog::Open(app.data_dir() + "/state.db");
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->BeginLaunch("1.0.0", {}).ok());
+  }
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r), 1);
+  EXPECT_NE(r.decision.reason.find("killed before mark"), std::string::npos) << r.decision.reason;
+  LaunchHistory h = History(app);
+  ASSERT_GE(h.launches.size(), 2u);
+  EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kKilledBeforeMark);
+}
+
+void CorruptCrashFileCase(const std::string& bytes, const std::string& expect_in_reason) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  EXPECT_EQ(Launch(app, true), 0);
+  {
+    auto log = internal::LaunchLog::Open(app.data_dir() + "/state.db");
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE((*log)->BeginLaunch("1.0.0", {}).ok());
+  }
+  std::ofstream(app.data_dir() + "/crash.rec", std::ios::binary) << bytes;
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r), 1);
+  LaunchHistory h = History(app);
+  ASSERT_GE(h.launches.size(), 2u);
+  EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kCrashed);
+  EXPECT_NE(h.launches[1].reason.find("crash record unreadable"), std::string::npos)
+      << h.launches[1].reason;
+  EXPECT_NE(h.launches[1].reason.find(expect_in_reason), std::string::npos) << h.launches[1].reason;
+  // Kept aside for inspection; the new launch's crash file is fresh.
+  EXPECT_TRUE(fs::exists(app.data_dir() + "/crash.rec.corrupt"));
+  EXPECT_EQ(h.launches[0].outcome, LaunchOutcome::kGood);
+}
+
+TEST(GuardedLaunchTest, AGarbageCrashFileIsACrashWithAClearReason) {
+  CorruptCrashFileCase(std::string(700, '\x5a'), "crash.rec");
+}
+
+TEST(GuardedLaunchTest, ATruncatedCrashFileIsACrashWithAClearReason) {
+  // A header that promises more than the file holds.
+  std::string bytes = "ATCR";
+  bytes += std::string("\x01\x00\x00\x00", 4);  // version 1
+  bytes += std::string("\x00\x10\x00\x00", 4);  // length 4096
+  bytes += std::string(20, '\0');
+  CorruptCrashFileCase(bytes, "offset");
+}
+
+TEST(GuardedLaunchTest, ADamagedStateDbStartsTheAppInSafeModeAndSaysWhy) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  EXPECT_EQ(Launch(app, true), 0);
+  PutPrivate(app, "private survives a damaged state.db");
+  for (const char* suffix : {"-wal", "-shm"}) fs::remove(app.data_dir() + "/state.db" + suffix);
+  {
+    std::ofstream f(app.data_dir() + "/state.db", std::ios::binary | std::ios::trunc);
+    f << "this is not a database, it was overwritten by a broken disk" << std::string(4096, 'x');
+  }
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r), 3);
+  EXPECT_TRUE(r.decision.safe_mode);
+  EXPECT_NE(r.decision.reason.find("moved aside"), std::string::npos) << r.decision.reason;
+  EXPECT_NE(r.decision.reason.find("state.db"), std::string::npos) << r.decision.reason;
+  bool aside = false;
+  for (const auto& e : fs::directory_iterator(app.data_dir())) {
+    aside = aside || e.path().filename().string().rfind("state.db.damaged-", 0) == 0;
+  }
+  EXPECT_TRUE(aside);
+  EXPECT_EQ(GetPrivate(app), "private survives a damaged state.db");
+  // The fresh state.db records from here on.
+  EXPECT_EQ(Launch(app, true, &r), 0);
+  EXPECT_FALSE(r.decision.safe_mode);
+}
+
+TEST(GuardedLaunchTest, ALockedStateDbStartsTheAppInSafeModeAndLeavesItAlone) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  EXPECT_EQ(Launch(app, true), 0);
+  const auto before = History(app).launches.size();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((app.data_dir() + "/state.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;", nullptr, nullptr,
+                         nullptr),
+            SQLITE_OK);
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r), 3);
+  EXPECT_TRUE(r.decision.safe_mode);
+  EXPECT_NE(r.decision.reason.find("scratch store"), std::string::npos) << r.decision.reason;
+  sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  // Nothing was written to the locked database; the scratch store is gone.
+  EXPECT_EQ(History(app).launches.size(), before);
+  for (const auto& e : fs::directory_iterator(app.data_dir())) {
+    EXPECT_NE(e.path().filename().string().rfind("safe-mode-", 0), 0u) << e.path();
+  }
+}
+
+}  // namespace
+}  // namespace atrium
