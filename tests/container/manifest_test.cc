@@ -853,6 +853,18 @@ TEST(AppDescriptorTest, RuleViolations) {
   }
 }
 
+TEST(AppDescriptorTest, LaunchGuardSectionIsValidatedWithPointers) {
+  json::value guard = json::parse(R"({"levels": {"baseline_only": 5}, "quiet_period_ms": 300,
+                                      "watchdog": {"main_loop_blocked_ms": 1500}})");
+  EXPECT_TRUE(ParseAppDescriptor(SetApp("/launch_guard", guard), kAppFile).ok());
+  EXPECT_TRUE(AppFails(SetApp("/launch_guard", json::parse(R"({"quiet_period_ms": -1})")),
+                       ErrorCode::kValidation, "/launch_guard/quiet_period_ms", {"out of range"}));
+  EXPECT_TRUE(AppFails(SetApp("/launch_guard", json::parse(R"({"watchdog": {"hang": 1}})")),
+                       ErrorCode::kValidation, "/launch_guard/watchdog/hang", {"unknown field"}));
+  EXPECT_TRUE(AppFails(SetApp("/launch_guard", "on"), ErrorCode::kValidation, "/launch_guard",
+                       {"expected an object"}));
+}
+
 TEST(AppDescriptorTest, StartupSection) {
   json::value startup = json::parse(R"({
     "stages": ["boot", "first_frame", "settle"],
