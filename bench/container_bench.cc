@@ -1,7 +1,7 @@
 // atrium_bench: container benchmarks, each reported as a ratio against a
 // baseline measured in the same run (never as a wall-clock assertion).
 //
-//   atrium_bench [--quick] [--json=PATH] [--keep]
+//   atrium_bench [--quick] [--json=PATH] [--keep] [--only=SECTION]
 //
 // At start it writes two synthetic apps (bench/synthetic_app.h) into a temp
 // dir: 1000 installed / 20 needed, and the same 20 needed alone. Then:
@@ -14,6 +14,12 @@
 //     dlopen(RTLD_NOW)+dlsym then dlclose of the same 100 files, interleaved.
 //  4. Container::Open of the 1000-bundle app (index built), vs reading the
 //     index file alone.
+//  5. the launch guard (docs/launch_guard.md): Open + destroy, and Open +
+//     Start + destroy, with ContainerOptions::launch_guard on vs off, both
+//     apps, interleaved, in repetitions; before the last repetition each
+//     app's launch history is grown, so the figures show whether the
+//     history (state.db) the guard reads and checks at every Open costs more
+//     as it grows. Runs last: it installs the process-wide crash handlers.
 // Every sample checks that destroying the container unmapped the bundle
 // libraries, so each sample dlopens again. The table at the end is
 // informational: the exit code is 0 unless the bench itself could not run.
@@ -37,6 +43,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -46,6 +53,7 @@
 
 #include "atrium/bundle_abi.h"
 #include "atrium/container.h"
+#include "atrium/launch_guard.h"
 #include "bench_util.h"
 #include "synthetic_app.h"
 #include "synthetic_service.h"
@@ -82,6 +90,12 @@ struct BenchConfig {
   int open_iterations = 301;
   int lookup_repetitions = 21;
   uint64_t lookup_ops = 1'000'000;
+  // Section 5: repetitions of interleaved samples per variant and app, and
+  // the launch rows each app's history holds before the last repetition.
+  int guard_repetitions = 5;
+  int guard_iterations = 41;
+  int guard_history_rows = 1000;
+  std::string only;  // run this section alone: start, lookup, load, open or guard
 };
 
 double Us(Clock::time_point a, Clock::time_point b) {
@@ -155,13 +169,16 @@ struct Row {
   double ours = 0;
   std::string baseline_name;
   double baseline = 0;
+  bool has_target = true;    // false: reported only, no target exists
   bool ratio_target = true;  // target on ours/baseline, else on ours itself
   double target = 0;
   double ratio() const { return baseline > 0 ? ours / baseline : 0; }
   bool pass() const { return (ratio_target ? ratio() : ours) <= target; }
   std::string TargetText() const {
     char buf[48];
-    if (ratio_target) {
+    if (!has_target) {
+      std::snprintf(buf, sizeof buf, "-");
+    } else if (ratio_target) {
       std::snprintf(buf, sizeof buf, "ratio <= %.2f", target);
     } else {
       std::snprintf(buf, sizeof buf, "<= %.0f %s", target, unit.c_str());
@@ -488,6 +505,259 @@ Row OpenIndexed(const Fixture& fx, const BenchConfig& config) {
 }
 
 // ---------------------------------------------------------------------------
+// 5. the launch guard
+
+// One guard sample: the guard on or off; Open alone (the guard records the
+// launch, then discards it at close: opened, never started) or Open + Start
+// (the launch reaches idle and destroying the container marks it good).
+struct GuardVariant {
+  bool guard = false;
+  bool start = false;
+};
+constexpr GuardVariant kGuardVariants[] = {
+    {.guard = false, .start = false},
+    {.guard = true, .start = false},
+    {.guard = false, .start = true},
+    {.guard = true, .start = true},
+};
+constexpr int kGuardVariantCount = 4;
+
+struct LaunchTimes {
+  double open_us = 0, start_us = 0, close_us = 0;
+  double total() const { return open_us + start_us + close_us; }
+};
+
+// The launch records in <data>/state.db: how many, and how many not good.
+struct LaunchRows {
+  size_t total = 0, not_good = 0;
+};
+
+LaunchRows CountLaunchRows(const std::string& data) {
+  const std::string db = (fs::path(data) / "state.db").string();
+  LaunchHistory history =
+      Must(ReadLaunchHistory(db, std::numeric_limits<int>::max()), "reading launches of " + db);
+  LaunchRows rows;
+  rows.total = history.launches.size();
+  for (const LaunchRecord& r : history.launches) {
+    if (r.outcome != LaunchOutcome::kGood) ++rows.not_good;
+  }
+  return rows;
+}
+
+// state.db plus its WAL, in KiB.
+double StateDbKib(const std::string& data) {
+  uintmax_t bytes = 0;
+  for (const char* name : {"state.db", "state.db-wal"}) {
+    std::error_code ec;
+    uintmax_t n = fs::file_size(fs::path(data) / name, ec);
+    if (!ec) bytes += n;
+  }
+  return static_cast<double>(bytes) / 1024.0;
+}
+
+struct IndexStamp {
+  ino_t ino = 0;
+  timespec mtime{};
+};
+
+IndexStamp StampIndex(const std::string& data) {
+  const std::string path = (fs::path(data) / "bundle_index.bin").string();
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) Fail("no bundle index at " + path);
+  return {st.st_ino, st.st_mtim};
+}
+
+bool SameStamp(const IndexStamp& a, const IndexStamp& b) {
+  return a.ino == b.ino && a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec;
+}
+
+std::vector<Row> LaunchGuard(const Fixture& fx, const BenchConfig& config,
+                             boost::json::object* detail) {
+  // A hang would be a bug in the bench or the guard: counted by on_hang (the
+  // watchdog thread, joined when the container closes) and checked per sample.
+  std::atomic<int> hangs{0};
+  auto sample = [&](const SyntheticApp& app, const std::string& data, GuardVariant v) {
+    ContainerOptions options{.app_dir = app.dir, .data_dir = data};
+    if (v.guard) {
+      options.launch_guard = true;
+      options.on_hang = [&hangs] { hangs.fetch_add(1); };
+    }
+    LaunchTimes t;
+    auto t0 = Clock::now();
+    auto c = Must(Container::Open(std::move(options)), "Container::Open(" + app.dir + ")");
+    auto t1 = Clock::now();
+    const LaunchGuardReport* report = c->launch_guard();
+    if (!v.guard && report != nullptr) Fail("the guard ran although launch_guard was off");
+    if (v.guard) {
+      if (report == nullptr) Fail("launch_guard was on but the container reports no guard");
+      if (report->launch_id == 0) Fail("the guard did not record the launch in " + data);
+      if (report->decision.level != RecoveryLevel::kNone || report->decision.safe_mode ||
+          !report->actions.empty()) {
+        Fail("the guard decided to recover (" + report->decision.reason +
+             "); the samples would measure recovery, not the guard's fixed cost");
+      }
+    }
+    auto t2 = Clock::now();
+    if (v.start) MustOk(c->Start(), "Start of " + app.id);
+    auto t3 = Clock::now();
+    c.reset();
+    auto t4 = Clock::now();
+    if (hangs.load() != 0) Fail("the watchdog reported a hang during a sample");
+    if (v.start) MustBeUnmapped(app.bundles[0].library, "destroying the container");
+    t.open_us = Us(t0, t1);
+    t.start_us = Us(t2, t3);
+    t.close_us = Us(t3, t4);
+    return t;
+  };
+
+  struct AppRun {
+    const SyntheticApp* app = nullptr;
+    const std::string* data = nullptr;
+    const char* label = "";
+    // Per variant: every sample, and each repetition's sample totals.
+    std::vector<LaunchTimes> samples[kGuardVariantCount] = {};
+    std::vector<std::vector<double>> rep_totals[kGuardVariantCount] = {};
+    std::vector<size_t> rows_at_rep = {};  // launch rows when each repetition began
+    IndexStamp index = {};
+  };
+  AppRun runs[2];
+  runs[0].app = &fx.big;
+  runs[0].data = &fx.big_data;
+  runs[0].label = "1000 inst";
+  runs[1].app = &fx.small;
+  runs[1].data = &fx.small_data;
+  runs[1].label = "20 inst";
+  for (AppRun& run : runs) {
+    for (auto& v : run.rep_totals) v.resize(config.guard_repetitions);
+    run.index = StampIndex(*run.data);
+  }
+
+  for (int rep = 0; rep < config.guard_repetitions; ++rep) {
+    if (rep == config.guard_repetitions - 1 && config.guard_repetitions > 1) {
+      // Grow each history to guard_history_rows good launches (real guarded
+      // launches, untimed) so the last repetition reads and checks a large one.
+      for (AppRun& run : runs) {
+        size_t have = CountLaunchRows(*run.data).total;
+        const size_t want = static_cast<size_t>(config.guard_history_rows);
+        std::printf("  growing the %s launch history: %zu -> %zu rows\n", run.label, have,
+                    std::max(have, want));
+        std::fflush(stdout);
+        for (; have < want; ++have) sample(*run.app, *run.data, {.guard = true, .start = true});
+      }
+    }
+    size_t expected_growth[2] = {0, 0};
+    for (int a = 0; a < 2; ++a) {
+      LaunchRows rows = CountLaunchRows(*runs[a].data);
+      if (rows.not_good != 0) Fail(std::string(runs[a].label) + ": a launch record is not good");
+      runs[a].rows_at_rep.push_back(rows.total);
+    }
+    const int first = rep == 0 ? -config.warmup : 0;
+    for (int i = first; i < config.guard_iterations; ++i) {
+      // Rotate the variant order, and alternate the apps, every iteration.
+      for (int k = 0; k < kGuardVariantCount; ++k) {
+        const int vi = ((i + k) % kGuardVariantCount + kGuardVariantCount) % kGuardVariantCount;
+        const GuardVariant v = kGuardVariants[vi];
+        for (int j = 0; j < 2; ++j) {
+          const int a = ((i + j) % 2 + 2) % 2;
+          AppRun& run = runs[a];
+          LaunchTimes t = sample(*run.app, *run.data, v);
+          if (v.guard && v.start) ++expected_growth[a];
+          if (i < 0) continue;
+          run.samples[vi].push_back(t);
+          run.rep_totals[vi][rep].push_back(t.total());
+        }
+      }
+    }
+    // Guarded Open alone must leave no record; guarded Open + Start exactly one, good.
+    for (int a = 0; a < 2; ++a) {
+      LaunchRows rows = CountLaunchRows(*runs[a].data);
+      const size_t want = runs[a].rows_at_rep.back() + expected_growth[a];
+      if (rows.total != want || rows.not_good != 0) {
+        Fail(std::string(runs[a].label) + ": " + std::to_string(rows.total) + " launch rows (" +
+             std::to_string(rows.not_good) + " not good) after repetition " + std::to_string(rep) +
+             ", expected " + std::to_string(want) + ", all good");
+      }
+    }
+  }
+  for (AppRun& run : runs) {
+    if (!SameStamp(run.index, StampIndex(*run.data))) {
+      Fail(std::string("the bundle index of ") + run.label +
+           " was rebuilt during the guard samples; they did not measure reopening");
+    }
+  }
+
+  std::vector<Row> rows;
+  boost::json::object apps;
+  for (AppRun& run : runs) {
+    auto totals = [&](int vi) {
+      std::vector<double> out;
+      for (const LaunchTimes& t : run.samples[vi]) out.push_back(t.total());
+      return out;
+    };
+    auto part = [&](int vi, double LaunchTimes::*field) {
+      std::vector<double> out;
+      for (const LaunchTimes& t : run.samples[vi]) out.push_back(t.*field);
+      return Median(out);
+    };
+    boost::json::object app_detail;
+    for (int pair = 0; pair < 2; ++pair) {
+      const int off = pair * 2, on = pair * 2 + 1;  // indices into kGuardVariants
+      const char* what = pair == 0 ? "Open+destroy" : "Open+Start+destroy";
+      Row r;
+      r.key = std::string(pair == 0 ? "guard_open" : "guard_open_start") + "_" +
+              (run.app == &fx.big ? "1000" : "20");
+      r.metric = std::string(what) + " guarded, " + run.label;
+      r.unit = "us";
+      r.ours = Median(totals(on));
+      r.baseline_name = "same, guard off";
+      r.baseline = Median(totals(off));
+      r.has_target = false;
+      std::printf(
+          "  %s, %s: guard on %.0f us (open %.0f, start %.0f, destroy %.0f) vs off %.0f us "
+          "(open %.0f, start %.0f, destroy %.0f): x%.2f, +%.0f us\n",
+          run.label, what, r.ours, part(on, &LaunchTimes::open_us),
+          part(on, &LaunchTimes::start_us), part(on, &LaunchTimes::close_us), r.baseline,
+          part(off, &LaunchTimes::open_us), part(off, &LaunchTimes::start_us),
+          part(off, &LaunchTimes::close_us), r.ratio(), r.ours - r.baseline);
+      boost::json::array per_rep;
+      std::vector<double> rep_ratios;
+      std::printf("    per repetition (launch rows at its start: on / off us = ratio):");
+      for (int rep = 0; rep < config.guard_repetitions; ++rep) {
+        const double m_on = Median(run.rep_totals[on][rep]);
+        const double m_off = Median(run.rep_totals[off][rep]);
+        rep_ratios.push_back(m_on / m_off);
+        std::printf(" [%zu: %.0f/%.0f = %.2f]", run.rows_at_rep[rep], m_on, m_off, m_on / m_off);
+        per_rep.push_back(boost::json::object{{"launch_rows", run.rows_at_rep[rep]},
+                                              {"guard_on_us", m_on},
+                                              {"guard_off_us", m_off},
+                                              {"ratio", m_on / m_off}});
+      }
+      std::printf("; median ratio %.2f\n", Median(rep_ratios));
+      app_detail[r.key] = boost::json::object{
+          {"median_repetition_ratio", Median(rep_ratios)},
+          {"on_open_us", part(on, &LaunchTimes::open_us)},
+          {"on_start_us", part(on, &LaunchTimes::start_us)},
+          {"on_destroy_us", part(on, &LaunchTimes::close_us)},
+          {"off_open_us", part(off, &LaunchTimes::open_us)},
+          {"off_start_us", part(off, &LaunchTimes::start_us)},
+          {"off_destroy_us", part(off, &LaunchTimes::close_us)},
+          {"per_repetition", std::move(per_rep)},
+      };
+      rows.push_back(std::move(r));
+    }
+    const LaunchRows final_rows = CountLaunchRows(*run.data);
+    std::printf(
+        "  %s: %zu launch rows in state.db after the run (all good), state.db+wal %.0f KiB\n",
+        run.label, final_rows.total, StateDbKib(*run.data));
+    app_detail["launch_rows_after"] = final_rows.total;
+    app_detail["state_db_kib_after"] = StateDbKib(*run.data);
+    apps[run.label] = std::move(app_detail);
+  }
+  (*detail)["apps"] = std::move(apps);
+  return rows;
+}
+
+// ---------------------------------------------------------------------------
 
 // 1-minute load average, or -1 when unknown.
 
@@ -498,7 +768,10 @@ void PrintTable(const std::vector<Row>& rows) {
   for (const Row& r : rows) {
     std::printf("%-38s %12.2f %-9s %-22s %10.2f %8.2f %-15s %s\n", r.metric.c_str(), r.ours,
                 r.unit.c_str(), r.baseline_name.c_str(), r.baseline, r.ratio(),
-                r.TargetText().c_str(), r.pass() ? "PASS" : "MISS");
+                r.TargetText().c_str(),
+                !r.has_target ? ""
+                : r.pass()    ? "PASS"
+                              : "MISS");
   }
   std::printf("(informational: targets are not asserted; 1-minute load average now %.2f)\n",
               LoadAverage());
@@ -506,7 +779,8 @@ void PrintTable(const std::vector<Row>& rows) {
 
 void WriteJson(const std::string& path, const BenchConfig& config, const std::vector<Row>& rows,
                const boost::json::object& load_detail, const boost::json::object& lookup_detail,
-               double loadavg_before, double loadavg_after) {
+               const boost::json::object& guard_detail, double loadavg_before,
+               double loadavg_after) {
   boost::json::array metrics;
   for (const Row& r : rows) {
     metrics.push_back(boost::json::object{
@@ -518,7 +792,7 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
         {"baseline", r.baseline},
         {"ratio", r.ratio()},
         {"target", r.TargetText()},
-        {"pass", r.pass()},
+        {"pass", !r.has_target || r.pass()},
     });
   }
   boost::json::object root{
@@ -530,12 +804,17 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
       {"open_iterations", config.open_iterations},
       {"lookup_repetitions", config.lookup_repetitions},
       {"lookup_ops", config.lookup_ops},
+      {"guard_repetitions", config.guard_repetitions},
+      {"guard_iterations", config.guard_iterations},
+      {"guard_history_rows", config.guard_history_rows},
+      {"only", config.only},
       {"usable_cpus", UsableCpus().size()},
       {"metrics", std::move(metrics)},
       {"loadavg_before", loadavg_before},
       {"loadavg_after", loadavg_after},
       {"load_detail", load_detail},
       {"lookup_detail", lookup_detail},
+      {"guard_detail", guard_detail},
   };
   std::ofstream out(path, std::ios::trunc);
   out << boost::json::serialize(root) << "\n";
@@ -544,10 +823,11 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
 
 int Usage(int code) {
   std::fprintf(code ? stderr : stdout,
-               "usage: atrium_bench [--quick] [--json=PATH] [--keep]\n"
-               "  --quick      tiny iteration counts (smoke test; numbers are noise)\n"
-               "  --json=PATH  also write the results as JSON\n"
-               "  --keep       keep the temp dir with the synthetic apps\n");
+               "usage: atrium_bench [--quick] [--json=PATH] [--keep] [--only=SECTION]\n"
+               "  --quick         tiny iteration counts (smoke test; numbers are noise)\n"
+               "  --json=PATH     also write the results as JSON\n"
+               "  --keep          keep the temp dir with the synthetic apps\n"
+               "  --only=SECTION  run one section: start, lookup, load, open or guard\n");
   return code;
 }
 
@@ -564,6 +844,13 @@ int Main(int argc, char** argv) {
       config.json_path = std::string(a.substr(7));
     } else if (a == "--json" && i + 1 < argc) {
       config.json_path = argv[++i];
+    } else if (a.starts_with("--only=")) {
+      config.only = std::string(a.substr(7));
+      if (config.only != "start" && config.only != "lookup" && config.only != "load" &&
+          config.only != "open" && config.only != "guard") {
+        std::fprintf(stderr, "atrium_bench: unknown section '%s'\n", config.only.c_str());
+        return Usage(2);
+      }
     } else if (a == "-h" || a == "--help") {
       return Usage(0);
     } else {
@@ -578,6 +865,9 @@ int Main(int argc, char** argv) {
     config.open_iterations = 5;
     config.lookup_repetitions = 3;
     config.lookup_ops = 20'000;
+    config.guard_repetitions = 2;
+    config.guard_iterations = 2;
+    config.guard_history_rows = 8;
   }
 #if !defined(__OPTIMIZE__)
   std::printf("warning: atrium_bench was built without optimization; numbers mean little\n");
@@ -593,25 +883,42 @@ int Main(int argc, char** argv) {
   std::printf("  in %s\n", fx.root.c_str());
 
   std::vector<Row> rows;
-  boost::json::object load_detail, lookup_detail;
-  std::printf("[1/4] start->home-open (%d interleaved samples each)\n", config.start_iterations);
-  std::fflush(stdout);
-  rows.push_back(StartToHome(fx, config));
-  std::printf("[2/4] service lookup (%d x %" PRIu64 " lookups)\n", config.lookup_repetitions,
-              config.lookup_ops);
-  std::fflush(stdout);
-  for (Row& r : ServiceLookup(fx, config, &lookup_detail)) rows.push_back(std::move(r));
-  std::printf("[3/4] load %u bundles (%d interleaved samples each)\n", kLoadCount,
-              config.load_iterations);
-  std::fflush(stdout);
-  rows.push_back(LoadBundles(fx, config, &load_detail));
-  std::printf("[4/4] Container::Open (%d interleaved samples each)\n", config.open_iterations);
-  std::fflush(stdout);
-  rows.push_back(OpenIndexed(fx, config));
+  boost::json::object load_detail, lookup_detail, guard_detail;
+  auto run = [&](const char* section) { return config.only.empty() || config.only == section; };
+  if (run("start")) {
+    std::printf("[1/5] start->home-open (%d interleaved samples each)\n", config.start_iterations);
+    std::fflush(stdout);
+    rows.push_back(StartToHome(fx, config));
+  }
+  if (run("lookup")) {
+    std::printf("[2/5] service lookup (%d x %" PRIu64 " lookups)\n", config.lookup_repetitions,
+                config.lookup_ops);
+    std::fflush(stdout);
+    for (Row& r : ServiceLookup(fx, config, &lookup_detail)) rows.push_back(std::move(r));
+  }
+  if (run("load")) {
+    std::printf("[3/5] load %u bundles (%d interleaved samples each)\n", kLoadCount,
+                config.load_iterations);
+    std::fflush(stdout);
+    rows.push_back(LoadBundles(fx, config, &load_detail));
+  }
+  if (run("open")) {
+    std::printf("[4/5] Container::Open (%d interleaved samples each)\n", config.open_iterations);
+    std::fflush(stdout);
+    rows.push_back(OpenIndexed(fx, config));
+  }
+  if (run("guard")) {
+    std::printf(
+        "[5/5] launch guard on vs off (%d repetitions x %d interleaved samples each; history "
+        "grown to %d launches before the last)\n",
+        config.guard_repetitions, config.guard_iterations, config.guard_history_rows);
+    std::fflush(stdout);
+    for (Row& r : LaunchGuard(fx, config, &guard_detail)) rows.push_back(std::move(r));
+  }
 
   PrintTable(rows);
   if (!config.json_path.empty()) {
-    WriteJson(config.json_path, config, rows, load_detail, lookup_detail, load_before,
+    WriteJson(config.json_path, config, rows, load_detail, lookup_detail, guard_detail, load_before,
               LoadAverage());
     std::printf("wrote %s\n", config.json_path.c_str());
   }

@@ -304,6 +304,7 @@ void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
   if (!where.empty()) reason += " in " + where;
   if (!rec.thread.empty()) reason += " (thread " + rec.thread + ")";
   if (!rec.foreground) reason += " in the background";
+  if (rec.partial) reason += " (partial record: the crash handler did not finish; no frames)";
   stored.time_ms = rec.time_sec * 1000 + rec.time_nsec / 1'000'000;
   stored.summary = reason;
   const std::string signature = stored.signature;
@@ -389,9 +390,24 @@ void GuardedLaunch::Act(ArtifactStore& store) {
     }
     return std::nullopt;
   };
-  auto disable = [&](const ArtifactRef& a, const std::string& note) {
+  // Disables `a` when that exact version is still in use (active, staged or
+  // previous; for a hotpatch: enabled). Records what it did, or why not when
+  // `explain` (the blamed artifact must not vanish from the record silently).
+  auto disable = [&](const ArtifactRef& a, const std::string& note, bool explain) {
+    auto skipped = [&](const std::string& why_not) {
+      if (explain) Record(level, "did not disable " + ArtifactRefText(a) + ": " + why_not, why);
+    };
     if (a.kind == "hotpatch") {
-      if (patches == nullptr) return;
+      if (patches == nullptr) return skipped("the app has no hotpatch store");
+      auto list = patches->List();
+      bool enabled = false;
+      if (list.ok()) {
+        for (const auto& p : *list) {
+          enabled = enabled ||
+                    (p.id == a.id && p.version == a.version && p.state == PatchState::kEnabled);
+        }
+      }
+      if (!enabled) return skipped("that version is no longer enabled");
       Status s = patches->SetState(a.id, PatchState::kDisabled, why);
       Record(level,
              s.ok() ? "disabled " + ArtifactRefText(a) + note
@@ -400,11 +416,13 @@ void GuardedLaunch::Act(ArtifactStore& store) {
       return;
     }
     std::optional<ArtifactKind> kind = StoreKind(a.kind);
-    if (!kind) return;
+    if (!kind) return skipped("unknown artifact kind");
     std::optional<ArtifactState> state = current_state(a);
     if (!state || (*state != ArtifactState::kActive && *state != ArtifactState::kStaged &&
                    *state != ArtifactState::kPrevious)) {
-      return;  // already disabled, failed, gone, or the baseline
+      // Already disabled, failed (e.g. its library did not load), gone, or the baseline.
+      return skipped(state ? std::string("it is ") + ArtifactStateName(*state) + " already"
+                           : std::string("the store no longer holds it"));
     }
     auto r = store.Disable(*kind, a.id, a.version, why);
     Record(level,
@@ -418,9 +436,9 @@ void GuardedLaunch::Act(ArtifactStore& store) {
       return;
     case RecoveryLevel::kDisableRecent: {
       if (decision_.blamed) {
-        disable(*decision_.blamed, " (blamed)");
+        disable(*decision_.blamed, " (blamed)", /*explain=*/true);
       } else {
-        for (const ArtifactRef& a : decision_.suspects) disable(a, "");
+        for (const ArtifactRef& a : decision_.suspects) disable(a, "", /*explain=*/true);
       }
       if (decision_.suspects.empty()) {
         Record(level,
@@ -478,7 +496,7 @@ void GuardedLaunch::Act(ArtifactStore& store) {
         auto records = store.List();
         if (!records.ok()) break;
         for (const ArtifactRecord& r : *records) {
-          if (r.state == pass) disable({ArtifactRefKind(r.kind), r.id, r.version}, "");
+          if (r.state == pass) disable({ArtifactRefKind(r.kind), r.id, r.version}, "", false);
         }
       }
       if (patches != nullptr) {

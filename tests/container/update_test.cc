@@ -14,6 +14,7 @@
 
 #include "../bundles/include/fixtures.h"
 #include "atrium/container.h"
+#include "package_fixture.h"
 #include "test_app.h"
 
 namespace atrium {
@@ -21,41 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::IsMapped;
+using testing::Keys;
+using testing::PackFixture;
 using testing::TestApp;
-
-struct Keys {
-  PublicKey pub{};
-  SecretKey sec{};
-  std::string pub_hex;
-  Keys() {
-    if (sodium_init() < 0) std::abort();
-    crypto_sign_keypair(pub.data(), sec.data());
-    char hex[65];
-    sodium_bin2hex(hex, sizeof hex, pub.data(), pub.size());
-    pub_hex = hex;
-  }
-};
-
-// Packs fixture `fixture` at `version` (bundle.json rewritten).
-std::string PackFixture(const std::string& work, const Keys& keys, const std::string& fixture,
-                        const std::string& version) {
-  std::string dir = work + "/pkg-src-" + fixture + "-" + version;
-  fs::remove_all(dir);
-  fs::copy(std::string(ATRIUM_TEST_BUNDLES_DIR) + "/" + fixture, dir, fs::copy_options::recursive);
-  std::ifstream in(dir + "/bundle.json");
-  std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  in.close();
-  manifest = std::regex_replace(manifest, std::regex(R"("version": "[0-9.]+")"),
-                                "\"version\": \"" + version + "\"",
-                                std::regex_constants::format_first_only);
-  std::ofstream(dir + "/bundle.json") << manifest;
-  PackOptions o;
-  o.secret_key = keys.sec;
-  std::string out = work + "/" + fixture + "-" + version + ".atb";
-  auto r = PackDirectory(dir, o, out);
-  EXPECT_TRUE(r.ok()) << r.error().ToString();
-  return out;
-}
 
 std::unique_ptr<Container> OpenApp(const TestApp& app) {
   auto c = Container::Open({app.app_dir(), app.data_dir()});

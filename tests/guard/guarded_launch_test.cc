@@ -15,46 +15,18 @@
 #include "atrium/container.h"
 #include "atrium/launch_guard.h"
 #include "atrium/private_store.h"
+#include "guard_test_util.h"
 #include "launch_log.h"
 
 namespace atrium {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::Guarded;
+using testing::History;
+using testing::Launch;
 using testing::ScopedEnv;
 using testing::TestApp;
-
-ContainerOptions Guarded(const TestApp& app) {
-  ContainerOptions o{app.app_dir(), app.data_dir()};
-  o.launch_guard = true;
-  o.on_hang = [] {};  // never end the test process
-  return o;
-}
-
-// One launch: open, start, let idle work finish, close. Returns the level
-// the guard decided.
-int Launch(const TestApp& app, bool expect_ok, LaunchGuardReport* report = nullptr) {
-  auto c = Container::Open(Guarded(app));
-  EXPECT_TRUE(c.ok()) << (c.ok() ? "" : c.error().ToString());
-  if (!c.ok()) return -1;
-  const LaunchGuardReport* guard = (*c)->launch_guard();
-  EXPECT_NE(guard, nullptr);
-  if (guard == nullptr) return -1;
-  if (report != nullptr) *report = *guard;
-  Status s = (*c)->Start();
-  EXPECT_EQ(s.ok(), expect_ok) << (s.ok() ? "ok" : s.error().ToString());
-  if (s.ok()) {
-    (*c)->scheduler().RunMainLoopUntil([&] { return (*c)->pipeline()->finished(); },
-                                       std::chrono::seconds(60));
-  }
-  return static_cast<int>(guard->decision.level);
-}
-
-LaunchHistory History(const TestApp& app) {
-  auto h = ReadLaunchHistory(app.data_dir() + "/state.db", 20);
-  EXPECT_TRUE(h.ok()) << (h.ok() ? "" : h.error().ToString());
-  return h.ok() ? *h : LaunchHistory{};
-}
 
 void PutPrivate(const TestApp& app, const std::string& value) {
   auto store = PrivateStore::Open(app.data_dir() + "/private/com.test.staged.db");

@@ -1,0 +1,57 @@
+// Signed packages of fixture bundles for tests: a throw-away release key
+// pair and PackFixture (a fixture bundle at another version, packed and
+// signed).
+#ifndef ATRIUM_TESTS_CONTAINER_PACKAGE_FIXTURE_H_
+#define ATRIUM_TESTS_CONTAINER_PACKAGE_FIXTURE_H_
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+
+#include "atrium/package.h"
+
+namespace atrium::testing {
+
+struct Keys {
+  PublicKey pub{};
+  SecretKey sec{};
+  std::string pub_hex;
+  Keys() {
+    if (sodium_init() < 0) std::abort();
+    crypto_sign_keypair(pub.data(), sec.data());
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, pub.data(), pub.size());
+    pub_hex = hex;
+  }
+};
+
+// Packs fixture `fixture` at `version` (bundle.json rewritten).
+inline std::string PackFixture(const std::string& work, const Keys& keys,
+                               const std::string& fixture, const std::string& version) {
+  std::string dir = work + "/pkg-src-" + fixture + "-" + version;
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(std::string(ATRIUM_TEST_BUNDLES_DIR) + "/" + fixture, dir,
+                        std::filesystem::copy_options::recursive);
+  std::ifstream in(dir + "/bundle.json");
+  std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  manifest = std::regex_replace(manifest, std::regex(R"("version": "[0-9.]+")"),
+                                "\"version\": \"" + version + "\"",
+                                std::regex_constants::format_first_only);
+  std::ofstream(dir + "/bundle.json") << manifest;
+  PackOptions o;
+  o.secret_key = keys.sec;
+  std::string out = work + "/" + fixture + "-" + version + ".atb";
+  auto r = PackDirectory(dir, o, out);
+  EXPECT_TRUE(r.ok()) << r.error().ToString();
+  return out;
+}
+}  // namespace atrium::testing
+
+#endif  // ATRIUM_TESTS_CONTAINER_PACKAGE_FIXTURE_H_

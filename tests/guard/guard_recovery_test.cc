@@ -1,0 +1,480 @@
+// What each recovery level does to the dynamic artifacts of a real app, in
+// this process: level 1 without blame disables the updates activated since
+// the last good launch; level 2 rolls every active update back to its
+// previous version and rolls back (or disables) every enabled hotpatch;
+// level 3 disables every downloaded version and every hotpatch, clears
+// <data>/cache and <data>/config and keeps <data>/private. Also: a partial
+// crash record (the handler died before writing frames) still ends the
+// launch it belongs to as crashed. Escalation itself and the bad inputs:
+// guarded_launch_test.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sodium.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <regex>
+
+#include "../container/package_fixture.h"
+#include "../container/test_app.h"
+#include "atrium/artifact_store.h"
+#include "atrium/container.h"
+#include "atrium/hotpatch.h"
+#include "atrium/launch_guard.h"
+#include "atrium/private_store.h"
+#include "guard_test_util.h"
+#include "launch_log.h"
+#include "patch_package.h"
+
+namespace atrium {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Guarded;
+using testing::History;
+using testing::Keys;
+using testing::Launch;
+using testing::PackFixture;
+using testing::ScopedEnv;
+using testing::TestApp;
+
+constexpr char kCounter[] = "com.test.counter";
+constexpr char kNothingToDisable[] =
+    "nothing to disable: no dynamic artifact activated since the last good launch";
+
+// Installs `package` for the next launch, through a container opened only to
+// install (no guard: not a launch).
+void InstallStaged(const TestApp& app, const std::string& package) {
+  auto c = Container::Open({app.app_dir(), app.data_dir()});
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  auto r = (*c)->InstallPackage(package);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->state, ArtifactState::kStaged);
+}
+
+std::unique_ptr<ArtifactStore> OpenStore(const TestApp& app) {
+  auto store = ArtifactStore::Open({app.data_dir(), {}});
+  EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().ToString());
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+// The store's row for the counter at `version` (nullopt when there is none).
+std::optional<ArtifactRecord> CounterRow(const TestApp& app, const std::string& version) {
+  auto store = OpenStore(app);
+  if (store == nullptr) return std::nullopt;
+  auto list = store->List();
+  EXPECT_TRUE(list.ok());
+  if (!list.ok()) return std::nullopt;
+  for (const ArtifactRecord& r : *list) {
+    if (r.kind == ArtifactKind::kNativeBundle && r.id == kCounter && r.version == version) return r;
+  }
+  return std::nullopt;
+}
+
+std::string CounterState(const TestApp& app, const std::string& version) {
+  auto row = CounterRow(app, version);
+  return row ? ArtifactStateName(row->state) : "absent";
+}
+
+// The counter version the store says is in use; "shipped" when only the
+// baseline directory of the app remains (it is not a row of the store).
+std::string CounterCurrent(const TestApp& app) {
+  auto store = OpenStore(app);
+  if (store == nullptr) return "<no store>";
+  auto current = store->Current(ArtifactKind::kNativeBundle, kCounter);
+  EXPECT_TRUE(current.ok());
+  if (!current.ok()) return "<error>";
+  if (!current->has_value()) return "shipped";
+  return (*current)->version + " (" + ArtifactStateName((*current)->state) + ")";
+}
+
+ArtifactRef Native(const std::string& id, const std::string& version) {
+  return {"native", id, version};
+}
+
+std::vector<std::string> Actions(std::initializer_list<std::string> list) { return list; }
+
+// The counter version the opened container resolved.
+std::function<void(Container&)> ExpectCounterVersion(const std::string& version) {
+  return [version](Container& c) {
+    auto b = c.Bundle(kCounter);
+    ASSERT_TRUE(b.ok()) << b.error().ToString();
+    EXPECT_EQ(b->version, version);
+  };
+}
+
+TEST(GuardRecoveryTest, LevelTwoRollsUpdatesBackAndLevelThreeReturnsToTheBaseline) {
+  TestApp app({"greeter", "staged", "counter"}, "greeter");
+  Keys keys;
+  app.SetReleaseKey(keys.pub_hex);
+  app.WriteAppJson();
+  const std::string u1 = PackFixture(app.root(), keys, "counter", "1.1.0");
+  const std::string u2 = PackFixture(app.root(), keys, "counter", "1.2.0");
+
+  EXPECT_EQ(Launch(app, true), 0);  // 1
+  InstallStaged(app, u1);
+  EXPECT_EQ(Launch(app, true, nullptr, ExpectCounterVersion("1.1.0")), 0);  // 2
+  EXPECT_EQ(CounterState(app, "1.1.0"), "active");
+  InstallStaged(app, u2);
+  EXPECT_EQ(Launch(app, true, nullptr, ExpectCounterVersion("1.2.0")), 0);  // 3
+  EXPECT_EQ(CounterState(app, "1.2.0"), "active");
+  EXPECT_EQ(CounterState(app, "1.1.0"), "previous");
+
+  // Private data, caches and config overrides written before the failures.
+  {
+    auto store = PrivateStore::Open(app.data_dir() + "/private/com.test.counter.db");
+    ASSERT_TRUE(store.ok()) << store.error().ToString();
+    ASSERT_TRUE((*store)->Put("user_note", "kept through every level").ok());
+  }
+  fs::create_directories(app.data_dir() + "/cache/http");
+  std::ofstream(app.data_dir() + "/cache/http/entry") << "cached";
+  fs::create_directories(app.data_dir() + "/config");
+  std::ofstream(app.data_dir() + "/config/overrides.json") << "{}";
+
+  std::string reasons[5];  // decision reasons of launches 5, 6, 7 (index = launch - 3)
+  {
+    // The baseline "staged" bundle fails its required task: nothing to blame.
+    ScopedEnv env("ATRIUM_TEST_FAIL_TASK", "prepare");
+    LaunchGuardReport r;
+    EXPECT_EQ(Launch(app, false, &r), 0);  // 4
+    EXPECT_TRUE(r.actions.empty());
+
+    EXPECT_EQ(Launch(app, false, &r), 1);  // 5
+    // 1.2.0 was already active in the last good launch: no suspect.
+    EXPECT_TRUE(r.decision.suspects.empty());
+    EXPECT_FALSE(r.decision.blamed.has_value());
+    EXPECT_EQ(r.actions, Actions({kNothingToDisable}));
+    EXPECT_EQ(CounterState(app, "1.2.0"), "active");
+    reasons[2] = r.decision.reason;
+
+    EXPECT_EQ(Launch(app, false, &r, ExpectCounterVersion("1.1.0")), 2);  // 6
+    EXPECT_EQ(r.actions, Actions({"rolled native:com.test.counter@1.2.0 back to 1.1.0 (active)"}));
+    EXPECT_EQ(CounterState(app, "1.2.0"), "disabled");
+    EXPECT_EQ(CounterState(app, "1.1.0"), "active");
+    EXPECT_EQ(CounterCurrent(app), "1.1.0 (active)");
+    reasons[3] = r.decision.reason;
+
+    EXPECT_EQ(Launch(app, false, &r, ExpectCounterVersion("1.0.0")), 3);  // 7
+    EXPECT_EQ(r.decision.consecutive_failures, 3);
+    // cache, cache/http, cache/http/entry; config, config/overrides.json.
+    EXPECT_EQ(r.actions, Actions({"disabled native:com.test.counter@1.1.0",
+                                  "cleared cache (3 files)", "cleared config (2 files)"}));
+    EXPECT_EQ(CounterState(app, "1.1.0"), "disabled");
+    EXPECT_EQ(CounterState(app, "1.2.0"), "disabled");
+    EXPECT_EQ(CounterCurrent(app), "shipped");
+    EXPECT_FALSE(fs::exists(app.data_dir() + "/cache"));
+    EXPECT_FALSE(fs::exists(app.data_dir() + "/config"));
+    reasons[4] = r.decision.reason;
+  }
+  {
+    auto store = PrivateStore::Open(app.data_dir() + "/private/com.test.counter.db");
+    ASSERT_TRUE(store.ok()) << store.error().ToString();
+    auto v = (*store)->Get("user_note");
+    ASSERT_TRUE(v.ok() && v->has_value());
+    EXPECT_EQ(**v, "kept through every level");
+  }
+
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r, ExpectCounterVersion("1.0.0")), 3);  // 8: after the 4th failure
+  EXPECT_EQ(r.decision.consecutive_failures, 4);
+  EXPECT_TRUE(r.actions.empty());       // nothing left to disable or clear
+  EXPECT_EQ(Launch(app, true, &r), 0);  // 9
+  EXPECT_EQ(r.decision.reason, "the last launch was good");
+
+  LaunchHistory h = History(app);
+  ASSERT_EQ(h.launches.size(), 9u);
+  struct Expected {
+    LaunchOutcome outcome;
+    int level;
+    std::vector<ArtifactRef> active;
+  };
+  const std::vector<ArtifactRef> none;
+  const Expected expected[] = {
+      {LaunchOutcome::kGood, 0, none},                                       // 9
+      {LaunchOutcome::kGood, 3, none},                                       // 8
+      {LaunchOutcome::kRequiredTaskFailed, 3, none},                         // 7
+      {LaunchOutcome::kRequiredTaskFailed, 2, {Native(kCounter, "1.1.0")}},  // 6
+      {LaunchOutcome::kRequiredTaskFailed, 1, {Native(kCounter, "1.2.0")}},  // 5
+      {LaunchOutcome::kRequiredTaskFailed, 0, {Native(kCounter, "1.2.0")}},  // 4
+      {LaunchOutcome::kGood, 0, {Native(kCounter, "1.2.0")}},                // 3
+      {LaunchOutcome::kGood, 0, {Native(kCounter, "1.1.0")}},                // 2
+      {LaunchOutcome::kGood, 0, none},                                       // 1
+  };
+  for (size_t i = 0; i < 9; ++i) {
+    SCOPED_TRACE("launch " + std::to_string(9 - i));
+    EXPECT_EQ(h.launches[i].outcome, expected[i].outcome);
+    EXPECT_EQ(h.launches[i].level, expected[i].level);
+    EXPECT_EQ(h.launches[i].active_artifacts, expected[i].active);
+    EXPECT_FALSE(h.launches[i].blamed.has_value());
+  }
+  // The guard's actions, newest first, each with its level and its
+  // decision's reason.
+  ASSERT_EQ(h.actions.size(), 5u);
+  const struct {
+    int level;
+    std::string what;
+  } actions[] = {{3, "cleared config (2 files)"},
+                 {3, "cleared cache (3 files)"},
+                 {3, "disabled native:com.test.counter@1.1.0"},
+                 {2, "rolled native:com.test.counter@1.2.0 back to 1.1.0 (active)"},
+                 {1, kNothingToDisable}};
+  for (size_t i = 0; i < 5; ++i) {
+    SCOPED_TRACE(actions[i].what);
+    EXPECT_EQ(h.actions[i].level, actions[i].level);
+    EXPECT_EQ(h.actions[i].what, actions[i].what);
+    EXPECT_EQ(h.actions[i].why, reasons[actions[i].level + 1]);
+  }
+}
+
+TEST(GuardRecoveryTest, LevelOneWithoutBlameDisablesTheUpdatesSinceTheLastGoodLaunch) {
+  TestApp app({"greeter", "staged", "counter"}, "greeter");
+  Keys keys;
+  app.SetReleaseKey(keys.pub_hex);
+  app.WriteAppJson();
+  EXPECT_EQ(Launch(app, true), 0);
+  InstallStaged(app, PackFixture(app.root(), keys, "counter", "1.1.0"));
+  LaunchGuardReport r;
+  {
+    ScopedEnv env("ATRIUM_TEST_FAIL_TASK", "prepare");
+    // 1.1.0 becomes active in this launch, which fails in the baseline.
+    EXPECT_EQ(Launch(app, false, &r, ExpectCounterVersion("1.1.0")), 0);
+  }
+  EXPECT_EQ(Launch(app, true, &r, ExpectCounterVersion("1.0.0")), 1);
+  EXPECT_FALSE(r.decision.blamed.has_value());
+  EXPECT_EQ(r.decision.suspects, std::vector<ArtifactRef>{Native(kCounter, "1.1.0")});
+  EXPECT_EQ(r.actions, Actions({"disabled native:com.test.counter@1.1.0"}));
+  LaunchHistory h = History(app);
+  ASSERT_EQ(h.launches.size(), 3u);
+  EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kRequiredTaskFailed);
+  EXPECT_FALSE(h.launches[1].blamed.has_value());
+  EXPECT_EQ(h.launches[1].active_artifacts, std::vector<ArtifactRef>{Native(kCounter, "1.1.0")});
+  EXPECT_EQ(r.decision.reason,
+            "1 failed launch (required task failed: " + h.launches[1].reason +
+                ") within 24 h: disabling 1 dynamic artifact activated since the last good "
+                "launch, starting with native:com.test.counter@1.1.0");
+  auto row = CounterRow(app, "1.1.0");
+  ASSERT_TRUE(row.has_value());
+  EXPECT_EQ(row->state, ArtifactState::kDisabled);
+  EXPECT_EQ(row->reason, r.decision.reason);
+  EXPECT_EQ(CounterCurrent(app), "shipped");
+  EXPECT_TRUE(h.launches[0].active_artifacts.empty());
+  ASSERT_EQ(h.actions.size(), 1u);
+  EXPECT_EQ(h.actions[0].level, 1);
+  EXPECT_EQ(h.actions[0].what, "disabled native:com.test.counter@1.1.0");
+  EXPECT_EQ(h.actions[0].why, r.decision.reason);
+}
+
+// ---- Hotpatches --------------------------------------------------------------
+
+class HotpatchRecoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override { keys_ = hotpatch::internal::GenerateKeyPair(); }
+
+  std::shared_ptr<hotpatch::Runtime> OpenRuntime() {
+    hotpatch::RuntimeOptions o;
+    o.data_dir = app_.data_dir();
+    o.trusted_keys = {keys_.public_hex};
+    o.app_id = "com.test.app";
+    o.app_version = Version::Parse("1.0.0").value();
+    auto rt = hotpatch::Runtime::Open(std::move(o));
+    EXPECT_TRUE(rt.ok()) << (rt.ok() ? "" : rt.error().ToString());
+    return rt.ok() ? std::move(rt).value() : nullptr;
+  }
+
+  // A signed patch directory for patch `id` at `version`.
+  std::string MakePatch(const std::string& id, const std::string& version) {
+    std::string dir = app_.root() + "/patch-src/" + id + "-" + version;
+    fs::create_directories(dir);
+    std::ofstream(dir + "/patch.json")
+        << "{\"id\": \"" << id << "\", \"version\": \"" << version
+        << "\", \"targets\": {\"app\": \"com.test.app\"}, \"points\": [{\"point\": \"pay.fee\", "
+        << "\"mode\": \"replace\", \"function\": \"fee\", \"signature\": \"int(int,string)\", "
+        << "\"order\": 0}], \"limits\": {\"instructions\": 50000, \"time_ms\": 200, "
+        << "\"memory_kb\": 256, \"max_faults\": 2}}";
+    std::ofstream(dir + "/patch.lua")
+        << "function fee(original, cents, cur) return original(cents, cur) end";
+    Status s = hotpatch::internal::SignPatchDir(dir, keys_.secret_hex);
+    EXPECT_TRUE(s.ok()) << s.error().ToString();
+    return dir;
+  }
+
+  // "version state" of patch `id` as the runtime lists it.
+  std::string PatchState(const std::string& id, std::string* reason = nullptr) {
+    auto rt = OpenRuntime();
+    if (rt == nullptr) return "<no runtime>";
+    for (const auto& p : rt->List()) {
+      if (p.id != id) continue;
+      if (reason != nullptr) *reason = p.reason;
+      return p.version + " " + p.state;
+    }
+    return "absent";
+  }
+
+  TestApp app_{{"greeter", "staged"}, "greeter"};
+  hotpatch::internal::KeyPair keys_;
+};
+
+TEST_F(HotpatchRecoveryTest, LevelTwoRollsHotpatchesBackAndLevelThreeDisablesThemAll) {
+  {
+    auto rt = OpenRuntime();
+    ASSERT_NE(rt, nullptr);
+    const std::vector<std::pair<std::string, std::string>> patches = {
+        {"fee-fix", "1.0.0"}, {"fee-fix", "1.1.0"}, {"solo", "1.0.0"}};
+    for (const auto& [id, version] : patches) {
+      auto info = rt->Install(MakePatch(id, version));
+      ASSERT_TRUE(info.ok()) << info.error().ToString();
+      EXPECT_EQ(info->state, "enabled");
+    }
+  }
+  EXPECT_EQ(Launch(app_, true), 0);  // 1
+  LaunchGuardReport r;
+  std::string reasons[4];  // decision reason by level
+  {
+    ScopedEnv env("ATRIUM_TEST_FAIL_TASK", "prepare");
+    EXPECT_EQ(Launch(app_, false, &r), 0);  // 2
+    EXPECT_EQ(Launch(app_, false, &r), 1);  // 3: both were active in the good launch
+    EXPECT_EQ(r.actions, Actions({kNothingToDisable}));
+    EXPECT_EQ(PatchState("fee-fix"), "1.1.0 enabled");
+    EXPECT_EQ(Launch(app_, false, &r), 2);  // 4
+    EXPECT_EQ(r.actions, Actions({"rolled hotpatch:fee-fix@1.1.0 back",
+                                  "disabled hotpatch:solo@1.0.0 (no previous version)"}));
+    reasons[2] = r.decision.reason;
+    EXPECT_EQ(PatchState("fee-fix"), "1.0.0 enabled");
+    std::string why;
+    EXPECT_EQ(PatchState("solo", &why), "1.0.0 disabled");
+    EXPECT_EQ(why, r.decision.reason);
+  }
+  EXPECT_EQ(Launch(app_, true, &r), 3);  // 5: after three failures
+  EXPECT_EQ(r.actions, Actions({"disabled every hotpatch"}));
+  reasons[3] = r.decision.reason;
+  std::string why;
+  EXPECT_EQ(PatchState("fee-fix", &why), "1.0.0 disabled");
+  EXPECT_EQ(why, r.decision.reason);
+  EXPECT_EQ(PatchState("solo"), "1.0.0 disabled");
+  EXPECT_EQ(Launch(app_, true, &r), 0);  // 6
+
+  LaunchHistory h = History(app_);
+  ASSERT_EQ(h.launches.size(), 6u);
+  const std::vector<ArtifactRef> both = {{"hotpatch", "fee-fix", "1.1.0"},
+                                         {"hotpatch", "solo", "1.0.0"}};
+  EXPECT_EQ(h.launches[5].active_artifacts, both);  // 1: good
+  EXPECT_EQ(h.launches[4].active_artifacts, both);  // 2: the first failure
+  EXPECT_EQ(h.launches[4].outcome, LaunchOutcome::kRequiredTaskFailed);
+  EXPECT_EQ(h.launches[3].active_artifacts, both);  // 3
+  const std::vector<ArtifactRef> rolled_back = {{"hotpatch", "fee-fix", "1.0.0"}};
+  EXPECT_EQ(h.launches[2].active_artifacts, rolled_back);  // 4
+  EXPECT_TRUE(h.launches[1].active_artifacts.empty());     // 5: baseline only
+  EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kGood);
+  EXPECT_EQ(h.launches[1].level, 3);
+  EXPECT_TRUE(h.launches[0].active_artifacts.empty());
+  ASSERT_EQ(h.actions.size(), 4u);
+  EXPECT_EQ(h.actions[0].what, "disabled every hotpatch");
+  EXPECT_EQ(h.actions[0].level, 3);
+  EXPECT_EQ(h.actions[0].why, reasons[3]);
+  EXPECT_EQ(h.actions[1].what, "disabled hotpatch:solo@1.0.0 (no previous version)");
+  EXPECT_EQ(h.actions[1].why, reasons[2]);
+  EXPECT_EQ(h.actions[2].what, "rolled hotpatch:fee-fix@1.1.0 back");
+  EXPECT_EQ(h.actions[2].level, 2);
+}
+
+// ---- A partial crash record --------------------------------------------------
+
+uint32_t Crc32(const unsigned char* p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+template <typename T>
+void Poke(std::string* b, size_t off, T v) {
+  std::memcpy(b->data() + off, &v, sizeof(v));
+}
+
+// A valid record (layout: guard/src/crash_capture.cc) of a foreground
+// SIGSEGV whose handler crashed before it wrote frames: the partial flag,
+// no frames, no modules.
+std::string PartialRecord() {
+  std::string b(560, '\0');
+  std::memcpy(b.data(), "ATCR", 4);
+  Poke<uint32_t>(&b, 4, 1);
+  Poke<uint32_t>(&b, 8, static_cast<uint32_t>(b.size()));
+  Poke<int32_t>(&b, 16, SIGSEGV);
+  Poke<int32_t>(&b, 20, 1);  // SEGV_MAPERR
+  Poke<uint64_t>(&b, 24, 0x10);
+  Poke<int64_t>(&b, 40, 1'700'000'000);
+  Poke<int64_t>(&b, 48, 250'000'000);
+  Poke<uint32_t>(&b, 56, 1 | 4);  // foreground | partial
+  std::memcpy(b.data() + 64, "main", 4);
+  std::memcpy(b.data() + 80, "com.test.staged", 15);
+  std::memcpy(b.data() + 176, "com.test.staged:prepare", 23);
+  const uint32_t crc = Crc32(reinterpret_cast<const unsigned char*>(b.data()) + 16, b.size() - 16);
+  Poke<uint32_t>(&b, 12, crc);
+  return b;
+}
+
+TEST(GuardRecoveryTest, APartialCrashRecordEndsTheLaunchAsCrashed) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  EXPECT_EQ(Launch(app, true), 0);
+  int64_t crashed_id = 0;
+  {
+    // The process that crashed: its launch is still "running".
+    auto log = internal::LaunchLog::Open(app.data_dir() + "/state.db");
+    ASSERT_TRUE(log.ok()) << log.error().ToString();
+    auto id = (*log)->BeginLaunch("1.0.0", {});
+    ASSERT_TRUE(id.ok()) << id.error().ToString();
+    crashed_id = *id;
+  }
+  std::ofstream(app.data_dir() + "/crash.rec", std::ios::binary | std::ios::trunc)
+      << PartialRecord();
+  // The report says the handler never wrote the frames.
+  const std::string summary =
+      "SIGSEGV at 0x10 in com.test.staged:prepare (thread main) (partial record: the crash "
+      "handler did not finish; no frames)";
+
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r), 1);
+  EXPECT_EQ(r.decision.consecutive_failures, 1);
+  EXPECT_FALSE(r.decision.blamed.has_value());
+  EXPECT_EQ(r.decision.reason,
+            "1 failed launch (crashed: " + summary +
+                ") within 24 h: no dynamic artifact was activated since the last good launch; "
+                "nothing to disable");
+  EXPECT_EQ(r.actions, Actions({kNothingToDisable}));
+
+  LaunchHistory h = History(app);
+  ASSERT_EQ(h.launches.size(), 3u);
+  const LaunchRecord& crashed = h.launches[1];
+  EXPECT_EQ(crashed.id, crashed_id);
+  EXPECT_EQ(crashed.outcome, LaunchOutcome::kCrashed);
+  EXPECT_EQ(crashed.reason, summary);
+  EXPECT_FALSE(crashed.blamed.has_value());
+  EXPECT_FALSE(crashed.crash_signature.empty());
+  EXPECT_EQ(h.launches[0].level, 1);
+  EXPECT_EQ(h.launches[0].outcome, LaunchOutcome::kGood);
+
+  auto reports = ReadCrashReports(app.data_dir() + "/state.db", 10);
+  ASSERT_TRUE(reports.ok()) << reports.error().ToString();
+  ASSERT_EQ(reports->size(), 1u);
+  const StoredCrashReport& report = reports->front();
+  EXPECT_EQ(report.launch_id, crashed_id);
+  EXPECT_EQ(report.kind, "native");
+  EXPECT_EQ(report.signal, SIGSEGV);
+  EXPECT_EQ(report.time_ms, 1'700'000'000'250);
+  EXPECT_EQ(report.summary, summary);
+  EXPECT_EQ(report.signature, crashed.crash_signature);
+  EXPECT_EQ(report.thread, "main");
+  EXPECT_EQ(report.bundle, "com.test.staged");
+  EXPECT_EQ(report.task, "prepare");
+  EXPECT_TRUE(report.foreground);
+  EXPECT_FALSE(report.persistent);
+  EXPECT_FALSE(report.blamed.has_value());
+  EXPECT_TRUE(report.frames.empty());
+}
+
+}  // namespace
+}  // namespace atrium
