@@ -431,24 +431,42 @@ void GuardedLaunch::Act(ArtifactStore& store) {
            why);
   };
 
-  switch (decision_.level) {
-    case RecoveryLevel::kNone:
-      return;
-    case RecoveryLevel::kDisableRecent: {
-      if (decision_.blamed) {
-        disable(*decision_.blamed, " (blamed)", /*explain=*/true);
-      } else {
-        for (const ArtifactRef& a : decision_.suspects) disable(a, "", /*explain=*/true);
-      }
-      if (decision_.suspects.empty()) {
-        Record(level,
-               "nothing to disable: no dynamic artifact activated since the last good launch", why);
-      }
-      return;
-    }
-    case RecoveryLevel::kRollbackAll: {
-      auto records = store.List();
-      if (records.ok()) {
+  auto nothing_recent = [&] {
+    Record(level, "nothing to disable: no dynamic artifact activated since the last good launch",
+           why);
+  };
+  // Caches and config overrides; per-bundle private stores (private/) and
+  // the state database are never cleared.
+  auto clear = [&](const char* name) {
+    std::error_code ec;
+    const fs::path p = fs::path(options_.data_dir) / name;
+    if (!fs::exists(p, ec)) return;
+    const auto removed = fs::remove_all(p, ec);
+    Record(level,
+           ec ? "could not clear " + p.string() + ": " + ec.message()
+              : "cleared " + std::string(name) + " (" + std::to_string(removed) +
+                    (removed == 1 ? " file)" : " files)"),
+           why);
+  };
+
+  for (RecoveryAction action : decision_.actions) {
+    switch (action) {
+      case RecoveryAction::kDisableRecent:
+        if (decision_.blamed) {
+          disable(*decision_.blamed, " (blamed)", /*explain=*/true);
+          break;
+        }
+        [[fallthrough]];
+      case RecoveryAction::kDisableAllRecent:
+        for (const ArtifactRef& a : decision_.suspects) {
+          disable(a, decision_.blamed && a == *decision_.blamed ? " (blamed)" : "",
+                  /*explain=*/true);
+        }
+        if (decision_.suspects.empty()) nothing_recent();
+        break;
+      case RecoveryAction::kRollbackUpdates: {
+        auto records = store.List();
+        if (!records.ok()) break;
         for (const ArtifactRecord& r : *records) {
           if (r.state != ArtifactState::kActive) continue;
           auto back = store.Rollback(r.kind, r.id, why);
@@ -464,64 +482,60 @@ void GuardedLaunch::Act(ArtifactStore& store) {
             Record(level, "could not roll " + from + " back: " + back.error().ToString(), why);
           }
         }
+        break;
       }
-      if (patches != nullptr) {
-        if (auto list = patches->List(); list.ok()) {
-          for (const auto& p : *list) {
-            if (p.state != PatchState::kEnabled) continue;
-            Status s = patches->Rollback(p.id, why);
-            if (!s.ok() && s.error().code == ErrorCode::kNotFound) {
-              s = patches->SetState(p.id, PatchState::kDisabled, why);
-              Record(level,
-                     s.ok()
-                         ? "disabled hotpatch:" + p.id + "@" + p.version + " (no previous version)"
-                         : "could not disable hotpatch " + p.id + ": " + s.error().ToString(),
-                     why);
-              continue;
-            }
+      case RecoveryAction::kRollbackHotpatches: {
+        if (patches == nullptr) break;
+        auto list = patches->List();
+        if (!list.ok()) break;
+        for (const auto& p : *list) {
+          if (p.state != PatchState::kEnabled) continue;
+          Status s = patches->Rollback(p.id, why);
+          if (!s.ok() && s.error().code == ErrorCode::kNotFound) {
+            s = patches->SetState(p.id, PatchState::kDisabled, why);
             Record(level,
-                   s.ok() ? "rolled hotpatch:" + p.id + "@" + p.version + " back"
-                          : "could not roll hotpatch " + p.id + " back: " + s.error().ToString(),
+                   s.ok() ? "disabled hotpatch:" + p.id + "@" + p.version + " (no previous version)"
+                          : "could not disable hotpatch " + p.id + ": " + s.error().ToString(),
                    why);
+            continue;
+          }
+          Record(level,
+                 s.ok() ? "rolled hotpatch:" + p.id + "@" + p.version + " back"
+                        : "could not roll hotpatch " + p.id + " back: " + s.error().ToString(),
+                 why);
+        }
+        break;
+      }
+      case RecoveryAction::kDisableUpdates:
+        // Staged and previous first, so disabling the active one falls back
+        // to the baseline, not to them.
+        for (ArtifactState pass :
+             {ArtifactState::kStaged, ArtifactState::kPrevious, ArtifactState::kActive}) {
+          auto records = store.List();
+          if (!records.ok()) break;
+          for (const ArtifactRecord& r : *records) {
+            if (r.state == pass) disable({ArtifactRefKind(r.kind), r.id, r.version}, "", false);
           }
         }
-      }
-      return;
-    }
-    case RecoveryLevel::kBaselineOnly: {
-      // Every downloaded version out of use: staged and previous first, so
-      // disabling the active one falls back to the baseline, not to them.
-      for (ArtifactState pass :
-           {ArtifactState::kStaged, ArtifactState::kPrevious, ArtifactState::kActive}) {
-        auto records = store.List();
-        if (!records.ok()) break;
-        for (const ArtifactRecord& r : *records) {
-          if (r.state == pass) disable({ArtifactRefKind(r.kind), r.id, r.version}, "", false);
+        break;
+      case RecoveryAction::kDisableHotpatches:
+        if (patches != nullptr) {
+          Status s = patches->DisableAll(why);
+          Record(level,
+                 s.ok() ? std::string("disabled every hotpatch")
+                        : "could not disable the hotpatches: " + s.error().ToString(),
+                 why);
         }
+        break;
+      case RecoveryAction::kClearCache: {
+        std::error_code ec;  // the bundle index is derived; rebuilt at this Open
+        fs::remove(fs::path(options_.data_dir) / "bundle_index.bin", ec);
+        clear("cache");
+        break;
       }
-      if (patches != nullptr) {
-        Status s = patches->DisableAll(why);
-        Record(level,
-               s.ok() ? std::string("disabled every hotpatch")
-                      : "could not disable the hotpatches: " + s.error().ToString(),
-               why);
-      }
-      // Caches and config overrides; per-bundle private stores (private/)
-      // and the state database are kept.
-      std::error_code index_ec;  // derived from the store; rebuilt at this Open
-      fs::remove(fs::path(options_.data_dir) / "bundle_index.bin", index_ec);
-      for (const char* name : {"cache", "config"}) {
-        std::error_code ec;
-        const fs::path p = fs::path(options_.data_dir) / name;
-        if (!fs::exists(p, ec)) continue;
-        const auto removed = fs::remove_all(p, ec);
-        Record(level,
-               ec ? "could not clear " + p.string() + ": " + ec.message()
-                  : "cleared " + std::string(name) + " (" + std::to_string(removed) +
-                        (removed == 1 ? " file)" : " files)"),
-               why);
-      }
-      return;
+      case RecoveryAction::kClearConfig:
+        clear("config");
+        break;
     }
   }
 }

@@ -1,5 +1,6 @@
 #include "launch_policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <initializer_list>
@@ -84,6 +85,54 @@ constexpr int64_t kMaxWatchdogMs = 600'000;
 
 }  // namespace
 
+namespace {
+
+struct ActionName {
+  RecoveryAction action;
+  const char* name;
+};
+constexpr ActionName kActionNames[] = {
+    {RecoveryAction::kDisableRecent, "disable_recent"},
+    {RecoveryAction::kDisableAllRecent, "disable_all_recent"},
+    {RecoveryAction::kRollbackUpdates, "rollback_updates"},
+    {RecoveryAction::kRollbackHotpatches, "rollback_hotpatches"},
+    {RecoveryAction::kDisableUpdates, "disable_updates"},
+    {RecoveryAction::kDisableHotpatches, "disable_hotpatches"},
+    {RecoveryAction::kClearCache, "clear_cache"},
+    {RecoveryAction::kClearConfig, "clear_config"},
+};
+
+}  // namespace
+
+const char* RecoveryActionName(RecoveryAction action) {
+  for (const ActionName& a : kActionNames) {
+    if (a.action == action) return a.name;
+  }
+  return "unknown";
+}
+
+std::optional<RecoveryAction> ParseRecoveryAction(std::string_view name) {
+  for (const ActionName& a : kActionNames) {
+    if (name == a.name) return a.action;
+  }
+  return std::nullopt;
+}
+
+std::vector<RecoveryAction> DefaultRecoveryActions(RecoveryLevel level) {
+  switch (level) {
+    case RecoveryLevel::kNone:
+      return {};
+    case RecoveryLevel::kDisableRecent:
+      return {RecoveryAction::kDisableRecent};
+    case RecoveryLevel::kRollbackAll:
+      return {RecoveryAction::kRollbackUpdates, RecoveryAction::kRollbackHotpatches};
+    case RecoveryLevel::kBaselineOnly:
+      return {RecoveryAction::kDisableUpdates, RecoveryAction::kDisableHotpatches,
+              RecoveryAction::kClearCache, RecoveryAction::kClearConfig};
+  }
+  return {};
+}
+
 namespace internal {
 
 Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::string_view file,
@@ -92,8 +141,8 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
   const std::string at(pointer);
   if (!value.is_object()) return r.WrongType(at, "an object", value);
   const json::object& top = value.get_object();
-  if (Status s =
-          r.CheckKnownFields(top, at, {"levels", "window_hours", "quiet_period_ms", "watchdog"});
+  if (Status s = r.CheckKnownFields(
+          top, at, {"levels", "window_hours", "quiet_period_ms", "watchdog", "actions"});
       !s.ok()) {
     return s.error();
   }
@@ -165,6 +214,45 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
     config.first_frame_limit = std::chrono::milliseconds(*first);
     config.main_loop_blocked_limit = std::chrono::milliseconds(*blocked);
   }
+  if (const json::value* a = top.if_contains("actions")) {
+    const std::string actions_at = Child(at, "actions");
+    if (!a->is_object()) return r.WrongType(actions_at, "an object", *a);
+    const json::object& actions = a->get_object();
+    const char* const levels[] = {"disable_recent", "rollback_all", "baseline_only"};
+    if (Status s = r.CheckKnownFields(actions, actions_at,
+                                      {"disable_recent", "rollback_all", "baseline_only"});
+        !s.ok()) {
+      return s.error();
+    }
+    for (int level = 0; level < 3; ++level) {
+      const json::value* list = actions.if_contains(levels[level]);
+      if (list == nullptr) continue;
+      const std::string list_at = Child(actions_at, levels[level]);
+      if (!list->is_array()) return r.WrongType(list_at, "an array", *list);
+      std::vector<RecoveryAction> out;
+      for (size_t i = 0; i < list->get_array().size(); ++i) {
+        const std::string item_at = Child(list_at, i);
+        const json::value& item = list->get_array()[i];
+        if (!item.is_string()) return r.WrongType(item_at, "a string", item);
+        std::optional<RecoveryAction> action = ParseRecoveryAction(std::string(item.get_string()));
+        if (!action) {
+          std::string allowed;
+          for (const ActionName& n : kActionNames) {
+            allowed += (allowed.empty() ? "" : ", ") + std::string(n.name);
+          }
+          return r.Invalid(item_at, "unknown recovery action " +
+                                        Quote(std::string(item.get_string())) +
+                                        " (allowed: " + allowed + ")");
+        }
+        if (std::find(out.begin(), out.end(), *action) != out.end()) {
+          return r.Invalid(item_at,
+                           "duplicate recovery action " + Quote(std::string(item.get_string())));
+        }
+        out.push_back(*action);
+      }
+      config.level_actions[level] = std::move(out);
+    }
+  }
   return config;
 }
 
@@ -212,6 +300,7 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
         ended[0]->crash_signature == ended[1]->crash_signature && ended[0]->blamed &&
         ended[0]->started_ms - ended[1]->started_ms <= config_.window.count()) {
       d.level = RecoveryLevel::kDisableRecent;
+      d.actions = {RecoveryAction::kDisableRecent};  // exactly the blamed artifact
       d.blamed = ended[0]->blamed;
       d.suspects.push_back(*ended[0]->blamed);
       d.reason = "the same crash after a good launch (" + ended[0]->reason + ", signature " +
@@ -227,6 +316,9 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
     d.level = RecoveryLevel::kRollbackAll;
   } else if (n >= config_.disable_recent) {
     d.level = RecoveryLevel::kDisableRecent;
+  }
+  if (d.level != RecoveryLevel::kNone) {
+    d.actions = config_.level_actions[static_cast<int>(d.level) - 1];
   }
 
   // 2. Suspects: in a failed launch of the streak but not in the last good one.
@@ -256,6 +348,16 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
     if (i >= 0) reason += "; ";
   }
   reason += ") within " + DurationText(config_.window) + ": ";
+  if (d.level != RecoveryLevel::kNone && d.actions != DefaultRecoveryActions(d.level)) {
+    // Configured actions: name them rather than describe the defaults.
+    reason += "level " + std::to_string(static_cast<int>(d.level)) + " actions: ";
+    if (d.actions.empty()) reason += "none configured";
+    for (size_t i = 0; i < d.actions.size(); ++i) {
+      reason += (i == 0 ? "" : ", ") + std::string(RecoveryActionName(d.actions[i]));
+    }
+    d.reason = std::move(reason);
+    return d;
+  }
   switch (d.level) {
     case RecoveryLevel::kNone:
       reason += "below the threshold of " + std::to_string(config_.disable_recent) +
@@ -290,6 +392,7 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
 LaunchDecision LaunchPolicy::SafeMode(std::string_view why) {
   LaunchDecision d;
   d.level = RecoveryLevel::kBaselineOnly;
+  d.actions = DefaultRecoveryActions(RecoveryLevel::kBaselineOnly);
   d.safe_mode = true;
   d.reason =
       "cannot read launch history: " + std::string(why) + "; starting from the shipped baseline";

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "../container/test_app.h"
 #include "atrium/container.h"
@@ -87,6 +88,33 @@ TEST(GuardedLaunchTest, RequiredTaskFailuresEscalateToLevelThreeAndKeepPrivateDa
   // Every action carries the decision's reason.
   ASSERT_FALSE(h.actions.empty());
   for (const auto& a : h.actions) EXPECT_FALSE(a.why.empty()) << a.what;
+}
+
+TEST(GuardedLaunchTest, ConfiguredLevelActionsAreWhatTheGuardDoes) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  {
+    // Level 1 clears the cache only; level 2 does nothing but record.
+    std::ifstream in(app.app_dir() + "/app.json");
+    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    json.insert(1, R"("launch_guard": {"actions": {"disable_recent": ["clear_cache"],
+                                                   "rollback_all": []}}, )");
+    std::ofstream(app.app_dir() + "/app.json", std::ios::trunc) << json;
+  }
+  EXPECT_EQ(Launch(app, true), 0);
+  fs::create_directories(app.data_dir() + "/cache");
+  std::ofstream(app.data_dir() + "/cache/entry") << "cached";
+  std::ofstream(app.data_dir() + "/config-keep") << "not a cache";
+  ScopedEnv env("ATRIUM_TEST_FAIL_TASK", "prepare");
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, false, &r), 0);
+  EXPECT_EQ(Launch(app, false, &r), 1);
+  EXPECT_EQ(r.actions, (std::vector<std::string>{"cleared cache (2 files)"}));
+  EXPECT_FALSE(fs::exists(app.data_dir() + "/cache"));
+  EXPECT_TRUE(fs::exists(app.data_dir() + "/config-keep"));
+  EXPECT_EQ(Launch(app, false, &r), 2);
+  EXPECT_TRUE(r.actions.empty());
+  EXPECT_NE(r.decision.reason.find("level 2 actions: none configured"), std::string::npos)
+      << r.decision.reason;
 }
 
 TEST(GuardedLaunchTest, OpenedButNeverStartedIsNotALaunch) {

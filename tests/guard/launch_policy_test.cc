@@ -521,7 +521,52 @@ TEST(LaunchGuardConfigTest, DefaultsAndFullObject) {
   EXPECT_EQ(full->window, std::chrono::minutes(90));
   EXPECT_EQ(full->quiet_period, std::chrono::milliseconds(0));
   EXPECT_EQ(full->first_frame_limit, std::chrono::milliseconds(0));
+  EXPECT_EQ(empty->level_actions[0], DefaultRecoveryActions(RecoveryLevel::kDisableRecent));
+  EXPECT_EQ(empty->level_actions[2],
+            (std::vector<RecoveryAction>{
+                RecoveryAction::kDisableUpdates, RecoveryAction::kDisableHotpatches,
+                RecoveryAction::kClearCache, RecoveryAction::kClearConfig}));
   EXPECT_EQ(full->main_loop_blocked_limit, std::chrono::milliseconds(1500));
+}
+
+TEST(LaunchGuardConfigTest, ConfiguredActionsDriveTheDecision) {
+  auto config = ParseLaunchGuardConfig(
+      R"({"actions": {"disable_recent": ["disable_all_recent", "clear_cache"],
+                      "rollback_all": []}})",
+      "app.json");
+  ASSERT_TRUE(config.ok()) << config.error().ToString();
+  EXPECT_EQ(config->level_actions[0],
+            (std::vector<RecoveryAction>{RecoveryAction::kDisableAllRecent,
+                                         RecoveryAction::kClearCache}));
+  EXPECT_TRUE(config->level_actions[1].empty());
+  EXPECT_EQ(config->level_actions[2], DefaultRecoveryActions(RecoveryLevel::kBaselineOnly));
+  const ArtifactRef bill{"native", "com.wallet.bill", "1.2.0"};
+  LaunchRecord failed;
+  failed.id = 2;
+  failed.started_ms = 1'000'000;
+  failed.outcome = LaunchOutcome::kCrashed;
+  failed.reason = "SIGSEGV";
+  failed.active_artifacts = {bill};
+  LaunchDecision d = LaunchPolicy(*config).Decide({failed});
+  EXPECT_EQ(d.level, RecoveryLevel::kDisableRecent);
+  EXPECT_EQ(d.actions, config->level_actions[0]);
+  EXPECT_EQ(d.reason,
+            "1 failed launch (crashed: SIGSEGV) within 24 h: level 1 actions: disable_all_recent, "
+            "clear_cache");
+  LaunchRecord older = failed;
+  older.id = 1;
+  older.started_ms -= 1000;
+  d = LaunchPolicy(*config).Decide({failed, older});
+  EXPECT_EQ(d.level, RecoveryLevel::kRollbackAll);
+  EXPECT_TRUE(d.actions.empty());
+  EXPECT_NE(d.reason.find("level 2 actions: none configured"), std::string::npos) << d.reason;
+  for (RecoveryAction a : {RecoveryAction::kDisableRecent, RecoveryAction::kDisableAllRecent,
+                           RecoveryAction::kRollbackUpdates, RecoveryAction::kRollbackHotpatches,
+                           RecoveryAction::kDisableUpdates, RecoveryAction::kDisableHotpatches,
+                           RecoveryAction::kClearCache, RecoveryAction::kClearConfig}) {
+    EXPECT_EQ(ParseRecoveryAction(RecoveryActionName(a)), a);
+  }
+  EXPECT_EQ(ParseRecoveryAction("wipe"), std::nullopt);
 }
 
 TEST(LaunchGuardConfigTest, ErrorsNameThePointer) {
@@ -553,6 +598,15 @@ TEST(LaunchGuardConfigTest, ErrorsNameThePointer) {
        "out of range"},
       {R"({"watchdog": {"main_loop_blocked_ms": true}})", "/watchdog/main_loop_blocked_ms",
        "expected an integer"},
+      {R"({"actions": []})", "/actions", "expected an object"},
+      {R"({"actions": {"level_4": []}})", "/actions/level_4", "unknown field"},
+      {R"({"actions": {"rollback_all": "rollback_updates"}})", "/actions/rollback_all",
+       "expected an array"},
+      {R"({"actions": {"rollback_all": [1]}})", "/actions/rollback_all/0", "expected a string"},
+      {R"({"actions": {"baseline_only": ["clear_cache", "wipe_private"]}})",
+       "/actions/baseline_only/1", "unknown recovery action 'wipe_private' (allowed: "},
+      {R"({"actions": {"disable_recent": ["clear_cache", "clear_cache"]}})",
+       "/actions/disable_recent/1", "duplicate recovery action 'clear_cache'"},
   };
   for (const Case& c : cases) {
     auto r = ParseLaunchGuardConfig(c.json, "app.json");

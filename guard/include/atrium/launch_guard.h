@@ -125,10 +125,45 @@ struct LaunchHistory {
 // kCorrupt when damaged, kIo when it cannot be opened or stays locked.
 ATRIUM_EXPORT Result<LaunchHistory> ReadLaunchHistory(const std::string& state_db, int n);
 
+enum class RecoveryLevel : int {
+  kNone = 0,
+  kDisableRecent = 1,
+  kRollbackAll = 2,
+  kBaselineOnly = 3,
+};
+
+// What a recovery level does, in the order listed for it ("actions" in
+// app.json, by these names). Per-bundle private storage is never touched.
+enum class RecoveryAction {
+  kDisableRecent,       // "disable_recent": the blamed artifact when there is one,
+                        //   else every dynamic artifact activated since the last good launch
+  kDisableAllRecent,    // "disable_all_recent": every artifact activated since the
+                        //   last good launch, blamed or not
+  kRollbackUpdates,     // "rollback_updates": every active update to its previous
+                        //   version, or to the baseline
+  kRollbackHotpatches,  // "rollback_hotpatches": every enabled hotpatch to its previous
+                        //   version, or disabled
+  kDisableUpdates,      // "disable_updates": every downloaded version (staged,
+                        //   previous, active): the shipped baseline only
+  kDisableHotpatches,   // "disable_hotpatches": every hotpatch
+  kClearCache,          // "clear_cache": <data>/cache (and the derived bundle index)
+  kClearConfig,         // "clear_config": <data>/config, the config overrides
+};
+ATRIUM_EXPORT const char* RecoveryActionName(RecoveryAction action);
+ATRIUM_EXPORT std::optional<RecoveryAction> ParseRecoveryAction(std::string_view name);
+// The defaults: level 1 disable_recent; level 2 rollback_updates,
+// rollback_hotpatches; level 3 disable_updates, disable_hotpatches,
+// clear_cache, clear_config. Empty for kNone.
+ATRIUM_EXPORT std::vector<RecoveryAction> DefaultRecoveryActions(RecoveryLevel level);
+
 // app.json "launch_guard":
 //   {"levels": {"disable_recent": 1, "rollback_all": 2, "baseline_only": 3},
 //    "window_hours": 24, "quiet_period_ms": 5000,
-//    "watchdog": {"first_frame_ms": 10000, "main_loop_blocked_ms": 5000}}
+//    "watchdog": {"first_frame_ms": 10000, "main_loop_blocked_ms": 5000},
+//    "actions": {"disable_recent": ["disable_recent"],
+//                "rollback_all": ["rollback_updates", "rollback_hotpatches"],
+//                "baseline_only": ["disable_updates", "disable_hotpatches",
+//                                  "clear_cache", "clear_config"]}}
 // Every field is optional; these are the defaults.
 struct LaunchGuardConfig {
   int disable_recent = 1;  // consecutive failures that trigger level 1
@@ -142,6 +177,11 @@ struct LaunchGuardConfig {
   // as hung (with the main thread's stack) and the process ends. 0 = off.
   std::chrono::milliseconds first_frame_limit = std::chrono::milliseconds(10000);
   std::chrono::milliseconds main_loop_blocked_limit = std::chrono::milliseconds(5000);
+  // What each level does, in order (index 0 = level 1).
+  std::vector<RecoveryAction> level_actions[3] = {
+      DefaultRecoveryActions(RecoveryLevel::kDisableRecent),
+      DefaultRecoveryActions(RecoveryLevel::kRollbackAll),
+      DefaultRecoveryActions(RecoveryLevel::kBaselineOnly)};
 };
 
 // Strict parse of the "launch_guard" object (the whole document is that
@@ -150,16 +190,11 @@ struct LaunchGuardConfig {
 // syntax errors are kParse errors with the byte offset. Thresholds are in
 // [1, 100] and must not decrease from level 1 to level 3; window_hours is a
 // number in (0, 8760]; quiet_period_ms an integer in [0, 600000]; the
-// watchdog limits integers in [0, 600000] (0 turns that check off).
+// watchdog limits integers in [0, 600000] (0 turns that check off); each
+// "actions" list holds distinct action names (an empty list records the
+// decision and does nothing).
 ATRIUM_EXPORT Result<LaunchGuardConfig> ParseLaunchGuardConfig(std::string_view json,
                                                                std::string_view file);
-
-enum class RecoveryLevel : int {
-  kNone = 0,
-  kDisableRecent = 1,
-  kRollbackAll = 2,
-  kBaselineOnly = 3,
-};
 
 struct LaunchDecision {
   RecoveryLevel level = RecoveryLevel::kNone;
@@ -179,6 +214,8 @@ struct LaunchDecision {
   // com.wallet.bill; hung: main loop blocked 8.0 s) within 24 h: rolling
   // every dynamic artifact back".
   std::string reason;
+  // What this launch does: the configured actions of `level`.
+  std::vector<RecoveryAction> actions;
   // The launch history could not be read: level is kBaselineOnly.
   bool safe_mode = false;
 };
