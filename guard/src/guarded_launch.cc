@@ -91,7 +91,9 @@ StoredCrashReport Attribute(const CrashRecord& rec, const std::vector<ArtifactRe
   out.task = BareTask(rec);
   out.patch = rec.patch;
   out.micro_app = rec.micro_app;
-  out.foreground = rec.foreground;
+  // Foreground: the launch was not yet good, or micro-app code was running
+  // on the thread (a page the user has open).
+  out.foreground = rec.foreground || !rec.micro_app.empty();
   for (const CrashReportFrame& f : report.frames) out.frames.push_back(FrameText(f));
   auto artifact_of_frame = [&](const CrashReportFrame& f) -> std::optional<ArtifactRef> {
     for (size_t i = 0; !f.module.empty() && i < dirs.size() && i < artifacts.size(); ++i) {
@@ -303,7 +305,7 @@ void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
   const std::string where = WhereText(rec);
   if (!where.empty()) reason += " in " + where;
   if (!rec.thread.empty()) reason += " (thread " + rec.thread + ")";
-  if (!rec.foreground) reason += " in the background";
+  if (!stored.foreground) reason += " in the background";
   if (rec.partial) reason += " (partial record: the crash handler did not finish; no frames)";
   stored.time_ms = rec.time_sec * 1000 + rec.time_nsec / 1'000'000;
   stored.summary = reason;
