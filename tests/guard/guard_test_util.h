@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <string>
 
 #include "../container/test_app.h"
@@ -14,6 +16,15 @@
 #include "atrium/launch_guard.h"
 
 namespace atrium::testing {
+
+// Adds a "launch_guard" member (JSON object text) to the app's app.json.
+inline void SetLaunchGuardConfig(const TestApp& app, const std::string& object) {
+  std::ifstream in(app.app_dir() + "/app.json");
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  json.insert(1, "\"launch_guard\": " + object + ", ");
+  std::ofstream(app.app_dir() + "/app.json", std::ios::trunc) << json;
+}
 
 inline ContainerOptions Guarded(const TestApp& app) {
   ContainerOptions o{app.app_dir(), app.data_dir()};

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -92,14 +93,9 @@ TEST(GuardedLaunchTest, RequiredTaskFailuresEscalateToLevelThreeAndKeepPrivateDa
 
 TEST(GuardedLaunchTest, ConfiguredLevelActionsAreWhatTheGuardDoes) {
   TestApp app({"greeter", "staged"}, "greeter");
-  {
-    // Level 1 clears the cache only; level 2 does nothing but record.
-    std::ifstream in(app.app_dir() + "/app.json");
-    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    json.insert(1, R"("launch_guard": {"actions": {"disable_recent": ["clear_cache"],
-                                                   "rollback_all": []}}, )");
-    std::ofstream(app.app_dir() + "/app.json", std::ios::trunc) << json;
-  }
+  // Level 1 clears the cache only; level 2 does nothing but record.
+  testing::SetLaunchGuardConfig(
+      app, R"({"actions": {"disable_recent": ["clear_cache"], "rollback_all": []}})");
   EXPECT_EQ(Launch(app, true), 0);
   fs::create_directories(app.data_dir() + "/cache");
   std::ofstream(app.data_dir() + "/cache/entry") << "cached";
@@ -115,6 +111,61 @@ TEST(GuardedLaunchTest, ConfiguredLevelActionsAreWhatTheGuardDoes) {
   EXPECT_TRUE(r.actions.empty());
   EXPECT_NE(r.decision.reason.find("level 2 actions: none configured"), std::string::npos)
       << r.decision.reason;
+}
+
+// A launch the watchdog finds hung, in this process (on_hang does not end
+// it): the hang is recorded with the main thread's activity, the launch is
+// hung, and the next launch recovers at level 1.
+void HangCase(const char* config, const char* slow_task, const std::string& reason_part,
+              const std::string& task) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  testing::SetLaunchGuardConfig(app, config);
+  EXPECT_EQ(Launch(app, true), 0);
+  {
+    ScopedEnv env("ATRIUM_TEST_SLOW_TASK", slow_task);
+    std::atomic<int> hangs{0};
+    ContainerOptions o = Guarded(app);
+    o.on_hang = [&hangs] { hangs++; };
+    auto c = Container::Open(o);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE((*c)->Start().ok());
+    (*c)->scheduler().RunMainLoopUntil([&] { return (*c)->pipeline()->finished(); },
+                                       std::chrono::seconds(60));
+    EXPECT_EQ(hangs.load(), 1);
+  }
+  LaunchHistory h = History(app);
+  ASSERT_EQ(h.launches.size(), 2u);
+  EXPECT_EQ(h.launches[0].outcome, LaunchOutcome::kHung);
+  EXPECT_NE(h.launches[0].reason.find(reason_part), std::string::npos) << h.launches[0].reason;
+  auto reports = ReadCrashReports(app.data_dir() + "/state.db", 5);
+  ASSERT_TRUE(reports.ok());
+  ASSERT_EQ(reports->size(), 1u);
+  const StoredCrashReport& r = reports->front();
+  EXPECT_EQ(r.kind, "hang");
+  EXPECT_EQ(r.launch_id, h.launches[0].id);
+  EXPECT_TRUE(r.foreground);
+  EXPECT_EQ(r.signal, 0);
+  EXPECT_FALSE(r.signature.empty());
+  if (!task.empty()) {
+    // The main thread was inside the slow task: its activity names it.
+    EXPECT_EQ(r.bundle, "com.test.staged");
+    EXPECT_EQ(r.task, task);
+    EXPECT_FALSE(r.frames.empty());
+  }
+  LaunchGuardReport next;
+  EXPECT_EQ(Launch(app, true, &next), 1);
+  EXPECT_NE(next.decision.reason.find("hung: "), std::string::npos) << next.decision.reason;
+}
+
+TEST(GuardedLaunchTest, AMainLoopBlockedInATaskIsAHangWithThatTasksStack) {
+  HangCase(R"({"watchdog": {"main_loop_blocked_ms": 200, "first_frame_ms": 0}})", "paint:1500",
+           "main loop blocked", "paint");
+}
+
+TEST(GuardedLaunchTest, AFirstFrameTooLateIsAHang) {
+  // The io task "prepare" (boot stage) is slow; the main loop is idle.
+  HangCase(R"({"watchdog": {"main_loop_blocked_ms": 0, "first_frame_ms": 200}})", "prepare:1500",
+           "first_frame not reached", "");
 }
 
 TEST(GuardedLaunchTest, OpenedButNeverStartedIsNotALaunch) {

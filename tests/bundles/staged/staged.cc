@@ -3,10 +3,13 @@
 // private store, where tests read it back. Environment knobs:
 //   ATRIUM_TEST_FAIL_TASK=<id>        that task's handler fails
 //   ATRIUM_TEST_UNREGISTERED=<id>     that task gets no handler
+//   ATRIUM_TEST_SLOW_TASK=<id>:<ms>   that task's handler sleeps <ms> first
 // Start also posts work through its executors: an io task that records
 // "executor" and a delayed task far in the future (dropped at stop).
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "atrium/bundle.h"
 
@@ -25,6 +28,15 @@ bool Is(const char* env, const char* id) {
   return v != nullptr && std::string(v) == id;
 }
 
+// The sleep ATRIUM_TEST_SLOW_TASK asks of task `id`, 0 when none.
+int SlowMs(const std::string& id) {
+  const char* v = std::getenv("ATRIUM_TEST_SLOW_TASK");
+  if (v == nullptr) return 0;
+  std::string spec = v;
+  if (spec.rfind(id + ":", 0) != 0) return 0;
+  return std::atoi(spec.c_str() + id.size() + 1);
+}
+
 class Staged final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
@@ -32,6 +44,9 @@ class Staged final : public atrium::BundleActivator {
       if (Is("ATRIUM_TEST_UNREGISTERED", id)) continue;
       std::string name = id;
       atrium::Status s = ctx.RegisterStartupTask(id, [&ctx, name]() -> atrium::Status {
+        if (int ms = SlowMs(name); ms > 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        }
         if (Is("ATRIUM_TEST_FAIL_TASK", name.c_str())) {
           return atrium::MakeError(atrium::ErrorCode::kIo, name + " could not open its cache");
         }
