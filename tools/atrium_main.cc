@@ -273,17 +273,11 @@ int Run(int argc, char** argv) {
       fs::absolute(c.app_dir).lexically_normal().c_str(), ct.data_dir().c_str());
   out("container open          %8.3f ms\n", Ms(t0, t1));
   out("scheduler: %s\n", ct.scheduler().priority_policy().c_str());
+  // A recovery level above 0 (and each action) is logged to stderr by the
+  // guard itself, also with --quiet.
   if (const atrium::LaunchGuardReport* guard = ct.launch_guard()) {
-    const atrium::LaunchDecision& d = guard->decision;
-    if (d.level != atrium::RecoveryLevel::kNone || d.safe_mode) {
-      // Always shown, even with --quiet: the app is not running as installed.
-      std::fprintf(stderr, "launch guard%s: level %d: %s\n", d.safe_mode ? " (safe mode)" : "",
-                   static_cast<int>(d.level), d.reason.c_str());
-      for (const auto& a : guard->actions) std::fprintf(stderr, "  %s\n", a.c_str());
-    } else {
-      out("launch guard: launch %lld, %s\n", static_cast<long long>(guard->launch_id),
-          d.reason.c_str());
-    }
+    out("launch guard: launch %lld, level %d: %s\n", static_cast<long long>(guard->launch_id),
+        static_cast<int>(guard->decision.level), guard->decision.reason.c_str());
   }
   atrium::Status started = ct.Start();
   auto t2 = Clock::now();

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -688,6 +689,50 @@ TEST(CrashFileTest, OversizedFileIsRejected) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
   EXPECT_EQ(r.error().offset, HandMadeRecord().size());
+}
+
+// Frames of a module not loaded in this process are named from the file's
+// own symbol table; hostile module paths give no name and no harm.
+TEST(SymbolizeTest, NamesFramesFromTheModulesSymbolTable) {
+  const std::string lib = std::string(ATRIUM_TEST_BUNDLES_DIR) + "/staged/libfixture_staged.so";
+  uint64_t entry_offset = 0;
+  {
+    void* h = dlopen(lib.c_str(), RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(h, nullptr) << dlerror();
+    void* entry = dlsym(h, "atrium_bundle_entry");
+    Dl_info info{};
+    ASSERT_NE(entry, nullptr);
+    ASSERT_NE(dladdr(entry, &info), 0);
+    entry_offset = reinterpret_cast<uintptr_t>(entry) - reinterpret_cast<uintptr_t>(info.dli_fbase);
+    dlclose(h);
+  }
+  char tmpl[] = "/tmp/atrium-symbolize-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string copy = dir + "/libcopy.so";  // same bytes, never loaded
+  std::filesystem::copy_file(lib, copy);
+  const std::string truncated = dir + "/libtruncated.so";
+  {
+    std::ifstream in(lib, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+  }
+  CrashRecord record;
+  record.signal = SIGSEGV;
+  for (const std::string& path : {copy, truncated, std::string("/dev/zero"), dir}) {
+    record.modules.push_back({path, 0x7f0000000000});
+  }
+  for (int m = 0; m < 4; ++m) {
+    // frames[0] is the faulting PC itself (no return-address adjustment).
+    record.frames.push_back({0x7f0000000000 + entry_offset, m, entry_offset});
+  }
+  CrashReport report = Symbolize(record, {dir});
+  ASSERT_EQ(report.frames.size(), 4u);
+  EXPECT_EQ(report.frames[0].symbol, "atrium_bundle_entry");
+  EXPECT_TRUE(report.frames[0].bundle_library);
+  for (size_t i = 1; i < 4; ++i) {
+    EXPECT_EQ(report.frames[i].symbol, "") << report.frames[i].module;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
