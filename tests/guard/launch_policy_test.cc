@@ -506,7 +506,7 @@ TEST(LaunchGuardConfigTest, DefaultsAndFullObject) {
   EXPECT_EQ(empty->baseline_only, 3);
   EXPECT_EQ(empty->window, std::chrono::hours(24));
   EXPECT_EQ(empty->quiet_period, std::chrono::milliseconds(5000));
-  EXPECT_EQ(empty->first_frame_limit, std::chrono::milliseconds(10000));
+  EXPECT_EQ(empty->first_frame_limit, std::chrono::milliseconds(20000));
   EXPECT_EQ(empty->main_loop_blocked_limit, std::chrono::milliseconds(5000));
 
   auto full = ParseLaunchGuardConfig(

@@ -147,6 +147,15 @@ int CountThreads() {
   return n;
 }
 
+// The thread count once it settles at `want`: a joined thread can stay
+// listed in /proc/self/task for a moment after pthread_join returns (the
+// kernel releases the task after it cleared the tid join waits on), so the
+// count is polled, with a deadline that only guards against a hang.
+int SettledThreadCount(int want) {
+  WaitUntil([&] { return CountThreads() == want; });
+  return CountThreads();
+}
+
 // --- Main loop ---
 
 TEST(SchedulerMainLoop, PostsFromEightThreadsRunOnTheLoopThreadInOrder) {
@@ -1079,9 +1088,9 @@ TEST(SchedulerShutdown, RunsBlockingTasksDropsTheRestAndJoinsEveryThread) {
     EXPECT_EQ(after.error().code, ErrorCode::kState);
     EXPECT_FALSE(p->Post([] {}).ok());
     s->Shutdown();  // idempotent
-    EXPECT_EQ(CountThreads(), threads_before);
+    EXPECT_EQ(SettledThreadCount(threads_before), threads_before);
   }
-  EXPECT_EQ(CountThreads(), threads_before);
+  EXPECT_EQ(SettledThreadCount(threads_before), threads_before);
 }
 
 TEST(SchedulerShutdown, WhileTheLoopRunsTheLoopRunsItsBlockingTasks) {

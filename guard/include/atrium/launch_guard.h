@@ -159,7 +159,7 @@ ATRIUM_EXPORT std::vector<RecoveryAction> DefaultRecoveryActions(RecoveryLevel l
 // app.json "launch_guard":
 //   {"levels": {"disable_recent": 1, "rollback_all": 2, "baseline_only": 3},
 //    "window_hours": 24, "quiet_period_ms": 5000,
-//    "watchdog": {"first_frame_ms": 10000, "main_loop_blocked_ms": 5000},
+//    "watchdog": {"first_frame_ms": 20000, "main_loop_blocked_ms": 5000},
 //    "actions": {"disable_recent": ["disable_recent"],
 //                "rollback_all": ["rollback_updates", "rollback_hotpatches"],
 //                "baseline_only": ["disable_updates", "disable_hotpatches",
@@ -175,7 +175,7 @@ struct LaunchGuardConfig {
   // within `first_frame_limit` of the launch start, or whose main loop is
   // blocked in one task longer than `main_loop_blocked_limit`, is recorded
   // as hung (with the main thread's stack) and the process ends. 0 = off.
-  std::chrono::milliseconds first_frame_limit = std::chrono::milliseconds(10000);
+  std::chrono::milliseconds first_frame_limit = std::chrono::milliseconds(20000);
   std::chrono::milliseconds main_loop_blocked_limit = std::chrono::milliseconds(5000);
   // What each level does, in order (index 0 = level 1).
   std::vector<RecoveryAction> level_actions[3] = {
