@@ -176,8 +176,11 @@ int LaunchesMain(int argc, char** argv) {
   std::printf("%-5s %-19s %9s  %-18s %-16s %s\n", "id", "started", "duration", "outcome",
               "level decided", "reason / blamed");
   for (const auto& l : history->launches) {
-    std::string duration =
-        l.ended_ms != 0 ? std::to_string(l.ended_ms - l.started_ms) + " ms" : std::string("-");
+    // A launch killed before it was marked has no known end.
+    std::string duration = l.ended_ms >= l.started_ms && l.ended_ms != 0 &&
+                                   l.outcome != atrium::LaunchOutcome::kKilledBeforeMark
+                               ? std::to_string(l.ended_ms - l.started_ms) + " ms"
+                               : std::string("-");
     std::string outcome = atrium::LaunchOutcomeName(l.outcome);
     if (l.crashed_after_good) outcome += ", then crashed";
     std::string why = l.reason;

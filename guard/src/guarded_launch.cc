@@ -312,7 +312,7 @@ void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
   const std::string signature = stored.signature;
 
   if (last && last->outcome == LaunchOutcome::kRunning) {
-    (void)log_->CloseStaleLaunches(StaleCrash{reason, blamed, signature});
+    (void)log_->CloseStaleLaunches(StaleCrash{reason, blamed, signature, stored.time_ms});
     stored.launch_id = last->id;
   } else if (last && last->outcome == LaunchOutcome::kGood) {
     (void)log_->AttachCrashAfterGood(last->id, reason, blamed, signature);

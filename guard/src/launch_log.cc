@@ -237,7 +237,7 @@ Result<int> LaunchLog::CloseStaleLaunches(const std::optional<StaleCrash>& crash
     update
         .Bind(1, LaunchOutcomeName(crashed ? LaunchOutcome::kCrashed
                                            : LaunchOutcome::kKilledBeforeMark))
-        .Bind(2, now)
+        .Bind(2, crashed && crash->time_ms > 0 ? crash->time_ms : now)
         .Bind(3, crashed ? crash->reason
                          : std::string("the process ended before the launch was marked"))
         .Bind(4, b.kind)

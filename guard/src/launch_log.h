@@ -60,6 +60,7 @@ struct StaleCrash {
   std::string reason;  // "SIGSEGV in com.wallet.bill"
   std::optional<ArtifactRef> blamed;
   std::string signature{};  // CrashSignature, "" when unknown
+  int64_t time_ms = 0;      // when it crashed (Unix ms); 0: unknown, the close time is used
 };
 
 class LaunchLog {

@@ -454,6 +454,7 @@ TEST(GuardRecoveryTest, APartialCrashRecordEndsTheLaunchAsCrashed) {
   EXPECT_EQ(crashed.reason, summary);
   EXPECT_FALSE(crashed.blamed.has_value());
   EXPECT_FALSE(crashed.crash_signature.empty());
+  EXPECT_EQ(crashed.ended_ms, 1'700'000'000'250);  // when it crashed, from the record
   EXPECT_EQ(h.launches[0].level, 1);
   EXPECT_EQ(h.launches[0].outcome, LaunchOutcome::kGood);
 
