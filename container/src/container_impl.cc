@@ -507,16 +507,25 @@ uint64_t ContainerImpl::Fingerprint() const {
   return h ^ (uint64_t{BundleIndex::kFormatVersion} << 56);
 }
 
+// The app.json document without validating it (the descriptor is validated
+// when the index is built); null when it is not a JSON object.
+boost::json::value QuickAppJson(const std::string& json) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec);
+  return ec || !v.is_object() ? boost::json::value() : v;
+}
+
+// A top-level string member of QuickAppJson's result, "" when absent.
+std::string QuickString(const boost::json::value& doc, const char* key) {
+  const auto* field = doc.is_object() ? doc.as_object().if_contains(key) : nullptr;
+  return field != nullptr && field->is_string() ? std::string(field->as_string()) : std::string();
+}
+
 // The app id from app.json without validating the rest (to find the default
 // data dir before the index, which holds the validated descriptor, is read).
 std::string QuickAppId(const std::string& json) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(json, ec);
-  if (ec || !v.is_object()) return {};
-  const auto* id = v.as_object().if_contains("id");
-  if (id == nullptr || !id->is_string()) return {};
-  std::string out(id->as_string());
-  return IsValidBundleName(out) ? out : std::string();
+  std::string id = QuickString(QuickAppJson(json), "id");
+  return IsValidBundleName(id) ? id : std::string();
 }
 
 Status ContainerImpl::Init(ContainerOptions options) {
@@ -641,26 +650,14 @@ Status ContainerImpl::OpenArtifactStore() {
   return Status::Ok();
 }
 
-// A top-level string or the "launch_guard" object of app.json without
-// validating the rest (the descriptor is validated when the index is built).
-std::string QuickAppString(const std::string& json, const char* key) {
-  boost::system::error_code ec;
-  auto v = boost::json::parse(json, ec);
-  if (ec || !v.is_object()) return {};
-  const auto* field = v.as_object().if_contains(key);
-  if (field == nullptr || !field->is_string()) return {};
-  return std::string(field->as_string());
-}
-
 void ContainerImpl::BeginGuardedLaunch(std::string store_trouble) {
   GuardedLaunchOptions options;
   options.data_dir = data_dir_;
-  options.app_version = QuickAppString(app_json_, "version");
+  const boost::json::value doc = QuickAppJson(app_json_);  // one parse for both reads
+  options.app_version = QuickString(doc, "version");
   options.store_trouble = std::move(store_trouble);
   options.on_hang = on_hang_;
-  boost::system::error_code ec;
-  auto doc = boost::json::parse(app_json_, ec);
-  if (!ec && doc.is_object()) {
+  if (doc.is_object()) {
     if (const auto* config = doc.as_object().if_contains("launch_guard")) {
       auto parsed = ReadLaunchGuardConfig(*config, (fs::path(app_dir_) / "app.json").string(),
                                           "/launch_guard");

@@ -23,12 +23,6 @@ using hotpatch::internal::PatchStore;
 
 namespace {
 
-int64_t SteadyNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string CrashFilePath(const std::string& data_dir) {
   return (fs::path(data_dir) / "crash.rec").string();
 }
@@ -180,7 +174,6 @@ std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options
                                                     ArtifactStore& store) {
   std::unique_ptr<GuardedLaunch> g(new GuardedLaunch());
   g->options_ = std::move(options);
-  g->begin_steady_ns_ = SteadyNs();
   const std::string db_path = (fs::path(g->options_.data_dir) / "state.db").string();
   LaunchLogOpen opened = OpenForLaunch(db_path);
   g->log_ = std::move(opened.log);
@@ -190,7 +183,7 @@ std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options
     g->decision_ = LaunchPolicy::SafeMode(opened.safe_mode_reason);
   }
   g->ReadPreviousCrash(store);
-  if (!g->decision_.safe_mode) g->Decide(store);
+  if (!g->decision_.safe_mode) g->Decide();
   if (g->decision_.level != RecoveryLevel::kNone || g->decision_.safe_mode) {
     Log(LogLevel::kWarning, "",
         std::string(g->decision_.safe_mode ? "launch guard (safe mode): " : "launch guard: ") +
@@ -331,8 +324,7 @@ void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
   fs::remove(path, ec);
 }
 
-void GuardedLaunch::Decide(ArtifactStore& store) {
-  (void)store;
+void GuardedLaunch::Decide() {
   auto history = log_->Recent(50);
   if (!history.ok()) {
     decision_ = LaunchPolicy::SafeMode(history.error().ToString());

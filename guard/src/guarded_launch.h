@@ -100,7 +100,7 @@ class GuardedLaunch {
 
  private:
   GuardedLaunch() = default;
-  void Decide(ArtifactStore& store);
+  void Decide();
   void ReadPreviousCrash(ArtifactStore& store);
   void CheckIntegrity(ArtifactStore& store);
   void Act(ArtifactStore& store);
@@ -117,7 +117,6 @@ class GuardedLaunch {
   std::vector<ArtifactRef> active_;         // this launch's dynamic artifacts
   std::vector<std::string> artifact_dirs_;  // their directories, parallel to active_
   int64_t launch_id_ = 0;
-  int64_t begin_steady_ns_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;
