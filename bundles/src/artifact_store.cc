@@ -21,7 +21,7 @@
 #include <mutex>
 #include <set>
 
-#include "sqlite_db.h"
+#include "atrium/base/sqlite_db.h"
 
 namespace atrium {
 namespace internal {

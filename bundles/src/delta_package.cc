@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "delta.h"
-#include "strict_json.h"
+#include "atrium/base/strict_json.h"
 
 namespace atrium {
 

@@ -21,7 +21,7 @@
 
 #include "atrium/manifest.h"
 #include "atrium/semver.h"
-#include "strict_json.h"
+#include "atrium/base/strict_json.h"
 
 namespace atrium {
 

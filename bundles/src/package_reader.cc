@@ -42,7 +42,7 @@
 #include "atrium/package.h"
 #include "atrium/semver.h"
 #include "package_format.h"
-#include "strict_json.h"
+#include "atrium/base/strict_json.h"
 
 namespace atrium {
 

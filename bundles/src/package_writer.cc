@@ -30,7 +30,7 @@
 #include "atrium/manifest.h"
 #include "atrium/package.h"
 #include "package_format.h"
-#include "strict_json.h"
+#include "atrium/base/strict_json.h"
 
 namespace atrium {
 namespace {

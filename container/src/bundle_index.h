@@ -36,7 +36,7 @@
 
 #include "atrium/manifest.h"
 #include "atrium/result.h"
-#include "hash.h"
+#include "atrium/base/hash.h"
 #include "resolver.h"
 
 namespace atrium::internal {

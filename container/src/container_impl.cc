@@ -27,12 +27,13 @@
 #include "atrium/bundle.h"
 #include "atrium/container.h"
 #include "atrium/crash_capture.h"
+#include "atrium/dynamic/dynamic_layer.h"
 #include "atrium/thread_activity.h"
 #include "atrium/trace.h"
 #include "bundle_index.h"
-#include "guarded_launch.h"
-#include "launch_policy.h"
-#include "log.h"
+#include "atrium/guard/guarded_launch.h"
+#include "atrium/guard/launch_policy.h"
+#include "atrium/base/log.h"
 #include "service_registry_core.h"
 
 namespace fs = std::filesystem;
@@ -368,6 +369,7 @@ class ContainerImpl final : public Container {
   Status OpenArtifactStore();
   // The launch guard's start (options_.launch_guard): after the store opened,
   // before the index is read and any bundle code runs.
+  void CreateLayers();
   void BeginGuardedLaunch(std::string store_trouble);
   Status TrustReleaseKeys();
   // LoadLocked, and when an updated bundle (an active artifact) fails to
@@ -408,6 +410,9 @@ class ContainerImpl final : public Container {
   bool guard_enabled_ = false;
   std::string scratch_dir_;  // the safe mode's scratch artifact store, removed at close
   std::function<void()> on_hang_;
+  // Every registered dynamic layer, instantiated at Open (before the guard,
+  // which acts on them, and destroyed after it).
+  std::vector<std::unique_ptr<DynamicLayer>> layers_;
   std::unique_ptr<GuardedLaunch> guard_;  // set by Init when the guard is on
   LaunchGuardReport guard_report_;
   // State exported by a version being swapped out, for its successor's
@@ -646,8 +651,15 @@ Status ContainerImpl::OpenArtifactStore() {
   for (const auto& r : *promoted) {
     Log(LogLevel::kInfo, r.id, "update " + r.version + " activated (installed for this launch)");
   }
+  CreateLayers();
   if (guard_enabled_) BeginGuardedLaunch(std::move(store_trouble));
   return Status::Ok();
+}
+
+void ContainerImpl::CreateLayers() {
+  std::vector<Error> errors;
+  layers_ = CreateDynamicLayers({app_dir_, data_dir_, store_.get()}, &errors);
+  for (const Error& e : errors) Log(LogLevel::kError, "", e.ToString());
 }
 
 void ContainerImpl::BeginGuardedLaunch(std::string store_trouble) {
@@ -657,6 +669,7 @@ void ContainerImpl::BeginGuardedLaunch(std::string store_trouble) {
   options.app_version = QuickString(doc, "version");
   options.store_trouble = std::move(store_trouble);
   options.on_hang = on_hang_;
+  for (const auto& layer : layers_) options.layers.push_back(layer.get());
   if (doc.is_object()) {
     if (const auto* config = doc.as_object().if_contains("launch_guard")) {
       auto parsed = ReadLaunchGuardConfig(*config, (fs::path(app_dir_) / "app.json").string(),

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "hash.h"
+#include "atrium/base/hash.h"
 
 namespace atrium::internal {
 

@@ -1,8 +1,9 @@
-#include "guarded_launch.h"
+#include "atrium/guard/guarded_launch.h"
 
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -11,15 +12,12 @@
 #include <utility>
 
 #include "launch_log.h"
-#include "log.h"
-#include "patch_store.h"
+#include "atrium/base/log.h"
 #include "watchdog.h"
 
 namespace atrium::internal {
 
 namespace fs = std::filesystem;
-using hotpatch::internal::PatchState;
-using hotpatch::internal::PatchStore;
 
 namespace {
 
@@ -108,18 +106,6 @@ StoredCrashReport Attribute(const CrashRecord& rec, const std::vector<ArtifactRe
     out.blamed = artifact_of_frame(report.frames[i]);
   }
   return out;
-}
-
-// The hotpatch store of the app, when the app has one (never created here).
-std::unique_ptr<PatchStore> OpenPatchStore(const std::string& data_dir, std::string* error) {
-  std::error_code ec;
-  if (!fs::exists(fs::path(data_dir) / "hotpatch.db", ec)) return nullptr;
-  auto store = PatchStore::Open(data_dir);
-  if (!store.ok()) {
-    *error = store.error().ToString();
-    return nullptr;
-  }
-  return std::move(store).value();
 }
 
 }  // namespace
@@ -233,13 +219,11 @@ std::vector<ArtifactRef> GuardedLaunch::ActiveArtifacts(ArtifactStore& store) {
       artifact_dirs_.push_back(r.dir);
     }
   }
-  std::string error;
-  if (auto patches = OpenPatchStore(options_.data_dir, &error); patches != nullptr) {
-    if (auto list = patches->List(); list.ok()) {
-      for (const auto& p : *list) {
-        if (p.state != PatchState::kEnabled) continue;
-        out.push_back({"hotpatch", p.id, p.version});
-        artifact_dirs_.push_back(p.dir);
+  for (DynamicLayer* layer : options_.layers) {
+    if (auto list = layer->ListActive(); list.ok()) {
+      for (ActiveArtifact& a : *list) {
+        out.push_back(std::move(a.ref));
+        artifact_dirs_.push_back(std::move(a.dir));
       }
     }
   }
@@ -369,11 +353,25 @@ void GuardedLaunch::CheckIntegrity(ArtifactStore& store) {
 void GuardedLaunch::Act(ArtifactStore& store) {
   const int level = static_cast<int>(decision_.level);
   const std::string& why = decision_.reason;
-  std::string patch_error;
-  std::unique_ptr<PatchStore> patches = OpenPatchStore(options_.data_dir, &patch_error);
-  if (!patch_error.empty()) {
-    Record(level, "hotpatch store unusable: " + patch_error, why);
+  // The registered layers the guard acts on through DynamicLayer; one that
+  // cannot say what it holds is recorded as unusable and left alone.
+  std::vector<DynamicLayer*> layers;
+  for (DynamicLayer* layer : options_.layers) {
+    if (auto list = layer->ListActive(); !list.ok()) {
+      Record(level, std::string(layer->kind()) + " layer unusable: " + list.error().ToString(), why);
+      continue;
+    }
+    layers.push_back(layer);
   }
+  auto layer_of = [&](const std::string& kind) -> DynamicLayer* {
+    for (DynamicLayer* layer : options_.layers) {
+      if (layer->kind() == kind) return layer;
+    }
+    return nullptr;
+  };
+  auto record_lines = [&](const std::vector<std::string>& lines) {
+    for (const std::string& line : lines) Record(level, line, why);
+  };
   auto current_state = [&](const ArtifactRef& a) -> std::optional<ArtifactState> {
     auto records = store.List();
     if (!records.ok()) return std::nullopt;
@@ -391,18 +389,12 @@ void GuardedLaunch::Act(ArtifactStore& store) {
     auto skipped = [&](const std::string& why_not) {
       if (explain) Record(level, "did not disable " + ArtifactRefText(a) + ": " + why_not, why);
     };
-    if (a.kind == "hotpatch") {
-      if (patches == nullptr) return skipped("the app has no hotpatch store");
-      auto list = patches->List();
-      bool enabled = false;
-      if (list.ok()) {
-        for (const auto& p : *list) {
-          enabled = enabled ||
-                    (p.id == a.id && p.version == a.version && p.state == PatchState::kEnabled);
-        }
+    if (DynamicLayer* layer = layer_of(a.kind); layer != nullptr) {
+      if (std::find(layers.begin(), layers.end(), layer) == layers.end()) {
+        return skipped("its layer is unusable");
       }
-      if (!enabled) return skipped("that version is no longer enabled");
-      Status s = patches->SetState(a.id, PatchState::kDisabled, why);
+      Status s = layer->Disable(a, why);
+      if (!s.ok() && s.error().code == ErrorCode::kNotFound) return skipped(s.error().message);
       Record(level,
              s.ok() ? "disabled " + ArtifactRefText(a) + note
                     : "could not disable " + ArtifactRefText(a) + ": " + s.error().ToString(),
@@ -478,28 +470,17 @@ void GuardedLaunch::Act(ArtifactStore& store) {
         }
         break;
       }
-      case RecoveryAction::kRollbackHotpatches: {
-        if (patches == nullptr) break;
-        auto list = patches->List();
-        if (!list.ok()) break;
-        for (const auto& p : *list) {
-          if (p.state != PatchState::kEnabled) continue;
-          Status s = patches->Rollback(p.id, why);
-          if (!s.ok() && s.error().code == ErrorCode::kNotFound) {
-            s = patches->SetState(p.id, PatchState::kDisabled, why);
-            Record(level,
-                   s.ok() ? "disabled hotpatch:" + p.id + "@" + p.version + " (no previous version)"
-                          : "could not disable hotpatch " + p.id + ": " + s.error().ToString(),
-                   why);
-            continue;
+      case RecoveryAction::kRollbackHotpatches:
+        for (DynamicLayer* layer : layers) {
+          std::vector<std::string> done;
+          Status s = layer->RollbackAll(why, &done);
+          record_lines(done);
+          if (!s.ok()) {
+            Record(level, "could not roll " + std::string(layer->kind()) + " back: " +
+                              s.error().ToString(), why);
           }
-          Record(level,
-                 s.ok() ? "rolled hotpatch:" + p.id + "@" + p.version + " back"
-                        : "could not roll hotpatch " + p.id + " back: " + s.error().ToString(),
-                 why);
         }
         break;
-      }
       case RecoveryAction::kDisableUpdates:
         // Staged and previous first, so disabling the active one falls back
         // to the baseline, not to them.
@@ -513,12 +494,14 @@ void GuardedLaunch::Act(ArtifactStore& store) {
         }
         break;
       case RecoveryAction::kDisableHotpatches:
-        if (patches != nullptr) {
-          Status s = patches->DisableAll(why);
-          Record(level,
-                 s.ok() ? std::string("disabled every hotpatch")
-                        : "could not disable the hotpatches: " + s.error().ToString(),
-                 why);
+        for (DynamicLayer* layer : layers) {
+          std::vector<std::string> done;
+          Status s = layer->DisableAll(why, &done);
+          record_lines(done);
+          if (!s.ok()) {
+            Record(level, "could not disable " + std::string(layer->kind()) + ": " +
+                              s.error().ToString(), why);
+          }
         }
         break;
       case RecoveryAction::kClearCache: {

@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 #include <utility>
 
-#include "sqlite_db.h"
+#include "atrium/base/sqlite_db.h"
 
 namespace atrium::internal {
 

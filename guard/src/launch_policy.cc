@@ -1,4 +1,4 @@
-#include "launch_policy.h"
+#include "atrium/guard/launch_policy.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,9 @@
 #include <string>
 #include <utility>
 
-#include "field_reader.h"
-#include "strict_json.h"
+#include "atrium/base/field_reader.h"
+#include "atrium/base/strict_json.h"
+#include "atrium/manifest/app_sections.h"
 
 namespace atrium {
 
@@ -43,10 +44,6 @@ std::optional<LaunchOutcome> ParseLaunchOutcome(std::string_view name) {
 
 bool IsFailedLaunch(LaunchOutcome outcome) {
   return outcome != LaunchOutcome::kRunning && outcome != LaunchOutcome::kGood;
-}
-
-std::string ArtifactRefText(const ArtifactRef& ref) {
-  return ref.kind + ":" + ref.id + "@" + ref.version;
 }
 
 namespace {
@@ -255,6 +252,15 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
   }
   return config;
 }
+
+namespace {
+Status ValidateLaunchGuardSection(const json::value& value, std::string_view file,
+                                  std::string_view pointer) {
+  Result<LaunchGuardConfig> config = ReadLaunchGuardConfig(value, file, pointer);
+  return config.ok() ? Status::Ok() : Status(config.error());
+}
+ATRIUM_REGISTER_APP_SECTION("launch_guard", "the launch guard", ValidateLaunchGuardSection);
+}  // namespace
 
 }  // namespace internal
 

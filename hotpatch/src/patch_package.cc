@@ -48,7 +48,7 @@
 #include <vector>
 
 #include "atrium/manifest.h"
-#include "strict_json.h"
+#include "atrium/base/strict_json.h"
 
 // Early returns on a failed Result / Status (this file only; #undef'd below).
 #define PATCH_CAT_INNER(a, b) a##b

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "atrium/bundle.h"
-#include "log.h"
+#include "atrium/log_level.h"
+#include "atrium/base/log.h"
 
 namespace atrium::internal {
 namespace {

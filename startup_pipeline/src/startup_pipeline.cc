@@ -10,7 +10,7 @@
 
 #include "atrium/thread_activity.h"
 #include "atrium/trace.h"
-#include "log.h"
+#include "atrium/base/log.h"
 
 namespace atrium {
 namespace {

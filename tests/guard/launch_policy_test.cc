@@ -11,8 +11,9 @@
 
 #include "atrium/artifact_store.h"
 #include "atrium/launch_guard.h"
+#include "atrium/manifest.h"
 #include "launch_log.h"
-#include "sqlite_db.h"
+#include "atrium/base/sqlite_db.h"
 
 namespace atrium {
 namespace {
@@ -497,6 +498,39 @@ TEST_F(LaunchPolicyTest, DecisionFromRecordsInTheDatabase) {
 }
 
 // --- Config parsing ----------------------------------------------------------
+
+// The guard owns app.json's "launch_guard" section (registered with the
+// manifest model's section registry): ParseAppDescriptor validates it with
+// pointers under /launch_guard and keeps it for the guard.
+TEST(LaunchGuardSectionTest, AppJsonSectionIsValidatedWithPointers) {
+  auto app_with = [](std::string_view guard) {
+    return std::string(R"({"id": "com.example.app", "version": "1.0.0", "home": "home",
+                           "baseline": ["bundles/home"], "launch_guard": )") +
+           std::string(guard) + "}";
+  };
+  auto ok = ParseAppDescriptor(app_with(R"({"levels": {"baseline_only": 5}, "quiet_period_ms": 300,
+                                            "watchdog": {"main_loop_blocked_ms": 1500}})"),
+                               "app.json");
+  ASSERT_TRUE(ok.ok()) << ok.error().ToString();
+  EXPECT_NE(ok->sections.at("launch_guard").find("\"quiet_period_ms\":300"), std::string::npos);
+  struct Case {
+    const char* guard;
+    const char* pointer;
+    const char* fragment;
+  };
+  for (const Case& c : {Case{R"({"quiet_period_ms": -1})", "/launch_guard/quiet_period_ms",
+                             "out of range"},
+                        Case{R"({"watchdog": {"hang": 1}})", "/launch_guard/watchdog/hang",
+                             "unknown field"},
+                        Case{R"("on")", "/launch_guard", "expected an object"}}) {
+    auto bad = ParseAppDescriptor(app_with(c.guard), "app.json");
+    ASSERT_FALSE(bad.ok()) << c.guard;
+    EXPECT_EQ(bad.error().code, ErrorCode::kValidation) << c.guard;
+    EXPECT_EQ(bad.error().file, "app.json");
+    EXPECT_EQ(bad.error().pointer, c.pointer) << bad.error().ToString();
+    EXPECT_NE(bad.error().message.find(c.fragment), std::string::npos) << bad.error().ToString();
+  }
+}
 
 TEST(LaunchGuardConfigTest, DefaultsAndFullObject) {
   auto empty = ParseLaunchGuardConfig("{}", "app.json");

@@ -37,14 +37,13 @@
 
 #include "atrium/bundle_abi.h"
 #include "atrium/executor.h"
+#include "atrium/log_level.h"
 #include "atrium/micro_app.h"
 #include "atrium/private_store.h"
 #include "atrium/result.h"
 #include "atrium/service_registry.h"
 
 namespace atrium {
-
-enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
 // What the container gives a bundle. Registrations made through services()
 // belong to this bundle and end when it stops.

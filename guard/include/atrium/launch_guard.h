@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "atrium/dynamic/dynamic_layer.h"
 #include "atrium/export.h"
 #include "atrium/result.h"
 
@@ -52,19 +53,6 @@ ATRIUM_EXPORT const char* LaunchOutcomeName(LaunchOutcome outcome);
 ATRIUM_EXPORT std::optional<LaunchOutcome> ParseLaunchOutcome(std::string_view name);
 // True for the outcomes that count as a failed launch.
 ATRIUM_EXPORT bool IsFailedLaunch(LaunchOutcome outcome);
-
-// One dynamic artifact (kind as the artifact store names it: "config", "h5",
-// "hcf", "hotpatch", "native").
-struct ArtifactRef {
-  std::string kind;
-  std::string id;
-  std::string version;
-
-  friend bool operator==(const ArtifactRef&, const ArtifactRef&) = default;
-};
-
-// "kind:id@version".
-ATRIUM_EXPORT std::string ArtifactRefText(const ArtifactRef& ref);
 
 struct LaunchRecord {
   int64_t id = 0;

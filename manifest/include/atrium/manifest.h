@@ -12,6 +12,7 @@
 #define ATRIUM_MANIFEST_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -124,6 +125,9 @@ struct AppDescriptor {
   // release.
   std::vector<std::string> release_keys;
   StartupConfig startup;
+  // The sections that layers own ("launch_guard", a dynamic layer's), each
+  // validated by its owner, as JSON text, by name.
+  std::map<std::string, std::string> sections;
 
   bool operator==(const AppDescriptor&) const = default;
 };

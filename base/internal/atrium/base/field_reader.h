@@ -4,18 +4,18 @@
 // launch guard's config.
 //
 // Concurrency: a value type over a borrowed file name; no shared state.
-#ifndef ATRIUM_CONTAINER_FIELD_READER_H_
-#define ATRIUM_CONTAINER_FIELD_READER_H_
+#ifndef ATRIUM_BASE_FIELD_READER_H_
+#define ATRIUM_BASE_FIELD_READER_H_
 
 #include <boost/json.hpp>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "atrium/result.h"
-#include "atrium/semver.h"
-#include "strict_json.h"
+#include "atrium/base/strict_json.h"
 
 namespace atrium::internal {
 
@@ -56,6 +56,10 @@ class FieldReader {
   // Rejects the first member of `object` whose key is not in `known`.
   Status CheckKnownFields(const json::object& object, const std::string& pointer,
                           std::initializer_list<std::string_view> known) const {
+    return CheckKnownFields(object, pointer, std::span<const std::string_view>(known.begin(), known.size()));
+  }
+  Status CheckKnownFields(const json::object& object, const std::string& pointer,
+                          std::span<const std::string_view> known) const {
     for (const json::key_value_pair& member : object) {
       std::string_view key(member.key().data(), member.key().size());
       bool found = false;
@@ -147,15 +151,6 @@ class FieldReader {
     return AsArray(*v, Child(pointer, key));
   }
 
-  Result<Version> ParseVersion(const std::string& text, const std::string& pointer) const {
-    Result<Version> v = Version::Parse(text);
-    if (!v.ok()) {
-      return Invalid(pointer, "invalid version " + Quote(text) + ": " +
-                                  std::string(SemverDetail(v.error().message)));
-    }
-    return v;
-  }
-
  private:
   Error Missing(const std::string& pointer, std::string_view key) const {
     return Invalid(Child(pointer, key), "missing required field " + Quote(key));
@@ -167,4 +162,4 @@ class FieldReader {
 
 }  // namespace atrium::internal
 
-#endif  // ATRIUM_CONTAINER_FIELD_READER_H_
+#endif  // ATRIUM_BASE_FIELD_READER_H_

@@ -1,4 +1,4 @@
-#include "hash.h"
+#include "atrium/base/hash.h"
 
 #include <cstring>
 

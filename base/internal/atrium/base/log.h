@@ -1,12 +1,12 @@
 // Internal logging to stderr. The threshold comes from $ATRIUM_LOG
 // (debug|info|warning|error; default warning). Thread-safe: one write(2)
 // per line.
-#ifndef ATRIUM_CONTAINER_LOG_H_
-#define ATRIUM_CONTAINER_LOG_H_
+#ifndef ATRIUM_BASE_LOG_H_
+#define ATRIUM_BASE_LOG_H_
 
 #include <string_view>
 
-#include "atrium/bundle.h"
+#include "atrium/log_level.h"
 
 namespace atrium::internal {
 
@@ -15,4 +15,4 @@ void Log(LogLevel level, std::string_view bundle, std::string_view message);
 
 }  // namespace atrium::internal
 
-#endif  // ATRIUM_CONTAINER_LOG_H_
+#endif  // ATRIUM_BASE_LOG_H_

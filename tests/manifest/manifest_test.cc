@@ -6,6 +6,8 @@
 //
 // Concurrency: single-threaded tests.
 #include "atrium/manifest.h"
+#include "atrium/manifest/app_sections.h"
+#include "atrium/base/strict_json.h"
 
 #include <gtest/gtest.h>
 
@@ -853,16 +855,35 @@ TEST(AppDescriptorTest, RuleViolations) {
   }
 }
 
-TEST(AppDescriptorTest, LaunchGuardSectionIsValidatedWithPointers) {
-  json::value guard = json::parse(R"({"levels": {"baseline_only": 5}, "quiet_period_ms": 300,
-                                      "watchdog": {"main_loop_blocked_ms": 1500}})");
-  EXPECT_TRUE(ParseAppDescriptor(SetApp("/launch_guard", guard), kAppFile).ok());
-  EXPECT_TRUE(AppFails(SetApp("/launch_guard", json::parse(R"({"quiet_period_ms": -1})")),
-                       ErrorCode::kValidation, "/launch_guard/quiet_period_ms", {"out of range"}));
-  EXPECT_TRUE(AppFails(SetApp("/launch_guard", json::parse(R"({"watchdog": {"hang": 1}})")),
-                       ErrorCode::kValidation, "/launch_guard/watchdog/hang", {"unknown field"}));
-  EXPECT_TRUE(AppFails(SetApp("/launch_guard", "on"), ErrorCode::kValidation, "/launch_guard",
-                       {"expected an object"}));
+// A section owned by a layer above: unknown until registered, then validated
+// by its owner with pointers under "/<name>" and kept as text for it. (The
+// launch guard's own section is tested with the guard.)
+Status ValidateBannerSection(const json::value& v, std::string_view file,
+                             std::string_view pointer) {
+  if (v.is_object() && v.as_object().size() == 1 && v.as_object().contains("text")) {
+    return Status::Ok();
+  }
+  return internal::MakeLocated(ErrorCode::kValidation, file, std::string(pointer), "expected {\"text\": ...}");
+}
+
+TEST(AppDescriptorTest, RegisteredSectionsAreValidatedByTheirOwner) {
+  json::value banner = json::parse(R"({"text": "hi"})");
+  EXPECT_TRUE(AppFails(SetApp("/test_banner", banner), ErrorCode::kValidation, "/test_banner",
+                       {"unknown field 'test_banner'"}));
+  ASSERT_TRUE(internal::RegisterAppSection("test_banner", "the test", ValidateBannerSection).ok());
+  auto app = ParseAppDescriptor(SetApp("/test_banner", banner), kAppFile);
+  ASSERT_TRUE(app.ok()) << app.error().ToString();
+  EXPECT_EQ(app->sections.at("test_banner"), R"({"text":"hi"})");
+  EXPECT_TRUE(AppFails(SetApp("/test_banner", json::parse("[1]")), ErrorCode::kValidation,
+                       "/test_banner", {"expected {\"text\""}));
+  // One owner per name; core fields belong to no layer.
+  Status again = internal::RegisterAppSection("test_banner", "another", ValidateBannerSection);
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_NE(again.error().message.find("already registered by the test"), std::string::npos);
+  EXPECT_EQ(internal::RegisterAppSection("startup", "x", ValidateBannerSection).error().code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(internal::RegisterAppSection("", "x", ValidateBannerSection).error().code,
+            ErrorCode::kInvalidArgument);
 }
 
 TEST(AppDescriptorTest, StartupSection) {

@@ -6,8 +6,8 @@
 // strict reader shares: quoting for messages, JSON pointers, located errors.
 //
 // Concurrency: pure functions.
-#ifndef ATRIUM_CONTAINER_STRICT_JSON_H_
-#define ATRIUM_CONTAINER_STRICT_JSON_H_
+#ifndef ATRIUM_BASE_STRICT_JSON_H_
+#define ATRIUM_BASE_STRICT_JSON_H_
 
 #include <boost/json.hpp>
 #include <string>
@@ -49,4 +49,4 @@ std::string_view SemverDetail(std::string_view message);
 
 }  // namespace atrium::internal
 
-#endif  // ATRIUM_CONTAINER_STRICT_JSON_H_
+#endif  // ATRIUM_BASE_STRICT_JSON_H_

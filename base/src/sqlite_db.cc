@@ -1,4 +1,4 @@
-#include "sqlite_db.h"
+#include "atrium/base/sqlite_db.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -3,8 +3,8 @@
 //
 // Concurrency: a SqliteDb is one connection opened SQLITE_OPEN_NOMUTEX; its
 // owner serializes every use (each store holds a mutex around it).
-#ifndef ATRIUM_CONTAINER_SQLITE_DB_H_
-#define ATRIUM_CONTAINER_SQLITE_DB_H_
+#ifndef ATRIUM_BASE_SQLITE_DB_H_
+#define ATRIUM_BASE_SQLITE_DB_H_
 
 #include <sqlite3.h>
 
@@ -81,4 +81,4 @@ class SqliteDb {
 
 }  // namespace atrium::internal
 
-#endif  // ATRIUM_CONTAINER_SQLITE_DB_H_
+#endif  // ATRIUM_BASE_SQLITE_DB_H_

@@ -41,6 +41,7 @@
 
 #include "atrium/artifact_store.h"
 #include "atrium/crash_capture.h"
+#include "atrium/dynamic/dynamic_layer.h"
 #include "atrium/launch_guard.h"
 #include "atrium/result.h"
 #include "atrium/scheduler.h"
@@ -67,6 +68,10 @@ struct GuardedLaunchOptions {
   // Install the process-wide crash handlers (once per process; a second
   // guarded container in the same process shares the first one's file).
   bool install_crash_capture = true;
+  // The app's dynamic layers (the container instantiated them from the
+  // registry); the guard lists, disables and rolls back their artifacts.
+  // They outlive Begin.
+  std::vector<DynamicLayer*> layers;
 };
 
 class GuardedLaunch {

@@ -1,4 +1,4 @@
-#include "log.h"
+#include "atrium/base/log.h"
 
 #include <unistd.h>
 

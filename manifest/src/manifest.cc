@@ -33,9 +33,9 @@
 #include <utility>
 #include <vector>
 
-#include "field_reader.h"
-#include "launch_policy.h"
-#include "strict_json.h"
+#include "atrium/base/field_reader.h"
+#include "atrium/manifest/app_sections.h"
+#include "atrium/base/strict_json.h"
 
 // Early-return helpers for this file only (#undef'd at the end).
 #define ATRIUM_MANIFEST_CONCAT_INNER(a, b) a##b
@@ -167,6 +167,16 @@ using internal::JsonKindName;
 using internal::SemverDetail;
 inline const char* KindName(const json::value& v) { return JsonKindName(v); }
 
+Result<Version> ParseVersionField(const FieldReader& r, const std::string& text,
+                                  const std::string& pointer) {
+  Result<Version> v = Version::Parse(text);
+  if (!v.ok()) {
+    return r.Invalid(pointer, "invalid version " + Quote(text) + ": " +
+                                  std::string(SemverDetail(v.error().message)));
+  }
+  return v;
+}
+
 Result<std::string> ReadBundleName(const FieldReader& r, const json::object& object,
                                    const std::string& pointer, std::string_view key,
                                    const char* what) {
@@ -266,7 +276,7 @@ Status ReadProvides(const FieldReader& r, const json::object& root, Manifest* m)
                                                    Child(base, it->second) + ")");
     }
     ASSIGN_OR_RETURN(std::string version, r.OptionalString(*o, at, "version", "1.0.0"));
-    ASSIGN_OR_RETURN(service.version, r.ParseVersion(version, Child(at, "version")));
+    ASSIGN_OR_RETURN(service.version, ParseVersionField(r, version, Child(at, "version")));
     m->provides.push_back(std::move(service));
   }
   return Status::Ok();
@@ -411,7 +421,7 @@ Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
   ASSIGN_OR_RETURN(m.name, ReadBundleName(r, *root, "", "name", "bundle name"));
   r.set_bundle(m.name);
   ASSIGN_OR_RETURN(std::string version, r.RequiredString(*root, "", "version"));
-  ASSIGN_OR_RETURN(m.version, r.ParseVersion(version, "/version"));
+  ASSIGN_OR_RETURN(m.version, ParseVersionField(r, version, "/version"));
   ASSIGN_OR_RETURN(m.description, r.OptionalString(*root, "", "description", ""));
   if (const json::value* library = root->if_contains("library")) {
     ASSIGN_OR_RETURN(m.library, ReadRelativePath(r, *library, "/library", "library path"));
@@ -499,16 +509,18 @@ Result<StartupConfig> ReadStartupConfig(const FieldReader& r, const json::value&
 Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_view file) {
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
-  RETURN_IF_ERROR(r.CheckKnownFields(*root, "",
-                                     {"$schema", "id", "version", "name", "home", "baseline",
-                                      "release_keys", "startup", "launch_guard"}));
+  // The core fields, then the sections layers registered (launch_guard, ...).
+  const std::vector<internal::AppSectionInfo> sections = internal::RegisteredAppSections();
+  std::vector<std::string_view> known = internal::CoreAppFields();
+  for (const internal::AppSectionInfo& section : sections) known.push_back(section.name);
+  RETURN_IF_ERROR(r.CheckKnownFields(*root, "", known));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }
   AppDescriptor app;
   ASSIGN_OR_RETURN(app.id, ReadBundleName(r, *root, "", "id", "app id"));
   ASSIGN_OR_RETURN(std::string version, r.RequiredString(*root, "", "version"));
-  ASSIGN_OR_RETURN(app.version, r.ParseVersion(version, "/version"));
+  ASSIGN_OR_RETURN(app.version, ParseVersionField(r, version, "/version"));
   ASSIGN_OR_RETURN(app.name, r.OptionalString(*root, "", "name", ""));
   ASSIGN_OR_RETURN(app.home, r.RequiredString(*root, "", "home"));
   if (!IsMicroAppId(app.home)) {
@@ -542,12 +554,13 @@ Result<AppDescriptor> BuildAppDescriptor(const json::value& doc, std::string_vie
   if (const json::value* startup = root->if_contains("startup")) {
     ASSIGN_OR_RETURN(app.startup, ReadStartupConfig(r, *startup));
   }
-  // Validated here; the launch guard reads it from app.json at each launch.
-  if (const json::value* guard = root->if_contains("launch_guard")) {
-    if (auto config = internal::ReadLaunchGuardConfig(*guard, file, "/launch_guard");
-        !config.ok()) {
-      return std::move(config).take_error();
-    }
+  // Each registered section present is validated by its owner and kept as
+  // text for it.
+  for (const internal::AppSectionInfo& section : sections) {
+    const json::value* v = root->if_contains(section.name);
+    if (v == nullptr) continue;
+    RETURN_IF_ERROR(section.validate(*v, file, "/" + section.name));
+    app.sections.emplace(section.name, json::serialize(*v));
   }
   return app;
 }

@@ -1,4 +1,4 @@
-#include "strict_json.h"
+#include "atrium/base/strict_json.h"
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <cstdio>

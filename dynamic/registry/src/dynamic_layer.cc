@@ -1,0 +1,99 @@
+#include "atrium/dynamic/dynamic_layer.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+namespace atrium {
+namespace {
+
+struct LayerRegistry {
+  std::mutex mu;
+  std::vector<DynamicLayerSpec> specs;  // guarded by mu, sorted by kind
+};
+
+LayerRegistry& Registry() {
+  static LayerRegistry* registry = new LayerRegistry();  // leaked: used by static initializers
+  return *registry;
+}
+
+bool IsKindName(std::string_view kind) {
+  if (kind.empty() || kind.size() > 32 || kind[0] < 'a' || kind[0] > 'z') return false;
+  return std::all_of(kind.begin(), kind.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+}  // namespace
+
+DynamicLayer::~DynamicLayer() = default;
+
+std::string ArtifactRefText(const ArtifactRef& ref) {
+  return ref.kind + ":" + ref.id + "@" + ref.version;
+}
+
+const char* ActivationPointName(ActivationPoint point) {
+  switch (point) {
+    case ActivationPoint::kImmediately:
+      return "immediately";
+    case ActivationPoint::kNextOpen:
+      return "next open";
+    case ActivationPoint::kNextCall:
+      return "next call";
+    case ActivationPoint::kNextLaunch:
+      return "next launch";
+  }
+  return "?";
+}
+
+Status RegisterDynamicLayer(DynamicLayerSpec spec) {
+  if (!IsKindName(spec.kind)) {
+    return Error{ErrorCode::kInvalidArgument,
+                 "dynamic layer kind \"" + spec.kind + "\" is not [a-z][a-z0-9_]*, 1-32 characters"};
+  }
+  if (!spec.create) {
+    return Error{ErrorCode::kInvalidArgument, "dynamic layer " + spec.kind + " has no factory"};
+  }
+  LayerRegistry& r = Registry();
+  std::lock_guard lock(r.mu);
+  auto it = std::lower_bound(r.specs.begin(), r.specs.end(), spec.kind,
+                             [](const DynamicLayerSpec& s, const std::string& k) { return s.kind < k; });
+  if (it != r.specs.end() && it->kind == spec.kind) {
+    return Error{ErrorCode::kAlreadyExists,
+                 "dynamic layer kind \"" + spec.kind + "\" is already registered"};
+  }
+  r.specs.insert(it, std::move(spec));
+  return Status::Ok();
+}
+
+std::vector<DynamicLayerSpec> RegisteredDynamicLayers() {
+  LayerRegistry& r = Registry();
+  std::lock_guard lock(r.mu);
+  return r.specs;
+}
+
+std::vector<std::unique_ptr<DynamicLayer>> CreateDynamicLayers(const DynamicLayerContext& context,
+                                                               std::vector<Error>* errors) {
+  std::vector<std::unique_ptr<DynamicLayer>> layers;
+  for (const DynamicLayerSpec& spec : RegisteredDynamicLayers()) {
+    Result<std::unique_ptr<DynamicLayer>> layer = spec.create(context);
+    if (layer.ok() && *layer != nullptr) {
+      layers.push_back(std::move(layer).value());
+    } else if (errors != nullptr) {
+      Error e = layer.ok() ? Error{ErrorCode::kInternal, "factory returned no layer"} : layer.error();
+      e.message = "dynamic layer " + spec.kind + ": " + e.message;
+      errors->push_back(std::move(e));
+    }
+  }
+  return layers;
+}
+
+namespace internal {
+void DieOnLayerRegistrationError(const Status& status) {
+  std::fprintf(stderr, "atrium: %s\n", status.error().ToString().c_str());
+  std::abort();
+}
+}  // namespace internal
+
+}  // namespace atrium
