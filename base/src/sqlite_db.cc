@@ -13,32 +13,6 @@ namespace {
 constexpr int kBusyTimeoutMs = 5000;
 }  // namespace
 
-Error FileError(ErrorCode code, const std::string& path, std::string message) {
-  Error e = MakeError(code, std::move(message));
-  e.file = path;
-  return e;
-}
-
-Error ErrnoError(const std::string& path, std::string_view what, int err) {
-  return FileError(ErrorCode::kIo, path,
-                   std::string(what) + ": " + std::generic_category().message(err));
-}
-
-Status SyncPath(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return ErrnoError(path, "cannot open to sync", errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return ErrnoError(path, "cannot sync", err);
-  return Status::Ok();
-}
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Statement::Statement(sqlite3* db, const char* sql) {
   rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);

@@ -22,6 +22,7 @@
 #include <set>
 
 #include "atrium/base/sqlite_db.h"
+#include "atrium/base/hex.h"
 
 namespace atrium {
 namespace internal {
@@ -69,17 +70,6 @@ bool IsSafeNamePart(std::string_view s) {
   return true;
 }
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (size_t i = 0; i < n; ++i) {
-    out.push_back(kDigits[p[i] >> 4]);
-    out.push_back(kDigits[p[i] & 15]);
-  }
-  return out;
-}
-
 Result<std::string> Sha256OfFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError(path, "cannot open", errno);
@@ -101,7 +91,7 @@ Result<std::string> Sha256OfFile(const std::string& path) {
   ::close(fd);
   unsigned char digest[32];
   crypto_hash_sha256_final(&st, digest);
-  return Hex(digest, sizeof digest);
+  return internal::HexOf(digest, sizeof digest);
 }
 
 // Copies `from` to a new file `to`, fsync'ed.

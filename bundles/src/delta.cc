@@ -1,6 +1,7 @@
 // The delta engine (delta.h): the suffix-array matcher, the stream writers
 // and the bounds-checked decoder.
 #include "delta.h"
+#include "atrium/base/hex.h"
 
 #include <divsufsort.h>
 #include <zstd.h>
@@ -39,6 +40,7 @@ constexpr int64_t kMatchGain = 8;
 constexpr int kMaxWindowLog = 31;
 
 using Bytes = const uint8_t*;
+using ::atrium::internal::HexU64;
 
 Bytes Data(std::string_view s) { return reinterpret_cast<Bytes>(s.data()); }
 
@@ -46,12 +48,6 @@ Error DeltaError(ErrorCode code, uint64_t offset, std::string message) {
   Error e = MakeError(code, std::move(message));
   e.offset = offset;
   return e;
-}
-
-std::string Hex(Digest d) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(d));
-  return buf;
 }
 
 std::string Str(uint64_t v) { return std::to_string(v); }
@@ -535,8 +531,8 @@ Status CheckNewHash(std::string_view out, const DeltaInfo& info) {
   const Digest got = HashOf(out);
   if (got != info.new_hash) {
     return DeltaError(ErrorCode::kCorrupt, 32,
-                      "applying the delta gave a file with xxh64 " + Hex(got) +
-                          ", the delta expects " + Hex(info.new_hash) + " (the delta is corrupt)");
+                      "applying the delta gave a file with xxh64 " + HexU64(got) +
+                          ", the delta expects " + HexU64(info.new_hash) + " (the delta is corrupt)");
   }
   return Status::Ok();
 }
@@ -929,8 +925,8 @@ Result<std::string> ApplyDelta(std::string_view old_bytes, std::string_view delt
   }
   if (const Digest got = HashOf(old_bytes); got != info->old_hash) {
     return DeltaError(ErrorCode::kInvalidArgument, 24,
-                      "delta is for a different base: expected xxh64 " + Hex(info->old_hash) +
-                          ", the old file has " + Hex(got));
+                      "delta is for a different base: expected xxh64 " + HexU64(info->old_hash) +
+                          ", the old file has " + HexU64(got));
   }
   DCtxPtr dctx(ZSTD_createDCtx());
   if (dctx == nullptr) return MakeError(ErrorCode::kInternal, "cannot create a zstd context");

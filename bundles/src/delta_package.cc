@@ -39,6 +39,7 @@
 
 #include "delta.h"
 #include "atrium/base/strict_json.h"
+#include "atrium/base/file_util.h"
 
 namespace atrium {
 
@@ -73,13 +74,6 @@ Error AtdError(ErrorCode code, const std::string& name, uint64_t offset, std::st
   Error e = MakeError(code, std::move(message));
   e.file = name;
   e.offset = offset;
-  return e;
-}
-
-Error FileError(ErrorCode code, const std::string& file, std::string message, int err = 0) {
-  if (err != 0) message += ": " + std::string(std::strerror(err));
-  Error e = MakeError(code, std::move(message));
-  e.file = file;
   return e;
 }
 

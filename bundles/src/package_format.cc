@@ -22,6 +22,7 @@
 #include "atrium/manifest.h"
 #include "atrium/semver.h"
 #include "atrium/base/strict_json.h"
+#include "atrium/base/hex.h"
 
 namespace atrium {
 
@@ -123,17 +124,6 @@ Digest FrameHash(std::string_view frame) {
   Digest d;
   crypto_generichash(d.data(), d.size(), Bytes(frame), frame.size(), nullptr, 0);
   return d;
-}
-
-std::string HexOf(const uint8_t* bytes, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (size_t i = 0; i < n; ++i) {
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 0xF];
-  }
-  return out;
 }
 
 std::string EntryPathProblem(std::string_view path) {

@@ -28,6 +28,7 @@
 
 #include "atrium/package.h"
 #include "atrium/result.h"
+#include "atrium/base/hex.h"
 
 struct ZSTD_CCtx_s;
 
@@ -123,7 +124,6 @@ using Digest = std::array<uint8_t, 32>;
 void EnsureSodium();
 Digest Sha256(std::string_view bytes);
 Digest FrameHash(std::string_view frame);  // BLAKE2b-256
-std::string HexOf(const uint8_t* bytes, size_t n);
 // kInvalidArgument naming `source` unless the key's public half matches its seed.
 Status CheckSecretKey(const SecretKey& key, std::string_view source);
 

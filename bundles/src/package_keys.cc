@@ -16,9 +16,12 @@
 
 #include "atrium/package.h"
 #include "package_format.h"
+#include "atrium/base/hex.h"
 
 namespace atrium {
 namespace {
+
+using internal::DecodeHex;
 
 constexpr size_t kMaxKeyFileBytes = 1024;
 
@@ -31,17 +34,6 @@ std::string_view TrimTrailingSpace(std::string_view s) {
 }
 
 // Decodes exactly out_len bytes from 2*out_len hex characters.
-bool DecodeHex(std::string_view hex, uint8_t* out, size_t out_len) {
-  if (hex.size() != 2 * out_len) return false;
-  for (char c : hex) {
-    bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-    if (!digit) return false;
-  }
-  size_t written = 0;
-  return sodium_hex2bin(out, out_len, hex.data(), hex.size(), nullptr, &written, nullptr) == 0 &&
-         written == out_len;
-}
-
 Error KeyError(std::string_view source, std::string message) {
   Error e = MakeError(ErrorCode::kInvalidArgument, std::move(message));
   e.file = std::string(source);

@@ -43,8 +43,10 @@
 #include "atrium/semver.h"
 #include "package_format.h"
 #include "atrium/base/strict_json.h"
+#include "atrium/base/file_util.h"
 
 namespace atrium {
+using internal::FileError;
 
 using internal::Quote;
 
@@ -649,24 +651,18 @@ class Fd {
   int fd_;
 };
 
-Error PathError(ErrorCode code, const std::string& file, const std::string& what, int err) {
-  Error e = MakeError(code, what + (err != 0 ? ": " + std::string(std::strerror(err)) : ""));
-  e.file = file;
-  return e;
-}
-
 Status WriteAll(int fd, std::string_view data, const std::string& file) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return PathError(ErrorCode::kIo, file, "cannot write", errno);
+    if (n < 0) return FileError(ErrorCode::kIo, file, "cannot write", errno);
     data.remove_prefix(static_cast<size_t>(n));
   }
   return Status::Ok();
 }
 
 Status SyncDir(int dir_fd, const std::string& file) {
-  if (::fsync(dir_fd) != 0) return PathError(ErrorCode::kIo, file, "cannot sync directory", errno);
+  if (::fsync(dir_fd) != 0) return FileError(ErrorCode::kIo, file, "cannot sync directory", errno);
   return Status::Ok();
 }
 
@@ -680,10 +676,10 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
   }
   bool created_root = ::mkdir(dir.c_str(), 0755) == 0;
   if (!created_root && errno != EEXIST) {
-    return PathError(ErrorCode::kIo, dir, "cannot create the directory", errno);
+    return FileError(ErrorCode::kIo, dir, "cannot create the directory", errno);
   }
   Fd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (root.get() < 0) return PathError(ErrorCode::kIo, dir, "cannot open the directory", errno);
+  if (root.get() < 0) return FileError(ErrorCode::kIo, dir, "cannot open the directory", errno);
   if (!created_root) {
     // Only an empty directory: nothing already in it (a symlink planted
     // where an entry goes) can redirect a write.
@@ -691,7 +687,7 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
     DIR* listing = dup_fd >= 0 ? ::fdopendir(dup_fd) : nullptr;
     if (listing == nullptr) {
       if (dup_fd >= 0) ::close(dup_fd);
-      return PathError(ErrorCode::kIo, dir, "cannot list the directory", errno);
+      return FileError(ErrorCode::kIo, dir, "cannot list the directory", errno);
     }
     bool empty = true;
     while (struct dirent* d = ::readdir(listing)) {
@@ -700,7 +696,7 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
     }
     ::closedir(listing);
     if (!empty) {
-      return PathError(ErrorCode::kAlreadyExists, dir, "the directory to extract into is not empty",
+      return FileError(ErrorCode::kAlreadyExists, dir, "the directory to extract into is not empty",
                        0);
     }
   }
@@ -719,13 +715,13 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
       if (::mkdirat(cur.get(), segment.c_str(), 0755) == 0) {
         made_dirs.insert(e.path.substr(0, slash));
       } else if (errno != EEXIST) {
-        return PathError(ErrorCode::kIo, dir + "/" + e.path.substr(0, slash),
+        return FileError(ErrorCode::kIo, dir + "/" + e.path.substr(0, slash),
                          "cannot create the directory", errno);
       }
       Fd next(
           ::openat(cur.get(), segment.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (next.get() < 0) {
-        return PathError(ErrorCode::kIo, dir + "/" + e.path.substr(0, slash),
+        return FileError(ErrorCode::kIo, dir + "/" + e.path.substr(0, slash),
                          "refusing to write through something that is not a directory", errno);
       }
       cur = std::move(next);
@@ -736,18 +732,18 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
     Fd out(::openat(cur.get(), leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                     mode));
     if (out.get() < 0) {
-      return PathError(errno == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo, target,
+      return FileError(errno == EEXIST ? ErrorCode::kAlreadyExists : ErrorCode::kIo, target,
                        "cannot create", errno);
     }
     Status s =
         p.Decode(i, [&](std::string_view chunk) { return WriteAll(out.get(), chunk, target); });
     if (s.ok() && ::fchmod(out.get(), mode) != 0) {
-      s = PathError(ErrorCode::kIo, target, "cannot set the mode", errno);
+      s = FileError(ErrorCode::kIo, target, "cannot set the mode", errno);
     }
     if (s.ok() && ::fsync(out.get()) != 0)
-      s = PathError(ErrorCode::kIo, target, "cannot sync", errno);
+      s = FileError(ErrorCode::kIo, target, "cannot sync", errno);
     if (s.ok() && ::close(out.Release()) != 0) {
-      s = PathError(ErrorCode::kIo, target, "cannot close", errno);
+      s = FileError(ErrorCode::kIo, target, "cannot close", errno);
     }
     if (!s.ok()) {
       out.Reset();
@@ -758,7 +754,7 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
   // Make the new names durable: every directory created, deepest first.
   for (auto it = made_dirs.rbegin(); it != made_dirs.rend(); ++it) {
     Fd d(::openat(root.get(), it->c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (d.get() < 0) return PathError(ErrorCode::kIo, dir + "/" + *it, "cannot open", errno);
+    if (d.get() < 0) return FileError(ErrorCode::kIo, dir + "/" + *it, "cannot open", errno);
     if (Status s = SyncDir(d.get(), dir + "/" + *it); !s.ok()) return s;
   }
   if (Status s = SyncDir(root.get(), dir); !s.ok()) return s;

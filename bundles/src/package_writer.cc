@@ -31,11 +31,13 @@
 #include "atrium/package.h"
 #include "package_format.h"
 #include "atrium/base/strict_json.h"
+#include "atrium/base/file_util.h"
 
 namespace atrium {
 namespace {
 
 namespace fs = std::filesystem;
+using internal::FileError;
 using internal::Quote;
 
 struct SourceFile {
@@ -44,13 +46,6 @@ struct SourceFile {
   uint64_t size = 0;
   bool executable = false;
 };
-
-Error FileError(ErrorCode code, const std::string& file, std::string message, int err = 0) {
-  if (err != 0) message += ": " + std::string(std::strerror(err));
-  Error e = MakeError(code, std::move(message));
-  e.file = file;
-  return e;
-}
 
 // Every regular file under `dir`, sorted by entry path (bytewise), except
 // the previous output when it lies inside `dir` (same device and inode as

@@ -1,4 +1,5 @@
 #include "bundle_index.h"
+#include "atrium/base/file_util.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -277,40 +278,7 @@ std::string BundleIndex::Build(uint64_t fingerprint, const AppDescriptor& app,
 Status BundleIndex::Write(const std::string& path, uint64_t fingerprint, const AppDescriptor& app,
                           const std::vector<IndexInput>& inputs) {
   std::string image = Build(fingerprint, app, inputs);
-  std::string tmp = path + ".tmp";
-  auto fail = [&](const std::string& what) {
-    Error e = MakeError(ErrorCode::kIo, what + ": " + std::strerror(errno));
-    e.file = tmp;
-    ::unlink(tmp.c_str());
-    return e;
-  };
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return fail("cannot create bundle index");
-  size_t done = 0;
-  while (done < image.size()) {
-    ssize_t w = ::write(fd, image.data() + done, image.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      return fail("cannot write bundle index");
-    }
-    done += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    return fail("cannot fsync bundle index");
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename bundle index");
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::Ok();
+  return internal::AtomicWriteFile(path, image);
 }
 
 Result<BundleIndex> BundleIndex::Read(const std::string& path, uint64_t fingerprint) {

@@ -49,6 +49,7 @@
 
 #include "atrium/manifest.h"
 #include "atrium/base/strict_json.h"
+#include "atrium/base/hex.h"
 
 // Early returns on a failed Result / Status (this file only; #undef'd below).
 #define PATCH_CAT_INNER(a, b) a##b
@@ -682,21 +683,6 @@ bool IsHex(std::string_view s) {
   return true;
 }
 
-// Decodes exactly out_len bytes from 2*out_len hex characters.
-bool DecodeHex(std::string_view hex, unsigned char* out, size_t out_len) {
-  if (hex.size() != 2 * out_len || !IsHex(hex)) return false;
-  size_t written = 0;
-  return sodium_hex2bin(out, out_len, hex.data(), hex.size(), nullptr, &written, nullptr) == 0 &&
-         written == out_len;
-}
-
-std::string EncodeHex(const unsigned char* bytes, size_t len) {
-  std::string hex(2 * len + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), bytes, len);
-  hex.pop_back();
-  return hex;
-}
-
 std::string_view TrimTrailingSpace(std::string_view s) {
   while (!s.empty() &&
          (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
@@ -828,7 +814,7 @@ Result<PatchPackage> LoadPatchPackage(const std::string& dir,
   std::vector<std::array<unsigned char, crypto_sign_PUBLICKEYBYTES>> keys(trusted_keys.size());
   for (size_t i = 0; i < trusted_keys.size(); ++i) {
     std::string_view hex = TrimTrailingSpace(trusted_keys[i]);
-    if (!DecodeHex(hex, keys[i].data(), keys[i].size())) {
+    if (!::atrium::internal::DecodeHex(hex, keys[i].data(), keys[i].size())) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "trusted key #" + std::to_string(i) + " " + Quote(trusted_keys[i]) +
                            " is not an Ed25519 public key: expected " +
@@ -856,7 +842,7 @@ Result<PatchPackage> LoadPatchPackage(const std::string& dir,
   }
   unsigned char signature[crypto_sign_BYTES];
   if (sig_file.too_large ||
-      !DecodeHex(TrimTrailingSpace(sig_file.data), signature, sizeof(signature))) {
+      !::atrium::internal::DecodeHex(TrimTrailingSpace(sig_file.data), signature, sizeof(signature))) {
     return Located(ErrorCode::kCorrupt, sig_path, "",
                    "not a signature: expected " + std::to_string(2 * crypto_sign_BYTES) +
                        " hex characters (an Ed25519 signature), found " +
@@ -903,8 +889,8 @@ KeyPair GenerateKeyPair() {
   unsigned char sk[crypto_sign_SECRETKEYBYTES];
   ATRIUM_CHECK(crypto_sign_keypair(pk, sk) == 0, "crypto_sign_keypair failed");
   KeyPair pair;
-  pair.public_hex = EncodeHex(pk, sizeof(pk));
-  pair.secret_hex = EncodeHex(sk, sizeof(sk));
+  pair.public_hex = ::atrium::internal::HexOf(pk, sizeof(pk));
+  pair.secret_hex = ::atrium::internal::HexOf(sk, sizeof(sk));
   sodium_memzero(sk, sizeof(sk));
   return pair;
 }
@@ -912,7 +898,7 @@ KeyPair GenerateKeyPair() {
 Status SignPatchDir(const std::string& dir, const std::string& secret_hex) {
   EnsureSodium();
   unsigned char sk[crypto_sign_SECRETKEYBYTES];
-  if (!DecodeHex(TrimTrailingSpace(secret_hex), sk, sizeof(sk))) {
+  if (!::atrium::internal::DecodeHex(TrimTrailingSpace(secret_hex), sk, sizeof(sk))) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "secret key is not an Ed25519 secret key: expected " +
                          std::to_string(2 * crypto_sign_SECRETKEYBYTES) + " hex characters");
@@ -942,7 +928,7 @@ Status SignPatchDir(const std::string& dir, const std::string& secret_hex) {
   crypto_sign_detached(signature, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
                        message.size(), sk);
   sodium_memzero(sk, sizeof(sk));
-  return WriteFileAtomically(dir, kSignatureName, EncodeHex(signature, sizeof(signature)) + "\n");
+  return WriteFileAtomically(dir, kSignatureName, ::atrium::internal::HexOf(signature, sizeof(signature)) + "\n");
 }
 
 }  // namespace atrium::hotpatch::internal

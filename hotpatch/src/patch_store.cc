@@ -32,6 +32,7 @@
 // processes may open the same data_dir; SQLite's locks (busy timeout 5 s)
 // order their transactions. A store must not be used in a child after fork().
 #include "patch_store.h"
+#include "atrium/base/file_util.h"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -63,6 +64,8 @@ void (*PatchStoreFailPointForTesting)(const char* stage) = nullptr;
 namespace {
 
 namespace fs = std::filesystem;
+using ::atrium::internal::ErrnoError;
+using ::atrium::internal::FileError;
 
 constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
@@ -85,17 +88,6 @@ std::optional<PatchState> StateFromName(std::string_view name) {
     if (name == PatchStateName(s)) return s;
   }
   return std::nullopt;
-}
-
-Error FileError(ErrorCode code, const std::string& path, std::string message) {
-  Error e = MakeError(code, std::move(message));
-  e.file = path;
-  return e;
-}
-
-Error ErrnoError(const std::string& path, std::string_view what, int err) {
-  return FileError(ErrorCode::kIo, path,
-                   std::string(what) + ": " + std::generic_category().message(err));
 }
 
 // Id and version become a directory name: only the characters their grammars

@@ -1,4 +1,5 @@
 #include "atrium/trace.h"
+#include "atrium/base/file_util.h"
 
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -133,26 +134,7 @@ std::string Trace::ToJson() const {
 }
 
 Status Trace::WriteJson(const std::string& path) const {
-  std::string text = ToJson();
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return MakeError(ErrorCode::kIo, "cannot create " + tmp);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return MakeError(ErrorCode::kIo, "cannot write " + tmp);
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return MakeError(ErrorCode::kIo, "cannot rename " + tmp + " to " + path);
-  }
-  return Status::Ok();
+  return internal::AtomicWriteFile(path, ToJson());
 }
 
 TraceSlice::TraceSlice(std::string_view name, std::string_view category) : trace_(Trace::Active()) {

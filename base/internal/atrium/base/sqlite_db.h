@@ -1,5 +1,5 @@
-// Internal SQLite and durable-file helpers shared by the stores (private
-// stores, the artifact store, the hotpatch store).
+// The SQLite wrapper every store uses (the artifact store, launch records,
+// private stores): one connection, prepared statements, write transactions.
 //
 // Concurrency: a SqliteDb is one connection opened SQLITE_OPEN_NOMUTEX; its
 // owner serializes every use (each store holds a mutex around it).
@@ -13,15 +13,12 @@
 #include <string>
 #include <string_view>
 
+#include "atrium/base/clock.h"
+#include "atrium/base/file_util.h"
 #include "atrium/result.h"
 
 namespace atrium::internal {
 
-Error FileError(ErrorCode code, const std::string& path, std::string message);
-Error ErrnoError(const std::string& path, std::string_view what, int err);
-// fsync of a file or directory.
-Status SyncPath(const std::string& path, bool directory);
-int64_t NowUnixMs();
 
 // One prepared statement, finalized on every exit path.
 class Statement {
