@@ -44,7 +44,7 @@ class HotpatchLayer final : public DynamicLayer {
     Result<PatchStore*> opened = Store();
     if (!opened.ok()) return opened.error();
     PatchStore* store = *opened;
-    if (store == nullptr) return Error{ErrorCode::kNotFound, "the app has no hotpatch store"};
+    if (store == nullptr) return MakeError(ErrorCode::kNotFound, "the app has no hotpatch store");
     Result<std::vector<StoredPatch>> list = store->List();
     if (!list.ok()) return list.error();
     bool enabled = false;
@@ -52,7 +52,7 @@ class HotpatchLayer final : public DynamicLayer {
       enabled = enabled ||
                 (p.id == ref.id && p.version == ref.version && p.state == PatchState::kEnabled);
     }
-    if (!enabled) return Error{ErrorCode::kNotFound, "that version is no longer enabled"};
+    if (!enabled) return MakeError(ErrorCode::kNotFound, "that version is no longer enabled");
     return store->SetState(ref.id, PatchState::kDisabled, std::string(reason));
   }
 

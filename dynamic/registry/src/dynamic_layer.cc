@@ -49,19 +49,19 @@ const char* ActivationPointName(ActivationPoint point) {
 
 Status RegisterDynamicLayer(DynamicLayerSpec spec) {
   if (!IsKindName(spec.kind)) {
-    return Error{ErrorCode::kInvalidArgument,
-                 "dynamic layer kind \"" + spec.kind + "\" is not [a-z][a-z0-9_]*, 1-32 characters"};
+    return MakeError(ErrorCode::kInvalidArgument,
+                 "dynamic layer kind \"" + spec.kind + "\" is not [a-z][a-z0-9_]*, 1-32 characters");
   }
   if (!spec.create) {
-    return Error{ErrorCode::kInvalidArgument, "dynamic layer " + spec.kind + " has no factory"};
+    return MakeError(ErrorCode::kInvalidArgument, "dynamic layer " + spec.kind + " has no factory");
   }
   LayerRegistry& r = Registry();
   std::lock_guard lock(r.mu);
   auto it = std::lower_bound(r.specs.begin(), r.specs.end(), spec.kind,
                              [](const DynamicLayerSpec& s, const std::string& k) { return s.kind < k; });
   if (it != r.specs.end() && it->kind == spec.kind) {
-    return Error{ErrorCode::kAlreadyExists,
-                 "dynamic layer kind \"" + spec.kind + "\" is already registered"};
+    return MakeError(ErrorCode::kAlreadyExists,
+                 "dynamic layer kind \"" + spec.kind + "\" is already registered");
   }
   r.specs.insert(it, std::move(spec));
   return Status::Ok();
@@ -81,7 +81,7 @@ std::vector<std::unique_ptr<DynamicLayer>> CreateDynamicLayers(const DynamicLaye
     if (layer.ok() && *layer != nullptr) {
       layers.push_back(std::move(layer).value());
     } else if (errors != nullptr) {
-      Error e = layer.ok() ? Error{ErrorCode::kInternal, "factory returned no layer"} : layer.error();
+      Error e = layer.ok() ? MakeError(ErrorCode::kInternal, "factory returned no layer") : layer.error();
       e.message = "dynamic layer " + spec.kind + ": " + e.message;
       errors->push_back(std::move(e));
     }
