@@ -8,6 +8,7 @@
 // "executor" and a delayed task far in the future (dropped at stop).
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -15,7 +16,11 @@
 
 namespace {
 
+// The io executor's task and a startup task may append at the same time: the
+// read-modify-write is serialized, or one of the two names is lost.
 atrium::Status Append(atrium::BundleContext& ctx, const std::string& what) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
   auto store = ctx.storage();
   if (!store.ok()) return store.error();
   auto old = (*store)->Get("order");
