@@ -13,7 +13,7 @@
 // reported as kCorrupt, naming the manifest and the syntax error.
 //
 // ParsePatchManifest runs in two layers, like the bundle.json parser
-// (container/src/manifest.cc): a basic_parser handler that builds the DOM,
+// (manifest/src/manifest.cc): a basic_parser handler that builds the DOM,
 // refuses duplicate keys and tracks the JSON pointer for syntax errors; then a
 // walk of the DOM that turns every wrong type, unknown field and broken rule
 // into a kValidation Error naming the file and JSON pointer.
