@@ -23,33 +23,9 @@
 #include "atrium/semver.h"
 #include "atrium/base/strict_json.h"
 #include "atrium/base/hex.h"
+#include "atrium/artifact_kind.h"
 
 namespace atrium {
-
-const char* ArtifactKindName(ArtifactKind kind) {
-  switch (kind) {
-    case ArtifactKind::kNativeBundle:
-      return "native_bundle";
-    case ArtifactKind::kH5Package:
-      return "h5_package";
-    case ArtifactKind::kHcfTemplates:
-      return "hcf_templates";
-    case ArtifactKind::kLuaPatch:
-      return "lua_patch";
-    case ArtifactKind::kConfigSet:
-      return "config_set";
-  }
-  return "unknown";
-}
-
-std::optional<ArtifactKind> ParseArtifactKind(std::string_view name) {
-  for (ArtifactKind k :
-       {ArtifactKind::kNativeBundle, ArtifactKind::kH5Package, ArtifactKind::kHcfTemplates,
-        ArtifactKind::kLuaPatch, ArtifactKind::kConfigSet}) {
-    if (name == ArtifactKindName(k)) return k;
-  }
-  return std::nullopt;
-}
 
 namespace internal {
 namespace {
@@ -175,12 +151,22 @@ std::string ArtifactIdProblem(ArtifactKind kind, std::string_view id) {
 Result<ManifestFacts> ReadManifestFacts(ArtifactKind kind, std::string_view text,
                                         std::string_view file) {
   if (kind != ArtifactKind::kNativeBundle) {
+    std::optional<ArtifactKindSpec> spec = FindArtifactKind(kind);
+    if (!spec) {
+      return MakeLocated(ErrorCode::kValidation, file, "",
+                         "unknown artifact kind " + std::to_string(static_cast<unsigned>(kind)));
+    }
+    Result<ManifestFacts> facts = MakeLocated(ErrorCode::kInternal, file, "", "not read");
     try {
-      return ReadArtifactManifest(text, file);
+      facts = ReadArtifactManifest(text, file);
     } catch (const std::exception& e) {
       return MakeLocated(ErrorCode::kInternal, file, "",
                          std::string("out of memory reading the manifest: ") + e.what());
     }
+    if (!facts.ok() || !spec->validate_manifest) return facts;
+    // The layer that owns the kind checks the rest of its manifest.
+    if (Status s = spec->validate_manifest(text, file); !s.ok()) return s.error();
+    return facts;
   }
   Result<Manifest> m = ParseManifest(text, file);
   if (!m.ok()) return std::move(m).take_error();

@@ -44,6 +44,7 @@
 #include "package_format.h"
 #include "atrium/base/strict_json.h"
 #include "atrium/base/file_util.h"
+#include "atrium/artifact_kind.h"
 
 namespace atrium {
 using internal::FileError;
@@ -165,7 +166,9 @@ Status PackageReader::Impl::ParseHeader() {
                                      " (format version 1 defines none)");
   }
   const uint8_t kind = base[kHeaderKind];
-  if (kind < 1 || kind > 5) return Corrupt(kHeaderKind, "unknown artifact kind " + Num(kind));
+  if (!FindArtifactKind(static_cast<ArtifactKind>(kind))) {
+    return Corrupt(kHeaderKind, "unknown artifact kind " + Num(kind));
+  }
   info.kind = static_cast<ArtifactKind>(kind);
   if (base[kHeaderReserved] != 0) return Corrupt(kHeaderReserved, "reserved byte is not zero");
 
@@ -415,11 +418,12 @@ Status PackageReader::Impl::ParseManifest() {
   info.manifest = std::string(Slice(info.manifest_offset, info.manifest_size));
   const PackEntryInfo& entry = info.entries[m];
   info.manifest_entry = entry.path;
-  if (info.kind == ArtifactKind::kNativeBundle && entry.path != "bundle.json") {
-    return Corrupt(kHeaderManifestEntry,
-                   "the manifest of a native bundle must be entry "
-                   "'bundle.json', not " +
-                       Quote(entry.path));
+  // A kind that names its manifest file (bundle.json, a layer's own) holds it there.
+  if (std::optional<ArtifactKindSpec> spec = FindArtifactKind(info.kind);
+      spec && !spec->manifest_name.empty() && entry.path != spec->manifest_name) {
+    return Corrupt(kHeaderManifestEntry, "the manifest of a " + spec->name + " must be entry " +
+                                             Quote(spec->manifest_name) + ", not " +
+                                             Quote(entry.path));
   }
   if (entry.size != info.manifest_size || entry.sha256 != Sha256(info.manifest)) {
     return Corrupt(info.manifest_offset,

@@ -32,6 +32,7 @@
 #include "package_format.h"
 #include "atrium/base/strict_json.h"
 #include "atrium/base/file_util.h"
+#include "atrium/artifact_kind.h"
 
 namespace atrium {
 namespace {
@@ -257,8 +258,10 @@ Result<PackStats> PackDirectory(const std::string& dir, const PackOptions& opts,
     return MakeError(ErrorCode::kInvalidArgument,
                      "zstd level " + std::to_string(opts.zstd_level) + " is not 1..19");
   }
-  if (ArtifactKindName(opts.kind) == std::string_view("unknown")) {
-    return MakeError(ErrorCode::kInvalidArgument, "unknown artifact kind");
+  const std::optional<ArtifactKindSpec> kind_spec = FindArtifactKind(opts.kind);
+  if (!kind_spec) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "unknown artifact kind " + std::to_string(static_cast<unsigned>(opts.kind)));
   }
   if (Status s = internal::CheckSecretKey(opts.secret_key, "PackOptions::secret_key"); !s.ok()) {
     return s.error();
@@ -272,9 +275,17 @@ Result<PackStats> PackDirectory(const std::string& dir, const PackOptions& opts,
   std::vector<SourceFile> files = std::move(listed).value();
 
   // The manifest: its file must be one of the entries.
-  const std::string manifest_name = opts.kind == ArtifactKind::kNativeBundle ? "bundle.json"
-                                    : opts.manifest_name.empty()             ? "artifact.json"
-                                                                             : opts.manifest_name;
+  // The kind's own manifest file when it names one (bundle.json, a layer's),
+  // else the one asked for, else artifact.json.
+  if (!kind_spec->manifest_name.empty() && !opts.manifest_name.empty() &&
+      opts.manifest_name != kind_spec->manifest_name) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "a " + kind_spec->name + " package's manifest is " +
+                         Quote(kind_spec->manifest_name) + ", not " + Quote(opts.manifest_name));
+  }
+  const std::string manifest_name = !kind_spec->manifest_name.empty() ? kind_spec->manifest_name
+                                    : opts.manifest_name.empty()      ? "artifact.json"
+                                                                      : opts.manifest_name;
   auto manifest_it =
       std::lower_bound(files.begin(), files.end(), manifest_name,
                        [](const SourceFile& f, const std::string& p) { return f.path < p; });

@@ -100,8 +100,8 @@ StoredCrashReport Attribute(const CrashRecord& rec, const std::vector<ArtifactRe
     return std::nullopt;
   };
   if (!report.frames.empty()) out.blamed = artifact_of_frame(report.frames.front());
-  if (!out.blamed) out.blamed = in_launch("hotpatch", rec.patch);
-  if (!out.blamed) out.blamed = in_launch("native", rec.bundle);
+  if (!out.blamed) out.blamed = in_launch("lua_patch", rec.patch);
+  if (!out.blamed) out.blamed = in_launch("native_bundle", rec.bundle);
   for (size_t i = 0; !out.blamed && i < report.frames.size(); ++i) {
     out.blamed = artifact_of_frame(report.frames[i]);
   }
@@ -109,22 +109,6 @@ StoredCrashReport Attribute(const CrashRecord& rec, const std::vector<ArtifactRe
 }
 
 }  // namespace
-
-std::string ArtifactRefKind(ArtifactKind kind) {
-  switch (kind) {
-    case ArtifactKind::kNativeBundle:
-      return "native";
-    case ArtifactKind::kH5Package:
-      return "h5";
-    case ArtifactKind::kHcfTemplates:
-      return "hcf";
-    case ArtifactKind::kLuaPatch:
-      return "hotpatch";
-    case ArtifactKind::kConfigSet:
-      return "config";
-  }
-  return "unknown";
-}
 
 std::string SignalName(int signo) {
   switch (signo) {
@@ -144,15 +128,6 @@ std::string SignalName(int signo) {
 }
 
 namespace {
-
-std::optional<ArtifactKind> StoreKind(const std::string& kind) {
-  for (ArtifactKind k :
-       {ArtifactKind::kNativeBundle, ArtifactKind::kH5Package, ArtifactKind::kHcfTemplates,
-        ArtifactKind::kLuaPatch, ArtifactKind::kConfigSet}) {
-    if (ArtifactRefKind(k) == kind) return k;
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 
@@ -177,8 +152,8 @@ std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options
             g->decision_.reason);
   }
   if (g->decision_.consecutive_failures > 0 || g->decision_.safe_mode) g->CheckIntegrity(store);
-  g->Act(store);
-  g->active_ = g->ActiveArtifacts(store);
+  g->Act();
+  g->active_ = g->ActiveArtifacts();
   if (g->log_ != nullptr) {
     auto id = g->log_->BeginLaunch(g->options_.app_version, g->active_,
                                    static_cast<int>(g->decision_.level));
@@ -209,16 +184,9 @@ GuardedLaunch::~GuardedLaunch() {
   watchdog_.reset();
 }
 
-std::vector<ArtifactRef> GuardedLaunch::ActiveArtifacts(ArtifactStore& store) {
+std::vector<ArtifactRef> GuardedLaunch::ActiveArtifacts() {
   std::vector<ArtifactRef> out;
   artifact_dirs_.clear();
-  if (auto records = store.List(); records.ok()) {
-    for (const ArtifactRecord& r : *records) {
-      if (r.state != ArtifactState::kActive) continue;
-      out.push_back({ArtifactRefKind(r.kind), r.id, r.version});
-      artifact_dirs_.push_back(r.dir);
-    }
-  }
   for (DynamicLayer* layer : options_.layers) {
     if (auto list = layer->ListActive(); list.ok()) {
       for (ActiveArtifact& a : *list) {
@@ -232,7 +200,7 @@ std::vector<ArtifactRef> GuardedLaunch::ActiveArtifacts(ArtifactStore& store) {
 
 std::optional<ArtifactRef> GuardedLaunch::BlameBundle(const std::string& bundle) const {
   for (const ArtifactRef& a : active_) {
-    if (a.kind == "native" && a.id == bundle) return a;
+    if (a.kind == "native_bundle" && a.id == bundle) return a;
   }
   return std::nullopt;
 }
@@ -256,7 +224,7 @@ void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
     for (const ArtifactRef& a : artifacts) {
       std::string dir;
       for (const ArtifactRecord& r : *records) {
-        if (ArtifactRefKind(r.kind) == a.kind && r.id == a.id && r.version == a.version)
+        if (ArtifactKindName(r.kind) == a.kind && r.id == a.id && r.version == a.version)
           dir = r.dir;
       }
       dirs.push_back(dir);
@@ -338,7 +306,7 @@ void GuardedLaunch::CheckIntegrity(ArtifactStore& store) {
     const std::string why = "integrity check after a failed launch: " + verified.error().ToString();
     auto disabled = store.Disable(r.kind, r.id, r.version, why);
     const std::string what = "disabled " +
-                             ArtifactRefText({ArtifactRefKind(r.kind), r.id, r.version}) +
+                             ArtifactRefText({ArtifactKindName(r.kind), r.id, r.version}) +
                              " (integrity check: its files do not match its package)";
     if (disabled.ok()) {
       Record(level, what, why);
@@ -350,169 +318,119 @@ void GuardedLaunch::CheckIntegrity(ArtifactStore& store) {
   }
 }
 
-void GuardedLaunch::Act(ArtifactStore& store) {
+void GuardedLaunch::Act() {
   const int level = static_cast<int>(decision_.level);
   const std::string& why = decision_.reason;
   // The registered layers the guard acts on through DynamicLayer; one that
   // cannot say what it holds is recorded as unusable and left alone.
   std::vector<DynamicLayer*> layers;
-  for (DynamicLayer* layer : options_.layers) {
-    if (auto list = layer->ListActive(); !list.ok()) {
-      Record(level, std::string(layer->kind()) + " layer unusable: " + list.error().ToString(), why);
-      continue;
-    }
-    layers.push_back(layer);
-  }
-  auto layer_of = [&](const std::string& kind) -> DynamicLayer* {
+  if (!decision_.actions.empty()) {
     for (DynamicLayer* layer : options_.layers) {
+      if (auto list = layer->ListActive(); !list.ok()) {
+        Record(level, std::string(layer->kind()) + " layer unusable: " + list.error().ToString(),
+               why);
+        continue;
+      }
+      layers.push_back(layer);
+    }
+  }
+  auto layer_of = [&](std::string_view kind) -> DynamicLayer* {
+    for (DynamicLayer* layer : layers) {
       if (layer->kind() == kind) return layer;
     }
     return nullptr;
   };
-  auto record_lines = [&](const std::vector<std::string>& lines) {
-    for (const std::string& line : lines) Record(level, line, why);
-  };
-  auto current_state = [&](const ArtifactRef& a) -> std::optional<ArtifactState> {
-    auto records = store.List();
-    if (!records.ok()) return std::nullopt;
-    for (const ArtifactRecord& r : *records) {
-      if (ArtifactRefKind(r.kind) == a.kind && r.id == a.id && r.version == a.version) {
-        return r.state;
+  // Runs `step` on one layer (or every layer) and records each line it
+  // reports, or why it could not.
+  auto each_layer = [&](std::string_view kind, const char* verb,
+                        Status (DynamicLayer::*step)(std::string_view, std::vector<std::string>*)) {
+    for (DynamicLayer* layer : layers) {
+      if (!kind.empty() && layer->kind() != kind) continue;
+      std::vector<std::string> done;
+      Status s = (layer->*step)(why, &done);
+      for (const std::string& line : done) Record(level, line, why);
+      if (!s.ok()) {
+        Record(level, std::string("could not ") + verb + " " + std::string(layer->kind()) + ": " +
+                          s.error().ToString(),
+               why);
       }
     }
-    return std::nullopt;
+    if (!kind.empty() && layer_of(kind) == nullptr) {
+      Record(level, std::string("did not ") + verb + " " + std::string(kind) +
+                        ": no usable layer of that kind",
+             why);
+    }
   };
-  // Disables `a` when that exact version is still in use (active, staged or
-  // previous; for a hotpatch: enabled). Records what it did, or why not when
-  // `explain` (the blamed artifact must not vanish from the record silently).
+  // Disables `a` when that exact version is still in use. Records what it
+  // did, or why not when `explain` (the blamed artifact must not vanish from
+  // the record silently).
   auto disable = [&](const ArtifactRef& a, const std::string& note, bool explain) {
     auto skipped = [&](const std::string& why_not) {
       if (explain) Record(level, "did not disable " + ArtifactRefText(a) + ": " + why_not, why);
     };
-    if (DynamicLayer* layer = layer_of(a.kind); layer != nullptr) {
-      if (std::find(layers.begin(), layers.end(), layer) == layers.end()) {
-        return skipped("its layer is unusable");
-      }
-      Status s = layer->Disable(a, why);
-      if (!s.ok() && s.error().code == ErrorCode::kNotFound) return skipped(s.error().message);
-      Record(level,
-             s.ok() ? "disabled " + ArtifactRefText(a) + note
-                    : "could not disable " + ArtifactRefText(a) + ": " + s.error().ToString(),
-             why);
-      return;
-    }
-    std::optional<ArtifactKind> kind = StoreKind(a.kind);
-    if (!kind) return skipped("unknown artifact kind");
-    std::optional<ArtifactState> state = current_state(a);
-    if (!state || (*state != ArtifactState::kActive && *state != ArtifactState::kStaged &&
-                   *state != ArtifactState::kPrevious)) {
-      // Already disabled, failed (e.g. its library did not load), gone, or the baseline.
-      return skipped(state ? std::string("it is ") + ArtifactStateName(*state) + " already"
-                           : std::string("the store no longer holds it"));
-    }
-    auto r = store.Disable(*kind, a.id, a.version, why);
+    DynamicLayer* layer = layer_of(a.kind);
+    if (layer == nullptr) return skipped("no usable layer of kind " + a.kind);
+    Status s = layer->Disable(a, why);
+    if (!s.ok() && s.error().code == ErrorCode::kNotFound) return skipped(s.error().message);
     Record(level,
-           r.ok() ? "disabled " + ArtifactRefText(a) + note
-                  : "could not disable " + ArtifactRefText(a) + ": " + r.error().ToString(),
+           s.ok() ? "disabled " + ArtifactRefText(a) + note
+                  : "could not disable " + ArtifactRefText(a) + ": " + s.error().ToString(),
            why);
   };
 
-  auto nothing_recent = [&] {
-    Record(level, "nothing to disable: no dynamic artifact activated since the last good launch",
-           why);
-  };
-  // Caches and config overrides; per-bundle private stores (private/) and
-  // the state database are never cleared.
-  auto clear = [&](const char* name) {
-    std::error_code ec;
-    const fs::path p = fs::path(options_.data_dir) / name;
-    if (!fs::exists(p, ec)) return;
-    const auto removed = fs::remove_all(p, ec);
-    Record(level,
-           ec ? "could not clear " + p.string() + ": " + ec.message()
-              : "cleared " + std::string(name) + " (" + std::to_string(removed) +
-                    (removed == 1 ? " file)" : " files)"),
-           why);
-  };
-
-  for (RecoveryAction action : decision_.actions) {
-    switch (action) {
-      case RecoveryAction::kDisableRecent:
+  using Type = RecoveryAction::Type;
+  for (const RecoveryAction& action : decision_.actions) {
+    switch (action.type) {
+      case Type::kDisableRecent:
         if (decision_.blamed) {
           disable(*decision_.blamed, " (blamed)", /*explain=*/true);
           break;
         }
         [[fallthrough]];
-      case RecoveryAction::kDisableAllRecent:
+      case Type::kDisableAllRecent:
         for (const ArtifactRef& a : decision_.suspects) {
           disable(a, decision_.blamed && a == *decision_.blamed ? " (blamed)" : "",
                   /*explain=*/true);
         }
-        if (decision_.suspects.empty()) nothing_recent();
-        break;
-      case RecoveryAction::kRollbackUpdates: {
-        auto records = store.List();
-        if (!records.ok()) break;
-        for (const ArtifactRecord& r : *records) {
-          if (r.state != ArtifactState::kActive) continue;
-          auto back = store.Rollback(r.kind, r.id, why);
-          const std::string from = ArtifactRefText({ArtifactRefKind(r.kind), r.id, r.version});
-          if (back.ok()) {
-            Record(level,
-                   "rolled " + from + " back to " +
-                       (back->has_value()
-                            ? (*back)->version + " (" + ArtifactStateName((*back)->state) + ")"
-                            : std::string("the baseline")),
-                   why);
-          } else {
-            Record(level, "could not roll " + from + " back: " + back.error().ToString(), why);
-          }
+        if (decision_.suspects.empty()) {
+          Record(level,
+                 "nothing to disable: no dynamic artifact activated since the last good launch",
+                 why);
         }
         break;
-      }
-      case RecoveryAction::kRollbackHotpatches:
-        for (DynamicLayer* layer : layers) {
-          std::vector<std::string> done;
-          Status s = layer->RollbackAll(why, &done);
-          record_lines(done);
-          if (!s.ok()) {
-            Record(level, "could not roll " + std::string(layer->kind()) + " back: " +
-                              s.error().ToString(), why);
-          }
-        }
+      case Type::kRollbackAll:
+      case Type::kRollbackKind:
+        each_layer(action.kind, "roll back", &DynamicLayer::RollbackAll);
         break;
-      case RecoveryAction::kDisableUpdates:
-        // Staged and previous first, so disabling the active one falls back
-        // to the baseline, not to them.
-        for (ArtifactState pass :
-             {ArtifactState::kStaged, ArtifactState::kPrevious, ArtifactState::kActive}) {
-          auto records = store.List();
-          if (!records.ok()) break;
-          for (const ArtifactRecord& r : *records) {
-            if (r.state == pass) disable({ArtifactRefKind(r.kind), r.id, r.version}, "", false);
-          }
-        }
+      case Type::kDisableAll:
+      case Type::kDisableKind:
+        each_layer(action.kind, "disable", &DynamicLayer::DisableAll);
         break;
-      case RecoveryAction::kDisableHotpatches:
-        for (DynamicLayer* layer : layers) {
-          std::vector<std::string> done;
-          Status s = layer->DisableAll(why, &done);
-          record_lines(done);
-          if (!s.ok()) {
-            Record(level, "could not disable " + std::string(layer->kind()) + ": " +
-                              s.error().ToString(), why);
-          }
-        }
-        break;
-      case RecoveryAction::kClearCache: {
+      case Type::kClearCaches: {
+        // Caches and derived data; per-bundle private stores (private/) and
+        // the state database are never cleared.
         std::error_code ec;  // the bundle index is derived; rebuilt at this Open
         fs::remove(fs::path(options_.data_dir) / "bundle_index.bin", ec);
-        clear("cache");
+        const fs::path cache = fs::path(options_.data_dir) / "cache";
+        if (fs::exists(cache, ec)) {
+          const auto removed = fs::remove_all(cache, ec);
+          Record(level,
+                 ec ? "could not clear " + cache.string() + ": " + ec.message()
+                    : "cleared cache (" + std::to_string(removed) +
+                          (removed == 1 ? " file)" : " files)"),
+                 why);
+        }
+        for (DynamicLayer* layer : layers) {
+          std::vector<std::string> done;
+          Status s = layer->ClearDerivedData(&done);
+          for (const std::string& line : done) Record(level, line, why);
+          if (!s.ok()) {
+            Record(level, "could not clear " + std::string(layer->kind()) + " data: " +
+                              s.error().ToString(), why);
+          }
+        }
         break;
       }
-      case RecoveryAction::kClearConfig:
-        clear("config");
-        break;
     }
   }
 }

@@ -11,6 +11,19 @@ namespace json = boost::json;
 
 namespace {
 
+// Launch records written before each artifact kind had one spelling used
+// short names; read them as the kinds they meant.
+std::string CurrentKindName(std::string kind) {
+  static constexpr std::pair<const char*, const char*> kFormer[] = {
+      {"native", "native_bundle"}, {"hotpatch", "lua_patch"}, {"h5", "h5_package"},
+      {"hcf", "hcf_templates"},    {"config", "config_set"}};
+  for (const auto& [former, now] : kFormer) {
+    if (kind == former) return now;
+  }
+  return kind;
+}
+
+
 constexpr int64_t kGuardSchemaVersion = 2;
 
 std::string ArtifactsToJson(const std::vector<ArtifactRef>& artifacts) {
@@ -41,7 +54,7 @@ Result<std::vector<ArtifactRef>> ArtifactsFromJson(const std::string& text, cons
         !id->is_string() || !version->is_string()) {
       return bad();
     }
-    out.push_back({std::string(kind->get_string()), std::string(id->get_string()),
+    out.push_back({CurrentKindName(std::string(kind->get_string())), std::string(id->get_string()),
                    std::string(version->get_string())});
   }
   return out;
@@ -276,7 +289,7 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
     }
     r.outcome = *outcome;
     r.reason = s.Text(6);
-    if (!s.Text(7).empty()) r.blamed = ArtifactRef{s.Text(7), s.Text(8), s.Text(9)};
+    if (!s.Text(7).empty()) r.blamed = ArtifactRef{CurrentKindName(s.Text(7)), s.Text(8), s.Text(9)};
     r.level = static_cast<int>(s.Int(10));
     r.crashed_after_good = s.Int(11) != 0;
     r.crash_signature = s.Text(12);
@@ -399,7 +412,7 @@ Result<std::vector<StoredCrashReport>> LaunchLog::RecentCrashReports(int n) {
     r.foreground = s.Int(11) != 0;
     r.persistent = s.Int(12) != 0;
     r.summary = s.Text(13);
-    if (!s.Text(14).empty()) r.blamed = ArtifactRef{s.Text(14), s.Text(15), s.Text(16)};
+    if (!s.Text(14).empty()) r.blamed = ArtifactRef{CurrentKindName(s.Text(14)), s.Text(15), s.Text(16)};
     json::error_code ec;
     json::value frames = json::parse(s.Text(17), ec);
     if (ec || !frames.is_array()) {

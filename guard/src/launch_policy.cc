@@ -84,33 +84,69 @@ constexpr int64_t kMaxWatchdogMs = 600'000;
 
 namespace {
 
+using Type = RecoveryAction::Type;
+
 struct ActionName {
-  RecoveryAction action;
-  const char* name;
+  Type type;
+  const char* name;  // for the *Kind types: the prefix before the kind
 };
 constexpr ActionName kActionNames[] = {
-    {RecoveryAction::kDisableRecent, "disable_recent"},
-    {RecoveryAction::kDisableAllRecent, "disable_all_recent"},
-    {RecoveryAction::kRollbackUpdates, "rollback_updates"},
-    {RecoveryAction::kRollbackHotpatches, "rollback_hotpatches"},
-    {RecoveryAction::kDisableUpdates, "disable_updates"},
-    {RecoveryAction::kDisableHotpatches, "disable_hotpatches"},
-    {RecoveryAction::kClearCache, "clear_cache"},
-    {RecoveryAction::kClearConfig, "clear_config"},
+    {Type::kDisableRecent, "disable_recent"}, {Type::kDisableAllRecent, "disable_all_recent"},
+    {Type::kRollbackAll, "rollback_all"},     {Type::kRollbackKind, "rollback:"},
+    {Type::kDisableAll, "disable_all"},       {Type::kDisableKind, "disable:"},
+    {Type::kClearCaches, "clear_caches"},
 };
+
+// The names of earlier versions, with what replaced them.
+constexpr std::pair<const char*, const char*> kFormerNames[] = {
+    {"rollback_updates", "rollback:native_bundle (or rollback_all)"},
+    {"rollback_hotpatches", "rollback:lua_patch (or rollback_all)"},
+    {"disable_updates", "disable:native_bundle (or disable_all)"},
+    {"disable_hotpatches", "disable:lua_patch (or disable_all)"},
+    {"clear_cache", "clear_caches"},
+    {"clear_config", "disable:config_set, once the config layer is registered"},
+};
+
+std::string AllowedActions() {
+  std::string allowed;
+  for (const ActionName& n : kActionNames) {
+    allowed += (allowed.empty() ? "" : ", ") + std::string(n.name);
+    if (n.type == Type::kRollbackKind || n.type == Type::kDisableKind) allowed += "<kind>";
+  }
+  return allowed;
+}
+
+std::string RegisteredKinds() {
+  std::string kinds;
+  for (const DynamicLayerSpec& spec : RegisteredDynamicLayers()) {
+    kinds += (kinds.empty() ? "" : ", ") + spec.kind;
+  }
+  return kinds.empty() ? "none" : kinds;
+}
 
 }  // namespace
 
-const char* RecoveryActionName(RecoveryAction action) {
+std::string RecoveryActionName(const RecoveryAction& action) {
   for (const ActionName& a : kActionNames) {
-    if (a.action == action) return a.name;
+    if (a.type == action.type) {
+      return a.type == Type::kRollbackKind || a.type == Type::kDisableKind
+                 ? std::string(a.name) + action.kind
+                 : std::string(a.name);
+    }
   }
   return "unknown";
 }
 
 std::optional<RecoveryAction> ParseRecoveryAction(std::string_view name) {
   for (const ActionName& a : kActionNames) {
-    if (name == a.name) return a.action;
+    const std::string_view n = a.name;
+    if (a.type == Type::kRollbackKind || a.type == Type::kDisableKind) {
+      if (name.size() > n.size() && name.substr(0, n.size()) == n) {
+        return RecoveryAction{a.type, std::string(name.substr(n.size()))};
+      }
+    } else if (name == n) {
+      return RecoveryAction{a.type, ""};
+    }
   }
   return std::nullopt;
 }
@@ -120,12 +156,11 @@ std::vector<RecoveryAction> DefaultRecoveryActions(RecoveryLevel level) {
     case RecoveryLevel::kNone:
       return {};
     case RecoveryLevel::kDisableRecent:
-      return {RecoveryAction::kDisableRecent};
+      return {{Type::kDisableRecent, ""}};
     case RecoveryLevel::kRollbackAll:
-      return {RecoveryAction::kRollbackUpdates, RecoveryAction::kRollbackHotpatches};
+      return {{Type::kRollbackAll, ""}};
     case RecoveryLevel::kBaselineOnly:
-      return {RecoveryAction::kDisableUpdates, RecoveryAction::kDisableHotpatches,
-              RecoveryAction::kClearCache, RecoveryAction::kClearConfig};
+      return {{Type::kDisableAll, ""}, {Type::kClearCaches, ""}};
   }
   return {};
 }
@@ -231,15 +266,26 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
         const std::string item_at = Child(list_at, i);
         const json::value& item = list->get_array()[i];
         if (!item.is_string()) return r.WrongType(item_at, "a string", item);
-        std::optional<RecoveryAction> action = ParseRecoveryAction(std::string(item.get_string()));
+        const std::string text(item.get_string());
+        std::optional<RecoveryAction> action = ParseRecoveryAction(text);
         if (!action) {
-          std::string allowed;
-          for (const ActionName& n : kActionNames) {
-            allowed += (allowed.empty() ? "" : ", ") + std::string(n.name);
+          for (const auto& [former, now] : kFormerNames) {
+            if (text == former) {
+              return r.Invalid(item_at, "recovery action " + Quote(text) + " was replaced by " +
+                                            now);
+            }
           }
-          return r.Invalid(item_at, "unknown recovery action " +
-                                        Quote(std::string(item.get_string())) +
-                                        " (allowed: " + allowed + ")");
+          return r.Invalid(item_at, "unknown recovery action " + Quote(text) +
+                                        " (allowed: " + AllowedActions() + ")");
+        }
+        const std::vector<DynamicLayerSpec> layers = RegisteredDynamicLayers();
+        if ((action->type == Type::kRollbackKind || action->type == Type::kDisableKind) &&
+            std::none_of(layers.begin(), layers.end(),
+                         [&](const DynamicLayerSpec& spec) { return spec.kind == action->kind; })) {
+          return r.Invalid(item_at, "recovery action " + Quote(text) + " names kind " +
+                                        Quote(action->kind) +
+                                        ", which no registered dynamic layer has (registered: " +
+                                        RegisteredKinds() + ")");
         }
         if (std::find(out.begin(), out.end(), *action) != out.end()) {
           return r.Invalid(item_at,
@@ -306,7 +352,7 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
         ended[0]->crash_signature == ended[1]->crash_signature && ended[0]->blamed &&
         ended[0]->started_ms - ended[1]->started_ms <= config_.window.count()) {
       d.level = RecoveryLevel::kDisableRecent;
-      d.actions = {RecoveryAction::kDisableRecent};  // exactly the blamed artifact
+      d.actions = {{Type::kDisableRecent, ""}};  // exactly the blamed artifact
       d.blamed = ended[0]->blamed;
       d.suspects.push_back(*ended[0]->blamed);
       d.reason = "the same crash after a good launch (" + ended[0]->reason + ", signature " +
@@ -359,7 +405,7 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
     reason += "level " + std::to_string(static_cast<int>(d.level)) + " actions: ";
     if (d.actions.empty()) reason += "none configured";
     for (size_t i = 0; i < d.actions.size(); ++i) {
-      reason += (i == 0 ? "" : ", ") + std::string(RecoveryActionName(d.actions[i]));
+      reason += (i == 0 ? "" : ", ") + RecoveryActionName(d.actions[i]);
     }
     d.reason = std::move(reason);
     return d;
@@ -387,8 +433,8 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
       break;
     case RecoveryLevel::kBaselineOnly:
       reason +=
-          "clearing caches, downloaded artifacts, hotpatches and config overrides; starting from "
-          "the shipped baseline";
+          "disabling every downloaded artifact and clearing caches; starting from the shipped "
+          "baseline";
       break;
   }
   d.reason = std::move(reason);

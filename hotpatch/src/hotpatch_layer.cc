@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "atrium/dynamic/dynamic_layer.h"
+#include "patch_package.h"
 #include "patch_store.h"
 
 namespace atrium::hotpatch::internal {
@@ -18,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::string_view kKind = "hotpatch";
+constexpr std::string_view kKind = "lua_patch";
 
 class HotpatchLayer final : public DynamicLayer {
  public:
@@ -86,7 +87,7 @@ class HotpatchLayer final : public DynamicLayer {
     PatchStore* store = *opened;
     if (store == nullptr) return Status::Ok();
     Status s = store->DisableAll(std::string(reason));
-    if (s.ok()) done->push_back("disabled every hotpatch");
+    if (s.ok()) done->push_back("disabled every lua_patch");
     return s;
   }
 
@@ -111,6 +112,14 @@ class HotpatchLayer final : public DynamicLayer {
 DynamicLayerSpec HotpatchLayerSpec() {
   DynamicLayerSpec spec;
   spec.kind = std::string(kKind);
+  // The reserved kind, claimed with hotpatch's manifest: `atrium pack
+  // --kind lua_patch` of a patch directory checks patch.json as a patch does.
+  spec.package_kind = ArtifactKind::kLuaPatch;
+  spec.manifest_name = "patch.json";
+  spec.validate_manifest = [](std::string_view text, std::string_view file) -> Status {
+    Result<PatchManifest> m = ParsePatchManifest(text, file);
+    return m.ok() ? Status::Ok() : Status(m.error());
+  };
   spec.activation = ActivationPoint::kNextCall;
   spec.description = "Lua hotpatches of native patch points";
   spec.create = [](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {

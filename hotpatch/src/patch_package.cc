@@ -676,13 +676,6 @@ void EnsureSodium() {
   ATRIUM_CHECK(ready, "libsodium failed to initialise");
 }
 
-bool IsHex(std::string_view s) {
-  for (char c : s) {
-    if (!IsDigit(c) && !((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
-  }
-  return true;
-}
-
 std::string_view TrimTrailingSpace(std::string_view s) {
   while (!s.empty() &&
          (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {

@@ -445,7 +445,7 @@ class GuardE2eTest : public ::testing::Test {
     if (seq[0].record) {
       EXPECT_EQ(seq[0].record->outcome, LaunchOutcome::kCrashed);
       EXPECT_EQ(seq[0].record->blamed,
-                std::optional<ArtifactRef>(ArtifactRef{"native", kBill, version}))
+                std::optional<ArtifactRef>(ArtifactRef{"native_bundle", kBill, version}))
           << (seq[0].record->blamed ? ArtifactRefText(*seq[0].record->blamed) : "not blamed");
     }
     ExpectBillDisabled(version);

@@ -91,7 +91,7 @@ std::string CounterCurrent(const TestApp& app) {
 }
 
 ArtifactRef Native(const std::string& id, const std::string& version) {
-  return {"native", id, version};
+  return {"native_bundle", id, version};
 }
 
 std::vector<std::string> Actions(std::initializer_list<std::string> list) { return list; }
@@ -122,7 +122,7 @@ TEST(GuardRecoveryTest, LevelTwoRollsUpdatesBackAndLevelThreeReturnsToTheBaselin
   EXPECT_EQ(CounterState(app, "1.2.0"), "active");
   EXPECT_EQ(CounterState(app, "1.1.0"), "previous");
 
-  // Private data, caches and config overrides written before the failures.
+  // Private data, caches and a file no layer owns, written before the failures.
   {
     auto store = PrivateStore::Open(app.data_dir() + "/private/com.test.counter.db");
     ASSERT_TRUE(store.ok()) << store.error().ToString();
@@ -150,7 +150,7 @@ TEST(GuardRecoveryTest, LevelTwoRollsUpdatesBackAndLevelThreeReturnsToTheBaselin
     reasons[2] = r.decision.reason;
 
     EXPECT_EQ(Launch(app, false, &r, ExpectCounterVersion("1.1.0")), 2);  // 6
-    EXPECT_EQ(r.actions, Actions({"rolled native:com.test.counter@1.2.0 back to 1.1.0 (active)"}));
+    EXPECT_EQ(r.actions, Actions({"rolled native_bundle:com.test.counter@1.2.0 back to 1.1.0 (active)"}));
     EXPECT_EQ(CounterState(app, "1.2.0"), "disabled");
     EXPECT_EQ(CounterState(app, "1.1.0"), "active");
     EXPECT_EQ(CounterCurrent(app), "1.1.0 (active)");
@@ -158,14 +158,15 @@ TEST(GuardRecoveryTest, LevelTwoRollsUpdatesBackAndLevelThreeReturnsToTheBaselin
 
     EXPECT_EQ(Launch(app, false, &r, ExpectCounterVersion("1.0.0")), 3);  // 7
     EXPECT_EQ(r.decision.consecutive_failures, 3);
-    // cache, cache/http, cache/http/entry; config, config/overrides.json.
-    EXPECT_EQ(r.actions, Actions({"disabled native:com.test.counter@1.1.0",
-                                  "cleared cache (3 files)", "cleared config (2 files)"}));
+    // cache, cache/http, cache/http/entry. config/ belongs to no layer yet
+    // (config overrides will be the config layer's artifacts): kept.
+    EXPECT_EQ(r.actions, Actions({"disabled native_bundle:com.test.counter@1.1.0",
+                                  "cleared cache (3 files)"}));
     EXPECT_EQ(CounterState(app, "1.1.0"), "disabled");
     EXPECT_EQ(CounterState(app, "1.2.0"), "disabled");
     EXPECT_EQ(CounterCurrent(app), "shipped");
     EXPECT_FALSE(fs::exists(app.data_dir() + "/cache"));
-    EXPECT_FALSE(fs::exists(app.data_dir() + "/config"));
+    EXPECT_TRUE(fs::exists(app.data_dir() + "/config/overrides.json"));
     reasons[4] = r.decision.reason;
   }
   {
@@ -211,16 +212,15 @@ TEST(GuardRecoveryTest, LevelTwoRollsUpdatesBackAndLevelThreeReturnsToTheBaselin
   }
   // The guard's actions, newest first, each with its level and its
   // decision's reason.
-  ASSERT_EQ(h.actions.size(), 5u);
+  ASSERT_EQ(h.actions.size(), 4u);
   const struct {
     int level;
     std::string what;
-  } actions[] = {{3, "cleared config (2 files)"},
-                 {3, "cleared cache (3 files)"},
-                 {3, "disabled native:com.test.counter@1.1.0"},
-                 {2, "rolled native:com.test.counter@1.2.0 back to 1.1.0 (active)"},
+  } actions[] = {{3, "cleared cache (3 files)"},
+                 {3, "disabled native_bundle:com.test.counter@1.1.0"},
+                 {2, "rolled native_bundle:com.test.counter@1.2.0 back to 1.1.0 (active)"},
                  {1, kNothingToDisable}};
-  for (size_t i = 0; i < 5; ++i) {
+  for (size_t i = 0; i < 4; ++i) {
     SCOPED_TRACE(actions[i].what);
     EXPECT_EQ(h.actions[i].level, actions[i].level);
     EXPECT_EQ(h.actions[i].what, actions[i].what);
@@ -244,7 +244,7 @@ TEST(GuardRecoveryTest, LevelOneWithoutBlameDisablesTheUpdatesSinceTheLastGoodLa
   EXPECT_EQ(Launch(app, true, &r, ExpectCounterVersion("1.0.0")), 1);
   EXPECT_FALSE(r.decision.blamed.has_value());
   EXPECT_EQ(r.decision.suspects, std::vector<ArtifactRef>{Native(kCounter, "1.1.0")});
-  EXPECT_EQ(r.actions, Actions({"disabled native:com.test.counter@1.1.0"}));
+  EXPECT_EQ(r.actions, Actions({"disabled native_bundle:com.test.counter@1.1.0"}));
   LaunchHistory h = History(app);
   ASSERT_EQ(h.launches.size(), 3u);
   EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kRequiredTaskFailed);
@@ -253,7 +253,7 @@ TEST(GuardRecoveryTest, LevelOneWithoutBlameDisablesTheUpdatesSinceTheLastGoodLa
   EXPECT_EQ(r.decision.reason,
             "1 failed launch (required task failed: " + h.launches[1].reason +
                 ") within 24 h: disabling 1 dynamic artifact activated since the last good "
-                "launch, starting with native:com.test.counter@1.1.0");
+                "launch, starting with native_bundle:com.test.counter@1.1.0");
   auto row = CounterRow(app, "1.1.0");
   ASSERT_TRUE(row.has_value());
   EXPECT_EQ(row->state, ArtifactState::kDisabled);
@@ -262,7 +262,7 @@ TEST(GuardRecoveryTest, LevelOneWithoutBlameDisablesTheUpdatesSinceTheLastGoodLa
   EXPECT_TRUE(h.launches[0].active_artifacts.empty());
   ASSERT_EQ(h.actions.size(), 1u);
   EXPECT_EQ(h.actions[0].level, 1);
-  EXPECT_EQ(h.actions[0].what, "disabled native:com.test.counter@1.1.0");
+  EXPECT_EQ(h.actions[0].what, "disabled native_bundle:com.test.counter@1.1.0");
   EXPECT_EQ(h.actions[0].why, r.decision.reason);
 }
 
@@ -338,8 +338,8 @@ TEST_F(HotpatchRecoveryTest, LevelTwoRollsHotpatchesBackAndLevelThreeDisablesThe
     EXPECT_EQ(r.actions, Actions({kNothingToDisable}));
     EXPECT_EQ(PatchState("fee-fix"), "1.1.0 enabled");
     EXPECT_EQ(Launch(app_, false, &r), 2);  // 4
-    EXPECT_EQ(r.actions, Actions({"rolled hotpatch:fee-fix@1.1.0 back",
-                                  "disabled hotpatch:solo@1.0.0 (no previous version)"}));
+    EXPECT_EQ(r.actions, Actions({"rolled lua_patch:fee-fix@1.1.0 back",
+                                  "disabled lua_patch:solo@1.0.0 (no previous version)"}));
     reasons[2] = r.decision.reason;
     EXPECT_EQ(PatchState("fee-fix"), "1.0.0 enabled");
     std::string why;
@@ -347,7 +347,7 @@ TEST_F(HotpatchRecoveryTest, LevelTwoRollsHotpatchesBackAndLevelThreeDisablesThe
     EXPECT_EQ(why, r.decision.reason);
   }
   EXPECT_EQ(Launch(app_, true, &r), 3);  // 5: after three failures
-  EXPECT_EQ(r.actions, Actions({"disabled every hotpatch"}));
+  EXPECT_EQ(r.actions, Actions({"disabled every lua_patch"}));
   reasons[3] = r.decision.reason;
   std::string why;
   EXPECT_EQ(PatchState("fee-fix", &why), "1.0.0 disabled");
@@ -357,25 +357,25 @@ TEST_F(HotpatchRecoveryTest, LevelTwoRollsHotpatchesBackAndLevelThreeDisablesThe
 
   LaunchHistory h = History(app_);
   ASSERT_EQ(h.launches.size(), 6u);
-  const std::vector<ArtifactRef> both = {{"hotpatch", "fee-fix", "1.1.0"},
-                                         {"hotpatch", "solo", "1.0.0"}};
+  const std::vector<ArtifactRef> both = {{"lua_patch", "fee-fix", "1.1.0"},
+                                         {"lua_patch", "solo", "1.0.0"}};
   EXPECT_EQ(h.launches[5].active_artifacts, both);  // 1: good
   EXPECT_EQ(h.launches[4].active_artifacts, both);  // 2: the first failure
   EXPECT_EQ(h.launches[4].outcome, LaunchOutcome::kRequiredTaskFailed);
   EXPECT_EQ(h.launches[3].active_artifacts, both);  // 3
-  const std::vector<ArtifactRef> rolled_back = {{"hotpatch", "fee-fix", "1.0.0"}};
+  const std::vector<ArtifactRef> rolled_back = {{"lua_patch", "fee-fix", "1.0.0"}};
   EXPECT_EQ(h.launches[2].active_artifacts, rolled_back);  // 4
   EXPECT_TRUE(h.launches[1].active_artifacts.empty());     // 5: baseline only
   EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kGood);
   EXPECT_EQ(h.launches[1].level, 3);
   EXPECT_TRUE(h.launches[0].active_artifacts.empty());
   ASSERT_EQ(h.actions.size(), 4u);
-  EXPECT_EQ(h.actions[0].what, "disabled every hotpatch");
+  EXPECT_EQ(h.actions[0].what, "disabled every lua_patch");
   EXPECT_EQ(h.actions[0].level, 3);
   EXPECT_EQ(h.actions[0].why, reasons[3]);
-  EXPECT_EQ(h.actions[1].what, "disabled hotpatch:solo@1.0.0 (no previous version)");
+  EXPECT_EQ(h.actions[1].what, "disabled lua_patch:solo@1.0.0 (no previous version)");
   EXPECT_EQ(h.actions[1].why, reasons[2]);
-  EXPECT_EQ(h.actions[2].what, "rolled hotpatch:fee-fix@1.1.0 back");
+  EXPECT_EQ(h.actions[2].what, "rolled lua_patch:fee-fix@1.1.0 back");
   EXPECT_EQ(h.actions[2].level, 2);
 }
 

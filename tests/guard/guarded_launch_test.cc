@@ -95,7 +95,7 @@ TEST(GuardedLaunchTest, ConfiguredLevelActionsAreWhatTheGuardDoes) {
   TestApp app({"greeter", "staged"}, "greeter");
   // Level 1 clears the cache only; level 2 does nothing but record.
   testing::SetLaunchGuardConfig(
-      app, R"({"actions": {"disable_recent": ["clear_cache"], "rollback_all": []}})");
+      app, R"({"actions": {"disable_recent": ["clear_caches"], "rollback_all": []}})");
   EXPECT_EQ(Launch(app, true), 0);
   fs::create_directories(app.data_dir() + "/cache");
   std::ofstream(app.data_dir() + "/cache/entry") << "cached";

@@ -62,8 +62,8 @@ class LaunchLogTest : public ::testing::Test {
 TEST_F(LaunchLogTest, BeginMarkRoundTrip) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);
-  const std::vector<ArtifactRef> active = {Art("native", "com.wallet.bill", "1.2.0"),
-                                           Art("config", "flags", "7")};
+  const std::vector<ArtifactRef> active = {Art("native_bundle", "com.wallet.bill", "1.2.0"),
+                                           Art("config_set", "flags", "7")};
   auto first = log->BeginLaunch("3.1.0", active);
   ASSERT_TRUE(first.ok()) << first.error().ToString();
   now_ms_ += 1000;
@@ -118,7 +118,7 @@ TEST_F(LaunchLogTest, CloseStaleWithAndWithoutCrashRecord) {
   }
   {
     auto log = OpenLog();
-    StaleCrash crash{"SIGSEGV in com.wallet.bill", Art("native", "com.wallet.bill", "1.2.0")};
+    StaleCrash crash{"SIGSEGV in com.wallet.bill", Art("native_bundle", "com.wallet.bill", "1.2.0")};
     auto closed = log->CloseStaleLaunches(crash);
     ASSERT_TRUE(closed.ok());
     EXPECT_EQ(*closed, 1);
@@ -156,12 +156,13 @@ TEST_F(LaunchLogTest, BegunLaunchSurvivesAKilledProcess) {
   EXPECT_EQ((*recent)[0].outcome, LaunchOutcome::kKilledBeforeMark);
   EXPECT_EQ((*recent)[0].app_version, "9.9.9");
   EXPECT_EQ((*recent)[0].active_artifacts,
-            std::vector<ArtifactRef>{Art("h5", "com.wallet.home", "4")});
+            // Written with the short kind name of earlier versions, read as the kind it meant.
+            std::vector<ArtifactRef>{Art("h5_package", "com.wallet.home", "4")});
 }
 
 TEST_F(LaunchLogTest, ActionsAreRecorded) {
   auto log = OpenLog();
-  ASSERT_TRUE(log->RecordAction(1, "disabled native:a@1", "1 failed launch (crashed)").ok());
+  ASSERT_TRUE(log->RecordAction(1, "disabled native_bundle:a@1", "1 failed launch (crashed)").ok());
   now_ms_ += 5;
   ASSERT_TRUE(log->RecordAction(2, "rolled back every dynamic artifact", "2 failed").ok());
   auto actions = log->RecentActions(10);
@@ -219,7 +220,7 @@ TEST_F(LaunchLogTest, DamagedPagesFailTheIntegrityCheck) {
   {
     auto log = OpenLog();
     for (int i = 0; i < 200; ++i) {
-      ASSERT_TRUE(log->BeginLaunch(std::string(100, 'v'), {Art("h5", "x", "1")}).ok());
+      ASSERT_TRUE(log->BeginLaunch(std::string(100, 'v'), {Art("h5_package", "x", "1")}).ok());
     }
   }
   const auto size = fs::file_size(db_path_);
@@ -285,9 +286,9 @@ LaunchRecord Launch(int64_t id, int64_t started_ms, LaunchOutcome outcome,
 
 class LaunchPolicyTest : public ::testing::Test {
  protected:
-  const ArtifactRef old_ = Art("h5", "com.wallet.home", "4");
-  const ArtifactRef bill_ = Art("native", "com.wallet.bill", "1.2.0");
-  const ArtifactRef flags_ = Art("config", "flags", "8");
+  const ArtifactRef old_ = Art("h5_package", "com.wallet.home", "4");
+  const ArtifactRef bill_ = Art("native_bundle", "com.wallet.bill", "1.2.0");
+  const ArtifactRef flags_ = Art("config_set", "flags", "8");
   const int64_t t0_ = 1'700'000'000'000;
 
   // Newest first: `failures` failed launches after one good launch.
@@ -327,7 +328,7 @@ TEST_F(LaunchPolicyTest, OneFailureDisablesRecentArtifactsBlamedFirst) {
   EXPECT_EQ(d.blamed, bill_);
   EXPECT_EQ(d.reason,
             "1 failed launch (crashed: SIGSEGV in com.wallet.bill) within 24 h: disabling the "
-            "blamed native:com.wallet.bill@1.2.0");
+            "blamed native_bundle:com.wallet.bill@1.2.0");
 }
 
 TEST_F(LaunchPolicyTest, PersistentCrashAfterGoodDisablesTheBlamedArtifact) {
@@ -349,7 +350,7 @@ TEST_F(LaunchPolicyTest, PersistentCrashAfterGoodDisablesTheBlamedArtifact) {
   EXPECT_EQ(twice.consecutive_failures, 0);
   EXPECT_EQ(twice.blamed, bill_);
   EXPECT_EQ(twice.suspects, (std::vector<ArtifactRef>{bill_}));
-  EXPECT_NE(twice.reason.find("persistent; disabling the blamed native:com.wallet.bill@1.2.0"),
+  EXPECT_NE(twice.reason.find("persistent; disabling the blamed native_bundle:com.wallet.bill@1.2.0"),
             std::string::npos)
       << twice.reason;
   // Different signatures, or unattributable, or outside the window: no action.
@@ -491,7 +492,7 @@ TEST_F(LaunchPolicyTest, DecisionFromRecordsInTheDatabase) {
   ASSERT_EQ(history->launches.size(), 2u);
   EXPECT_EQ(history->launches[0].outcome, LaunchOutcome::kCrashed);
   ASSERT_EQ(history->actions.size(), 1u);
-  EXPECT_EQ(history->actions[0].what, "disabled native:com.wallet.bill@1.2.0");
+  EXPECT_EQ(history->actions[0].what, "disabled native_bundle:com.wallet.bill@1.2.0");
   EXPECT_FALSE(ReadLaunchHistory(tmpl + "/missing/state.db", 10).ok());
   std::error_code ec;
   fs::remove_all(tmpl, ec);
@@ -556,25 +557,25 @@ TEST(LaunchGuardConfigTest, DefaultsAndFullObject) {
   EXPECT_EQ(full->quiet_period, std::chrono::milliseconds(0));
   EXPECT_EQ(full->first_frame_limit, std::chrono::milliseconds(0));
   EXPECT_EQ(empty->level_actions[0], DefaultRecoveryActions(RecoveryLevel::kDisableRecent));
+  using Type = RecoveryAction::Type;
+  EXPECT_EQ(empty->level_actions[1], (std::vector<RecoveryAction>{{Type::kRollbackAll, ""}}));
   EXPECT_EQ(empty->level_actions[2],
-            (std::vector<RecoveryAction>{
-                RecoveryAction::kDisableUpdates, RecoveryAction::kDisableHotpatches,
-                RecoveryAction::kClearCache, RecoveryAction::kClearConfig}));
+            (std::vector<RecoveryAction>{{Type::kDisableAll, ""}, {Type::kClearCaches, ""}}));
   EXPECT_EQ(full->main_loop_blocked_limit, std::chrono::milliseconds(1500));
 }
 
 TEST(LaunchGuardConfigTest, ConfiguredActionsDriveTheDecision) {
   auto config = ParseLaunchGuardConfig(
-      R"({"actions": {"disable_recent": ["disable_all_recent", "clear_cache"],
+      R"({"actions": {"disable_recent": ["disable_all_recent", "clear_caches"],
                       "rollback_all": []}})",
       "app.json");
   ASSERT_TRUE(config.ok()) << config.error().ToString();
+  using Type = RecoveryAction::Type;
   EXPECT_EQ(config->level_actions[0],
-            (std::vector<RecoveryAction>{RecoveryAction::kDisableAllRecent,
-                                         RecoveryAction::kClearCache}));
+            (std::vector<RecoveryAction>{{Type::kDisableAllRecent, ""}, {Type::kClearCaches, ""}}));
   EXPECT_TRUE(config->level_actions[1].empty());
   EXPECT_EQ(config->level_actions[2], DefaultRecoveryActions(RecoveryLevel::kBaselineOnly));
-  const ArtifactRef bill{"native", "com.wallet.bill", "1.2.0"};
+  const ArtifactRef bill{"native_bundle", "com.wallet.bill", "1.2.0"};
   LaunchRecord failed;
   failed.id = 2;
   failed.started_ms = 1'000'000;
@@ -586,7 +587,7 @@ TEST(LaunchGuardConfigTest, ConfiguredActionsDriveTheDecision) {
   EXPECT_EQ(d.actions, config->level_actions[0]);
   EXPECT_EQ(d.reason,
             "1 failed launch (crashed: SIGSEGV) within 24 h: level 1 actions: disable_all_recent, "
-            "clear_cache");
+            "clear_caches");
   LaunchRecord older = failed;
   older.id = 1;
   older.started_ms -= 1000;
@@ -594,13 +595,19 @@ TEST(LaunchGuardConfigTest, ConfiguredActionsDriveTheDecision) {
   EXPECT_EQ(d.level, RecoveryLevel::kRollbackAll);
   EXPECT_TRUE(d.actions.empty());
   EXPECT_NE(d.reason.find("level 2 actions: none configured"), std::string::npos) << d.reason;
-  for (RecoveryAction a : {RecoveryAction::kDisableRecent, RecoveryAction::kDisableAllRecent,
-                           RecoveryAction::kRollbackUpdates, RecoveryAction::kRollbackHotpatches,
-                           RecoveryAction::kDisableUpdates, RecoveryAction::kDisableHotpatches,
-                           RecoveryAction::kClearCache, RecoveryAction::kClearConfig}) {
-    EXPECT_EQ(ParseRecoveryAction(RecoveryActionName(a)), a);
+  for (const RecoveryAction& a : std::vector<RecoveryAction>{
+           {Type::kDisableRecent, ""},
+           {Type::kDisableAllRecent, ""},
+           {Type::kRollbackAll, ""},
+           {Type::kRollbackKind, "lua_patch"},
+           {Type::kDisableAll, ""},
+           {Type::kDisableKind, "native_bundle"},
+           {Type::kClearCaches, ""}}) {
+    EXPECT_EQ(ParseRecoveryAction(RecoveryActionName(a)), a) << RecoveryActionName(a);
   }
+  EXPECT_EQ(RecoveryActionName({Type::kRollbackKind, "lua_patch"}), "rollback:lua_patch");
   EXPECT_EQ(ParseRecoveryAction("wipe"), std::nullopt);
+  EXPECT_EQ(ParseRecoveryAction("rollback:"), std::nullopt);
 }
 
 TEST(LaunchGuardConfigTest, ErrorsNameThePointer) {
@@ -637,10 +644,18 @@ TEST(LaunchGuardConfigTest, ErrorsNameThePointer) {
       {R"({"actions": {"rollback_all": "rollback_updates"}})", "/actions/rollback_all",
        "expected an array"},
       {R"({"actions": {"rollback_all": [1]}})", "/actions/rollback_all/0", "expected a string"},
-      {R"({"actions": {"baseline_only": ["clear_cache", "wipe_private"]}})",
+      {R"({"actions": {"baseline_only": ["clear_caches", "wipe_private"]}})",
        "/actions/baseline_only/1", "unknown recovery action 'wipe_private' (allowed: "},
-      {R"({"actions": {"disable_recent": ["clear_cache", "clear_cache"]}})",
-       "/actions/disable_recent/1", "duplicate recovery action 'clear_cache'"},
+      {R"({"actions": {"disable_recent": ["clear_caches", "clear_caches"]}})",
+       "/actions/disable_recent/1", "duplicate recovery action 'clear_caches'"},
+      // Names of earlier versions say what replaced them.
+      {R"({"actions": {"rollback_all": ["rollback_hotpatches"]}})", "/actions/rollback_all/0",
+       "'rollback_hotpatches' was replaced by rollback:lua_patch"},
+      // A kind must be a registered layer's (this test links none).
+      {R"({"actions": {"rollback_all": ["rollback:h5_package"]}})", "/actions/rollback_all/0",
+       "names kind 'h5_package', which no registered dynamic layer has (registered: none)"},
+      {R"({"actions": {"baseline_only": ["disable:"]}})", "/actions/baseline_only/0",
+       "unknown recovery action 'disable:'"},
   };
   for (const Case& c : cases) {
     auto r = ParseLaunchGuardConfig(c.json, "app.json");

@@ -47,7 +47,9 @@ namespace internal {
 struct PackageReaderAccess;
 }  // namespace internal
 
-// What a package carries. The numeric values are the header's kind byte.
+// What a package carries: the header's kind byte. The five below are the
+// format's reserved kinds; dynamic layers register more (atrium/artifact_kind.h),
+// so any byte value may name a registered kind.
 enum class ArtifactKind : uint8_t {
   kNativeBundle = 1,  // a bundle directory: bundle.json, its library, resources
   kH5Package = 2,     // an offline H5 web package
@@ -55,7 +57,8 @@ enum class ArtifactKind : uint8_t {
   kLuaPatch = 4,      // a hotpatch (patch.json + Lua source)
   kConfigSet = 5,     // a remote-config set
 };
-// "native_bundle", "h5_package", "hcf_templates", "lua_patch", "config_set".
+// The kind's one spelling ("native_bundle", "lua_patch", a registered
+// layer's name); "unknown" for a byte no kind has.
 ATRIUM_EXPORT const char* ArtifactKindName(ArtifactKind kind);
 // The inverse of ArtifactKindName; nullopt for any other text.
 ATRIUM_EXPORT std::optional<ArtifactKind> ParseArtifactKind(std::string_view name);

@@ -61,7 +61,27 @@ Status RegisterDynamicLayer(DynamicLayerSpec spec) {
                              [](const DynamicLayerSpec& s, const std::string& k) { return s.kind < k; });
   if (it != r.specs.end() && it->kind == spec.kind) {
     return MakeError(ErrorCode::kAlreadyExists,
-                 "dynamic layer kind \"" + spec.kind + "\" is already registered");
+                     "dynamic layer kind \"" + spec.kind + "\" is already registered");
+  }
+  // The artifact kind: the format's own native_bundle is used as it is;
+  // any other is registered (or a reserved one claimed) for this layer.
+  std::optional<ArtifactKindSpec> existing = FindArtifactKind(spec.kind);
+  const bool formats_own = existing && existing->kind == ArtifactKind::kNativeBundle;
+  if (formats_own) {
+    if (spec.package_kind != existing->kind || !spec.manifest_name.empty() ||
+        spec.validate_manifest) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "dynamic layer " + spec.kind +
+                           ": native_bundle is the package format's own kind (byte 1, bundle.json)");
+    }
+  } else {
+    Status s = RegisterArtifactKind({spec.package_kind, spec.kind, spec.manifest_name,
+                                     spec.validate_manifest, "the " + spec.kind + " layer"});
+    if (!s.ok()) {
+      Error e = s.error();
+      e.message = "dynamic layer " + spec.kind + ": " + e.message;
+      return e;
+    }
   }
   r.specs.insert(it, std::move(spec));
   return Status::Ok();

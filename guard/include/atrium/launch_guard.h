@@ -9,9 +9,9 @@
 //            activated since the last good launch, the blamed one first;
 //   level 2 (after `rollback_all`): roll every dynamic artifact back to its
 //            previous version, or to baseline where there is none;
-//   level 3 (after `baseline_only`): clear all non-private data (caches,
-//            downloaded artifacts, hotpatches, config overrides) and start
-//            from the shipped baseline. Per-bundle private storage is kept.
+//   level 3 (after `baseline_only`): disable every downloaded artifact of
+//            every layer and clear the caches: the shipped baseline.
+//            Per-bundle private storage is kept.
 // A failure that started more than `window` before the next-newer failure
 // breaks the streak; a good launch resets it.
 //
@@ -121,27 +121,43 @@ enum class RecoveryLevel : int {
 };
 
 // What a recovery level does, in the order listed for it ("actions" in
-// app.json, by these names). Per-bundle private storage is never touched.
-enum class RecoveryAction {
-  kDisableRecent,       // "disable_recent": the blamed artifact when there is one,
-                        //   else every dynamic artifact activated since the last good launch
-  kDisableAllRecent,    // "disable_all_recent": every artifact activated since the
-                        //   last good launch, blamed or not
-  kRollbackUpdates,     // "rollback_updates": every active update to its previous
-                        //   version, or to the baseline
-  kRollbackHotpatches,  // "rollback_hotpatches": every enabled hotpatch to its previous
-                        //   version, or disabled
-  kDisableUpdates,      // "disable_updates": every downloaded version (staged,
-                        //   previous, active): the shipped baseline only
-  kDisableHotpatches,   // "disable_hotpatches": every hotpatch
-  kClearCache,          // "clear_cache": <data>/cache (and the derived bundle index)
-  kClearConfig,         // "clear_config": <data>/config, the config overrides
+// app.json, by these names). The guard acts on artifacts only through the
+// registered dynamic layers (atrium/dynamic/dynamic_layer.h); per-bundle
+// private storage is never touched.
+//   "disable_recent"      the blamed artifact when there is one, else every
+//                         dynamic artifact activated since the last good launch
+//   "disable_all_recent"  every artifact activated since the last good launch,
+//                         blamed or not
+//   "rollback_all"        every layer rolls each active artifact back to its
+//                         previous version, or to the baseline
+//   "rollback:<kind>"     the layer of that kind does ("rollback:lua_patch")
+//   "disable_all"         every layer disables every downloaded artifact: the
+//                         shipped baseline only
+//   "disable:<kind>"      the layer of that kind does
+//   "clear_caches"        <data>/cache, the derived bundle index and every
+//                         layer's derived data
+struct RecoveryAction {
+  enum class Type {
+    kDisableRecent,
+    kDisableAllRecent,
+    kRollbackAll,
+    kRollbackKind,
+    kDisableAll,
+    kDisableKind,
+    kClearCaches,
+  };
+  Type type = Type::kDisableRecent;
+  std::string kind;  // the layer's kind, for kRollbackKind and kDisableKind
+
+  friend bool operator==(const RecoveryAction&, const RecoveryAction&) = default;
 };
-ATRIUM_EXPORT const char* RecoveryActionName(RecoveryAction action);
+// "disable_recent", "rollback:lua_patch", ...
+ATRIUM_EXPORT std::string RecoveryActionName(const RecoveryAction& action);
+// The inverse of RecoveryActionName; nullopt for any other text. Whether a
+// kind names a registered layer is checked by ParseLaunchGuardConfig.
 ATRIUM_EXPORT std::optional<RecoveryAction> ParseRecoveryAction(std::string_view name);
-// The defaults: level 1 disable_recent; level 2 rollback_updates,
-// rollback_hotpatches; level 3 disable_updates, disable_hotpatches,
-// clear_cache, clear_config. Empty for kNone.
+// The defaults: level 1 disable_recent; level 2 rollback_all; level 3
+// disable_all, clear_caches. Empty for kNone.
 ATRIUM_EXPORT std::vector<RecoveryAction> DefaultRecoveryActions(RecoveryLevel level);
 
 // app.json "launch_guard":
@@ -149,9 +165,8 @@ ATRIUM_EXPORT std::vector<RecoveryAction> DefaultRecoveryActions(RecoveryLevel l
 //    "window_hours": 24, "quiet_period_ms": 5000,
 //    "watchdog": {"first_frame_ms": 20000, "main_loop_blocked_ms": 5000},
 //    "actions": {"disable_recent": ["disable_recent"],
-//                "rollback_all": ["rollback_updates", "rollback_hotpatches"],
-//                "baseline_only": ["disable_updates", "disable_hotpatches",
-//                                  "clear_cache", "clear_config"]}}
+//                "rollback_all": ["rollback_all"],
+//                "baseline_only": ["disable_all", "clear_caches"]}}
 // Every field is optional; these are the defaults.
 struct LaunchGuardConfig {
   int disable_recent = 1;  // consecutive failures that trigger level 1
@@ -180,7 +195,8 @@ struct LaunchGuardConfig {
 // number in (0, 8760]; quiet_period_ms an integer in [0, 600000]; the
 // watchdog limits integers in [0, 600000] (0 turns that check off); each
 // "actions" list holds distinct action names (an empty list records the
-// decision and does nothing).
+// decision and does nothing); the kind of "rollback:<kind>" and
+// "disable:<kind>" must be a registered dynamic layer's.
 ATRIUM_EXPORT Result<LaunchGuardConfig> ParseLaunchGuardConfig(std::string_view json,
                                                                std::string_view file);
 

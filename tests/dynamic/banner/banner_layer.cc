@@ -1,111 +1,58 @@
 #include "banner_layer.h"
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <sstream>
 
-#include "atrium/dynamic/dynamic_layer.h"
+#include "atrium/dynamic/store_layer.h"
 
 namespace atrium::banner {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string StatePath(const std::string& data_dir) { return data_dir + "/banner/state"; }
-
-void Write(const std::string& data_dir, const std::vector<BannerRow>& rows) {
-  fs::create_directories(data_dir + "/banner");
-  std::ofstream out(StatePath(data_dir), std::ios::trunc);
-  for (const BannerRow& r : rows) out << r.id << ' ' << r.version << ' ' << r.state << '\n';
+// banner.json beyond id and version: exactly one more member, a string "text".
+Status ValidateBannerManifest(std::string_view text, std::string_view file) {
+  auto fail = [&](std::string pointer, std::string message) {
+    Error e = MakeError(ErrorCode::kValidation, std::move(message));
+    e.file = std::string(file);
+    e.pointer = std::move(pointer);
+    return e;
+  };
+  boost::json::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return fail("", "expected a JSON object");
+  const boost::json::object& o = v.get_object();
+  for (const auto& member : o) {
+    if (member.key() != "id" && member.key() != "version" && member.key() != "text") {
+      return fail("/" + std::string(member.key()), "unknown field");
+    }
+  }
+  const boost::json::value* t = o.if_contains("text");
+  if (t == nullptr) return fail("", "missing required field 'text'");
+  if (!t->is_string()) return fail("/text", "expected a string");
+  return Status::Ok();
 }
-
-class BannerLayer final : public DynamicLayer {
- public:
-  explicit BannerLayer(std::string data_dir) : data_dir_(std::move(data_dir)) {}
-  std::string_view kind() const override { return "banner"; }
-
-  Result<std::vector<ActiveArtifact>> ListActive() override {
-    std::vector<ActiveArtifact> out;
-    for (const BannerRow& r : Read(data_dir_)) {
-      if (r.state == "active") out.push_back({{"banner", r.id, r.version}, data_dir_ + "/banner"});
-    }
-    return out;
-  }
-
-  Status Disable(const ArtifactRef& ref, std::string_view) override {
-    std::vector<BannerRow> rows = Read(data_dir_);
-    bool found = false;
-    for (BannerRow& r : rows) {
-      if (r.id == ref.id && r.version == ref.version && r.state == "active") {
-        r.state = "disabled";
-        found = true;
-      }
-    }
-    if (!found) return MakeError(ErrorCode::kNotFound, "that version is not active");
-    for (BannerRow& r : rows) {
-      if (r.id == ref.id && r.state == "previous") r.state = "active";
-    }
-    Write(data_dir_, rows);
-    return Status::Ok();
-  }
-
-  Status RollbackAll(std::string_view, std::vector<std::string>* done) override {
-    std::vector<BannerRow> rows = Read(data_dir_);
-    std::vector<BannerRow> next;
-    for (BannerRow& r : rows) {
-      if (r.state != "active") continue;
-      bool has_previous = false;
-      for (BannerRow& p : rows) {
-        if (p.id == r.id && p.state == "previous") {
-          p.state = "active";
-          has_previous = true;
-        }
-      }
-      r.state = "disabled";
-      done->push_back(has_previous ? "rolled banner:" + r.id + "@" + r.version + " back"
-                                   : "disabled banner:" + r.id + "@" + r.version +
-                                         " (no previous version)");
-    }
-    Write(data_dir_, rows);
-    return Status::Ok();
-  }
-
-  Status DisableAll(std::string_view, std::vector<std::string>* done) override {
-    std::vector<BannerRow> rows = Read(data_dir_);
-    for (BannerRow& r : rows) r.state = "disabled";
-    Write(data_dir_, rows);
-    done->push_back("disabled every banner");
-    return Status::Ok();
-  }
-
-  Status ClearDerivedData(std::vector<std::string>*) override { return Status::Ok(); }
-
- private:
-  const std::string data_dir_;
-};
 
 }  // namespace
 
-void Install(const std::string& data_dir, const std::string& id, const std::string& version) {
-  std::vector<BannerRow> rows;
-  for (BannerRow& r : Read(data_dir)) {
-    if (r.id != id) {
-      rows.push_back(r);
-    } else if (r.state == "active") {
-      rows.push_back({r.id, r.version, "previous"});
-    }
-  }
-  rows.push_back({id, version, "active"});
-  Write(data_dir, rows);
-}
-
-std::vector<BannerRow> Read(const std::string& data_dir) {
-  std::vector<BannerRow> rows;
-  std::ifstream in(StatePath(data_dir));
-  BannerRow r;
-  while (in >> r.id >> r.version >> r.state) rows.push_back(r);
-  return rows;
+std::string PackBanner(const std::string& work, const SecretKey& key, const std::string& id,
+                       const std::string& version, const std::string& manifest) {
+  const std::string dir = work + "/banner-src-" + id + "-" + version;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/banner.json")
+      << (manifest.empty() ? R"({"id": ")" + id + R"(", "version": ")" + version +
+                                 R"(", "text": "Welcome to )" + version + R"("})"
+                           : manifest);
+  std::ofstream(dir + "/banner.png") << "not really a png " << version;
+  PackOptions o;
+  o.kind = kBannerKind;
+  o.secret_key = key;
+  const std::string out = work + "/banner-" + id + "-" + version + ".atb";
+  auto r = PackDirectory(dir, o, out);
+  return r.ok() ? out : "error: " + r.error().ToString();
 }
 
 }  // namespace atrium::banner
@@ -113,12 +60,16 @@ std::vector<BannerRow> Read(const std::string& data_dir) {
 ATRIUM_REGISTER_DYNAMIC_LAYER(([] {
   atrium::DynamicLayerSpec spec;
   spec.kind = "banner";
+  spec.package_kind = atrium::banner::kBannerKind;
+  spec.manifest_name = "banner.json";
+  spec.validate_manifest = atrium::banner::ValidateBannerManifest;
   spec.activation = atrium::ActivationPoint::kNextOpen;
   spec.description = "test banners (tests/dynamic/banner)";
   spec.create = [](const atrium::DynamicLayerContext& ctx)
       -> atrium::Result<std::unique_ptr<atrium::DynamicLayer>> {
+    if (ctx.store == nullptr) return atrium::MakeError(atrium::ErrorCode::kState, "no store");
     return std::unique_ptr<atrium::DynamicLayer>(
-        std::make_unique<atrium::banner::BannerLayer>(ctx.data_dir));
+        std::make_unique<atrium::StoreLayer>(atrium::banner::kBannerKind, ctx.store));
   };
   return spec;
 }()));

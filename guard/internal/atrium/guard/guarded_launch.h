@@ -108,9 +108,9 @@ class GuardedLaunch {
   void Decide();
   void ReadPreviousCrash(ArtifactStore& store);
   void CheckIntegrity(ArtifactStore& store);
-  void Act(ArtifactStore& store);
+  void Act();
   void Record(int level, const std::string& what, const std::string& why);
-  std::vector<ArtifactRef> ActiveArtifacts(ArtifactStore& store);
+  std::vector<ArtifactRef> ActiveArtifacts();
   std::optional<ArtifactRef> BlameBundle(const std::string& bundle) const;
   void MarkerLoop();
   void RecordHang(const HangInfo& hang);
@@ -135,8 +135,6 @@ class GuardedLaunch {
   std::unique_ptr<Watchdog> watchdog_;
 };
 
-// "native" for kNativeBundle, "h5", "hcf", "hotpatch", "config".
-std::string ArtifactRefKind(ArtifactKind kind);
 // "SIGSEGV", "SIGABRT", ... ("signal 42" otherwise).
 std::string SignalName(int signo);
 

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "atrium/artifact_kind.h"
 #include "atrium/export.h"
 #include "atrium/result.h"
 
@@ -97,13 +98,23 @@ struct DynamicLayerSpec {
   // The one spelling of the layer's artifact kind ("lua_patch"): in the
   // store, the guard's records, the CLI and the docs. [a-z][a-z0-9_]*.
   std::string kind;
+  // Its packages: the .atb header byte, the manifest file at the top of a
+  // package and its validator (atrium/artifact_kind.h). A reserved kind
+  // (h5_package, hcf_templates, lua_patch, config_set) is claimed with its
+  // byte; a new layer takes a byte from 16 to 255. native_bundle is the
+  // package format's own: its layer gives its byte and nothing more.
+  ArtifactKind package_kind{};
+  std::string manifest_name;
+  ManifestValidator validate_manifest;
   ActivationPoint activation = ActivationPoint::kNextLaunch;
   std::string description;  // one line, for `atrium layers`
   std::function<Result<std::unique_ptr<DynamicLayer>>(const DynamicLayerContext&)> create;
 };
 
-// Registers a layer. kAlreadyExists for a kind taken; kInvalidArgument for
-// a malformed kind or a missing factory.
+// Registers a layer and its artifact kind with the package format.
+// kAlreadyExists for a kind (name or byte) taken; kInvalidArgument for a
+// malformed kind, a byte that does not fit the rules above, or a missing
+// factory. Nothing is registered when it fails.
 ATRIUM_EXPORT Status RegisterDynamicLayer(DynamicLayerSpec spec);
 // The registered layers, sorted by kind.
 ATRIUM_EXPORT std::vector<DynamicLayerSpec> RegisteredDynamicLayers();
