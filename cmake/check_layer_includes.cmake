@@ -8,7 +8,7 @@
 # samples/ may include public headers only. Each violation is printed as
 # file:line: message and the check fails.
 set(ATRIUM_LAYER_TABLE
-  base scheduler manifest bundles startup_pipeline dynamic/registry guard container hotpatch)
+  base scheduler manifest bundles startup_pipeline dynamic/registry guard container lua hotpatch)
 # Folders under dynamic/ other than registry/ are dynamic layers: above
 # hotpatch, below tools; they may not include each other.
 if(NOT ATRIUM_SOURCE_DIR)

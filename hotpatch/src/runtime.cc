@@ -22,37 +22,18 @@
 
 #include "atrium/container.h"
 #include "atrium/hotpatch.h"
+#include "atrium/lua/sandbox.h"
 #include "atrium/thread_activity.h"
-#include "lua_sandbox.h"
+#include "patch_marshal.h"
 #include "patch_package.h"
 #include "patch_store.h"
 
 namespace atrium::hotpatch {
 
-namespace {
-const char* TypeName(ValueType t) {
-  switch (t) {
-    case ValueType::kNil:
-      return "nil";
-    case ValueType::kInt:
-      return "int";
-    case ValueType::kDouble:
-      return "double";
-    case ValueType::kBool:
-      return "bool";
-    case ValueType::kString:
-      return "string";
-    case ValueType::kRecord:
-      return "record";
-  }
-  return "?";
-}
-}  // namespace
-
 std::string SignatureString(const Signature& sig) {
   auto one = [](ValueType t, const RecordType* r) {
     if (t == ValueType::kRecord) return std::string("record:") + (r ? r->name : "?");
-    return std::string(TypeName(t));
+    return std::string(internal::ValueTypeName(t));
   };
   std::string out = one(sig.result, sig.result_record) + "(";
   for (size_t i = 0; i < sig.param_count; ++i) {
@@ -64,6 +45,12 @@ std::string SignatureString(const Signature& sig) {
 
 namespace internal {
 namespace {
+
+using lua::Fault;
+using lua::FaultName;
+using lua::HostFunctionTable;
+using lua::LuaSandbox;
+using lua::SandboxLimits;
 
 constexpr size_t kMaxArgs = 16;
 
@@ -334,7 +321,7 @@ Status RuntimeImpl::ExposeFunction(std::string_view name, HostFunction fn) {
     return MakeError(ErrorCode::kInvalidArgument, "host function needs a name and a body");
   std::lock_guard lock(mu_);
   auto table = std::make_shared<HostFunctionTable>(*host_);
-  (*table)[std::string(name)] = std::move(fn);
+  (*table)[std::string(name)] = AdaptHostFunction(std::move(fn));
   host_ = std::move(table);
   host_generation_.fetch_add(1);
   return Status::Ok();
@@ -473,7 +460,11 @@ PatchSandbox* RuntimeImpl::SandboxFor(ThreadState& ts, const LoadedPatch* patch,
     std::lock_guard lock(keep_mu);
     if (keep->empty() || keep->back() != host) keep->push_back(host);
   }
-  auto sb = LuaSandbox::Create(patch->limits, host.get());
+  lua::SandboxOptions options;
+  options.limits = patch->limits;
+  options.host = host.get();
+  options.label = "patch";
+  auto sb = LuaSandbox::Create(std::move(options));
   if (!sb.ok()) {
     *error = sb.error().message;
     return nullptr;
@@ -508,8 +499,8 @@ bool ReadArgs(lua_State* L, int first, const PointCore& core, PatchValue* out, F
     std::string* storage =
         core.params[i] == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
     void* record = nullptr;
-    if (!LuaSandbox::Read(L, first + static_cast<int>(i), core.params[i], core.param_records[i],
-                          &out[i], storage, &record, error)) {
+    if (!ReadPatchValue(L, first + static_cast<int>(i), core.params[i], core.param_records[i],
+                        &out[i], storage, &record, error)) {
       *error = "argument " + std::to_string(i + 1) + ": " + *error;
       return false;
     }
@@ -528,8 +519,8 @@ bool ReadResult(lua_State* L, int index, const PointCore& core, PatchValue* out,
   std::string* storage =
       core.signature.result == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
   void* record = nullptr;
-  if (!LuaSandbox::Read(L, index, core.signature.result, core.signature.result_record, out, storage,
-                        &record, error)) {
+  if (!ReadPatchValue(L, index, core.signature.result, core.signature.result_record, out, storage,
+                      &record, error)) {
     *error = "result: " + *error;
     return false;
   }
@@ -555,7 +546,7 @@ int RuntimeImpl::LuaOriginal(lua_State* L) {
                  self->CallReplace(ts, frame, static_cast<long>(frame.replace_index) - 1,
                                    std::span<const PatchValue>(args, frame.core->params.size()),
                                    &result, &error)) {
-        LuaSandbox::Push(L, result);
+        PushPatchValue(L, result);
         ok = true;
       }
       if (!ok) {
@@ -598,7 +589,7 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
   const int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ps->original_ref);
-  for (const auto& a : args) LuaSandbox::Push(L, a);
+  for (const auto& a : args) PushPatchValue(L, a);
   // Frame for this replace's `original`.
   ts.frames.push_back(frame);
   ts.frames.back().replace_index = static_cast<size_t>(index);
@@ -646,7 +637,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
     lua_State* L = ps->sandbox->L();
     const int top = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
-    for (const auto& a : cur) LuaSandbox::Push(L, a);
+    for (const auto& a : cur) PushPatchValue(L, a);
     Fault f;
     {
       ActivityScope activity(ActivityField::kPatch, e.patch->stored.id);
@@ -707,8 +698,8 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       lua_State* L = ps->sandbox->L();
       const int top = lua_gettop(L);
       lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
-      LuaSandbox::Push(L, res);
-      for (const auto& a : cur) LuaSandbox::Push(L, a);
+      PushPatchValue(L, res);
+      for (const auto& a : cur) PushPatchValue(L, a);
       Fault f;
       {
         ActivityScope activity(ActivityField::kPatch, e.patch->stored.id);

@@ -1,8 +1,9 @@
 // Tests for LuaSandbox: escape attempts are contained and reported, the
-// memory/instruction/time budgets end runaway patches (also ones that catch
-// errors), host functions, value conversions, and that the sandbox stays
-// usable with a balanced stack after every fault.
-#include "lua_sandbox.h"
+// memory/instruction/time budgets end runaway code (also code that catches
+// errors), the time budget reads the injected clock, the standard libraries
+// are chosen per use, host functions, LuaValue conversions, and that the
+// sandbox stays usable with a balanced stack after every fault.
+#include "atrium/lua/sandbox.h"
 
 #include <gtest/gtest.h>
 
@@ -15,34 +16,10 @@
 #include <utility>
 #include <vector>
 
-struct Money {
-  int64_t cents = 0;
-  std::string currency;
-};
-struct Quote {
-  Money price;
-  double rate = 0;
-  bool firm = false;
-  int32_t days = 0;
-};
+#include "atrium/base/clock.h"
+#include "atrium/lua/value.h"
 
-namespace atrium::hotpatch {
-template <>
-struct RecordTraits<Money> {
-  static constexpr const char* kName = "Money";
-  static constexpr auto kFields =
-      std::make_tuple(Field("cents", &Money::cents), Field("currency", &Money::currency));
-};
-template <>
-struct RecordTraits<Quote> {
-  static constexpr const char* kName = "Quote";
-  static constexpr auto kFields =
-      std::make_tuple(Field("price", &Quote::price), Field("rate", &Quote::rate),
-                      Field("firm", &Quote::firm), Field("days", &Quote::days));
-};
-}  // namespace atrium::hotpatch
-
-namespace atrium::hotpatch::internal {
+namespace atrium::lua {
 namespace {
 
 using std::chrono::steady_clock;
@@ -61,9 +38,15 @@ SandboxLimits TestLimits() {
   return limits;
 }
 
-std::unique_ptr<LuaSandbox> MakeSandbox(const SandboxLimits& limits = TestLimits(),
-                                        const HostFunctionTable* host = nullptr) {
-  auto sandbox = LuaSandbox::Create(limits, host);
+SandboxOptions Options(const SandboxLimits& limits, const HostFunctionTable* host = nullptr) {
+  SandboxOptions options;
+  options.limits = limits;
+  options.host = host;
+  return options;
+}
+
+std::unique_ptr<LuaSandbox> MakeSandbox(SandboxOptions options) {
+  auto sandbox = LuaSandbox::Create(std::move(options));
   if (!sandbox.ok()) {
     ADD_FAILURE() << sandbox.error().ToString();
     return nullptr;
@@ -71,8 +54,13 @@ std::unique_ptr<LuaSandbox> MakeSandbox(const SandboxLimits& limits = TestLimits
   return std::move(sandbox).value();
 }
 
+std::unique_ptr<LuaSandbox> MakeSandbox(const SandboxLimits& limits = TestLimits(),
+                                        const HostFunctionTable* host = nullptr) {
+  return MakeSandbox(Options(limits, host));
+}
+
 int Load(LuaSandbox& sandbox, std::string_view source) {
-  auto env = sandbox.LoadChunk("patch", source);
+  auto env = sandbox.LoadChunk("chunk", source);
   EXPECT_TRUE(env.ok()) << env.error().ToString();
   return env.ok() ? *env : LUA_NOREF;
 }
@@ -102,7 +90,7 @@ std::string Describe(lua_State* L, int index) {
 
 // Calls env.<name>(args...) for one result and checks the stack is balanced.
 Outcome Call(LuaSandbox& sandbox, int env, const char* name,
-             const std::vector<PatchValue>& args = {}) {
+             const std::vector<LuaValue>& args = {}) {
   lua_State* L = sandbox.L();
   const int top = lua_gettop(L);
   Outcome outcome;
@@ -111,7 +99,7 @@ Outcome Call(LuaSandbox& sandbox, int env, const char* name,
     outcome.fault = Fault::kError;
     return outcome;
   }
-  for (const PatchValue& arg : args) LuaSandbox::Push(L, arg);
+  for (const LuaValue& arg : args) LuaSandbox::Push(L, arg);
   outcome.fault = sandbox.PCall(static_cast<int>(args.size()), 1, &outcome.message);
   if (outcome.fault == Fault::kNone) {
     outcome.result = Describe(L, -1);
@@ -121,25 +109,15 @@ Outcome Call(LuaSandbox& sandbox, int env, const char* name,
   return outcome;
 }
 
-// Runs `body` as the body of a patch function and returns its outcome.
+// Runs `body` as the body of a chunk's function and returns its outcome.
 Outcome RunBody(LuaSandbox& sandbox, const std::string& body) {
   const int env = Load(sandbox, "function run()\n" + body + "\nend");
   if (env == LUA_NOREF) return {Fault::kError, "load failed", ""};
   return Call(sandbox, env, "run");
 }
 
-PatchValue Int(int64_t i) {
-  PatchValue v;
-  v.type = ValueType::kInt;
-  v.i = i;
-  return v;
-}
-PatchValue Str(std::string_view s) {
-  PatchValue v;
-  v.type = ValueType::kString;
-  v.s = s;
-  return v;
-}
+LuaValue Int(int64_t i) { return LuaValue::Int(i); }
+LuaValue Str(std::string_view s) { return LuaValue::String(std::string(s)); }
 
 TEST(LuaSandboxTest, FaultNames) {
   EXPECT_STREQ(FaultName(Fault::kNone), "none");
@@ -152,18 +130,18 @@ TEST(LuaSandboxTest, FaultNames) {
 TEST(LuaSandboxTest, CreateRejectsBadLimits) {
   SandboxLimits limits;
   limits.instructions_per_call = 0;
-  EXPECT_FALSE(LuaSandbox::Create(limits, nullptr).ok());
+  EXPECT_FALSE(LuaSandbox::Create(Options(limits)).ok());
   limits = {};
   limits.time_us_per_call = 0;
-  EXPECT_FALSE(LuaSandbox::Create(limits, nullptr).ok());
+  EXPECT_FALSE(LuaSandbox::Create(Options(limits)).ok());
   limits = {};
   limits.memory_bytes = 4096;  // too small for the libraries
-  auto tiny = LuaSandbox::Create(limits, nullptr);
+  auto tiny = LuaSandbox::Create(Options(limits));
   ASSERT_FALSE(tiny.ok());
   EXPECT_NE(tiny.error().message.find("4096"), std::string::npos) << tiny.error().message;
 }
 
-TEST(LuaSandboxTest, RunsAPatchFunction) {
+TEST(LuaSandboxTest, RunsAFunction) {
   auto sandbox = MakeSandbox();
   ASSERT_TRUE(sandbox);
   const int env = Load(*sandbox, "function fee(cents, cur) return cents * 2 + #cur end");
@@ -325,7 +303,7 @@ TEST(LuaSandboxTest, TopLevelFaultsFailTheLoad) {
   EXPECT_EQ(lua_gettop(sandbox->L()), top);
 }
 
-TEST(LuaSandboxTest, PatchesDoNotSeeEachOthersGlobals) {
+TEST(LuaSandboxTest, ChunksDoNotSeeEachOthersGlobals) {
   auto sandbox = MakeSandbox();
   const int a = Load(*sandbox, R"(
     counter = 41
@@ -346,7 +324,7 @@ TEST(LuaSandboxTest, PushFunctionFindsOnlyOwnFunctions) {
   const int top = lua_gettop(L);
   EXPECT_FALSE(sandbox->PushFunction(env, "missing"));
   EXPECT_FALSE(sandbox->PushFunction(env, "value"));
-  EXPECT_FALSE(sandbox->PushFunction(env, "print"));  // inherited, not the patch's
+  EXPECT_FALSE(sandbox->PushFunction(env, "print"));  // inherited, not the chunk's
   EXPECT_FALSE(sandbox->PushFunction(LUA_NOREF, "f"));
   EXPECT_EQ(lua_gettop(L), top);
   ASSERT_TRUE(sandbox->PushFunction(env, "f"));
@@ -358,7 +336,7 @@ TEST(LuaSandboxTest, ErrorsAreReported) {
   auto sandbox = MakeSandbox();
   Outcome out = RunBody(*sandbox, "error('boom')");
   EXPECT_EQ(out.fault, Fault::kError);
-  EXPECT_EQ(out.message, "patch:2: boom");
+  EXPECT_EQ(out.message, "chunk:2: boom");
   out = RunBody(*sandbox, "error(setmetatable({}, {__tostring = function() return 'x' end}))");
   EXPECT_EQ(out.fault, Fault::kError);
   EXPECT_EQ(out.message, "(error object is a table value)");
@@ -504,7 +482,7 @@ TEST(LuaSandboxTest, CheapLookingCLoopsAreBounded) {
   EXPECT_LT(steady_clock::now() - start, std::chrono::seconds(2));
 }
 
-TEST(LuaSandboxTest, StateStaysUsableWhenAPatchHoldsAllMemory) {
+TEST(LuaSandboxTest, StateStaysUsableWhenAChunkHoldsAllMemory) {
   SandboxLimits limits = TestLimits();
   limits.memory_bytes = 256u << 10;
   auto sandbox = MakeSandbox(limits);
@@ -538,30 +516,30 @@ TEST(LuaSandboxTest, StateStaysUsableWhenAPatchHoldsAllMemory) {
 class HostTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    host_["add"] = [](const std::vector<HostValue>& args) -> Result<HostValue> {
-      HostValue out;
-      out.type = ValueType::kInt;
-      for (const HostValue& a : args) out.i += a.i;
+    host_["add"] = [](const std::vector<LuaValue>& args) -> Result<LuaValue> {
+      LuaValue out;
+      out.type = LuaValue::Type::kInt;
+      for (const LuaValue& a : args) out.i += a.i;
       return out;
     };
-    host_["describe"] = [](const std::vector<HostValue>& args) -> Result<HostValue> {
-      HostValue out;
-      out.type = ValueType::kString;
-      for (const HostValue& a : args) {
+    host_["describe"] = [](const std::vector<LuaValue>& args) -> Result<LuaValue> {
+      LuaValue out;
+      out.type = LuaValue::Type::kString;
+      for (const LuaValue& a : args) {
         switch (a.type) {
-          case ValueType::kNil:
+          case LuaValue::Type::kNil:
             out.s += "nil ";
             break;
-          case ValueType::kInt:
+          case LuaValue::Type::kInt:
             out.s += "int" + std::to_string(a.i) + " ";
             break;
-          case ValueType::kDouble:
+          case LuaValue::Type::kDouble:
             out.s += "double" + std::to_string(a.d) + " ";
             break;
-          case ValueType::kBool:
+          case LuaValue::Type::kBool:
             out.s += a.b ? "true " : "false ";
             break;
-          case ValueType::kString:
+          case LuaValue::Type::kString:
             out.s += "'" + a.s + "' ";
             break;
           default:
@@ -571,26 +549,21 @@ class HostTest : public ::testing::Test {
       }
       return out;
     };
-    host_["fail"] = [](const std::vector<HostValue>&) -> Result<HostValue> {
+    host_["fail"] = [](const std::vector<LuaValue>&) -> Result<LuaValue> {
       return MakeError(ErrorCode::kNotFound, "no such account");
     };
-    host_["throws"] = [](const std::vector<HostValue>&) -> Result<HostValue> {
+    host_["throws"] = [](const std::vector<LuaValue>&) -> Result<LuaValue> {
       throw std::runtime_error("kaboom");
     };
-    host_["flag"] = [](const std::vector<HostValue>&) -> Result<HostValue> {
-      HostValue out;
-      out.type = ValueType::kBool;
+    host_["flag"] = [](const std::vector<LuaValue>&) -> Result<LuaValue> {
+      LuaValue out;
+      out.type = LuaValue::Type::kBool;
       out.b = true;
       return out;
     };
-    host_["record"] = [](const std::vector<HostValue>&) -> Result<HostValue> {
-      HostValue out;
-      out.type = ValueType::kRecord;
-      return out;
-    };
-    host_["log"] = [this](const std::vector<HostValue>& args) -> Result<HostValue> {
+    host_["log"] = [this](const std::vector<LuaValue>& args) -> Result<LuaValue> {
       logged_.push_back(args.empty() ? "" : args[0].s);
-      return HostValue{};
+      return LuaValue{};
     };
     sandbox_ = MakeSandbox(TestLimits(), &host_);
   }
@@ -623,12 +596,9 @@ TEST_F(HostTest, UnsupportedArgumentsAreErrors) {
 TEST_F(HostTest, HostErrorsSurface) {
   Outcome out = RunBody(*sandbox_, "return host.fail()");
   EXPECT_EQ(out.fault, Fault::kError);
-  EXPECT_EQ(out.message, "patch:2: host.fail: no such account");
+  EXPECT_EQ(out.message, "chunk:2: host.fail: no such account");
   out = RunBody(*sandbox_, "local ok, e = pcall(host.fail) return e");
   EXPECT_EQ(out.result, "string:host.fail: no such account");
-  out = RunBody(*sandbox_, "return host.record()");
-  EXPECT_NE(out.message.find("host.record: records are not supported"), std::string::npos)
-      << out.message;
   out = RunBody(*sandbox_, "return host.throws()");
   EXPECT_EQ(out.fault, Fault::kError);
   EXPECT_NE(out.message.find("host.throws: host function threw: kaboom"), std::string::npos)
@@ -643,7 +613,7 @@ TEST_F(HostTest, HostTableIsReadOnly) {
   EXPECT_EQ(RunBody(*sandbox_, "rawset(host, 'add', print)").fault, Fault::kError);
   EXPECT_EQ(RunBody(*sandbox_, "setmetatable(host, nil)").fault, Fault::kError);
   EXPECT_EQ(RunBody(*sandbox_, "return getmetatable(host)").result, "boolean:false");
-  // A patch's own `host` global shadows it only in its own environment.
+  // A chunk's own `host` global shadows it only in its own environment.
   const int a = Load(*sandbox_, "host = {add = function() return -1 end}");
   (void)a;
   EXPECT_EQ(RunBody(*sandbox_, "return host.add(1)").result, "number:1");
@@ -668,182 +638,166 @@ TEST(LuaSandboxTest, NoHostTableWithoutHost) {
   EXPECT_EQ(RunBody(*sandbox, "return host").result, "nil:");
 }
 
-// ---- conversions ----
+// ---- the injected clock ----
 
-class ConvertTest : public ::testing::Test {
+// The time budget reads the sandbox's Clock, so a FakeClock decides it
+// exactly, however fast or slow the machine runs the code.
+class FakeClockTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sandbox_ = MakeSandbox();
-    L = sandbox_->L();
-  }
-  void TearDown() override {
-    if (record_ != nullptr) record_type_->destroy(record_);
-  }
-
-  // Evaluates `expr` in the sandbox and reads the result as `type`.
-  bool ReadExpr(const std::string& expr, ValueType type, const RecordType* record = nullptr) {
-    const int env = Load(*sandbox_, "function get() return " + expr + " end");
-    const int top = lua_gettop(L);
-    EXPECT_TRUE(sandbox_->PushFunction(env, "get"));
-    std::string message;
-    EXPECT_EQ(sandbox_->PCall(0, 1, &message), Fault::kNone) << message;
-    if (record_ != nullptr) record_type_->destroy(record_);
-    record_ = nullptr;
-    record_type_ = record;
-    error_.clear();
-    const bool ok = LuaSandbox::Read(L, -1, type, record, &value_, &storage_, &record_, &error_);
-    lua_pop(L, 1);
-    EXPECT_EQ(lua_gettop(L), top);
-    return ok;
+    host_["advance_ms"] = [this](const std::vector<LuaValue>& args) -> Result<LuaValue> {
+      clock_.AdvanceMs(args.at(0).i);
+      return LuaValue::Nil();
+    };
+    SandboxOptions options = Options(SandboxLimits{}, &host_);
+    options.limits.instructions_per_call = uint64_t{1} << 50;
+    options.limits.time_us_per_call = 5000;
+    options.clock = &clock_;
+    sandbox_ = MakeSandbox(std::move(options));
+    // The clock starts at the hook's first firing (after 1000 instructions),
+    // so each step runs a loop before and after moving it.
+    env_ = Load(*sandbox_, R"(
+      local function spin() for i = 1, 3000 do end end
+      function step(ms) spin() host.advance_ms(ms) spin() return "done" end)");
   }
 
+  ::atrium::internal::FakeClock clock_;
+  HostFunctionTable host_;
   std::unique_ptr<LuaSandbox> sandbox_;
-  lua_State* L = nullptr;
-  PatchValue value_;
-  std::string storage_;
-  void* record_ = nullptr;
-  const RecordType* record_type_ = nullptr;
-  std::string error_;
+  int env_ = LUA_NOREF;
 };
 
-TEST_F(ConvertTest, Scalars) {
-  ASSERT_TRUE(ReadExpr("42", ValueType::kInt));
-  EXPECT_EQ(value_.type, ValueType::kInt);
-  EXPECT_EQ(value_.i, 42);
-  ASSERT_TRUE(ReadExpr("-3.0", ValueType::kInt));
-  EXPECT_EQ(value_.i, -3);
-  ASSERT_TRUE(ReadExpr("math.mininteger", ValueType::kInt));
-  EXPECT_EQ(value_.i, INT64_MIN);
-  ASSERT_TRUE(ReadExpr("2.5", ValueType::kDouble));
-  EXPECT_EQ(value_.d, 2.5);
-  ASSERT_TRUE(ReadExpr("7", ValueType::kDouble));
-  EXPECT_EQ(value_.type, ValueType::kDouble);
-  EXPECT_EQ(value_.d, 7.0);
-  ASSERT_TRUE(ReadExpr("false", ValueType::kBool));
-  EXPECT_FALSE(value_.b);
-  ASSERT_TRUE(ReadExpr("'he\\0llo'", ValueType::kString));
-  EXPECT_EQ(value_.s, std::string_view("he\0llo", 6));
-  EXPECT_EQ(value_.s.data(), storage_.data());
-  ASSERT_TRUE(ReadExpr("nil", ValueType::kNil));
-  EXPECT_EQ(value_.type, ValueType::kNil);
+TEST_F(FakeClockTest, TheBudgetTripsExactlyPastTheLimit) {
+  Outcome out = Call(*sandbox_, env_, "step", {Int(4)});
+  EXPECT_EQ(out.fault, Fault::kNone) << out.message;
+  out = Call(*sandbox_, env_, "step", {Int(5)});  // 5000 us is not over 5000 us
+  EXPECT_EQ(out.fault, Fault::kNone) << out.message;
+  EXPECT_EQ(out.result, "string:done");
+  out = Call(*sandbox_, env_, "step", {Int(6)});
+  EXPECT_EQ(out.fault, Fault::kTime);
+  EXPECT_EQ(out.message, "time budget exceeded");
+  // The budget is per call: the next call starts from the clock's new time.
+  EXPECT_EQ(Call(*sandbox_, env_, "step", {Int(1)}).fault, Fault::kNone);
+  EXPECT_EQ(clock_.SteadyNs(), 16'000'000);
 }
 
-TEST_F(ConvertTest, ScalarMismatches) {
-  EXPECT_FALSE(ReadExpr("'5'", ValueType::kInt));
-  EXPECT_EQ(error_, "expected int, got string");
-  EXPECT_FALSE(ReadExpr("1.5", ValueType::kInt));
-  EXPECT_EQ(error_, "expected int, got non-integer number 1.5");
-  EXPECT_FALSE(ReadExpr("2^63", ValueType::kInt));
-  EXPECT_NE(error_.find("expected int, got non-integer number"), std::string::npos);
-  EXPECT_FALSE(ReadExpr("0/0", ValueType::kInt));
-  EXPECT_FALSE(ReadExpr("true", ValueType::kDouble));
-  EXPECT_EQ(error_, "expected double, got boolean");
-  EXPECT_FALSE(ReadExpr("1", ValueType::kBool));
-  EXPECT_EQ(error_, "expected bool, got number");
-  EXPECT_FALSE(ReadExpr("nil", ValueType::kBool));
-  EXPECT_EQ(error_, "expected bool, got nil");
-  EXPECT_FALSE(ReadExpr("12", ValueType::kString));
-  EXPECT_EQ(error_, "expected string, got number");
-  EXPECT_FALSE(ReadExpr("{}", ValueType::kString));
-  EXPECT_EQ(error_, "expected string, got table");
-  EXPECT_FALSE(ReadExpr("0", ValueType::kNil));
-  EXPECT_EQ(error_, "expected nil, got number");
+TEST_F(FakeClockTest, RealTimeDoesNotCount) {
+  // A million instructions against a 1 us budget: over on any real clock,
+  // within it on a clock that stands still.
+  SandboxOptions options = Options(SandboxLimits{}, &host_);
+  options.limits.instructions_per_call = uint64_t{1} << 50;
+  options.limits.time_us_per_call = 1;
+  options.clock = &clock_;
+  auto sandbox = MakeSandbox(std::move(options));
+  Outcome out = RunBody(*sandbox, "local n = 0 for i = 1, 250000 do n = n + i end return n");
+  EXPECT_EQ(out.fault, Fault::kNone) << out.message;
+  EXPECT_EQ(out.result, "number:31250125000");
 }
 
-TEST_F(ConvertTest, PushScalars) {
-  const int env = Load(*sandbox_,
-                       "function show(...) local t = {} "
-                       "for i = 1, select('#', ...) do local v = select(i, ...) "
-                       "t[i] = math.type(v) or type(v) end "
-                       "return table.concat(t, ',') end");
-  PatchValue nil_value;
-  PatchValue d;
-  d.type = ValueType::kDouble;
-  d.d = 2.0;
-  PatchValue b;
-  b.type = ValueType::kBool;
-  b.b = true;
-  Outcome out = Call(*sandbox_, env, "show", {Int(1), d, b, Str("s"), nil_value});
-  EXPECT_EQ(out.result, "string:integer,float,boolean,string,nil");
+// ---- the standard libraries each use chooses ----
+
+TEST(LuaSandboxTest, AllSafeLibrariesByDefault) {
+  constexpr StandardLibraries libraries;
+  static_assert(libraries.Has(StandardLibrary::kBase) && libraries.Has(StandardLibrary::kString) &&
+                libraries.Has(StandardLibrary::kTable) && libraries.Has(StandardLibrary::kMath) &&
+                libraries.Has(StandardLibrary::kUtf8));
+  static_assert(!StandardLibraries::None().Has(StandardLibrary::kBase));
+  static_assert(
+      !StandardLibraries::All().Without(StandardLibrary::kMath).Has(StandardLibrary::kMath));
 }
 
-TEST_F(ConvertTest, RecordsRoundTrip) {
-  const RecordType* quote_type = detail::RecordTypeOf<Quote>();
-  Quote quote{{1250, "EUR"}, 0.5, true, 30};
-  const int env = Load(*sandbox_, R"(
-    function adjust(q)
-      return {price = {cents = q.price.cents + 1, currency = q.price.currency .. "!"},
-              rate = q.rate * 2, firm = not q.firm, days = q.days - 1, extra = "ignored"}
-    end)");
-  ASSERT_TRUE(sandbox_->PushFunction(env, "adjust"));
-  LuaSandbox::Push(L, detail::ToValue(quote));
+TEST(LuaSandboxTest, OnlyTheAllowedLibrariesAreReachable) {
+  HostFunctionTable host;
+  host["one"] = [](const std::vector<LuaValue>&) -> Result<LuaValue> { return LuaValue::Int(1); };
+  SandboxOptions options = Options(TestLimits(), &host);
+  options.libraries = StandardLibraries::None().With(StandardLibrary::kMath);
+  auto math_only = MakeSandbox(std::move(options));
+  ASSERT_TRUE(math_only);
+  // Only operators here: without base there is no type() or tostring().
+  EXPECT_EQ(RunBody(*math_only, "return math.floor(2.5) + host.one()").result, "number:3");
+  EXPECT_EQ(RunBody(*math_only,
+                    "return string == nil and table == nil and utf8 == nil and print == nil and "
+                    "pcall == nil and type == nil and setmetatable == nil and _VERSION == nil and "
+                    "io == nil and os == nil and debug == nil and load == nil")
+                .result,
+            "boolean:true");
+  // No string library: strings have no methods either.
+  Outcome out = RunBody(*math_only, "return ('x'):upper()");
+  EXPECT_EQ(out.fault, Fault::kError);
+  EXPECT_NE(out.message.find("attempt to index a string value"), std::string::npos) << out.message;
+
+  options = Options(TestLimits());
+  options.libraries = StandardLibraries::All().Without(StandardLibrary::kString);
+  auto no_string = MakeSandbox(std::move(options));
+  ASSERT_TRUE(no_string);
+  EXPECT_EQ(RunBody(*no_string,
+                    "return type(string) .. type(table) .. type(math) .. type(utf8) .. type(pcall)")
+                .result,
+            "string:niltabletabletablefunction");
+
+  options = Options(TestLimits());
+  options.libraries = StandardLibraries::None();
+  auto bare = MakeSandbox(std::move(options));
+  ASSERT_TRUE(bare);
+  EXPECT_EQ(RunBody(*bare, "local t = {1, 2} return #t + 40").result, "number:42");
+  EXPECT_EQ(RunBody(*bare, "return host").result, "nil:");
+}
+
+// ---- LuaValue on the stack ----
+
+TEST(LuaValueTest, TypeNames) {
+  EXPECT_STREQ(TypeName(LuaValue::Type::kNil), "nil");
+  EXPECT_STREQ(TypeName(LuaValue::Type::kBool), "bool");
+  EXPECT_STREQ(TypeName(LuaValue::Type::kInt), "int");
+  EXPECT_STREQ(TypeName(LuaValue::Type::kDouble), "double");
+  EXPECT_STREQ(TypeName(LuaValue::Type::kString), "string");
+}
+
+TEST(LuaValueTest, PushAndReadRoundTrip) {
+  auto sandbox = MakeSandbox();
+  lua_State* L = sandbox->L();
+  const int env = Load(*sandbox, "function echo(...) return ... end");
+  const std::vector<LuaValue> values = {LuaValue::Nil(), LuaValue::Bool(true), LuaValue::Int(-7),
+                                        LuaValue::Double(2.5),
+                                        LuaValue::String(std::string("a\0b", 3))};
+  const int top = lua_gettop(L);
+  ASSERT_TRUE(sandbox->PushFunction(env, "echo"));
+  for (const LuaValue& v : values) LuaSandbox::Push(L, v);
   std::string message;
-  ASSERT_EQ(sandbox_->PCall(1, 1, &message), Fault::kNone) << message;
-  PatchValue value;
-  void* storage = nullptr;
+  ASSERT_EQ(sandbox->PCall(static_cast<int>(values.size()), LUA_MULTRET, &message), Fault::kNone)
+      << message;
+  ASSERT_EQ(lua_gettop(L), top + static_cast<int>(values.size()));
+  for (size_t i = 0; i < values.size(); ++i) {
+    LuaValue read;
+    std::string error;
+    ASSERT_TRUE(LuaSandbox::Read(L, top + 1 + static_cast<int>(i), &read, &error)) << error;
+    EXPECT_EQ(read, values[i]) << i;
+  }
+  lua_settop(L, top);
+}
+
+TEST(LuaValueTest, TablesAndFunctionsDoNotCross) {
+  auto sandbox = MakeSandbox();
+  lua_State* L = sandbox->L();
+  const int env = Load(*sandbox, "function get() return {}, print end");
+  const int top = lua_gettop(L);
+  ASSERT_TRUE(sandbox->PushFunction(env, "get"));
+  std::string message;
+  ASSERT_EQ(sandbox->PCall(0, 2, &message), Fault::kNone) << message;
+  LuaValue read;
   std::string error;
-  ASSERT_TRUE(
-      LuaSandbox::Read(L, -1, ValueType::kRecord, quote_type, &value, nullptr, &storage, &error))
-      << error;
-  lua_pop(L, 1);
-  ASSERT_NE(storage, nullptr);
-  EXPECT_EQ(value.type, ValueType::kRecord);
-  EXPECT_EQ(value.record_type, quote_type);
-  EXPECT_EQ(value.record, storage);
-  Quote out;
-  ASSERT_TRUE(detail::FromValue(value, &out));
-  quote_type->destroy(storage);
-  EXPECT_EQ(out.price.cents, 1251);
-  EXPECT_EQ(out.price.currency, "EUR!");
-  EXPECT_EQ(out.rate, 1.0);
-  EXPECT_FALSE(out.firm);
-  EXPECT_EQ(out.days, 29);
+  EXPECT_FALSE(LuaSandbox::Read(L, -2, &read, &error));
+  EXPECT_EQ(error, "unsupported type table");
+  EXPECT_FALSE(LuaSandbox::Read(L, -1, &read, &error));
+  EXPECT_EQ(error, "unsupported type function");
+  lua_settop(L, top);
 }
-
-TEST_F(ConvertTest, RecordMismatches) {
-  const RecordType* money = detail::RecordTypeOf<Money>();
-  const RecordType* quote = detail::RecordTypeOf<Quote>();
-  EXPECT_TRUE(ReadExpr("{cents = 5.0, currency = 'USD', note = {}}", ValueType::kRecord, money));
-  EXPECT_EQ(static_cast<const Money*>(record_)->cents, 5);
-  EXPECT_FALSE(ReadExpr("{currency = 'USD'}", ValueType::kRecord, money));
-  EXPECT_EQ(error_, "field 'cents': expected int, got nil");
-  EXPECT_EQ(record_, nullptr);
-  EXPECT_FALSE(ReadExpr("{cents = 1, currency = 2}", ValueType::kRecord, money));
-  EXPECT_EQ(error_, "field 'currency': expected string, got number");
-  EXPECT_FALSE(ReadExpr("{cents = 1.25, currency = 'x'}", ValueType::kRecord, money));
-  EXPECT_EQ(error_, "field 'cents': expected int, got non-integer number 1.25");
-  EXPECT_FALSE(ReadExpr("'Money'", ValueType::kRecord, money));
-  EXPECT_EQ(error_, "expected record Money, got string");
-  EXPECT_FALSE(ReadExpr("{price = {cents = 1}, rate = 1, firm = true, days = 1}",
-                        ValueType::kRecord, quote));
-  EXPECT_EQ(error_, "field 'price': field 'currency': expected string, got nil");
-  EXPECT_FALSE(ReadExpr("{price = {cents = 1, currency = ''}, rate = 1, firm = 1, days = 1}",
-                        ValueType::kRecord, quote));
-  EXPECT_EQ(error_, "field 'firm': expected bool, got number");
-  EXPECT_FALSE(
-      ReadExpr("{price = {cents = 1, currency = ''}, rate = 1, firm = true, "
-               "days = 1 << 40}",
-               ValueType::kRecord, quote));
-  EXPECT_EQ(error_, "field 'days': value out of range for the field");
-  // Metamethods are not consulted: only the table's own fields count.
-  EXPECT_FALSE(
-      ReadExpr("setmetatable({currency = 'x'}, {__index = function() "
-               "while true do end end})",
-               ValueType::kRecord, money));
-  EXPECT_EQ(error_, "field 'cents': expected int, got nil");
-}
-
-}  // namespace
-}  // namespace atrium::hotpatch::internal
-
-namespace atrium::hotpatch::internal {
-namespace {
 
 TEST(LuaSandboxPatternTest, BacktrackingPatternsOnLongSubjectsAreRefused) {
   SandboxLimits limits;
   limits.memory_bytes = 4u << 20;
   limits.time_us_per_call = 200000;
-  auto sb = LuaSandbox::Create(limits, nullptr);
+  auto sb = LuaSandbox::Create(Options(limits));
   ASSERT_TRUE(sb.ok());
   auto env =
       (*sb)->LoadChunk("=p",
@@ -867,4 +821,4 @@ TEST(LuaSandboxPatternTest, BacktrackingPatternsOnLongSubjectsAreRefused) {
 }
 
 }  // namespace
-}  // namespace atrium::hotpatch::internal
+}  // namespace atrium::lua
