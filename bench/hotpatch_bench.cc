@@ -26,6 +26,7 @@
 // is built once, in warm-up, and not inside a sample.
 #include <pthread.h>
 #include <sched.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -49,6 +50,7 @@
 #include <vector>
 
 #include "atrium/hotpatch.h"
+#include "atrium/package.h"
 #include "atrium/patch_point.h"
 #include "bench_util.h"
 #include "patch_package.h"
@@ -414,10 +416,15 @@ int Main(int argc, char** argv) {
   std::string pattern = (fs::temp_directory_path() / "atrium-hotpatch-bench-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) Fail("cannot create a temp dir from " + pattern);
   const fs::path root = pattern;
-  const hotpatch::internal::KeyPair keys = hotpatch::internal::GenerateKeyPair();
+  if (sodium_init() < 0) Fail("sodium_init failed");
+  SecretKey secret{};
+  PublicKey pub{};
+  crypto_sign_keypair(pub.data(), secret.data());
+  char pub_hex[2 * sizeof(PublicKey) + 1];
+  sodium_bin2hex(pub_hex, sizeof pub_hex, pub.data(), pub.size());
   hotpatch::RuntimeOptions options;
   options.data_dir = (root / "data").string();
-  options.trusted_keys = {keys.public_hex};
+  options.trusted_keys = {pub_hex};
   options.app_id = "com.atrium.bench";
   options.app_version = Must(Version::Parse("1.0.0"), "Version::Parse");
   options.bundle_version = [](std::string_view) -> std::optional<Version> { return std::nullopt; };
@@ -440,8 +447,11 @@ int Main(int argc, char** argv) {
     {"point": "bench.tag", "mode": "replace", "function": "tag", "signature": "string(string)"}]
 })json";
   std::ofstream(patch_dir + "/patch.lua") << kPatchSource;
-  MustOk(hotpatch::internal::SignPatchDir(patch_dir, keys.secret_hex), "signing the patch");
-  hotpatch::PatchInfo info = Must(runtime->Install(patch_dir), "installing the patch");
+  PackOptions pack;
+  pack.kind = ArtifactKind::kLuaPatch;
+  pack.secret_key = secret;
+  Must(PackDirectory(patch_dir, pack, patch_dir + ".atb"), "packing the patch");
+  hotpatch::PatchInfo info = Must(runtime->Install(patch_dir + ".atb"), "installing the patch");
   if (info.state != "enabled") Fail("the patch is " + info.state + ": " + info.reason);
 
   // The patch must really run (it floors where Fee rounds), and the

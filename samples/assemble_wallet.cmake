@@ -2,7 +2,8 @@
 # build tree, never committed), every baseline bundle packed and signed with
 # it as <out>/packages/<name>.atb (app.json lists the packages, so each
 # launch installs them through the artifact store), app.json with that key
-# pinned, and the sample hotpatches signed with it under <out>/../wallet-patches/.
+# pinned, and the sample hotpatches packed and signed with it under
+# <out>/../wallet-patches/<name>.atb (their directories beside them).
 #   cmake -DATRIUM=<atrium exe> -DSRC=<samples/wallet> -DOUT=<build/samples/wallet> -P this
 set(key_prefix ${OUT}/../wallet-release)
 if(NOT EXISTS ${key_prefix}.pub)

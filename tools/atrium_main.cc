@@ -3,13 +3,15 @@
 //   atrium run <app-dir> [--data-dir D] [--reindex] [--open APP]... [--url URL]...
 //   atrium bundles <app-dir> [--data-dir D]
 //   atrium validate <dir | bundle.json | app.json>
-//   atrium patch list|apply|enable|disable|rollback <app-dir> [patch-dir | id] [--data-dir D]
-//   atrium patch sign <patch-dir> --key K.key      atrium keygen --out PREFIX
-//   atrium pack|verify|inspect|unpack ...  signed .atb packages (package_commands.h)
-//   atrium diff|apply ...                  .atd delta packages (delta_commands.h)
-//   atrium profile <app-dir> --runs N [--out DIR] [--budget F] [--baseline F] ...
+//   atrium patch list|apply|enable|disable|rollback <app-dir> [X.atb | dir --key K | id]
+//   [--data-dir D] atrium patch sign <patch-dir> --key K.key      atrium keygen --out PREFIX atrium
+//   pack|verify|inspect|unpack ...  signed .atb packages (package_commands.h) atrium diff|apply ...
+//   .atd delta packages (delta_commands.h) atrium profile <app-dir> --runs N [--out DIR] [--budget
+//   F] [--baseline F] ...
 //
 // Uses only the public API (libatrium.so).
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -64,9 +66,9 @@ int Usage() {
                "  validate <path>     check bundle.json / app.json files; errors as\n"
                "                      file:json-pointer: message\n"
                "  patch list <app-dir>             installed hotpatches and points\n"
-               "  patch apply <app-dir> <dir>      verify and install a signed patch\n"
+               "  patch apply <app-dir> <X.atb | dir --key K>  verify and install a patch\n"
                "  patch enable|disable|rollback <app-dir> <id>\n"
-               "  patch sign <patch-dir> --key K   sign a patch with a release key\n"
+               "  patch sign <patch-dir> --key K   pack it into a signed lua_patch .atb\n"
                "  keygen --out PREFIX              new Ed25519 release key pair\n"
                "  pack <dir> --key K -o X.atb      pack and sign a bundle or artifact\n"
                "  verify X.atb --pubkey P          check signature and every entry\n"
@@ -161,12 +163,14 @@ int Patch(int argc, char** argv) {
   if (verb == "sign") return PatchSignMain(argc - 1, argv + 1);
   Common c;
   std::vector<std::string> rest;
-  std::string target;
-  // <verb> <app-dir> [target] [--data-dir D]
+  std::string target, key_path;
+  // <verb> <app-dir> [target] [--data-dir D] [--key K.key]
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--data-dir" && i + 1 < argc) {
       c.data_dir = argv[++i];
+    } else if (a == "--key" && i + 1 < argc) {
+      key_path = argv[++i];
     } else if (c.app_dir.empty()) {
       c.app_dir = a;
     } else if (target.empty()) {
@@ -209,7 +213,37 @@ int Patch(int argc, char** argv) {
   }
   if (target.empty()) return Usage();
   if (verb == "apply") {
-    auto info = runtime.Install(target);
+    // A patch directory (development): packed and signed with --key into a
+    // temporary package first; a .atb installs as it is.
+    std::string package = target;
+    std::string temp;
+    std::error_code ec;
+    if (std::filesystem::is_directory(target, ec)) {
+      if (key_path.empty()) {
+        std::fprintf(stderr,
+                     "atrium: %s is a patch directory: sign it with --key K.key (or install the "
+                     "package `atrium patch sign` makes)\n",
+                     target.c_str());
+        return 2;
+      }
+      auto key = atrium::ReadSecretKeyFile(key_path);
+      if (!key.ok()) {
+        std::fprintf(stderr, "atrium: %s\n", key.error().ToString().c_str());
+        return 1;
+      }
+      atrium::PackOptions o;
+      o.kind = atrium::ArtifactKind::kLuaPatch;
+      o.secret_key = *key;
+      temp = (*container)->data_dir() + "/.patch-" + std::to_string(::getpid()) + ".atb";
+      auto packed = atrium::PackDirectory(target, o, temp);
+      if (!packed.ok()) {
+        std::fprintf(stderr, "atrium: patch refused: %s\n", packed.error().ToString().c_str());
+        return 1;
+      }
+      package = temp;
+    }
+    auto info = runtime.Install(package);
+    if (!temp.empty()) std::filesystem::remove(temp, ec);
     if (!info.ok()) {
       std::fprintf(stderr, "atrium: patch refused: %s\n", info.error().ToString().c_str());
       return 1;

@@ -1,16 +1,8 @@
-// Hotpatch packages: the strict patch.json parser, signature verification of
-// a package directory, and the release-side key generation and signing
-// (formats in patch_package.h).
-//
-// LoadPatchPackage trusts nothing it has not verified. It reads every file
-// with a size cap first, then needs exactly one fact from the unverified
-// manifest, the source file name, which it takes from the JSON DOM (syntax
-// only; a name that is not a plain file name is refused before any file is
-// opened with it). It then checks the Ed25519 signature over
-// "atrium-patch-v1\n" + u64le(len) + patch.json + u64le(len) + source, and
-// only then runs the model validation (semver, ranges, names, limits) on the
-// manifest. A manifest that is not even valid JSON cannot be verified and is
-// reported as kCorrupt, naming the manifest and the syntax error.
+// Hotpatch packages: the strict patch.json parser and reading a patch (its
+// manifest and Lua source) from a signed .atb or from an installed copy
+// (formats in patch_package.h). Signatures are the package format's: a
+// patch is a package of kind lua_patch, verified by PackageReader and the
+// artifact store like every artifact.
 //
 // ParsePatchManifest runs in two layers, like the bundle.json parser
 // (manifest/src/manifest.cc): a basic_parser handler that builds the DOM,
@@ -18,17 +10,16 @@
 // walk of the DOM that turns every wrong type, unknown field and broken rule
 // into a kValidation Error naming the file and JSON pointer.
 //
-// Concurrency: no shared state except libsodium's one-time initialisation
-// (sodium_init, run once under a function-local static); every function may
-// run on any thread at any time. Boost.JSON can only throw std::bad_alloc
+// Concurrency: no shared state; every function may run on any thread at any
+// time. Boost.JSON can only throw std::bad_alloc
 // here; it is caught and becomes kInternal, so no exception leaves this file.
 #include "patch_package.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
@@ -47,9 +38,11 @@
 #include <utility>
 #include <vector>
 
-#include "atrium/manifest.h"
-#include "atrium/base/strict_json.h"
+#include "atrium/artifact_kind.h"
 #include "atrium/base/hex.h"
+#include "atrium/base/strict_json.h"
+#include "atrium/manifest.h"
+#include "atrium/package.h"
 
 // Early returns on a failed Result / Status (this file only; #undef'd below).
 #define PATCH_CAT_INNER(a, b) a##b
@@ -71,14 +64,11 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view kManifestName = "patch.json";
-constexpr std::string_view kSignatureName = "patch.sig";
-constexpr std::string_view kSignedMagic = "atrium-patch-v1\n";
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 constexpr size_t kMaxManifestBytes = 64 * 1024;
 constexpr size_t kMaxSourceBytes = 256 * 1024;
 // 128 hex characters plus a line ending and some slack for stray whitespace.
-constexpr size_t kMaxSignatureFileBytes = 256;
 constexpr size_t kMaxNestingDepth = 16;  // patch.json itself needs 4 levels
 
 constexpr size_t kMaxIdLength = 64;
@@ -178,9 +168,7 @@ std::string SourceNameProblem(std::string_view name) {
     if (c == '/' || c == '\\') return "must be a plain file name in the package directory";
     if (IsControl(c)) return "must not contain control characters";
   }
-  if (name == kManifestName || name == kSignatureName) {
-    return "must not be " + std::string(kManifestName) + " or " + std::string(kSignatureName);
-  }
+  if (name == kManifestName) return "must not be " + std::string(kManifestName);
   return "";
 }
 
@@ -656,84 +644,10 @@ std::optional<Error> ReadProblem(const FileRead& r, const std::string& path, con
   return std::nullopt;
 }
 
-void AppendU64Le(std::string* out, uint64_t n) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
-}
-
-std::string SignedMessage(std::string_view manifest, std::string_view source) {
-  std::string message;
-  message.reserve(kSignedMagic.size() + 16 + manifest.size() + source.size());
-  message += kSignedMagic;
-  AppendU64Le(&message, manifest.size());
-  message += manifest;
-  AppendU64Le(&message, source.size());
-  message += source;
-  return message;
-}
-
-void EnsureSodium() {
-  static const bool ready = sodium_init() >= 0;
-  ATRIUM_CHECK(ready, "libsodium failed to initialise");
-}
-
-std::string_view TrimTrailingSpace(std::string_view s) {
-  while (!s.empty() &&
-         (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
-// Writes `data` to `dir`/`name` by way of a temporary file in `dir`, fsync'd
-// and renamed over the target, then fsyncs `dir`.
-Status WriteFileAtomically(const std::string& dir, std::string_view name, std::string_view data) {
-  const std::string path = JoinPath(dir, name);
-  std::string temp = JoinPath(dir, "." + std::string(name) + ".XXXXXX");
-  int fd = ::mkstemp(temp.data());
-  if (fd < 0) {
-    return Located(ErrorCode::kIo, path, "",
-                   std::string("cannot create a temporary file: ") + std::strerror(errno));
-  }
-  auto fail = [&](const char* what) {
-    Error e = Located(ErrorCode::kIo, path, "", std::string(what) + ": " + std::strerror(errno));
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return e;
-  };
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("cannot write");
-    done += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, 0644) != 0) return fail("cannot set permissions");
-  if (::fsync(fd) != 0) return fail("cannot sync");
-  if (::close(fd) != 0) {
-    Error e =
-        Located(ErrorCode::kIo, path, "", std::string("cannot close: ") + std::strerror(errno));
-    ::unlink(temp.c_str());
-    return e;
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    Error e = Located(ErrorCode::kIo, path, "",
-                      std::string("cannot rename into place: ") + std::strerror(errno));
-    ::unlink(temp.c_str());
-    return e;
-  }
-  int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return Status::Ok();
-}
-
-// Reads the manifest and source of the package in `dir`, as LoadPatchPackage
-// and SignPatchDir need them: size-capped, the source named by the manifest's
-// DOM. `syntax_is_corruption` turns a JSON syntax error into kCorrupt (the
-// loader cannot verify such a package) instead of kParse (the signer reports
-// it as the author's mistake).
+// Reads the manifest and source of the patch in `dir`: size-capped, the
+// source named by the manifest's DOM. `syntax_is_corruption` turns a JSON
+// syntax error into kCorrupt (an installed copy that no longer parses was
+// damaged) instead of kParse (the author's mistake).
 struct RawPackage {
   std::string manifest_path;
   std::string source_name;
@@ -794,80 +708,19 @@ Result<PatchManifest> ParsePatchManifest(std::string_view json, std::string_view
   return BuildManifestNoThrow(doc, file);
 }
 
-Result<PatchPackage> LoadPatchPackage(const std::string& dir,
-                                      const std::vector<std::string>& trusted_keys) {
-  EnsureSodium();
-  if (trusted_keys.empty()) {
-    Error e = MakeError(ErrorCode::kInvalidArgument,
-                        "no trusted keys: a patch package is only loaded when its signature "
-                        "verifies against one of the app's release keys");
-    e.file = dir;
-    return e;
-  }
-  std::vector<std::array<unsigned char, crypto_sign_PUBLICKEYBYTES>> keys(trusted_keys.size());
-  for (size_t i = 0; i < trusted_keys.size(); ++i) {
-    std::string_view hex = TrimTrailingSpace(trusted_keys[i]);
-    if (!::atrium::internal::DecodeHex(hex, keys[i].data(), keys[i].size())) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "trusted key #" + std::to_string(i) + " " + Quote(trusted_keys[i]) +
-                           " is not an Ed25519 public key: expected " +
-                           std::to_string(2 * crypto_sign_PUBLICKEYBYTES) + " hex characters");
-    }
-  }
-
+Result<PatchPackage> ReadPatchDir(const std::string& dir, bool installed_copy) {
   struct stat dir_stat;
   const int stat_result = ::stat(dir.c_str(), &dir_stat);
   if (stat_result != 0 || !S_ISDIR(dir_stat.st_mode)) {
     const int err = stat_result != 0 ? errno : 0;
     return Located(ErrorCode::kIo, dir, "",
-                   "not a patch package directory" +
+                   "not a patch directory" +
                        (err != 0 ? ": " + std::generic_category().message(err) : std::string()));
   }
-
-  const std::string sig_path = JoinPath(dir, kSignatureName);
-  FileRead sig_file = ReadUpTo(sig_path, kMaxSignatureFileBytes);
-  if (sig_file.error == ENOENT) {
-    return Located(ErrorCode::kCorrupt, sig_path, "",
-                   "missing signature file: the package is not signed");
-  }
-  if (sig_file.error != 0 || sig_file.not_regular) {
-    return *ReadProblem(sig_file, sig_path, "signature file", kMaxSignatureFileBytes);
-  }
-  unsigned char signature[crypto_sign_BYTES];
-  if (sig_file.too_large ||
-      !::atrium::internal::DecodeHex(TrimTrailingSpace(sig_file.data), signature, sizeof(signature))) {
-    return Located(ErrorCode::kCorrupt, sig_path, "",
-                   "not a signature: expected " + std::to_string(2 * crypto_sign_BYTES) +
-                       " hex characters (an Ed25519 signature), found " +
-                       (sig_file.too_large ? "more than " + std::to_string(kMaxSignatureFileBytes)
-                                           : std::to_string(sig_file.data.size())) +
-                       " bytes");
-  }
-
   json::monotonic_resource arena;
   json::value doc;
-  ASSIGN_OR_RETURN(RawPackage raw, ReadRawPackage(dir, &arena, &doc, true));
-
-  const std::string message = SignedMessage(raw.manifest_json, raw.source);
-  bool verified = false;
-  for (const auto& key : keys) {
-    if (crypto_sign_verify_detached(signature,
-                                    reinterpret_cast<const unsigned char*>(message.data()),
-                                    message.size(), key.data()) == 0) {
-      verified = true;
-      break;
-    }
-  }
-  if (!verified) {
-    return Located(ErrorCode::kCorrupt, sig_path, "",
-                   "signature does not verify against any trusted key (" +
-                       std::string(kManifestName) + " or " + raw.source_name +
-                       " was modified after signing, or it was signed by an untrusted key)");
-  }
-
+  ASSIGN_OR_RETURN(RawPackage raw, ReadRawPackage(dir, &arena, &doc, installed_copy));
   ASSIGN_OR_RETURN(PatchManifest manifest, BuildManifestNoThrow(doc, raw.manifest_path));
-  ATRIUM_CHECK(JoinPath(dir, manifest.source) == raw.source_path,
-               "manifest source differs from the file that was verified");
   PatchPackage package;
   package.manifest = std::move(manifest);
   package.manifest_json = std::move(raw.manifest_json);
@@ -876,52 +729,32 @@ Result<PatchPackage> LoadPatchPackage(const std::string& dir,
   return package;
 }
 
-KeyPair GenerateKeyPair() {
-  EnsureSodium();
-  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-  unsigned char sk[crypto_sign_SECRETKEYBYTES];
-  ATRIUM_CHECK(crypto_sign_keypair(pk, sk) == 0, "crypto_sign_keypair failed");
-  KeyPair pair;
-  pair.public_hex = ::atrium::internal::HexOf(pk, sizeof(pk));
-  pair.secret_hex = ::atrium::internal::HexOf(sk, sizeof(sk));
-  sodium_memzero(sk, sizeof(sk));
-  return pair;
-}
-
-Status SignPatchDir(const std::string& dir, const std::string& secret_hex) {
-  EnsureSodium();
-  unsigned char sk[crypto_sign_SECRETKEYBYTES];
-  if (!::atrium::internal::DecodeHex(TrimTrailingSpace(secret_hex), sk, sizeof(sk))) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "secret key is not an Ed25519 secret key: expected " +
-                         std::to_string(2 * crypto_sign_SECRETKEYBYTES) + " hex characters");
+Result<PatchPackage> ReadPatchPackage(const PackageReader& reader) {
+  const PackageInfo& info = reader.info();
+  if (info.kind != ArtifactKind::kLuaPatch) {
+    return Located(ErrorCode::kValidation, reader.path(), "",
+                   std::string("not a hotpatch: a package of kind ") + ArtifactKindName(info.kind) +
+                       " (a hotpatch is a lua_patch package of a patch directory)");
   }
-  // An Ed25519 secret key is seed || public key; a key whose halves do not
-  // belong together signs with a public key nobody holds.
-  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-  unsigned char check[crypto_sign_SECRETKEYBYTES];
-  crypto_sign_seed_keypair(pk, check, sk);
-  const bool consistent = sodium_memcmp(check, sk, sizeof(sk)) == 0;
-  sodium_memzero(check, sizeof(check));
-  if (!consistent) {
-    sodium_memzero(sk, sizeof(sk));
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "secret key is damaged: its public half does not match its seed");
+  const std::string manifest_file = reader.path() + ":" + std::string(kManifestName);
+  ASSIGN_OR_RETURN(PatchManifest manifest, ParsePatchManifest(info.manifest, manifest_file));
+  auto entry = std::find_if(info.entries.begin(), info.entries.end(),
+                            [&](const PackEntryInfo& e) { return e.path == manifest.source; });
+  if (entry == info.entries.end()) {
+    return Located(ErrorCode::kValidation, manifest_file, "/source",
+                   "the source " + Quote(manifest.source) + " is not in the package");
   }
-
-  json::monotonic_resource arena;
-  json::value doc;
-  Result<RawPackage> raw = ReadRawPackage(dir, &arena, &doc, false);
-  if (!raw.ok()) {
-    sodium_memzero(sk, sizeof(sk));
-    return raw.error();
+  if (entry->size > kMaxSourceBytes) {
+    return Located(
+        ErrorCode::kValidation, reader.path() + ":" + manifest.source, "",
+        "patch source is larger than the " + std::to_string(kMaxSourceBytes / 1024) + " KiB limit");
   }
-  const std::string message = SignedMessage(raw->manifest_json, raw->source);
-  unsigned char signature[crypto_sign_BYTES];
-  crypto_sign_detached(signature, nullptr, reinterpret_cast<const unsigned char*>(message.data()),
-                       message.size(), sk);
-  sodium_memzero(sk, sizeof(sk));
-  return WriteFileAtomically(dir, kSignatureName, ::atrium::internal::HexOf(signature, sizeof(signature)) + "\n");
+  ASSIGN_OR_RETURN(std::string source, reader.ReadEntry(manifest.source));
+  PatchPackage package;
+  package.manifest = std::move(manifest);
+  package.manifest_json = info.manifest;
+  package.source = std::move(source);
+  return package;
 }
 
 }  // namespace atrium::hotpatch::internal

@@ -1,13 +1,11 @@
-// Patch packages: a directory holding
+// Patches: a patch directory holds
 //   patch.json   the manifest (below)
 //   <source>     the Lua source named by the manifest (default patch.lua)
-//   patch.sig    Ed25519 detached signature, hex, over the signed message:
-//                "atrium-patch-v1\n" + u64le(len(patch.json)) + patch.json
-//                + u64le(len(source)) + source
-// A package is only used after its signature verifies against one of the
-// app's trusted release keys and its manifest validates. Until the signed
-// package format and artifact store land, this is the verification the store
-// will apply.
+// and ships as a signed .atb package of kind lua_patch (`atrium pack <dir>
+// --kind lua_patch`, or `atrium patch sign`), installed through the artifact
+// store like every artifact: the store verifies its signature against the
+// app's release keys and every entry's hash, and re-hashes the installed
+// copy before it is loaded.
 //
 // patch.json:
 //   { "id": "fix-fee-rounding",            [a-z][a-z0-9_.-]{0,63}
@@ -32,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "atrium/package.h"
 #include "atrium/result.h"
 #include "atrium/semver.h"
 
@@ -76,21 +75,18 @@ struct PatchPackage {
   std::string dir;
 };
 
-// Reads `dir`, checks the signature against `trusted_keys` (64-hex-char
-// Ed25519 public keys), then the manifest. kCorrupt for a bad/missing
-// signature or a tampered file (naming it), kValidation/kParse for the
-// manifest, kIo for unreadable files. Sources over 256 KiB are refused.
-Result<PatchPackage> LoadPatchPackage(const std::string& dir,
-                                      const std::vector<std::string>& trusted_keys);
+// Reads the patch in `dir` (a patch directory, or the installed copy the
+// artifact store extracted): patch.json and its source, size-capped, the
+// manifest validated. kValidation/kParse for the manifest (kCorrupt when
+// `installed_copy` and it no longer parses), kIo for unreadable files.
+// Sources over 256 KiB are refused. No signature: a directory is trusted
+// only as the store's verified copy, or by its author for packing.
+Result<PatchPackage> ReadPatchDir(const std::string& dir, bool installed_copy);
 
-// Key handling for the release side (`atrium keygen`, `atrium patch sign`).
-struct KeyPair {
-  std::string public_hex;  // 64 hex chars
-  std::string secret_hex;  // 128 hex chars
-};
-KeyPair GenerateKeyPair();
-// Writes <dir>/patch.sig for the manifest and source in `dir`.
-Status SignPatchDir(const std::string& dir, const std::string& secret_hex);
+// The patch a signed package holds (its signature is the caller's to verify
+// first): the kind must be lua_patch, patch.json valid and the source an
+// entry of at most 256 KiB. Errors name the package file.
+Result<PatchPackage> ReadPatchPackage(const PackageReader& reader);
 
 }  // namespace atrium::hotpatch::internal
 

@@ -1,25 +1,33 @@
-// PatchStore: the durable record of installed hotpatches, in SQLite
-// (<data_dir>/hotpatch.db, WAL, synchronous=FULL) with each installed
-// package copied to <data_dir>/patches/<id>-<version>/.
+// PatchStore: the app's hotpatches as the artifact store holds them (kind
+// lua_patch rows of state.db, each version extracted under
+// artifacts/lua_patch/<id>/<version>/), plus what only hotpatch keeps: the
+// fault count of each version (table hotpatch_faults in the same state.db).
 //
-// States: enabled, disabled, failed (auto-disabled after max_faults), and
-// superseded (an older version of a patch id). Every change is one
-// transaction and appends a history row (time, state, reason), so
-// `atrium patch list` can say why a patch is in its state. DisableAll is one
-// transaction: the launch guard calls it before any bundle code runs.
+// States, as hotpatch names the store's: enabled = active, superseded =
+// previous (the version a rollback returns to), disabled, failed
+// (auto-disabled after max_faults). Like every artifact, when the enabled
+// version is disabled or fails, its previous version (if any) becomes
+// enabled; Disable of a patch id disables both. Every change is the store's
+// transaction and appears in its history with the reason.
 //
-// Concurrency: all methods are thread-safe (one mutex around the
-// connection).
+// Concurrency: thread-safe (the store is; the faults table has its own
+// connection behind a mutex).
 #ifndef ATRIUM_HOTPATCH_PATCH_STORE_H_
 #define ATRIUM_HOTPATCH_PATCH_STORE_H_
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "atrium/artifact_store.h"
 #include "atrium/result.h"
-#include "patch_package.h"
+
+namespace atrium::internal {
+class SqliteDb;
+}  // namespace atrium::internal
 
 namespace atrium::hotpatch::internal {
 
@@ -34,40 +42,45 @@ struct StoredPatch {
   std::string reason;        // of the last state change
   uint32_t faults = 0;       // since it was last enabled
   uint64_t install_seq = 0;  // order of installation (composition tie-break)
-};
-
-struct PatchHistoryEntry {
-  std::string id;
-  std::string version;
-  int64_t time_unix_ms = 0;
-  PatchState state;
-  std::string reason;
+  ArtifactRecord record;     // the store's row
 };
 
 class PatchStore {
  public:
-  static Result<std::unique_ptr<PatchStore>> Open(const std::string& data_dir);
+  // Uses `store` (it outlives the PatchStore) for the patches and opens the
+  // faults table in its state.db.
+  static Result<std::unique_ptr<PatchStore>> Open(ArtifactStore* store);
   ~PatchStore();
 
-  // Copies the package into the store (temp dir + fsync + rename), records
-  // it enabled, and supersedes any other version of the same id — all or
-  // nothing. kAlreadyExists when this id+version is installed.
-  Result<StoredPatch> Install(const PatchPackage& package);
+  ArtifactStore& artifacts() const { return *store_; }
+
+  // Installs a signed lua_patch package as the enabled version of its id
+  // (the enabled one becomes superseded). The store verifies it.
+  Result<StoredPatch> Install(const std::string& package_path);
+  // kEnabled: the newest disabled or failed version of `id` becomes enabled
+  // (faults reset). kDisabled: every version of `id` in use is disabled.
+  // kFailed: the enabled version failed (its previous, if any, takes over).
   Status SetState(const std::string& id, PatchState state, const std::string& reason);
-  // Adds a fault; returns the new count.
+  // Adds a fault to the enabled version of `id`; returns the new count.
   Result<uint32_t> RecordFault(const std::string& id, const std::string& message);
-  // Re-enables the previous (superseded) version of `id`, disabling the
-  // current one. kNotFound when there is none.
+  // The superseded version of `id` becomes enabled again, the enabled one
+  // disabled. kNotFound when there is none.
   Status Rollback(const std::string& id, const std::string& reason);
   Status DisableAll(const std::string& reason);
-  // Current version of every id (not superseded ones), by install order.
+  // The current version of every id (enabled, else the newest disabled or
+  // failed one), by install order.
   Result<std::vector<StoredPatch>> List();
-  Result<std::vector<PatchHistoryEntry>> History(const std::string& id);
+  // Every enabled version, by install order.
+  Result<std::vector<StoredPatch>> Enabled();
 
  private:
   PatchStore() = default;
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  Result<uint32_t> Faults(const std::string& id, const std::string& version);
+  Status ResetFaults(const std::string& id, const std::string& version);
+
+  ArtifactStore* store_ = nullptr;
+  std::mutex mu_;
+  std::unique_ptr<atrium::internal::SqliteDb> db_;  // guarded by mu_: the faults table
 };
 
 }  // namespace atrium::hotpatch::internal

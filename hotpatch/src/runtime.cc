@@ -20,9 +20,11 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "atrium/artifact_store.h"
 #include "atrium/container.h"
 #include "atrium/hotpatch.h"
 #include "atrium/lua/sandbox.h"
+#include "atrium/package.h"
 #include "atrium/thread_activity.h"
 #include "patch_marshal.h"
 #include "patch_package.h"
@@ -139,7 +141,7 @@ class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<Ru
 
   PatchPointCore* Declare(std::string_view id, const Signature& signature) override;
   Status ExposeFunction(std::string_view name, HostFunction fn) override;
-  Result<PatchInfo> Install(const std::string& package_dir) override;
+  Result<PatchInfo> Install(const std::string& package_path) override;
   Status Enable(std::string_view id) override;
   Status Disable(std::string_view id, std::string_view reason) override;
   Status Rollback(std::string_view id) override;
@@ -171,7 +173,9 @@ class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<Ru
   std::atomic<uint64_t> host_generation_{1};
 
   std::mutex mu_;
-  std::unique_ptr<PatchStore> store_;                                      // guarded by mu_
+  std::unique_ptr<ArtifactStore> own_store_;  // when the options name no store
+  std::vector<PublicKey> keys_;               // the trusted keys, parsed at Init
+  std::unique_ptr<PatchStore> store_;         // guarded by mu_
   std::map<std::string, std::unique_ptr<PointCore>, std::less<>> points_;  // guarded by mu_
   std::vector<std::unique_ptr<LoadedPatch>> patches_;          // enabled, guarded by mu_
   std::vector<std::unique_ptr<LoadedPatch>> retired_patches_;  // kept for in-flight calls
@@ -189,7 +193,19 @@ bool PointCore::Invoke(std::span<const PatchValue> args, PatchValue* result,
 }
 
 Status RuntimeImpl::Init() {
-  auto store = PatchStore::Open(options_.data_dir);
+  for (const std::string& hex : options_.trusted_keys) {
+    Result<PublicKey> key = ParsePublicKeyHex(hex, "trusted key");
+    if (!key.ok()) return key.error();
+    keys_.push_back(*key);
+  }
+  ArtifactStore* artifacts = options_.store;
+  if (artifacts == nullptr) {
+    auto opened = ArtifactStore::Open({options_.data_dir, keys_});
+    if (!opened.ok()) return opened.error();
+    own_store_ = std::move(opened).value();
+    artifacts = own_store_.get();
+  }
+  auto store = PatchStore::Open(artifacts);
   if (!store.ok()) return store.error();
   std::lock_guard lock(mu_);
   store_ = std::move(store).value();
@@ -221,31 +237,46 @@ Status RuntimeImpl::TargetsMatch(const PatchManifest& m) const {
 }
 
 Status RuntimeImpl::ReloadLocked() {
-  auto list = store_->List();
-  if (!list.ok()) return list.error();
+  // The enabled versions that may run: each installed copy re-hashed against
+  // its signed package (a copy changed on disk never runs) and its targets
+  // checked. A version refused here fails or is disabled, which may enable
+  // its previous version: checked in the next round.
+  std::vector<std::pair<StoredPatch, PatchPackage>> usable;
+  for (int round = 0; round < 8; ++round) {
+    auto list = store_->Enabled();
+    if (!list.ok()) return list.error();
+    usable.clear();
+    bool changed = false;
+    for (StoredPatch& sp : *list) {
+      Status verified = store_->artifacts().VerifyFiles(sp.record);
+      Result<PatchPackage> pkg = verified.ok() ? ReadPatchDir(sp.dir, /*installed_copy=*/true)
+                                               : Result<PatchPackage>(verified.error());
+      if (!pkg.ok()) {
+        changed |= store_
+                       ->SetState(sp.id, PatchState::kFailed,
+                                  "installed copy no longer verifies: " + pkg.error().ToString())
+                       .ok();
+        continue;
+      }
+      if (Status t = TargetsMatch(pkg->manifest); !t.ok()) {
+        changed |= store_->SetState(sp.id, PatchState::kDisabled, t.error().message).ok();
+        continue;
+      }
+      usable.emplace_back(std::move(sp), std::move(pkg).value());
+    }
+    if (!changed) break;
+  }
   for (auto& p : patches_) retired_patches_.push_back(std::move(p));
   patches_.clear();
-  for (const StoredPatch& sp : *list) {
-    if (sp.state != PatchState::kEnabled) continue;
-    // Verify again at every load: a package changed on disk never runs.
-    auto pkg = LoadPatchPackage(sp.dir, options_.trusted_keys);
-    if (!pkg.ok()) {
-      (void)store_->SetState(sp.id, PatchState::kFailed,
-                             "installed copy no longer verifies: " + pkg.error().ToString());
-      continue;
-    }
-    if (Status t = TargetsMatch(pkg->manifest); !t.ok()) {
-      (void)store_->SetState(sp.id, PatchState::kDisabled, t.error().message);
-      continue;
-    }
+  for (auto& [sp, pkg] : usable) {
     auto lp = std::make_unique<LoadedPatch>();
     // One slot per installed version, stable across reloads, so threads keep
     // their loaded sandboxes when an unrelated patch changes.
     auto [slot, fresh] = slot_of_seq_.emplace(sp.install_seq, next_slot_);
     if (fresh) ++next_slot_;
     lp->slot = slot->second;
-    lp->stored = sp;
-    lp->package = std::move(pkg).value();
+    lp->stored = std::move(sp);
+    lp->package = std::move(pkg);
     const auto& m = lp->package.manifest;
     lp->limits.memory_bytes = size_t{m.memory_kb} * 1024;
     lp->limits.instructions_per_call = m.instructions;
@@ -327,8 +358,14 @@ Status RuntimeImpl::ExposeFunction(std::string_view name, HostFunction fn) {
   return Status::Ok();
 }
 
-Result<PatchInfo> RuntimeImpl::Install(const std::string& package_dir) {
-  auto pkg = LoadPatchPackage(package_dir, options_.trusted_keys);
+Result<PatchInfo> RuntimeImpl::Install(const std::string& package_path) {
+  // Checked before the store is touched: signature, kind, manifest, source,
+  // targets and the points' signatures; the store verifies again as it
+  // installs.
+  auto reader = PackageReader::Open(package_path);
+  if (!reader.ok()) return reader.error();
+  if (Status v = (*reader)->Verify(keys_); !v.ok()) return v.error();
+  auto pkg = ReadPatchPackage(**reader);
   if (!pkg.ok()) return pkg.error();
   if (Status t = TargetsMatch(pkg->manifest); !t.ok()) return t.error();
   std::lock_guard lock(mu_);
@@ -338,14 +375,22 @@ Result<PatchInfo> RuntimeImpl::Install(const std::string& package_dir) {
       Error e = MakeError(ErrorCode::kValidation, "patch point " + decl.point + " is " +
                                                       it->second->signature_string() +
                                                       ", the patch declares " + decl.signature);
-      e.file = package_dir + "/patch.json";
+      e.file = package_path + ":patch.json";
       return e;
     }
   }
-  auto stored = store_->Install(*pkg);
+  reader->reset();  // the store opens the package itself
+  auto stored = store_->Install(package_path);
   if (!stored.ok()) return stored.error();
   Status s = ReloadLocked();
   if (!s.ok()) return s.error();
+  // The state now (a version refused at load is no longer enabled).
+  auto list = store_->List();
+  if (list.ok()) {
+    for (const StoredPatch& p : *list) {
+      if (p.id == stored->id && p.version == stored->version) return InfoOf(p);
+    }
+  }
   return InfoOf(*stored);
 }
 
@@ -380,7 +425,7 @@ PatchInfo RuntimeImpl::InfoOf(const StoredPatch& p) const {
   info.state = PatchStateName(p.state);
   info.reason = p.reason;
   info.faults = p.faults;
-  auto pkg = LoadPatchPackage(p.dir, options_.trusted_keys);
+  auto pkg = ReadPatchDir(p.dir, /*installed_copy=*/true);
   if (pkg.ok()) {
     for (const auto& d : pkg->manifest.points) {
       info.points.push_back(d.point + " (" + PatchModeName(d.mode) + ")");
@@ -763,6 +808,7 @@ Result<std::shared_ptr<Runtime>> Runtime::AttachTo(Container& container,
                                                    std::vector<std::string> trusted_keys) {
   RuntimeOptions options;
   options.data_dir = container.data_dir();
+  options.store = &container.artifacts();
   options.trusted_keys = std::move(trusted_keys);
   options.app_id = container.app().id;
   options.app_version = container.app().version;

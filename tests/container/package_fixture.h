@@ -31,6 +31,17 @@ struct Keys {
   }
 };
 
+// Packs `dir` into a signed package of `kind` beside it (<dir>.atb) and
+// returns its path.
+inline std::string PackDir(const std::string& dir, const Keys& keys, ArtifactKind kind) {
+  PackOptions o;
+  o.kind = kind;
+  o.secret_key = keys.sec;
+  auto packed = PackDirectory(dir, o, dir + ".atb");
+  EXPECT_TRUE(packed.ok()) << packed.error().ToString();
+  return dir + ".atb";
+}
+
 // Packs fixture `fixture` at `version` (bundle.json rewritten).
 inline std::string PackFixture(const std::string& work, const Keys& keys,
                                const std::string& fixture, const std::string& version) {

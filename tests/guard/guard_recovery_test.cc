@@ -150,7 +150,8 @@ TEST(GuardRecoveryTest, LevelTwoRollsUpdatesBackAndLevelThreeReturnsToTheBaselin
     reasons[2] = r.decision.reason;
 
     EXPECT_EQ(Launch(app, false, &r, ExpectCounterVersion("1.1.0")), 2);  // 6
-    EXPECT_EQ(r.actions, Actions({"rolled native_bundle:com.test.counter@1.2.0 back to 1.1.0 (active)"}));
+    EXPECT_EQ(r.actions,
+              Actions({"rolled native_bundle:com.test.counter@1.2.0 back to 1.1.0 (active)"}));
     EXPECT_EQ(CounterState(app, "1.2.0"), "disabled");
     EXPECT_EQ(CounterState(app, "1.1.0"), "active");
     EXPECT_EQ(CounterCurrent(app), "1.1.0 (active)");
@@ -270,12 +271,10 @@ TEST(GuardRecoveryTest, LevelOneWithoutBlameDisablesTheUpdatesSinceTheLastGoodLa
 
 class HotpatchRecoveryTest : public ::testing::Test {
  protected:
-  void SetUp() override { keys_ = hotpatch::internal::GenerateKeyPair(); }
-
   std::shared_ptr<hotpatch::Runtime> OpenRuntime() {
     hotpatch::RuntimeOptions o;
     o.data_dir = app_.data_dir();
-    o.trusted_keys = {keys_.public_hex};
+    o.trusted_keys = {keys_.pub_hex};
     o.app_id = "com.test.app";
     o.app_version = Version::Parse("1.0.0").value();
     auto rt = hotpatch::Runtime::Open(std::move(o));
@@ -283,7 +282,7 @@ class HotpatchRecoveryTest : public ::testing::Test {
     return rt.ok() ? std::move(rt).value() : nullptr;
   }
 
-  // A signed patch directory for patch `id` at `version`.
+  // A signed lua_patch package of patch `id` at `version`.
   std::string MakePatch(const std::string& id, const std::string& version) {
     std::string dir = app_.root() + "/patch-src/" + id + "-" + version;
     fs::create_directories(dir);
@@ -295,9 +294,7 @@ class HotpatchRecoveryTest : public ::testing::Test {
         << "\"memory_kb\": 256, \"max_faults\": 2}}";
     std::ofstream(dir + "/patch.lua")
         << "function fee(original, cents, cur) return original(cents, cur) end";
-    Status s = hotpatch::internal::SignPatchDir(dir, keys_.secret_hex);
-    EXPECT_TRUE(s.ok()) << s.error().ToString();
-    return dir;
+    return testing::PackDir(dir, keys_, ArtifactKind::kLuaPatch);
   }
 
   // "version state" of patch `id` as the runtime lists it.
@@ -313,7 +310,7 @@ class HotpatchRecoveryTest : public ::testing::Test {
   }
 
   TestApp app_{{"greeter", "staged"}, "greeter"};
-  hotpatch::internal::KeyPair keys_;
+  Keys keys_;
 };
 
 TEST_F(HotpatchRecoveryTest, LevelTwoRollsHotpatchesBackAndLevelThreeDisablesThemAll) {
@@ -338,8 +335,8 @@ TEST_F(HotpatchRecoveryTest, LevelTwoRollsHotpatchesBackAndLevelThreeDisablesThe
     EXPECT_EQ(r.actions, Actions({kNothingToDisable}));
     EXPECT_EQ(PatchState("fee-fix"), "1.1.0 enabled");
     EXPECT_EQ(Launch(app_, false, &r), 2);  // 4
-    EXPECT_EQ(r.actions, Actions({"rolled lua_patch:fee-fix@1.1.0 back",
-                                  "disabled lua_patch:solo@1.0.0 (no previous version)"}));
+    EXPECT_EQ(r.actions, Actions({"rolled lua_patch:fee-fix@1.1.0 back to 1.0.0 (active)",
+                                  "rolled lua_patch:solo@1.0.0 back to the baseline"}));
     reasons[2] = r.decision.reason;
     EXPECT_EQ(PatchState("fee-fix"), "1.0.0 enabled");
     std::string why;
@@ -347,7 +344,7 @@ TEST_F(HotpatchRecoveryTest, LevelTwoRollsHotpatchesBackAndLevelThreeDisablesThe
     EXPECT_EQ(why, r.decision.reason);
   }
   EXPECT_EQ(Launch(app_, true, &r), 3);  // 5: after three failures
-  EXPECT_EQ(r.actions, Actions({"disabled every lua_patch"}));
+  EXPECT_EQ(r.actions, Actions({"disabled lua_patch:fee-fix@1.0.0"}));
   reasons[3] = r.decision.reason;
   std::string why;
   EXPECT_EQ(PatchState("fee-fix", &why), "1.0.0 disabled");
@@ -370,13 +367,46 @@ TEST_F(HotpatchRecoveryTest, LevelTwoRollsHotpatchesBackAndLevelThreeDisablesThe
   EXPECT_EQ(h.launches[1].level, 3);
   EXPECT_TRUE(h.launches[0].active_artifacts.empty());
   ASSERT_EQ(h.actions.size(), 4u);
-  EXPECT_EQ(h.actions[0].what, "disabled every lua_patch");
+  EXPECT_EQ(h.actions[0].what, "disabled lua_patch:fee-fix@1.0.0");
   EXPECT_EQ(h.actions[0].level, 3);
   EXPECT_EQ(h.actions[0].why, reasons[3]);
-  EXPECT_EQ(h.actions[1].what, "disabled lua_patch:solo@1.0.0 (no previous version)");
+  EXPECT_EQ(h.actions[1].what, "rolled lua_patch:solo@1.0.0 back to the baseline");
   EXPECT_EQ(h.actions[1].why, reasons[2]);
-  EXPECT_EQ(h.actions[2].what, "rolled lua_patch:fee-fix@1.1.0 back");
+  EXPECT_EQ(h.actions[2].what, "rolled lua_patch:fee-fix@1.1.0 back to 1.0.0 (active)");
   EXPECT_EQ(h.actions[2].level, 2);
+}
+
+// A hotpatch is an artifact like any other: after a failed launch the
+// guard's integrity check re-hashes its installed copy against its signed
+// package and disables a copy that was changed on disk.
+TEST_F(HotpatchRecoveryTest, AChangedInstalledPatchIsDisabledByTheIntegrityCheck) {
+  std::string dir;
+  {
+    auto rt = OpenRuntime();
+    ASSERT_NE(rt, nullptr);
+    auto info = rt->Install(MakePatch("fee-fix", "1.0.0"));
+    ASSERT_TRUE(info.ok()) << info.error().ToString();
+  }
+  EXPECT_EQ(Launch(app_, true), 0);
+  {
+    auto store = ArtifactStore::Open({app_.data_dir(), {}});
+    ASSERT_TRUE(store.ok());
+    auto current = (*store)->Current(ArtifactKind::kLuaPatch, "fee-fix");
+    ASSERT_TRUE(current.ok() && current->has_value());
+    dir = (*current)->dir;
+  }
+  std::ofstream(dir + "/patch.lua", std::ios::app) << "\n-- changed on the device";
+  {
+    ScopedEnv env("ATRIUM_TEST_FAIL_TASK", "prepare");
+    EXPECT_EQ(Launch(app_, false), 0);
+  }
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app_, true, &r), 1);
+  ASSERT_FALSE(r.actions.empty());
+  EXPECT_EQ(r.actions.front(),
+            "disabled lua_patch:fee-fix@1.0.0 (integrity check: its files do not match its "
+            "package)");
+  EXPECT_EQ(PatchState("fee-fix"), "1.0.0 disabled");
 }
 
 // ---- A partial crash record --------------------------------------------------

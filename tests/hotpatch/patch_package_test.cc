@@ -1,7 +1,10 @@
 // Tests for hotpatch packages: the strict patch.json parser (every rule, each
-// error naming file and JSON pointer) and signed packages in real temp
-// directories with real Ed25519 keys (round trip, and every way a package can
-// be damaged or mis-signed being refused with an error naming the file).
+// error naming file and JSON pointer), reading a patch directory (bad,
+// missing, oversized and escaping files refused naming the file), and
+// packing a patch as a signed lua_patch package (the hotpatch layer checks
+// patch.json at pack time; a package of another kind, or without its source,
+// is no patch). Signatures and tampering are the package format's
+// (tests/bundles_pkg) and the store's (tests/artifacts).
 #include "patch_package.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../container/package_fixture.h"
+#include "atrium/package.h"
 #include "atrium/result.h"
 
 namespace atrium::hotpatch::internal {
@@ -292,7 +297,7 @@ std::vector<BadCase> BadCases() {
       {"source_empty", kTargets, kTargets + R"j(, "source": "")j", kV, "/source",
        "must not be empty"},
       {"source_is_manifest", kTargets, kTargets + R"j(, "source": "patch.json")j", kV, "/source",
-       "must not be patch.json or patch.sig"},
+       "must not be patch.json"},
       {"source_control", kTargets, kTargets + R"j(, "source": "a\u0001.lua")j", kV, "/source",
        "control characters"},
       // Syntax.
@@ -373,11 +378,6 @@ TEST(ParsePatchManifestTest, SyntaxErrorNamesOffset) {
 // ---------------------------------------------------------------------------
 // Packages on disk.
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 void WriteFile(const fs::path& path, std::string_view data) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
@@ -394,24 +394,20 @@ class PatchPackageTest : public ::testing::Test {
     root_ = tmpl;
     dir_ = root_ / "pkg";
     fs::create_directory(dir_);
-    key_ = GenerateKeyPair();
     WriteFile(dir_ / "patch.json", kPackageManifest);
     WriteFile(dir_ / "patch.lua", kSource);
-    Status signed_ok = SignPatchDir(dir_.string(), key_.secret_hex);
-    ASSERT_TRUE(signed_ok.ok()) << signed_ok.error().ToString();
   }
   void TearDown() override {
     std::error_code ec;
     fs::remove_all(root_, ec);
   }
 
-  Result<PatchPackage> Load() { return LoadPatchPackage(dir_.string(), {key_.public_hex}); }
-
-  // Loads, expecting failure with `code` naming `file`; returns the error.
-  Error ExpectRefused(ErrorCode code, const fs::path& file) {
-    Result<PatchPackage> p = Load();
+  // Reads the directory as its author's copy, expecting failure with `code`
+  // naming `file`; returns the error.
+  Error ExpectRefused(ErrorCode code, const fs::path& file, bool installed_copy = false) {
+    Result<PatchPackage> p = ReadPatchDir(dir_.string(), installed_copy);
     if (p.ok()) {
-      ADD_FAILURE() << "package was accepted";
+      ADD_FAILURE() << "patch was accepted";
       return Error();
     }
     EXPECT_EQ(p.error().code, code) << p.error().ToString();
@@ -419,11 +415,15 @@ class PatchPackageTest : public ::testing::Test {
     return p.error();
   }
 
-  void FlipByte(const fs::path& file, size_t offset) {
-    std::string data = ReadFile(file);
-    ASSERT_LT(offset, data.size());
-    data[offset] ^= 0x01;
-    WriteFile(file, data);
+  // Packs dir_ as `kind`; the package path, or the error.
+  Result<std::string> Pack(ArtifactKind kind = ArtifactKind::kLuaPatch) {
+    PackOptions o;
+    o.kind = kind;
+    o.secret_key = keys_.sec;
+    const std::string out = (root_ / "patch.atb").string();
+    auto packed = PackDirectory(dir_.string(), o, out);
+    if (!packed.ok()) return packed.error();
+    return out;
   }
 
   static constexpr std::string_view kPackageManifest = R"j({
@@ -436,66 +436,16 @@ class PatchPackageTest : public ::testing::Test {
 
   fs::path root_;
   fs::path dir_;
-  KeyPair key_;
+  testing::Keys keys_;
 };
 
-TEST_F(PatchPackageTest, GeneratesDistinctHexKeys) {
-  KeyPair other = GenerateKeyPair();
-  EXPECT_EQ(key_.public_hex.size(), 64u);
-  EXPECT_EQ(key_.secret_hex.size(), 128u);
-  EXPECT_EQ(key_.public_hex.find_first_not_of("0123456789abcdef"), std::string::npos);
-  EXPECT_NE(other.public_hex, key_.public_hex);
-  // libsodium's secret key is seed || public key.
-  EXPECT_EQ(key_.secret_hex.substr(64), key_.public_hex);
-}
-
-TEST_F(PatchPackageTest, SignThenLoadRoundTrips) {
-  std::string sig = ReadFile(dir_ / "patch.sig");
-  EXPECT_EQ(sig.size(), 129u);
-  EXPECT_EQ(sig.back(), '\n');
-  Result<PatchPackage> p = Load();
+TEST_F(PatchPackageTest, ReadsADirectory) {
+  Result<PatchPackage> p = ReadPatchDir(dir_.string(), false);
   ASSERT_TRUE(p.ok()) << p.error().ToString();
   EXPECT_EQ(p->manifest.id, "fix-fee-rounding");
   EXPECT_EQ(p->manifest_json, kPackageManifest);
   EXPECT_EQ(p->source, kSource);
   EXPECT_EQ(p->dir, dir_.string());
-  EXPECT_EQ(p->manifest.points[0].signature, "int(int,string)");
-}
-
-TEST_F(PatchPackageTest, SignatureCoversTheDocumentedMessage) {
-  // Rebuild the message from the header's definition and verify with
-  // libsodium directly: `atrium patch sign` must produce exactly this.
-  std::string manifest = ReadFile(dir_ / "patch.json");
-  std::string source = ReadFile(dir_ / "patch.lua");
-  std::string message = "atrium-patch-v1\n";
-  for (uint64_t n : {uint64_t{manifest.size()}}) {
-    for (int i = 0; i < 8; ++i) message.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
-  }
-  message += manifest;
-  for (int i = 0; i < 8; ++i) {
-    message.push_back(static_cast<char>((uint64_t{source.size()} >> (8 * i)) & 0xFF));
-  }
-  message += source;
-  unsigned char sig[crypto_sign_BYTES];
-  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-  std::string sig_hex = ReadFile(dir_ / "patch.sig").substr(0, 128);
-  ASSERT_EQ(
-      sodium_hex2bin(sig, sizeof(sig), sig_hex.data(), sig_hex.size(), nullptr, nullptr, nullptr),
-      0);
-  ASSERT_EQ(sodium_hex2bin(pk, sizeof(pk), key_.public_hex.data(), key_.public_hex.size(), nullptr,
-                           nullptr, nullptr),
-            0);
-  EXPECT_EQ(crypto_sign_verify_detached(sig, reinterpret_cast<const unsigned char*>(message.data()),
-                                        message.size(), pk),
-            0);
-}
-
-TEST_F(PatchPackageTest, AcceptsAnyOfSeveralTrustedKeys) {
-  KeyPair other = GenerateKeyPair();
-  std::string upper = key_.public_hex;
-  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  Result<PatchPackage> p = LoadPatchPackage(dir_.string(), {other.public_hex, upper + "\n"});
-  EXPECT_TRUE(p.ok()) << p.error().ToString();
 }
 
 TEST_F(PatchPackageTest, UsesTheSourceTheManifestNames) {
@@ -503,110 +453,22 @@ TEST_F(PatchPackageTest, UsesTheSourceTheManifestNames) {
   manifest.insert(manifest.rfind('}'), R"j(, "source": "fee.lua")j");
   WriteFile(dir_ / "patch.json", manifest);
   fs::rename(dir_ / "patch.lua", dir_ / "fee.lua");
-  ASSERT_TRUE(SignPatchDir(dir_.string(), key_.secret_hex).ok());
-  Result<PatchPackage> p = Load();
+  Result<PatchPackage> p = ReadPatchDir(dir_.string(), false);
   ASSERT_TRUE(p.ok()) << p.error().ToString();
   EXPECT_EQ(p->manifest.source, "fee.lua");
   EXPECT_EQ(p->source, kSource);
-}
-
-TEST_F(PatchPackageTest, RefusesATamperedManifestByte) {
-  std::string manifest = ReadFile(dir_ / "patch.json");
-  FlipByte(dir_ / "patch.json", manifest.find("half-up"));  // still valid JSON
-  Error e = ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-  EXPECT_NE(e.message.find("signature does not verify against any trusted key"), std::string::npos);
-  EXPECT_NE(e.message.find("patch.json or patch.lua"), std::string::npos);
-}
-
-TEST_F(PatchPackageTest, RefusesATamperedManifestThatIsNoLongerJson) {
-  std::string manifest = ReadFile(dir_ / "patch.json");
-  std::string broken = manifest;
-  broken[broken.find(':')] = ';';
-  WriteFile(dir_ / "patch.json", broken);
-  Error e = ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.json");
-  EXPECT_NE(e.message.find("cannot be verified"), std::string::npos) << e.ToString();
-  EXPECT_TRUE(e.offset.has_value());
-}
-
-TEST_F(PatchPackageTest, RefusesATamperedSourceByte) {
-  FlipByte(dir_ / "patch.lua", 10);
-  Error e = ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-  EXPECT_NE(e.message.find("does not verify"), std::string::npos);
-}
-
-TEST_F(PatchPackageTest, RefusesAnAppendedSourceByte) {
-  WriteFile(dir_ / "patch.lua", std::string(kSource) + " ");
-  ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-}
-
-TEST_F(PatchPackageTest, RefusesATamperedSignatureByte) {
-  std::string sig = ReadFile(dir_ / "patch.sig");
-  sig[0] = sig[0] == 'a' ? 'b' : 'a';
-  WriteFile(dir_ / "patch.sig", sig);
-  ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-}
-
-TEST_F(PatchPackageTest, RefusesATruncatedSignature) {
-  std::string sig = ReadFile(dir_ / "patch.sig");
-  WriteFile(dir_ / "patch.sig", sig.substr(0, 100));
-  Error e = ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-  EXPECT_NE(e.message.find("expected 128 hex characters"), std::string::npos) << e.ToString();
-}
-
-TEST_F(PatchPackageTest, RefusesAnEmptySignature) {
-  WriteFile(dir_ / "patch.sig", "");
-  ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-}
-
-TEST_F(PatchPackageTest, RefusesASignatureByAnotherKey) {
-  KeyPair other = GenerateKeyPair();
-  ASSERT_TRUE(SignPatchDir(dir_.string(), other.secret_hex).ok());
-  Error e = ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-  EXPECT_NE(e.message.find("does not verify against any trusted key"), std::string::npos);
-  // ... which the other key's holder does accept.
-  EXPECT_TRUE(LoadPatchPackage(dir_.string(), {other.public_hex}).ok());
-}
-
-TEST_F(PatchPackageTest, RefusesAMissingSignature) {
-  fs::remove(dir_ / "patch.sig");
-  Error e = ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-  EXPECT_NE(e.message.find("not signed"), std::string::npos);
-}
-
-TEST_F(PatchPackageTest, RefusesBinaryGarbageAsSignature) {
-  std::string garbage;
-  for (int i = 0; i < 128; ++i) garbage.push_back(static_cast<char>((i * 37 + 200) & 0xFF));
-  WriteFile(dir_ / "patch.sig", garbage);
-  Error e = ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-  EXPECT_NE(e.message.find("not a signature"), std::string::npos);
-  WriteFile(dir_ / "patch.sig", std::string(4096, 'a'));
-  ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
-}
-
-TEST_F(PatchPackageTest, RefusesASignatureThatIsADirectory) {
-  fs::remove(dir_ / "patch.sig");
-  fs::create_directory(dir_ / "patch.sig");
-  ExpectRefused(ErrorCode::kIo, dir_ / "patch.sig");
-}
-
-TEST_F(PatchPackageTest, RefusesMalformedTrustedKeys) {
-  for (const std::string& bad :
-       {std::string("abc"), std::string(64, 'g'), key_.public_hex.substr(0, 63),
-        key_.public_hex + "00", key_.secret_hex}) {
-    SCOPED_TRACE(bad);
-    Result<PatchPackage> p = LoadPatchPackage(dir_.string(), {key_.public_hex, bad});
-    ASSERT_FALSE(p.ok());
-    EXPECT_EQ(p.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(p.error().message.find("trusted key #1"), std::string::npos) << p.error().ToString();
-    EXPECT_NE(p.error().message.find("64 hex characters"), std::string::npos);
-  }
-  Result<PatchPackage> none = LoadPatchPackage(dir_.string(), {});
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code, ErrorCode::kInvalidArgument);
+  // And from its package.
+  Result<std::string> package = Pack();
+  ASSERT_TRUE(package.ok()) << package.error().ToString();
+  auto reader = PackageReader::Open(*package);
+  ASSERT_TRUE(reader.ok());
+  Result<PatchPackage> q = ReadPatchPackage(**reader);
+  ASSERT_TRUE(q.ok()) << q.error().ToString();
+  EXPECT_EQ(q->source, kSource);
 }
 
 TEST_F(PatchPackageTest, RefusesAMissingDirectoryOrManifestOrSource) {
-  Result<PatchPackage> p = LoadPatchPackage((root_ / "nope").string(), {key_.public_hex});
+  Result<PatchPackage> p = ReadPatchDir((root_ / "nope").string(), false);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().code, ErrorCode::kIo);
   EXPECT_EQ(p.error().file, (root_ / "nope").string());
@@ -622,9 +484,8 @@ TEST_F(PatchPackageTest, RefusesOversizedFiles) {
   WriteFile(dir_ / "patch.lua", std::string(256 * 1024 + 1, '-'));
   Error e = ExpectRefused(ErrorCode::kValidation, dir_ / "patch.lua");
   EXPECT_NE(e.message.find("256 KiB"), std::string::npos);
-  // Exactly at the limit is fine to read (and then fails the signature).
-  WriteFile(dir_ / "patch.lua", std::string(256 * 1024, '-'));
-  ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.sig");
+  WriteFile(dir_ / "patch.lua", std::string(256 * 1024, '-'));  // exactly at the limit
+  EXPECT_TRUE(ReadPatchDir(dir_.string(), false).ok());
 
   WriteFile(dir_ / "patch.json", std::string(64 * 1024 + 1, ' '));
   e = ExpectRefused(ErrorCode::kValidation, dir_ / "patch.json");
@@ -638,51 +499,61 @@ TEST_F(PatchPackageTest, NeverOpensASourceOutsideThePackage) {
   WriteFile(dir_ / "patch.json", manifest);
   Error e = ExpectRefused(ErrorCode::kValidation, dir_ / "patch.json");
   EXPECT_EQ(e.pointer, "/source");
-  Status s = SignPatchDir(dir_.string(), key_.secret_hex);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().pointer, "/source");
+  // Packing refuses it too: the hotpatch layer checks patch.json.
+  Result<std::string> package = Pack();
+  ASSERT_FALSE(package.ok());
+  EXPECT_EQ(package.error().pointer, "/source") << package.error().ToString();
 }
 
-TEST_F(PatchPackageTest, ValidatesTheManifestOnceTheSignatureVerifies) {
+TEST_F(PatchPackageTest, AnInstalledCopyThatNoLongerParsesIsCorrupt) {
+  WriteFile(dir_ / "patch.json", "{\"id\": ");
+  ExpectRefused(ErrorCode::kParse, dir_ / "patch.json");
+  Error e = ExpectRefused(ErrorCode::kCorrupt, dir_ / "patch.json", /*installed_copy=*/true);
+  EXPECT_NE(e.message.find("damaged"), std::string::npos) << e.ToString();
+}
+
+TEST_F(PatchPackageTest, PackingChecksTheManifestAsAPatch) {
   std::string manifest(kPackageManifest);
   manifest.replace(manifest.find("fix-fee-rounding"), 16, "Fix-Fee");
   WriteFile(dir_ / "patch.json", manifest);
-  ASSERT_TRUE(SignPatchDir(dir_.string(), key_.secret_hex).ok());
-  Error e = ExpectRefused(ErrorCode::kValidation, dir_ / "patch.json");
-  EXPECT_EQ(e.pointer, "/id");
+  Result<std::string> package = Pack();
+  ASSERT_FALSE(package.ok());
+  EXPECT_EQ(package.error().code, ErrorCode::kValidation);
+  EXPECT_EQ(package.error().file, (dir_ / "patch.json").string());
+  EXPECT_EQ(package.error().pointer, "/id");
+  // Without patch.json it is no patch at all.
+  fs::remove(dir_ / "patch.json");
+  package = Pack();
+  ASSERT_FALSE(package.ok());
+  EXPECT_NE(package.error().message.find("a lua_patch package needs 'patch.json'"),
+            std::string::npos)
+      << package.error().ToString();
 }
 
-TEST_F(PatchPackageTest, SignRefusesBadKeysAndBadManifests) {
-  std::string before = ReadFile(dir_ / "patch.sig");
-  Status s = SignPatchDir(dir_.string(), "abcd");
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(s.error().message.find("abcd"), std::string::npos) << "secret echoed";
+TEST_F(PatchPackageTest, APackageOfAnotherKindOrWithoutItsSourceIsNoPatch) {
+  WriteFile(dir_ / "artifact.json", R"({"id": "fix-fee-rounding", "version": "1.0.1"})");
+  Result<std::string> config = Pack(ArtifactKind::kConfigSet);
+  ASSERT_TRUE(config.ok()) << config.error().ToString();
+  auto reader = PackageReader::Open(*config);
+  ASSERT_TRUE(reader.ok());
+  Result<PatchPackage> p = ReadPatchPackage(**reader);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().file, *config);
+  EXPECT_NE(p.error().message.find("not a hotpatch: a package of kind config_set"),
+            std::string::npos)
+      << p.error().ToString();
 
-  // A secret whose public half was swapped for another key's.
-  KeyPair other = GenerateKeyPair();
-  s = SignPatchDir(dir_.string(), key_.secret_hex.substr(0, 64) + other.public_hex);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_NE(s.error().message.find("damaged"), std::string::npos);
-
-  WriteFile(dir_ / "patch.json", "{\"id\": ");
-  s = SignPatchDir(dir_.string(), key_.secret_hex);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, ErrorCode::kParse);
-  EXPECT_EQ(s.error().file, (dir_ / "patch.json").string());
-  EXPECT_EQ(ReadFile(dir_ / "patch.sig"), before) << "a failed sign must not touch patch.sig";
-
-  Status missing = SignPatchDir((root_ / "nope").string(), key_.secret_hex);
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().code, ErrorCode::kIo);
-}
-
-TEST_F(PatchPackageTest, SignLeavesNoTemporaryFiles) {
-  for (const auto& entry : fs::directory_iterator(dir_)) {
-    std::string name = entry.path().filename().string();
-    EXPECT_TRUE(name == "patch.json" || name == "patch.lua" || name == "patch.sig") << name;
-  }
+  fs::remove(dir_ / "artifact.json");
+  fs::remove(dir_ / "patch.lua");
+  Result<std::string> no_source = Pack();
+  ASSERT_TRUE(no_source.ok()) << no_source.error().ToString();
+  reader = PackageReader::Open(*no_source);
+  ASSERT_TRUE(reader.ok());
+  p = ReadPatchPackage(**reader);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error().pointer, "/source");
+  EXPECT_NE(p.error().message.find("'patch.lua' is not in the package"), std::string::npos)
+      << p.error().ToString();
 }
 
 }  // namespace

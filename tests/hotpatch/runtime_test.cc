@@ -8,7 +8,10 @@
 #include <fstream>
 #include <thread>
 
+#include "../container/package_fixture.h"
+#include "atrium/artifact_store.h"
 #include "atrium/hotpatch.h"
+#include "atrium/package.h"
 #include "atrium/patch_point.h"
 #include "patch_package.h"
 
@@ -51,8 +54,6 @@ class HotpatchTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/atrium-hotpatch-XXXXXX";
     root_ = mkdtemp(tmpl);
-    keys_ = internal::GenerateKeyPair();
-    other_keys_ = internal::GenerateKeyPair();
     Reopen();
   }
   void TearDown() override {
@@ -63,7 +64,7 @@ class HotpatchTest : public ::testing::Test {
     runtime_.reset();
     RuntimeOptions o;
     o.data_dir = root_ + "/data";
-    o.trusted_keys = {keys_.public_hex};
+    o.trusted_keys = {keys_.pub_hex};
     o.app_id = "com.test.app";
     o.app_version = Version::Parse("1.4.0").value();
     o.bundle_version = [](std::string_view name) -> std::optional<Version> {
@@ -74,7 +75,11 @@ class HotpatchTest : public ::testing::Test {
     ASSERT_TRUE(rt.ok()) << rt.error().ToString();
     runtime_ = std::move(rt).value();
   }
-  // Writes and signs a patch directory; returns its path.
+  // Packs `dir` into a signed lua_patch package beside it; returns its path.
+  std::string Pack(const std::string& dir, bool sign_with_other = false) {
+    return testing::PackDir(dir, sign_with_other ? other_keys_ : keys_, ArtifactKind::kLuaPatch);
+  }
+  // Writes a patch directory and packs it; returns the package's path.
   std::string MakePatch(const std::string& name, const std::string& points_json,
                         const std::string& lua, const std::string& extra = "",
                         const std::string& version = "1.0.0", bool sign_with_other = false) {
@@ -86,10 +91,7 @@ class HotpatchTest : public ::testing::Test {
         << points_json << "], \"limits\": {\"instructions\": 50000, \"time_ms\": 200, "
         << "\"memory_kb\": 256, \"max_faults\": 2}}";
     std::ofstream(dir + "/patch.lua") << lua;
-    Status s =
-        internal::SignPatchDir(dir, sign_with_other ? other_keys_.secret_hex : keys_.secret_hex);
-    EXPECT_TRUE(s.ok()) << s.error().ToString();
-    return dir;
+    return Pack(dir, sign_with_other);
   }
   static std::string Point(const std::string& point, const std::string& mode, const std::string& fn,
                            const std::string& sig, int order = 0) {
@@ -104,7 +106,7 @@ class HotpatchTest : public ::testing::Test {
   }
 
   std::string root_;
-  internal::KeyPair keys_, other_keys_;
+  testing::Keys keys_, other_keys_;
   std::shared_ptr<Runtime> runtime_;
 };
 
@@ -262,7 +264,7 @@ TEST_F(HotpatchTest, RefusesWrongTargetsKeysAndSignatures) {
        "com.test.gone, which is not installed", false, ""},
       {"old-bundle", ", \"bundles\": [{\"name\": \"com.test.pay\", \"version\": \"^3.0.0\"}]",
        "installed is 2.1.0", false, ""},
-      {"foreign-key", "", "signature", true, ""},
+      {"foreign-key", "", "which is not among the 1 trusted key(s)", true, ""},
       {"bad-sig", "", "pay.fee is int(int,string), the patch declares int(int)", false,
        Point("pay.fee", "replace", "f", "int(int)")},
   };
@@ -273,12 +275,26 @@ TEST_F(HotpatchTest, RefusesWrongTargetsKeysAndSignatures) {
     EXPECT_NE(r.error().ToString().find(c.needle), std::string::npos)
         << c.name << ": " << r.error().ToString();
   }
-  // Tampering after signing.
-  std::string dir = MakePatch("tampered", p, lua);
-  std::ofstream(dir + "/patch.lua", std::ios::app) << "\nfee_override = 1\n";
-  auto r = runtime_->Install(dir);
+  // A package changed after signing (one byte of its compressed source).
+  std::string package = MakePatch("tampered", p, lua);
+  {
+    auto reader = PackageReader::Open(package);
+    ASSERT_TRUE(reader.ok());
+    uint64_t at = 0;
+    for (const auto& e : (*reader)->info().entries) {
+      if (e.path == "patch.lua") at = e.offset + e.compressed_size / 2;
+    }
+    reader->reset();
+    std::fstream f(package, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(at));
+    char c = 0;
+    f.get(c);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put(static_cast<char>(c ^ 0x20));
+  }
+  auto r = runtime_->Install(package);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+  EXPECT_EQ(r.error().code, ErrorCode::kCorrupt) << r.error().ToString();
   EXPECT_TRUE(runtime_->List().empty());
   EXPECT_EQ(fee(2000, "EUR"), 103);
   // The wrong app id.
@@ -289,10 +305,37 @@ TEST_F(HotpatchTest, RefusesWrongTargetsKeysAndSignatures) {
          "\"points\": ["
       << p << "]}";
   std::ofstream(other + "/patch.lua") << lua;
-  ASSERT_TRUE(internal::SignPatchDir(other, keys_.secret_hex).ok());
-  r = runtime_->Install(other);
+  r = runtime_->Install(Pack(other));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("it targets app com.other"), std::string::npos);
+}
+
+// The installed copy is re-hashed against its signed package each time the
+// patches load: a copy changed on the device never runs, and says why.
+TEST_F(HotpatchTest, AChangedInstalledCopyNeverRuns) {
+  PatchPoint<&FeeImpl> fee(runtime_.get(), "pay.fee");
+  const std::string p = Point("pay.fee", "replace", "f", "int(int,string)");
+  auto info = runtime_->Install(MakePatch("fee", p, "function f() return 1 end"));
+  ASSERT_TRUE(info.ok()) << info.error().ToString();
+  EXPECT_EQ(fee(2000, "EUR"), 1);
+  std::string dir;
+  {
+    auto store = ArtifactStore::Open({root_ + "/data", {}});
+    ASSERT_TRUE(store.ok());
+    auto current = (*store)->Current(ArtifactKind::kLuaPatch, "fee");
+    ASSERT_TRUE(current.ok() && current->has_value());
+    dir = (*current)->dir;
+  }
+  std::ofstream(dir + "/patch.lua", std::ios::trunc) << "function f() return 666 end";
+  Reopen();
+  PatchPoint<&FeeImpl> again(runtime_.get(), "pay.fee");
+  EXPECT_EQ(again(2000, "EUR"), 103);
+  auto list = runtime_->List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].state, "failed");
+  EXPECT_NE(list[0].reason.find("installed copy no longer verifies"), std::string::npos)
+      << list[0].reason;
+  EXPECT_NE(list[0].reason.find("patch.lua"), std::string::npos) << list[0].reason;
 }
 
 TEST_F(HotpatchTest, RollbackAndDisableAllAreDurable) {
@@ -359,7 +402,7 @@ TEST_F(HotpatchTest, SampleMaliciousPatchIsContained) {
   json.replace(json.find("com.example.wallet"), std::string("com.example.wallet").size(),
                "com.test.app");
   std::ofstream(dir + "/patch.json") << json;
-  ASSERT_TRUE(internal::SignPatchDir(dir, keys_.secret_hex).ok());
+  const std::string package = Pack(dir);
   std::vector<std::string> logged;
   std::mutex log_mu;
   ASSERT_TRUE(runtime_
@@ -372,7 +415,7 @@ TEST_F(HotpatchTest, SampleMaliciousPatchIsContained) {
                   .ok());
   PatchPoint<&FeeImpl> fee(runtime_.get(), "transfer.fee.compute");
   PatchPoint<&Describe> unrelated(runtime_.get(), "text.describe");
-  auto info = runtime_->Install(dir);
+  auto info = runtime_->Install(package);
   ASSERT_TRUE(info.ok()) << info.error().ToString();
   // The spinning `before` hits the instruction budget: the original answers.
   EXPECT_EQ(fee(2000, "EUR"), 103);

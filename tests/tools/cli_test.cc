@@ -91,13 +91,13 @@ TEST_F(CliTest, HotpatchFixesTheSampleFeeAndContainsTheHostilePatch) {
   auto out = RunCli("run " + app + data + " --open transfer");
   ASSERT_EQ(out.status, 0) << out.text;
   EXPECT_NE(out.text.find("[transfer] fee 5.00"), std::string::npos) << out.text;  // the bug
-  out = RunCli("patch apply " + app + " " + patches + "/fix-fee" + data);
+  out = RunCli("patch apply " + app + " " + patches + "/fix-fee.atb" + data);
   ASSERT_EQ(out.status, 0) << out.text;
   out = RunCli("run " + app + data + " --open transfer");
   EXPECT_NE(out.text.find("[transfer] fee 0.50"), std::string::npos) << out.text;  // fixed
   // The hostile patch installs (it is signed) but cannot get out: the home
   // screen still renders with the original greeting and the patch is failed.
-  out = RunCli("patch apply " + app + " " + patches + "/malicious" + data);
+  out = RunCli("patch apply " + app + " " + patches + "/malicious.atb" + data);
   ASSERT_EQ(out.status, 0) << out.text;
   out = RunCli("run " + app + data + " --open transfer");
   ASSERT_EQ(out.status, 0) << out.text;
@@ -119,9 +119,19 @@ TEST_F(CliTest, PatchSignedWithAnotherKeyIsRefused) {
   std::filesystem::copy(std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet/patches/fix-fee", patch);
   ASSERT_EQ(RunCli("keygen --out " + dir_ + "/rogue").status, 0);
   ASSERT_EQ(RunCli("patch sign " + patch + " --key " + dir_ + "/rogue.key").status, 0);
-  auto out = RunCli("patch apply " + app + " " + patch + " --data-dir " + dir_ + "/data");
+  auto out = RunCli("patch apply " + app + " " + patch + ".atb --data-dir " + dir_ + "/data");
   EXPECT_EQ(out.status, 1);
-  EXPECT_NE(out.text.find("patch.sig"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("fix.atb"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("not among the"), std::string::npos) << out.text;
+  // A patch directory applies only signed with --key, and then by a trusted key alone.
+  out = RunCli("patch apply " + app + " " + patch + " --data-dir " + dir_ + "/data");
+  EXPECT_EQ(out.status, 2) << out.text;
+  out = RunCli("patch apply " + app + " " + patch + " --key " + dir_ + "/rogue.key --data-dir " +
+               dir_ + "/data");
+  EXPECT_EQ(out.status, 1) << out.text;
+  // A native bundle package is not a patch.
+  out = RunCli("patch list " + app + " --data-dir " + dir_ + "/data");
+  EXPECT_NE(out.text.find("0 patch(es)"), std::string::npos) << out.text;
 }
 
 TEST_F(CliTest, UnknownCommandAndMissingAppFail) {

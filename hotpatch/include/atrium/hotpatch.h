@@ -45,8 +45,9 @@
 #include "atrium/semver.h"
 
 namespace atrium {
+class ArtifactStore;
 class Container;
-}
+}  // namespace atrium
 
 namespace atrium::hotpatch {
 
@@ -64,8 +65,12 @@ struct HostValue {
 using HostFunction = std::function<Result<HostValue>(const std::vector<HostValue>& args)>;
 
 struct RuntimeOptions {
-  std::string data_dir;                   // hotpatch.db and patches/ live here
+  std::string data_dir;                   // the app's data dir (state.db)
   std::vector<std::string> trusted_keys;  // Ed25519 public keys, hex
+  // The app's artifact store, where patches are installed (kind lua_patch);
+  // null: the runtime opens the one in data_dir. AttachTo passes the
+  // container's.
+  ArtifactStore* store = nullptr;
   std::string app_id;
   Version app_version;
   // Installed version of a bundle, for a patch's bundle targets. Called with
@@ -103,12 +108,15 @@ class ATRIUM_EXPORT Runtime : public PatchPointRegistry {
   virtual Status ExposeFunction(std::string_view name, HostFunction fn) = 0;
 
   // Verifies (signature, manifest, targets, point signatures already
-  // declared) and installs a patch package directory; it is enabled and
-  // takes effect at the next call of its points.
-  virtual Result<PatchInfo> Install(const std::string& package_dir) = 0;
+  // declared) and installs a signed patch package (.atb of kind lua_patch,
+  // `atrium pack <patch-dir> --kind lua_patch`) into the artifact store; it
+  // is enabled and takes effect at the next call of its points.
+  virtual Result<PatchInfo> Install(const std::string& package_path) = 0;
   virtual Status Enable(std::string_view id) = 0;
   virtual Status Disable(std::string_view id, std::string_view reason) = 0;
-  // Back to the previous installed version of `id`.
+  // Back to the previous installed version of `id`. Disabling the enabled
+  // version (Disable, or max_faults reached) also falls back to it, like
+  // every artifact; Disable disables both.
   virtual Status Rollback(std::string_view id) = 0;
   // Disables every patch durably (the launch guard's first resort).
   virtual Status DisableAll(std::string_view reason) = 0;
