@@ -7,7 +7,7 @@
 //   12 u32 crc32 of bytes [16, length)
 //   16 i32 signal   20 i32 si_code   24 u64 fault address   32 i32 pid   36 i32 tid
 //   40 i64 seconds  48 i64 nanoseconds  56 u32 flags  60 u16 frames  62 u16 modules
-//   64 thread[16]  80 bundle[96]  176 task[96]  272 patch[96]  368 micro_app[64]
+//   64 thread[16]  80 bundle[96]  176 task[96]  272 artifact[96]  368 micro_app[64]
 //   432 what[128] (each NUL-terminated)
 //   560 frames: {u64 address, u64 offset, i32 module (-1 none), u32 zero} each
 //   then modules: {u64 load bias, char path[256]} each
@@ -52,7 +52,7 @@ namespace {
 constexpr char kMagic[4] = {'A', 'T', 'C', 'R'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderSize = 16;
-constexpr size_t kThreadOff = 64, kBundleOff = 80, kTaskOff = 176, kPatchOff = 272,
+constexpr size_t kThreadOff = 64, kBundleOff = 80, kTaskOff = 176, kArtifactOff = 272,
                  kMicroAppOff = 368, kWhatOff = 432, kFixedSize = 560;
 constexpr size_t kThreadLen = 16, kTextLen = 96, kMicroAppLen = 64, kWhatLen = 128;
 constexpr size_t kFrameSize = 24, kPathLen = 256, kModuleSize = 8 + kPathLen;
@@ -270,7 +270,7 @@ __attribute__((noinline)) void Capture(int signo, int code, uintptr_t fault, uin
   PutText(kThreadOff, kThreadLen, name, 16);
   PutText(kBundleOff, kTextLen, a->bundle, sizeof(a->bundle));
   PutText(kTaskOff, kTextLen, a->task, sizeof(a->task));
-  PutText(kPatchOff, kTextLen, a->patch, sizeof(a->patch));
+  PutText(kArtifactOff, kTextLen, a->artifact, sizeof(a->artifact));
   PutText(kMicroAppOff, kMicroAppLen, a->micro_app, sizeof(a->micro_app));
   if (what) PutText(kWhatOff, kWhatLen, what, kWhatLen);
   uint32_t flags = 0;
@@ -474,7 +474,7 @@ CrashRecord StackRecord() {
   r.thread = text(g_stack.thread, sizeof(g_stack.thread));
   r.bundle = text(g_stack.activity.bundle, sizeof(g_stack.activity.bundle));
   r.task = text(g_stack.activity.task, sizeof(g_stack.activity.task));
-  r.patch = text(g_stack.activity.patch, sizeof(g_stack.activity.patch));
+  r.artifact = text(g_stack.activity.artifact, sizeof(g_stack.activity.artifact));
   r.micro_app = text(g_stack.activity.micro_app, sizeof(g_stack.activity.micro_app));
 
   const int n =
@@ -739,7 +739,7 @@ Result<CrashRecord> ParseCrashRecord(const std::string& b, const std::string& pa
   } fields[] = {{kThreadOff, kThreadLen, &r.thread, "thread"},
                 {kBundleOff, kTextLen, &r.bundle, "bundle"},
                 {kTaskOff, kTextLen, &r.task, "task"},
-                {kPatchOff, kTextLen, &r.patch, "patch"},
+                {kArtifactOff, kTextLen, &r.artifact, "artifact"},
                 {kMicroAppOff, kMicroAppLen, &r.micro_app, "micro_app"},
                 {kWhatOff, kWhatLen, &r.what, "what"}};
   for (const Field& f : fields) {
@@ -879,7 +879,8 @@ CrashReport Symbolize(const CrashRecord& record, const std::vector<std::string>&
     loaded.emplace_back(path, bias);
   });
   std::map<std::string, std::vector<ElfSymbol>> elf_symbols;  // by module path
-  bool lua = !record.patch.empty();
+  // A dynamic artifact running in the process runs in the Lua sandbox.
+  bool lua = !record.artifact.empty();
   for (size_t i = 0; i < record.frames.size(); ++i) {
     const CrashFrame& f = record.frames[i];
     CrashReportFrame out;

@@ -11,8 +11,8 @@
 #include <filesystem>
 #include <utility>
 
-#include "launch_log.h"
 #include "atrium/base/log.h"
+#include "launch_log.h"
 #include "watchdog.h"
 
 namespace atrium::internal {
@@ -57,7 +57,7 @@ std::string WhereText(const CrashRecord& r) {
   std::string where = r.bundle;
   const std::string task = BareTask(r);
   if (!task.empty()) where += (where.empty() ? "" : ":") + task;
-  if (!r.patch.empty()) where += (where.empty() ? "patch " : " patch ") + r.patch;
+  if (!r.artifact.empty()) where += (where.empty() ? "" : " in ") + r.artifact;
   return where;
 }
 
@@ -81,7 +81,7 @@ StoredCrashReport Attribute(const CrashRecord& rec, const std::vector<ArtifactRe
   out.thread = rec.thread;
   out.bundle = rec.bundle;
   out.task = BareTask(rec);
-  out.patch = rec.patch;
+  out.artifact = rec.artifact;
   out.micro_app = rec.micro_app;
   // Foreground: the launch was not yet good, or micro-app code was running
   // on the thread (a page the user has open).
@@ -100,7 +100,14 @@ StoredCrashReport Attribute(const CrashRecord& rec, const std::vector<ArtifactRe
     return std::nullopt;
   };
   if (!report.frames.empty()) out.blamed = artifact_of_frame(report.frames.front());
-  if (!out.blamed) out.blamed = in_launch("lua_patch", rec.patch);
+  // The artifact whose code ran on the thread ("kind:id"; a bare id is a
+  // hotpatch of a record written before artifacts were named by kind).
+  if (!out.blamed && !rec.artifact.empty()) {
+    const size_t colon = rec.artifact.find(':');
+    out.blamed = colon == std::string::npos ? in_launch("lua_patch", rec.artifact)
+                                            : in_launch(rec.artifact.substr(0, colon).c_str(),
+                                                        rec.artifact.substr(colon + 1));
+  }
   if (!out.blamed) out.blamed = in_launch("native_bundle", rec.bundle);
   for (size_t i = 0; !out.blamed && i < report.frames.size(); ++i) {
     out.blamed = artifact_of_frame(report.frames[i]);
@@ -127,9 +134,7 @@ std::string SignalName(int signo) {
   }
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options,
                                                     ArtifactStore& store) {
@@ -350,14 +355,16 @@ void GuardedLaunch::Act() {
       Status s = (layer->*step)(why, &done);
       for (const std::string& line : done) Record(level, line, why);
       if (!s.ok()) {
-        Record(level, std::string("could not ") + verb + " " + std::string(layer->kind()) + ": " +
-                          s.error().ToString(),
+        Record(level,
+               std::string("could not ") + verb + " " + std::string(layer->kind()) + ": " +
+                   s.error().ToString(),
                why);
       }
     }
     if (!kind.empty() && layer_of(kind) == nullptr) {
-      Record(level, std::string("did not ") + verb + " " + std::string(kind) +
-                        ": no usable layer of that kind",
+      Record(level,
+             std::string("did not ") + verb + " " + std::string(kind) +
+                 ": no usable layer of that kind",
              why);
     }
   };
@@ -425,8 +432,10 @@ void GuardedLaunch::Act() {
           Status s = layer->ClearDerivedData(&done);
           for (const std::string& line : done) Record(level, line, why);
           if (!s.ok()) {
-            Record(level, "could not clear " + std::string(layer->kind()) + " data: " +
-                              s.error().ToString(), why);
+            Record(
+                level,
+                "could not clear " + std::string(layer->kind()) + " data: " + s.error().ToString(),
+                why);
           }
         }
         break;

@@ -14,15 +14,16 @@ namespace {
 // Launch records written before each artifact kind had one spelling used
 // short names; read them as the kinds they meant.
 std::string CurrentKindName(std::string kind) {
-  static constexpr std::pair<const char*, const char*> kFormer[] = {
-      {"native", "native_bundle"}, {"hotpatch", "lua_patch"}, {"h5", "h5_package"},
-      {"hcf", "hcf_templates"},    {"config", "config_set"}};
+  static constexpr std::pair<const char*, const char*> kFormer[] = {{"native", "native_bundle"},
+                                                                    {"hotpatch", "lua_patch"},
+                                                                    {"h5", "h5_package"},
+                                                                    {"hcf", "hcf_templates"},
+                                                                    {"config", "config_set"}};
   for (const auto& [former, now] : kFormer) {
     if (kind == former) return now;
   }
   return kind;
 }
-
 
 constexpr int64_t kGuardSchemaVersion = 2;
 
@@ -289,7 +290,8 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
     }
     r.outcome = *outcome;
     r.reason = s.Text(6);
-    if (!s.Text(7).empty()) r.blamed = ArtifactRef{CurrentKindName(s.Text(7)), s.Text(8), s.Text(9)};
+    if (!s.Text(7).empty())
+      r.blamed = ArtifactRef{CurrentKindName(s.Text(7)), s.Text(8), s.Text(9)};
     r.level = static_cast<int>(s.Int(10));
     r.crashed_after_good = s.Int(11) != 0;
     r.crash_signature = s.Text(12);
@@ -370,7 +372,7 @@ Result<StoredCrashReport> LaunchLog::AddCrashReport(StoredCrashReport report) {
       .Bind(6, report.thread)
       .Bind(7, report.bundle)
       .Bind(8, report.task)
-      .Bind(9, report.patch)
+      .Bind(9, report.artifact)
       .Bind(10, report.micro_app)
       .Bind(11, static_cast<int64_t>(report.foreground))
       .Bind(12, static_cast<int64_t>(report.persistent))
@@ -407,12 +409,13 @@ Result<std::vector<StoredCrashReport>> LaunchLog::RecentCrashReports(int n) {
     r.thread = s.Text(6);
     r.bundle = s.Text(7);
     r.task = s.Text(8);
-    r.patch = s.Text(9);
+    r.artifact = s.Text(9);
     r.micro_app = s.Text(10);
     r.foreground = s.Int(11) != 0;
     r.persistent = s.Int(12) != 0;
     r.summary = s.Text(13);
-    if (!s.Text(14).empty()) r.blamed = ArtifactRef{CurrentKindName(s.Text(14)), s.Text(15), s.Text(16)};
+    if (!s.Text(14).empty())
+      r.blamed = ArtifactRef{CurrentKindName(s.Text(14)), s.Text(15), s.Text(16)};
     json::error_code ec;
     json::value frames = json::parse(s.Text(17), ec);
     if (ec || !frames.is_array()) {

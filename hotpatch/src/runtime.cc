@@ -62,6 +62,7 @@ class RuntimeImpl;
 struct LoadedPatch {
   uint32_t slot = 0;  // dense index for per-thread sandboxes
   StoredPatch stored;
+  std::string activity;  // "lua_patch:<id>", the thread's artifact while it runs
   PatchPackage package;
   SandboxLimits limits;
 };
@@ -276,6 +277,7 @@ Status RuntimeImpl::ReloadLocked() {
     if (fresh) ++next_slot_;
     lp->slot = slot->second;
     lp->stored = std::move(sp);
+    lp->activity = "lua_patch:" + lp->stored.id;
     lp->package = std::move(pkg);
     const auto& m = lp->package.manifest;
     lp->limits.memory_bytes = size_t{m.memory_kb} * 1024;
@@ -640,7 +642,7 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
   ts.frames.back().replace_index = static_cast<size_t>(index);
   ts.frames.back().fault.clear();
   // The crash handler names the patch running on this thread.
-  ActivityScope activity(ActivityField::kPatch, e.patch->stored.id);
+  ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
   Fault f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, error);
   std::string inner_fault = std::move(ts.frames.back().fault);
   const bool inner_recorded = ts.frames.back().fault_recorded;
@@ -685,7 +687,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
     for (const auto& a : cur) PushPatchValue(L, a);
     Fault f;
     {
-      ActivityScope activity(ActivityField::kPatch, e.patch->stored.id);
+      ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
       f = ps->sandbox->PCall(static_cast<int>(cur.size()), LUA_MULTRET, &error);
     }
     if (f != Fault::kNone) {
@@ -747,7 +749,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       for (const auto& a : cur) PushPatchValue(L, a);
       Fault f;
       {
-        ActivityScope activity(ActivityField::kPatch, e.patch->stored.id);
+        ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
         f = ps->sandbox->PCall(static_cast<int>(cur.size()) + 1, 1, &error);
       }
       if (f != Fault::kNone) {

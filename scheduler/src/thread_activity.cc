@@ -33,9 +33,9 @@ ActivityScope::ActivityScope(ActivityField field, std::string_view value) {
       slot_ = a->task;
       size_ = sizeof(a->task);
       break;
-    case ActivityField::kPatch:
-      slot_ = a->patch;
-      size_ = sizeof(a->patch);
+    case ActivityField::kArtifact:
+      slot_ = a->artifact;
+      size_ = sizeof(a->artifact);
       break;
     case ActivityField::kMicroApp:
       slot_ = a->micro_app;

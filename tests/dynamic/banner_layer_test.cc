@@ -5,6 +5,8 @@
 // launch guard records its active banners with each launch, disables the
 // one activated since the last good launch at level 1, rolls back at level
 // 2, and re-hashes it after a failed launch — with no change to any layer.
+#include "banner/banner_layer.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,7 +23,7 @@
 #include "atrium/dynamic/dynamic_layer.h"
 #include "atrium/launch_guard.h"
 #include "atrium/package.h"
-#include "banner/banner_layer.h"
+#include "banner_test_util.h"
 
 namespace atrium {
 namespace {
@@ -29,40 +31,17 @@ namespace {
 namespace fs = std::filesystem;
 using banner::kBannerKind;
 using banner::PackBanner;
+using testing::BannerState;
 using testing::History;
+using testing::InstallActive;
 using testing::Keys;
 using testing::Launch;
 using testing::ScopedEnv;
+using testing::Store;
 using testing::TestApp;
 
 bool Contains(const std::vector<std::string>& lines, const std::string& line) {
   return std::find(lines.begin(), lines.end(), line) != lines.end();
-}
-
-// The app's store, trusting `keys`.
-std::unique_ptr<ArtifactStore> Store(const TestApp& app, const Keys& keys) {
-  auto store = ArtifactStore::Open({app.data_dir(), {keys.pub}});
-  EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().ToString());
-  return store.ok() ? std::move(store).value() : nullptr;
-}
-
-// "active", "previous", "disabled", ... of banner `id` at `version`; "absent".
-std::string BannerState(const TestApp& app, const Keys& keys, const std::string& version) {
-  auto store = Store(app, keys);
-  auto list = store->List();
-  if (!list.ok()) return "<" + list.error().ToString() + ">";
-  for (const ArtifactRecord& r : *list) {
-    if (r.kind == kBannerKind && r.id == "welcome" && r.version == version) {
-      return ArtifactStateName(r.state);
-    }
-  }
-  return "absent";
-}
-
-void InstallActive(const TestApp& app, const Keys& keys, const std::string& package) {
-  auto r = Store(app, keys)->Install(package, InstallAs::kActive, "test");
-  ASSERT_TRUE(r.ok()) << r.error().ToString();
-  EXPECT_EQ(ArtifactKindName(r->kind), std::string("banner"));
 }
 
 TEST(BannerLayerTest, RegisteredWithItsOwnArtifactKind) {
@@ -117,8 +96,8 @@ TEST(BannerLayerTest, ItsManifestIsCheckedByTheLayerWhenPackedAndRead) {
   EXPECT_EQ((*reader)->info().kind, kBannerKind);
   EXPECT_EQ((*reader)->info().manifest_entry, "banner.json");
 
-  const std::string no_text =
-      PackBanner(app.root(), keys.sec, "welcome", "1.0.1", R"({"id": "welcome", "version": "1.0.1"})");
+  const std::string no_text = PackBanner(app.root(), keys.sec, "welcome", "1.0.1",
+                                         R"({"id": "welcome", "version": "1.0.1"})");
   EXPECT_NE(no_text.find("banner.json: missing required field 'text'"), std::string::npos)
       << no_text;
   const std::string extra = PackBanner(app.root(), keys.sec, "welcome", "1.0.2",

@@ -51,7 +51,7 @@ std::string SelfExe() { return std::filesystem::read_symlink("/proc/self/exe").s
 
 struct ChildOptions {
   bool foreground = true;
-  std::string patch;
+  std::string artifact;
   void (*hook)() = nullptr;
 };
 
@@ -62,7 +62,7 @@ ChildOptions Background() {
 }
 ChildOptions WithPatch(std::string patch) {
   ChildOptions o;
-  o.patch = std::move(patch);
+  o.artifact = std::move(patch);
   return o;
 }
 ChildOptions WithHook(void (*hook)()) {
@@ -83,7 +83,7 @@ int RunCrashChild(void (*crash)(), const std::string& file, const ChildOptions& 
     SetCurrentThreadName("crashy-main");
     ActivityScope bundle(ActivityField::kBundle, "com.test.crashy");
     ActivityScope task(ActivityField::kTask, "com.test.crashy:boom");
-    ActivityScope patch(ActivityField::kPatch, opts.patch);
+    ActivityScope patch(ActivityField::kArtifact, opts.artifact);
     crash();
     _exit(91);
   }
@@ -254,8 +254,8 @@ TEST(CrashCaptureTest, CrashOnAnotherThreadRecordsThatThread) {
 
 TEST(CrashCaptureTest, LuaWhenAHotpatchIsCurrent) {
   SKIP_UNDER_SANITIZERS();
-  CrashRecord rec = ExpectCrash(CrashAbort, SIGABRT, "lua", WithPatch("patch-42"));
-  EXPECT_EQ(rec.patch, "patch-42");
+  CrashRecord rec = ExpectCrash(CrashAbort, SIGABRT, "lua", WithPatch("lua_patch:patch-42"));
+  EXPECT_EQ(rec.artifact, "lua_patch:patch-42");
   EXPECT_EQ(Symbolize(rec).kind, CrashKind::kLua);
 }
 
@@ -360,7 +360,7 @@ class BlockedThread {
       SetCurrentThreadName("blocked-1");
       ActivityScope bundle(ActivityField::kBundle, "com.test.blocked");
       ActivityScope task(ActivityField::kTask, "com.test.blocked:wait");
-      ActivityScope patch(ActivityField::kPatch, "patch-7");
+      ActivityScope patch(ActivityField::kArtifact, "lua_patch:patch-7");
       ActivityScope app(ActivityField::kMicroApp, "wallet");
       tid_ = gettid();
       BlockedInKnownFunction(&state_);
@@ -407,7 +407,7 @@ TEST(CaptureThreadStackTest, BlockedThreadsFramesAndActivity) {
   EXPECT_EQ(rec.thread, "blocked-1");
   EXPECT_EQ(rec.bundle, "com.test.blocked");
   EXPECT_EQ(rec.task, "com.test.blocked:wait");
-  EXPECT_EQ(rec.patch, "patch-7");
+  EXPECT_EQ(rec.artifact, "lua_patch:patch-7");
   EXPECT_EQ(rec.micro_app, "wallet");
   ASSERT_GE(rec.frames.size(), 3u);
 

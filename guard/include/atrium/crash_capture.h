@@ -70,9 +70,9 @@ struct CrashRecord {
   int64_t time_sec = 0;  // CLOCK_REALTIME
   int64_t time_nsec = 0;
   bool foreground = false;
-  bool from_terminate = false;  // std::terminate (recorded as SIGABRT)
-  bool partial = false;         // handler did not finish: no backtrace
-  std::string thread, bundle, task, patch, micro_app;
+  bool from_terminate = false;                            // std::terminate (recorded as SIGABRT)
+  bool partial = false;                                   // handler did not finish: no backtrace
+  std::string thread, bundle, task, artifact, micro_app;  // artifact: "kind:id"
   std::string what;                // std::terminate: exception type and what(), if any
   std::vector<CrashFrame> frames;  // frames[0] is the faulting PC when known
   std::vector<CrashModule> modules;

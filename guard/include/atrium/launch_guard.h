@@ -75,12 +75,12 @@ struct LaunchRecord {
 // watchdog at the hang), for `atrium crashes <app>`.
 struct StoredCrashReport {
   int64_t id = 0;
-  int64_t launch_id = 0;  // the launch that crashed
-  int64_t time_ms = 0;    // when it happened (Unix ms)
-  std::string kind;       // "native", "lua" or "hang"
-  int signal = 0;         // 0 for a hang
-  std::string signature;  // CrashSignature: stable across runs
-  std::string thread, bundle, task, patch, micro_app;
+  int64_t launch_id = 0;                                  // the launch that crashed
+  int64_t time_ms = 0;                                    // when it happened (Unix ms)
+  std::string kind;                                       // "native", "lua" or "hang"
+  int signal = 0;                                         // 0 for a hang
+  std::string signature;                                  // CrashSignature: stable across runs
+  std::string thread, bundle, task, artifact, micro_app;  // artifact: "kind:id"
   bool foreground = false;
   bool persistent = false;  // the same signature ended the launch before
   std::string summary;      // "SIGSEGV at 0x0 in com.wallet.bill:register_routes"

@@ -1,10 +1,13 @@
 // What each thread is doing right now, kept in a thread-local so that a
 // crash handler (async-signal-safe: fixed-size char arrays, no allocation)
-// and the tracer can say which bundle, startup task, hotpatch or micro-app
-// was current on the faulting thread.
+// and the tracer can say which bundle, startup task, dynamic artifact or
+// micro-app was current on the faulting thread.
 //
 // The scheduler sets `pool`/`bundle` around every task; the startup
-// pipeline sets `task`; the container sets `bundle` while an activator runs.
+// pipeline sets `task`; the container sets `bundle` while an activator runs;
+// a dynamic layer that runs an artifact's code in the process (a hotpatch,
+// an HCF template's Lua) sets `artifact` to "kind:id" around it, so the
+// launch guard can blame that artifact for a crash.
 // ActivityScope saves and restores, so scopes nest.
 //
 // Concurrency: each thread touches only its own record.
@@ -19,17 +22,17 @@
 namespace atrium {
 
 struct ThreadActivity {
-  char thread[16] = {};  // thread name ("main", "io-2")
-  char bundle[96] = {};  // bundle whose code runs ("" = host)
-  char task[96] = {};    // startup task id, "bundle:task"
-  char patch[96] = {};   // hotpatch id
+  char thread[16] = {};    // thread name ("main", "io-2")
+  char bundle[96] = {};    // bundle whose code runs ("" = host)
+  char task[96] = {};      // startup task id, "bundle:task"
+  char artifact[96] = {};  // "kind:id" of the dynamic artifact whose code runs
   char micro_app[64] = {};
 };
 
 // The calling thread's record (never null).
 ATRIUM_EXPORT ThreadActivity* CurrentThreadActivity();
 
-enum class ActivityField { kBundle, kTask, kPatch, kMicroApp };
+enum class ActivityField { kBundle, kTask, kArtifact, kMicroApp };
 
 // Copies `value` (truncated) into `field` for the scope's lifetime.
 class ATRIUM_EXPORT ActivityScope {
