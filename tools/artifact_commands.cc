@@ -131,8 +131,7 @@ int RollbackMain(int argc, char** argv) {
   if (!Parse(argc, argv, nullptr, 2, &a)) return 2;
   auto c = Open(a);
   if (c == nullptr) return 1;
-  auto r = c->artifacts().Rollback(atrium::ArtifactKind::kNativeBundle, a.positional[1],
-                                   "rolled back from the command line");
+  auto r = c->RollbackUpdate(a.positional[1], "rolled back from the command line");
   if (!r.ok()) return Fail(r.error());
   std::printf("rolled back %s: %s from the next launch\n", a.positional[1].c_str(),
               r->has_value() ? ((*r)->version + " (previous)").c_str() : "the baseline");

@@ -21,8 +21,9 @@
 #include <mutex>
 #include <set>
 
-#include "atrium/base/sqlite_db.h"
 #include "atrium/base/hex.h"
+#include "atrium/base/sqlite_db.h"
+#include "atrium/bundles/test_hooks.h"
 
 namespace atrium {
 namespace internal {

@@ -24,16 +24,16 @@
 #include <utility>
 
 #include "atrium/app_url.h"
+#include "atrium/base/log.h"
 #include "atrium/bundle.h"
 #include "atrium/container.h"
 #include "atrium/crash_capture.h"
 #include "atrium/dynamic/dynamic_layer.h"
+#include "atrium/guard/guarded_launch.h"
+#include "atrium/guard/launch_policy.h"
 #include "atrium/thread_activity.h"
 #include "atrium/trace.h"
 #include "bundle_index.h"
-#include "atrium/guard/guarded_launch.h"
-#include "atrium/guard/launch_policy.h"
-#include "atrium/base/log.h"
 #include "service_registry_core.h"
 
 namespace fs = std::filesystem;
@@ -314,7 +314,7 @@ class ContainerImpl final : public Container {
   ServiceRegistry& services() override { return host_view_; }
   MicroAppRouter& router() override { return router_; }
 
-  Scheduler& scheduler() override { return *scheduler_; }
+  HostScheduler& scheduler() override { return *scheduler_; }
   Status Start() override;
   StartupPipeline* pipeline() override {
     std::lock_guard lock(pipeline_mu_);
@@ -332,7 +332,11 @@ class ContainerImpl final : public Container {
   Result<BundleStatus> Bundle(std::string_view name) const override;
   Result<Manifest> BundleManifest(std::string_view name) const override;
   Status Install(const std::string& bundle_dir) override;
-  ArtifactStore& artifacts() override { return *store_; }
+  const ArtifactStore& artifacts() const override { return *store_; }
+  Result<std::optional<ArtifactRecord>> RollbackUpdate(std::string_view bundle,
+                                                       std::string_view reason) override {
+    return store_->Rollback(ArtifactKind::kNativeBundle, bundle, reason);
+  }
   const LaunchGuardReport* launch_guard() const override {
     return guard_ != nullptr ? &guard_report_ : nullptr;
   }

@@ -44,6 +44,7 @@
 #include <thread>
 #include <typeinfo>
 
+#include "atrium/guard/test_hooks.h"
 #include "atrium/thread_activity.h"
 
 namespace atrium {
@@ -659,7 +660,13 @@ Result<CrashRecord> CaptureThreadStack(pid_t tid, std::chrono::milliseconds time
   return record;
 }
 
-void CrashCapture::SetHookForTesting(void (*hook)()) { g_hook.store(hook); }
+}  // namespace atrium
+
+namespace atrium::internal {
+void SetCrashHookForTesting(void (*hook)()) { g_hook.store(hook); }
+}  // namespace atrium::internal
+
+namespace atrium {
 
 Result<CrashRecord> ParseCrashRecord(const std::string& b, const std::string& path) {
   const size_t size = b.size();

@@ -810,7 +810,6 @@ Result<std::shared_ptr<Runtime>> Runtime::AttachTo(Container& container,
                                                    std::vector<std::string> trusted_keys) {
   RuntimeOptions options;
   options.data_dir = container.data_dir();
-  options.store = &container.artifacts();
   options.trusted_keys = std::move(trusted_keys);
   options.app_id = container.app().id;
   options.app_version = container.app().version;

@@ -1,5 +1,4 @@
 #include "atrium/trace.h"
-#include "atrium/base/file_util.h"
 
 #include <fcntl.h>
 #include <sys/syscall.h>
@@ -8,6 +7,9 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <cstdio>
+
+#include "atrium/base/file_util.h"
+#include "atrium/scheduler/test_hooks.h"
 
 namespace atrium {
 namespace {
@@ -33,7 +35,13 @@ Trace* Trace::Start() {
 
 Trace* Trace::Active() { return g_active.load(std::memory_order_acquire); }
 
-void Trace::StopForTesting() { delete g_active.exchange(nullptr, std::memory_order_acq_rel); }
+}  // namespace atrium
+
+namespace atrium::internal {
+void StopTraceForTesting() { delete g_active.exchange(nullptr, std::memory_order_acq_rel); }
+}  // namespace atrium::internal
+
+namespace atrium {
 
 uint32_t Trace::CurrentTid() {
   thread_local uint32_t tid = static_cast<uint32_t>(syscall(SYS_gettid));

@@ -15,6 +15,8 @@
 #include <fstream>
 #include <set>
 
+#include "atrium/bundles/test_hooks.h"
+
 namespace atrium {
 namespace {
 

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "atrium/guard/test_hooks.h"
 #include "atrium/thread_activity.h"
 #include "gtest/gtest.h"
 
@@ -79,7 +80,7 @@ int RunCrashChild(void (*crash)(), const std::string& file, const ChildOptions& 
     alarm(20);  // a hang in the handler dies with SIGALRM
     if (!CrashCapture::Install(file).ok()) _exit(90);
     CrashCapture::SetForeground(opts.foreground);
-    CrashCapture::SetHookForTesting(opts.hook);
+    internal::SetCrashHookForTesting(opts.hook);
     SetCurrentThreadName("crashy-main");
     ActivityScope bundle(ActivityField::kBundle, "com.test.crashy");
     ActivityScope task(ActivityField::kTask, "com.test.crashy:boom");

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "atrium/scheduler/test_hooks.h"
 #include "atrium/trace.h"
 
 namespace atrium {
@@ -414,7 +415,7 @@ TEST(StartupPipelineTest, TraceHasOneSlicePerTaskAndStageMarkers) {
   EXPECT_EQ(stage_slices, 5);
   EXPECT_EQ(stage_marks, 10);
   EXPECT_NE(trace->ToJson().find("\"traceEvents\""), std::string::npos);
-  Trace::StopForTesting();
+  internal::StopTraceForTesting();
 }
 
 ::testing::AssertionResult BuildFails(std::vector<StartupTaskSpec> tasks,

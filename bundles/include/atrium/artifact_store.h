@@ -140,13 +140,6 @@ class ATRIUM_EXPORT ArtifactStore {
   std::unique_ptr<Impl> impl_;
 };
 
-namespace internal {
-// Test hook: when set, Install calls it at each named point ("extracted",
-// "renamed", "rows_written", "committed", "cleaned") so a test can kill the
-// process there. Set only while no store is in use on another thread.
-ATRIUM_EXPORT extern void (*ArtifactStoreFailPointForTesting)(const char* point);
-}  // namespace internal
-
 }  // namespace atrium
 
 #endif  // ATRIUM_ARTIFACT_STORE_H_

@@ -43,10 +43,6 @@
 #include "atrium/result.h"
 
 namespace atrium {
-namespace internal {
-struct PackageReaderAccess;
-}  // namespace internal
-
 // What a package carries: the header's kind byte. The five below are the
 // format's reserved kinds; dynamic layers register more (atrium/artifact_kind.h),
 // so any byte value may name a registered kind.
@@ -183,10 +179,11 @@ class ATRIUM_EXPORT PackageReader {
   // successful Verify first (kState otherwise).
   Status ExtractTo(const std::string& dir) const;
 
- private:
+  // Made by Open; Impl is defined inside the package layer only.
   struct Impl;
-  friend struct internal::PackageReaderAccess;  // in-memory packages for tests
   explicit PackageReader(std::unique_ptr<Impl> impl);
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

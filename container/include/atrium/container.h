@@ -109,8 +109,9 @@ class ATRIUM_EXPORT Container {
   virtual MicroAppRouter& router() = 0;
 
   // The app's scheduler (main loop and pools), configured from app.json
-  // "startup". Created by Open; threads start on demand.
-  virtual Scheduler& scheduler() = 0;
+  // "startup". Created by Open; threads start on demand. The host runs the
+  // main loop and reads figures through it; governance stays here.
+  virtual HostScheduler& scheduler() = 0;
 
   // The launch guard's decision and actions (nullptr when it is off).
   virtual const LaunchGuardReport* launch_guard() const = 0;
@@ -146,8 +147,14 @@ class ATRIUM_EXPORT Container {
   virtual Status Install(const std::string& bundle_dir) = 0;
 
   // The app's artifact store (state.db): baseline packages, updates and why
-  // each is in its state.
-  virtual ArtifactStore& artifacts() = 0;
+  // each is in its state. Read-only here: changes go through the container
+  // (InstallPackage, SwapLive, RollbackUpdate) or the dynamic layers.
+  virtual const ArtifactStore& artifacts() const = 0;
+  // Rolls the active update of native bundle `bundle` back (to its previous
+  // version, else the baseline) from the next launch. Returns the version
+  // in use then (nullopt: the baseline).
+  virtual Result<std::optional<ArtifactRecord>> RollbackUpdate(std::string_view bundle,
+                                                               std::string_view reason) = 0;
   // Verifies (signature by a key app.json pins, every entry's hash) and
   // installs a native bundle package. kStaged (the default for updates):
   // active from the next Open. kActive: the index is rebuilt now, so a

@@ -116,10 +116,6 @@ class ATRIUM_EXPORT CrashCapture {
   // Whether the app is in the foreground (launch not yet good, or a
   // micro-app open). Read by the handler.
   static void SetForeground(bool foreground);
-
-  // Called inside the handler between the two phases; tests use it to crash
-  // inside the handler. Not async-signal-safe to change while crashing.
-  static void SetHookForTesting(void (*hook)());
 };
 
 // Records the stack of thread `tid` of this process while the process goes

@@ -68,8 +68,7 @@ struct RuntimeOptions {
   std::string data_dir;                   // the app's data dir (state.db)
   std::vector<std::string> trusted_keys;  // Ed25519 public keys, hex
   // The app's artifact store, where patches are installed (kind lua_patch);
-  // null: the runtime opens the one in data_dir. AttachTo passes the
-  // container's.
+  // null: the runtime opens the one in data_dir (AttachTo does).
   ArtifactStore* store = nullptr;
   std::string app_id;
   Version app_version;

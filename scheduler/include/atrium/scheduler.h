@@ -145,12 +145,15 @@ struct SchedulerStats {
 // A readable table of the figures (what `atrium stats` prints).
 ATRIUM_EXPORT std::string FormatSchedulerStats(const SchedulerStats& stats);
 
-class ATRIUM_EXPORT Scheduler {
+// What a host embedding a Container does with the app's scheduler
+// (Container::scheduler()): run the main loop on its thread, post to it, and
+// read the figures. The governance (pools, quotas, the startup fence,
+// cancelling a bundle's tasks) stays with the container, which owns the
+// Scheduler.
+class ATRIUM_EXPORT HostScheduler {
  public:
-  static Result<std::unique_ptr<Scheduler>> Create(SchedulerOptions options = {});
-  virtual ~Scheduler() = default;
+  virtual ~HostScheduler() = default;
 
-  // --- Main loop ---
   // True on the thread currently running the main loop.
   virtual bool IsMainThread() const = 0;
   // Posts to the main loop on behalf of `bundle`.
@@ -168,6 +171,18 @@ class ATRIUM_EXPORT Scheduler {
   // ordered and idle tasks, and those Shutdown runs itself when no loop
   // runs). Lock-free; the hang watchdog polls it from its own thread.
   virtual int64_t MainTaskRunningSinceNs() const = 0;
+  // True once the idle stage began (best-effort work and held pools run).
+  virtual bool startup_idle() const = 0;
+  virtual SchedulerStats Stats() const = 0;
+  virtual std::string priority_policy() const = 0;
+};
+
+class ATRIUM_EXPORT Scheduler : public HostScheduler {
+ public:
+  static Result<std::unique_ptr<Scheduler>> Create(SchedulerOptions options = {});
+  ~Scheduler() override = default;
+
+  // --- Main loop: HostScheduler, and ---
   // Kernel thread id (gettid) of the thread running the main loop, or of the
   // last one that ran it (or ran main-loop tasks in Shutdown); 0 when none
   // ever did. Lock-free.
@@ -181,7 +196,6 @@ class ATRIUM_EXPORT Scheduler {
 
   // --- Governance ---
   virtual void MarkStartupIdle() = 0;
-  virtual bool startup_idle() const = 0;
   virtual Status PausePool(std::string_view pool) = 0;
   virtual Status ResumePool(std::string_view pool) = 0;
   virtual void SetBundleQuota(std::string_view bundle, int max_running) = 0;
@@ -193,9 +207,6 @@ class ATRIUM_EXPORT Scheduler {
   virtual void CancelBundle(std::string_view bundle, bool wait_for_running = true) = 0;
   // Accept tasks from `bundle` again (it was reloaded).
   virtual void ReopenBundle(std::string_view bundle) = 0;
-
-  virtual SchedulerStats Stats() const = 0;
-  virtual std::string priority_policy() const = 0;
 
   virtual void Shutdown() = 0;
 };

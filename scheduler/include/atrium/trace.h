@@ -56,8 +56,6 @@ class ATRIUM_EXPORT Trace {
   static Trace* Start();
   // The active recorder or nullptr.
   static Trace* Active();
-  // Removes and deletes the active recorder (no other thread may be using it).
-  static void StopForTesting();
 
   // Kernel thread id of the caller.
   static uint32_t CurrentTid();
