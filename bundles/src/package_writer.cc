@@ -27,12 +27,12 @@
 #include <utility>
 #include <vector>
 
+#include "atrium/artifact_kind.h"
+#include "atrium/base/file_util.h"
+#include "atrium/base/strict_json.h"
 #include "atrium/manifest.h"
 #include "atrium/package.h"
 #include "package_format.h"
-#include "atrium/base/strict_json.h"
-#include "atrium/base/file_util.h"
-#include "atrium/artifact_kind.h"
 
 namespace atrium {
 namespace {
@@ -86,30 +86,6 @@ Result<std::vector<SourceFile>> ListFiles(const std::string& dir, const struct s
   std::sort(files.begin(), files.end(),
             [](const SourceFile& a, const SourceFile& b) { return a.path < b.path; });
   return files;
-}
-
-Result<std::string> ReadSmallFile(const std::string& path, uint64_t limit) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return FileError(ErrorCode::kIo, path, "cannot open", errno);
-  std::string data;
-  char buffer[65536];
-  while (data.size() <= limit) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return FileError(ErrorCode::kIo, path, "cannot read", err);
-    }
-    if (n == 0) break;
-    data.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  if (data.size() > limit) {
-    return FileError(ErrorCode::kValidation, path,
-                     "larger than the " + std::to_string(limit) + "-byte manifest limit");
-  }
-  return data;
 }
 
 // The output file: a temporary beside the target until Commit.
@@ -295,7 +271,8 @@ Result<PackStats> PackDirectory(const std::string& dir, const PackOptions& opts,
                      std::string("missing manifest: a ") + ArtifactKindName(opts.kind) +
                          " package needs " + Quote(manifest_name) + " in the directory");
   }
-  Result<std::string> manifest = ReadSmallFile(manifest_path, internal::kMaxManifestBytes);
+  Result<std::string> manifest =
+      internal::ReadSmallFile(manifest_path, internal::kMaxManifestBytes);
   if (!manifest.ok()) return std::move(manifest).take_error();
   if (manifest->size() != manifest_it->size) {
     return FileError(ErrorCode::kIo, manifest_path, "the file changed while it was being packed");

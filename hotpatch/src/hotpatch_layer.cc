@@ -23,11 +23,7 @@ DynamicLayerSpec HotpatchLayerSpec() {
   };
   spec.activation = ActivationPoint::kNextCall;
   spec.description = "Lua hotpatches of native patch points";
-  spec.create = [](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
-    if (ctx.store == nullptr) return MakeError(ErrorCode::kState, "no artifact store");
-    return std::unique_ptr<DynamicLayer>(
-        std::make_unique<StoreLayer>(ArtifactKind::kLuaPatch, ctx.store));
-  };
+  spec.create = StoreLayerFactory(ArtifactKind::kLuaPatch);
   return spec;
 }
 

@@ -27,6 +27,7 @@ using testing::BannerState;
 using testing::InstallActive;
 using testing::Keys;
 using testing::Launch;
+using testing::LaunchWithBanner;
 using testing::TestApp;
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -42,11 +43,7 @@ TEST(BannerLayerTest, ACrashWhileABannerRunsIsBlamedOnIt) {
   SKIP_UNDER_SANITIZERS();
   TestApp app({"greeter", "staged"}, "greeter");
   Keys keys;
-  app.SetReleaseKey(keys.pub_hex);
-  app.WriteAppJson();
-  EXPECT_EQ(Launch(app, true), 0);
-  InstallActive(app, keys, PackBanner(app.root(), keys.sec, "welcome", "1.0.0"));
-  EXPECT_EQ(Launch(app, true), 0);
+  ASSERT_NO_FATAL_FAILURE(LaunchWithBanner(app, keys));
   // A launch in a child process that crashes while the banner's code runs.
   pid_t child = ::fork();
   ASSERT_GE(child, 0);

@@ -36,6 +36,7 @@ using testing::History;
 using testing::InstallActive;
 using testing::Keys;
 using testing::Launch;
+using testing::LaunchWithBanner;
 using testing::ScopedEnv;
 using testing::Store;
 using testing::TestApp;
@@ -109,11 +110,7 @@ TEST(BannerLayerTest, ItsManifestIsCheckedByTheLayerWhenPackedAndRead) {
 TEST(BannerLayerTest, TheGuardRecordsDisablesAndRollsBackARegisteredLayer) {
   TestApp app({"greeter", "staged"}, "greeter");
   Keys keys;
-  app.SetReleaseKey(keys.pub_hex);
-  app.WriteAppJson();
-  EXPECT_EQ(Launch(app, true), 0);
-  InstallActive(app, keys, PackBanner(app.root(), keys.sec, "welcome", "1.0.0"));
-  EXPECT_EQ(Launch(app, true), 0);
+  ASSERT_NO_FATAL_FAILURE(LaunchWithBanner(app, keys));
   {
     LaunchHistory h = History(app);
     ASSERT_FALSE(h.launches.empty());
@@ -149,11 +146,7 @@ TEST(BannerLayerTest, TheGuardRecordsDisablesAndRollsBackARegisteredLayer) {
 TEST(BannerLayerTest, ADamagedBannerIsFoundByTheIntegrityCheckAfterAFailedLaunch) {
   TestApp app({"greeter", "staged"}, "greeter");
   Keys keys;
-  app.SetReleaseKey(keys.pub_hex);
-  app.WriteAppJson();
-  EXPECT_EQ(Launch(app, true), 0);
-  InstallActive(app, keys, PackBanner(app.root(), keys.sec, "welcome", "1.0.0"));
-  EXPECT_EQ(Launch(app, true), 0);
+  ASSERT_NO_FATAL_FAILURE(LaunchWithBanner(app, keys));
   std::string dir;
   auto store = Store(app, keys);
   auto list = store->List();

@@ -10,6 +10,7 @@
 
 #include "../container/package_fixture.h"
 #include "../container/test_app.h"
+#include "../guard/guard_test_util.h"
 #include "atrium/artifact_store.h"
 #include "banner/banner_layer.h"
 
@@ -39,6 +40,17 @@ inline void InstallActive(const TestApp& app, const Keys& keys, const std::strin
   auto r = Store(app, keys)->Install(package, InstallAs::kActive, "test");
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(ArtifactKindName(r->kind), std::string("banner"));
+}
+
+// Pins `keys` in the app, runs a good launch, installs banner welcome@1.0.0
+// and runs a good launch with it active.
+inline void LaunchWithBanner(TestApp& app, const Keys& keys) {
+  app.SetReleaseKey(keys.pub_hex);
+  app.WriteAppJson();
+  EXPECT_EQ(Launch(app, true), 0);
+  ASSERT_NO_FATAL_FAILURE(
+      InstallActive(app, keys, banner::PackBanner(app.root(), keys.sec, "welcome", "1.0.0")));
+  EXPECT_EQ(Launch(app, true), 0);
 }
 
 }  // namespace atrium::testing

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "atrium/artifact_store.h"
+#include "atrium/base/sqlite_db.h"
 #include "atrium/launch_guard.h"
 #include "atrium/manifest.h"
 #include "launch_log.h"
-#include "atrium/base/sqlite_db.h"
 
 namespace atrium {
 namespace {
@@ -118,7 +118,8 @@ TEST_F(LaunchLogTest, CloseStaleWithAndWithoutCrashRecord) {
   }
   {
     auto log = OpenLog();
-    StaleCrash crash{"SIGSEGV in com.wallet.bill", Art("native_bundle", "com.wallet.bill", "1.2.0")};
+    StaleCrash crash{"SIGSEGV in com.wallet.bill",
+                     Art("native_bundle", "com.wallet.bill", "1.2.0")};
     auto closed = log->CloseStaleLaunches(crash);
     ASSERT_TRUE(closed.ok());
     EXPECT_EQ(*closed, 1);
@@ -350,8 +351,9 @@ TEST_F(LaunchPolicyTest, PersistentCrashAfterGoodDisablesTheBlamedArtifact) {
   EXPECT_EQ(twice.consecutive_failures, 0);
   EXPECT_EQ(twice.blamed, bill_);
   EXPECT_EQ(twice.suspects, (std::vector<ArtifactRef>{bill_}));
-  EXPECT_NE(twice.reason.find("persistent; disabling the blamed native_bundle:com.wallet.bill@1.2.0"),
-            std::string::npos)
+  EXPECT_NE(
+      twice.reason.find("persistent; disabling the blamed native_bundle:com.wallet.bill@1.2.0"),
+      std::string::npos)
       << twice.reason;
   // Different signatures, or unattributable, or outside the window: no action.
   EXPECT_EQ(
@@ -503,6 +505,18 @@ TEST_F(LaunchPolicyTest, DecisionFromRecordsInTheDatabase) {
 // The guard owns app.json's "launch_guard" section (registered with the
 // manifest model's section registry): ParseAppDescriptor validates it with
 // pointers under /launch_guard and keeps it for the guard.
+TEST(LaunchGuardSectionTest, TheSeedWithAGuardSectionParses) {
+  // The manifest fuzz seed uses rollback:lua_patch and rollback:native_bundle;
+  // this test links no dynamic layer, so the first is refused with its
+  // pointer (the CLI, which has every layer, accepts it: cli_test).
+  auto app = LoadAppDescriptorFile(std::string(ATRIUM_SOURCE_DIR) +
+                                   "/tests/fuzz/corpus/manifest/app_with_guard_section.json");
+  ASSERT_FALSE(app.ok());
+  EXPECT_EQ(app.error().pointer, "/launch_guard/actions/rollback_all/0");
+  EXPECT_NE(app.error().message.find("which no registered dynamic layer has"), std::string::npos)
+      << app.error().ToString();
+}
+
 TEST(LaunchGuardSectionTest, AppJsonSectionIsValidatedWithPointers) {
   auto app_with = [](std::string_view guard) {
     return std::string(R"({"id": "com.example.app", "version": "1.0.0", "home": "home",
@@ -519,11 +533,10 @@ TEST(LaunchGuardSectionTest, AppJsonSectionIsValidatedWithPointers) {
     const char* pointer;
     const char* fragment;
   };
-  for (const Case& c : {Case{R"({"quiet_period_ms": -1})", "/launch_guard/quiet_period_ms",
-                             "out of range"},
-                        Case{R"({"watchdog": {"hang": 1}})", "/launch_guard/watchdog/hang",
-                             "unknown field"},
-                        Case{R"("on")", "/launch_guard", "expected an object"}}) {
+  for (const Case& c :
+       {Case{R"({"quiet_period_ms": -1})", "/launch_guard/quiet_period_ms", "out of range"},
+        Case{R"({"watchdog": {"hang": 1}})", "/launch_guard/watchdog/hang", "unknown field"},
+        Case{R"("on")", "/launch_guard", "expected an object"}}) {
     auto bad = ParseAppDescriptor(app_with(c.guard), "app.json");
     ASSERT_FALSE(bad.ok()) << c.guard;
     EXPECT_EQ(bad.error().code, ErrorCode::kValidation) << c.guard;
@@ -595,14 +608,13 @@ TEST(LaunchGuardConfigTest, ConfiguredActionsDriveTheDecision) {
   EXPECT_EQ(d.level, RecoveryLevel::kRollbackAll);
   EXPECT_TRUE(d.actions.empty());
   EXPECT_NE(d.reason.find("level 2 actions: none configured"), std::string::npos) << d.reason;
-  for (const RecoveryAction& a : std::vector<RecoveryAction>{
-           {Type::kDisableRecent, ""},
-           {Type::kDisableAllRecent, ""},
-           {Type::kRollbackAll, ""},
-           {Type::kRollbackKind, "lua_patch"},
-           {Type::kDisableAll, ""},
-           {Type::kDisableKind, "native_bundle"},
-           {Type::kClearCaches, ""}}) {
+  for (const RecoveryAction& a : std::vector<RecoveryAction>{{Type::kDisableRecent, ""},
+                                                             {Type::kDisableAllRecent, ""},
+                                                             {Type::kRollbackAll, ""},
+                                                             {Type::kRollbackKind, "lua_patch"},
+                                                             {Type::kDisableAll, ""},
+                                                             {Type::kDisableKind, "native_bundle"},
+                                                             {Type::kClearCaches, ""}}) {
     EXPECT_EQ(ParseRecoveryAction(RecoveryActionName(a)), a) << RecoveryActionName(a);
   }
   EXPECT_EQ(RecoveryActionName({Type::kRollbackKind, "lua_patch"}), "rollback:lua_patch");

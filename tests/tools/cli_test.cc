@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 namespace {
@@ -79,6 +80,28 @@ TEST_F(CliTest, ValidatePrintsFilePointerMessage) {
   EXPECT_EQ(out.status, 1);
   EXPECT_NE(out.text.find(dir_ + "/b/bundle.json:/requires/0/version: "), std::string::npos)
       << out.text;
+  // An app.json whose launch_guard names the registered layers' kinds, and
+  // one naming a kind no layer has.
+  auto with_guard = [&](const std::string& name, const std::string& actions) {
+    const std::string app = dir_ + "/" + name;
+    std::filesystem::copy(std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet", app,
+                          std::filesystem::copy_options::recursive);
+    std::ifstream in(app + "/app.json");
+    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    json.insert(1, "\"launch_guard\": {\"actions\": {\"rollback_all\": [" + actions + "]}}, ");
+    std::ofstream(app + "/app.json", std::ios::trunc) << json;
+    return RunCli("validate " + app + "/app.json");
+  };
+  auto kinds = with_guard("kinds", "\"rollback:lua_patch\", \"rollback:native_bundle\"");
+  EXPECT_EQ(kinds.status, 0) << kinds.text;
+  auto unknown = with_guard("unknown", "\"rollback:nope\"");
+  EXPECT_EQ(unknown.status, 1) << unknown.text;
+  EXPECT_NE(unknown.text.find("/launch_guard/actions/rollback_all/0: recovery action "
+                              "'rollback:nope' names kind 'nope', which no registered dynamic "
+                              "layer has (registered: lua_patch, native_bundle)"),
+            std::string::npos)
+      << unknown.text;
   auto good = RunCli("validate " + std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet");
   EXPECT_EQ(good.status, 0) << good.text;
   EXPECT_NE(good.text.find("9 file(s) checked, 0 error(s)"), std::string::npos) << good.text;

@@ -19,11 +19,7 @@ DynamicLayerSpec NativeLayerSpec() {
   spec.package_kind = ArtifactKind::kNativeBundle;
   spec.activation = ActivationPoint::kNextLaunch;
   spec.description = "native bundle updates: next launch, or a live swap";
-  spec.create = [](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
-    if (ctx.store == nullptr) return MakeError(ErrorCode::kState, "no artifact store");
-    return std::unique_ptr<DynamicLayer>(
-        std::make_unique<StoreLayer>(ArtifactKind::kNativeBundle, ctx.store));
-  };
+  spec.create = StoreLayerFactory(ArtifactKind::kNativeBundle);
   return spec;
 }
 

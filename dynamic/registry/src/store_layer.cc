@@ -66,14 +66,25 @@ Status StoreLayer::DisableAll(std::string_view reason, std::vector<std::string>*
     for (const ArtifactRecord& r : *records) {
       if (r.kind != kind_ || r.state != pass) continue;
       auto disabled = store_->Disable(kind_, r.id, r.version, reason);
-      done->push_back(disabled.ok() ? "disabled " + Text(r)
-                                    : "could not disable " + Text(r) + ": " +
-                                          disabled.error().ToString());
+      done->push_back(disabled.ok()
+                          ? "disabled " + Text(r)
+                          : "could not disable " + Text(r) + ": " + disabled.error().ToString());
     }
   }
   return Status::Ok();
 }
 
 Status StoreLayer::ClearDerivedData(std::vector<std::string>*) { return Status::Ok(); }
+
+std::function<Result<std::unique_ptr<DynamicLayer>>(const DynamicLayerContext&)> StoreLayerFactory(
+    ArtifactKind kind) {
+  return [kind](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
+    if (ctx.store == nullptr) {
+      return MakeError(ErrorCode::kState, std::string("the ") + ArtifactKindName(kind) +
+                                              " layer needs the artifact store");
+    }
+    return std::unique_ptr<DynamicLayer>(std::make_unique<StoreLayer>(kind, ctx.store));
+  };
+}
 
 }  // namespace atrium

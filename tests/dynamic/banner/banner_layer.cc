@@ -65,11 +65,6 @@ ATRIUM_REGISTER_DYNAMIC_LAYER(([] {
   spec.validate_manifest = atrium::banner::ValidateBannerManifest;
   spec.activation = atrium::ActivationPoint::kNextOpen;
   spec.description = "test banners (tests/dynamic/banner)";
-  spec.create = [](const atrium::DynamicLayerContext& ctx)
-      -> atrium::Result<std::unique_ptr<atrium::DynamicLayer>> {
-    if (ctx.store == nullptr) return atrium::MakeError(atrium::ErrorCode::kState, "no store");
-    return std::unique_ptr<atrium::DynamicLayer>(
-        std::make_unique<atrium::StoreLayer>(atrium::banner::kBannerKind, ctx.store));
-  };
+  spec.create = atrium::StoreLayerFactory(atrium::banner::kBannerKind);
   return spec;
 }()));

@@ -10,6 +10,8 @@
 #ifndef ATRIUM_DYNAMIC_STORE_LAYER_H_
 #define ATRIUM_DYNAMIC_STORE_LAYER_H_
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +46,11 @@ class ATRIUM_EXPORT StoreLayer : public DynamicLayer {
   const std::string name_;
   ArtifactStore* const store_;
 };
+
+// The factory of a layer that is a plain StoreLayer of `kind` (for
+// DynamicLayerSpec::create): needs the context's store.
+ATRIUM_EXPORT std::function<Result<std::unique_ptr<DynamicLayer>>(const DynamicLayerContext&)>
+StoreLayerFactory(ArtifactKind kind);
 
 }  // namespace atrium
 
