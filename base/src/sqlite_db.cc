@@ -13,7 +13,6 @@ namespace {
 constexpr int kBusyTimeoutMs = 5000;
 }  // namespace
 
-
 Statement::Statement(sqlite3* db, const char* sql) {
   rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
 }
@@ -48,14 +47,18 @@ std::string Statement::Text(int column) const {
 
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
 
-Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, const std::string& name) {
   sqlite3* raw = nullptr;
   int rc =
       sqlite3_open_v2(path.c_str(), &raw,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));
+  const std::string& shown = name.empty() ? path : name;
+  std::unique_ptr<SqliteDb> db(new SqliteDb(raw, shown));
   if (rc != SQLITE_OK) return db->SqlError(rc, "opening the database");
   sqlite3_extended_result_codes(raw, 1);
+  if (sqlite3_db_readonly(raw, "main") == 1) {
+    return FileError(ErrorCode::kIo, shown, "the database file is not writable");
+  }
   rc = sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   if (rc != SQLITE_OK) return db->SqlError(rc, "setting the busy timeout");
   {
@@ -63,7 +66,7 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path) {
     rc = mode.Step();
     if (rc != SQLITE_ROW) return db->SqlError(rc, "enabling the WAL journal");
     if (mode.Text(0) != "wal") {
-      return FileError(ErrorCode::kIo, path,
+      return FileError(ErrorCode::kIo, shown,
                        "enabling the WAL journal: SQLite kept journal_mode '" + mode.Text(0) + "'");
     }
   }

@@ -33,6 +33,7 @@
 #include <utility>
 #include <vector>
 
+#include "atrium/base/sqlite_db.h"
 #include "atrium/result.h"
 
 namespace atrium {
@@ -40,33 +41,10 @@ namespace {
 
 constexpr size_t kMaxKeyBytes = 4 * 1024;
 constexpr size_t kMaxValueBytes = 16 * 1024 * 1024;
-// How long a write waits for another connection (another process, or another
-// store on the same file) to release its lock before failing with kIo.
-constexpr int kBusyTimeoutMs = 5000;
-
 Error StoreError(ErrorCode code, const std::string& path, std::string message) {
   Error error = MakeError(code, std::move(message));
   error.file = path;
   return error;
-}
-
-ErrorCode CodeForSqlite(int rc) {
-  switch (rc & 0xff) {
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      return ErrorCode::kCorrupt;
-    default:
-      return ErrorCode::kIo;
-  }
-}
-
-// `what` failed with `rc`; the message carries SQLite's own text and code.
-Error SqliteError(sqlite3* db, int rc, const std::string& path, std::string_view what) {
-  std::string message(what);
-  message += ": ";
-  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  message += " (sqlite code " + std::to_string(rc) + ")";
-  return StoreError(CodeForSqlite(rc), path, std::move(message));
 }
 
 // sqlite3_bind_{text,blob} treat a null pointer as SQL NULL; an empty
@@ -104,9 +82,9 @@ class StatementUse {
 
 class SqlitePrivateStore final : public PrivateStore {
  public:
-  // Takes ownership of `db` (which may be null if sqlite3_open_v2 ran out of
-  // memory) so every exit path of Open closes it.
-  SqlitePrivateStore(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  // `conn` is the opened connection (WAL, synchronous=FULL, busy timeout).
+  SqlitePrivateStore(std::string path, std::unique_ptr<internal::SqliteDb> conn)
+      : path_(std::move(path)), conn_(std::move(conn)), db_(conn_->handle()) {}
   SqlitePrivateStore(const SqlitePrivateStore&) = delete;
   SqlitePrivateStore& operator=(const SqlitePrivateStore&) = delete;
 
@@ -115,33 +93,15 @@ class SqlitePrivateStore final : public PrivateStore {
     for (sqlite3_stmt* stmt : {get_, put_, erase_, keys_all_, keys_range_, keys_from_}) {
       sqlite3_finalize(stmt);
     }
-    // Only fails while statements are unfinalized, which the loop rules out.
-    int rc = sqlite3_close(db_);
-    ATRIUM_CHECK(rc == SQLITE_OK, "sqlite3_close failed on a PrivateStore");
+    // conn_ closes the connection now that no statement is left.
   }
 
-  // Sets up the freshly opened connection: pragmas, schema, statements.
+  // Sets up the opened connection: the schema and the statements.
   Status Configure() {
     std::lock_guard<std::mutex> lock(mu_);
-    sqlite3_extended_result_codes(db_, 1);
-    if (sqlite3_db_readonly(db_, "main") == 1) {
-      return StoreError(ErrorCode::kIo, path_, "database file is not writable");
-    }
-    int rc = sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-    if (rc != SQLITE_OK) return SqliteError(db_, rc, path_, "setting busy timeout");
-
-    // The first statement that reads the file: a file that is not a SQLite
-    // database fails here with SQLITE_NOTADB, before anything is written.
-    Result<std::string> mode = QueryText("PRAGMA journal_mode=WAL", "enabling WAL journal");
-    if (!mode.ok()) return mode.error();
-    if (*mode != "wal") {
-      return StoreError(ErrorCode::kIo, path_,
-                        "enabling WAL journal: SQLite kept journal_mode '" + *mode + "'");
-    }
-    if (Status s = Exec("PRAGMA synchronous=FULL", "setting synchronous=FULL"); !s.ok()) return s;
-    if (Status s = Exec("CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value BLOB) "
-                        "WITHOUT ROWID",
-                        "creating table kv");
+    if (Status s = conn_->Exec("CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value BLOB) "
+                               "WITHOUT ROWID",
+                               "creating table kv");
         !s.ok()) {
       return s;
     }
@@ -159,10 +119,10 @@ class SqlitePrivateStore final : public PrivateStore {
         {&keys_from_, "SELECT key FROM kv WHERE key >= ?1 ORDER BY key"},
     };
     for (const Wanted& w : wanted) {
-      rc = sqlite3_prepare_v3(db_, w.sql, -1, SQLITE_PREPARE_PERSISTENT, w.slot, nullptr);
+      int rc = sqlite3_prepare_v3(db_, w.sql, -1, SQLITE_PREPARE_PERSISTENT, w.slot, nullptr);
       if (rc != SQLITE_OK) {
         // A database whose kv table has other columns is not a private store.
-        Error error = SqliteError(db_, rc, path_, std::string("preparing '") + w.sql + "'");
+        Error error = conn_->SqlError(rc, std::string("preparing '") + w.sql + "'");
         if ((rc & 0xff) == SQLITE_ERROR) error.code = ErrorCode::kCorrupt;
         return error;
       }
@@ -177,13 +137,13 @@ class SqlitePrivateStore final : public PrivateStore {
     if (Status s = BindText(get_, 1, key); !s.ok()) return s.error();
     int rc = sqlite3_step(get_);
     if (rc == SQLITE_DONE) return std::optional<std::string>();
-    if (rc != SQLITE_ROW) return SqliteError(db_, rc, path_, "reading key");
+    if (rc != SQLITE_ROW) return conn_->SqlError(rc, "reading key");
     // sqlite3_column_blob before sqlite3_column_bytes, as SQLite documents.
     const void* data = sqlite3_column_blob(get_, 0);
     const int size = sqlite3_column_bytes(get_, 0);
     if (size == 0) return std::optional<std::string>(std::string());
     if (data == nullptr) {
-      return SqliteError(db_, sqlite3_errcode(db_), path_, "reading value");
+      return conn_->SqlError(sqlite3_errcode(db_), "reading value");
     }
     return std::optional<std::string>(std::string(static_cast<const char*>(data), size));
   }
@@ -200,9 +160,9 @@ class SqlitePrivateStore final : public PrivateStore {
     if (Status s = BindText(put_, 1, key); !s.ok()) return s;
     int rc = sqlite3_bind_blob(put_, 2, NonNullData(value), static_cast<int>(value.size()),
                                SQLITE_STATIC);
-    if (rc != SQLITE_OK) return SqliteError(db_, rc, path_, "binding value");
+    if (rc != SQLITE_OK) return conn_->SqlError(rc, "binding value");
     rc = sqlite3_step(put_);
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, path_, "writing key");
+    if (rc != SQLITE_DONE) return conn_->SqlError(rc, "writing key");
     return Status::Ok();
   }
 
@@ -212,7 +172,7 @@ class SqlitePrivateStore final : public PrivateStore {
     StatementUse use(erase_);
     if (Status s = BindText(erase_, 1, key); !s.ok()) return s;
     int rc = sqlite3_step(erase_);
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, path_, "erasing key");
+    if (rc != SQLITE_DONE) return conn_->SqlError(rc, "erasing key");
     return Status::Ok();
   }
 
@@ -238,11 +198,11 @@ class SqlitePrivateStore final : public PrivateStore {
       const unsigned char* text = sqlite3_column_text(stmt, 0);
       const int size = sqlite3_column_bytes(stmt, 0);
       if (text == nullptr && size > 0) {
-        return SqliteError(db_, sqlite3_errcode(db_), path_, "reading key");
+        return conn_->SqlError(sqlite3_errcode(db_), "reading key");
       }
       keys.emplace_back(reinterpret_cast<const char*>(text), size);
     }
-    if (rc != SQLITE_DONE) return SqliteError(db_, rc, path_, "listing keys");
+    if (rc != SQLITE_DONE) return conn_->SqlError(rc, "listing keys");
     return keys;
   }
 
@@ -267,45 +227,14 @@ class SqlitePrivateStore final : public PrivateStore {
   Status BindText(sqlite3_stmt* stmt, int index, std::string_view text) {
     int rc = sqlite3_bind_text(stmt, index, NonNullData(text), static_cast<int>(text.size()),
                                SQLITE_STATIC);
-    if (rc != SQLITE_OK) return SqliteError(db_, rc, path_, "binding key");
+    if (rc != SQLITE_OK) return conn_->SqlError(rc, "binding key");
     return Status::Ok();
-  }
-
-  // Requires mu_.
-  Status Exec(const char* sql, std::string_view what) {
-    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) return SqliteError(db_, rc, path_, what);
-    return Status::Ok();
-  }
-
-  // Requires mu_. First column of the first row of `sql`, "" if no row.
-  Result<std::string> QueryText(const char* sql, std::string_view what) {
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr);
-    if (rc != SQLITE_OK) {
-      Error error = SqliteError(db_, rc, path_, what);
-      sqlite3_finalize(stmt);
-      return error;
-    }
-    std::string text;
-    rc = sqlite3_step(stmt);
-    if (rc == SQLITE_ROW) {
-      const unsigned char* p = sqlite3_column_text(stmt, 0);
-      if (p != nullptr) {
-        text.assign(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt, 0));
-      }
-    } else if (rc != SQLITE_DONE) {
-      Error error = SqliteError(db_, rc, path_, what);
-      sqlite3_finalize(stmt);
-      return error;
-    }
-    sqlite3_finalize(stmt);
-    return text;
   }
 
   const std::string path_;
   std::mutex mu_;
-  sqlite3* const db_;  // Guarded by mu_.
+  std::unique_ptr<internal::SqliteDb> conn_;  // Guarded by mu_.
+  sqlite3* const db_;                         // conn_'s handle; guarded by mu_.
   // Prepared once in Configure, reset after each use. All guarded by mu_.
   sqlite3_stmt* get_ = nullptr;
   sqlite3_stmt* put_ = nullptr;
@@ -350,12 +279,10 @@ Result<std::unique_ptr<PrivateStore>> PrivateStore::Open(const std::string& path
   }
   if (Status s = CreatePrivateFile(path, open_path); !s.ok()) return s.error();
 
-  sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(open_path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  auto store = std::make_unique<SqlitePrivateStore>(path, db);
-  if (rc != SQLITE_OK) return SqliteError(db, rc, path, "opening database");
+  Result<std::unique_ptr<internal::SqliteDb>> conn =
+      internal::SqliteDb::Open(open_path.string(), path);
+  if (!conn.ok()) return conn.error();
+  auto store = std::make_unique<SqlitePrivateStore>(path, std::move(conn).value());
   if (Status s = store->Configure(); !s.ok()) return s.error();
   return std::unique_ptr<PrivateStore>(std::move(store));
 }

@@ -19,7 +19,6 @@
 
 namespace atrium::internal {
 
-
 // One prepared statement, finalized on every exit path.
 class Statement {
  public:
@@ -42,8 +41,11 @@ class Statement {
 
 class SqliteDb {
  public:
-  // Opens (creating) `path` with WAL, synchronous=FULL and a busy timeout.
-  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
+  // Opens (creating) `path` with WAL, synchronous=FULL and a busy timeout;
+  // kIo when the file cannot be written, kCorrupt when it is not a SQLite
+  // database. Errors name `name` (default: `path`).
+  static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path,
+                                                const std::string& name = "");
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
