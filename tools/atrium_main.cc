@@ -12,6 +12,7 @@
 // Uses only the public API (libatrium.so).
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
@@ -21,7 +22,9 @@
 #include <vector>
 
 #include "artifact_commands.h"
+#include "atrium/artifact_kind.h"
 #include "atrium/container.h"
+#include "atrium/dynamic/dynamic_layer.h"
 #include "atrium/hotpatch.h"
 #include "atrium/manifest.h"
 #include "atrium/package.h"
@@ -69,6 +72,7 @@ int Usage() {
                "  patch apply <app-dir> <X.atb | dir --key K>  verify and install a patch\n"
                "  patch enable|disable|rollback <app-dir> <id>\n"
                "  patch sign <patch-dir> --key K   pack it into a signed lua_patch .atb\n"
+               "  layers              the registered dynamic layers and artifact kinds\n"
                "  keygen --out PREFIX              new Ed25519 release key pair\n"
                "  pack <dir> --key K -o X.atb      pack and sign a bundle or artifact\n"
                "  verify X.atb --pubkey P          check signature and every entry\n"
@@ -257,6 +261,23 @@ int Patch(int argc, char** argv) {
     return report(runtime.Disable(target, "disabled from the command line"), "disable");
   if (verb == "rollback") return report(runtime.Rollback(target), "rollback");
   return Usage();
+}
+
+// `atrium layers`: every artifact kind the package format knows, with the
+// dynamic layer that owns it (what it activates on, what it is for).
+int Layers() {
+  const std::vector<atrium::DynamicLayerSpec> layers = atrium::RegisteredDynamicLayers();
+  std::printf("%-15s %4s  %-13s %-12s %s\n", "kind", "byte", "manifest", "activates", "layer");
+  for (const atrium::ArtifactKindSpec& k : atrium::RegisteredArtifactKinds()) {
+    auto layer = std::find_if(layers.begin(), layers.end(),
+                              [&](const atrium::DynamicLayerSpec& l) { return l.kind == k.name; });
+    std::printf(
+        "%-15s %4u  %-13s %-12s %s\n", k.name.c_str(), static_cast<unsigned>(k.kind),
+        k.manifest_name.empty() ? "artifact.json" : k.manifest_name.c_str(),
+        layer != layers.end() ? atrium::ActivationPointName(layer->activation) : "-",
+        layer != layers.end() ? layer->description.c_str() : "reserved, no layer registered");
+  }
+  return 0;
 }
 
 // The launch summary: stages, tasks over budget or failed, critical path.
@@ -475,6 +496,7 @@ int main(int argc, char** argv) {
   if (cmd == "validate") return Validate(argc - 1, argv + 1);
   if (cmd == "patch") return Patch(argc - 1, argv + 1);
   if (cmd == "keygen") return KeygenMain(argc - 1, argv + 1);
+  if (cmd == "layers") return Layers();
   if (cmd == "pack") return PackMain(argc - 1, argv + 1);
   if (cmd == "verify") return VerifyMain(argc - 1, argv + 1);
   if (cmd == "inspect") return InspectMain(argc - 1, argv + 1);

@@ -157,6 +157,19 @@ TEST_F(CliTest, PatchSignedWithAnotherKeyIsRefused) {
   EXPECT_NE(out.text.find("0 patch(es)"), std::string::npos) << out.text;
 }
 
+TEST_F(CliTest, LayersListsTheKindsAndTheirLayers) {
+  auto out = RunCli("layers");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("native_bundle      1  bundle.json   next launch"), std::string::npos)
+      << out.text;
+  EXPECT_NE(out.text.find("lua_patch          4  patch.json    next call"), std::string::npos)
+      << out.text;
+  EXPECT_NE(out.text.find(
+                "config_set         5  artifact.json -            reserved, no layer registered"),
+            std::string::npos)
+      << out.text;
+}
+
 TEST_F(CliTest, UnknownCommandAndMissingAppFail) {
   EXPECT_EQ(RunCli("frobnicate").status, 2);
   auto out = RunCli("run " + dir_ + "/nope");
