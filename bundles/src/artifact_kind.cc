@@ -20,7 +20,8 @@ struct KindTable {
 KindTable& Table() {
   static KindTable* table = [] {
     auto* t = new KindTable();  // leaked: used by static initializers and at exit
-    t->kinds.push_back({ArtifactKind::kNativeBundle, "native_bundle", "bundle.json", {}, kFormatOwner});
+    t->kinds.push_back(
+        {ArtifactKind::kNativeBundle, "native_bundle", "bundle.json", {}, kFormatOwner});
     t->kinds.push_back({ArtifactKind::kH5Package, "h5_package", "", {}, kFormatOwner});
     t->kinds.push_back({ArtifactKind::kHcfTemplates, "hcf_templates", "", {}, kFormatOwner});
     t->kinds.push_back({ArtifactKind::kLuaPatch, "lua_patch", "", {}, kFormatOwner});
@@ -57,8 +58,8 @@ ArtifactKindSpec* FindLocked(KindTable& t, std::string_view name) {
 Status RegisterArtifactKind(ArtifactKindSpec spec) {
   const unsigned code = static_cast<uint8_t>(spec.kind);
   if (!IsKindName(spec.name)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "artifact kind name \"" + spec.name + "\" is not [a-z][a-z0-9_]*, 1-32 characters");
+    return MakeError(ErrorCode::kInvalidArgument, "artifact kind name \"" + spec.name +
+                                                      "\" is not [a-z][a-z0-9_]*, 1-32 characters");
   }
   if (spec.manifest_name.find('/') != std::string::npos) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -116,9 +117,8 @@ std::vector<ArtifactKindSpec> RegisteredArtifactKinds() {
   KindTable& t = Table();
   std::lock_guard lock(t.mu);
   std::vector<ArtifactKindSpec> out(t.kinds.begin(), t.kinds.end());
-  std::sort(out.begin(), out.end(), [](const ArtifactKindSpec& a, const ArtifactKindSpec& b) {
-    return a.kind < b.kind;
-  });
+  std::sort(out.begin(), out.end(),
+            [](const ArtifactKindSpec& a, const ArtifactKindSpec& b) { return a.kind < b.kind; });
   return out;
 }
 

@@ -1,7 +1,6 @@
 // The delta engine (delta.h): the suffix-array matcher, the stream writers
 // and the bounds-checked decoder.
 #include "delta.h"
-#include "atrium/base/hex.h"
 
 #include <divsufsort.h>
 #include <zstd.h>
@@ -14,6 +13,8 @@
 #include <tuple>
 #include <utility>
 #include <vector>
+
+#include "atrium/base/hex.h"
 
 namespace atrium::delta {
 namespace {
@@ -532,7 +533,8 @@ Status CheckNewHash(std::string_view out, const DeltaInfo& info) {
   if (got != info.new_hash) {
     return DeltaError(ErrorCode::kCorrupt, 32,
                       "applying the delta gave a file with xxh64 " + HexU64(got) +
-                          ", the delta expects " + HexU64(info.new_hash) + " (the delta is corrupt)");
+                          ", the delta expects " + HexU64(info.new_hash) +
+                          " (the delta is corrupt)");
   }
   return Status::Ok();
 }

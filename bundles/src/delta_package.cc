@@ -37,9 +37,9 @@
 #include <utility>
 #include <vector>
 
-#include "delta.h"
-#include "atrium/base/strict_json.h"
 #include "atrium/base/file_util.h"
+#include "atrium/base/strict_json.h"
+#include "delta.h"
 
 namespace atrium {
 

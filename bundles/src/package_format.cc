@@ -19,11 +19,11 @@
 #include <utility>
 #include <vector>
 
+#include "atrium/artifact_kind.h"
+#include "atrium/base/hex.h"
+#include "atrium/base/strict_json.h"
 #include "atrium/manifest.h"
 #include "atrium/semver.h"
-#include "atrium/base/strict_json.h"
-#include "atrium/base/hex.h"
-#include "atrium/artifact_kind.h"
 
 namespace atrium {
 

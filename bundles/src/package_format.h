@@ -26,9 +26,9 @@
 #include <string_view>
 #include <vector>
 
+#include "atrium/base/hex.h"
 #include "atrium/package.h"
 #include "atrium/result.h"
-#include "atrium/base/hex.h"
 
 struct ZSTD_CCtx_s;
 

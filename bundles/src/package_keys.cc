@@ -14,9 +14,9 @@
 #include <string>
 #include <string_view>
 
+#include "atrium/base/hex.h"
 #include "atrium/package.h"
 #include "package_format.h"
-#include "atrium/base/hex.h"
 
 namespace atrium {
 namespace {

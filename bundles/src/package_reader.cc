@@ -39,12 +39,12 @@
 #include <utility>
 #include <vector>
 
+#include "atrium/artifact_kind.h"
+#include "atrium/base/file_util.h"
+#include "atrium/base/strict_json.h"
 #include "atrium/package.h"
 #include "atrium/semver.h"
 #include "package_format.h"
-#include "atrium/base/strict_json.h"
-#include "atrium/base/file_util.h"
-#include "atrium/artifact_kind.h"
 
 namespace atrium {
 using internal::FileError;

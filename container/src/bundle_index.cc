@@ -1,5 +1,4 @@
 #include "bundle_index.h"
-#include "atrium/base/file_util.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,6 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+
+#include "atrium/base/file_util.h"
 
 namespace atrium::internal {
 namespace {

@@ -34,9 +34,9 @@
 #include <string_view>
 #include <vector>
 
+#include "atrium/base/hash.h"
 #include "atrium/manifest.h"
 #include "atrium/result.h"
-#include "atrium/base/hash.h"
 #include "resolver.h"
 
 namespace atrium::internal {

@@ -271,8 +271,8 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
         if (!action) {
           for (const auto& [former, now] : kFormerNames) {
             if (text == former) {
-              return r.Invalid(item_at, "recovery action " + Quote(text) + " was replaced by " +
-                                            now);
+              return r.Invalid(item_at,
+                               "recovery action " + Quote(text) + " was replaced by " + now);
             }
           }
           return r.Invalid(item_at, "unknown recovery action " + Quote(text) +

@@ -29,20 +29,22 @@ const std::vector<std::string_view>& CoreAppFields() {
 Status RegisterAppSection(std::string_view name, std::string_view owner,
                           AppSectionValidator validate) {
   if (name.empty() || !validate) {
-    return MakeError(ErrorCode::kInvalidArgument, "an app.json section needs a name and a validator");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "an app.json section needs a name and a validator");
   }
   const auto& core = CoreAppFields();
   if (std::find(core.begin(), core.end(), name) != core.end()) {
     return MakeError(ErrorCode::kAlreadyExists,
-                 "app.json section \"" + std::string(name) + "\" is a core field");
+                     "app.json section \"" + std::string(name) + "\" is a core field");
   }
   SectionRegistry& r = Registry();
   std::lock_guard lock(r.mu);
-  auto it = std::lower_bound(r.sections.begin(), r.sections.end(), name,
-                             [](const AppSectionInfo& s, std::string_view n) { return s.name < n; });
+  auto it =
+      std::lower_bound(r.sections.begin(), r.sections.end(), name,
+                       [](const AppSectionInfo& s, std::string_view n) { return s.name < n; });
   if (it != r.sections.end() && it->name == name) {
     return MakeError(ErrorCode::kAlreadyExists, "app.json section \"" + std::string(name) +
-                                                "\" is already registered by " + it->owner);
+                                                    "\" is already registered by " + it->owner);
   }
   r.sections.insert(it, AppSectionInfo{std::string(name), std::string(owner), std::move(validate)});
   return Status::Ok();

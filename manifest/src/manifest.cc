@@ -34,8 +34,8 @@
 #include <vector>
 
 #include "atrium/base/field_reader.h"
-#include "atrium/manifest/app_sections.h"
 #include "atrium/base/strict_json.h"
+#include "atrium/manifest/app_sections.h"
 
 // Early-return helpers for this file only (#undef'd at the end).
 #define ATRIUM_MANIFEST_CONCAT_INNER(a, b) a##b

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "atrium/log_level.h"
 #include "atrium/base/log.h"
+#include "atrium/log_level.h"
 
 namespace atrium::internal {
 namespace {

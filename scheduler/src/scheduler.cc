@@ -83,10 +83,10 @@
 #include <utility>
 #include <vector>
 
+#include "atrium/base/log.h"
 #include "atrium/log_level.h"
 #include "atrium/thread_activity.h"
 #include "cpu_priority.h"
-#include "atrium/base/log.h"
 
 namespace atrium {
 namespace internal {

@@ -8,9 +8,9 @@
 #include <queue>
 #include <unordered_map>
 
+#include "atrium/base/log.h"
 #include "atrium/thread_activity.h"
 #include "atrium/trace.h"
-#include "atrium/base/log.h"
 
 namespace atrium {
 namespace {

@@ -6,8 +6,6 @@
 //
 // Concurrency: single-threaded tests.
 #include "atrium/manifest.h"
-#include "atrium/manifest/app_sections.h"
-#include "atrium/base/strict_json.h"
 
 #include <gtest/gtest.h>
 
@@ -21,6 +19,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "atrium/base/strict_json.h"
+#include "atrium/manifest/app_sections.h"
 
 namespace atrium {
 namespace {
@@ -863,7 +864,8 @@ Status ValidateBannerSection(const json::value& v, std::string_view file,
   if (v.is_object() && v.as_object().size() == 1 && v.as_object().contains("text")) {
     return Status::Ok();
   }
-  return internal::MakeLocated(ErrorCode::kValidation, file, std::string(pointer), "expected {\"text\": ...}");
+  return internal::MakeLocated(ErrorCode::kValidation, file, std::string(pointer),
+                               "expected {\"text\": ...}");
 }
 
 TEST(AppDescriptorTest, RegisteredSectionsAreValidatedByTheirOwner) {

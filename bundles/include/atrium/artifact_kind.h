@@ -34,9 +34,9 @@ namespace atrium {
 using ManifestValidator = std::function<Status(std::string_view text, std::string_view file)>;
 
 struct ArtifactKindSpec {
-  ArtifactKind kind{};        // the header byte
-  std::string name;           // [a-z][a-z0-9_]*, at most 32 characters
-  std::string manifest_name;  // the manifest entry ("patch.json"); empty: artifact.json
+  ArtifactKind kind{};                  // the header byte
+  std::string name;                     // [a-z][a-z0-9_]*, at most 32 characters
+  std::string manifest_name;            // the manifest entry ("patch.json"); empty: artifact.json
   ManifestValidator validate_manifest;  // may be empty
   std::string owner;                    // who registered or claimed it ("the format": reserved)
 };

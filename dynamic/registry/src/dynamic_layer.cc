@@ -49,16 +49,17 @@ const char* ActivationPointName(ActivationPoint point) {
 
 Status RegisterDynamicLayer(DynamicLayerSpec spec) {
   if (!IsKindName(spec.kind)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                 "dynamic layer kind \"" + spec.kind + "\" is not [a-z][a-z0-9_]*, 1-32 characters");
+    return MakeError(ErrorCode::kInvalidArgument, "dynamic layer kind \"" + spec.kind +
+                                                      "\" is not [a-z][a-z0-9_]*, 1-32 characters");
   }
   if (!spec.create) {
     return MakeError(ErrorCode::kInvalidArgument, "dynamic layer " + spec.kind + " has no factory");
   }
   LayerRegistry& r = Registry();
   std::lock_guard lock(r.mu);
-  auto it = std::lower_bound(r.specs.begin(), r.specs.end(), spec.kind,
-                             [](const DynamicLayerSpec& s, const std::string& k) { return s.kind < k; });
+  auto it =
+      std::lower_bound(r.specs.begin(), r.specs.end(), spec.kind,
+                       [](const DynamicLayerSpec& s, const std::string& k) { return s.kind < k; });
   if (it != r.specs.end() && it->kind == spec.kind) {
     return MakeError(ErrorCode::kAlreadyExists,
                      "dynamic layer kind \"" + spec.kind + "\" is already registered");
@@ -70,9 +71,10 @@ Status RegisterDynamicLayer(DynamicLayerSpec spec) {
   if (formats_own) {
     if (spec.package_kind != existing->kind || !spec.manifest_name.empty() ||
         spec.validate_manifest) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "dynamic layer " + spec.kind +
-                           ": native_bundle is the package format's own kind (byte 1, bundle.json)");
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "dynamic layer " + spec.kind +
+              ": native_bundle is the package format's own kind (byte 1, bundle.json)");
     }
   } else {
     Status s = RegisterArtifactKind({spec.package_kind, spec.kind, spec.manifest_name,
@@ -101,7 +103,8 @@ std::vector<std::unique_ptr<DynamicLayer>> CreateDynamicLayers(const DynamicLaye
     if (layer.ok() && *layer != nullptr) {
       layers.push_back(std::move(layer).value());
     } else if (errors != nullptr) {
-      Error e = layer.ok() ? MakeError(ErrorCode::kInternal, "factory returned no layer") : layer.error();
+      Error e =
+          layer.ok() ? MakeError(ErrorCode::kInternal, "factory returned no layer") : layer.error();
       e.message = "dynamic layer " + spec.kind + ": " + e.message;
       errors->push_back(std::move(e));
     }

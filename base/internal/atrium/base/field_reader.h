@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "atrium/result.h"
 #include "atrium/base/strict_json.h"
+#include "atrium/result.h"
 
 namespace atrium::internal {
 
@@ -56,7 +56,8 @@ class FieldReader {
   // Rejects the first member of `object` whose key is not in `known`.
   Status CheckKnownFields(const json::object& object, const std::string& pointer,
                           std::initializer_list<std::string_view> known) const {
-    return CheckKnownFields(object, pointer, std::span<const std::string_view>(known.begin(), known.size()));
+    return CheckKnownFields(object, pointer,
+                            std::span<const std::string_view>(known.begin(), known.size()));
   }
   Status CheckKnownFields(const json::object& object, const std::string& pointer,
                           std::span<const std::string_view> known) const {

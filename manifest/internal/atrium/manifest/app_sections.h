@@ -24,9 +24,8 @@
 namespace atrium::internal {
 
 // Validates `value`, the section found at `pointer` in `file`.
-using AppSectionValidator =
-    std::function<Status(const boost::json::value& value, std::string_view file,
-                         std::string_view pointer)>;
+using AppSectionValidator = std::function<Status(const boost::json::value& value,
+                                                 std::string_view file, std::string_view pointer)>;
 
 // kAlreadyExists when `name` is a core app.json field or already registered;
 // kInvalidArgument for an empty name or validator.
@@ -49,7 +48,7 @@ const std::vector<std::string_view>& CoreAppFields();
 // Registers a section from a static initializer; a failure (a duplicate
 // name) aborts at start with the message, since it is a build mistake.
 #define ATRIUM_REGISTER_APP_SECTION(name, owner, validate)                              \
-  static const bool atrium_app_section_registered_##validate = [] {                      \
+  static const bool atrium_app_section_registered_##validate = [] {                     \
     ::atrium::Status s = ::atrium::internal::RegisterAppSection(name, owner, validate); \
     if (!s.ok()) ::atrium::internal::DieOnRegistrationError(s);                         \
     return true;                                                                        \

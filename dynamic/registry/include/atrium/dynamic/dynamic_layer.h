@@ -133,12 +133,11 @@ namespace internal {
 #define ATRIUM_DYNAMIC_LAYER_CONCAT(a, b) ATRIUM_DYNAMIC_LAYER_CONCAT_INNER(a, b)
 // Registers a layer from a static initializer of its own folder; a
 // duplicate kind aborts at start with the message (a build mistake).
-#define ATRIUM_REGISTER_DYNAMIC_LAYER(spec_expr)                                          \
-  static const bool ATRIUM_DYNAMIC_LAYER_CONCAT(atrium_dynamic_layer_registered_,        \
-                                                __LINE__) = [] {                          \
-    ::atrium::Status s = ::atrium::RegisterDynamicLayer(spec_expr);                       \
-    if (!s.ok()) ::atrium::internal::DieOnLayerRegistrationError(s);                      \
-    return true;                                                                          \
+#define ATRIUM_REGISTER_DYNAMIC_LAYER(spec_expr)                                                   \
+  static const bool ATRIUM_DYNAMIC_LAYER_CONCAT(atrium_dynamic_layer_registered_, __LINE__) = [] { \
+    ::atrium::Status s = ::atrium::RegisterDynamicLayer(spec_expr);                                \
+    if (!s.ok()) ::atrium::internal::DieOnLayerRegistrationError(s);                               \
+    return true;                                                                                   \
   }()
 
 #endif  // ATRIUM_DYNAMIC_DYNAMIC_LAYER_H_
