@@ -1,0 +1,2 @@
+// Placeholder: written with the condition language.
+#include "atrium/base/bucket.h"
