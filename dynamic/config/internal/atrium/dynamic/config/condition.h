@@ -8,7 +8,8 @@
 // condition name and 1-based column) and evaluated many times against a
 // DeviceContext. Evaluation is total and bounded: no loops, a parsed
 // condition has at most kMaxConditionNodes nodes, and a missing fact
-// (no device id for percent, an unset signal) makes the comparison false.
+// (no device id for percent, an unset signal, an empty string field, no app
+// version) makes the comparison false, whatever its operator.
 //
 // Concurrency: a parsed Condition is immutable; Evaluate is thread-safe.
 #ifndef ATRIUM_DYNAMIC_CONFIG_CONDITION_H_
@@ -38,18 +39,18 @@ struct DeviceContext {
   std::string locale;     // "zh_CN"
   std::string country;    // ISO 3166-1 alpha-2, upper case ("CN")
   std::string model;
-  int64_t memory_mb = 0;
-  int64_t cores = 0;
+  int64_t memory_mb = 0;  // 0 or less: not reported (comparisons are false)
+  int64_t cores = 0;      // 0 or less: not reported
   std::map<std::string, std::string, std::less<>> signals;
-  int64_t now_unix_ms = 0;
+  int64_t now_unix_ms = 0;  // 0 or less: no clock (date.now comparisons are false)
 };
 
 // Limits of the language (a condition beyond them is refused at parse).
-inline constexpr size_t kMaxConditionText = 4096;   // bytes
-inline constexpr size_t kMaxConditionDepth = 32;    // nesting of ( ) and !
-inline constexpr size_t kMaxConditionNodes = 256;   // atoms + operators
-inline constexpr size_t kMaxLiteralBytes = 256;     // one string literal
-inline constexpr size_t kMaxListItems = 100;        // one [ ... ] list
+inline constexpr size_t kMaxConditionText = 4096;  // bytes
+inline constexpr size_t kMaxConditionDepth = 32;   // nesting of ( ) and !
+inline constexpr size_t kMaxConditionNodes = 256;  // atoms + operators
+inline constexpr size_t kMaxLiteralBytes = 256;    // one string literal
+inline constexpr size_t kMaxListItems = 100;       // one [ ... ] list
 
 class Condition {
  public:
@@ -68,7 +69,7 @@ class Condition {
   // The text it was parsed from.
   const std::string& text() const;
 
-  struct Node;  // defined in condition.cc
+  struct Node;  // defined in src/condition_node.h
 
  private:
   std::shared_ptr<const Node> root_;
