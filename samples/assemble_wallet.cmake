@@ -50,3 +50,11 @@ foreach(dir ${patch_dirs})
     endif()
   endif()
 endforeach()
+
+# The sample remote config set, packed and signed as a config_set package
+# (`./dev run` installs it): <out>/../wallet-config.atb.
+execute_process(COMMAND ${ATRIUM} pack ${SRC}/config --kind config_set --key ${key_prefix}.key
+  -o ${OUT}/../wallet-config.atb RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "packing the sample config set failed")
+endif()

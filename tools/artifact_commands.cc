@@ -99,6 +99,20 @@ int InstallMain(int argc, char** argv) {
   auto r = c->InstallPackage(a.positional[1],
                              a.flag ? atrium::InstallAs::kActive : atrium::InstallAs::kStaged);
   if (!r.ok()) return Fail(r.error());
+  if (r->kind != atrium::ArtifactKind::kNativeBundle) {
+    // Another layer's artifact: it staged or activated it by its own rules.
+    atrium::ArtifactState now = r->state;
+    if (auto list = c->artifacts().List(); list.ok()) {
+      for (const auto& x : *list) {
+        if (x.kind == r->kind && x.id == r->id && x.version == r->version) now = x.state;
+      }
+    }
+    std::printf("installed %s %s %s (%s): %s\n", atrium::ArtifactKindName(r->kind), r->id.c_str(),
+                r->version.c_str(), atrium::ArtifactStateName(now),
+                now == atrium::ArtifactState::kActive ? "in use now"
+                                                      : "in use from its layer's activation point");
+    return 0;
+  }
   std::printf("installed %s %s (%s): %s\n", r->id.c_str(), r->version.c_str(),
               atrium::ArtifactStateName(r->state),
               a.flag ? "in use for bundles not yet loaded" : "active from the next launch");

@@ -29,6 +29,7 @@
 #include "atrium/manifest.h"
 #include "atrium/package.h"
 #include "atrium/trace.h"
+#include "config_commands.h"
 #include "delta_commands.h"
 #include "package_commands.h"
 #include "patch_commands.h"
@@ -60,7 +61,7 @@ int Usage() {
                "                      no crash capture, no watchdog)\n"
                "  stats <app-dir>     run the launch, print the scheduler's figures\n"
                "  artifacts <app-dir> [--history]  artifacts in state.db and why\n"
-               "  install <app-dir> X.atb [--now]  install a bundle update (next launch)\n"
+               "  install <app-dir> X.atb [--now]  install an update (a bundle: next launch)\n"
                "  swap <app-dir> X.atb [--live]    replace a bundle (--live: while running)\n"
                "  rollback <app-dir> <bundle>      disable its active update\n"
                "  launches <app-dir>  launch records, recovery levels, guard actions\n"
@@ -73,6 +74,10 @@ int Usage() {
                "  patch enable|disable|rollback <app-dir> <id>\n"
                "  patch sign <patch-dir> --key K   pack it into a signed lua_patch .atb\n"
                "  layers              the registered dynamic layers and artifact kinds\n"
+               "  config show <app-dir> [--source]  remote config values and their sources\n"
+               "  config eval <config.json> --app-version V --device-id X --signal k=v ...\n"
+               "                      what a device would get, condition by condition\n"
+               "  config validate <config.json>    check a config set\n"
                "  keygen --out PREFIX              new Ed25519 release key pair\n"
                "  pack <dir> --key K -o X.atb      pack and sign a bundle or artifact\n"
                "  verify X.atb --pubkey P          check signature and every entry\n"
@@ -497,6 +502,7 @@ int main(int argc, char** argv) {
   if (cmd == "patch") return Patch(argc - 1, argv + 1);
   if (cmd == "keygen") return KeygenMain(argc - 1, argv + 1);
   if (cmd == "layers") return Layers();
+  if (cmd == "config") return ConfigMain(argc - 1, argv + 1);
   if (cmd == "pack") return PackMain(argc - 1, argv + 1);
   if (cmd == "verify") return VerifyMain(argc - 1, argv + 1);
   if (cmd == "inspect") return InspectMain(argc - 1, argv + 1);

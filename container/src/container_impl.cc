@@ -27,6 +27,7 @@
 #include "atrium/base/log.h"
 #include "atrium/bundle.h"
 #include "atrium/container.h"
+#include "atrium/container_layer.h"
 #include "atrium/crash_capture.h"
 #include "atrium/dynamic/dynamic_layer.h"
 #include "atrium/guard/guarded_launch.h"
@@ -272,18 +273,30 @@ class RouterImpl final : public MicroAppRouter {
     if (!parsed.ok()) return parsed.error();
     return Launch(parsed->app_id, std::move(parsed->params));
   }
+  uint64_t AddLaunchFilter(LaunchFilter filter) override {
+    std::lock_guard lock(mu_);
+    filters_.emplace_back(++next_filter_, std::make_shared<LaunchFilter>(std::move(filter)));
+    return next_filter_;
+  }
+  void RemoveLaunchFilter(uint64_t id) override {
+    std::lock_guard lock(mu_);
+    std::erase_if(filters_, [&](const auto& f) { return f.first == id; });
+  }
 
  private:
   ContainerImpl* const container_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<MicroAppLauncher>, std::less<>>
-      launchers_;  // guarded by mu_
+      launchers_;                                                            // guarded by mu_
+  std::vector<std::pair<uint64_t, std::shared_ptr<LaunchFilter>>> filters_;  // guarded by mu_
+  uint64_t next_filter_ = 0;                                                 // guarded by mu_
 };
 
 class ContainerImpl final : public Container {
  public:
   ContainerImpl() : host_view_(&registry_, 0, ""), router_(this) {}
   ~ContainerImpl() override {
+    DetachLayers();
     Shutdown();
     // Pipeline tasks still queued are dropped (the pipeline records them as
     // failed) before the pipeline, which waits for its tasks, goes away.
@@ -344,6 +357,19 @@ class ContainerImpl final : public Container {
   Result<ArtifactRecord> SwapLive(const std::string& package_path) override;
   Status Uninstall(std::string_view bundle) override;
   Result<PrivateStore*> PrivateStoreOf(std::string_view bundle) override;
+  uint64_t AddBundleStopListener(std::function<void(std::string_view)> fn) override {
+    std::lock_guard lock(lifecycle_mu_);
+    stop_listeners_.emplace_back(++next_stop_listener_, std::move(fn));
+    return next_stop_listener_;
+  }
+  void RemoveBundleStopListener(uint64_t id) override {
+    std::lock_guard lock(lifecycle_mu_);
+    std::erase_if(stop_listeners_, [&](const auto& l) { return l.first == id; });
+  }
+  // After a successful Init: hands the container to the layers that ask.
+  void AttachLayers();
+  // Before anything stops: the layers let go of the container.
+  void DetachLayers();
 
   // Loads bundle `idx` of the current index (dependencies first).
   Status LoadIndexed(uint32_t idx, const std::string& why) {
@@ -422,6 +448,13 @@ class ContainerImpl final : public Container {
   // State exported by a version being swapped out, for its successor's
   // context; guarded by lifecycle_mu_.
   std::map<std::string, std::string, std::less<>> handover_;
+  // Bundle-stop listeners; guarded by lifecycle_mu_.
+  std::vector<std::pair<uint64_t, std::function<void(std::string_view)>>> stop_listeners_;
+  uint64_t next_stop_listener_ = 0;        // guarded by lifecycle_mu_
+  std::vector<ContainerLayer*> attached_;  // layers attached to this container
+  void NotifyStoppedLocked(const std::string& bundle) {
+    for (const auto& l : stop_listeners_) l.second(bundle);
+  }
   // Declared last: destroyed first, after Shutdown stopped every bundle.
   std::unique_ptr<Scheduler> scheduler_;
   std::mutex pipeline_mu_;
@@ -481,10 +514,15 @@ Status RouterImpl::Launch(std::string_view app_id, LaunchParams params) {
   auto req = container_->ResolveApp(app_id, &idx);
   if (!req.ok()) return req.error();
   std::shared_ptr<MicroAppLauncher> launcher;
+  std::vector<std::shared_ptr<LaunchFilter>> filters;
   {
     std::lock_guard lock(mu_);
     auto it = launchers_.find(req->type);
     if (it != launchers_.end()) launcher = it->second;
+    for (const auto& f : filters_) filters.push_back(f.second);
+  }
+  for (const auto& filter : filters) {
+    if (Status allowed = (*filter)(*req); !allowed.ok()) return allowed;
   }
   if (!launcher) {
     Error e = MakeError(ErrorCode::kNotFound, "no launcher for micro-app type '" + req->type +
@@ -664,6 +702,24 @@ void ContainerImpl::CreateLayers() {
   std::vector<Error> errors;
   layers_ = CreateDynamicLayers({app_dir_, data_dir_, store_.get()}, &errors);
   for (const Error& e : errors) Log(LogLevel::kError, "", e.ToString());
+}
+
+void ContainerImpl::AttachLayers() {
+  for (const auto& layer : layers_) {
+    auto* attachable = dynamic_cast<ContainerLayer*>(layer.get());
+    if (attachable == nullptr) continue;
+    if (Status s = attachable->AttachContainer(*this); !s.ok()) {
+      Log(LogLevel::kError, "",
+          "dynamic layer " + std::string(layer->kind()) + " not attached: " + s.error().ToString());
+      continue;
+    }
+    attached_.push_back(attachable);
+  }
+}
+
+void ContainerImpl::DetachLayers() {
+  for (auto it = attached_.rbegin(); it != attached_.rend(); ++it) (*it)->DetachContainer();
+  attached_.clear();
 }
 
 void ContainerImpl::BeginGuardedLaunch(std::string store_trouble) {
@@ -1150,6 +1206,7 @@ Status ContainerImpl::StopLocked(uint32_t idx) {
   rt->library.reset();  // dlclose once no service object or task of the bundle is alive
   rt->state = BundleState::kUnloaded;
   active_.erase(std::remove(active_.begin(), active_.end(), idx), active_.end());
+  NotifyStoppedLocked(rt->name);
   return result;
 }
 
@@ -1353,6 +1410,7 @@ Result<ArtifactRecord> ContainerImpl::SwapLive(const std::string& package_path) 
     }
     gone->context.reset();
     gone->library.reset();
+    NotifyStoppedLocked(gone->name);
   }
   Log(LogLevel::kInfo, info.id, "live swapped to " + info.version);
   return record;
@@ -1362,14 +1420,19 @@ Result<ArtifactRecord> ContainerImpl::InstallPackage(const std::string& package_
                                                      InstallAs as) {
   auto reader = PackageReader::Open(package_path);
   if (!reader.ok()) return reader.error();
-  if ((*reader)->info().kind != ArtifactKind::kNativeBundle) {
-    Error e =
-        MakeError(ErrorCode::kInvalidArgument, std::string("not a native bundle package (kind ") +
-                                                   ArtifactKindName((*reader)->info().kind) + ")");
+  const ArtifactKind kind = (*reader)->info().kind;
+  reader->reset();
+  if (kind != ArtifactKind::kNativeBundle) {
+    // Another kind: the layer registered for it installs it.
+    const std::string name = ArtifactKindName(kind);
+    for (const auto& layer : layers_) {
+      if (layer->kind() == name) return layer->Install(package_path, as);
+    }
+    Error e = MakeError(ErrorCode::kNotFound,
+                        "no dynamic layer for packages of kind " + name + " is registered");
     e.file = package_path;
     return e;
   }
-  reader->reset();
   auto record = store_->Install(
       package_path, as,
       as == InstallAs::kStaged ? "installed for the next launch" : "installed and activated");
@@ -1462,6 +1525,7 @@ Result<std::unique_ptr<Container>> Container::Open(ContainerOptions options) {
   auto c = std::make_unique<internal::ContainerImpl>();
   Status s = c->Init(std::move(options));
   if (!s.ok()) return s.error();
+  c->AttachLayers();
   return std::unique_ptr<Container>(std::move(c));
 }
 

@@ -40,23 +40,14 @@
 
 #include "atrium/artifact_kind.h"
 #include "atrium/base/hex.h"
+#include "atrium/base/result_macros.h"
 #include "atrium/base/strict_json.h"
 #include "atrium/manifest.h"
 #include "atrium/package.h"
 
-// Early returns on a failed Result / Status (this file only; #undef'd below).
-#define PATCH_CAT_INNER(a, b) a##b
-#define PATCH_CAT(a, b) PATCH_CAT_INNER(a, b)
-#define PATCH_ASSIGN_IMPL(tmp, lhs, expr)            \
-  auto tmp = (expr);                                 \
-  if (!tmp.ok()) return std::move(tmp).take_error(); \
-  lhs = std::move(tmp).value()
-#define ASSIGN_OR_RETURN(lhs, expr) PATCH_ASSIGN_IMPL(PATCH_CAT(patch_r_, __LINE__), lhs, expr)
-#define RETURN_IF_ERROR(expr)                    \
-  do {                                           \
-    ::atrium::Status patch_s_ = (expr);          \
-    if (!patch_s_.ok()) return patch_s_.error(); \
-  } while (0)
+// The early returns of base (short names for this file only; #undef'd at the end).
+#define ASSIGN_OR_RETURN ATRIUM_ASSIGN_OR_RETURN
+#define RETURN_IF_ERROR ATRIUM_RETURN_IF_ERROR
 
 namespace atrium::hotpatch::internal {
 namespace {
@@ -761,6 +752,3 @@ Result<PatchPackage> ReadPatchPackage(const PackageReader& reader) {
 
 #undef RETURN_IF_ERROR
 #undef ASSIGN_OR_RETURN
-#undef PATCH_ASSIGN_IMPL
-#undef PATCH_CAT
-#undef PATCH_CAT_INNER

@@ -34,24 +34,13 @@
 #include <vector>
 
 #include "atrium/base/field_reader.h"
+#include "atrium/base/result_macros.h"
 #include "atrium/base/strict_json.h"
 #include "atrium/manifest/app_sections.h"
 
-// Early-return helpers for this file only (#undef'd at the end).
-#define ATRIUM_MANIFEST_CONCAT_INNER(a, b) a##b
-#define ATRIUM_MANIFEST_CONCAT(a, b) ATRIUM_MANIFEST_CONCAT_INNER(a, b)
-#define ATRIUM_MANIFEST_ASSIGN_IMPL(tmp, lhs, expr)  \
-  auto tmp = (expr);                                 \
-  if (!tmp.ok()) return std::move(tmp).take_error(); \
-  lhs = std::move(tmp).value()
-// lhs = value of the Result `expr`, or return its error.
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ATRIUM_MANIFEST_ASSIGN_IMPL(ATRIUM_MANIFEST_CONCAT(result_, __LINE__), lhs, expr)
-#define RETURN_IF_ERROR(expr)                  \
-  do {                                         \
-    ::atrium::Status status_ = (expr);         \
-    if (!status_.ok()) return status_.error(); \
-  } while (0)
+// The early returns of base (short names for this file only; #undef'd at the end).
+#define ASSIGN_OR_RETURN ATRIUM_ASSIGN_OR_RETURN
+#define RETURN_IF_ERROR ATRIUM_RETURN_IF_ERROR
 
 namespace atrium {
 namespace {
@@ -410,10 +399,11 @@ Status ReadStartup(const FieldReader& r, const json::object& root, Manifest* m) 
 Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
   FieldReader r(file);
   ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
-  RETURN_IF_ERROR(r.CheckKnownFields(
-      *root, "",
-      {"$schema", "name", "version", "description", "library", "activation", "requires", "provides",
-       "micro_apps", "startup", "resources", "live_swap"}));
+  // The core fields, then the sections layers registered (config_defaults, ...).
+  const std::vector<internal::AppSectionInfo> sections = internal::RegisteredBundleSections();
+  std::vector<std::string_view> known = internal::CoreBundleFields();
+  for (const internal::AppSectionInfo& section : sections) known.push_back(section.name);
+  RETURN_IF_ERROR(r.CheckKnownFields(*root, "", known));
   if (auto schema = r.OptionalString(*root, "", "$schema", ""); !schema.ok()) {
     return std::move(schema).take_error();
   }
@@ -443,6 +433,16 @@ Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
   ASSIGN_OR_RETURN(const json::array* resources, r.OptionalArray(*root, "", "resources"));
   if (resources != nullptr) {
     ASSIGN_OR_RETURN(m.resources, ReadPathList(r, *resources, "/resources", "resource path"));
+  }
+  for (const internal::AppSectionInfo& section : sections) {
+    const json::value* v = root->if_contains(section.name);
+    if (v == nullptr) continue;
+    if (Status s = section.validate(*v, file, "/" + section.name); !s.ok()) {
+      Error e = s.error();
+      e.bundle = m.name;
+      return e;
+    }
+    m.sections.emplace(section.name, json::serialize(*v));
   }
   return m;
 }
@@ -649,6 +649,3 @@ const std::vector<std::string>& DefaultStartupStages() {
 
 #undef RETURN_IF_ERROR
 #undef ASSIGN_OR_RETURN
-#undef ATRIUM_MANIFEST_ASSIGN_IMPL
-#undef ATRIUM_MANIFEST_CONCAT
-#undef ATRIUM_MANIFEST_CONCAT_INNER

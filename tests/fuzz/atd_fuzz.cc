@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "atrium/artifact_kind.h"
 #include "atrium/delta_package.h"
 #include "atrium/package.h"
 #include "delta_package.h"
@@ -96,6 +97,21 @@ struct File {
   std::string data;
 };
 
+// The fuzz packages' kind: one of this target's own (generic artifact.json
+// manifest), so no dynamic layer linked into the fuzz build claims it.
+atrium::ArtifactKind FuzzKind() {
+  static const atrium::ArtifactKind kind = [] {
+    const auto k = static_cast<atrium::ArtifactKind>(251);
+    atrium::ArtifactKindSpec spec;
+    spec.kind = k;
+    spec.name = "fuzz_artifact";
+    spec.owner = "atd_fuzz";
+    Require(atrium::RegisterArtifactKind(spec).ok(), "the fuzz kind registers");
+    return k;
+  }();
+  return kind;
+}
+
 // A package as PackDirectory would write it (frames by the writer's routine).
 std::string MakePackage(const std::string& version, std::vector<File> files) {
   const std::string manifest = R"({"id": "fuzz", "version": ")" + version + "\"}";
@@ -103,7 +119,7 @@ std::string MakePackage(const std::string& version, std::vector<File> files) {
   std::sort(files.begin(), files.end(),
             [](const File& a, const File& b) { return a.path < b.path; });
   in::RawPackageForTesting spec;
-  spec.kind = atrium::ArtifactKind::kConfigSet;
+  spec.kind = FuzzKind();
   spec.id = "fuzz";
   spec.version = version;
   spec.manifest = manifest;

@@ -99,7 +99,7 @@ TEST_F(CliTest, ValidatePrintsFilePointerMessage) {
   EXPECT_EQ(unknown.status, 1) << unknown.text;
   EXPECT_NE(unknown.text.find("/launch_guard/actions/rollback_all/0: recovery action "
                               "'rollback:nope' names kind 'nope', which no registered dynamic "
-                              "layer has (registered: lua_patch, native_bundle)"),
+                              "layer has (registered: config_set, lua_patch, native_bundle)"),
             std::string::npos)
       << unknown.text;
   auto good = RunCli("validate " + std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet");
@@ -164,10 +164,45 @@ TEST_F(CliTest, LayersListsTheKindsAndTheirLayers) {
       << out.text;
   EXPECT_NE(out.text.find("lua_patch          4  patch.json    next call"), std::string::npos)
       << out.text;
-  EXPECT_NE(out.text.find(
-                "config_set         5  artifact.json -            reserved, no layer registered"),
+  EXPECT_NE(out.text.find("config_set         5  config.json   immediately  remote config sets"),
             std::string::npos)
       << out.text;
+  EXPECT_NE(out.text.find(
+                "h5_package         2  artifact.json -            reserved, no layer registered"),
+            std::string::npos)
+      << out.text;
+}
+
+TEST_F(CliTest, ConfigEvalShowsWhatADeviceGets) {
+  const std::string set = std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet/config/config.json";
+  auto out = RunCli("config validate " + set);
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("config set com.example.wallet.config 1.0.0: 5 condition(s), 5 "
+                          "parameter(s): ok"),
+            std::string::npos)
+      << out.text;
+  out = RunCli("config eval " + set +
+               " --app-id com.example.wallet --app-version 1.0.0 --device-id d-1 --country CN "
+               "--model 'Pixel 3' --memory-mb 4096 --signal tier=gold");
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("true  china"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("false singapore_malaysia"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("com.wallet.transfer/limit_cents"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("5000000"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("remote 1.0.0 condition \"china\""), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("remote 1.0.0 condition \"gold_users\""), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("remote 1.0.0 condition \"scan_broken_models\""), std::string::npos)
+      << out.text;
+  // A broken set: the error names the file, the pointer and the column.
+  std::ofstream(dir_ + "/bad.json")
+      << R"({"id": "com.x.config", "version": "1.0.0", "conditions": [)"
+      << R"({"name": "c", "expression": "device.colour == \"red\""}], "parameters": {}})";
+  out = RunCli("config validate " + dir_ + "/bad.json");
+  EXPECT_EQ(out.status, 1) << out.text;
+  EXPECT_NE(out.text.find(dir_ + "/bad.json:/conditions/0/expression:"), std::string::npos)
+      << out.text;
+  EXPECT_NE(out.text.find("condition \"c\": column 1: "), std::string::npos) << out.text;
+  EXPECT_EQ(RunCli("config eval").status, 2);
 }
 
 TEST_F(CliTest, UnknownCommandAndMissingAppFail) {

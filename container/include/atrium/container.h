@@ -156,10 +156,12 @@ class ATRIUM_EXPORT Container {
   virtual Result<std::optional<ArtifactRecord>> RollbackUpdate(std::string_view bundle,
                                                                std::string_view reason) = 0;
   // Verifies (signature by a key app.json pins, every entry's hash) and
-  // installs a native bundle package. kStaged (the default for updates):
-  // active from the next Open. kActive: the index is rebuilt now, so a
-  // bundle not yet loaded loads the new version; a loaded one keeps running
-  // its version until the next Open (or SwapLive).
+  // installs a package. A package of another kind than native_bundle goes
+  // to the dynamic layer registered for its kind (kNotFound when none is),
+  // which stages or activates it by its own rules. A native bundle: kStaged (the default for
+  // updates): active from the next Open. kActive: the index is rebuilt now, so a bundle not yet
+  // loaded loads the new version; a loaded one keeps running its version until the next Open (or
+  // SwapLive).
   virtual Result<ArtifactRecord> InstallPackage(const std::string& package_path,
                                                 InstallAs as = InstallAs::kStaged) = 0;
   // Live swap of a running native bundle whose new manifest says
@@ -175,6 +177,13 @@ class ATRIUM_EXPORT Container {
   // A bundle that is not loaded simply gets the new version at its next load.
   virtual Result<ArtifactRecord> SwapLive(const std::string& package_path) = 0;
   virtual Status Uninstall(std::string_view bundle) = 0;
+
+  // Called after a bundle stopped (its Stop returned, its services are gone),
+  // also when a live swap retires the old version, with the bundle's name.
+  // Runs on the stopping thread with the lifecycle lock held: it must not
+  // call back into the container. Returns the listener's id.
+  virtual uint64_t AddBundleStopListener(std::function<void(std::string_view bundle)> fn) = 0;
+  virtual void RemoveBundleStopListener(uint64_t id) = 0;
 
   // The private store of a bundle (also reachable from its BundleContext).
   virtual Result<PrivateStore*> PrivateStoreOf(std::string_view bundle) = 0;

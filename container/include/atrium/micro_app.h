@@ -16,6 +16,8 @@
 #ifndef ATRIUM_MICRO_APP_H_
 #define ATRIUM_MICRO_APP_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,6 +49,10 @@ class MicroApp {
   virtual Status Open(const LaunchRequest& request) = 0;
 };
 
+// Decides whether a micro-app may open (a kill switch, a permission): Ok to
+// let it, an error (returned to the caller of Launch) to refuse.
+using LaunchFilter = std::function<Status(const LaunchRequest& request)>;
+
 // Opens micro-apps of one type.
 class MicroAppLauncher {
  public:
@@ -66,6 +72,12 @@ class MicroAppRouter {
   virtual Status Launch(std::string_view app_id, LaunchParams params = {}) = 0;
   // Opens an `atrium://app/<appId>?k=v` URL (kParse on a malformed URL).
   virtual Status OpenUrl(std::string_view url) = 0;
+  // Adds a filter every Launch consults, after the micro-app resolved and
+  // before its bundle loads (a refused micro-app's bundle is not loaded),
+  // in the order added; the first refusal wins. Filters run on the
+  // launching thread with no router lock held. Returns the filter's id.
+  virtual uint64_t AddLaunchFilter(LaunchFilter filter) = 0;
+  virtual void RemoveLaunchFilter(uint64_t id) = 0;
 };
 
 }  // namespace atrium

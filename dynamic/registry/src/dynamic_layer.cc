@@ -29,6 +29,13 @@ bool IsKindName(std::string_view kind) {
 
 DynamicLayer::~DynamicLayer() = default;
 
+Result<ArtifactRecord> DynamicLayer::Install(const std::string& package_path, InstallAs) {
+  Error e = MakeError(ErrorCode::kInvalidArgument,
+                      "the " + std::string(kind()) + " layer does not install packages");
+  e.file = package_path;
+  return e;
+}
+
 std::string ArtifactRefText(const ArtifactRef& ref) {
   return ref.kind + ":" + ref.id + "@" + ref.version;
 }

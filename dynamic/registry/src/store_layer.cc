@@ -76,6 +76,12 @@ Status StoreLayer::DisableAll(std::string_view reason, std::vector<std::string>*
 
 Status StoreLayer::ClearDerivedData(std::vector<std::string>*) { return Status::Ok(); }
 
+Result<ArtifactRecord> StoreLayer::Install(const std::string& package_path, InstallAs as) {
+  return store_->Install(
+      package_path, as,
+      as == InstallAs::kStaged ? "installed for the next launch" : "installed and activated");
+}
+
 std::function<Result<std::unique_ptr<DynamicLayer>>(const DynamicLayerContext&)> StoreLayerFactory(
     ArtifactKind kind) {
   return [kind](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {

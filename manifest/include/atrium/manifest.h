@@ -76,6 +76,10 @@ struct Manifest {
   // The bundle supports live swap: a new version may replace it while the
   // app runs (BundleContext::SetStateExporter / TakeHandedOverState).
   bool live_swap = false;
+  // Sections owned by layers above (registered bundle.json sections, e.g.
+  // "config_defaults"): name -> the section's JSON text, validated by its
+  // owner.
+  std::map<std::string, std::string, std::less<>> sections;
 };
 
 // Parses and validates bundle.json text. `file` is used in error locations.

@@ -1,4 +1,4 @@
-// The registry of app.json sections owned by layers above the manifest model
+// The registries of app.json and bundle.json sections owned by layers above the manifest model
 // ("launch_guard" by the guard, a dynamic layer's own section). The app
 // descriptor parser stays strict: a top-level key that is neither a core
 // field nor a registered section is refused with its pointer, and a
@@ -43,6 +43,15 @@ std::vector<AppSectionInfo> RegisteredAppSections();
 // The core fields of app.json, which no section may take.
 const std::vector<std::string_view>& CoreAppFields();
 
+// The same for bundle.json ("config_defaults" by the config layer):
+// ParseManifest refuses a key that is neither a core field nor registered,
+// validates a registered one with its owner's validator and keeps its JSON
+// text in Manifest::sections.
+Status RegisterBundleSection(std::string_view name, std::string_view owner,
+                             AppSectionValidator validate);
+std::vector<AppSectionInfo> RegisteredBundleSections();
+const std::vector<std::string_view>& CoreBundleFields();
+
 }  // namespace atrium::internal
 
 // Registers a section from a static initializer; a failure (a duplicate
@@ -52,6 +61,13 @@ const std::vector<std::string_view>& CoreAppFields();
     ::atrium::Status s = ::atrium::internal::RegisterAppSection(name, owner, validate); \
     if (!s.ok()) ::atrium::internal::DieOnRegistrationError(s);                         \
     return true;                                                                        \
+  }()
+
+#define ATRIUM_REGISTER_BUNDLE_SECTION(name, owner, validate)                              \
+  static const bool atrium_bundle_section_registered_##validate = [] {                     \
+    ::atrium::Status s = ::atrium::internal::RegisterBundleSection(name, owner, validate); \
+    if (!s.ok()) ::atrium::internal::DieOnRegistrationError(s);                            \
+    return true;                                                                           \
   }()
 
 namespace atrium::internal {

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "atrium/bundle.h"
+#include "atrium/dynamic/config.h"
 #include "atrium/patch_point.h"
 #include "wallet/services.h"
 #include "wallet/startup_work.h"
@@ -16,9 +17,11 @@ std::string GreetingImpl(std::string holder) { return "Welcome back, " + holder;
 class HomePage final : public atrium::MicroApp {
  public:
   HomePage(std::shared_ptr<wallet::AccountService> account,
-           std::shared_ptr<atrium::hotpatch::PatchPointRegistry> patches)
+           std::shared_ptr<atrium::hotpatch::PatchPointRegistry> patches,
+           std::shared_ptr<atrium::Config> config)
       : account_(std::move(account)),
         patches_(std::move(patches)),
+        config_(std::move(config)),
         greeting_(patches_.get(), "wallet.home.greeting") {}
   atrium::Status Open(const atrium::LaunchRequest& request) override {
     std::printf("  +--------------------------------------+\n");
@@ -26,6 +29,10 @@ class HomePage final : public atrium::MicroApp {
     std::printf("  | %-22s %13s |\n", account_->Holder().c_str(),
                 wallet::FormatCents(account_->BalanceCents()).c_str());
     std::printf("  | [Bills] [Transfer] [Scan] [Loyalty]  |\n");
+    // The promo banner is remote config (com.wallet.home/promo.*).
+    if (config_ != nullptr && config_->GetBool("promo.banner", false)) {
+      std::printf("  | * %-34.34s |\n", config_->GetString("promo.text", "").c_str());
+    }
     std::printf("  +--------------------------------------+\n");
     return atrium::Status::Ok();
   }
@@ -33,6 +40,7 @@ class HomePage final : public atrium::MicroApp {
  private:
   std::shared_ptr<wallet::AccountService> account_;
   std::shared_ptr<atrium::hotpatch::PatchPointRegistry> patches_;  // may be null
+  std::shared_ptr<atrium::Config> config_;                         // may be null
   atrium::hotpatch::PatchPoint<&GreetingImpl> greeting_;
 };
 
@@ -61,8 +69,10 @@ class HomeBundle final : public atrium::BundleActivator {
       return atrium::MakeError(atrium::ErrorCode::kNotFound, "account service unavailable");
     }
     auto patches = ctx.GetService<atrium::hotpatch::PatchPointRegistry>();
-    return ctx.RegisterMicroApp("HomePage",
-                                std::make_shared<HomePage>(std::move(account), std::move(patches)));
+    auto config = atrium::ConfigOf(ctx);
+    std::shared_ptr<atrium::Config> view = config.ok() ? *config : nullptr;
+    return ctx.RegisterMicroApp(
+        "HomePage", std::make_shared<HomePage>(std::move(account), std::move(patches), view));
   }
 };
 

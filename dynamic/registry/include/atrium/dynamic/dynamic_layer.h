@@ -31,12 +31,11 @@
 #include <vector>
 
 #include "atrium/artifact_kind.h"
+#include "atrium/artifact_store.h"
 #include "atrium/export.h"
 #include "atrium/result.h"
 
 namespace atrium {
-
-class ArtifactStore;
 
 // One dynamic artifact: "kind:id@version" in launch records and guard
 // actions. `kind` is the registered layer's kind.
@@ -92,6 +91,11 @@ class ATRIUM_EXPORT DynamicLayer {
   // Removes what the layer derives from its artifacts (caches, compiled
   // forms); never private data, never the artifacts themselves.
   virtual Status ClearDerivedData(std::vector<std::string>* done) = 0;
+  // Installs a verified-on-install package of the layer's kind (what
+  // Container::InstallPackage hands over). `as` is the caller's wish
+  // (staged: at the layer's activation point; active: now); the layer may
+  // refuse one it does not support (kInvalidArgument). The default refuses.
+  virtual Result<ArtifactRecord> Install(const std::string& package_path, InstallAs as);
 };
 
 struct DynamicLayerSpec {

@@ -34,6 +34,8 @@ class ATRIUM_EXPORT StoreLayer : public DynamicLayer {
   Status RollbackAll(std::string_view reason, std::vector<std::string>* done) override;
   Status DisableAll(std::string_view reason, std::vector<std::string>* done) override;
   Status ClearDerivedData(std::vector<std::string>* done) override;
+  // ArtifactStore::Install of the package as `as`.
+  Result<ArtifactRecord> Install(const std::string& package_path, InstallAs as) override;
 
  protected:
   ArtifactKind artifact_kind() const { return kind_; }
