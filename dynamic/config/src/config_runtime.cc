@@ -15,6 +15,19 @@ Error Closed() { return MakeError(ErrorCode::kState, "the container's remote con
 
 }  // namespace
 
+void Snapshot::BuildIndex() {
+  size_t capacity = 8;
+  while (capacity < values.size() * 2) capacity *= 2;
+  index.assign(capacity, Probe{});
+  mask = capacity - 1;
+  for (const auto& [key, slot] : values) {
+    const uint64_t h = internal::Hash64(key);
+    uint64_t i = h & mask;
+    while (index[i].key != nullptr) i = (i + 1) & mask;
+    index[i] = Probe{h, &key, &slot};
+  }
+}
+
 const char* GroupActivationName(GroupActivation a) {
   switch (a) {
     case GroupActivation::kNextLaunch:
@@ -144,6 +157,7 @@ ConfigRuntime::ConfigRuntime(Hooks hooks, GroupActivation default_activation,
       device_id_(std::move(device_id)),
       host_view_(std::make_unique<View>(this, nullptr, "")) {
   snapshots_.push_back(std::make_unique<Snapshot>());
+  snapshots_.back()->BuildIndex();
   snapshot_.store(snapshots_.back().get(), std::memory_order_release);
 }
 
@@ -250,6 +264,7 @@ void ConfigRuntime::PublishLocked() {
   auto next = std::make_unique<Snapshot>();
   next->values = defaults_;
   for (const auto& [key, slot] : remote_) next->values[key] = slot;
+  next->BuildIndex();
   snapshot_.store(next.get(), std::memory_order_release);
   snapshots_.push_back(std::move(next));
 }
