@@ -104,7 +104,7 @@ constexpr std::pair<const char*, const char*> kFormerNames[] = {
     {"disable_updates", "disable:native_bundle (or disable_all)"},
     {"disable_hotpatches", "disable:lua_patch (or disable_all)"},
     {"clear_cache", "clear_caches"},
-    {"clear_config", "disable:config_set, once the config layer is registered"},
+    {"clear_config", "disable:config_set (the app's config defaults only)"},
 };
 
 std::string AllowedActions() {

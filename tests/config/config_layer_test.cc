@@ -173,6 +173,26 @@ TEST(ConfigLayer, ListenersRunOnTheMainLoopInOrder) {
                       "a app/promo.text 'one' -> 'two' remote 2.0.0 default", "b 1"}));
 }
 
+TEST(ConfigLayer, ABundlesListenersGoWhenItStops) {
+  ConfigApp app(R"({"set": "com.test.config", "activation": "immediate"})");
+  auto c = app.Open();
+  auto remote = RemoteConfig::Of(*c);
+  ASSERT_TRUE(c->Load("com.test.consumer").ok());
+  auto view = remote->ForBundle("com.test.consumer");
+  ASSERT_TRUE(view.ok());
+  int bundle_calls = 0;
+  int host_calls = 0;
+  ASSERT_TRUE((*view)->AddListener("limit", [&](const auto&) { ++bundle_calls; }).ok());
+  ASSERT_TRUE(c->Stop("com.test.consumer").ok());
+  // Added after the bundle's: it would run after the bundle's listener.
+  ASSERT_TRUE(remote->host().AddListener("", [&](const auto&) { ++host_calls; }).ok());
+  ASSERT_TRUE(c->InstallPackage(app.Pack("v1", SetJson("1.0.0", "x", 7))).ok());
+  EXPECT_EQ(remote->host().GetInt("com.test.consumer/limit", 0), 7);
+  ASSERT_TRUE(
+      c->scheduler().RunMainLoopUntil([&] { return host_calls == 1; }, std::chrono::seconds(30)));
+  EXPECT_EQ(bundle_calls, 0);
+}
+
 TEST(ConfigLayer, KillSwitchRefusesTheMicroAppWithItsFallback) {
   ConfigApp app(kSection);
   {
