@@ -148,22 +148,21 @@ void PrintBundleTable(const std::vector<atrium::BundleStatus>& bundles, bool loa
 }
 
 std::shared_ptr<atrium::hotpatch::Runtime> AttachHotpatch(atrium::Container& ct) {
-  auto rt = atrium::hotpatch::Runtime::AttachTo(ct, ct.app().release_keys);
-  if (!rt.ok()) {
-    std::fprintf(stderr, "atrium: hotpatches unavailable: %s\n", rt.error().ToString().c_str());
+  auto rt = atrium::hotpatch::Runtime::Of(ct);
+  if (rt == nullptr) {
+    std::fprintf(stderr, "atrium: hotpatches unavailable (see the log above)\n");
     return nullptr;
   }
-  (void)(*rt)->ExposeFunction("log",
-                              [](const std::vector<atrium::hotpatch::HostValue>& args)
-                                  -> atrium::Result<atrium::hotpatch::HostValue> {
-                                std::string line;
-                                for (const auto& a : args)
-                                  line +=
-                                      a.type == atrium::hotpatch::ValueType::kString ? a.s : "?";
-                                std::printf("  [patch] %s\n", line.c_str());
-                                return atrium::hotpatch::HostValue{};
-                              });
-  return *rt;
+  (void)rt->ExposeFunction("log",
+                           [](const std::vector<atrium::hotpatch::HostValue>& args)
+                               -> atrium::Result<atrium::hotpatch::HostValue> {
+                             std::string line;
+                             for (const auto& a : args)
+                               line += a.type == atrium::hotpatch::ValueType::kString ? a.s : "?";
+                             std::printf("  [patch] %s\n", line.c_str());
+                             return atrium::hotpatch::HostValue{};
+                           });
+  return rt;
 }
 
 int Patch(int argc, char** argv) {
@@ -194,12 +193,12 @@ int Patch(int argc, char** argv) {
     std::fprintf(stderr, "atrium: cannot open app: %s\n", container.error().ToString().c_str());
     return 1;
   }
-  auto rt = atrium::hotpatch::Runtime::AttachTo(**container, (*container)->app().release_keys);
-  if (!rt.ok()) {
-    std::fprintf(stderr, "atrium: %s\n", rt.error().ToString().c_str());
+  auto rt = atrium::hotpatch::Runtime::Of(**container);
+  if (rt == nullptr) {
+    std::fprintf(stderr, "atrium: hotpatches unavailable (see the log above)\n");
     return 1;
   }
-  auto& runtime = **rt;
+  auto& runtime = *rt;
   auto report = [](const atrium::Status& s, const char* what) {
     if (!s.ok()) {
       std::fprintf(stderr, "atrium: %s failed: %s\n", what, s.error().ToString().c_str());
@@ -325,8 +324,8 @@ int Run(int argc, char** argv) {
     return 1;
   }
   auto& ct = **container;
-  // Hotpatches run inside the app: attach the runtime before any bundle
-  // starts, so patch points bundles declare see the installed patches.
+  // The hotpatch layer opened its runtime with the container; the CLI adds
+  // host.log for patches.
   auto patches = AttachHotpatch(ct);
   out("Atrium: %s %s (%s)\n  app dir  %s\n  data dir %s\n", ct.app().id.c_str(),
       ct.app().version.ToString().c_str(), ct.app().name.c_str(),

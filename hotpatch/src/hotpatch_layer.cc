@@ -3,14 +3,53 @@
 // disable one, roll all back, disable all) are the store's, answered by
 // StoreLayer; the layer claims the reserved lua_patch kind with hotpatch's
 // manifest (patch.json, checked by ParsePatchManifest when a patch is packed
-// or read). A patch activates at the next call of its points.
+// or read). A patch activates at the next call of its points. When the
+// container opens, the layer opens the hotpatch runtime on the container's
+// artifact store and registers it as the PatchPointRegistry bundles look up
+// (Runtime::Of), so an embedding host gets hotpatches without wiring.
 #include <memory>
 
+#include "atrium/base/log.h"
+#include "atrium/container.h"
+#include "atrium/container_layer.h"
 #include "atrium/dynamic/store_layer.h"
+#include "atrium/hotpatch.h"
 #include "patch_package.h"
 
 namespace atrium::hotpatch::internal {
+
+Result<std::shared_ptr<Runtime>> OpenForContainer(Container& container, ArtifactStore* store);
+
 namespace {
+
+class HotpatchLayer final : public StoreLayer, public ContainerLayer {
+ public:
+  explicit HotpatchLayer(ArtifactStore* store) : StoreLayer(ArtifactKind::kLuaPatch, store) {}
+  ~HotpatchLayer() override { DetachContainer(); }
+
+  Status AttachContainer(Container& container) override {
+    auto runtime = OpenForContainer(container, store());
+    if (!runtime.ok()) return runtime.error();
+    auto id = container.services().Register<PatchPointRegistry>(
+        std::static_pointer_cast<PatchPointRegistry>(*runtime));
+    if (!id.ok()) return id.error();
+    container_ = &container;
+    registration_ = *id;
+    runtime_ = std::move(runtime).value();
+    return Status::Ok();
+  }
+  void DetachContainer() override {
+    if (container_ == nullptr) return;
+    (void)container_->services().Unregister(registration_);
+    container_ = nullptr;
+    runtime_.reset();
+  }
+
+ private:
+  Container* container_ = nullptr;
+  uint64_t registration_ = 0;
+  std::shared_ptr<Runtime> runtime_;
+};
 
 DynamicLayerSpec HotpatchLayerSpec() {
   DynamicLayerSpec spec;
@@ -23,7 +62,12 @@ DynamicLayerSpec HotpatchLayerSpec() {
   };
   spec.activation = ActivationPoint::kNextCall;
   spec.description = "Lua hotpatches of native patch points";
-  spec.create = StoreLayerFactory(ArtifactKind::kLuaPatch);
+  spec.create = [](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
+    if (ctx.store == nullptr) {
+      return MakeError(ErrorCode::kState, "the lua_patch layer needs the artifact store");
+    }
+    return std::unique_ptr<DynamicLayer>(std::make_unique<HotpatchLayer>(ctx.store));
+  };
   return spec;
 }
 

@@ -806,11 +806,17 @@ Result<std::shared_ptr<Runtime>> Runtime::Open(RuntimeOptions options) {
   return internal::OpenRuntime(std::move(options));
 }
 
-Result<std::shared_ptr<Runtime>> Runtime::AttachTo(Container& container,
-                                                   std::vector<std::string> trusted_keys) {
+std::shared_ptr<Runtime> Runtime::Of(Container& container) {
+  return std::dynamic_pointer_cast<Runtime>(container.services().Get<PatchPointRegistry>());
+}
+
+namespace internal {
+
+Result<std::shared_ptr<Runtime>> OpenForContainer(Container& container, ArtifactStore* store) {
   RuntimeOptions options;
   options.data_dir = container.data_dir();
-  options.trusted_keys = std::move(trusted_keys);
+  options.trusted_keys = container.app().release_keys;
+  options.store = store;
   options.app_id = container.app().id;
   options.app_version = container.app().version;
   // A snapshot of the installed bundle versions, taken now: the runtime must
@@ -828,12 +834,9 @@ Result<std::shared_ptr<Runtime>> Runtime::AttachTo(Container& container,
     if (it == versions->end()) return std::nullopt;
     return it->second;
   };
-  auto rt = Open(std::move(options));
-  if (!rt.ok()) return rt;
-  auto reg = container.services().Register<PatchPointRegistry>(
-      std::static_pointer_cast<PatchPointRegistry>(*rt));
-  if (!reg.ok()) return reg.error();
-  return rt;
+  return Runtime::Open(std::move(options));
 }
+
+}  // namespace internal
 
 }  // namespace atrium::hotpatch

@@ -96,12 +96,13 @@ struct PointInfo {
 class ATRIUM_EXPORT Runtime : public PatchPointRegistry {
  public:
   static Result<std::shared_ptr<Runtime>> Open(RuntimeOptions options);
-  // Opens the runtime for a container's app (its data dir, app id/version,
-  // and the installed bundle versions as they are now, for targeting) and
-  // registers it in the container's service registry as the
-  // PatchPointRegistry bundles look up. Call it before Container::Start.
-  static Result<std::shared_ptr<Runtime>> AttachTo(Container& container,
-                                                   std::vector<std::string> trusted_keys);
+  // The runtime of a container's app: the hotpatch layer opens it when the
+  // container opens (the app's artifact store, data dir, app id/version,
+  // release keys, and the installed bundle versions as they are then, for
+  // targeting) and registers it as the PatchPointRegistry bundles look up,
+  // before any bundle starts. nullptr when the layer is not in. Valid while
+  // the container lives.
+  static std::shared_ptr<Runtime> Of(Container& container);
 
   // Adds host.<name> to the allow-list patches may call.
   virtual Status ExposeFunction(std::string_view name, HostFunction fn) = 0;
