@@ -27,6 +27,7 @@
 #include "atrium/base/log.h"
 #include "atrium/bundle.h"
 #include "atrium/container.h"
+#include "atrium/container/native_host.h"
 #include "atrium/container_layer.h"
 #include "atrium/crash_capture.h"
 #include "atrium/dynamic/dynamic_layer.h"
@@ -292,7 +293,7 @@ class RouterImpl final : public MicroAppRouter {
   uint64_t next_filter_ = 0;                                                 // guarded by mu_
 };
 
-class ContainerImpl final : public Container {
+class ContainerImpl final : public Container, public NativeBundleHost {
  public:
   ContainerImpl() : host_view_(&registry_, 0, ""), router_(this) {}
   ~ContainerImpl() override {
@@ -348,8 +349,20 @@ class ContainerImpl final : public Container {
   const ArtifactStore& artifacts() const override { return *store_; }
   Result<std::optional<ArtifactRecord>> RollbackUpdate(std::string_view bundle,
                                                        std::string_view reason) override {
-    return store_->Rollback(ArtifactKind::kNativeBundle, bundle, reason);
+    NativeUpdates* native = native_updates_.load();
+    if (native == nullptr) return NoNativeLayer();
+    return native->Rollback(bundle, reason);
   }
+  // NativeBundleHost.
+  Status ReindexBundles(const std::string& why) override {
+    std::lock_guard lock(lifecycle_mu_);
+    return RebuildIndexLocked(why);
+  }
+  Result<ArtifactRecord> SwapRunning(
+      const std::string& bundle, const std::string& version,
+      const std::function<Result<ArtifactRecord>()>& install,
+      const std::function<void(const std::string& reason)>& failed) override;
+  void SetNativeUpdates(NativeUpdates* updates) override { native_updates_.store(updates); }
   const LaunchGuardReport* launch_guard() const override {
     return guard_ != nullptr ? &guard_report_ : nullptr;
   }
@@ -408,6 +421,11 @@ class ContainerImpl final : public Container {
   Status LoadWithFallbackLocked(uint32_t idx, const std::string& why);
   Result<std::vector<StartupTaskSpec>> StartupTasks();
   Status RunStartupTask(const StartupTaskSpec& task);
+  static Error NoNativeLayer() {
+    return MakeError(ErrorCode::kNotFound,
+                     "native bundle updates need the native_bundle dynamic layer, which is not in "
+                     "this build");
+  }
   static Error NotInstalled(std::string_view bundle) {
     Error e = MakeError(ErrorCode::kNotFound,
                         "no bundle named '" + std::string(bundle) + "' is installed");
@@ -450,8 +468,9 @@ class ContainerImpl final : public Container {
   std::map<std::string, std::string, std::less<>> handover_;
   // Bundle-stop listeners; guarded by lifecycle_mu_.
   std::vector<std::pair<uint64_t, std::function<void(std::string_view)>>> stop_listeners_;
-  uint64_t next_stop_listener_ = 0;        // guarded by lifecycle_mu_
-  std::vector<ContainerLayer*> attached_;  // layers attached to this container
+  uint64_t next_stop_listener_ = 0;                      // guarded by lifecycle_mu_
+  std::vector<ContainerLayer*> attached_;                // layers attached to this container
+  std::atomic<NativeUpdates*> native_updates_{nullptr};  // the native layer's half
   void NotifyStoppedLocked(const std::string& bundle) {
     for (const auto& l : stop_listeners_) l.second(bundle);
   }
@@ -1305,16 +1324,9 @@ Status ContainerImpl::LoadWithFallbackLocked(uint32_t idx, const std::string& wh
   }
   auto b = index_->bundle(idx);
   const std::string name(b.name), version(b.version), dir(b.dir);
-  auto current = store_->Current(ArtifactKind::kNativeBundle, name);
-  if (!current.ok() || !current->has_value() || (*current)->state != ArtifactState::kActive ||
-      (*current)->dir != dir) {
-    return s;  // not an update: nothing to fall back to
-  }
-  auto restored = store_->MarkFailed(ArtifactKind::kNativeBundle, name, version, s.error().message);
-  if (!restored.ok()) return s;
-  Log(LogLevel::kWarning, name,
-      "update " + version + " failed (" + s.error().message + "); falling back to " +
-          (restored->has_value() ? (*restored)->version : std::string("the baseline")));
+  // The native layer decides whether it was an update to fall back from.
+  NativeUpdates* native = native_updates_.load();
+  if (native == nullptr || !native->FallBack(name, version, dir, s.error().message)) return s;
   if (Status r = RebuildIndexLocked("update " + name + " " + version + " failed"); !r.ok()) {
     return s;
   }
@@ -1324,60 +1336,52 @@ Status ContainerImpl::LoadWithFallbackLocked(uint32_t idx, const std::string& wh
 }
 
 Result<ArtifactRecord> ContainerImpl::SwapLive(const std::string& package_path) {
-  auto reader = PackageReader::Open(package_path);
-  if (!reader.ok()) return reader.error();
-  const PackageInfo info = (*reader)->info();  // a copy: the reader closes below
+  NativeUpdates* native = native_updates_.load();
+  if (native == nullptr) return NoNativeLayer();
+  return native->SwapLive(package_path);
+}
+
+Result<ArtifactRecord> ContainerImpl::SwapRunning(
+    const std::string& bundle, const std::string& version,
+    const std::function<Result<ArtifactRecord>()>& install,
+    const std::function<void(const std::string& reason)>& failed) {
   auto fail = [&](ErrorCode code, std::string message) {
     Error e = MakeError(code, std::move(message));
-    e.file = package_path;
-    e.bundle = info.id;
+    e.bundle = bundle;
     return e;
   };
-  if (info.kind != ArtifactKind::kNativeBundle) {
-    return fail(ErrorCode::kInvalidArgument, std::string("not a native bundle package (kind ") +
-                                                 ArtifactKindName(info.kind) + ")");
-  }
-  auto manifest = ParseManifest(info.manifest, package_path + ":bundle.json");
-  if (!manifest.ok()) return manifest.error();
-  if (!manifest->live_swap) {
-    return fail(ErrorCode::kState, info.id + " " + info.version +
-                                       " does not declare \"live_swap\": true; install it for "
-                                       "the next launch instead");
-  }
-  reader->reset();
-  TraceSlice trace("live swap " + info.id, "bundle");
+  TraceSlice trace("live swap " + bundle, "bundle");
   std::lock_guard lock(lifecycle_mu_);
-  auto old_idx = index_->FindBundle(info.id);
+  auto old_idx = index_->FindBundle(bundle);
   BundleRuntime* old = old_idx ? runtimes_[*old_idx].get() : nullptr;
   const bool running = old != nullptr && old->state == BundleState::kActive;
   if (running) {
-    if (old->version == info.version) {
-      return fail(ErrorCode::kAlreadyExists, info.id + " " + info.version + " is already running");
+    if (old->version == version) {
+      return fail(ErrorCode::kAlreadyExists, bundle + " " + version + " is already running");
     }
-    handover_[info.id] = old->context != nullptr ? old->context->ExportState() : std::string();
+    handover_[bundle] = old->context != nullptr ? old->context->ExportState() : std::string();
   }
-  auto record = store_->Install(package_path, InstallAs::kActive, "live swap");
+  auto record = install();
   if (!record.ok()) {
-    handover_.erase(info.id);
+    handover_.erase(bundle);
     return record;
   }
-  if (Status s = RebuildIndexLocked("live swap of " + info.id + " to " + info.version); !s.ok()) {
-    handover_.erase(info.id);
+  if (Status s = RebuildIndexLocked("live swap of " + bundle + " to " + version); !s.ok()) {
+    handover_.erase(bundle);
     return s.error();
   }
   if (!running) return record;  // loads the new version when first needed
-  auto fresh = index_->FindBundle(info.id);
-  Status started = fresh && index_->bundle(*fresh).dir == record->dir
-                       ? LoadLocked(*fresh, "live swap from " + old->version)
-                       : Status(fail(ErrorCode::kUnresolved, info.id + " " + info.version +
-                                                                 " did not resolve in place of " +
-                                                                 old->version));
-  handover_.erase(info.id);
+  auto fresh = index_->FindBundle(bundle);
+  Status started =
+      fresh && index_->bundle(*fresh).dir == record->dir
+          ? LoadLocked(*fresh, "live swap from " + old->version)
+          : Status(fail(ErrorCode::kUnresolved,
+                        bundle + " " + version + " did not resolve in place of " + old->version));
+  handover_.erase(bundle);
   if (!started.ok()) {
     // The old version never stopped: put it back in the index and carry on.
-    (void)store_->MarkFailed(ArtifactKind::kNativeBundle, info.id, info.version,
-                             started.error().message);
-    (void)RebuildIndexLocked("live swap of " + info.id + " to " + info.version + " failed");
+    failed(started.error().message);
+    (void)RebuildIndexLocked("live swap of " + bundle + " to " + version + " failed");
     return started.error();
   }
   // Switch: the old version's registrations go at once (lookups now find
@@ -1412,7 +1416,7 @@ Result<ArtifactRecord> ContainerImpl::SwapLive(const std::string& package_path) 
     gone->library.reset();
     NotifyStoppedLocked(gone->name);
   }
-  Log(LogLevel::kInfo, info.id, "live swapped to " + info.version);
+  Log(LogLevel::kInfo, bundle, "live swapped to " + version);
   return record;
 }
 
@@ -1422,28 +1426,16 @@ Result<ArtifactRecord> ContainerImpl::InstallPackage(const std::string& package_
   if (!reader.ok()) return reader.error();
   const ArtifactKind kind = (*reader)->info().kind;
   reader->reset();
-  if (kind != ArtifactKind::kNativeBundle) {
-    // Another kind: the layer registered for it installs it.
-    const std::string name = ArtifactKindName(kind);
-    for (const auto& layer : layers_) {
-      if (layer->kind() == name) return layer->Install(package_path, as);
-    }
-    Error e = MakeError(ErrorCode::kNotFound,
-                        "no dynamic layer for packages of kind " + name + " is registered");
-    e.file = package_path;
-    return e;
+  // The layer registered for the package's kind installs it (native bundle
+  // updates: dynamic/native).
+  const std::string name = ArtifactKindName(kind);
+  for (const auto& layer : layers_) {
+    if (layer->kind() == name) return layer->Install(package_path, as);
   }
-  auto record = store_->Install(
-      package_path, as,
-      as == InstallAs::kStaged ? "installed for the next launch" : "installed and activated");
-  if (!record.ok()) return record;
-  if (as != InstallAs::kStaged) {
-    std::lock_guard lock(lifecycle_mu_);
-    if (Status s = RebuildIndexLocked("installed " + record->id + " " + record->version); !s.ok()) {
-      return s.error();
-    }
-  }
-  return record;
+  Error e = MakeError(ErrorCode::kNotFound,
+                      "no dynamic layer for packages of kind " + name + " is registered");
+  e.file = package_path;
+  return e;
 }
 
 Status ContainerImpl::Install(const std::string& bundle_dir) {

@@ -14,8 +14,8 @@
 
 #include "../bundles/include/fixtures.h"
 #include "atrium/container.h"
-#include "package_fixture.h"
-#include "test_app.h"
+#include "../container/package_fixture.h"
+#include "../container/test_app.h"
 
 namespace atrium {
 namespace {
