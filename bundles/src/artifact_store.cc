@@ -23,6 +23,7 @@
 
 #include "atrium/base/hex.h"
 #include "atrium/base/sqlite_db.h"
+#include "atrium/bundles/store_database.h"
 #include "atrium/bundles/test_hooks.h"
 
 namespace atrium {
@@ -810,5 +811,15 @@ Status ArtifactStore::VerifyFiles(const ArtifactRecord& record) const {
   }
   return Status::Ok();
 }
+
+namespace internal {
+
+Status WithStoreDatabase(const ArtifactStore& store,
+                         const std::function<Status(SqliteDb& db)>& fn) {
+  std::lock_guard lock(store.impl_->mu);
+  return fn(*store.impl_->db);
+}
+
+}  // namespace internal
 
 }  // namespace atrium

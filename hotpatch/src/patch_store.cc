@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "atrium/base/sqlite_db.h"
+#include "atrium/bundles/store_database.h"
 #include "atrium/package.h"
 
 namespace atrium::hotpatch::internal {
@@ -11,6 +12,7 @@ namespace {
 
 using ::atrium::internal::SqliteDb;
 using ::atrium::internal::Statement;
+using ::atrium::internal::WithStoreDatabase;
 
 constexpr ArtifactKind kKind = ArtifactKind::kLuaPatch;
 
@@ -51,37 +53,46 @@ Result<std::unique_ptr<PatchStore>> PatchStore::Open(ArtifactStore* store) {
   if (store == nullptr) return MakeError(ErrorCode::kInvalidArgument, "no artifact store");
   std::unique_ptr<PatchStore> p(new PatchStore());
   p->store_ = store;
-  const std::string path = (std::filesystem::path(store->data_dir()) / "state.db").string();
-  Result<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path);
-  if (!db.ok()) return db.error();
-  p->db_ = std::move(db).value();
-  if (Status s = p->db_->Exec("CREATE TABLE IF NOT EXISTS hotpatch_faults("
-                              "  id TEXT NOT NULL, version TEXT NOT NULL, faults INTEGER NOT NULL,"
-                              "  last_error TEXT NOT NULL DEFAULT '', PRIMARY KEY(id, version))",
-                              "creating the hotpatch faults table");
-      !s.ok()) {
-    return s.error();
-  }
+  // The faults table lives in state.db, on the store's own connection.
+  Status created = WithStoreDatabase(*store, [](SqliteDb& db) -> Status {
+    Statement present(db.handle(),
+                      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                      "'hotpatch_faults'");
+    const int rc = present.Step();
+    if (rc == SQLITE_ROW) return Status::Ok();
+    if (rc != SQLITE_DONE) return db.SqlError(rc, "reading the schema");
+    return db.Exec(
+        "CREATE TABLE IF NOT EXISTS hotpatch_faults("
+        "  id TEXT NOT NULL, version TEXT NOT NULL, faults INTEGER NOT NULL,"
+        "  last_error TEXT NOT NULL DEFAULT '', PRIMARY KEY(id, version))",
+        "creating the hotpatch faults table");
+  });
+  if (!created.ok()) return created.error();
   return p;
 }
 
 PatchStore::~PatchStore() = default;
 
 Result<uint32_t> PatchStore::Faults(const std::string& id, const std::string& version) {
-  std::lock_guard lock(mu_);
-  Statement s(db_->handle(), "SELECT faults FROM hotpatch_faults WHERE id = ?1 AND version = ?2");
-  s.Bind(1, id).Bind(2, version);
-  int rc = s.Step();
-  if (rc == SQLITE_ROW) return static_cast<uint32_t>(s.Int(0));
-  if (rc == SQLITE_DONE) return 0u;
-  return db_->SqlError(rc, "reading a patch's faults");
+  uint32_t faults = 0;
+  Status read = WithStoreDatabase(*store_, [&](SqliteDb& db) -> Status {
+    Statement s(db.handle(), "SELECT faults FROM hotpatch_faults WHERE id = ?1 AND version = ?2");
+    s.Bind(1, id).Bind(2, version);
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) faults = static_cast<uint32_t>(s.Int(0));
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) return Status::Ok();
+    return db.SqlError(rc, "reading a patch's faults");
+  });
+  if (!read.ok()) return read.error();
+  return faults;
 }
 
 Status PatchStore::ResetFaults(const std::string& id, const std::string& version) {
-  std::lock_guard lock(mu_);
-  Statement s(db_->handle(), "DELETE FROM hotpatch_faults WHERE id = ?1 AND version = ?2");
-  s.Bind(1, id).Bind(2, version);
-  return db_->Run(s, "resetting a patch's faults");
+  return WithStoreDatabase(*store_, [&](SqliteDb& db) {
+    Statement s(db.handle(), "DELETE FROM hotpatch_faults WHERE id = ?1 AND version = ?2");
+    s.Bind(1, id).Bind(2, version);
+    return db.Run(s, "resetting a patch's faults");
+  });
 }
 
 Result<std::vector<StoredPatch>> PatchStore::List() {
@@ -220,15 +231,21 @@ Result<uint32_t> PatchStore::RecordFault(const std::string& id, const std::strin
     return MakeError(ErrorCode::kNotFound, "no enabled patch " + id);
   }
   const std::string version = (*current)->version;
-  std::lock_guard lock(mu_);
-  Statement s(db_->handle(),
-              "INSERT INTO hotpatch_faults(id, version, faults, last_error) VALUES(?1, ?2, 1, ?3) "
-              "ON CONFLICT(id, version) DO UPDATE SET faults = faults + 1, last_error = ?3 "
-              "RETURNING faults");
-  s.Bind(1, id).Bind(2, version).Bind(3, message);
-  int rc = s.Step();
-  if (rc != SQLITE_ROW) return db_->SqlError(rc, "recording a patch fault");
-  return static_cast<uint32_t>(s.Int(0));
+  uint32_t faults = 0;
+  Status recorded = WithStoreDatabase(*store_, [&](SqliteDb& db) -> Status {
+    Statement s(
+        db.handle(),
+        "INSERT INTO hotpatch_faults(id, version, faults, last_error) VALUES(?1, ?2, 1, ?3) "
+        "ON CONFLICT(id, version) DO UPDATE SET faults = faults + 1, last_error = ?3 "
+        "RETURNING faults");
+    s.Bind(1, id).Bind(2, version).Bind(3, message);
+    int rc = s.Step();
+    if (rc != SQLITE_ROW) return db.SqlError(rc, "recording a patch fault");
+    faults = static_cast<uint32_t>(s.Int(0));
+    return Status::Ok();
+  });
+  if (!recorded.ok()) return recorded.error();
+  return faults;
 }
 
 Status PatchStore::Rollback(const std::string& id, const std::string& reason) {

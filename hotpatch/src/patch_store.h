@@ -78,9 +78,7 @@ class PatchStore {
   Result<uint32_t> Faults(const std::string& id, const std::string& version);
   Status ResetFaults(const std::string& id, const std::string& version);
 
-  ArtifactStore* store_ = nullptr;
-  std::mutex mu_;
-  std::unique_ptr<atrium::internal::SqliteDb> db_;  // guarded by mu_: the faults table
+  ArtifactStore* store_ = nullptr;  // its connection also holds the faults table
 };
 
 }  // namespace atrium::hotpatch::internal

@@ -819,19 +819,32 @@ Result<std::shared_ptr<Runtime>> OpenForContainer(Container& container, Artifact
   options.store = store;
   options.app_id = container.app().id;
   options.app_version = container.app().version;
-  // A snapshot of the installed bundle versions, taken now: the runtime must
-  // not call back into the container while holding its own lock (a bundle's
-  // Start declares points under the container's lifecycle lock). Bundles
-  // installed later are seen at the next attach, i.e. the next launch, which
-  // is when a newly installed native bundle takes effect anyway.
-  auto versions = std::make_shared<std::map<std::string, Version, std::less<>>>();
-  for (const BundleStatus& b : container.Bundles()) {
-    if (b.state == BundleState::kUnresolved || b.state == BundleState::kInstalled) continue;
-    if (auto v = Version::Parse(b.version); v.ok()) versions->emplace(b.name, std::move(v).value());
-  }
-  options.bundle_version = [versions](std::string_view name) -> std::optional<Version> {
-    auto it = versions->find(name);
-    if (it == versions->end()) return std::nullopt;
+  // A snapshot of the installed bundle versions, taken when a patch's bundle
+  // targets are first checked (an app without patches never pays for it):
+  // at open when patches are installed (the opening thread, before any
+  // bundle runs), else at the first install of a patch with bundle targets.
+  // The runtime must not call back into the container while holding its own
+  // lock while a bundle's Start declares points under the container's
+  // lifecycle lock; installing patches while bundles start is the host's
+  // to avoid. Bundles installed later are seen at the next launch, which is
+  // when a newly installed native bundle takes effect anyway.
+  struct Versions {
+    std::once_flag once;
+    std::map<std::string, Version, std::less<>> map;
+  };
+  auto versions = std::make_shared<Versions>();
+  Container* c = &container;
+  options.bundle_version = [versions, c](std::string_view name) -> std::optional<Version> {
+    std::call_once(versions->once, [&] {
+      for (const BundleStatus& b : c->Bundles()) {
+        if (b.state == BundleState::kUnresolved || b.state == BundleState::kInstalled) continue;
+        if (auto v = Version::Parse(b.version); v.ok()) {
+          versions->map.emplace(b.name, std::move(v).value());
+        }
+      }
+    });
+    auto it = versions->map.find(name);
+    if (it == versions->map.end()) return std::nullopt;
     return it->second;
   };
   return Runtime::Open(std::move(options));

@@ -35,6 +35,7 @@
 #define ATRIUM_ARTIFACT_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -47,6 +48,13 @@
 #include "atrium/result.h"
 
 namespace atrium {
+
+class ArtifactStore;
+namespace internal {
+class SqliteDb;
+// atrium/bundles/store_database.h (internal).
+Status WithStoreDatabase(const ArtifactStore& store, const std::function<Status(SqliteDb& db)>& fn);
+}  // namespace internal
 
 enum class ArtifactState : uint8_t { kBaseline, kStaged, kActive, kPrevious, kDisabled, kFailed };
 ATRIUM_EXPORT const char* ArtifactStateName(ArtifactState s);
@@ -135,6 +143,8 @@ class ATRIUM_EXPORT ArtifactStore {
   Status VerifyFiles(const ArtifactRecord& record) const;
 
  private:
+  friend Status internal::WithStoreDatabase(
+      const ArtifactStore& store, const std::function<Status(internal::SqliteDb& db)>& fn);
   struct Impl;
   explicit ArtifactStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -7,7 +7,7 @@
 // from it and keyed by the set's version and a fingerprint of the device
 // context, so a cache row of another set or context is never used.
 //
-// Concurrency: one connection; callers serialize (the layer's mutex).
+// Concurrency: thread-safe (each call runs under the store's lock).
 #ifndef ATRIUM_DYNAMIC_CONFIG_CONFIG_DB_H_
 #define ATRIUM_DYNAMIC_CONFIG_CONFIG_DB_H_
 
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "atrium/base/sqlite_db.h"
+#include "atrium/artifact_store.h"
 #include "atrium/dynamic/config/config_set.h"
 
 namespace atrium::config {
@@ -37,7 +37,9 @@ struct FetchSchedule {
 
 class ConfigDb {
  public:
-  static Result<std::unique_ptr<ConfigDb>> Open(const std::string& data_dir);
+  // The tables live in the app's state.db, on the artifact store's own
+  // connection (`store` outlives this).
+  static Result<std::unique_ptr<ConfigDb>> Open(const ArtifactStore& store);
 
   // The cached values of (set, version) for `fingerprint`; nullopt when none.
   Result<std::optional<std::vector<CachedValue>>> LoadValues(const std::string& set_id,
@@ -58,8 +60,8 @@ class ConfigDb {
   Result<std::string> DeviceId();
 
  private:
-  explicit ConfigDb(std::unique_ptr<internal::SqliteDb> db) : db_(std::move(db)) {}
-  std::unique_ptr<internal::SqliteDb> db_;
+  explicit ConfigDb(const ArtifactStore* store) : store_(store) {}
+  const ArtifactStore* store_;
 };
 
 }  // namespace atrium::config

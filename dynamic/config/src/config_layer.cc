@@ -143,8 +143,7 @@ class ConfigLayer final : public StoreLayer, public ContainerLayer {
   void DetachContainer() override;
   Result<ArtifactRecord> Install(const std::string& package_path, InstallAs as) override;
   Status ClearDerivedData(std::vector<std::string>* done) override {
-    if (data_dir_.empty()) return Status::Ok();
-    auto db = ConfigDb::Open(data_dir_);
+    auto db = ConfigDb::Open(*store());
     if (!db.ok()) return db.error();
     ATRIUM_RETURN_IF_ERROR((*db)->ClearValues());
     done->push_back("cleared the evaluated config values");
@@ -248,7 +247,7 @@ Status ConfigLayer::AttachContainer(Container& container) {
       ATRIUM_ASSIGN_OR_RETURN(settings_, ReadSettings(*section, file, "/config"));
     }
   }
-  ATRIUM_ASSIGN_OR_RETURN(db_, ConfigDb::Open(data_dir_));
+  ATRIUM_ASSIGN_OR_RETURN(db_, ConfigDb::Open(*store()));
   ATRIUM_ASSIGN_OR_RETURN(std::string device_id, db_->DeviceId());
   base_context_.app_id = app.id;
   base_context_.app_version = app.version;
