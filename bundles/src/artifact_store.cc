@@ -733,6 +733,11 @@ Result<std::vector<ArtifactRecord>> ArtifactStore::List() const {
   return impl_->Select("", {});
 }
 
+Result<std::vector<ArtifactRecord>> ArtifactStore::List(ArtifactKind kind) const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->Select("WHERE kind = ?1", {ArtifactKindName(kind)});
+}
+
 Result<std::optional<ArtifactRecord>> ArtifactStore::Current(ArtifactKind kind,
                                                              std::string_view id) const {
   std::lock_guard lock(impl_->mu);

@@ -96,7 +96,7 @@ Status PatchStore::ResetFaults(const std::string& id, const std::string& version
 }
 
 Result<std::vector<StoredPatch>> PatchStore::List() {
-  Result<std::vector<ArtifactRecord>> rows = store_->List();
+  Result<std::vector<ArtifactRecord>> rows = store_->List(kKind);
   if (!rows.ok()) return rows.error();
   // Per id: the enabled version, else the most recently changed disabled or
   // failed one.
@@ -175,7 +175,7 @@ Result<StoredPatch> PatchStore::Install(const std::string& package_path) {
 }
 
 Status PatchStore::SetState(const std::string& id, PatchState state, const std::string& reason) {
-  Result<std::vector<ArtifactRecord>> rows = store_->List();
+  Result<std::vector<ArtifactRecord>> rows = store_->List(kKind);
   if (!rows.ok()) return rows.error();
   const ArtifactRecord* active = nullptr;
   const ArtifactRecord* previous = nullptr;
@@ -249,7 +249,7 @@ Result<uint32_t> PatchStore::RecordFault(const std::string& id, const std::strin
 }
 
 Status PatchStore::Rollback(const std::string& id, const std::string& reason) {
-  Result<std::vector<ArtifactRecord>> rows = store_->List();
+  Result<std::vector<ArtifactRecord>> rows = store_->List(kKind);
   if (!rows.ok()) return rows.error();
   bool has_previous = false;
   for (const ArtifactRecord& r : *rows) {
@@ -268,7 +268,7 @@ Status PatchStore::Rollback(const std::string& id, const std::string& reason) {
 
 Status PatchStore::DisableAll(const std::string& reason) {
   for (ArtifactState pass : {ArtifactState::kPrevious, ArtifactState::kActive}) {
-    Result<std::vector<ArtifactRecord>> rows = store_->List();
+    Result<std::vector<ArtifactRecord>> rows = store_->List(kKind);
     if (!rows.ok()) return rows.error();
     for (const ArtifactRecord& r : *rows) {
       if (r.kind != kKind || r.state != pass) continue;

@@ -134,6 +134,8 @@ class ATRIUM_EXPORT ArtifactStore {
                                   std::string_view reason);
 
   Result<std::vector<ArtifactRecord>> List() const;
+  // The versions of one kind (what a dynamic layer asks: its rows only).
+  Result<std::vector<ArtifactRecord>> List(ArtifactKind kind) const;
   // The version in use: active, else baseline; nullopt when neither exists.
   Result<std::optional<ArtifactRecord>> Current(ArtifactKind kind, std::string_view id) const;
   // History, oldest first; all artifacts when `id` is empty.

@@ -183,7 +183,8 @@ DeviceContext ConfigLayer::Context() {
 }
 
 Result<std::optional<ArtifactRecord>> ConfigLayer::ActiveSet() const {
-  ATRIUM_ASSIGN_OR_RETURN(std::vector<ArtifactRecord> records, store()->List());
+  ATRIUM_ASSIGN_OR_RETURN(std::vector<ArtifactRecord> records,
+                          store()->List(ArtifactKind::kConfigSet));
   std::optional<ArtifactRecord> best;
   for (ArtifactRecord& r : records) {
     if (r.kind != ArtifactKind::kConfigSet) continue;
@@ -280,7 +281,7 @@ Status ConfigLayer::AttachContainer(Container& container) {
   };
   hooks.activated = [this](const std::string& version) {
     // Runs under the runtime's lock: the store only.
-    auto records = store()->List();
+    auto records = store()->List(ArtifactKind::kConfigSet);
     if (!records.ok()) return;
     for (const ArtifactRecord& r : *records) {
       if (r.kind == ArtifactKind::kConfigSet && r.version == version &&

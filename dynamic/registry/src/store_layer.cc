@@ -10,7 +10,7 @@ std::string StoreLayer::Text(const ArtifactRecord& r) const {
 }
 
 Result<std::vector<ActiveArtifact>> StoreLayer::ListActive() {
-  Result<std::vector<ArtifactRecord>> records = store_->List();
+  Result<std::vector<ArtifactRecord>> records = store_->List(kind_);
   if (!records.ok()) return records.error();
   std::vector<ActiveArtifact> out;
   for (const ArtifactRecord& r : *records) {
@@ -22,7 +22,7 @@ Result<std::vector<ActiveArtifact>> StoreLayer::ListActive() {
 }
 
 Status StoreLayer::Disable(const ArtifactRef& ref, std::string_view reason) {
-  Result<std::vector<ArtifactRecord>> records = store_->List();
+  Result<std::vector<ArtifactRecord>> records = store_->List(kind_);
   if (!records.ok()) return records.error();
   const ArtifactRecord* found = nullptr;
   for (const ArtifactRecord& r : *records) {
@@ -39,7 +39,7 @@ Status StoreLayer::Disable(const ArtifactRef& ref, std::string_view reason) {
 }
 
 Status StoreLayer::RollbackAll(std::string_view reason, std::vector<std::string>* done) {
-  Result<std::vector<ArtifactRecord>> records = store_->List();
+  Result<std::vector<ArtifactRecord>> records = store_->List(kind_);
   if (!records.ok()) return records.error();
   for (const ArtifactRecord& r : *records) {
     if (r.kind != kind_ || r.state != ArtifactState::kActive) continue;
@@ -61,7 +61,7 @@ Status StoreLayer::DisableAll(std::string_view reason, std::vector<std::string>*
   // baseline, not to them.
   for (ArtifactState pass :
        {ArtifactState::kStaged, ArtifactState::kPrevious, ArtifactState::kActive}) {
-    Result<std::vector<ArtifactRecord>> records = store_->List();
+    Result<std::vector<ArtifactRecord>> records = store_->List(kind_);
     if (!records.ok()) return records.error();
     for (const ArtifactRecord& r : *records) {
       if (r.kind != kind_ || r.state != pass) continue;
