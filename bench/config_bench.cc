@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   // --- 1. reads ---
   ConfigRuntime::Hooks hooks;
   auto runtime = std::make_shared<ConfigRuntime>(std::move(hooks), GroupActivation::kNextLaunch,
-                                                 std::vector<KeyGroup>{}, "bench-device");
+                                                 std::vector<KeyGroup>{});
   ValueMap remote;
   std::unordered_map<std::string, int64_t> baseline_map;
   for (int i = 0; i < 200; ++i) {

@@ -159,7 +159,7 @@ class ConfigLayer final : public StoreLayer, public ContainerLayer {
   Result<ConfigFetchOutcome> ReceiveRecord(const ArtifactRecord& record);
   Status SetSignal(std::string_view name, std::string_view value);
   int64_t NextFetchAllowedMs();
-  DeviceContext Context();
+  Result<DeviceContext> Context();  // requires mu_
 
   const std::string app_dir_;
   const std::string data_dir_;
@@ -167,17 +167,42 @@ class ConfigLayer final : public StoreLayer, public ContainerLayer {
   atrium::internal::Clock* clock_ = &atrium::internal::RealClock();  // guarded by mu_
   Container* container_ = nullptr;
   Settings settings_;
+  // Opened, and the device facts read, on first need (an app without an
+  // active set pays for neither at launch). Guarded by mu_.
   std::unique_ptr<ConfigDb> db_;
+  bool facts_read_ = false;
   DeviceContext base_context_;  // app and device facts (no signals, no time)
+  // Require mu_.
+  Result<ConfigDb*> Db();
+  Result<const DeviceContext*> Facts();
   std::shared_ptr<ConfigRuntime> runtime_;
   uint64_t service_id_ = 0;
   uint64_t filter_id_ = 0;
   uint64_t stop_listener_id_ = 0;
 };
 
-DeviceContext ConfigLayer::Context() {
-  DeviceContext c = base_context_;
-  if (auto signals = db_->Signals(); signals.ok()) c.signals = std::move(signals).value();
+Result<ConfigDb*> ConfigLayer::Db() {
+  if (db_ == nullptr) {
+    ATRIUM_ASSIGN_OR_RETURN(db_, ConfigDb::Open(*store()));
+  }
+  return db_.get();
+}
+
+Result<const DeviceContext*> ConfigLayer::Facts() {
+  if (!facts_read_) {
+    ATRIUM_ASSIGN_OR_RETURN(ConfigDb * db, Db());
+    ATRIUM_ASSIGN_OR_RETURN(base_context_.device_id, db->DeviceId());
+    ReadDeviceFacts(&base_context_);
+    facts_read_ = true;
+  }
+  return &base_context_;
+}
+
+Result<DeviceContext> ConfigLayer::Context() {
+  ATRIUM_ASSIGN_OR_RETURN(const DeviceContext* facts, Facts());
+  DeviceContext c = *facts;
+  ATRIUM_ASSIGN_OR_RETURN(ConfigDb * db, Db());
+  ATRIUM_ASSIGN_OR_RETURN(c.signals, db->Signals());
   c.now_unix_ms = clock_->NowUnixMs();
   return c;
 }
@@ -200,7 +225,7 @@ Result<std::optional<ArtifactRecord>> ConfigLayer::ActiveSet() const {
 }
 
 Result<ValueMap> ConfigLayer::EvaluateRecord(const ArtifactRecord& record, bool use_cache) {
-  const DeviceContext context = Context();
+  ATRIUM_ASSIGN_OR_RETURN(const DeviceContext context, Context());
   const uint64_t fingerprint = ContextFingerprint(context);
   if (use_cache) {
     ATRIUM_ASSIGN_OR_RETURN(auto cached, db_->LoadValues(record.id, record.version, fingerprint));
@@ -242,23 +267,28 @@ Status ConfigLayer::AttachContainer(Container& container) {
   {
     const std::string file = (fs::path(app_dir_) / "app.json").string();
     ATRIUM_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
-    ATRIUM_ASSIGN_OR_RETURN(json::value doc, internal::ParseStrictJson(text, file, {}));
-    if (const json::value* section =
-            doc.is_object() ? doc.get_object().if_contains("config") : nullptr) {
-      ATRIUM_ASSIGN_OR_RETURN(settings_, ReadSettings(*section, file, "/config"));
+    // Most apps' app.json is mostly its baseline list: parse it only when
+    // it can hold the section.
+    if (text.find("\"config\"") != std::string::npos) {
+      ATRIUM_ASSIGN_OR_RETURN(json::value doc, internal::ParseStrictJson(text, file, {}));
+      if (const json::value* section =
+              doc.is_object() ? doc.get_object().if_contains("config") : nullptr) {
+        ATRIUM_ASSIGN_OR_RETURN(settings_, ReadSettings(*section, file, "/config"));
+      }
     }
   }
-  ATRIUM_ASSIGN_OR_RETURN(db_, ConfigDb::Open(*store()));
-  ATRIUM_ASSIGN_OR_RETURN(std::string device_id, db_->DeviceId());
   base_context_.app_id = app.id;
   base_context_.app_version = app.version;
-  base_context_.device_id = device_id;
-  ReadDeviceFacts(&base_context_);
 
   ConfigRuntime::Hooks hooks;
   hooks.fetch = [this] { return Fetch(); };
   hooks.set_signal = [this](std::string_view n, std::string_view v) { return SetSignal(n, v); };
   hooks.next_fetch_allowed_ms = [this] { return NextFetchAllowedMs(); };
+  hooks.device_id = [this]() -> std::string {
+    std::lock_guard lock(mu_);
+    auto facts = Facts();
+    return facts.ok() ? (*facts)->device_id : std::string();
+  };
   hooks.post_main = [&container](std::string_view bundle, std::function<void()> task) {
     (void)container.scheduler().PostMain(std::move(task), bundle);
   };
@@ -295,8 +325,8 @@ Status ConfigLayer::AttachContainer(Container& container) {
       }
     }
   };
-  runtime_ = std::make_shared<ConfigRuntime>(std::move(hooks), settings_.activation,
-                                             settings_.groups, device_id);
+  runtime_ =
+      std::make_shared<ConfigRuntime>(std::move(hooks), settings_.activation, settings_.groups);
   runtime_->SetAppDefaults(settings_.defaults);
 
   ATRIUM_ASSIGN_OR_RETURN(std::optional<ArtifactRecord> active, ActiveSet());
@@ -376,8 +406,9 @@ Result<ArtifactRecord> ConfigLayer::Install(const std::string& package_path, Ins
 
 int64_t ConfigLayer::NextFetchAllowedMs() {
   std::lock_guard lock(mu_);
-  if (db_ == nullptr) return 0;
-  auto s = db_->Schedule();
+  auto db = Db();
+  if (!db.ok()) return 0;
+  auto s = (*db)->Schedule();
   if (!s.ok()) return 0;
   const int64_t interval =
       s->last_success_ms == 0 ? 0 : s->last_success_ms + settings_.min_fetch_interval_s * 1000;
@@ -392,7 +423,9 @@ Result<ConfigFetchOutcome> ConfigLayer::Fetch() {
   const int64_t next = NextFetchAllowedMs();
   std::lock_guard lock(mu_);
   const int64_t now = clock_->NowUnixMs();
-  ATRIUM_ASSIGN_OR_RETURN(FetchSchedule schedule, db_->Schedule());
+  ATRIUM_ASSIGN_OR_RETURN(ConfigDb * db, Db());
+  ATRIUM_ASSIGN_OR_RETURN(FetchSchedule schedule, db->Schedule());
+  ATRIUM_ASSIGN_OR_RETURN(const DeviceContext* facts, Facts());
   if (next > now) {
     const bool backoff = schedule.backoff_until_ms > now;
     return MakeError(
@@ -422,8 +455,7 @@ Result<ConfigFetchOutcome> ConfigLayer::Fetch() {
     schedule.failures += 1;
     int64_t d = std::min<int64_t>(kMaxBackoffMs,
                                   int64_t{120000} << std::min<int64_t>(schedule.failures - 1, 7));
-    const uint64_t spread =
-        internal::Hash64(base_context_.device_id + std::to_string(schedule.failures));
+    const uint64_t spread = internal::Hash64(facts->device_id + std::to_string(schedule.failures));
     d = d / 2 + static_cast<int64_t>(spread % static_cast<uint64_t>(d));
     if (response->retry_after_s >= 0) d = std::max<int64_t>(d, response->retry_after_s * 1000);
     schedule.backoff_until_ms = now + d;
@@ -485,7 +517,8 @@ Status ConfigLayer::SetSignal(std::string_view name, std::string_view value) {
     return MakeError(ErrorCode::kInvalidArgument, "signal value longer than 256 bytes");
   }
   std::lock_guard lock(mu_);
-  return db_->SetSignal(name, value);
+  ATRIUM_ASSIGN_OR_RETURN(ConfigDb * db, Db());
+  return db->SetSignal(name, value);
 }
 
 DynamicLayerSpec ConfigLayerSpec() {

@@ -150,11 +150,10 @@ class ConfigRuntime::View final : public Config {
 };
 
 ConfigRuntime::ConfigRuntime(Hooks hooks, GroupActivation default_activation,
-                             std::vector<KeyGroup> groups, std::string device_id)
+                             std::vector<KeyGroup> groups)
     : hooks_(std::move(hooks)),
       default_activation_(default_activation),
       groups_(std::move(groups)),
-      device_id_(std::move(device_id)),
       host_view_(std::make_unique<View>(this, nullptr, "")) {
   snapshots_.push_back(std::make_unique<Snapshot>());
   snapshots_.back()->BuildIndex();
@@ -389,6 +388,16 @@ Status ConfigRuntime::SetSignal(std::string_view name, std::string_view value) {
     set = hooks_.set_signal;
   }
   return set(name, value);
+}
+
+std::string ConfigRuntime::device_id() const {
+  std::function<std::string()> id;
+  {
+    std::lock_guard lock(mu_);
+    if (detached_ || !hooks_.device_id) return "";
+    id = hooks_.device_id;
+  }
+  return id();
 }
 
 int64_t ConfigRuntime::next_fetch_allowed_ms() const {

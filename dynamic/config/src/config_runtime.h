@@ -90,6 +90,7 @@ class ConfigRuntime : public RemoteConfig, public std::enable_shared_from_this<C
     std::function<Result<ConfigFetchOutcome>()> fetch;
     std::function<Status(std::string_view, std::string_view)> set_signal;
     std::function<int64_t()> next_fetch_allowed_ms;
+    std::function<std::string()> device_id;
     std::function<void(std::string_view bundle, std::function<void()> task)> post_main;
     // The bundle.json "config_defaults" of `bundle` (empty when none).
     std::function<std::vector<std::pair<std::string, ConfigValue>>(std::string_view bundle)>
@@ -101,8 +102,7 @@ class ConfigRuntime : public RemoteConfig, public std::enable_shared_from_this<C
     std::function<void(const std::string& version)> activated;
   };
 
-  ConfigRuntime(Hooks hooks, GroupActivation default_activation, std::vector<KeyGroup> groups,
-                std::string device_id);
+  ConfigRuntime(Hooks hooks, GroupActivation default_activation, std::vector<KeyGroup> groups);
   ~ConfigRuntime() override;
 
   // --- Fed by the layer ---
@@ -131,7 +131,7 @@ class ConfigRuntime : public RemoteConfig, public std::enable_shared_from_this<C
   std::vector<ConfigEntry> Entries() const override;
   std::string active_version() const override;
   int64_t next_fetch_allowed_ms() const override;
-  std::string device_id() const override { return device_id_; }
+  std::string device_id() const override;
 
   // Reads `bundle`'s bundle.json defaults into the snapshot once; true when
   // it did now (a caller that missed a key may look again).
@@ -167,7 +167,6 @@ class ConfigRuntime : public RemoteConfig, public std::enable_shared_from_this<C
   bool detached_ = false;  // guarded by mu_
   const GroupActivation default_activation_;
   const std::vector<KeyGroup> groups_;
-  const std::string device_id_;
   std::unique_ptr<Config> host_view_;
 
   std::atomic<const Snapshot*> snapshot_;
