@@ -24,7 +24,8 @@ namespace {
 
 class HotpatchLayer final : public StoreLayer, public ContainerLayer {
  public:
-  explicit HotpatchLayer(ArtifactStore* store) : StoreLayer(ArtifactKind::kLuaPatch, store) {}
+  explicit HotpatchLayer(const DynamicLayerContext& ctx)
+      : StoreLayer(ArtifactKind::kLuaPatch, ctx.store) {}
   ~HotpatchLayer() override { DetachContainer(); }
 
   Status AttachContainer(Container& container) override {
@@ -62,12 +63,7 @@ DynamicLayerSpec HotpatchLayerSpec() {
   };
   spec.activation = ActivationPoint::kNextCall;
   spec.description = "Lua hotpatches of native patch points";
-  spec.create = [](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
-    if (ctx.store == nullptr) {
-      return MakeError(ErrorCode::kState, "the lua_patch layer needs the artifact store");
-    }
-    return std::unique_ptr<DynamicLayer>(std::make_unique<HotpatchLayer>(ctx.store));
-  };
+  spec.create = StoreLayerFactoryOf<HotpatchLayer>(ArtifactKind::kLuaPatch);
   return spec;
 }
 

@@ -533,12 +533,7 @@ DynamicLayerSpec ConfigLayerSpec() {
   spec.activation = ActivationPoint::kImmediately;
   spec.description =
       "remote config sets: next launch, on Activate(), or immediately, per key group";
-  spec.create = [](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
-    if (ctx.store == nullptr) {
-      return MakeError(ErrorCode::kState, "the config_set layer needs the artifact store");
-    }
-    return std::unique_ptr<DynamicLayer>(std::make_unique<ConfigLayer>(ctx));
-  };
+  spec.create = StoreLayerFactoryOf<ConfigLayer>(ArtifactKind::kConfigSet);
   return spec;
 }
 

@@ -24,7 +24,8 @@ using internal::Log;
 
 class NativeLayer final : public StoreLayer, public ContainerLayer, public internal::NativeUpdates {
  public:
-  explicit NativeLayer(ArtifactStore* store) : StoreLayer(ArtifactKind::kNativeBundle, store) {}
+  explicit NativeLayer(const DynamicLayerContext& ctx)
+      : StoreLayer(ArtifactKind::kNativeBundle, ctx.store) {}
   ~NativeLayer() override { DetachContainer(); }
 
   Status AttachContainer(Container& container) override {
@@ -121,12 +122,7 @@ DynamicLayerSpec NativeLayerSpec() {
   spec.package_kind = ArtifactKind::kNativeBundle;
   spec.activation = ActivationPoint::kNextLaunch;
   spec.description = "native bundle updates: next launch, or a live swap";
-  spec.create = [](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
-    if (ctx.store == nullptr) {
-      return MakeError(ErrorCode::kState, "the native_bundle layer needs the artifact store");
-    }
-    return std::unique_ptr<DynamicLayer>(std::make_unique<NativeLayer>(ctx.store));
-  };
+  spec.create = StoreLayerFactoryOf<NativeLayer>(ArtifactKind::kNativeBundle);
   return spec;
 }
 

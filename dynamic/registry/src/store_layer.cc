@@ -82,6 +82,15 @@ Result<ArtifactRecord> StoreLayer::Install(const std::string& package_path, Inst
       as == InstallAs::kStaged ? "installed for the next launch" : "installed and activated");
 }
 
+namespace {
+// A plain StoreLayer made from the context.
+class PlainStoreLayer final : public StoreLayer {
+ public:
+  PlainStoreLayer(ArtifactKind kind, const DynamicLayerContext& ctx)
+      : StoreLayer(kind, ctx.store) {}
+};
+}  // namespace
+
 std::function<Result<std::unique_ptr<DynamicLayer>>(const DynamicLayerContext&)> StoreLayerFactory(
     ArtifactKind kind) {
   return [kind](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
@@ -89,7 +98,7 @@ std::function<Result<std::unique_ptr<DynamicLayer>>(const DynamicLayerContext&)>
       return MakeError(ErrorCode::kState, std::string("the ") + ArtifactKindName(kind) +
                                               " layer needs the artifact store");
     }
-    return std::unique_ptr<DynamicLayer>(std::make_unique<StoreLayer>(kind, ctx.store));
+    return std::unique_ptr<DynamicLayer>(std::make_unique<PlainStoreLayer>(kind, ctx));
   };
 }
 

@@ -54,6 +54,20 @@ class ATRIUM_EXPORT StoreLayer : public DynamicLayer {
 ATRIUM_EXPORT std::function<Result<std::unique_ptr<DynamicLayer>>(const DynamicLayerContext&)>
 StoreLayerFactory(ArtifactKind kind);
 
+// The factory of a layer class built on StoreLayer, constructed from the
+// context (`Layer(const DynamicLayerContext&)`): kState without a store.
+template <typename Layer>
+std::function<Result<std::unique_ptr<DynamicLayer>>(const DynamicLayerContext&)>
+StoreLayerFactoryOf(ArtifactKind kind) {
+  return [kind](const DynamicLayerContext& ctx) -> Result<std::unique_ptr<DynamicLayer>> {
+    if (ctx.store == nullptr) {
+      return MakeError(ErrorCode::kState, std::string("the ") + ArtifactKindName(kind) +
+                                              " layer needs the artifact store");
+    }
+    return std::unique_ptr<DynamicLayer>(std::make_unique<Layer>(ctx));
+  };
+}
+
 }  // namespace atrium
 
 #endif  // ATRIUM_DYNAMIC_STORE_LAYER_H_
