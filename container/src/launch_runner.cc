@@ -1,0 +1,131 @@
+// The launch: the startup pipeline built from the resolved bundles' tasks,
+// run on the calling thread, which becomes the main thread.
+#include "container_impl.h"
+
+namespace fs = std::filesystem;
+
+namespace atrium::internal {
+
+Result<std::vector<StartupTaskSpec>> ContainerImpl::StartupTasks() {
+  std::lock_guard lock(lifecycle_mu_);
+  std::vector<StartupTaskSpec> tasks;
+  const std::string first_stage =
+      app_.startup.stages.empty() ? DefaultStartupStages().front() : app_.startup.stages.front();
+  for (uint32_t idx : index_->load_order()) {
+    auto b = index_->bundle(idx);
+    if (b.resolution != Resolution::kResolved) continue;
+    if (b.eager) {
+      StartupTaskSpec load;
+      load.bundle = std::string(b.name);
+      load.decl.id = "@load";
+      load.decl.stage = first_stage;
+      load.decl.priority = "user_blocking";
+      tasks.push_back(std::move(load));
+    }
+    if (!b.has_startup) continue;
+    auto manifest = LoadManifestFile((fs::path(std::string(b.dir)) / "bundle.json").string());
+    if (!manifest.ok()) return manifest.error();
+    for (StartupTaskDecl& decl : manifest->startup) {
+      tasks.push_back(StartupTaskSpec{std::string(b.name), std::move(decl)});
+    }
+  }
+  return tasks;
+}
+
+Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
+  ActivityScope activity(ActivityField::kBundle, task.bundle);
+  std::function<Status()> handler;
+  std::shared_ptr<void> library;               // keeps the handler's code mapped while it runs
+  std::shared_ptr<BundleContextImpl> context;  // and the context it captured
+  {
+    std::lock_guard lock(lifecycle_mu_);
+    auto idx = index_->FindBundle(task.bundle);
+    if (!idx) return NotInstalled(task.bundle);
+    if (Status s = LoadWithFallbackLocked(*idx, "startup task " + task.bundle + ":" + task.decl.id);
+        !s.ok()) {
+      return s;
+    }
+    if (task.decl.id == "@load") return Status::Ok();
+    idx = index_->FindBundle(task.bundle);  // a fallback may have rebuilt the index
+    if (!idx) return NotInstalled(task.bundle);
+    BundleRuntime& rt = RuntimeLocked(*idx);
+    if (rt.context != nullptr) {
+      handler = rt.context->StartupHandler(task.decl.id);
+      library = rt.context->library();
+      context = rt.context;
+    }
+  }
+  if (!handler) {
+    Error e = MakeError(ErrorCode::kNotFound,
+                        "bundle " + task.bundle + " registered no handler for its startup task '" +
+                            task.decl.id + "' (BundleContext::RegisterStartupTask in Start)");
+    e.bundle = task.bundle;
+    return e;
+  }
+  return handler();
+}
+
+Status ContainerImpl::Start() {
+  auto tasks = StartupTasks();
+  if (!tasks.ok()) return tasks.error();
+  std::vector<std::string> threads{"main"};
+  std::vector<std::string> held;
+  for (const PoolStats& p : scheduler_->Stats().pools) {
+    if (p.name == "main") continue;
+    threads.push_back(p.name);
+    if (p.held_until_idle) held.push_back(p.name);
+  }
+  auto built = StartupPipeline::Build(app_.startup.stages, std::move(tasks).value(),
+                                      std::move(threads), std::move(held));
+  if (!built.ok()) return built.error();
+  StartupPipeline* pipeline = built->get();
+  {
+    std::lock_guard lock(pipeline_mu_);
+    if (pipeline_ != nullptr && !pipeline_->finished()) {
+      return MakeError(ErrorCode::kState, "a launch is already running");
+    }
+    pipeline_ = std::move(built).value();
+  }
+  if (Trace* trace = Trace::Active()) {
+    trace->SetMetadata("app", app_.id);
+    trace->SetMetadata("app_version", app_.version.ToString());
+    std::string stages;
+    for (const auto& st : pipeline->stages()) stages += (stages.empty() ? "" : ",") + st;
+    trace->SetMetadata("stages", stages);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  if (guard_ != nullptr) {
+    guard_->OnStartCalled();
+    const auto& stages = pipeline->stages();
+    if (std::find(stages.begin(), stages.end(), "first_frame") != stages.end()) {
+      pipeline->OnStageEnd("first_frame",
+                           [guard = guard_.get()](std::string_view) { guard->OnFirstFrame(); });
+    }
+  }
+  Status started =
+      pipeline->Start(*scheduler_, [this](const StartupTaskSpec& t) { return RunStartupTask(t); });
+  if (!started.ok()) {
+    if (guard_ != nullptr)
+      guard_->OnLaunchFailed(started.error().ToString(), started.error().bundle);
+    return started;
+  }
+  scheduler_->RunMainLoopUntil([pipeline] { return pipeline->idle_reached(); },
+                               std::chrono::hours(24));
+  // The launch failed (the pipeline finished early) or reached the idle
+  // stage with every required task done; idle-stage work goes on.
+  Status result = pipeline->finished() ? pipeline->result() : Status::Ok();
+  if (guard_ != nullptr) {
+    if (result.ok()) {
+      guard_->OnIdle();
+    } else {
+      guard_->OnLaunchFailed(result.error().ToString(), result.error().bundle);
+    }
+  }
+  if (Trace* trace = Trace::Active()) {
+    trace->SetMetadata("launch_ms", std::to_string(MsSince(t0)));
+    trace->SetMetadata("result", result.ok() ? "ok" : "failed: " + result.error().ToString());
+  }
+  return result;
+}
+
+}  // namespace atrium::internal

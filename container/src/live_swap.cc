@@ -1,0 +1,92 @@
+// Replacing a running bundle: the mechanics of a live swap (state handover,
+// the switch of services, the old version's stop).
+#include "container_impl.h"
+
+namespace atrium::internal {
+
+Result<ArtifactRecord> ContainerImpl::SwapLive(const std::string& package_path) {
+  NativeUpdates* native = native_updates_.load();
+  if (native == nullptr) return NoNativeLayer();
+  return native->SwapLive(package_path);
+}
+
+Result<ArtifactRecord> ContainerImpl::SwapRunning(
+    const std::string& bundle, const std::string& version,
+    const std::function<Result<ArtifactRecord>()>& install,
+    const std::function<void(const std::string& reason)>& failed) {
+  auto fail = [&](ErrorCode code, std::string message) {
+    Error e = MakeError(code, std::move(message));
+    e.bundle = bundle;
+    return e;
+  };
+  TraceSlice trace("live swap " + bundle, "bundle");
+  std::lock_guard lock(lifecycle_mu_);
+  auto old_idx = index_->FindBundle(bundle);
+  BundleRuntime* old = old_idx ? runtimes_[*old_idx].get() : nullptr;
+  const bool running = old != nullptr && old->state == BundleState::kActive;
+  if (running) {
+    if (old->version == version) {
+      return fail(ErrorCode::kAlreadyExists, bundle + " " + version + " is already running");
+    }
+    handover_[bundle] = old->context != nullptr ? old->context->ExportState() : std::string();
+  }
+  auto record = install();
+  if (!record.ok()) {
+    handover_.erase(bundle);
+    return record;
+  }
+  if (Status s = RebuildIndexLocked("live swap of " + bundle + " to " + version); !s.ok()) {
+    handover_.erase(bundle);
+    return s.error();
+  }
+  if (!running) return record;  // loads the new version when first needed
+  auto fresh = index_->FindBundle(bundle);
+  Status started =
+      fresh && index_->bundle(*fresh).dir == record->dir
+          ? LoadLocked(*fresh, "live swap from " + old->version)
+          : Status(fail(ErrorCode::kUnresolved,
+                        bundle + " " + version + " did not resolve in place of " + old->version));
+  handover_.erase(bundle);
+  if (!started.ok()) {
+    // The old version never stopped: put it back in the index and carry on.
+    failed(started.error().message);
+    (void)RebuildIndexLocked("live swap of " + bundle + " to " + version + " failed");
+    return started.error();
+  }
+  // Switch: the old version's registrations go at once (lookups now find
+  // only the new ones), then its activator stops. Its library stays mapped
+  // while any call or handle still holds one of its objects.
+  // The old runtime is detached, or kept at its (now superseded) version's
+  // slot of the new index.
+  std::unique_ptr<BundleRuntime> gone;
+  if (auto it =
+          std::find_if(detached_.begin(), detached_.end(),
+                       [&](const std::unique_ptr<BundleRuntime>& rt) { return rt.get() == old; });
+      it != detached_.end()) {
+    gone = std::move(*it);
+    detached_.erase(it);
+  } else {
+    for (uint32_t i = 0; i < runtimes_.size(); ++i) {
+      if (runtimes_[i].get() != old) continue;
+      gone = std::move(runtimes_[i]);
+      active_.erase(std::remove(active_.begin(), active_.end(), i), active_.end());
+    }
+  }
+  if (gone != nullptr) {
+    registry_.UnregisterOwner(gone->owner);
+    if (gone->entry != nullptr) {
+      char err[1024] = {0};
+      int rc = gone->entry->stop(
+          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(gone->context.get())),
+          err, sizeof err);
+      if (rc != 0) Log(LogLevel::kWarning, gone->name, std::string("Stop failed: ") + err);
+    }
+    gone->context.reset();
+    gone->library.reset();
+    NotifyStoppedLocked(gone->name);
+  }
+  Log(LogLevel::kInfo, bundle, "live swapped to " + version);
+  return record;
+}
+
+}  // namespace atrium::internal

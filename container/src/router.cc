@@ -1,0 +1,61 @@
+// Micro-app resolution (which bundle declares an id) and the router's
+// launch: filters, loading the bundle, the launcher of its type.
+#include "container_impl.h"
+
+namespace atrium::internal {
+
+Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id, uint32_t* idx) {
+  std::lock_guard lock(lifecycle_mu_);
+  auto app = index_->FindApp(app_id);
+  if (!app) {
+    return MakeError(ErrorCode::kNotFound,
+                     "no installed bundle declares micro-app '" + std::string(app_id) + "'");
+  }
+  auto b = index_->bundle(app->bundle);
+  if (b.resolution != Resolution::kResolved) {
+    Error e =
+        MakeError(ErrorCode::kUnresolved, "micro-app '" + std::string(app_id) +
+                                              "' belongs to bundle " + std::string(b.name) +
+                                              ", which is unresolved: " + std::string(b.reason));
+    e.bundle = std::string(b.name);
+    return e;
+  }
+  *idx = app->bundle;
+  LaunchRequest req;
+  req.app_id = std::string(app_id);
+  req.bundle = std::string(b.name);
+  req.bundle_dir = std::string(b.dir);
+  req.type = std::string(app->type);
+  req.entry = std::string(app->entry);
+  return req;
+}
+
+Status RouterImpl::Launch(std::string_view app_id, LaunchParams params) {
+  uint32_t idx = 0;
+  auto req = container_->ResolveApp(app_id, &idx);
+  if (!req.ok()) return req.error();
+  std::shared_ptr<MicroAppLauncher> launcher;
+  std::vector<std::shared_ptr<LaunchFilter>> filters;
+  {
+    std::lock_guard lock(mu_);
+    auto it = launchers_.find(req->type);
+    if (it != launchers_.end()) launcher = it->second;
+    for (const auto& f : filters_) filters.push_back(f.second);
+  }
+  for (const auto& filter : filters) {
+    if (Status allowed = (*filter)(*req); !allowed.ok()) return allowed;
+  }
+  if (!launcher) {
+    Error e = MakeError(ErrorCode::kNotFound, "no launcher for micro-app type '" + req->type +
+                                                  "' (micro-app '" + req->app_id + "')");
+    e.bundle = req->bundle;
+    return e;
+  }
+  Status loaded = container_->LoadIndexed(idx, "micro-app " + req->app_id);
+  if (!loaded.ok()) return loaded;
+  req->params = std::move(params);
+  ActivityScope activity(ActivityField::kMicroApp, req->app_id);
+  return launcher->Launch(*req);
+}
+
+}  // namespace atrium::internal
