@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "atrium/base/hash.h"
+#include "atrium/base/log.h"
 
 namespace atrium::internal {
 
@@ -152,6 +153,7 @@ Status ServiceRegistryCore::Unregister(uint64_t owner, uint64_t registration_id)
 }
 
 void ServiceRegistryCore::UnregisterOwner(uint64_t owner) {
+  RemoveListenersOf(owner);
   std::vector<ServiceEvent> events;
   {
     std::lock_guard lock(mu_);
@@ -199,30 +201,97 @@ std::vector<ServiceRegistry::Entry> ServiceRegistryCore::GetAll(std::string_view
   return out;
 }
 
-uint64_t ServiceRegistryCore::AddListener(std::string_view interface_id, ServiceListener listener) {
+namespace {
+// The listener states whose call runs on this thread (a listener removing
+// itself, or removed by a registration it makes, does not wait for itself).
+thread_local std::vector<const void*> t_running_listeners;
+}  // namespace
+
+uint64_t ServiceRegistryCore::AddListener(uint64_t owner, std::string_view bundle,
+                                          std::string_view interface_id, ServiceListener listener,
+                                          std::shared_ptr<void> keep_alive) {
+  auto state = std::make_shared<ListenerState>();
+  state->fn = std::move(listener);
+  state->keep_alive = std::move(keep_alive);
+  state->bundle = std::string(bundle);
   std::lock_guard lock(listeners_mu_);
   uint64_t token = next_listener_++;
-  listeners_.push_back(
-      {token, std::string(interface_id), std::make_shared<ServiceListener>(std::move(listener))});
+  listeners_.push_back({token, owner, std::string(interface_id), std::move(state)});
   return token;
 }
 
 void ServiceRegistryCore::RemoveListener(uint64_t token) {
-  std::lock_guard lock(listeners_mu_);
-  std::erase_if(listeners_, [&](const Listener& l) { return l.token == token; });
+  std::shared_ptr<ListenerState> state;
+  {
+    std::lock_guard lock(listeners_mu_);
+    auto it = std::find_if(listeners_.begin(), listeners_.end(),
+                           [&](const Listener& l) { return l.token == token; });
+    if (it == listeners_.end()) return;
+    state = std::move(it->state);
+    listeners_.erase(it);
+  }
+  const int own = static_cast<int>(
+      std::count(t_running_listeners.begin(), t_running_listeners.end(), state.get()));
+  std::unique_lock lock(state->mu);
+  state->removed = true;
+  // Calls on other threads finish first (this thread's own calls, if any,
+  // are the ones removing it).
+  state->idle.wait(lock, [&] { return state->running == own; });
+}
+
+void ServiceRegistryCore::RemoveListenersOf(uint64_t owner) {
+  if (owner == 0) return;  // the host's listeners live as long as the registry
+  std::vector<std::shared_ptr<ListenerState>> gone;
+  {
+    std::lock_guard lock(listeners_mu_);
+    for (auto it = listeners_.begin(); it != listeners_.end();) {
+      if (it->owner == owner) {
+        gone.push_back(std::move(it->state));
+        it = listeners_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& state : gone) {
+    std::lock_guard lock(state->mu);
+    state->removed = true;  // a call in progress finishes; its library stays mapped
+  }
 }
 
 void ServiceRegistryCore::Notify(const ServiceEvent& event) {
-  std::vector<std::shared_ptr<ServiceListener>> targets;
+  std::vector<std::shared_ptr<ListenerState>> targets;
   {
     std::lock_guard lock(listeners_mu_);
     for (const auto& l : listeners_) {
       if (l.interface_id.empty() || l.interface_id == event.info.interface_id) {
-        targets.push_back(l.fn);
+        targets.push_back(l.state);
       }
     }
   }
-  for (const auto& fn : targets) (*fn)(event);
+  for (const auto& state : targets) {
+    {
+      std::lock_guard lock(state->mu);
+      if (state->removed) continue;
+      ++state->running;
+    }
+    std::shared_ptr<void> library = state->keep_alive;  // mapped while it runs
+    t_running_listeners.push_back(state.get());
+    try {
+      state->fn(event);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, state->bundle,
+          std::string("a service listener threw (delivery goes on): ") + e.what());
+    } catch (...) {
+      Log(LogLevel::kError, state->bundle, "a service listener threw (delivery goes on)");
+    }
+    t_running_listeners.pop_back();
+    {
+      std::lock_guard lock(state->mu);
+      --state->running;
+    }
+    state->idle.notify_all();
+  }
 }
 
 size_t ServiceRegistryCore::RegistrationCountForTesting() const {

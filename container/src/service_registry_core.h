@@ -17,12 +17,15 @@
 //  3. Slot::entries (sorted best first) and owners_ are guarded by mu_.
 //
 // Concurrency: thread-safe. Listeners run on the writer's thread with no
-// lock held. The lazy hook runs on the looking-up thread with no lock held.
+// registry lock held; a listener that throws is logged (with its bundle) and
+// delivery goes on. A bundle's listeners end with it (UnregisterOwner). The lazy hook runs on the
+// looking-up thread with no lock held.
 #ifndef ATRIUM_CONTAINER_SERVICE_REGISTRY_CORE_H_
 #define ATRIUM_CONTAINER_SERVICE_REGISTRY_CORE_H_
 
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -62,7 +65,17 @@ class ServiceRegistryCore {
   Result<std::shared_ptr<void>> Find(std::string_view interface_id);
   std::vector<ServiceRegistry::Entry> GetAll(std::string_view interface_id);
 
-  uint64_t AddListener(std::string_view interface_id, ServiceListener listener);
+  // A listener belongs to `owner` (0: the host) and keeps `keep_alive` (its
+  // bundle's library) while a call of it runs. UnregisterOwner removes the
+  // owner's listeners first (a stopped or failed bundle is never called
+  // again), without waiting for a call in progress (it may run under the
+  // lifecycle lock; the library stays mapped until that call returns).
+  uint64_t AddListener(uint64_t owner, std::string_view bundle, std::string_view interface_id,
+                       ServiceListener listener, std::shared_ptr<void> keep_alive = nullptr);
+  // After it returns, the listener is not called again, and no call of it
+  // runs on another thread (a listener removing itself from its own call
+  // does not wait for itself). Do not call it holding what the listener
+  // needs.
   void RemoveListener(uint64_t token);
 
   size_t RegistrationCountForTesting() const;
@@ -87,11 +100,23 @@ class ServiceRegistryCore {
     std::vector<std::shared_ptr<Record>> entries;  // guarded by mu_
     const Record* published = nullptr;             // record in the shards; guarded by mu_
   };
+  // One listener's calls: how many run now, and whether it was removed.
+  struct ListenerState {
+    ServiceListener fn;
+    std::shared_ptr<void> keep_alive;  // the adding bundle's library
+    std::string bundle;                // for the log when it throws
+    std::mutex mu;
+    std::condition_variable idle;
+    int running = 0;       // guarded by mu
+    bool removed = false;  // guarded by mu
+  };
   struct Listener {
     uint64_t token;
+    uint64_t owner;
     std::string interface_id;  // "" = all
-    std::shared_ptr<ServiceListener> fn;
+    std::shared_ptr<ListenerState> state;
   };
+  void RemoveListenersOf(uint64_t owner);
 
   static size_t Hash(std::string_view s);
   Slot* FindSlot(std::string_view interface_id) const;
@@ -145,7 +170,7 @@ class RegistryView final : public ServiceRegistry {
     return core_->GetAll(interface_id);
   }
   uint64_t AddListener(std::string_view interface_id, ServiceListener listener) override {
-    return core_->AddListener(interface_id, std::move(listener));
+    return core_->AddListener(owner_, bundle_, interface_id, std::move(listener), keep_alive_);
   }
   void RemoveListener(uint64_t token) override { core_->RemoveListener(token); }
 

@@ -87,8 +87,14 @@ class ServiceRegistry {
   virtual std::vector<Entry> GetAll(std::string_view interface_id) = 0;
 
   // Listener for one interface id, or every interface when `interface_id` is
-  // empty. Returns a token for RemoveListener.
+  // empty. Returns a token for RemoveListener. A listener a bundle adds ends
+  // with the bundle (its stop, or a failed start); one that throws is logged
+  // and delivery goes on. Events come after the change is visible
+  // (REGISTERED: lookups find it; UNREGISTERING: lookups no longer do).
   virtual uint64_t AddListener(std::string_view interface_id, ServiceListener listener) = 0;
+  // After it returns the listener is not called again and no call of it
+  // runs on another thread; a listener may remove itself from its own call.
+  // Do not call it holding what the listener needs.
   virtual void RemoveListener(uint64_t token) = 0;
 
   template <ServiceInterface T>
