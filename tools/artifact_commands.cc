@@ -38,8 +38,11 @@ bool Parse(int argc, char** argv, const char* flag, size_t positional, Args* out
   return true;
 }
 
-std::unique_ptr<atrium::Container> Open(const Args& a) {
-  auto c = atrium::Container::Open({a.positional[0], a.data_dir, false});
+// `inspect`: to look, not to change (staged updates stay staged).
+std::unique_ptr<atrium::Container> Open(const Args& a, bool inspect = false) {
+  atrium::ContainerOptions options{a.positional[0], a.data_dir, false};
+  options.inspect = inspect;
+  auto c = atrium::Container::Open(std::move(options));
   if (!c.ok()) {
     std::fprintf(stderr, "atrium: cannot open app: %s\n", c.error().ToString().c_str());
     return nullptr;
@@ -71,7 +74,7 @@ int Fail(const atrium::Error& e) {
 int ArtifactsMain(int argc, char** argv) {
   Args a;
   if (!Parse(argc, argv, "--history", 1, &a)) return 2;
-  auto c = Open(a);
+  auto c = Open(a, /*inspect=*/true);
   if (c == nullptr) return 1;
   auto list = c->artifacts().List();
   if (!list.ok()) return Fail(list.error());
@@ -158,7 +161,7 @@ namespace {
 // its app id; the app is opened without the launch guard to find it).
 std::string DataDirOf(const Args& a) {
   if (!a.data_dir.empty()) return a.data_dir;
-  auto c = Open(a);
+  auto c = Open(a, /*inspect=*/true);
   return c != nullptr ? c->data_dir() : std::string();
 }
 

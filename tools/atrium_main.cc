@@ -413,7 +413,9 @@ int Stats(int argc, char** argv) {
 int Bundles(int argc, char** argv) {
   Common c;
   if (!ParseCommon(argc, argv, &c)) return Usage();
-  auto container = atrium::Container::Open({c.app_dir, c.data_dir, c.reindex});
+  atrium::ContainerOptions options{c.app_dir, c.data_dir, c.reindex};
+  options.inspect = true;  // to look: staged updates stay staged
+  auto container = atrium::Container::Open(std::move(options));
   if (!container.ok()) {
     std::fprintf(stderr, "atrium: cannot open app: %s\n", container.error().ToString().c_str());
     return 1;

@@ -51,7 +51,9 @@ int Show(int argc, char** argv) {
     }
   }
   if (app_dir.empty()) return Usage();
-  auto c = atrium::Container::Open({app_dir, data_dir, false});
+  atrium::ContainerOptions options{app_dir, data_dir, false};
+  options.inspect = true;  // to look: staged updates stay staged
+  auto c = atrium::Container::Open(std::move(options));
   if (!c.ok()) {
     std::fprintf(stderr, "atrium: cannot open app: %s\n", c.error().ToString().c_str());
     return 1;

@@ -81,6 +81,7 @@ Status ContainerImpl::Init(ContainerOptions options) {
   // validated descriptor. Otherwise parse and validate app.json, then rebuild.
   data_dir_ = options.data_dir;
   guard_enabled_ = options.launch_guard;
+  inspect_ = options.inspect && !options.launch_guard;
   on_hang_ = std::move(options.on_hang);
   std::string app_id = data_dir_.empty() ? QuickAppId(app_json_) : std::string();
   if (data_dir_.empty() && !app_id.empty()) data_dir_ = DefaultDataDir(app_id);
@@ -172,11 +173,14 @@ Status ContainerImpl::OpenArtifactStore() {
   if (!store.ok()) return store.error();
   store_ = std::move(store).value();
   // Updates installed for the next launch become active now, before the
-  // index (keyed on the store's generation) is checked.
-  auto promoted = store_->PromoteStaged();
-  if (!promoted.ok()) return promoted.error();
-  for (const auto& r : *promoted) {
-    Log(LogLevel::kInfo, r.id, "update " + r.version + " activated (installed for this launch)");
+  // index (keyed on the store's generation) is checked; an inspection leaves
+  // them staged.
+  if (!inspect_) {
+    auto promoted = store_->PromoteStaged();
+    if (!promoted.ok()) return promoted.error();
+    for (const auto& r : *promoted) {
+      Log(LogLevel::kInfo, r.id, "update " + r.version + " activated (installed for this launch)");
+    }
   }
   CreateLayers();
   if (guard_enabled_) BeginGuardedLaunch(std::move(store_trouble));

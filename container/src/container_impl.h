@@ -432,6 +432,7 @@ class ContainerImpl final : public Container, public NativeBundleHost {
 
   std::unique_ptr<ArtifactStore> store_;
   bool guard_enabled_ = false;
+  bool inspect_ = false;     // ContainerOptions::inspect: staged updates stay staged
   std::string scratch_dir_;  // the safe mode's scratch artifact store, removed at close
   std::function<void()> on_hang_;
   // Every registered dynamic layer, instantiated at Open (before the guard,

@@ -13,9 +13,9 @@
 #include <thread>
 
 #include "../bundles/include/fixtures.h"
-#include "atrium/container.h"
 #include "../container/package_fixture.h"
 #include "../container/test_app.h"
+#include "atrium/container.h"
 
 namespace atrium {
 namespace {
@@ -44,6 +44,17 @@ TEST(UpdateTest, AStagedUpdateIsActiveFromTheNextOpen) {
     ASSERT_TRUE(r.ok()) << r.error().ToString();
     EXPECT_EQ(r->state, ArtifactState::kStaged);
     EXPECT_EQ(c->Bundle("com.test.greeter")->version, "1.2.0");  // not before the next launch
+  }
+  {
+    // Looking does not launch: an inspection leaves the update staged.
+    ContainerOptions look{app.app_dir(), app.data_dir()};
+    look.inspect = true;
+    auto c = Container::Open(look);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ((*c)->Bundle("com.test.greeter")->version, "1.2.0");
+    auto history = (*c)->artifacts().History("com.test.greeter");
+    ASSERT_TRUE(history.ok());
+    EXPECT_EQ(history->back().to, "staged");
   }
   auto c = OpenApp(app);
   EXPECT_EQ(c->Bundle("com.test.greeter")->version, "1.3.0");

@@ -85,6 +85,10 @@ struct ContainerOptions {
   // Called on the watchdog thread after it recorded a hang; empty: the
   // process ends with exit status 70.
   std::function<void()> on_hang{};
+  // Open to look, not to launch (the CLI's bundles, artifacts, config show,
+  // launches, crashes): updates staged for the next launch stay staged, so
+  // inspecting an app does not change what it is. Only a launch promotes.
+  bool inspect = false;
 };
 
 // What the launch guard decided and did at this Open.
