@@ -97,7 +97,7 @@ int ArtifactsMain(int argc, char** argv) {
 int InstallMain(int argc, char** argv) {
   Args a;
   if (!Parse(argc, argv, "--now", 2, &a)) return 2;
-  auto c = Open(a);
+  auto c = Open(a, /*inspect=*/true);  // not a launch: what is staged stays staged
   if (c == nullptr) return 1;
   auto r = c->InstallPackage(a.positional[1],
                              a.flag ? atrium::InstallAs::kActive : atrium::InstallAs::kStaged);
@@ -146,7 +146,7 @@ int SwapMain(int argc, char** argv) {
 int RollbackMain(int argc, char** argv) {
   Args a;
   if (!Parse(argc, argv, nullptr, 2, &a)) return 2;
-  auto c = Open(a);
+  auto c = Open(a, /*inspect=*/true);  // not a launch: what is staged stays staged
   if (c == nullptr) return 1;
   auto r = c->RollbackUpdate(a.positional[1], "rolled back from the command line");
   if (!r.ok()) return Fail(r.error());

@@ -423,6 +423,25 @@ int Bundles(int argc, char** argv) {
   auto bundles = (*container)->Bundles();
   std::printf("%zu bundles in %s\n", bundles.size(), (*container)->app().id.c_str());
   PrintBundleTable(bundles, false, false);
+  // Versions held but not in use (staged, disabled, failed, superseded),
+  // each with the reason, so a bundle whose update failed is visible too.
+  auto held = (*container)->artifacts().List(atrium::ArtifactKind::kNativeBundle);
+  if (held.ok()) {
+    std::vector<const atrium::ArtifactRecord*> other;
+    for (const auto& r : *held) {
+      const bool in_use = std::any_of(bundles.begin(), bundles.end(), [&](const auto& b) {
+        return b.name == r.id && b.version == r.version;
+      });
+      if (!in_use) other.push_back(&r);
+    }
+    if (!other.empty()) {
+      std::printf("versions held, not in use:\n");
+      for (const auto* r : other) {
+        std::printf("  %-24s %-8s %-17s %s\n", r->id.c_str(), r->version.c_str(),
+                    atrium::ArtifactStateName(r->state), r->reason.c_str());
+      }
+    }
+  }
   return 0;
 }
 

@@ -173,6 +173,47 @@ TEST_F(CliTest, LayersListsTheKindsAndTheirLayers) {
       << out.text;
 }
 
+// `atrium bundles` lists the versions held but not in use, with the reason,
+// and looking at an app does not promote what is staged.
+TEST_F(CliTest, BundlesListsVersionsNotInUseAndInspectionChangesNothing) {
+  const std::string samples = std::string(ATRIUM_BINARY_DIR) + "/samples";
+  const std::string app = samples + "/wallet";
+  const std::string data = " --data-dir " + dir_ + "/data";
+  std::filesystem::copy(app + "/bundles/scan", dir_ + "/scan",
+                        std::filesystem::copy_options::recursive);
+  {
+    std::ifstream in(dir_ + "/scan/bundle.json");
+    std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    json.replace(json.find("\"0.9.0\""), 7, "\"0.9.1\"");
+    std::ofstream(dir_ + "/scan/bundle.json", std::ios::trunc) << json;
+  }
+  auto out = RunCli("pack " + dir_ + "/scan --key " + samples + "/wallet-release.key -o " + dir_ +
+                    "/scan.atb");
+  ASSERT_EQ(out.status, 0) << out.text;
+  out = RunCli("install " + app + " " + dir_ + "/scan.atb" + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  out = RunCli("bundles " + app + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("com.wallet.scan          0.9.0"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("com.wallet.scan          0.9.1    staged"), std::string::npos)
+      << out.text;
+  out = RunCli("artifacts " + app + data);
+  EXPECT_NE(out.text.find("com.wallet.scan            0.9.1        staged"), std::string::npos)
+      << out.text;
+  out = RunCli("install " + app + " " + dir_ + "/scan.atb" + data);  // installing is no launch
+  EXPECT_NE(out.text.find("0.9.1 is already installed (staged)"), std::string::npos) << out.text;
+  out = RunCli("run " + app + " --quiet" + data);  // the launch promotes 0.9.1
+  ASSERT_EQ(out.status, 0) << out.text;
+  out = RunCli("rollback " + app + " com.wallet.scan" + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  out = RunCli("bundles " + app + data);
+  EXPECT_NE(out.text.find("com.wallet.scan          0.9.1    disabled          rolled back from "
+                          "the command line"),
+            std::string::npos)
+      << out.text;
+}
+
 TEST_F(CliTest, ConfigEvalShowsWhatADeviceGets) {
   const std::string set = std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet/config/config.json";
   auto out = RunCli("config validate " + set);

@@ -85,9 +85,10 @@ struct ContainerOptions {
   // Called on the watchdog thread after it recorded a hang; empty: the
   // process ends with exit status 70.
   std::function<void()> on_hang{};
-  // Open to look, not to launch (the CLI's bundles, artifacts, config show,
-  // launches, crashes): updates staged for the next launch stay staged, so
-  // inspecting an app does not change what it is. Only a launch promotes.
+  // Open without launching (the CLI's bundles, artifacts, config show,
+  // launches, crashes, install, rollback): updates staged for the next
+  // launch stay staged, so looking at or installing into an app does not
+  // start what is meant for its next launch. Only a launch promotes.
   bool inspect = false;
 };
 
