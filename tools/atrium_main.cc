@@ -354,17 +354,29 @@ int Run(int argc, char** argv) {
   }
   out("home '%s' open         %8.3f ms\n", ct.app().home.c_str(), Ms(t2, t3));
   out("start to home open      %8.3f ms\n", Ms(t0, t3));
+  // A micro-app that does not open is a failure: on stderr (also with
+  // --quiet) and in the exit status.
   for (const auto& app : c.open) {
     auto ta = Clock::now();
     atrium::Status s = ct.router().Launch(app);
-    out("open '%s': %s (%.3f ms)\n", app.c_str(), s.ok() ? "ok" : s.error().ToString().c_str(),
-        Ms(ta, Clock::now()));
+    if (s.ok()) {
+      out("open '%s': ok (%.3f ms)\n", app.c_str(), Ms(ta, Clock::now()));
+    } else {
+      std::fprintf(stderr, "atrium: open '%s' failed: %s\n", app.c_str(),
+                   s.error().ToString().c_str());
+      rc = 1;
+    }
   }
   for (const auto& url : c.urls) {
     auto ta = Clock::now();
     atrium::Status s = ct.router().OpenUrl(url);
-    out("open %s: %s (%.3f ms)\n", url.c_str(), s.ok() ? "ok" : s.error().ToString().c_str(),
-        Ms(ta, Clock::now()));
+    if (s.ok()) {
+      out("open %s: ok (%.3f ms)\n", url.c_str(), Ms(ta, Clock::now()));
+    } else {
+      std::fprintf(stderr, "atrium: open %s failed: %s\n", url.c_str(),
+                   s.error().ToString().c_str());
+      rc = 1;
+    }
   }
   // Idle-stage work (some on the main loop) finishes before the app exits,
   // so the trace and the figures show the whole launch.

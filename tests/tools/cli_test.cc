@@ -214,6 +214,21 @@ TEST_F(CliTest, BundlesListsVersionsNotInUseAndInspectionChangesNothing) {
       << out.text;
 }
 
+TEST_F(CliTest, AMicroAppThatDoesNotOpenFailsTheRun) {
+  const std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
+  auto out = RunCli("run " + app + " --quiet --open nowhere --data-dir " + dir_ + "/data");
+  EXPECT_EQ(out.status, 1) << out.text;
+  EXPECT_NE(out.text.find("atrium: open 'nowhere' failed: no installed bundle declares "
+                          "micro-app 'nowhere'"),
+            std::string::npos)
+      << out.text;
+  out = RunCli("run " + app + " --quiet --url 'atrium://app/bill?cents=x%' --data-dir " + dir_ +
+               "/data");
+  EXPECT_EQ(out.status, 1) << out.text;
+  EXPECT_NE(out.text.find("atrium: open atrium://app/bill?cents=x% failed:"), std::string::npos)
+      << out.text;
+}
+
 TEST_F(CliTest, ConfigEvalShowsWhatADeviceGets) {
   const std::string set = std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet/config/config.json";
   auto out = RunCli("config validate " + set);
