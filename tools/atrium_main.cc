@@ -188,7 +188,9 @@ int Patch(int argc, char** argv) {
     }
   }
   if (c.app_dir.empty()) return Usage();
-  auto container = atrium::Container::Open({c.app_dir, c.data_dir, false});
+  atrium::ContainerOptions options{c.app_dir, c.data_dir, false};
+  options.inspect = true;  // patch commands are not a launch: staged updates stay staged
+  auto container = atrium::Container::Open(std::move(options));
   if (!container.ok()) {
     std::fprintf(stderr, "atrium: cannot open app: %s\n", container.error().ToString().c_str());
     return 1;
