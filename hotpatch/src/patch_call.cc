@@ -1,0 +1,348 @@
+// The patched call path: a point's published chain run on the calling
+// thread, with per-thread sandboxes per patch, the marshalling of arguments
+// and results, replace / before / after, the `original` frames, and faults
+// recorded against the patch. Its lock-free invariants are in
+// runtime_impl.h.
+#include "runtime_impl.h"
+
+namespace atrium::hotpatch::internal {
+namespace {
+
+// Reads `count` values at the top of L as the point's parameters.
+bool ReadArgs(lua_State* L, int first, const PointCore& core, PatchValue* out, Frame& frame,
+              std::string* error) {
+  for (size_t i = 0; i < core.params.size(); ++i) {
+    std::string scratch;
+    std::string* storage =
+        core.params[i] == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
+    void* record = nullptr;
+    if (!ReadPatchValue(L, first + static_cast<int>(i), core.params[i], core.param_records[i],
+                        &out[i], storage, &record, error)) {
+      *error = "argument " + std::to_string(i + 1) + ": " + *error;
+      return false;
+    }
+    if (record) frame.records->push_back({core.param_records[i], record});
+  }
+  return true;
+}
+
+bool ReadResult(lua_State* L, int index, const PointCore& core, PatchValue* out, Frame& frame,
+                std::string* error) {
+  if (core.signature.result == ValueType::kNil) {
+    *out = PatchValue{};
+    return true;
+  }
+  std::string scratch;
+  std::string* storage =
+      core.signature.result == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
+  void* record = nullptr;
+  if (!ReadPatchValue(L, index, core.signature.result, core.signature.result_record, out, storage,
+                      &record, error)) {
+    *error = "result: " + *error;
+    return false;
+  }
+  if (record) frame.records->push_back({core.signature.result_record, record});
+  return true;
+}
+
+}  // namespace
+
+bool PointCore::Invoke(std::span<const PatchValue> args, PatchValue* result,
+                       std::string* string_storage, void** record_storage, const void* point,
+                       OriginalThunk original) {
+  return rt_->Invoke(this, args, result, string_storage, record_storage, point, original);
+}
+
+void RuntimeImpl::RecordFault(const LoadedPatch* patch, const std::string& what) {
+  std::lock_guard lock(mu_);
+  auto n = store_->RecordFault(patch->stored.id, what);
+  std::fprintf(stderr, "atrium hotpatch: patch %s fault: %s\n", patch->stored.id.c_str(),
+               what.c_str());
+  if (n.ok() && *n >= patch->package.manifest.max_faults) {
+    (void)store_->SetState(patch->stored.id, PatchState::kFailed,
+                           "disabled after " + std::to_string(*n) + " faults; last: " + what);
+    (void)ReloadLocked();
+  }
+}
+
+ThreadState& RuntimeImpl::Tls() {
+  ThreadState& ts = tls_state;
+  uint64_t hg = host_generation_.load(std::memory_order_acquire);
+  // Never drop sandboxes under a call in progress on this thread (a host
+  // function may call another patched point).
+  if ((ts.runtime_uid != uid_ || ts.host_generation != hg) && ts.frames.empty()) {
+    ts.slots.clear();
+    ts.runtime_uid = uid_;
+    ts.host_generation = hg;
+  }
+  return ts;
+}
+
+PatchSandbox* RuntimeImpl::SandboxFor(ThreadState& ts, const LoadedPatch* patch,
+                                      std::string* error) {
+  if (ts.slots.size() <= patch->slot) ts.slots.resize(patch->slot + 1);
+  PatchSandbox& ps = ts.slots[patch->slot];
+  if (ps.sandbox && ps.key == patch->stored.install_seq) return &ps;
+  ps = PatchSandbox{};
+  std::shared_ptr<HostFunctionTable> host;
+  {
+    std::lock_guard lock(mu_);
+    host = host_;
+  }
+  // The table must outlive the sandbox: keep it in the Lua registry's
+  // lifetime by holding it in a static list of tables (tables are tiny and
+  // only replaced when the app exposes a new function).
+  static std::mutex keep_mu;
+  static auto* keep = new std::vector<std::shared_ptr<HostFunctionTable>>();
+  {
+    std::lock_guard lock(keep_mu);
+    if (keep->empty() || keep->back() != host) keep->push_back(host);
+  }
+  lua::SandboxOptions options;
+  options.limits = patch->limits;
+  options.host = host.get();
+  options.label = "patch";
+  auto sb = LuaSandbox::Create(std::move(options));
+  if (!sb.ok()) {
+    *error = sb.error().message;
+    return nullptr;
+  }
+  auto env = (*sb)->LoadChunk("=" + patch->stored.id, patch->package.source);
+  if (!env.ok()) {
+    *error = env.error().message;
+    return nullptr;
+  }
+  lua_State* L = (*sb)->L();
+  lua_pushlightuserdata(L, this);
+  lua_pushcclosure(L, &RuntimeImpl::LuaOriginal, 1);
+  ps.original_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  for (const auto& d : patch->package.manifest.points) {
+    if (!(*sb)->PushFunction(*env, d.function)) {
+      *error = "patch defines no function '" + d.function + "'";
+      return nullptr;
+    }
+    ps.functions.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
+  }
+  ps.env_ref = *env;
+  ps.key = patch->stored.install_seq;
+  ps.sandbox = std::move(sb).value();
+  return &ps;
+}
+
+int RuntimeImpl::LuaOriginal(lua_State* L) {
+  auto* self = static_cast<RuntimeImpl*>(lua_touserdata(L, lua_upvalueindex(1)));
+  bool ok = false;
+  {
+    ThreadState& ts = tls_state;
+    if (!ts.frames.empty()) {
+      Frame& frame = ts.frames.back();
+      PatchValue args[kMaxArgs];
+      PatchValue result;
+      std::string error;
+      const int n = lua_gettop(L);
+      if (n != static_cast<int>(frame.core->params.size())) {
+        error = "original: expected " + std::to_string(frame.core->params.size()) +
+                " arguments, got " + std::to_string(n);
+      } else if (ReadArgs(L, 1, *frame.core, args, frame, &error) &&
+                 self->CallReplace(ts, frame, static_cast<long>(frame.replace_index) - 1,
+                                   std::span<const PatchValue>(args, frame.core->params.size()),
+                                   &result, &error)) {
+        PushPatchValue(L, result);
+        ok = true;
+      }
+      if (!ok) {
+        frame.fault = error;
+        // An inner replace that failed recorded its own fault; bad arguments
+        // from this patch are this patch's fault.
+        frame.fault_recorded = frame.replace_index > 0 && error.rfind("original:", 0) != 0 &&
+                               error.rfind("argument", 0) != 0;
+        lua_pushlstring(L, error.data(), error.size());
+      }
+    } else {
+      lua_pushstring(L, "original called outside a patched call");
+    }
+  }
+  // C++ objects above are gone: safe to raise.
+  if (!ok) return lua_error(L);
+  return 1;
+}
+
+bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
+                              std::span<const PatchValue> args, PatchValue* result,
+                              std::string* error) {
+  if (index < 0) {  // the native implementation
+    std::string scratch;
+    std::string& s = frame.core->signature.result == ValueType::kString
+                         ? frame.strings->emplace_back()
+                         : scratch;
+    void* record = nullptr;
+    if (!frame.native(frame.point, args, result, &s, &record)) {
+      *error = "original: arguments do not convert to the native types";
+      return false;
+    }
+    if (record) frame.records->push_back({frame.core->signature.result_record, record});
+    return true;
+  }
+  const ChainEntry& e = frame.chain->replaces[static_cast<size_t>(index)];
+  PatchSandbox* ps = SandboxFor(ts, e.patch, error);
+  if (ps == nullptr) return false;
+  lua_State* L = ps->sandbox->L();
+  const int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->original_ref);
+  for (const auto& a : args) PushPatchValue(L, a);
+  // Frame for this replace's `original`.
+  ts.frames.push_back(frame);
+  ts.frames.back().replace_index = static_cast<size_t>(index);
+  ts.frames.back().fault.clear();
+  // The crash handler names the patch running on this thread.
+  ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
+  Fault f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, error);
+  std::string inner_fault = std::move(ts.frames.back().fault);
+  const bool inner_recorded = ts.frames.back().fault_recorded;
+  ts.frames.pop_back();
+  if (f != Fault::kNone) {
+    if (!inner_fault.empty()) *error = inner_fault;
+    if (!inner_recorded) RecordFault(e.patch, std::string(FaultName(f)) + ": " + *error);
+    return false;
+  }
+  bool ok = ReadResult(L, -1, *frame.core, result, frame, error);
+  lua_settop(L, top);
+  if (!ok) RecordFault(e.patch, *error);
+  return ok;
+}
+
+bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchValue* result,
+                         std::string* string_storage, void** record_storage, const void* point,
+                         OriginalThunk original) {
+  const Chain* chain = static_cast<const Chain*>(core->active.load(std::memory_order_acquire));
+  if (chain == nullptr || in.size() > kMaxArgs) return false;
+  ThreadState& ts = Tls();
+  std::list<std::string> strings;
+  std::vector<std::pair<const RecordType*, void*>> records;
+  Frame frame{core, chain, 0, point, original, &strings, &records, {}};
+  std::vector<PatchValue> rewritten;  // only when a `before` replaces the arguments
+  std::span<const PatchValue> cur = in;
+  PatchValue res;
+  bool have_result = false;
+  bool ok = true;
+  std::string error;
+
+  for (const ChainEntry& e : chain->befores) {
+    PatchSandbox* ps = SandboxFor(ts, e.patch, &error);
+    if (ps == nullptr) {
+      ok = false;
+      RecordFault(e.patch, error);
+      break;
+    }
+    lua_State* L = ps->sandbox->L();
+    const int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
+    for (const auto& a : cur) PushPatchValue(L, a);
+    Fault f;
+    {
+      ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
+      f = ps->sandbox->PCall(static_cast<int>(cur.size()), LUA_MULTRET, &error);
+    }
+    if (f != Fault::kNone) {
+      RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
+      ok = false;
+      break;
+    }
+    const int nres = lua_gettop(L) - top;
+    if (nres >= 1 && lua_type(L, top + 1) == LUA_TSTRING) {
+      std::string_view tag = lua_tostring(L, top + 1);
+      if (tag == "args") {
+        rewritten.assign(core->params.size(), PatchValue{});
+        if (nres - 1 != static_cast<int>(core->params.size()) ||
+            !ReadArgs(L, top + 2, *core, rewritten.data(), frame, &error)) {
+          if (error.empty()) {
+            error = "before: \"args\" needs " + std::to_string(core->params.size()) + " values";
+          }
+          ok = false;
+        } else {
+          cur = std::span<const PatchValue>(rewritten);
+        }
+      } else if (tag == "result") {
+        if (nres != 2 || !ReadResult(L, top + 2, *core, &res, frame, &error)) {
+          if (error.empty()) error = "before: \"result\" needs one value";
+          ok = false;
+        } else {
+          have_result = true;
+        }
+      } else {
+        error = "before: unknown directive '" + std::string(tag) + "' (use \"args\" or \"result\")";
+        ok = false;
+      }
+    } else if (nres >= 1 && !lua_isnil(L, top + 1)) {
+      error = "before: return nothing, \"args\", ... or \"result\", r";
+      ok = false;
+    }
+    lua_settop(L, top);
+    if (!ok) {
+      RecordFault(e.patch, error);
+      break;
+    }
+    if (have_result) break;
+  }
+  if (ok && !have_result) {
+    ok = CallReplace(ts, frame, static_cast<long>(chain->replaces.size()) - 1, cur, &res, &error);
+  }
+  if (ok) {
+    for (const ChainEntry& e : chain->afters) {
+      PatchSandbox* ps = SandboxFor(ts, e.patch, &error);
+      if (ps == nullptr) {
+        ok = false;
+        RecordFault(e.patch, error);
+        break;
+      }
+      lua_State* L = ps->sandbox->L();
+      const int top = lua_gettop(L);
+      lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
+      PushPatchValue(L, res);
+      for (const auto& a : cur) PushPatchValue(L, a);
+      Fault f;
+      {
+        ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
+        f = ps->sandbox->PCall(static_cast<int>(cur.size()) + 1, 1, &error);
+      }
+      if (f != Fault::kNone) {
+        RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
+        ok = false;
+        break;
+      }
+      if (!lua_isnil(L, -1)) {
+        PatchValue next;
+        if (!ReadResult(L, -1, *core, &next, frame, &error)) {
+          lua_settop(L, top);
+          RecordFault(e.patch, error);
+          ok = false;
+          break;
+        }
+        res = next;
+      }
+      lua_settop(L, top);
+    }
+  }
+  if (ok) {
+    // Hand the result over in storage the caller owns.
+    if (res.type == ValueType::kString) {
+      *string_storage = std::string(res.s);
+      res.s = *string_storage;
+    } else if (res.type == ValueType::kRecord) {
+      // Copy the record out through its field table into a fresh object.
+      const RecordType* rt = core->signature.result_record;
+      void* obj = rt->create();
+      for (size_t i = 0; i < rt->field_count; ++i) {
+        rt->fields[i].set(obj, rt->fields[i].get(res.record));
+      }
+      *record_storage = obj;
+      res.record = obj;
+    }
+    *result = res;
+  }
+  for (auto& [rt, obj] : records) rt->destroy(obj);
+  return ok;
+}
+
+}  // namespace atrium::hotpatch::internal
