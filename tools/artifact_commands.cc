@@ -150,8 +150,20 @@ int RollbackMain(int argc, char** argv) {
   if (c == nullptr) return 1;
   auto r = c->RollbackUpdate(a.positional[1], "rolled back from the command line");
   if (!r.ok()) return Fail(r.error());
-  std::printf("rolled back %s: %s from the next launch\n", a.positional[1].c_str(),
-              r->has_value() ? ((*r)->version + " (previous)").c_str() : "the baseline");
+  // Say truthfully what is left: the previous version, the baseline, or
+  // nothing (a bundle that came only as an update leaves the app).
+  std::string left;
+  if (r->has_value()) {
+    left = (*r)->version + " (" + atrium::ArtifactStateName((*r)->state) + ")";
+  } else {
+    auto current = c->artifacts().Current(atrium::ArtifactKind::kNativeBundle, a.positional[1]);
+    if (current.ok() && current->has_value()) {
+      left = "the baseline " + (**current).version;
+    } else {
+      left = "no version: the bundle is not in the app";
+    }
+  }
+  std::printf("rolled back %s: %s from the next launch\n", a.positional[1].c_str(), left.c_str());
   return 0;
 }
 

@@ -207,6 +207,9 @@ TEST_F(CliTest, BundlesListsVersionsNotInUseAndInspectionChangesNothing) {
   ASSERT_EQ(out.status, 0) << out.text;
   out = RunCli("rollback " + app + " com.wallet.scan" + data);
   ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("rolled back com.wallet.scan: the baseline 0.9.0 from the next launch"),
+            std::string::npos)
+      << out.text;
   out = RunCli("bundles " + app + data);
   EXPECT_NE(out.text.find("com.wallet.scan          0.9.1    disabled          rolled back from "
                           "the command line"),
