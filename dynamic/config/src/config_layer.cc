@@ -4,8 +4,6 @@
 // container is open, the app's RemoteConfig (a host service): the launch's
 // values, fetch, install, activation, the micro-app kill switch.
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "atrium/base/field_reader.h"
 #include "atrium/base/file_util.h"
