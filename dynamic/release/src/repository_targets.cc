@@ -1,0 +1,200 @@
+// Adding packages to the staged targets (with deltas from earlier versions)
+// and withdrawing them.
+#include <algorithm>
+#include <filesystem>
+
+#include "atrium/base/result_macros.h"
+#include "atrium/delta_package.h"
+#include "atrium/package.h"
+#include "atrium/semver.h"
+#include "repository_impl.h"
+
+namespace atrium {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+// Ids and versions become path segments and file names.
+bool SafeSegment(std::string_view s) {
+  if (s.empty() || s.size() > 128 || s == "." || s == "..") return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-' || c == '+';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// targets/<dir>/<sha256>.<name>: how a consistent-snapshot repository
+// stores the target at path <dir>/<name>.
+std::string StoredName(const std::string& repo, const std::string& path, const std::string& sha) {
+  const size_t slash = path.rfind('/');
+  return repo + "/targets/" + path.substr(0, slash + 1) + sha + "." + path.substr(slash + 1);
+}
+
+json::object TargetEntry(uint64_t length, const std::string& sha, json::object custom) {
+  json::object t;
+  t["length"] = static_cast<int64_t>(length);
+  json::object h;
+  h["sha256"] = sha;
+  t["hashes"] = std::move(h);
+  t["custom"] = std::move(custom);
+  return t;
+}
+
+const json::object* AtriumCustom(const json::value& target) {
+  if (!target.is_object()) return nullptr;
+  const json::value* c = target.as_object().if_contains("custom");
+  if (c == nullptr || !c->is_object()) return nullptr;
+  const json::value* a = c->as_object().if_contains("atrium");
+  return a && a->is_object() ? &a->as_object() : nullptr;
+}
+
+std::string Str(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+Result<ReleaseAddResult> ReleaseRepository::Add(const std::string& atb_path,
+                                                const ReleaseAddOptions& options) {
+  ATRIUM_ASSIGN_OR_RETURN(auto reader, PackageReader::Open(atb_path));
+  ATRIUM_RETURN_IF_ERROR(reader->VerifyAllEntries());
+  const PackageInfo& info = reader->info();
+  ReleaseAddResult out;
+  out.kind = ArtifactKindName(info.kind);
+  out.id = info.id;
+  out.version = info.version;
+  if (!SafeSegment(out.id) || !SafeSegment(out.version) || out.kind == "unknown") {
+    Error e = MakeError(ErrorCode::kValidation, "package id " + out.id + ", version " +
+                                                    out.version + ", kind " + out.kind +
+                                                    ": not usable in a target path");
+    e.file = atb_path;
+    return e;
+  }
+  if (options.rollout_micro_percent < 0 || options.rollout_micro_percent > 100'000'000) {
+    return MakeError(ErrorCode::kInvalidArgument, "rollout must be within 0..100%");
+  }
+  ATRIUM_ASSIGN_OR_RETURN(Version new_version, Version::Parse(out.version));
+  out.target_path = out.kind + "/" + out.id + "-" + out.version + ".atb";
+  ATRIUM_ASSIGN_OR_RETURN(out.sha256, Sha256OfFile(atb_path));
+  out.length = info.file_size;
+  json::object& targets = impl_->staged["targets"].as_object();
+  if (const json::value* existing = targets.if_contains(out.target_path)) {
+    const json::value* h = existing->as_object().if_contains("hashes");
+    if (h && h->as_object().contains("sha256") &&
+        h->as_object().at("sha256").as_string() == out.sha256) {
+      out.unchanged = true;
+      return out;
+    }
+    Error e = MakeError(ErrorCode::kAlreadyExists,
+                        out.target_path +
+                            " is already in the repository with other bytes: a "
+                            "released version never changes (release a new version)");
+    e.file = atb_path;
+    return e;
+  }
+  const std::string stored = StoredName(impl_->repo, out.target_path, out.sha256);
+  ATRIUM_RETURN_IF_ERROR(CopyFileAtomically(atb_path, stored));
+
+  // Earlier versions of the same artifact still in the repository, newest first.
+  std::vector<std::pair<Version, std::string>> earlier;
+  for (const auto& kv : targets) {
+    const json::object* a = AtriumCustom(kv.value());
+    if (a == nullptr || Str(*a, "kind") != out.kind || Str(*a, "id") != out.id) continue;
+    auto v = Version::Parse(Str(*a, "version"));
+    if (v.ok() && *v < new_version) earlier.emplace_back(*v, std::string(kv.key()));
+  }
+  std::sort(earlier.begin(), earlier.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (earlier.size() > static_cast<size_t>(std::max(0, options.max_deltas))) {
+    earlier.resize(static_cast<size_t>(std::max(0, options.max_deltas)));
+  }
+  json::array deltas;
+  for (const auto& [from, base_path] : earlier) {
+    const std::string from_text =
+        AtriumCustom(targets.at(base_path))->at("version").as_string().c_str();
+    const std::string base_sha(
+        targets.at(base_path).as_object().at("hashes").at("sha256").as_string());
+    const std::string base_file = StoredName(impl_->repo, base_path, base_sha);
+    const std::string delta_path =
+        out.kind + "/" + out.id + "-" + from_text + "-to-" + out.version + ".atd";
+    const std::string tmp = impl_->keys_dir + "/delta.tmp.atd";
+    DiffOptions diff;
+    if (options.progress) {
+      diff.progress = [&](const DiffProgress& p) {
+        options.progress(from_text, std::string(p.current_path), p.done_entries, p.total_entries);
+      };
+    }
+    ReleaseDelta d;
+    d.from_version = from_text;
+    d.path = delta_path;
+    auto stats = DiffPackages(base_file, stored, tmp, diff);
+    if (!stats.ok()) return stats.error();
+    d.length = stats->delta_size;
+    d.kept = stats->delta_size < out.length;
+    if (d.kept) {
+      ATRIUM_ASSIGN_OR_RETURN(std::string dsha, Sha256OfFile(tmp));
+      ATRIUM_RETURN_IF_ERROR(CopyFileAtomically(tmp, StoredName(impl_->repo, delta_path, dsha)));
+      json::object dc;
+      json::object da;
+      da["kind"] = "delta";
+      da["of"] = out.target_path;
+      da["from"] = from_text;
+      dc["atrium"] = std::move(da);
+      targets[delta_path] = TargetEntry(d.length, dsha, std::move(dc));
+      json::object entry;
+      entry["from"] = from_text;
+      entry["path"] = delta_path;
+      entry["length"] = static_cast<int64_t>(d.length);
+      json::object h;
+      h["sha256"] = dsha;
+      entry["hashes"] = std::move(h);
+      deltas.push_back(std::move(entry));
+    }
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    out.deltas.push_back(std::move(d));
+  }
+
+  json::object a;
+  a["kind"] = out.kind;
+  a["id"] = out.id;
+  a["version"] = out.version;
+  a["channel"] = options.channel.empty() ? "stable" : options.channel;
+  if (!options.app_id.empty()) a["app_id"] = options.app_id;
+  if (!options.compat.empty()) a["compat"] = options.compat;
+  json::object rollout;
+  rollout["micro_percent"] = options.rollout_micro_percent;
+  rollout["seed"] = options.rollout_seed.empty() ? out.kind + "/" + out.id + "@" + out.version
+                                                 : options.rollout_seed;
+  a["rollout"] = std::move(rollout);
+  a["deltas"] = std::move(deltas);
+  json::object custom;
+  custom["atrium"] = std::move(a);
+  targets[out.target_path] = TargetEntry(out.length, out.sha256, std::move(custom));
+  ATRIUM_RETURN_IF_ERROR(impl_->SaveStaged());
+  return out;
+}
+
+Status ReleaseRepository::Remove(const std::string& kind, const std::string& id,
+                                 const std::string& version, const std::string& reason) {
+  if (reason.empty()) return MakeError(ErrorCode::kInvalidArgument, "a withdrawal needs a reason");
+  json::object& targets = impl_->staged["targets"].as_object();
+  const std::string path = kind + "/" + id + "-" + version + ".atb";
+  json::value* t = targets.if_contains(path);
+  if (t == nullptr) {
+    return MakeError(ErrorCode::kNotFound,
+                     kind + "/" + id + "@" + version + " is not in the repository (" + path + ")");
+  }
+  json::object& a = t->as_object()["custom"].as_object()["atrium"].as_object();
+  json::object w;
+  w["reason"] = reason;
+  w["at"] = tuf::FormatUtcTime(impl_->Now());
+  a["withdrawn"] = std::move(w);
+  return impl_->SaveStaged();
+}
+
+}  // namespace atrium
