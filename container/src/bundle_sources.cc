@@ -206,3 +206,18 @@ Status ContainerImpl::Uninstall(std::string_view bundle) {
 }
 
 }  // namespace atrium::internal
+
+namespace atrium::internal {
+
+Status ContainerImpl::DisableArtifact(std::string_view kind, std::string_view id,
+                                      std::string_view version, std::string_view reason) {
+  for (const auto& layer : layers_) {
+    if (layer->kind() != kind) continue;
+    return layer->Disable(ArtifactRef{std::string(kind), std::string(id), std::string(version)},
+                          reason);
+  }
+  return MakeError(ErrorCode::kNotFound, "no dynamic layer for artifacts of kind " +
+                                             std::string(kind) + " is registered");
+}
+
+}  // namespace atrium::internal

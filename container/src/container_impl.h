@@ -301,6 +301,7 @@ class ContainerImpl final : public Container, public NativeBundleHost {
     return app_;
   }
   const std::string& data_dir() const override { return data_dir_; }
+  const std::string& app_dir() const override { return app_dir_; }
   ServiceRegistry& services() override { return host_view_; }
   MicroAppRouter& router() override { return router_; }
 
@@ -343,6 +344,8 @@ class ContainerImpl final : public Container, public NativeBundleHost {
     return guard_ != nullptr ? &guard_report_ : nullptr;
   }
   Result<ArtifactRecord> InstallPackage(const std::string& package_path, InstallAs as) override;
+  Status DisableArtifact(std::string_view kind, std::string_view id, std::string_view version,
+                         std::string_view reason) override;
   Result<ArtifactRecord> SwapLive(const std::string& package_path) override;
   Status Uninstall(std::string_view bundle) override;
   Result<PrivateStore*> PrivateStoreOf(std::string_view bundle) override;

@@ -110,6 +110,7 @@ class ATRIUM_EXPORT Container {
 
   virtual const AppDescriptor& app() const = 0;
   virtual const std::string& data_dir() const = 0;
+  virtual const std::string& app_dir() const = 0;
   virtual ServiceRegistry& services() = 0;
   virtual MicroAppRouter& router() = 0;
 
@@ -169,6 +170,12 @@ class ATRIUM_EXPORT Container {
   // SwapLive).
   virtual Result<ArtifactRecord> InstallPackage(const std::string& package_path,
                                                 InstallAs as = InstallAs::kStaged) = 0;
+  // Disables exactly `kind`:`id`@`version` through the dynamic layer
+  // registered for `kind` (DynamicLayer::Disable: at the layer's safe
+  // point), recording `reason` — how a withdrawn release leaves a device.
+  // kNotFound when no layer has that kind or that version is not in use.
+  virtual Status DisableArtifact(std::string_view kind, std::string_view id,
+                                 std::string_view version, std::string_view reason) = 0;
   // Live swap of a running native bundle whose new manifest says
   // "live_swap": true. Installs the package as active, exports the running
   // version's state, loads and starts the new version (it takes the state),

@@ -321,6 +321,35 @@ Result<std::vector<TufTarget>> TufClient::TopLevelTargets() {
   return out;
 }
 
+Result<std::vector<TufTarget>> TufClient::AllTargets() {
+  if (!impl_->refreshed) ATRIUM_RETURN_IF_ERROR(impl_->Refresh());
+  std::set<std::string> paths;
+  std::vector<std::pair<std::string, std::string>> stack{{"targets", "root"}};
+  std::set<std::string> visited;
+  while (!stack.empty() && static_cast<int>(visited.size()) < impl_->options.max_delegations) {
+    auto [role, delegator] = stack.back();
+    stack.pop_back();
+    if (!visited.insert(role).second) continue;
+    ATRIUM_RETURN_IF_ERROR(impl_->LoadTargets(role, delegator));
+    const tuf::Targets* t = impl_->set->targets(role);
+    for (const auto& [path, _] : t->targets) paths.insert(path);
+    if (!t->delegations) continue;
+    for (auto it = t->delegations->roles.rbegin(); it != t->delegations->roles.rend(); ++it) {
+      stack.emplace_back(it->name, role);
+    }
+  }
+  std::vector<TufTarget> out;
+  for (const std::string& path : paths) {
+    auto found = impl_->Find(path);
+    if (found.ok()) {
+      out.push_back(std::move(found).value());
+    } else if (found.error().code != ErrorCode::kNotFound) {
+      return found.error();
+    }
+  }
+  return out;
+}
+
 Result<TufTarget> TufClient::FindTarget(const std::string& path) {
   if (!impl_->refreshed) ATRIUM_RETURN_IF_ERROR(impl_->Refresh());
   return impl_->Find(path);

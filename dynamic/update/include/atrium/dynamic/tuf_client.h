@@ -94,6 +94,10 @@ class ATRIUM_EXPORT TufClient {
   // Every target of the top-level targets role (delegated roles are read
   // per path by FindTarget). Needs a successful Refresh.
   Result<std::vector<TufTarget>> TopLevelTargets();
+  // Every target any trusted role lists, each resolved as FindTarget would
+  // (so a path a delegated role lists outside its delegation is left out),
+  // sorted by path. Visits at most max_delegations roles.
+  Result<std::vector<TufTarget>> AllTargets();
   // The target at `path`, searched through the delegations in pre-order
   // depth first (refreshes first if this client has not yet). kNotFound
   // when no trusted role lists it.
