@@ -4,6 +4,9 @@
 // The rooms it is made of are listed in container_impl.h.
 #include "container_impl.h"
 
+#include "atrium/container_extension.h"
+#include "atrium/manifest/app_sections.h"
+
 namespace fs = std::filesystem;
 
 namespace atrium {
@@ -101,6 +104,15 @@ Status ContainerImpl::Init(ContainerOptions options) {
       auto app = idx->app(/*with_baseline=*/false);
       if (app.ok() && (app_id.empty() || app->id == app_id)) {
         app_ = std::move(app).value();
+        // The index keeps the core fields; the sections layers own come
+        // from app.json itself (validated when the index was built from it).
+        if (const boost::json::value doc = QuickAppJson(app_json_); doc.is_object()) {
+          for (const AppSectionInfo& section : RegisteredAppSections()) {
+            if (const auto* v = doc.as_object().if_contains(section.name)) {
+              app_.sections.emplace(section.name, boost::json::serialize(*v));
+            }
+          }
+        }
         baseline_loaded_ = false;
         index_ = std::make_unique<BundleIndex>(std::move(idx).value());
         runtimes_.resize(index_->size());
@@ -204,9 +216,25 @@ void ContainerImpl::AttachLayers() {
     }
     attached_.push_back(attachable);
   }
+  if (inspect_) return;  // looking at an app starts no background work
+  for (const ContainerExtensionSpec& spec : RegisteredContainerExtensions()) {
+    std::unique_ptr<ContainerExtension> extension = spec.create();
+    auto executor = scheduler_->GetExecutor("net", spec.name);
+    Status s = extension == nullptr ? Status(MakeError(ErrorCode::kInternal, "no extension made"))
+               : !executor.ok()     ? Status(executor.error())
+                                    : extension->Attach(*this, std::move(executor).value());
+    if (!s.ok()) {
+      Log(LogLevel::kError, "",
+          "container extension " + spec.name + " not attached: " + s.error().ToString());
+      continue;
+    }
+    extensions_.push_back(std::move(extension));
+  }
 }
 
 void ContainerImpl::DetachLayers() {
+  for (auto it = extensions_.rbegin(); it != extensions_.rend(); ++it) (*it)->Detach();
+  extensions_.clear();
   for (auto it = attached_.rbegin(); it != attached_.rend(); ++it) (*it)->DetachContainer();
   attached_.clear();
 }

@@ -43,6 +43,7 @@
 #include "atrium/bundle.h"
 #include "atrium/container.h"
 #include "atrium/container/native_host.h"
+#include "atrium/container_extension.h"
 #include "atrium/container_layer.h"
 #include "atrium/crash_capture.h"
 #include "atrium/dynamic/dynamic_layer.h"
@@ -448,7 +449,8 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   std::map<std::string, std::string, std::less<>> handover_;
   // Bundle-stop listeners; guarded by lifecycle_mu_.
   std::vector<std::pair<uint64_t, std::function<void(std::string_view)>>> stop_listeners_;
-  uint64_t next_stop_listener_ = 0;                      // guarded by lifecycle_mu_
+  uint64_t next_stop_listener_ = 0;                              // guarded by lifecycle_mu_
+  std::vector<std::unique_ptr<ContainerExtension>> extensions_;  // attached at Open
   std::vector<ContainerLayer*> attached_;                // layers attached to this container
   std::atomic<NativeUpdates*> native_updates_{nullptr};  // the native layer's half
   void NotifyStoppedLocked(const std::string& bundle) {

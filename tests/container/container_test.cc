@@ -368,3 +368,29 @@ TEST(ContainerTest, OpenErrorsNameTheFile) {
 
 }  // namespace
 }  // namespace atrium
+
+namespace atrium {
+namespace {
+
+// Layers read their app.json sections from app(): the same whether this
+// Open built the bundle index or reused the one the last Open wrote.
+TEST(ContainerTest, AppSectionsSurviveTheReusedBundleIndex) {
+  testing::TestApp app({"greeter", "consumer"});
+  std::ofstream(app.app_dir() + "/app.json")
+      << R"({"id": "com.test.app", "version": "1.0.0", "home": "consumer",
+            "baseline": ["bundles/greeter", "bundles/consumer"],
+            "launch_guard": {"window_hours": 12}})";
+  std::map<std::string, std::string> first;
+  {
+    auto c = Container::Open({app.app_dir(), app.data_dir(), false});
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    first = (*c)->app().sections;
+  }
+  ASSERT_EQ(first.count("launch_guard"), 1u);
+  auto c = Container::Open({app.app_dir(), app.data_dir(), false});
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ((*c)->app().sections, first);
+}
+
+}  // namespace
+}  // namespace atrium

@@ -43,6 +43,11 @@ size_t Write(char* data, size_t size, size_t n, void* user) {
   return bytes;
 }
 
+int XferInfo(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* cancel = static_cast<const std::atomic<bool>*>(user);
+  return cancel != nullptr && cancel->load() ? 1 : 0;
+}
+
 bool Transient(CURLcode rc) {
   switch (rc) {
     case CURLE_COULDNT_CONNECT:
@@ -100,6 +105,12 @@ Status Fetcher::Perform(const std::string& url, Sink& sink, std::string_view wha
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Write);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+    if (options_.cancel != nullptr) {
+      if (options_.cancel->load()) return fail(ErrorCode::kState, "cancelled");
+      curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &XferInfo);
+      curl_easy_setopt(curl, CURLOPT_XFERINFODATA, options_.cancel);
+    }
     ++requests_;
     const CURLcode rc = curl_easy_perform(curl);
     bytes_received_ += sink.written;
@@ -110,6 +121,7 @@ Status Fetcher::Perform(const std::string& url, Sink& sink, std::string_view wha
                                            " bytes: endless data refused");
     }
     if (sink.write_failed) return fail(ErrorCode::kIo, "cannot write the download");
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return fail(ErrorCode::kState, "cancelled");
     const bool is_file = url.rfind("file:", 0) == 0;
     if (rc == CURLE_FILE_COULDNT_READ_FILE ||
         (!is_file && (status == 404 || status == 403 || status == 410))) {

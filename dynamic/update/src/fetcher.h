@@ -10,6 +10,7 @@
 #ifndef ATRIUM_DYNAMIC_UPDATE_FETCHER_H_
 #define ATRIUM_DYNAMIC_UPDATE_FETCHER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -30,6 +31,8 @@ struct FetchOptions {
   std::string user_agent = "atrium-update/1";
   // Called while a file downloads (bytes so far, bytes expected or -1).
   std::function<void(uint64_t, int64_t)> progress;
+  // When set and true, a transfer in flight stops (kState "cancelled").
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class Fetcher {

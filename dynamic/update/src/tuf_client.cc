@@ -67,6 +67,7 @@ struct TufClient::Impl {
           f.connect_timeout_ms = options.connect_timeout_ms;
           f.timeout_ms = options.timeout_ms;
           f.retries = options.retries;
+          f.cancel = options.cancel;
           if (options.progress) {
             auto p = options.progress;
             f.progress = [p](uint64_t done, int64_t total) {

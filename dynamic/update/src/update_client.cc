@@ -257,6 +257,7 @@ Result<UpdateReport> Cycle::Run() {
   to.metadata_url = report_.repo_url + "/metadata";
   to.target_url = report_.repo_url + "/targets";
   to.now_unix_s = options_.now_unix_s;
+  to.cancel = options_.cancel;
   std::string current;
   if (options_.progress) {
     to.progress = [&](uint64_t done, uint64_t total) { options_.progress(current, done, total); };
@@ -317,6 +318,9 @@ Result<UpdateReport> Cycle::Run() {
       return a.version > b.version;
     });
     bool taken = false;
+    if (options_.cancel != nullptr && options_.cancel->load()) {
+      return MakeError(ErrorCode::kState, "update cycle cancelled");
+    }
     for (Candidate& c : candidates) {
       UpdateTargetResult& r = report_.targets[c.result];
       std::optional<std::string> no = Decide(c);

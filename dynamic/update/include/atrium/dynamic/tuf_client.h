@@ -29,6 +29,7 @@
 #ifndef ATRIUM_DYNAMIC_TUF_CLIENT_H_
 #define ATRIUM_DYNAMIC_TUF_CLIENT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -60,6 +61,8 @@ struct TufClientOptions {
   int retries = 2;
   // Called while a target downloads: (bytes so far, bytes expected).
   std::function<void(uint64_t, uint64_t)> progress;
+  // When set and true, a transfer in flight stops with kState "cancelled".
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 // A target as the signed metadata describes it.

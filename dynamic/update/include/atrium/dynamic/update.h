@@ -35,8 +35,12 @@
 #ifndef ATRIUM_DYNAMIC_UPDATE_H_
 #define ATRIUM_DYNAMIC_UPDATE_H_
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +63,9 @@ struct UpdateOptions {
   bool allow_deltas = true;
   // Progress of downloads: (target path, bytes so far, bytes expected).
   std::function<void(const std::string&, uint64_t, uint64_t)> progress;
+  // When set and true, the cycle stops at the next transfer or target
+  // (kState "cancelled"); what was staged before stays staged.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 enum class UpdateAction {
@@ -93,6 +100,29 @@ struct UpdateReport {
 // lock is held; per-target failures are results, not errors.
 ATRIUM_EXPORT Result<UpdateReport> RunUpdateCycle(Container& container,
                                                   const UpdateOptions& options);
+
+// The sync after a launch. When app.json has an "updates" section with a
+// repository, every launch (not an inspection) posts one update cycle as
+// BEST_EFFORT work on the "net" pool — held by the startup fence until the
+// idle stage, never on the main thread — when the last successful cycle is
+// at least "interval_s" old (<data>/updates/last_sync). The container
+// closing cancels a cycle in flight and waits for it.
+class ATRIUM_EXPORT UpdateSync {
+ public:
+  static constexpr std::string_view kInterfaceId = "atrium.update.UpdateSync";
+  // The sync of the app `container` runs; nullptr without an "updates"
+  // repository (or for an inspection).
+  static std::shared_ptr<UpdateSync> Of(Container& container);
+  virtual ~UpdateSync();
+  // Blocks until this launch's cycle finished (true), or `timeout` passed.
+  // True at once when no cycle was due.
+  virtual bool WaitUntilDone(std::chrono::milliseconds timeout) = 0;
+  // "not due until <time>", "waiting for the idle stage", "running",
+  // "done: 2 staged, 5 skipped", "failed: <error>", "cancelled".
+  virtual std::string status() const = 0;
+  // The report of this launch's cycle, when one finished.
+  virtual std::optional<UpdateReport> report() const = 0;
+};
 
 // The device id of a data directory: 32 hex digits (128 random bits),
 // created once and kept in <data_dir>/device_id.
