@@ -334,6 +334,25 @@ Result<std::optional<ArtifactRecord>> ArtifactStore::Disable(ArtifactKind kind, 
   });
 }
 
+Status ArtifactStore::AddNote(ArtifactKind kind, std::string_view id, std::string_view version,
+                              std::string_view note) {
+  Impl& d = *impl_;
+  std::lock_guard lock(d.mu);
+  auto done = d.Write([&]() -> Result<bool> {
+    auto row = d.Find(kind, id, version);
+    if (!row.ok()) return row.error();
+    if (!*row) return NotHeld(d.db->path(), kind, id, version);
+    const char* state = ArtifactStateName((*row)->state);
+    if (Status s = d.Event(kind, std::string(id), std::string(version), state, state, note);
+        !s.ok()) {
+      return s.error();
+    }
+    return true;
+  });
+  if (!done.ok()) return done.error();
+  return Status::Ok();
+}
+
 Result<std::optional<ArtifactRecord>> ArtifactStore::Rollback(ArtifactKind kind,
                                                               std::string_view id,
                                                               std::string_view reason) {

@@ -220,4 +220,11 @@ Status ContainerImpl::DisableArtifact(std::string_view kind, std::string_view id
                                              std::string(kind) + " is registered");
 }
 
+Status ContainerImpl::NoteArtifact(std::string_view kind, std::string_view id,
+                                   std::string_view version, std::string_view note) {
+  auto parsed = ParseArtifactKind(kind);
+  if (!parsed) return MakeError(ErrorCode::kInvalidArgument, "unknown kind " + std::string(kind));
+  return store_->AddNote(*parsed, id, version, note);
+}
+
 }  // namespace atrium::internal

@@ -347,6 +347,8 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   Result<ArtifactRecord> InstallPackage(const std::string& package_path, InstallAs as) override;
   Status DisableArtifact(std::string_view kind, std::string_view id, std::string_view version,
                          std::string_view reason) override;
+  Status NoteArtifact(std::string_view kind, std::string_view id, std::string_view version,
+                      std::string_view note) override;
   Result<ArtifactRecord> SwapLive(const std::string& package_path) override;
   Status Uninstall(std::string_view bundle) override;
   Result<PrivateStore*> PrivateStoreOf(std::string_view bundle) override;

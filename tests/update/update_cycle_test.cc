@@ -111,6 +111,11 @@ TEST_F(UpdateCycleTest, StagesWhatIsForThisDeviceAndSaysWhyTheRestIsNot) {
     ASSERT_NE(staged, nullptr);
     EXPECT_EQ(staged->action, UpdateAction::kStaged);
     EXPECT_EQ(staged->reason, "full package, targets v5");
+    auto history = c->artifacts().History("com.test.greeter");
+    ASSERT_TRUE(history.ok());
+    EXPECT_EQ(history->back().reason, "staged from file://" + repo_ + " (targets v5)");
+    EXPECT_EQ(history->back().from, "staged");
+    EXPECT_EQ(history->back().to, "staged");
     const auto* beta_t = Find(r, "native_bundle/com.test.greeter-3.0.0.atb");
     ASSERT_NE(beta_t, nullptr);
     EXPECT_EQ(beta_t->action, UpdateAction::kSkipped);

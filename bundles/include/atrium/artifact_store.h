@@ -133,6 +133,12 @@ class ATRIUM_EXPORT ArtifactStore {
   Result<ArtifactRecord> Activate(ArtifactKind kind, std::string_view id, std::string_view version,
                                   std::string_view reason);
 
+  // Appends a line to the history of a held version without changing its
+  // state (from == to): who staged it and from where ("staged from
+  // https://cdn.example/wallet (targets v12)"). kNotFound when not held.
+  Status AddNote(ArtifactKind kind, std::string_view id, std::string_view version,
+                 std::string_view note);
+
   Result<std::vector<ArtifactRecord>> List() const;
   // The versions of one kind (what a dynamic layer asks: its rows only).
   Result<std::vector<ArtifactRecord>> List(ArtifactKind kind) const;

@@ -176,6 +176,10 @@ class ATRIUM_EXPORT Container {
   // kNotFound when no layer has that kind or that version is not in use.
   virtual Status DisableArtifact(std::string_view kind, std::string_view id,
                                  std::string_view version, std::string_view reason) = 0;
+  // A line in a held version's history (ArtifactStore::AddNote): where an
+  // update came from.
+  virtual Status NoteArtifact(std::string_view kind, std::string_view id, std::string_view version,
+                              std::string_view note) = 0;
   // Live swap of a running native bundle whose new manifest says
   // "live_swap": true. Installs the package as active, exports the running
   // version's state, loads and starts the new version (it takes the state),

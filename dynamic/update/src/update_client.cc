@@ -354,6 +354,10 @@ Result<UpdateReport> Cycle::Run() {
         continue;
       }
       taken = true;
+      (void)container_.NoteArtifact(c.kind, c.id, c.version,
+                                    "staged from " + report_.repo_url + " (targets v" +
+                                        std::to_string(report_.trusted.targets) +
+                                        (r.via_delta ? ", delta" : "") + ")");
       r.action = UpdateAction::kStaged;
       r.reason = std::string(r.via_delta ? "delta from an installed version" : "full package") +
                  ", targets v" + std::to_string(report_.trusted.targets);
