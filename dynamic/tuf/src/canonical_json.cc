@@ -19,12 +19,19 @@ void AppendString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+// The error names the value in Error::pointer ("" is the value itself).
+Error NotCanonical(const std::string& pointer, std::string message) {
+  Error e = MakeError(ErrorCode::kValidation, std::move(message));
+  e.pointer = pointer;
+  return e;
+}
+
+// `depth`: the number of arrays and objects around `v`.
 Status Append(std::string& out, const boost::json::value& v, const std::string& pointer,
               int depth) {
-  if (depth > kMaxDepth) {
-    return MakeError(ErrorCode::kValidation,
-                     "canonical JSON: " + (pointer.empty() ? std::string("/") : pointer) +
-                         ": nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  if ((v.is_array() || v.is_object()) && depth >= kMaxDepth) {
+    return NotCanonical(pointer, "nested deeper than " + std::to_string(kMaxDepth) +
+                                     " levels (the canonical JSON limit)");
   }
   switch (v.kind()) {
     case boost::json::kind::null:
@@ -40,9 +47,9 @@ Status Append(std::string& out, const boost::json::value& v, const std::string& 
       out += std::to_string(v.get_uint64());
       return {};
     case boost::json::kind::double_:
-      return MakeError(ErrorCode::kValidation,
-                       "canonical JSON: " + (pointer.empty() ? std::string("/") : pointer) +
-                           ": a floating-point number (canonical JSON allows only integers)");
+      return NotCanonical(pointer,
+                          "a floating-point number or an integer beyond 64 bits (canonical JSON "
+                          "allows only 64-bit integers)");
     case boost::json::kind::string:
       AppendString(out, v.get_string());
       return {};

@@ -40,7 +40,7 @@ void EnsureSodium() {
   ATRIUM_CHECK(ready, "libsodium failed to initialise");
 }
 
-bool IsLowerHex(std::string_view s) {
+bool IsHex(std::string_view s) {
   for (char c : s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
   }
@@ -77,7 +77,13 @@ Result<std::map<std::string, std::string>> ReadHashes(const FieldReader& r, cons
   if (h->empty()) return r.Invalid(p, "no hash");
   for (const auto& kv : *h) {
     ATRIUM_ASSIGN_OR_RETURN(std::string hex, r.AsString(kv.value(), Child(p, kv.key())));
-    if (!IsLowerHex(hex)) return r.Invalid(Child(p, kv.key()), "not a hex digest");
+    if (!IsHex(hex)) return r.Invalid(Child(p, kv.key()), "not a hex digest");
+    const size_t want = kv.key() == "sha256" ? 64 : kv.key() == "sha512" ? 128 : hex.size();
+    if (hex.size() != want) {
+      return r.Invalid(Child(p, kv.key()), std::string(kv.key()) + " digest of " +
+                                               std::to_string(hex.size()) +
+                                               " hex digits, expected " + std::to_string(want));
+    }
     hashes.emplace(std::string(kv.key()), std::move(hex));
   }
   return hashes;
@@ -158,7 +164,18 @@ Status ReadCommon(const FieldReader& r, const json::object& s, RoleType expected
   }
   c.type = expected;
   ATRIUM_ASSIGN_OR_RETURN(c.spec_version, r.RequiredString(s, "/signed", "spec_version"));
-  if (c.spec_version.substr(0, 2) != "1." || c.spec_version.size() < 3) {
+  // "1.N" or "1.N.M", digits only (major version 1).
+  bool numeric = c.spec_version.size() >= 3 && c.spec_version.substr(0, 2) == "1.";
+  size_t dots = 0;
+  for (size_t i = 2; numeric && i < c.spec_version.size(); ++i) {
+    const char ch = c.spec_version[i];
+    if (ch == '.') {
+      numeric = ++dots <= 1 && c.spec_version[i - 1] != '.' && i + 1 < c.spec_version.size();
+    } else {
+      numeric = ch >= '0' && ch <= '9';
+    }
+  }
+  if (!numeric) {
     return r.Invalid("/signed/spec_version", "unsupported specification version " +
                                                  Quote(c.spec_version) + " (major version 1)");
   }
@@ -188,7 +205,11 @@ Result<Envelope> ParseEnvelope(std::string_view bytes, std::string_view file, si
   if (s == nullptr) return r.Invalid("/signed", "missing required field 'signed'");
   ATRIUM_ASSIGN_OR_RETURN(const json::object* so, r.AsObject(*s, "/signed"));
   e.signed_part = *so;
-  ATRIUM_ASSIGN_OR_RETURN(e.canonical_signed, CanonicalJson(*s));
+  Result<std::string> canonical = CanonicalJson(*s);
+  if (!canonical.ok()) {
+    return r.Invalid("/signed" + canonical.error().pointer, canonical.error().message);
+  }
+  e.canonical_signed = std::move(canonical).value();
   ATRIUM_ASSIGN_OR_RETURN(const json::array* sigs, r.RequiredArray(*top, "", "signatures"));
   std::set<std::string> seen;
   for (size_t i = 0; i < sigs->size(); ++i) {
@@ -293,10 +314,14 @@ Result<Targets> ReadTargets(const Envelope& e) {
       ATRIUM_ASSIGN_OR_RETURN(const json::object* ro, r.AsObject((*roles)[i], rp));
       DelegatedRole role;
       ATRIUM_ASSIGN_OR_RETURN(role.name, r.RequiredString(*ro, rp, "name"));
-      if (role.name.empty() || !names.insert(role.name).second || role.name == "root" ||
-          role.name == "timestamp" || role.name == "snapshot" || role.name == "targets") {
-        return r.Invalid(Child(rp, "name"), "role name " + Quote(role.name) +
-                                                " is empty, a top-level role or listed twice");
+      if (role.name.empty()) return r.Invalid(Child(rp, "name"), "role name is empty");
+      if (role.name == "root" || role.name == "timestamp" || role.name == "snapshot" ||
+          role.name == "targets") {
+        return r.Invalid(Child(rp, "name"),
+                         "role name " + Quote(role.name) + " is the name of a top-level role");
+      }
+      if (!names.insert(role.name).second) {
+        return r.Invalid(Child(rp, "name"), "role name " + Quote(role.name) + " listed twice");
       }
       ATRIUM_ASSIGN_OR_RETURN(role.keys, ReadRoleKeys(r, *ro, rp));
       ATRIUM_ASSIGN_OR_RETURN(role.terminating, r.OptionalBool(*ro, rp, "terminating", false));
@@ -310,6 +335,12 @@ Result<Targets> ReadTargets(const Envelope& e) {
       const std::string lp = Child(rp, paths ? "paths" : "path_hash_prefixes");
       for (size_t j = 0; j < list->size(); ++j) {
         ATRIUM_ASSIGN_OR_RETURN(std::string s, r.AsString((*list)[j], Child(lp, j)));
+        if (prefixes != nullptr && (s.empty() || !IsHex(s))) {
+          return r.Invalid(Child(lp, j), "a hash prefix is 1 or more hex digits, got " + Quote(s));
+        }
+        if (prefixes != nullptr) {
+          for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        }
         (paths ? role.paths : role.path_hash_prefixes).push_back(std::move(s));
       }
       d.roles.push_back(std::move(role));
@@ -322,7 +353,9 @@ Result<Targets> ReadTargets(const Envelope& e) {
 Status VerifyThreshold(const Envelope& e, std::string_view role_name, const RoleKeys& role,
                        const std::map<std::string, Key>& keys) {
   EnsureSodium();
-  std::set<std::string> valid;
+  // Distinct public keys, not key ids: two key objects that differ only in
+  // an unknown member have two ids but are one key, and count once.
+  std::set<PublicKey> valid;
   for (const Signature& sig : e.signatures) {
     bool listed = false;
     for (const std::string& id : role.keyids) listed = listed || id == sig.keyid;
@@ -336,7 +369,7 @@ Status VerifyThreshold(const Envelope& e, std::string_view role_name, const Role
     if (crypto_sign_verify_detached(
             raw, reinterpret_cast<const unsigned char*>(e.canonical_signed.data()),
             e.canonical_signed.size(), it->second.ed25519->data()) == 0) {
-      valid.insert(sig.keyid);
+      valid.insert(*it->second.ed25519);
     }
   }
   if (static_cast<int64_t>(valid.size()) >= role.threshold) return Status::Ok();
