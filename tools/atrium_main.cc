@@ -25,6 +25,7 @@
 #include "atrium/artifact_kind.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/dynamic_layer.h"
+#include "atrium/dynamic/update.h"
 #include "atrium/hotpatch.h"
 #include "atrium/manifest.h"
 #include "atrium/package.h"
@@ -34,6 +35,8 @@
 #include "package_commands.h"
 #include "patch_commands.h"
 #include "profile_commands.h"
+#include "release_commands.h"
+#include "serve_commands.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -57,6 +60,8 @@ int Usage() {
                "      --stats         print per-pool and per-bundle task figures\n"
                "      --quiet         print only failures\n"
                "      --stay MS       keep the app running MS ms after the launch\n"
+               "      --repo URL [--root ROOT.json]  after idle, one update cycle against\n"
+               "                      this repository (ROOT: its trusted root.json)\n"
                "      --no-guard      without the launch guard (no launch record,\n"
                "                      no crash capture, no watchdog)\n"
                "  stats <app-dir>     run the launch, print the scheduler's figures\n"
@@ -78,6 +83,12 @@ int Usage() {
                "  config eval <config.json> --app-version V --device-id X --signal k=v ...\n"
                "                      what a device would get, condition by condition\n"
                "  config validate <config.json>    check a config set\n"
+               "  release init|add|publish|remove|rotate-key|refresh|status <repo> ...\n"
+               "                      the TUF release repository (atrium release for usage)\n"
+               "  serve <repo> [--port N]          serve a repository over HTTP (loopback)\n"
+               "  update <app-dir> [--repo URL]    one update cycle: check, decide, download,\n"
+               "                                   verify, stage\n"
+               "  tuf-client ...                   the TUF conformance client protocol\n"
                "  keygen --out PREFIX              new Ed25519 release key pair\n"
                "  pack <dir> --key K -o X.atb      pack and sign a bundle or artifact\n"
                "  verify X.atb --pubkey P          check signature and every entry\n"
@@ -101,6 +112,8 @@ struct Common {
   bool stats = false;     // run: print the scheduler's figures after the launch
   bool no_guard = false;  // run: without the launch guard
   int stay_ms = 0;        // run: keep running this long after the launch
+  std::string repo;       // run: one update cycle against this repository after idle
+  std::string root;       // run: the trusted root.json for --repo (else app.json's)
 };
 
 bool ParseCommon(int argc, char** argv, Common* c) {
@@ -111,7 +124,7 @@ bool ParseCommon(int argc, char** argv, Common* c) {
       "url", po::value<std::vector<std::string>>(&c->urls)->composing())(
       "trace", po::value(&c->trace))("quiet", po::bool_switch(&c->quiet))(
       "stats", po::bool_switch(&c->stats))("no-guard", po::bool_switch(&c->no_guard))(
-      "stay", po::value(&c->stay_ms));
+      "stay", po::value(&c->stay_ms))("repo", po::value(&c->repo))("root", po::value(&c->root));
   po::positional_options_description pos;
   pos.add("app", 1);
   try {
@@ -390,6 +403,28 @@ int Run(int argc, char** argv) {
   if (c.stay_ms > 0) {
     ct.scheduler().RunMainLoopUntil([] { return false; }, std::chrono::milliseconds(c.stay_ms));
   }
+  // The update sync after idle: app.json's background cycle, or one against --repo.
+  if (!c.repo.empty()) {
+    atrium::UpdateOptions uo;
+    uo.repo_url = c.repo;
+    uo.trusted_root = c.root;
+    auto report = atrium::RunUpdateCycle(ct, uo);
+    if (!report.ok()) {
+      std::fprintf(stderr, "atrium: update from %s failed: %s\n", c.repo.c_str(),
+                   report.error().ToString().c_str());
+      rc = 1;
+    } else {
+      out("\nupdate from %s (targets v%lld):\n", c.repo.c_str(),
+          static_cast<long long>(report->trusted.targets));
+      for (const auto& t : report->targets) {
+        out("  %-9s %s: %s\n", atrium::UpdateActionName(t.action), t.path.c_str(),
+            t.reason.c_str());
+      }
+    }
+  } else if (auto sync = atrium::UpdateSync::Of(ct)) {
+    sync->WaitUntilDone(std::chrono::seconds(120));
+    out("\nupdate sync: %s\n", sync->status().c_str());
+  }
   if (!c.quiet) {
     auto bundles = ct.Bundles();
     size_t loaded = 0;
@@ -537,6 +572,10 @@ int main(int argc, char** argv) {
   if (cmd == "keygen") return KeygenMain(argc - 1, argv + 1);
   if (cmd == "layers") return Layers();
   if (cmd == "config") return ConfigMain(argc - 1, argv + 1);
+  if (cmd == "release") return ReleaseMain(argc - 1, argv + 1);
+  if (cmd == "serve") return ServeMain(argc - 1, argv + 1);
+  if (cmd == "update") return UpdateMain(argc - 1, argv + 1);
+  if (cmd == "tuf-client") return TufClientMain(argc - 1, argv + 1);
   if (cmd == "pack") return PackMain(argc - 1, argv + 1);
   if (cmd == "verify") return VerifyMain(argc - 1, argv + 1);
   if (cmd == "inspect") return InspectMain(argc - 1, argv + 1);
