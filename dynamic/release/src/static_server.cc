@@ -412,6 +412,10 @@ void StaticServer::Impl::Accept() {
       beast::error_code ignored;
       socket.close(ignored);
     } else {
+      // The header and the body go out in separate writes: without
+      // TCP_NODELAY the body waits for the client's delayed ACK (~40 ms).
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       core_.open_connections.fetch_add(1);
       std::make_shared<Session>(std::move(socket), core_)->Start();
     }
