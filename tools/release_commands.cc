@@ -27,6 +27,9 @@ int ReleaseUsage() {
                "  atrium release add <repo> X.atb [--channel C] [--rollout PCT] [--seed S]\n"
                "      [--app-id ID] [--compat FP | --host-api H] [--max-deltas N]\n"
                "      stage a package, with deltas from earlier versions when smaller\n"
+               "  atrium release delegate <repo> <role> --paths 'native_bundle/com.team.*[,...]'\n"
+               "      [--terminating] [--role-keys N] [--role-threshold K]\n"
+               "      a delegated role an app team signs with its own keys (add --role R)\n"
                "  atrium release publish <repo>    sign targets, snapshot, timestamp\n"
                "  atrium release remove <repo> <kind>/<id>@<version> --reason R\n"
                "  atrium release rotate-key <repo> <role>\n"
@@ -52,6 +55,7 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> options;
   bool json = false;
+  bool terminating = false;
 };
 
 // --name value pairs and positionals; `flags` take no value.
@@ -60,6 +64,8 @@ bool Parse(int argc, char** argv, Args* a) {
     std::string s = argv[i];
     if (s == "--json") {
       a->json = true;
+    } else if (s == "--terminating") {
+      a->terminating = true;
     } else if (s.rfind("--", 0) == 0) {
       if (i + 1 >= argc) return false;
       a->options[s.substr(2)] = argv[++i];
@@ -149,6 +155,7 @@ int Release(int argc, char** argv) {
     if (a.positional.size() != 2) return ReleaseUsage();
     atrium::ReleaseAddOptions add;
     add.channel = Opt(a, "channel", "stable");
+    add.role = Opt(a, "role");
     add.rollout_seed = Opt(a, "seed");
     add.app_id = Opt(a, "app-id");
     add.compat = Opt(a, "compat");
@@ -216,6 +223,36 @@ int Release(int argc, char** argv) {
     }
     return 0;
   }
+  if (sub == "delegate") {
+    if (a.positional.size() != 2 || Opt(a, "paths").empty()) return ReleaseUsage();
+    atrium::ReleaseDelegation d;
+    d.name = a.positional[1];
+    const std::string paths = Opt(a, "paths");
+    for (size_t start = 0; start <= paths.size();) {
+      const size_t comma = paths.find(',', start);
+      const std::string p =
+          paths.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!p.empty()) d.paths.push_back(p);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    d.terminating = a.terminating;
+    if (!Int(a, "role-keys", &d.keys.keys) || !Int(a, "role-threshold", &d.keys.threshold)) {
+      return ReleaseUsage();
+    }
+    atrium::Status s = r.Delegate(d);
+    if (!s.ok()) return Fail(what.c_str(), s.error(), a.json);
+    if (a.json) {
+      std::printf("{\"ok\":true}\n");
+    } else {
+      std::printf(
+          "delegated %s to role %s (%d of %d keys in %s; staged)\n"
+          "add its packages with `atrium release add %s X.atb --role %s`\n",
+          paths.c_str(), d.name.c_str(), d.keys.threshold, d.keys.keys, r.keys_dir().c_str(),
+          repo.c_str(), d.name.c_str());
+    }
+    return 0;
+  }
   if (sub == "publish" || sub == "refresh") {
     auto p = sub == "publish" ? r.Publish() : r.Refresh();
     if (!p.ok()) return Fail(what.c_str(), p.error(), a.json);
@@ -272,6 +309,7 @@ int Release(int argc, char** argv) {
       for (const auto& t : st->targets) {
         json::object x;
         x["path"] = t.path;
+        x["role"] = t.role;
         x["kind"] = t.kind;
         x["id"] = t.id;
         x["version"] = t.version;
@@ -295,7 +333,8 @@ int Release(int argc, char** argv) {
     std::printf("targets:%s\n", st->unpublished_changes ? " (unpublished changes staged)" : "");
     for (const auto& t : st->targets) {
       if (t.kind == "delta") continue;
-      std::string line = "  " + t.path + "  " + t.channel + " " +
+      std::string line = "  " + t.path + (t.role == "targets" ? "" : "  [role " + t.role + "]") +
+                         "  " + t.channel + " " +
                          std::to_string(t.rollout_micro_percent / 1'000'000) + "%";
       if (!t.delta_from.empty()) {
         line += "  deltas from";

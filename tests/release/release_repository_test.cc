@@ -232,5 +232,59 @@ TEST_F(ReleaseRepositoryTest, DevicesFollowEveryKeyRotation) {
   EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST_F(ReleaseRepositoryTest, AnAppTeamSignsItsPackagesInADelegatedRole) {
+  ASSERT_TRUE(ReleaseRepository::Init(repo_, {}, Options()).ok());
+  auto repo = Repo();
+  ReleaseDelegation team;
+  team.name = "team-greeter";
+  team.paths = {"native_bundle/com.test.*"};
+  team.terminating = true;
+  team.keys = {2, 2};
+  ASSERT_TRUE(repo->Delegate(team).ok());
+  EXPECT_EQ(repo->Delegate(team).error().code, ErrorCode::kAlreadyExists);
+  ReleaseDelegation bad = team;
+  bad.name = "targets";
+  EXPECT_EQ(repo->Delegate(bad).error().code, ErrorCode::kInvalidArgument);
+  ReleaseAddOptions in_role;
+  in_role.role = "team-greeter";
+  ASSERT_TRUE(repo->Add(Bundle("1.0.0"), in_role).ok());
+  auto v11 = repo->Add(Bundle("1.1.0"), in_role);
+  ASSERT_TRUE(v11.ok()) << v11.error().ToString();
+  ASSERT_EQ(v11->deltas.size(), 1u);
+  // Outside the role's paths: refused.
+  ReleaseDelegation other;
+  other.name = "team-maps";
+  other.paths = {"native_bundle/com.maps.*"};
+  ASSERT_TRUE(repo->Delegate(other).ok());
+  ReleaseAddOptions wrong;
+  wrong.role = "team-maps";
+  auto outside = repo->Add(Bundle("1.2.0"), wrong);
+  ASSERT_FALSE(outside.ok());
+  EXPECT_EQ(outside.error().message,
+            "native_bundle/com.test.greeter-1.2.0.atb is outside the paths of role team-maps "
+            "([\"native_bundle/com.maps.*\"])");
+  auto published = repo->Publish();
+  ASSERT_TRUE(published.ok()) << published.error().ToString();
+  EXPECT_TRUE(fs::exists(repo_ + "/metadata/1.team-greeter.json"));
+  EXPECT_TRUE(fs::exists(repo_ + "/metadata/1.team-maps.json"));
+
+  auto device = Device();
+  auto t = device->FindTarget("native_bundle/com.test.greeter-1.1.0.atb");
+  ASSERT_TRUE(t.ok()) << t.error().ToString();
+  EXPECT_EQ(t->role, "team-greeter");
+  auto all = device->AllTargets();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);  // 1.0.0, 1.1.0 and the delta between them
+  // A second publish with nothing staged keeps the role's version.
+  ASSERT_TRUE(repo->Publish().ok());
+  EXPECT_FALSE(fs::exists(repo_ + "/metadata/2.team-greeter.json"));
+  auto status = repo->GetStatus();
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(status->unpublished_changes);
+  size_t in_team = 0;
+  for (const auto& s : status->targets) in_team += s.role == "team-greeter";
+  EXPECT_EQ(in_team, 3u);
+}
+
 }  // namespace
 }  // namespace atrium::testing

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <tuple>
 
 #include "atrium/base/file_util.h"
 #include "atrium/base/hex.h"
@@ -202,16 +203,44 @@ Result<PublishedState> ReleaseRepository::Impl::LoadPublished() const {
   if (const json::value* t = ge.signed_part.if_contains("targets"); t && t->is_object()) {
     p.targets_json = t->as_object();
   }
+  if (const json::value* d = ge.signed_part.if_contains("delegations")) p.delegations_json = *d;
+  for (const auto& [name, meta] : sn.meta) {
+    if (name == "targets.json" || name.size() <= 5) continue;
+    const std::string role = name.substr(0, name.size() - 5);
+    const std::string file = std::to_string(meta.version) + "." + name;
+    PublishedRole r;
+    r.version = meta.version;
+    ATRIUM_ASSIGN_OR_RETURN(r.bytes, internal::ReadSmallFile(Metadata(file), 64 << 20));
+    ATRIUM_ASSIGN_OR_RETURN(tuf::Envelope de, tuf::ParseEnvelope(r.bytes, file, 64 << 20));
+    if (const json::value* t = de.signed_part.if_contains("targets"); t && t->is_object()) {
+      r.targets_json = t->as_object();
+    }
+    p.roles.emplace(role, std::move(r));
+  }
   return p;
 }
 
+json::object ReleaseRepository::Impl::PublishedDoc(const PublishedState& published) {
+  json::object doc;
+  doc["targets"] = published.targets_json;
+  json::object roles;
+  for (const auto& [name, r] : published.roles) roles[name] = r.targets_json;
+  doc["roles"] = std::move(roles);
+  return doc;
+}
+
 Result<ReleasePublishResult> ReleaseRepository::Impl::PublishFrom(const PublishedState& published,
+                                                                  const json::object& doc,
                                                                   bool force_targets) {
   ReleasePublishResult out;
   out.root = published.root;
-  const json::object& staged_targets = staged.at("targets").as_object();
-  out.targets_changed = force_targets || staged_targets != published.targets_json;
   const int64_t now = Now();
+  // Delegated roles first: the top-level role and the snapshot name them.
+  ATRIUM_ASSIGN_OR_RETURN(json::object role_meta, PublishRoles(published, doc, now));
+  ATRIUM_ASSIGN_OR_RETURN(json::value delegations, DelegationsJson());
+  const json::object& staged_targets = doc.at("targets").as_object();
+  out.targets_changed = force_targets || staged_targets != published.targets_json ||
+                        delegations != published.delegations_json;
   int64_t targets_version = published.targets;
   std::string targets_bytes;
   if (out.targets_changed) {
@@ -219,6 +248,7 @@ Result<ReleasePublishResult> ReleaseRepository::Impl::PublishFrom(const Publishe
     json::object s = CommonSigned("targets", targets_version,
                                   now + int64_t{86400} * options.targets_expires_days);
     s["targets"] = staged_targets;
+    if (!delegations.is_null()) s["delegations"] = delegations;
     ATRIUM_ASSIGN_OR_RETURN(auto signers, SignersOf("targets"));
     ATRIUM_ASSIGN_OR_RETURN(
         targets_bytes, WriteSigned(std::to_string(targets_version) + ".targets.json", s, signers));
@@ -233,6 +263,7 @@ Result<ReleasePublishResult> ReleaseRepository::Impl::PublishFrom(const Publishe
                                  now + int64_t{86400} * options.snapshot_expires_days);
   json::object meta;
   meta["targets.json"] = MetaOf(targets_version, targets_bytes);
+  for (const auto& kv : role_meta) meta[kv.key()] = kv.value();
   sn["meta"] = std::move(meta);
   ATRIUM_ASSIGN_OR_RETURN(auto snapshot_signers, SignersOf("snapshot"));
   ATRIUM_ASSIGN_OR_RETURN(
@@ -321,6 +352,7 @@ Status ReleaseRepository::Init(const std::string& repo, const ReleaseInitOptions
   impl->config["next_key"] = 1;
   ATRIUM_RETURN_IF_ERROR(impl->SaveConfig());
   impl->staged["targets"] = json::object();
+  impl->staged["roles"] = json::object();
   ATRIUM_RETURN_IF_ERROR(impl->SaveStaged());
   // Version 1 of every role; targets starts empty.
   ATRIUM_ASSIGN_OR_RETURN(json::object root, impl->RootSigned(1));
@@ -330,7 +362,7 @@ Status ReleaseRepository::Init(const std::string& repo, const ReleaseInitOptions
   ATRIUM_RETURN_IF_ERROR(internal::AtomicWriteFile(impl->Metadata("root.json"), root_bytes));
   PublishedState zero;
   zero.root = 1;
-  auto published = impl->PublishFrom(zero, true);
+  auto published = impl->PublishFrom(zero, impl->staged, true);
   if (!published.ok()) return published.error();
   return Status::Ok();
 }
@@ -360,17 +392,14 @@ Result<std::unique_ptr<ReleaseRepository>> ReleaseRepository::Open(const std::st
 
 Result<ReleasePublishResult> ReleaseRepository::Publish() {
   ATRIUM_ASSIGN_OR_RETURN(PublishedState p, impl_->LoadPublished());
-  return impl_->PublishFrom(p, false);
+  return impl_->PublishFrom(p, impl_->staged, false);
 }
 
 Result<ReleasePublishResult> ReleaseRepository::Refresh() {
   ATRIUM_ASSIGN_OR_RETURN(PublishedState p, impl_->LoadPublished());
-  // Staged changes are not published by a refresh: sign the published targets.
-  json::object staged = impl_->staged;
-  impl_->staged["targets"] = p.targets_json;
-  auto r = impl_->PublishFrom(p, false);
-  impl_->staged = std::move(staged);
-  return r;
+  // Staged changes are not published by a refresh: only new snapshot and
+  // timestamp versions over what is published.
+  return impl_->PublishFrom(p, Impl::PublishedDoc(p), false);
 }
 
 Result<ReleasePublishResult> ReleaseRepository::RotateKey(const std::string& role) {
@@ -420,10 +449,7 @@ Result<ReleasePublishResult> ReleaseRepository::RotateKey(const std::string& rol
     out.timestamp = p.timestamp;
     return out;
   }
-  json::object staged = impl_->staged;
-  impl_->staged["targets"] = p.targets_json;
-  auto r = impl_->PublishFrom(p, role == "targets");
-  impl_->staged = std::move(staged);
+  auto r = impl_->PublishFrom(p, Impl::PublishedDoc(p), role == "targets");
   if (r.ok()) r->root = p.root;
   return r;
 }
@@ -438,49 +464,63 @@ Result<ReleaseStatus> ReleaseRepository::GetStatus() {
   st.roles.push_back(role("targets", p.targets_common));
   st.roles.push_back(role("snapshot", p.snapshot_common));
   st.roles.push_back(role("timestamp", p.timestamp_common));
-  const json::object& staged = impl_->staged.at("targets").as_object();
-  st.unpublished_changes = staged != p.targets_json;
-  for (const auto& kv : staged) {
-    ReleaseTargetStatus t;
-    t.path = std::string(kv.key());
-    const json::object& o = kv.value().as_object();
-    t.length = static_cast<uint64_t>(o.at("length").to_number<int64_t>());
-    t.published = p.targets_json.contains(kv.key()) && p.targets_json.at(kv.key()) == kv.value();
-    const json::value* custom = o.if_contains("custom");
-    const json::value* a =
-        custom && custom->is_object() ? custom->as_object().if_contains("atrium") : nullptr;
-    if (a != nullptr && a->is_object()) {
-      const json::object& ao = a->as_object();
-      auto str = [&](const char* k) {
-        const json::value* v = ao.if_contains(k);
-        return v && v->is_string() ? std::string(v->as_string()) : std::string();
-      };
-      t.kind = str("kind");
-      t.id = str("id");
-      t.version = str("version");
-      t.channel = str("channel");
-      t.app_id = str("app_id");
-      if (const json::value* r = ao.if_contains("rollout"); r && r->is_object()) {
-        if (const json::value* mp = r->as_object().if_contains("micro_percent");
-            mp && mp->is_int64()) {
-          t.rollout_micro_percent = mp->as_int64();
+  auto delegations = impl_->DelegationsJson();
+  st.unpublished_changes = impl_->StagedTargets("targets") != p.targets_json ||
+                           (delegations.ok() && *delegations != p.delegations_json);
+  // (role, staged targets, published targets or nullptr)
+  std::vector<std::tuple<std::string, json::object, const json::object*>> maps;
+  maps.emplace_back("targets", impl_->StagedTargets("targets"), &p.targets_json);
+  if (const json::value* roles = impl_->staged.if_contains("roles"); roles && roles->is_object()) {
+    for (const auto& kv : roles->as_object()) {
+      auto it = p.roles.find(std::string(kv.key()));
+      const json::object* pub = it == p.roles.end() ? nullptr : &it->second.targets_json;
+      if (pub == nullptr || *pub != kv.value()) st.unpublished_changes = true;
+      maps.emplace_back(std::string(kv.key()), kv.value().as_object(), pub);
+    }
+  }
+  for (const auto& [role_name, staged, pub] : maps)
+    for (const auto& kv : staged) {
+      ReleaseTargetStatus t;
+      t.path = std::string(kv.key());
+      t.role = role_name;
+      const json::object& o = kv.value().as_object();
+      t.length = static_cast<uint64_t>(o.at("length").to_number<int64_t>());
+      t.published = pub != nullptr && pub->contains(kv.key()) && pub->at(kv.key()) == kv.value();
+      const json::value* custom = o.if_contains("custom");
+      const json::value* a =
+          custom && custom->is_object() ? custom->as_object().if_contains("atrium") : nullptr;
+      if (a != nullptr && a->is_object()) {
+        const json::object& ao = a->as_object();
+        auto str = [&](const char* k) {
+          const json::value* v = ao.if_contains(k);
+          return v && v->is_string() ? std::string(v->as_string()) : std::string();
+        };
+        t.kind = str("kind");
+        t.id = str("id");
+        t.version = str("version");
+        t.channel = str("channel");
+        t.app_id = str("app_id");
+        if (const json::value* r = ao.if_contains("rollout"); r && r->is_object()) {
+          if (const json::value* mp = r->as_object().if_contains("micro_percent");
+              mp && mp->is_int64()) {
+            t.rollout_micro_percent = mp->as_int64();
+          }
         }
-      }
-      if (const json::value* d = ao.if_contains("deltas"); d && d->is_array()) {
-        for (const json::value& x : d->as_array()) {
-          if (x.is_object() && x.as_object().contains("from")) {
-            t.delta_from.emplace_back(x.as_object().at("from").as_string());
+        if (const json::value* d = ao.if_contains("deltas"); d && d->is_array()) {
+          for (const json::value& x : d->as_array()) {
+            if (x.is_object() && x.as_object().contains("from")) {
+              t.delta_from.emplace_back(x.as_object().at("from").as_string());
+            }
+          }
+        }
+        if (const json::value* w = ao.if_contains("withdrawn"); w && w->is_object()) {
+          if (const json::value* r = w->as_object().if_contains("reason"); r && r->is_string()) {
+            t.withdrawn_reason = std::string(r->as_string());
           }
         }
       }
-      if (const json::value* w = ao.if_contains("withdrawn"); w && w->is_object()) {
-        if (const json::value* r = w->as_object().if_contains("reason"); r && r->is_string()) {
-          t.withdrawn_reason = std::string(r->as_string());
-        }
-      }
+      st.targets.push_back(std::move(t));
     }
-    st.targets.push_back(std::move(t));
-  }
   return st;
 }
 

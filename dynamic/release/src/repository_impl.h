@@ -11,6 +11,7 @@
 #define ATRIUM_DYNAMIC_RELEASE_REPOSITORY_IMPL_H_
 
 #include <boost/json.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,21 @@ namespace atrium {
 
 inline constexpr const char* kSpecVersion = "1.0.31";
 
+// A delegated role as published.
+struct PublishedRole {
+  int64_t version = 0;
+  std::string bytes;
+  boost::json::object targets_json;
+};
+
 // What the repository has published, read back from its own files.
 struct PublishedState {
   int64_t root = 0, targets = 0, snapshot = 0, timestamp = 0;
   tuf::Root root_meta;
   tuf::Common targets_common, snapshot_common, timestamp_common;
-  boost::json::object targets_json;  // the published targets role's "targets"
+  boost::json::object targets_json;            // the published targets role's "targets"
+  boost::json::value delegations_json;         // its "delegations" (null when none)
+  std::map<std::string, PublishedRole> roles;  // delegated roles, by name
 };
 
 struct ReleaseRepository::Impl {
@@ -50,9 +60,21 @@ struct ReleaseRepository::Impl {
   // Writes `name` (a metadata file) signed by `role`'s keys (+ `extra`).
   Result<std::string> WriteSigned(const std::string& name, const boost::json::object& signed_part,
                                   const std::vector<tuf::SigningKey>& signers);
-  // Publishes targets (when `force_targets` or staged differs), snapshot and
-  // timestamp on top of `published`.
-  Result<ReleasePublishResult> PublishFrom(const PublishedState& published, bool force_targets);
+  // Publishes the delegated roles and targets of `doc` (a staged document:
+  // {"targets": {...}, "roles": {"<role>": {...}}}) where they differ from
+  // `published` (targets also when `force_targets`), then snapshot and
+  // timestamp.
+  Result<ReleasePublishResult> PublishFrom(const PublishedState& published,
+                                           const boost::json::object& doc, bool force_targets);
+  // The published state as a staged document (what Refresh re-signs).
+  static boost::json::object PublishedDoc(const PublishedState& published);
+  // repository_roles.cc: the top-level role's "delegations" from
+  // release.json (null without delegated roles), and publishing them.
+  Result<boost::json::value> DelegationsJson() const;
+  Result<boost::json::object> PublishRoles(const PublishedState& published,
+                                           const boost::json::object& doc, int64_t now);
+  // The targets map of `role` in the staged document ("targets": top level).
+  boost::json::object& StagedTargets(const std::string& role);
 };
 
 // Lowercase hex SHA-256 of a file, read in chunks.

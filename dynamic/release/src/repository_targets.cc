@@ -81,7 +81,46 @@ Result<ReleaseAddResult> ReleaseRepository::Add(const std::string& atb_path,
   out.target_path = out.kind + "/" + out.id + "-" + out.version + ".atb";
   ATRIUM_ASSIGN_OR_RETURN(out.sha256, Sha256OfFile(atb_path));
   out.length = info.file_size;
-  json::object& targets = impl_->staged["targets"].as_object();
+  const std::string role = options.role.empty() ? "targets" : options.role;
+  if (role != "targets") {
+    const json::value* list = impl_->config.if_contains("delegations");
+    const json::object* found = nullptr;
+    if (list != nullptr && list->is_array()) {
+      for (const json::value& d : list->as_array()) {
+        if (d.as_object().at("name").as_string() == role) found = &d.as_object();
+      }
+    }
+    if (found == nullptr) {
+      return MakeError(ErrorCode::kNotFound,
+                       "no delegated role " + role + " (create it with `atrium release delegate`)");
+    }
+    bool inside = false;
+    for (const json::value& p : found->at("paths").as_array()) {
+      inside = inside || tuf::MatchPathPattern(p.as_string(), out.target_path);
+    }
+    if (!inside) {
+      Error e = MakeError(ErrorCode::kValidation,
+                          out.target_path + " is outside the paths of role " + role + " (" +
+                              json::serialize(found->at("paths")) + ")");
+      e.file = atb_path;
+      return e;
+    }
+  }
+  // The role's map first (it may be created), then every staged map: where
+  // the path may already be, and where earlier versions may be.
+  json::object& targets = impl_->StagedTargets(role);
+  std::vector<json::object*> all_maps{&impl_->StagedTargets("targets")};
+  if (json::value* roles = impl_->staged.if_contains("roles"); roles && roles->is_object()) {
+    for (auto& kv : roles->as_object()) {
+      if (kv.value().is_object()) all_maps.push_back(&kv.value().as_object());
+    }
+  }
+  for (json::object* m : all_maps) {
+    if (m != &targets && m->contains(out.target_path)) {
+      return MakeError(ErrorCode::kAlreadyExists,
+                       out.target_path + " is already listed by another role");
+    }
+  }
   if (const json::value* existing = targets.if_contains(out.target_path)) {
     const json::value* h = existing->as_object().if_contains("hashes");
     if (h && h->as_object().contains("sha256") &&
@@ -100,24 +139,33 @@ Result<ReleaseAddResult> ReleaseRepository::Add(const std::string& atb_path,
   ATRIUM_RETURN_IF_ERROR(CopyFileAtomically(atb_path, stored));
 
   // Earlier versions of the same artifact still in the repository, newest first.
-  std::vector<std::pair<Version, std::string>> earlier;
-  for (const auto& kv : targets) {
-    const json::object* a = AtriumCustom(kv.value());
-    if (a == nullptr || Str(*a, "kind") != out.kind || Str(*a, "id") != out.id) continue;
-    auto v = Version::Parse(Str(*a, "version"));
-    if (v.ok() && *v < new_version) earlier.emplace_back(*v, std::string(kv.key()));
+  struct Earlier {  // copied out: adding deltas below changes the maps
+    Version version;
+    std::string path, version_text, sha256;
+  };
+  std::vector<Earlier> earlier;
+  for (json::object* m : all_maps) {
+    for (const auto& kv : *m) {
+      const json::object* a = AtriumCustom(kv.value());
+      if (a == nullptr || Str(*a, "kind") != out.kind || Str(*a, "id") != out.id) continue;
+      auto v = Version::Parse(Str(*a, "version"));
+      if (v.ok() && *v < new_version) {
+        earlier.push_back(
+            Earlier{*v, std::string(kv.key()), Str(*a, "version"),
+                    std::string(kv.value().as_object().at("hashes").at("sha256").as_string())});
+      }
+    }
   }
   std::sort(earlier.begin(), earlier.end(),
-            [](const auto& a, const auto& b) { return a.first > b.first; });
+            [](const Earlier& a, const Earlier& b) { return b.version < a.version; });
   if (earlier.size() > static_cast<size_t>(std::max(0, options.max_deltas))) {
     earlier.resize(static_cast<size_t>(std::max(0, options.max_deltas)));
   }
   json::array deltas;
-  for (const auto& [from, base_path] : earlier) {
-    const std::string from_text =
-        AtriumCustom(targets.at(base_path))->at("version").as_string().c_str();
-    const std::string base_sha(
-        targets.at(base_path).as_object().at("hashes").at("sha256").as_string());
+  for (const Earlier& e : earlier) {
+    const std::string& base_path = e.path;
+    const std::string& from_text = e.version_text;
+    const std::string& base_sha = e.sha256;
     const std::string base_file = StoredName(impl_->repo, base_path, base_sha);
     const std::string delta_path =
         out.kind + "/" + out.id + "-" + from_text + "-to-" + out.version + ".atd";
@@ -182,9 +230,13 @@ Result<ReleaseAddResult> ReleaseRepository::Add(const std::string& atb_path,
 Status ReleaseRepository::Remove(const std::string& kind, const std::string& id,
                                  const std::string& version, const std::string& reason) {
   if (reason.empty()) return MakeError(ErrorCode::kInvalidArgument, "a withdrawal needs a reason");
-  json::object& targets = impl_->staged["targets"].as_object();
   const std::string path = kind + "/" + id + "-" + version + ".atb";
-  json::value* t = targets.if_contains(path);
+  json::value* t = impl_->StagedTargets("targets").if_contains(path);
+  if (json::value* roles = impl_->staged.if_contains("roles"); t == nullptr && roles) {
+    for (auto& kv : roles->as_object()) {
+      if (t == nullptr && kv.value().is_object()) t = kv.value().as_object().if_contains(path);
+    }
+  }
   if (t == nullptr) {
     return MakeError(ErrorCode::kNotFound,
                      kind + "/" + id + "@" + version + " is not in the repository (" + path + ")");

@@ -66,7 +66,18 @@ struct ReleaseInitOptions {
   ReleaseRoleSetup timestamp{1, 1};
 };
 
+// A delegated targets role: an app team signs the packages under `paths`
+// with its own keys while the platform keeps root and the top-level targets
+// role. Delegated from the top-level targets role, in the order created.
+struct ReleaseDelegation {
+  std::string name;                // [a-z0-9._-], not a top-level role's name
+  std::vector<std::string> paths;  // TUF path patterns ('*' never matches '/')
+  bool terminating = false;        // a match here ends the search
+  ReleaseRoleSetup keys{1, 1};
+};
+
 struct ReleaseAddOptions {
+  std::string role;  // empty: the top-level targets role; else a delegated role
   std::string channel = "stable";
   int64_t rollout_micro_percent = 100'000'000;  // 100%
   std::string rollout_seed;                     // empty: "<kind>/<id>@<version>"
@@ -104,6 +115,7 @@ struct ReleaseRoleStatus {
 
 struct ReleaseTargetStatus {
   std::string path;
+  std::string role;  // "targets" or the delegated role that lists it
   std::string kind, id, version, channel, app_id;
   int64_t rollout_micro_percent = 0;
   uint64_t length = 0;
@@ -138,6 +150,9 @@ class ATRIUM_EXPORT ReleaseRepository {
 
   // Stages a package (.atb) as a target, with deltas from earlier versions.
   Result<ReleaseAddResult> Add(const std::string& atb_path, const ReleaseAddOptions& options);
+  // Creates a delegated role (its keys in the keys directory), staged: the
+  // next Publish signs it. kAlreadyExists for a role of that name.
+  Status Delegate(const ReleaseDelegation& delegation);
   // Marks `<kind>/<id>@<version>` withdrawn with `reason` (staged).
   Status Remove(const std::string& kind, const std::string& id, const std::string& version,
                 const std::string& reason);
