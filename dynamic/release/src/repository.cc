@@ -54,6 +54,8 @@ Result<std::string> OpenLock(const std::string& keys_dir, int& fd) {
   return path;
 }
 
+}  // namespace
+
 json::object MetaOf(int64_t version, const std::string& bytes) {
   json::object m;
   m["version"] = version;
@@ -72,8 +74,6 @@ json::object CommonSigned(const char* type, int64_t version, int64_t expires) {
   o["expires"] = tuf::FormatUtcTime(expires);
   return o;
 }
-
-}  // namespace
 
 Result<std::string> Sha256OfFile(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");

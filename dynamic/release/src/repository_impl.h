@@ -77,6 +77,10 @@ struct ReleaseRepository::Impl {
   boost::json::object& StagedTargets(const std::string& role);
 };
 
+// {"version", "length", "hashes": {"sha256"}} of a metadata file's bytes.
+boost::json::object MetaOf(int64_t version, const std::string& bytes);
+// The fields every role's signed part starts with.
+boost::json::object CommonSigned(const char* type, int64_t version, int64_t expires);
 // Lowercase hex SHA-256 of a file, read in chunks.
 Result<std::string> Sha256OfFile(const std::string& path);
 // Copies `from` to `to` atomically (temporary beside `to`, fsync, rename).

@@ -23,25 +23,6 @@ bool SafeRoleName(std::string_view s) {
   return true;
 }
 
-json::object CommonSigned(int64_t version, int64_t expires) {
-  json::object o;
-  o["_type"] = "targets";
-  o["spec_version"] = kSpecVersion;
-  o["version"] = version;
-  o["expires"] = tuf::FormatUtcTime(expires);
-  return o;
-}
-
-json::object MetaOf(int64_t version, const std::string& bytes) {
-  json::object m;
-  m["version"] = version;
-  m["length"] = static_cast<int64_t>(bytes.size());
-  json::object h;
-  h["sha256"] = tuf::Sha256Hex(bytes);
-  m["hashes"] = std::move(h);
-  return m;
-}
-
 }  // namespace
 
 json::object& ReleaseRepository::Impl::StagedTargets(const std::string& role) {
@@ -102,7 +83,8 @@ Result<json::object> ReleaseRepository::Impl::PublishRoles(const PublishedState&
       continue;
     }
     const int64_t version = it == published.roles.end() ? 1 : it->second.version + 1;
-    json::object s = CommonSigned(version, now + int64_t{86400} * options.targets_expires_days);
+    json::object s =
+        CommonSigned("targets", version, now + int64_t{86400} * options.targets_expires_days);
     s["targets"] = std::move(targets);
     ATRIUM_ASSIGN_OR_RETURN(auto signers, SignersOf(name));
     ATRIUM_ASSIGN_OR_RETURN(
