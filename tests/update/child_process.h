@@ -1,15 +1,17 @@
 // Child processes for the end-to-end tests of releases: run a command to
 // completion with its output captured, or keep a server process running
 // (its first stdout line read, e.g. the URL `atrium serve` prints) until the
-// test ends; a free loopback port and a bounded wait for a listener.
+// test ends; a free loopback port and a bounded wait for a file to appear.
 #ifndef ATRIUM_TESTS_UPDATE_CHILD_PROCESS_H_
 #define ATRIUM_TESTS_UPDATE_CHILD_PROCESS_H_
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,7 +20,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -116,21 +117,29 @@ inline uint16_t FreePort() {
   return ntohs(a.sin_port);
 }
 
-// Waits (bounded) until something accepts connections on the port.
-inline bool WaitForListener(uint16_t port) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool up = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    close(fd);
-    if (up) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+// Waits (bounded) until `path` exists, woken by inotify when a file in its
+// directory is written or moved in (nginx writes its pid file once its
+// listening sockets are open, so connections queue from then on).
+inline bool WaitForFile(const std::string& path, std::chrono::milliseconds timeout) {
+  const std::string dir = path.substr(0, path.rfind('/'));
+  const int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd < 0) return false;
+  inotify_add_watch(fd, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool found = access(path.c_str(), F_OK) == 0;
+  while (!found) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[4096];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    found = access(path.c_str(), F_OK) == 0;
   }
-  return false;
+  close(fd);
+  return found;
 }
 
 }  // namespace atrium::testing

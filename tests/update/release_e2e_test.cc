@@ -5,6 +5,7 @@
 // fee, a delta downloaded instead of the full package (counted in the
 // server's own log), and a withdrawn release disabled on the device.
 #include <boost/json.hpp>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,7 +25,7 @@ using testing::Ran;
 using testing::ReadFile;
 using testing::RunProcess;
 using testing::Server;
-using testing::WaitForListener;
+using testing::WaitForFile;
 
 class ReleaseE2eTest : public ::testing::Test {
  protected:
@@ -132,7 +133,8 @@ TEST_F(ReleaseE2eTest, UpdatesThroughNginx) {
   const char* nginx = fs::exists("/usr/sbin/nginx") ? "/usr/sbin/nginx" : "nginx";
   Server server;
   server.Start({nginx, "-c", conf, "-p", dir_});
-  ASSERT_TRUE(WaitForListener(port)) << ReadFile(dir_ + "/nginx-error.log");
+  ASSERT_TRUE(WaitForFile(dir_ + "/nginx.pid", std::chrono::seconds(30)))
+      << ReadFile(dir_ + "/nginx-error.log");
   UpdateRunWithdraw("http://127.0.0.1:" + std::to_string(port), "app-nginx");
   server.Stop();
   const std::string log = ReadFile(dir_ + "/nginx-access.log");
