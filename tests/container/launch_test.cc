@@ -48,7 +48,12 @@ TEST(LaunchTest, RunsTheStagesAndLoadsTheBundleBeforeItsFirstTask) {
   // greeter is lazy and has no task: still not loaded.
   EXPECT_FALSE(IsMapped("libfixture_greeter.so"));
   // prepare (boot) before paint (first_frame) before settle (idle); the
-  // executor task ran too (anywhere in between).
+  // executor task ran too (anywhere in between). It is not a startup task,
+  // so the pipeline finishing does not wait for it: wait on the main loop,
+  // which the task wakes when it is done.
+  ASSERT_TRUE((*c)->scheduler().RunMainLoopUntil(
+      [&] { return Order(**c).find("executor") != std::string::npos; }, std::chrono::seconds(60)))
+      << Order(**c);
   std::string order = Order(**c);
   EXPECT_LT(order.find("prepare"), order.find("paint")) << order;
   EXPECT_LT(order.find("paint"), order.find("settle")) << order;

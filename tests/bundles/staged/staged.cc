@@ -61,8 +61,16 @@ class Staged final : public atrium::BundleActivator {
     }
     auto io = ctx.executor("io");
     if (!io.ok()) return io.error();
-    atrium::Status s =
-        (*io)->Post([&ctx] { (void)Append(ctx, "executor"); }, atrium::TaskTraits{}.MayBlock());
+    auto main = ctx.executor("main");
+    if (!main.ok()) return main.error();
+    // The io task records itself, then reports back on the main loop (which
+    // is what wakes a host waiting there for it).
+    atrium::Status s = (*io)->Post(
+        [&ctx, main = *main] {
+          (void)Append(ctx, "executor");
+          (void)main->Post([] {});
+        },
+        atrium::TaskTraits{}.MayBlock());
     if (!s.ok()) return s;
     return (*io)->PostDelayed([&ctx] { (void)Append(ctx, "too-late"); }, std::chrono::minutes(10));
   }
