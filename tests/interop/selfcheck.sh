@@ -22,6 +22,7 @@ stop_server() {
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
+    exec 3<&-
   fi
 }
 cleanup() {
@@ -69,15 +70,17 @@ make_repo() {
 # serve <case>: (re)starts the server on $work/<case>/repo, sets $url.
 serve() {
   stop_server
-  : >"$work/$1/server.out"
-  node -e "$SERVER_JS" "$work/$1/repo" >"$work/$1/server.out" 2>>"$work/$1/requests.log" &
+  # The server's stdout is a pipe: its first line (the URL) is read as it
+  # comes, no polling.
+  rm -f "$work/$1/server.fifo"
+  mkfifo "$work/$1/server.fifo"
+  node -e "$SERVER_JS" "$work/$1/repo" >"$work/$1/server.fifo" 2>>"$work/$1/requests.log" &
   server_pid=$!
-  url=""
-  for _ in $(seq 100); do
-    url="$(sed -n '1s/^serving .* at \(http:[^ ]*\)$/\1/p' "$work/$1/server.out")"
-    [[ -n "$url" ]] && return 0
-    sleep 0.1
-  done
+  exec 3<"$work/$1/server.fifo"
+  local line=""
+  IFS= read -r -t 30 line <&3 || true
+  url="$(sed -n 's/^serving .* at \(http:[^ ]*\)$/\1/p' <<<"$line")"
+  [[ -n "$url" ]] && return 0
   echo "selfcheck: server for $1 did not start" >&2
   exit 1
 }
