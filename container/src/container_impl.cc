@@ -63,6 +63,11 @@ std::string QuickAppId(const std::string& json) {
   return IsValidBundleName(id) ? id : std::string();
 }
 
+const boost::json::value& ContainerImpl::AppDoc() {
+  if (!app_doc_) app_doc_ = QuickAppJson(app_json_);
+  return *app_doc_;
+}
+
 Status ContainerImpl::Init(ContainerOptions options) {
   std::error_code ec;
   fs::path app_dir = fs::absolute(options.app_dir, ec).lexically_normal();
@@ -106,7 +111,7 @@ Status ContainerImpl::Init(ContainerOptions options) {
         app_ = std::move(app).value();
         // The index keeps the core fields; the sections layers own come
         // from app.json itself (validated when the index was built from it).
-        if (const boost::json::value doc = QuickAppJson(app_json_); doc.is_object()) {
+        if (const boost::json::value& doc = AppDoc(); doc.is_object()) {
           for (const AppSectionInfo& section : RegisteredAppSections()) {
             if (const auto* v = doc.as_object().if_contains(section.name)) {
               app_.sections.emplace(section.name, boost::json::serialize(*v));
@@ -242,7 +247,7 @@ void ContainerImpl::DetachLayers() {
 void ContainerImpl::BeginGuardedLaunch(std::string store_trouble) {
   GuardedLaunchOptions options;
   options.data_dir = data_dir_;
-  const boost::json::value doc = QuickAppJson(app_json_);  // one parse for both reads
+  const boost::json::value& doc = AppDoc();  // parsed once per Open
   options.app_version = QuickString(doc, "version");
   options.store_trouble = std::move(store_trouble);
   options.on_hang = on_hang_;

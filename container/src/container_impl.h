@@ -33,6 +33,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -421,6 +422,10 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   std::string app_dir_;
   std::string data_dir_;
   std::string app_json_;
+  // app_json_ parsed once per Open, without validation (QuickAppJson): the
+  // sections layers own and the guard's settings read from it.
+  std::optional<boost::json::value> app_doc_;
+  const boost::json::value& AppDoc();
   mutable AppDescriptor app_;            // baseline filled lazily, see app()
   mutable bool baseline_loaded_ = true;  // false after the fast open path; guarded by lifecycle_mu_
 
