@@ -75,22 +75,6 @@ json::object CommonSigned(const char* type, int64_t version, int64_t expires) {
   return o;
 }
 
-Result<std::string> Sha256OfFile(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return internal::ErrnoError(path, "cannot open", errno);
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  unsigned char buf[64 * 1024];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) crypto_hash_sha256_update(&st, buf, n);
-  const bool failed = std::ferror(f) != 0;
-  std::fclose(f);
-  if (failed) return internal::ErrnoError(path, "cannot read", EIO);
-  unsigned char d[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, d);
-  return internal::HexOf(d, sizeof d);
-}
-
 Status CopyFileAtomically(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::create_directories(fs::path(to).parent_path(), ec);

@@ -81,8 +81,6 @@ struct ReleaseRepository::Impl {
 boost::json::object MetaOf(int64_t version, const std::string& bytes);
 // The fields every role's signed part starts with.
 boost::json::object CommonSigned(const char* type, int64_t version, int64_t expires);
-// Lowercase hex SHA-256 of a file, read in chunks.
-Result<std::string> Sha256OfFile(const std::string& path);
 // Copies `from` to `to` atomically (temporary beside `to`, fsync, rename).
 Status CopyFileAtomically(const std::string& from, const std::string& to);
 // A new ed25519 key written as <dir>/<name>.key (0600) and <name>.pub.

@@ -79,7 +79,7 @@ Result<ReleaseAddResult> ReleaseRepository::Add(const std::string& atb_path,
   }
   ATRIUM_ASSIGN_OR_RETURN(Version new_version, Version::Parse(out.version));
   out.target_path = out.kind + "/" + out.id + "-" + out.version + ".atb";
-  ATRIUM_ASSIGN_OR_RETURN(out.sha256, Sha256OfFile(atb_path));
+  ATRIUM_ASSIGN_OR_RETURN(out.sha256, tuf::Sha256OfFile(atb_path));
   out.length = info.file_size;
   const std::string role = options.role.empty() ? "targets" : options.role;
   if (role != "targets") {
@@ -184,7 +184,7 @@ Result<ReleaseAddResult> ReleaseRepository::Add(const std::string& atb_path,
     d.length = stats->delta_size;
     d.kept = stats->delta_size < out.length;
     if (d.kept) {
-      ATRIUM_ASSIGN_OR_RETURN(std::string dsha, Sha256OfFile(tmp));
+      ATRIUM_ASSIGN_OR_RETURN(std::string dsha, tuf::Sha256OfFile(tmp));
       ATRIUM_RETURN_IF_ERROR(CopyFileAtomically(tmp, StoredName(impl_->repo, delta_path, dsha)));
       json::object dc;
       json::object da;

@@ -3,11 +3,13 @@
 #include <sodium.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <ctime>
 #include <set>
 
 #include "atrium/base/field_reader.h"
+#include "atrium/base/file_util.h"
 #include "atrium/base/hex.h"
 #include "atrium/base/result_macros.h"
 #include "atrium/base/strict_json.h"
@@ -427,6 +429,22 @@ std::string FormatUtcTime(int64_t unix_seconds) {
 std::string Sha256Hex(std::string_view bytes) {
   unsigned char d[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  return internal::HexOf(d, sizeof d);
+}
+
+Result<std::string> Sha256OfFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return internal::ErrnoError(path, "cannot open", errno);
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  unsigned char buf[64 * 1024];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) crypto_hash_sha256_update(&st, buf, n);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return internal::ErrnoError(path, "cannot read", EIO);
+  unsigned char d[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, d);
   return internal::HexOf(d, sizeof d);
 }
 

@@ -153,8 +153,10 @@ Status VerifyThreshold(const Envelope& envelope, std::string_view role_name, con
 std::optional<int64_t> ParseUtcTime(std::string_view text);
 std::string FormatUtcTime(int64_t unix_seconds);
 
-// The SHA-256 (lowercase hex) of `bytes`.
+// The SHA-256 (lowercase hex) of `bytes`, and of the file at `path` (read
+// in chunks; kIo naming the file).
 std::string Sha256Hex(std::string_view bytes);
+Result<std::string> Sha256OfFile(const std::string& path);
 
 // Whether `path` is one a delegated role covers: a `paths` pattern matching
 // it segment by segment ('*' and '?' never match '/'), or a hash prefix of
