@@ -2,15 +2,7 @@
 // stack-request handler behind CaptureThreadStack, and the next launch's
 // parser and symbolizer. See atrium/crash_capture.h.
 //
-// Record layout, version 1 (host byte order; read back on the same device):
-//   0  char[4] magic "ATCR"     4  u32 version     8  u32 length (whole record)
-//   12 u32 crc32 of bytes [16, length)
-//   16 i32 signal   20 i32 si_code   24 u64 fault address   32 i32 pid   36 i32 tid
-//   40 i64 seconds  48 i64 nanoseconds  56 u32 flags  60 u16 frames  62 u16 modules
-//   64 thread[16]  80 bundle[96]  176 task[96]  272 artifact[96]  368 micro_app[64]
-//   432 what[128] (each NUL-terminated)
-//   560 frames: {u64 address, u64 offset, i32 module (-1 none), u32 zero} each
-//   then modules: {u64 load bias, char path[256]} each
+// The record layout: crash_record_format.h; the reader: crash_file.cc.
 #include "atrium/crash_capture.h"
 
 #include <cxxabi.h>
@@ -37,7 +29,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -46,39 +37,15 @@
 
 #include "atrium/guard/test_hooks.h"
 #include "atrium/thread_activity.h"
+#include "crash_file.h"
+#include "crash_record_format.h"
 
 namespace atrium {
 namespace {
 
-constexpr char kMagic[4] = {'A', 'T', 'C', 'R'};
-constexpr uint32_t kVersion = 1;
-constexpr size_t kHeaderSize = 16;
-constexpr size_t kThreadOff = 64, kBundleOff = 80, kTaskOff = 176, kArtifactOff = 272,
-                 kMicroAppOff = 368, kWhatOff = 432, kFixedSize = 560;
-constexpr size_t kThreadLen = 16, kTextLen = 96, kMicroAppLen = 64, kWhatLen = 128;
-constexpr size_t kFrameSize = 24, kPathLen = 256, kModuleSize = 8 + kPathLen;
-constexpr size_t kMaxRecord =
-    kFixedSize + kFrameSize * kMaxCrashFrames + kModuleSize * kMaxCrashModules;
-constexpr uint32_t kFlagForeground = 1, kFlagTerminate = 2, kFlagPartial = 4;
-constexpr uint32_t kKnownFlags = kFlagForeground | kFlagTerminate | kFlagPartial;
+using namespace crash_format;  // NOLINT: the layout constants
+
 constexpr int kSignals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
-
-constexpr std::array<uint32_t, 256> MakeCrcTable() {
-  std::array<uint32_t, 256> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[i] = c;
-  }
-  return t;
-}
-constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
-
-uint32_t Crc32(const unsigned char* p, size_t n) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) c = kCrcTable[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
 
 // ---- Module table: written outside the handler, read inside it. ----------
 // Two buffers; RefreshModules fills the inactive one under g_modules_mu and
@@ -133,6 +100,7 @@ void ForEachModule(Fn fn) {
 
 // ---- Handler state (all static, trivially constructed). -------------------
 int g_fd = -1;
+std::atomic<uint64_t> g_launch_id{0}, g_nonce{0};  // CrashBinding (Install, Bind)
 std::atomic<bool> g_installed{false};
 std::atomic<bool> g_foreground{false};
 std::atomic<pid_t> g_owner{0};  // tid of the thread writing the record
@@ -265,6 +233,8 @@ __attribute__((noinline)) void Capture(int signo, int code, uintptr_t fault, uin
   Put<int32_t>(36, static_cast<int32_t>(Tid()));
   Put<int64_t>(40, ts.tv_sec);
   Put<int64_t>(48, ts.tv_nsec);
+  Put<uint64_t>(kLaunchIdOff, g_launch_id.load(std::memory_order_relaxed));
+  Put<uint64_t>(kNonceOff, g_nonce.load(std::memory_order_relaxed));
   const ThreadActivity* a = CurrentThreadActivity();
   char name[17];
   ThreadNameOf(a, name);
@@ -511,30 +481,6 @@ CrashRecord StackRecord() {
   return r;
 }
 
-// ---- Parsing. --------------------------------------------------------------
-Error Corrupt(const std::string& path, uint64_t offset, std::string message) {
-  Error e = MakeError(ErrorCode::kCorrupt, std::move(message));
-  e.file = path;
-  e.offset = offset;
-  return e;
-}
-
-template <typename T>
-T Get(const std::string& b, size_t off) {
-  T v;
-  std::memcpy(&v, b.data() + off, sizeof(v));
-  return v;
-}
-
-// A NUL-terminated text field of `cap` bytes at `off`.
-bool GetText(const std::string& b, size_t off, size_t cap, std::string* out) {
-  const char* p = b.data() + off;
-  const void* nul = std::memchr(p, '\0', cap);
-  if (!nul) return false;
-  out->assign(p, static_cast<const char*>(nul));
-  return true;
-}
-
 std::string Basename(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -549,18 +495,17 @@ bool IsSystemModule(const std::string& base) {
 
 }  // namespace
 
-Status CrashCapture::Install(const std::string& crash_file_path) {
+Status CrashCapture::Install(const std::string& crash_file_path, CrashBinding binding) {
   if (g_installed.exchange(true)) {
     return MakeError(ErrorCode::kState, "crash capture is already installed");
   }
-  int fd = open(crash_file_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  Result<int> opened = internal::OpenCrashFileForRecords(crash_file_path);
+  if (!opened.ok()) {
     g_installed = false;
-    Error e =
-        MakeError(ErrorCode::kIo, std::string("cannot open crash file: ") + std::strerror(errno));
-    e.file = crash_file_path;
-    return e;
+    return opened.error();
   }
+  const int fd = *opened;
+  Bind(binding);
   g_fd = fd;
   RefreshModules();
   void* warm[4];
@@ -615,6 +560,11 @@ void CrashCapture::RefreshModules() {
   g_active_table.store(next, std::memory_order_release);
 }
 
+void CrashCapture::Bind(CrashBinding binding) {
+  g_launch_id.store(binding.launch_id, std::memory_order_relaxed);
+  g_nonce.store(binding.nonce, std::memory_order_relaxed);
+}
+
 void CrashCapture::SetForeground(bool foreground) { g_foreground.store(foreground); }
 
 Result<CrashRecord> CaptureThreadStack(pid_t tid, std::chrono::milliseconds timeout) {
@@ -667,131 +617,6 @@ void SetCrashHookForTesting(void (*hook)()) { g_hook.store(hook); }
 }  // namespace atrium::internal
 
 namespace atrium {
-
-Result<CrashRecord> ParseCrashRecord(const std::string& b, const std::string& path) {
-  const size_t size = b.size();
-  if (size == 0) {
-    Error e = MakeError(ErrorCode::kNotFound, "no crash recorded (empty crash file)");
-    e.file = path;
-    return e;
-  }
-  if (size < kHeaderSize) {
-    return Corrupt(path, size,
-                   "truncated at offset " + std::to_string(size) + ": expected a " +
-                       std::to_string(kHeaderSize) + "-byte header");
-  }
-  if (std::memcmp(b.data(), kMagic, 4) != 0) return Corrupt(path, 0, "bad magic (not ATCR)");
-  uint32_t version = Get<uint32_t>(b, 4);
-  if (version != kVersion) {
-    return Corrupt(path, 4, "unsupported version " + std::to_string(version));
-  }
-  uint32_t length = Get<uint32_t>(b, 8);
-  if (length < kFixedSize || length > kMaxRecord) {
-    return Corrupt(path, 8,
-                   "impossible record length " + std::to_string(length) + " (must be " +
-                       std::to_string(kFixedSize) + ".." + std::to_string(kMaxRecord) + ")");
-  }
-  if (size < length) {
-    return Corrupt(path, size,
-                   "truncated at offset " + std::to_string(size) + ": expected " +
-                       std::to_string(length) + " bytes");
-  }
-  if (size > length) {
-    return Corrupt(path, length, "trailing bytes after the record");
-  }
-  uint32_t stored = Get<uint32_t>(b, 12);
-  uint32_t computed =
-      Crc32(reinterpret_cast<const unsigned char*>(b.data()) + kHeaderSize, length - kHeaderSize);
-  if (stored != computed) {
-    char msg[96];
-    std::snprintf(msg, sizeof(msg), "checksum mismatch: stored %08x, computed %08x", stored,
-                  computed);
-    return Corrupt(path, 12, msg);
-  }
-
-  CrashRecord r;
-  r.signal = Get<int32_t>(b, 16);
-  r.code = Get<int32_t>(b, 20);
-  r.fault_address = Get<uint64_t>(b, 24);
-  r.pid = Get<int32_t>(b, 32);
-  r.tid = Get<int32_t>(b, 36);
-  r.time_sec = Get<int64_t>(b, 40);
-  r.time_nsec = Get<int64_t>(b, 48);
-  uint32_t flags = Get<uint32_t>(b, 56);
-  if (flags & ~kKnownFlags) return Corrupt(path, 56, "unknown flags " + std::to_string(flags));
-  r.foreground = flags & kFlagForeground;
-  r.from_terminate = flags & kFlagTerminate;
-  r.partial = flags & kFlagPartial;
-  if (r.signal <= 0 || r.signal >= 65) {
-    return Corrupt(path, 16, "invalid signal number " + std::to_string(r.signal));
-  }
-  size_t frames = Get<uint16_t>(b, 60);
-  size_t modules = Get<uint16_t>(b, 62);
-  if (frames > static_cast<size_t>(kMaxCrashFrames)) {
-    return Corrupt(path, 60, "too many frames: " + std::to_string(frames));
-  }
-  if (modules > static_cast<size_t>(kMaxCrashModules)) {
-    return Corrupt(path, 62, "too many modules: " + std::to_string(modules));
-  }
-  if (length != kFixedSize + kFrameSize * frames + kModuleSize * modules) {
-    return Corrupt(path, 8,
-                   "record length " + std::to_string(length) + " does not match " +
-                       std::to_string(frames) + " frames and " + std::to_string(modules) +
-                       " modules");
-  }
-  struct Field {
-    size_t off, cap;
-    std::string* out;
-    const char* name;
-  } fields[] = {{kThreadOff, kThreadLen, &r.thread, "thread"},
-                {kBundleOff, kTextLen, &r.bundle, "bundle"},
-                {kTaskOff, kTextLen, &r.task, "task"},
-                {kArtifactOff, kTextLen, &r.artifact, "artifact"},
-                {kMicroAppOff, kMicroAppLen, &r.micro_app, "micro_app"},
-                {kWhatOff, kWhatLen, &r.what, "what"}};
-  for (const Field& f : fields) {
-    if (!GetText(b, f.off, f.cap, f.out)) {
-      return Corrupt(path, f.off, std::string(f.name) + " is not NUL-terminated");
-    }
-  }
-  for (size_t i = 0; i < frames; ++i) {
-    size_t off = kFixedSize + kFrameSize * i;
-    CrashFrame f;
-    f.address = Get<uint64_t>(b, off);
-    f.offset = Get<uint64_t>(b, off + 8);
-    f.module = Get<int32_t>(b, off + 16);
-    if (f.module < -1 || f.module >= static_cast<int>(modules)) {
-      return Corrupt(path, off + 16,
-                     "frame " + std::to_string(i) + " names module " + std::to_string(f.module) +
-                         " of " + std::to_string(modules));
-    }
-    r.frames.push_back(f);
-  }
-  for (size_t m = 0; m < modules; ++m) {
-    size_t off = kFixedSize + kFrameSize * frames + kModuleSize * m;
-    CrashModule mod;
-    mod.base = Get<uint64_t>(b, off);
-    if (!GetText(b, off + 8, kPathLen, &mod.path) || mod.path.empty()) {
-      return Corrupt(path, off + 8, "module " + std::to_string(m) + " has no valid path");
-    }
-    r.modules.push_back(std::move(mod));
-  }
-  return r;
-}
-
-Result<CrashRecord> ReadCrashFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Error e = MakeError(ErrorCode::kNotFound, "no crash file");
-    e.file = path;
-    return e;
-  }
-  // Bounded read: one byte past the largest record is enough to reject it.
-  std::string bytes(kMaxRecord + 1, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  bytes.resize(static_cast<size_t>(in.gcount()));
-  return ParseCrashRecord(bytes, path);
-}
 
 namespace {
 

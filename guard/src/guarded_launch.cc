@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "atrium/base/log.h"
+#include "crash_file.h"
 #include "launch_log.h"
 #include "watchdog.h"
 
@@ -169,8 +170,15 @@ std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options
     }
   }
   if (g->options_.install_crash_capture) {
-    Status installed = CrashCapture::Install(CrashFilePath(g->options_.data_dir));
-    if (!installed.ok() && installed.error().code != ErrorCode::kState) {
+    CrashBinding binding;
+    binding.launch_id = static_cast<uint64_t>(g->launch_id_);
+    if (g->log_ != nullptr) {
+      if (auto nonce = g->log_->CrashNonce(); nonce.ok()) binding.nonce = *nonce;
+    }
+    Status installed = CrashCapture::Install(CrashFilePath(g->options_.data_dir), binding);
+    if (!installed.ok() && installed.error().code == ErrorCode::kState) {
+      CrashCapture::Bind(binding);  // installed by an earlier launch of this process
+    } else if (!installed.ok()) {
       Log(LogLevel::kError, "",
           "launch guard: crash capture not installed: " + installed.error().ToString());
     }
@@ -218,10 +226,41 @@ void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
     if (log_ != nullptr) (void)log_->CloseStaleLaunches();
     return;
   }
+  if (!crash.ok() && crash.error().code == ErrorCode::kIo) {
+    // Not a regular file (a FIFO, a symlink, a directory...): unread, so no
+    // evidence of a crash. Set aside; Install makes a new one.
+    std::string what = "set aside crash.rec as crash.rec.rejected: " + crash.error().ToString();
+    if (std::string failed = MoveCrashFileAside(path, ".rejected"); !failed.empty()) {
+      what += " (" + failed + ")";
+    }
+    Record(0, what, "the crash file must be a regular file of this data directory");
+    if (log_ != nullptr) (void)log_->CloseStaleLaunches();
+    return;
+  }
   if (log_ == nullptr) return;  // safe mode: nowhere to record it
   auto previous = log_->Recent(1);
   std::optional<LaunchRecord> last;
   if (previous.ok() && !previous->empty()) last = previous->front();
+  if (crash.ok()) {
+    // Bound to this data dir's last launch, or not evidence against it.
+    auto nonce = log_->CrashNonce();
+    const bool ours = nonce.ok() && crash->nonce == *nonce && last &&
+                      crash->launch_id == static_cast<uint64_t>(last->id);
+    if (!ours) {
+      std::string what =
+          "ignored a crash record of launch " + std::to_string(crash->launch_id) + " of " +
+          (nonce.ok() && crash->nonce == *nonce ? std::string("this data directory")
+                                                : "another data directory") +
+          " (the last launch here is " + (last ? std::to_string(last->id) : std::string("none")) +
+          "); kept as crash.rec.foreign";
+      if (std::string failed = MoveCrashFileAside(path, ".foreign"); !failed.empty()) {
+        what += " (" + failed + ")";
+      }
+      Record(0, what, "a crash record counts only for the launch that wrote it");
+      (void)log_->CloseStaleLaunches();
+      return;
+    }
+  }
   // The previous launch's artifacts and their directories (to blame frames).
   std::vector<ArtifactRef> artifacts = last ? last->active_artifacts : std::vector<ArtifactRef>{};
   std::vector<std::string> dirs;
@@ -238,8 +277,7 @@ void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
   if (!crash.ok()) {
     // Unreadable (torn, truncated, tampered): the launch still crashed.
     const std::string reason = "crash record unreadable: " + crash.error().ToString();
-    std::error_code ec;
-    fs::rename(path, path + ".corrupt", ec);
+    (void)MoveCrashFileAside(path, ".corrupt");
     if (last && last->outcome == LaunchOutcome::kRunning) {
       (void)log_->CloseStaleLaunches(StaleCrash{reason, std::nullopt, ""});
     }

@@ -1,5 +1,7 @@
 #include "launch_log.h"
 
+#include <sys/random.h>
+
 #include <boost/json.hpp>
 #include <utility>
 
@@ -161,6 +163,29 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
     if (Status s = tx.Commit(); !s.ok()) return s.error();
   }
   return std::unique_ptr<LaunchLog>(new LaunchLog(std::move(db), std::move(options)));
+}
+
+Result<uint64_t> LaunchLog::CrashNonce() {
+  std::lock_guard<std::mutex> lock(mu_);
+  SqliteDb::WriteTransaction tx(db_.get());
+  if (Status s = tx.Begin(); !s.ok()) return s.error();
+  {
+    Statement read(db_->handle(), "SELECT value FROM guard_meta WHERE key = 'crash_nonce'");
+    const int rc = read.Step();
+    if (rc == SQLITE_ROW) return static_cast<uint64_t>(read.Int(0));
+    if (rc != SQLITE_DONE) return db_->SqlError(rc, "reading the crash nonce");
+  }
+  uint64_t nonce = 0;
+  while (nonce == 0) {
+    if (getrandom(&nonce, sizeof nonce, 0) != static_cast<ssize_t>(sizeof nonce)) {
+      return MakeError(ErrorCode::kIo, "no random bytes for the crash nonce");
+    }
+  }
+  Statement insert(db_->handle(), "INSERT INTO guard_meta VALUES('crash_nonce', ?1)");
+  insert.Bind(1, static_cast<int64_t>(nonce));
+  if (Status s = db_->Run(insert, "storing the crash nonce"); !s.ok()) return s.error();
+  if (Status s = tx.Commit(); !s.ok()) return s.error();
+  return nonce;
 }
 
 Result<int64_t> LaunchLog::BeginLaunch(const std::string& app_version,

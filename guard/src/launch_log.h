@@ -3,7 +3,8 @@
 // The artifact store owns state.db and its schema (PRAGMA user_version and its
 // tables); the launch log shares the file but only creates and touches its own
 // tables, with its own schema version in guard_meta:
-//   guard_meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'schema_version' = 2
+//   guard_meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'schema_version' = 2,
+//            'crash_nonce' (random, made on first use; CrashBinding)
 //   launches(id, started_ms, ended_ms, app_version, artifacts JSON, outcome,
 //            reason, blamed_kind, blamed_id, blamed_version,
 //            level, crashed_after_good, crash_signature)          -- v2 added the last 3
@@ -107,6 +108,10 @@ class LaunchLog {
   Result<StoredCrashReport> AddCrashReport(StoredCrashReport report);
   // The newest `n` crash reports, newest first.
   Result<std::vector<StoredCrashReport>> RecentCrashReports(int n);
+
+  // This data directory's random crash-record nonce (guard_meta
+  // 'crash_nonce'), made on first use; see CrashBinding.
+  Result<uint64_t> CrashNonce();
 
   Status RecordAction(int level, const std::string& what, const std::string& why);
   // The newest `n` actions, newest first.

@@ -54,6 +54,7 @@ struct ChildOptions {
   bool foreground = true;
   std::string artifact;
   void (*hook)() = nullptr;
+  CrashBinding binding;
 };
 
 ChildOptions Background() {
@@ -78,7 +79,7 @@ int RunCrashChild(void (*crash)(), const std::string& file, const ChildOptions& 
   pid_t pid = fork();
   if (pid == 0) {
     alarm(20);  // a hang in the handler dies with SIGALRM
-    if (!CrashCapture::Install(file).ok()) _exit(90);
+    if (!CrashCapture::Install(file, opts.binding).ok()) _exit(90);
     CrashCapture::SetForeground(opts.foreground);
     internal::SetCrashHookForTesting(opts.hook);
     SetCurrentThreadName("crashy-main");
@@ -181,6 +182,15 @@ CrashRecord ExpectCrash(void (*crash)(), int signo, const std::string& name,
   }
   EXPECT_TRUE(in_exe);
   return rec;
+}
+
+TEST(CrashCaptureTest, TheRecordCarriesTheLaunchItWasInstalledFor) {
+  SKIP_UNDER_SANITIZERS();
+  ChildOptions opts;
+  opts.binding = {42, 0x0123456789abcdefull};
+  CrashRecord rec = ExpectCrash(CrashSegvA, SIGSEGV, "bound", opts);
+  EXPECT_EQ(rec.launch_id, 42u);
+  EXPECT_EQ(rec.nonce, 0x0123456789abcdefull);
 }
 
 TEST(CrashCaptureTest, SegvRecordsFaultAddressAndActivity) {
@@ -510,190 +520,6 @@ TEST(CaptureThreadStackTest, ThreadThatDoesNotAnswerTimesOutAndLaterCapturesWork
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->tid, blocked.tid());
   EXPECT_NE(BlockedFrame(*r), nullptr);
-}
-
-// ---- Parser ----------------------------------------------------------------
-
-uint32_t TestCrc32(const unsigned char* p, size_t n) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) {
-    c ^= p[i];
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-  }
-  return c ^ 0xFFFFFFFFu;
-}
-
-void Reseal(std::string* b) {
-  uint32_t crc = TestCrc32(reinterpret_cast<const unsigned char*>(b->data()) + 16, b->size() - 16);
-  std::memcpy(b->data() + 12, &crc, 4);
-}
-
-template <typename T>
-void Poke(std::string* b, size_t off, T v) {
-  std::memcpy(b->data() + off, &v, sizeof(v));
-}
-
-// A valid record with 2 frames (one in module 0) and 1 module, built by hand.
-std::string HandMadeRecord() {
-  std::string b(560 + 2 * 24 + 264, '\0');
-  std::memcpy(b.data(), "ATCR", 4);
-  Poke<uint32_t>(&b, 4, 1);
-  Poke<uint32_t>(&b, 8, static_cast<uint32_t>(b.size()));
-  Poke<int32_t>(&b, 16, SIGSEGV);
-  Poke<uint64_t>(&b, 24, 0x1234);
-  Poke<uint32_t>(&b, 56, 1);  // foreground
-  Poke<uint16_t>(&b, 60, 2);
-  Poke<uint16_t>(&b, 62, 1);
-  std::memcpy(b.data() + 80, "com.test.crashy", 15);
-  Poke<uint64_t>(&b, 560, 0x7f0000001000);
-  Poke<uint64_t>(&b, 568, 0x1000);
-  Poke<int32_t>(&b, 576, 0);
-  Poke<uint64_t>(&b, 584, 0x5555);
-  Poke<int32_t>(&b, 600, -1);
-  Poke<uint64_t>(&b, 608, 0x7f0000000000);
-  std::memcpy(b.data() + 616, "/opt/app/bundles/libcrashy.so", 29);
-  Reseal(&b);
-  return b;
-}
-
-TEST(CrashFileTest, HandMadeRecordParses) {
-  auto r = ParseCrashRecord(HandMadeRecord(), "crash.bin");
-  ASSERT_TRUE(r.ok()) << r.error().ToString();
-  EXPECT_EQ(r->signal, SIGSEGV);
-  EXPECT_EQ(r->fault_address, 0x1234u);
-  EXPECT_TRUE(r->foreground);
-  EXPECT_EQ(r->bundle, "com.test.crashy");
-  ASSERT_EQ(r->frames.size(), 2u);
-  EXPECT_EQ(r->frames[0].module, 0);
-  EXPECT_EQ(r->frames[0].offset, 0x1000u);
-  EXPECT_EQ(r->frames[1].module, -1);
-  ASSERT_EQ(r->modules.size(), 1u);
-  CrashReport report = Symbolize(*r, {"/opt/app/bundles"});
-  EXPECT_TRUE(report.frames[0].bundle_library);
-  EXPECT_EQ(report.frames[0].module, "/opt/app/bundles/libcrashy.so");
-  EXPECT_FALSE(report.frames[1].bundle_library);
-  // The signature does not depend on where modules were loaded.
-  CrashRecord moved = *r;
-  moved.modules[0].base += 0x10000;
-  moved.frames[0].address += 0x10000;
-  EXPECT_EQ(CrashSignature(moved), CrashSignature(*r));
-  moved.frames[0].offset += 4;
-  EXPECT_NE(CrashSignature(moved), CrashSignature(*r));
-}
-
-TEST(CrashFileTest, EmptyOrMissingFileIsNoCrash) {
-  std::string file = TempPath("empty");
-  std::ofstream(file).close();
-  auto r = ReadCrashFile(file);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kNotFound);
-  auto missing = ReadCrashFile(TempPath("does_not_exist"));
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
-}
-
-TEST(CrashFileTest, TruncatedAtEveryOffset) {
-  const std::string full = HandMadeRecord();
-  for (size_t n = 1; n < full.size(); ++n) {
-    auto r = ParseCrashRecord(full.substr(0, n), "crash.bin");
-    ASSERT_FALSE(r.ok()) << n;
-    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
-    if (n >= 12) {  // the length field is readable
-      EXPECT_EQ(r.error().offset, n);
-      EXPECT_NE(r.error().message.find("truncated at offset " + std::to_string(n)),
-                std::string::npos)
-          << r.error().message;
-      EXPECT_EQ(r.error().file, "crash.bin");
-    }
-  }
-}
-
-TEST(CrashFileTest, TruncatedFileOnDisk) {
-  std::string file = TempPath("truncated");
-  std::string b = HandMadeRecord();
-  std::ofstream(file, std::ios::binary) << b.substr(0, 40);
-  auto r = ReadCrashFile(file);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().ToString(),
-            file + ":@40: truncated at offset 40: expected " + std::to_string(b.size()) + " bytes");
-}
-
-TEST(CrashFileTest, EveryFlippedByteIsDetected) {
-  const std::string full = HandMadeRecord();
-  for (size_t i = 0; i < full.size(); ++i) {
-    std::string b = full;
-    b[i] = static_cast<char>(b[i] ^ 0x5a);
-    auto r = ParseCrashRecord(b, "crash.bin");
-    ASSERT_FALSE(r.ok()) << i;
-    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
-    if (i >= 16) {
-      EXPECT_NE(r.error().message.find("checksum mismatch"), std::string::npos);
-    }
-  }
-}
-
-TEST(CrashFileTest, HeaderErrorsArePrecise) {
-  std::string b = HandMadeRecord();
-  b[0] = 'X';
-  auto magic = ParseCrashRecord(b, "f");
-  ASSERT_FALSE(magic.ok());
-  EXPECT_EQ(magic.error().offset, 0u);
-  EXPECT_NE(magic.error().message.find("magic"), std::string::npos);
-
-  b = HandMadeRecord();
-  Poke<uint32_t>(&b, 4, 7);
-  auto version = ParseCrashRecord(b, "f");
-  ASSERT_FALSE(version.ok());
-  EXPECT_EQ(version.error().offset, 4u);
-  EXPECT_EQ(version.error().message, "unsupported version 7");
-
-  for (uint32_t len : {0u, 100u, 0xFFFFFFFFu, 1u << 20}) {
-    b = HandMadeRecord();
-    Poke<uint32_t>(&b, 8, len);
-    auto r = ParseCrashRecord(b, "f");
-    ASSERT_FALSE(r.ok()) << len;
-    EXPECT_EQ(r.error().offset, 8u) << r.error().message;
-  }
-
-  b = HandMadeRecord() + "extra";
-  auto trailing = ParseCrashRecord(b, "f");
-  ASSERT_FALSE(trailing.ok());
-  EXPECT_EQ(trailing.error().offset, HandMadeRecord().size());
-}
-
-TEST(CrashFileTest, InconsistentBodyWithValidChecksum) {
-  struct Case {
-    size_t off;
-    std::function<void(std::string*)> edit;
-  } cases[] = {
-      {8, [](std::string* b) { Poke<uint16_t>(b, 60, 3); }},     // frame count vs length
-      {60, [](std::string* b) { Poke<uint16_t>(b, 60, 999); }},  // absurd frame count
-      {62, [](std::string* b) { Poke<uint16_t>(b, 62, 999); }},  // absurd module count
-      {576, [](std::string* b) { Poke<int32_t>(b, 576, 1); }},   // module out of range
-      {576, [](std::string* b) { Poke<int32_t>(b, 576, -5); }},
-      {80, [](std::string* b) { std::memset(b->data() + 80, 'a', 96); }},   // no NUL
-      {616, [](std::string* b) { std::memset(b->data() + 616, 0, 256); }},  // empty path
-      {56, [](std::string* b) { Poke<uint32_t>(b, 56, 0x100); }},           // unknown flag
-      {16, [](std::string* b) { Poke<int32_t>(b, 16, 0); }},                // no signal
-  };
-  for (const Case& c : cases) {
-    std::string b = HandMadeRecord();
-    c.edit(&b);
-    Reseal(&b);
-    auto r = ParseCrashRecord(b, "f");
-    ASSERT_FALSE(r.ok()) << c.off;
-    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
-    EXPECT_EQ(r.error().offset, c.off) << r.error().message;
-  }
-}
-
-TEST(CrashFileTest, OversizedFileIsRejected) {
-  std::string file = TempPath("huge");
-  std::ofstream(file, std::ios::binary) << HandMadeRecord() << std::string(1 << 20, 'x');
-  auto r = ReadCrashFile(file);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
-  EXPECT_EQ(r.error().offset, HandMadeRecord().size());
 }
 
 // Frames of a module not loaded in this process are named from the file's

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -429,8 +431,10 @@ class GuardE2eTest : public ::testing::Test {
   // Checks a crash that the guard answers by disabling the update at once:
   // `exit` on the first launch, good at level 1 on the next.
   void CheckForegroundCrash(const std::string& package, const std::string& version, int sig,
-                            const char* sig_name) {
-    ASSERT_NO_FATAL_FAILURE(FirstLaunchAndMarker());
+                            const char* sig_name, bool first_launch = true) {
+    if (first_launch) {
+      ASSERT_NO_FATAL_FAILURE(FirstLaunchAndMarker());
+    }
     ASSERT_NO_FATAL_FAILURE(Install(package));
     std::vector<Launch> seq = LaunchUntilGood();
     SCOPED_TRACE(Trace());
@@ -477,6 +481,28 @@ TEST_F(GuardE2eTest, SegvInStartupTaskDisablesTheUpdate) {
 
 TEST_F(GuardE2eTest, AbortInStartupTaskDisablesTheUpdate) {
   CheckForegroundCrash("bill-abort", "1.1.2", SIGABRT, "SIGABRT");
+}
+
+// Before: crash.rec as a FIFO hung every start, as a dangling symlink made a
+// file at its target, as a directory switched capture off on every launch.
+TEST_F(GuardE2eTest, ACrashFileThatIsNotAFileNeitherHangsNorTurnsCaptureOff) {
+  ASSERT_NO_FATAL_FAILURE(FirstLaunchAndMarker());
+  const std::string rec = data_ + "/crash.rec", outside = root_ + "/outside.rec";
+  const std::pair<const char*, std::function<void()>> cases[] = {
+      {"fifo", [&] { ASSERT_EQ(mkfifo(rec.c_str(), 0600), 0); }},
+      {"dangling symlink", [&] { fs::create_symlink(outside, rec); }},
+      {"directory", [&] { fs::create_directories(rec + "/sub"); }},
+  };
+  for (const auto& [name, make] : cases) {
+    fs::remove_all(rec);
+    make();
+    ExpectNormalLaunch(name);  // exit 0, level 0, good: no hang, no strike
+    EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(rec))) << name;
+    EXPECT_TRUE(fs::exists(fs::symlink_status(rec + ".rejected"))) << name;
+  }
+  EXPECT_FALSE(fs::exists(outside));
+  // Capture is on: a real crash is recorded, blamed and recovered from.
+  CheckForegroundCrash("bill-segv", "1.1.1", SIGSEGV, "SIGSEGV", /*first_launch=*/false);
 }
 
 TEST_F(GuardE2eTest, HungMainLoopIsRecordedAndTheUpdateDisabled) {

@@ -24,6 +24,7 @@
 #include "atrium/hotpatch.h"
 #include "atrium/launch_guard.h"
 #include "atrium/private_store.h"
+#include "crash_record_bytes.h"
 #include "guard_test_util.h"
 #include "launch_log.h"
 #include "patch_package.h"
@@ -406,27 +407,14 @@ TEST_F(HotpatchRecoveryTest, AChangedInstalledPatchIsRefusedBeforeItRuns) {
 
 // ---- A partial crash record --------------------------------------------------
 
-uint32_t Crc32(const unsigned char* p, size_t n) {
-  uint32_t c = 0xFFFFFFFFu;
-  for (size_t i = 0; i < n; ++i) {
-    c ^= p[i];
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-  }
-  return c ^ 0xFFFFFFFFu;
-}
-
-template <typename T>
-void Poke(std::string* b, size_t off, T v) {
-  std::memcpy(b->data() + off, &v, sizeof(v));
-}
-
-// A valid record (layout: guard/src/crash_capture.cc) of a foreground
-// SIGSEGV whose handler crashed before it wrote frames: the partial flag,
-// no frames, no modules.
-std::string PartialRecord() {
-  std::string b(560, '\0');
+// A valid record (layout: guard/src/crash_record_format.h) of a foreground
+// SIGSEGV of launch `launch_id` whose handler crashed before it wrote
+// frames: the partial flag, no frames, no modules.
+std::string PartialRecord(int64_t launch_id, uint64_t nonce) {
+  using testing::Poke;
+  std::string b(576, '\0');
   std::memcpy(b.data(), "ATCR", 4);
-  Poke<uint32_t>(&b, 4, 1);
+  Poke<uint32_t>(&b, 4, 2);
   Poke<uint32_t>(&b, 8, static_cast<uint32_t>(b.size()));
   Poke<int32_t>(&b, 16, SIGSEGV);
   Poke<int32_t>(&b, 20, 1);  // SEGV_MAPERR
@@ -437,8 +425,9 @@ std::string PartialRecord() {
   std::memcpy(b.data() + 64, "main", 4);
   std::memcpy(b.data() + 80, "com.test.staged", 15);
   std::memcpy(b.data() + 176, "com.test.staged:prepare", 23);
-  const uint32_t crc = Crc32(reinterpret_cast<const unsigned char*>(b.data()) + 16, b.size() - 16);
-  Poke<uint32_t>(&b, 12, crc);
+  Poke<uint64_t>(&b, testing::kRecLaunchId, static_cast<uint64_t>(launch_id));
+  Poke<uint64_t>(&b, testing::kRecNonce, nonce);
+  testing::Reseal(&b);
   return b;
 }
 
@@ -453,9 +442,11 @@ TEST(GuardRecoveryTest, APartialCrashRecordEndsTheLaunchAsCrashed) {
     auto id = (*log)->BeginLaunch("1.0.0", {});
     ASSERT_TRUE(id.ok()) << id.error().ToString();
     crashed_id = *id;
+    auto nonce = (*log)->CrashNonce();
+    ASSERT_TRUE(nonce.ok()) << nonce.error().ToString();
+    std::ofstream(app.data_dir() + "/crash.rec", std::ios::binary | std::ios::trunc)
+        << PartialRecord(crashed_id, *nonce);
   }
-  std::ofstream(app.data_dir() + "/crash.rec", std::ios::binary | std::ios::trunc)
-      << PartialRecord();
   // The report says the handler never wrote the frames.
   const std::string summary =
       "SIGSEGV at 0x10 in com.test.staged:prepare (thread main) (partial record: the crash "

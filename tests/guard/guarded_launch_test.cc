@@ -7,16 +7,19 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/launch_guard.h"
 #include "atrium/private_store.h"
+#include "crash_record_bytes.h"
 #include "guard_test_util.h"
 #include "launch_log.h"
 
@@ -227,10 +230,80 @@ TEST(GuardedLaunchTest, AGarbageCrashFileIsACrashWithAClearReason) {
 TEST(GuardedLaunchTest, ATruncatedCrashFileIsACrashWithAClearReason) {
   // A header that promises more than the file holds.
   std::string bytes = "ATCR";
-  bytes += std::string("\x01\x00\x00\x00", 4);  // version 1
+  bytes += std::string("\x02\x00\x00\x00", 4);  // version 2
   bytes += std::string("\x00\x10\x00\x00", 4);  // length 4096
   bytes += std::string(20, '\0');
   CorruptCrashFileCase(bytes, "offset");
+}
+
+// A killed launch (still "running") and `bytes` at crash.rec; returns the
+// killed launch's id and the data dir's crash nonce.
+std::pair<int64_t, uint64_t> KilledLaunchWithCrashFile(const TestApp& app,
+                                                       const std::function<void()>& put) {
+  EXPECT_EQ(Launch(app, true), 0);
+  auto log = internal::LaunchLog::Open(app.data_dir() + "/state.db");
+  EXPECT_TRUE(log.ok());
+  if (!log.ok()) return {0, 0};
+  auto id = (*log)->BeginLaunch("1.0.0", {});
+  auto nonce = (*log)->CrashNonce();
+  EXPECT_TRUE(id.ok() && nonce.ok());
+  fs::remove(app.data_dir() + "/crash.rec");
+  put();
+  return {id.ok() ? *id : 0, nonce.ok() ? *nonce : 0};
+}
+
+bool HasAction(const LaunchHistory& h, const std::string& text) {
+  for (const GuardAction& a : h.actions) {
+    if (a.what.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Before: a crash.rec copied from another data dir (or left from an older
+// launch) was attached to the last launch as its crash.
+TEST(GuardedLaunchTest, ACrashRecordOfAnotherDataDirOrLaunchIsReportedAndIgnored) {
+  struct Case {
+    const char* name;
+    int64_t id_delta;
+    bool same_nonce;
+    LaunchOutcome expect;
+  } cases[] = {{"another data dir", 0, false, LaunchOutcome::kKilledBeforeMark},
+               {"an older launch", -1, true, LaunchOutcome::kKilledBeforeMark},
+               {"this launch", 0, true, LaunchOutcome::kCrashed}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TestApp app({"greeter", "staged"}, "greeter");
+    const std::string rec = app.data_dir() + "/crash.rec";
+    std::string bytes;
+    auto [id, nonce] = KilledLaunchWithCrashFile(app, [&] {});
+    bytes = testing::HandMadeRecord(static_cast<uint64_t>(id + c.id_delta),
+                                    c.same_nonce ? nonce : nonce ^ 0x5a5a);
+    std::ofstream(rec, std::ios::binary) << bytes;
+    EXPECT_EQ(Launch(app, true), 1);
+    LaunchHistory h = History(app);
+    ASSERT_GE(h.launches.size(), 2u);
+    EXPECT_EQ(h.launches[1].id, id);
+    EXPECT_EQ(h.launches[1].outcome, c.expect) << h.launches[1].reason;
+    const bool ignored = c.expect != LaunchOutcome::kCrashed;
+    EXPECT_EQ(HasAction(h, "ignored a crash record of launch " + std::to_string(id + c.id_delta) +
+                               " of " +
+                               (c.same_nonce ? "this data directory" : "another data directory")),
+              ignored);
+    EXPECT_EQ(fs::exists(rec + ".foreign"), ignored);
+  }
+}
+
+// Before: a FIFO at crash.rec hung every start (a blocking open).
+TEST(GuardedLaunchTest, ACrashFileThatIsAFifoIsSetAsideWithoutWaiting) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  const std::string rec = app.data_dir() + "/crash.rec";
+  KilledLaunchWithCrashFile(app, [&] { ASSERT_EQ(mkfifo(rec.c_str(), 0600), 0); });
+  EXPECT_EQ(Launch(app, true), 1);  // the killed launch: level 1, no crash
+  LaunchHistory h = History(app);
+  ASSERT_GE(h.launches.size(), 2u);
+  EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kKilledBeforeMark);
+  EXPECT_TRUE(HasAction(h, "crash file is a FIFO (not read)"));
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(rec + ".rejected")));
 }
 
 TEST(GuardedLaunchTest, ADamagedStateDbStartsTheAppInSafeModeAndSaysWhy) {

@@ -70,8 +70,10 @@ struct CrashRecord {
   int64_t time_sec = 0;  // CLOCK_REALTIME
   int64_t time_nsec = 0;
   bool foreground = false;
-  bool from_terminate = false;                            // std::terminate (recorded as SIGABRT)
-  bool partial = false;                                   // handler did not finish: no backtrace
+  bool from_terminate = false;  // std::terminate (recorded as SIGABRT)
+  bool partial = false;         // handler did not finish: no backtrace
+  uint64_t launch_id = 0;       // CrashBinding of the process that wrote it
+  uint64_t nonce = 0;
   std::string thread, bundle, task, artifact, micro_app;  // artifact: "kind:id"
   std::string what;                // std::terminate: exception type and what(), if any
   std::vector<CrashFrame> frames;  // frames[0] is the faulting PC when known
@@ -96,13 +98,31 @@ struct CrashReport {
   std::string signature;  // CrashSignature(record)
 };
 
+// What ties a crash record to the launch that wrote it: the launch guard's
+// id of the launch and a random number of its data directory (kept in
+// state.db). The next launch ignores, and reports, a record whose binding is
+// not its data dir's last launch: a crash file copied from another data dir
+// or left from an older launch is not evidence against this one.
+struct CrashBinding {
+  uint64_t launch_id = 0;
+  uint64_t nonce = 0;
+};
+
 class ATRIUM_EXPORT CrashCapture {
  public:
   // Opens (creating, truncating) `crash_file_path`, snapshots the module
   // table, warms up backtrace(), gives the calling thread an alternate
-  // signal stack and installs the signal and terminate handlers. A second
-  // call fails with kState.
-  static Status Install(const std::string& crash_file_path);
+  // signal stack and installs the signal and terminate handlers. Records
+  // carry `binding`. The path must be a regular file with one link, or
+  // absent: a symlink (never followed), FIFO, directory, device or a hard
+  // link is renamed to "<path>.rejected" and a new file created in its place.
+  // A second call fails with kState.
+  static Status Install(const std::string& crash_file_path, CrashBinding binding = {});
+
+  // The binding of records written from now on: a later launch in a
+  // process whose capture is already installed (its records go to the file
+  // Install opened; a reader of another data dir ignores them as foreign).
+  static void Bind(CrashBinding binding);
 
   // Gives the calling thread an alternate signal stack (so a stack overflow
   // can be recorded) and allocates its ThreadActivity. Scheduler threads
@@ -133,7 +153,10 @@ class ATRIUM_EXPORT CrashCapture {
 ATRIUM_EXPORT Result<CrashRecord> CaptureThreadStack(pid_t tid, std::chrono::milliseconds timeout);
 
 // Parses a crash file strictly. An empty or missing file is kNotFound (no
-// crash); anything malformed is kCorrupt with the file and byte offset.
+// crash); anything malformed is kCorrupt with the file and byte offset. A
+// path that is not a regular file with one link (a symlink, which is not
+// followed; a FIFO, which is never waited on; a directory; a hard link) is
+// kIo, unread: no evidence of a crash.
 ATRIUM_EXPORT Result<CrashRecord> ReadCrashFile(const std::string& path);
 // Same, over bytes already in memory (`path` only names them in errors).
 ATRIUM_EXPORT Result<CrashRecord> ParseCrashRecord(const std::string& bytes,
