@@ -315,6 +315,10 @@ void PrintLaunch(atrium::StartupPipeline& p) {
                   t.over_budget ? "over budget " : "", t.error.c_str());
     }
   }
+  for (const atrium::FailedBundle& f : p.FailedBundles()) {
+    std::printf("isolated bundle %s: %s (the launch went on without it)\n", f.bundle.c_str(),
+                f.reason.c_str());
+  }
   std::string path;
   for (const auto& id : p.StaticCriticalPath()) path += (path.empty() ? "" : " -> ") + id;
   std::printf("critical path (by weight): %s\n", path.c_str());

@@ -8,6 +8,17 @@ namespace atrium::internal {
 
 Status BundleContextImpl::RegisterStartupTask(std::string_view id, std::function<Status()> run) {
   if (!run) return MakeError(ErrorCode::kInvalidArgument, "empty startup task handler");
+  if (std::find(declared_tasks_.begin(), declared_tasks_.end(), id) == declared_tasks_.end()) {
+    // It would never run: the pipeline runs only the tasks bundle.json declares.
+    std::string declared;
+    for (const std::string& d : declared_tasks_) declared += (declared.empty() ? "" : ", ") + d;
+    Error e = MakeError(ErrorCode::kNotFound,
+                        "startup task '" + std::string(id) + "' is not declared in " + name_ +
+                            "'s bundle.json (declared: " +
+                            (declared.empty() ? std::string("none") : declared) + ")");
+    e.bundle = name_;
+    return e;
+  }
   std::lock_guard lock(mu_);
   if (!startup_handlers_.emplace(std::string(id), std::move(run)).second) {
     Error e = MakeError(ErrorCode::kAlreadyExists,

@@ -50,6 +50,11 @@ std::string StartupConfigText(const StartupConfig& c) {
   }
   if (c.max_threads > 0) o["max_threads"] = c.max_threads;
   if (c.bundle_task_quota > 0) o["bundle_task_quota"] = c.bundle_task_quota;
+  if (!c.critical.empty()) {
+    json::array critical;
+    for (const auto& s : c.critical) critical.emplace_back(s);
+    o["critical"] = std::move(critical);
+  }
   return json::serialize(o);
 }
 

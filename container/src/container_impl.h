@@ -97,6 +97,8 @@ class BundleContextImpl final : public BundleContext,
     internal::Log(level, name_, message);
   }
   Status RegisterStartupTask(std::string_view id, std::function<Status()> run) override;
+  // The startup task ids bundle.json declares (before Start runs).
+  void SetDeclaredStartupTasks(std::vector<std::string> ids) { declared_tasks_ = std::move(ids); }
   Result<std::shared_ptr<Executor>> executor(std::string_view target) override;
   void SetStateExporter(std::function<std::string()> exporter) override {
     std::lock_guard lock(mu_);
@@ -135,8 +137,9 @@ class BundleContextImpl final : public BundleContext,
   RegistryView view_;
   std::mutex mu_;
   std::map<std::string, std::function<Status()>, std::less<>> startup_handlers_;  // guarded by mu_
-  std::function<std::string()> exporter_;                                         // guarded by mu_
-  std::optional<std::string> handed_over_;                                        // guarded by mu_
+  std::vector<std::string> declared_tasks_;  // set before Start, then read-only
+  std::function<std::string()> exporter_;    // guarded by mu_
+  std::optional<std::string> handed_over_;   // guarded by mu_
 };
 
 // A bundle's executor: tasks are accounted to the bundle and each keeps the
@@ -403,6 +406,9 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   // that instead.
   Status LoadWithFallbackLocked(uint32_t idx, const std::string& why);
   Result<std::vector<StartupTaskSpec>> StartupTasks();
+  // Bundle isolation for the launch: the app's critical list and who
+  // requires whom (startup_pipeline.h).
+  StartupFailurePolicy FailurePolicy();
   Status RunStartupTask(const StartupTaskSpec& task);
   static Error NoNativeLayer() {
     return MakeError(ErrorCode::kNotFound,

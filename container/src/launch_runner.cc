@@ -32,6 +32,21 @@ Result<std::vector<StartupTaskSpec>> ContainerImpl::StartupTasks() {
   return tasks;
 }
 
+StartupFailurePolicy ContainerImpl::FailurePolicy() {
+  std::lock_guard lock(lifecycle_mu_);
+  StartupFailurePolicy policy;
+  policy.isolate_bundles = true;
+  policy.critical = app_.startup.critical;
+  for (uint32_t i = 0; i < index_->size(); ++i) {
+    auto b = index_->bundle(i);
+    if (b.resolution != Resolution::kResolved) continue;
+    for (uint32_t d : b.deps) {
+      policy.dependents[std::string(index_->bundle(d).name)].emplace_back(b.name);
+    }
+  }
+  return policy;
+}
+
 Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
   ActivityScope activity(ActivityField::kBundle, task.bundle);
   std::function<Status()> handler;
@@ -76,7 +91,7 @@ Status ContainerImpl::Start() {
     if (p.held_until_idle) held.push_back(p.name);
   }
   auto built = StartupPipeline::Build(app_.startup.stages, std::move(tasks).value(),
-                                      std::move(threads), std::move(held));
+                                      std::move(threads), std::move(held), FailurePolicy());
   if (!built.ok()) return built.error();
   StartupPipeline* pipeline = built->get();
   {
@@ -116,6 +131,9 @@ Status ContainerImpl::Start() {
   Status result = pipeline->finished() ? pipeline->result() : Status::Ok();
   if (guard_ != nullptr) {
     if (result.ok()) {
+      for (const FailedBundle& f : pipeline->FailedBundles()) {
+        guard_->OnBundleFailed(f.bundle, f.task, f.reason);
+      }
       guard_->OnIdle();
     } else {
       guard_->OnLaunchFailed(result.error().ToString(), result.error().bundle);

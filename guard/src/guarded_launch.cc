@@ -581,6 +581,31 @@ void GuardedLaunch::OnLaunchFailed(const std::string& reason, const std::string&
   }
 }
 
+void GuardedLaunch::OnBundleFailed(const std::string& bundle, const std::string& task,
+                                   const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (log_ == nullptr || launch_id_ == 0) return;
+  const std::string summary = "bundle " + bundle + " failed: " + reason;
+  const std::optional<ArtifactRef> blamed = BlameBundle(bundle);
+  if (Status s = log_->NoteBundleFailure(launch_id_, summary, blamed); !s.ok()) {
+    Log(LogLevel::kError, bundle,
+        "launch guard: cannot record a failed bundle: " + s.error().ToString());
+    return;
+  }
+  StoredCrashReport report;
+  report.launch_id = launch_id_;
+  report.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  report.kind = "failure";
+  report.bundle = bundle;
+  report.task = task.rfind(bundle + ":", 0) == 0 ? task.substr(bundle.size() + 1) : task;
+  report.foreground = true;
+  report.summary = summary;
+  report.blamed = blamed;
+  (void)log_->AddCrashReport(std::move(report));
+}
+
 void GuardedLaunch::Close() {
   if (watchdog_ != nullptr) watchdog_->Stop();
   {

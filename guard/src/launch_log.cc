@@ -27,7 +27,7 @@ std::string CurrentKindName(std::string kind) {
   return kind;
 }
 
-constexpr int64_t kGuardSchemaVersion = 2;
+constexpr int64_t kGuardSchemaVersion = 3;
 
 std::string ArtifactsToJson(const std::vector<ArtifactRef>& artifacts) {
   json::array out;
@@ -156,6 +156,15 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
               "  frames TEXT NOT NULL);"
               "INSERT OR REPLACE INTO guard_meta VALUES('schema_version', 2);",
               "upgrading the launch guard tables to version 2");
+          !s.ok()) {
+        return s.error();
+      }
+    }
+    if (have < 3) {
+      if (Status s =
+              db->Exec("ALTER TABLE launches ADD COLUMN bundle_failed INTEGER NOT NULL DEFAULT 0;"
+                       "INSERT OR REPLACE INTO guard_meta VALUES('schema_version', 3);",
+                       "upgrading the launch guard tables to version 3");
           !s.ok()) {
         return s.error();
       }
@@ -294,8 +303,8 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
   std::lock_guard<std::mutex> lock(mu_);
   Statement s(db_->handle(),
               "SELECT id, started_ms, ended_ms, app_version, artifacts, outcome, reason, "
-              "blamed_kind, blamed_id, blamed_version, level, crashed_after_good, crash_signature "
-              "FROM launches ORDER BY id DESC LIMIT ?1");
+              "blamed_kind, blamed_id, blamed_version, level, crashed_after_good, crash_signature, "
+              "bundle_failed FROM launches ORDER BY id DESC LIMIT ?1");
   s.Bind(1, static_cast<int64_t>(n));
   std::vector<LaunchRecord> out;
   int rc;
@@ -320,6 +329,7 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
     r.level = static_cast<int>(s.Int(10));
     r.crashed_after_good = s.Int(11) != 0;
     r.crash_signature = s.Text(12);
+    r.bundle_failed = s.Int(13) != 0;
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return db_->SqlError(rc, "reading launches");
@@ -358,6 +368,28 @@ Status LaunchLog::AttachCrashAfterGood(int64_t id, const std::string& reason,
   if (sqlite3_changes(db_->handle()) != 1) {
     return FileError(ErrorCode::kState, db_->path(),
                      "launch " + std::to_string(id) + " is not a good launch");
+  }
+  return Status::Ok();
+}
+
+Status LaunchLog::NoteBundleFailure(int64_t id, const std::string& reason,
+                                    const std::optional<ArtifactRef>& blamed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // The first blamed artifact stays; reasons accumulate.
+  Statement update(db_->handle(),
+                   "UPDATE launches SET bundle_failed = 1, "
+                   "reason = CASE WHEN reason = '' THEN ?1 ELSE reason || '; ' || ?1 END, "
+                   "blamed_kind = CASE WHEN blamed_id = '' THEN ?2 ELSE blamed_kind END, "
+                   "blamed_version = CASE WHEN blamed_id = '' THEN ?4 ELSE blamed_version END, "
+                   "blamed_id = CASE WHEN blamed_id = '' THEN ?3 ELSE blamed_id END "
+                   "WHERE id = ?5 AND outcome IN ('running', 'good')");
+  const ArtifactRef none;
+  const ArtifactRef& b = blamed ? *blamed : none;
+  update.Bind(1, reason).Bind(2, b.kind).Bind(3, b.id).Bind(4, b.version).Bind(5, id);
+  if (Status s = db_->Run(update, "recording a failed bundle"); !s.ok()) return s;
+  if (sqlite3_changes(db_->handle()) != 1) {
+    return FileError(ErrorCode::kState, db_->path(),
+                     "launch " + std::to_string(id) + " is neither running nor good");
   }
   return Status::Ok();
 }

@@ -7,12 +7,13 @@
 //            'crash_nonce' (random, made on first use; CrashBinding)
 //   launches(id, started_ms, ended_ms, app_version, artifacts JSON, outcome,
 //            reason, blamed_kind, blamed_id, blamed_version,
-//            level, crashed_after_good, crash_signature)          -- v2 added the last 3
+//            level, crashed_after_good, crash_signature,          -- v2 added these 3
+//            bundle_failed)                                       -- v3
 //   guard_actions(id, time_ms, level, what, why)
 //   crash_reports(id, launch_id, time_ms, kind, signal, signature, thread,
 //            bundle, task, patch, micro_app, foreground, persistent, summary,
 //            blamed_kind, blamed_id, blamed_version, frames JSON)    -- v2
-// A version 1 database is upgraded in place (columns added with defaults).
+// Versions 1 and 2 are upgraded in place (columns added with defaults).
 //
 // Order at the start of a launch:
 //   OpenForLaunch -> CloseStaleLaunches -> Recent -> LaunchPolicy::Decide ->
@@ -94,6 +95,11 @@ class LaunchLog {
   Status AttachCrashAfterGood(int64_t id, const std::string& reason,
                               const std::optional<ArtifactRef>& blamed,
                               const std::string& signature);
+  // A bundle was isolated during launch `id` (running or good; the launch
+  // goes on): sets bundle_failed, appends `reason`, and blames `blamed`
+  // unless an artifact is blamed already. kState otherwise.
+  Status NoteBundleFailure(int64_t id, const std::string& reason,
+                           const std::optional<ArtifactRef>& blamed);
   // Ends every row still "running" (left by a process that died): the newest
   // becomes "crashed" with `crash`'s reason when a crash record exists, the
   // rest "killed before mark". Returns how many rows were closed. Call before

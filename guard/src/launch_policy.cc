@@ -347,6 +347,19 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
       if (r.outcome != LaunchOutcome::kRunning) ended.push_back(&r);
       if (ended.size() == 2) break;
     }
+    // A bundle isolated at the last launch because of an update: that
+    // update goes, as a failed launch's blamed update would.
+    if (!ended.empty() && ended[0]->outcome == LaunchOutcome::kGood && ended[0]->bundle_failed &&
+        ended[0]->blamed && !ended[0]->crashed_after_good) {
+      d.level = RecoveryLevel::kDisableRecent;
+      d.actions = {{Type::kDisableRecent, ""}};  // exactly the blamed artifact
+      d.blamed = ended[0]->blamed;
+      d.suspects.push_back(*ended[0]->blamed);
+      d.reason = "a bundle failed at the last launch (" + ended[0]->reason +
+                 "); the launch went on without it; disabling the blamed " +
+                 ArtifactRefText(*d.blamed);
+      return d;
+    }
     if (ended.size() == 2 && ended[0]->crashed_after_good && ended[1]->crashed_after_good &&
         !ended[0]->crash_signature.empty() &&
         ended[0]->crash_signature == ended[1]->crash_signature && ended[0]->blamed &&

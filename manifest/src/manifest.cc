@@ -451,8 +451,8 @@ Result<Manifest> BuildManifest(const json::value& doc, std::string_view file) {
 Result<StartupConfig> ReadStartupConfig(const FieldReader& r, const json::value& v) {
   const std::string base = "/startup";
   ASSIGN_OR_RETURN(const json::object* o, r.AsObject(v, base));
-  RETURN_IF_ERROR(
-      r.CheckKnownFields(*o, base, {"stages", "pools", "max_threads", "bundle_task_quota"}));
+  RETURN_IF_ERROR(r.CheckKnownFields(
+      *o, base, {"stages", "pools", "max_threads", "bundle_task_quota", "critical"}));
   StartupConfig config;
   ASSIGN_OR_RETURN(const json::array* stages, r.OptionalArray(*o, base, "stages"));
   if (stages != nullptr) {
@@ -503,6 +503,25 @@ Result<StartupConfig> ReadStartupConfig(const FieldReader& r, const json::value&
   config.max_threads = static_cast<int>(max_threads);
   ASSIGN_OR_RETURN(int64_t quota, r.OptionalInt(*o, base, "bundle_task_quota", 0, 1, 1024));
   config.bundle_task_quota = static_cast<int>(quota);
+  ASSIGN_OR_RETURN(const json::array* critical, r.OptionalArray(*o, base, "critical"));
+  if (critical != nullptr) {
+    for (size_t i = 0; i < critical->size(); ++i) {
+      const std::string at = Child(base + "/critical", i);
+      ASSIGN_OR_RETURN(std::string item, r.AsString((*critical)[i], at));
+      const size_t colon = item.find(':');
+      const std::string bundle = item.substr(0, colon);
+      if (!IsValidBundleName(bundle) ||
+          (colon != std::string::npos && !IsTaskId(std::string_view(item).substr(colon + 1)))) {
+        return r.Invalid(at, "invalid critical entry " + Quote(item) +
+                                 ": expected a bundle name or bundle:task");
+      }
+      if (std::find(config.critical.begin(), config.critical.end(), item) !=
+          config.critical.end()) {
+        return r.Invalid(at, "duplicate critical entry " + Quote(item));
+      }
+      config.critical.push_back(std::move(item));
+    }
+  }
   return config;
 }
 

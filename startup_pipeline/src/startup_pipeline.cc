@@ -63,8 +63,9 @@ bool Terminal(StartupTaskState s) {
 
 class PipelineImpl final : public StartupPipeline {
  public:
-  PipelineImpl(std::vector<std::string> stages, std::vector<Node> nodes)
-      : stage_names_(std::move(stages)), nodes_(std::move(nodes)) {
+  PipelineImpl(std::vector<std::string> stages, std::vector<Node> nodes,
+               StartupFailurePolicy policy)
+      : stage_names_(std::move(stages)), nodes_(std::move(nodes)), policy_(std::move(policy)) {
     for (size_t i = 0; i < nodes_.size(); ++i) by_id_.emplace(nodes_[i].id, i);
     stage_tasks_.resize(stage_names_.size());
     for (size_t i = 0; i < nodes_.size(); ++i) stage_tasks_[nodes_[i].stage].push_back(i);
@@ -308,6 +309,13 @@ class PipelineImpl final : public StartupPipeline {
     return stage_reports_;
   }
 
+  std::vector<FailedBundle> FailedBundles() const override {
+    std::lock_guard lock(mu_);
+    std::vector<FailedBundle> out;
+    for (const std::string& b : isolated_order_) out.push_back(isolated_.at(b));
+    return out;
+  }
+
   std::vector<std::string> StaticCriticalPath() const override {
     std::vector<std::string> path;
     const size_t stages = stage_names_.size();
@@ -440,6 +448,10 @@ class PipelineImpl final : public StartupPipeline {
       node.error = "launch failed before it could run";
       return;
     }
+    if (auto it = isolated_.find(node.spec.bundle); it != isolated_.end()) {
+      SkipLocked(n, "skipped: bundle " + node.spec.bundle + " failed: " + it->second.reason);
+      return;
+    }
     if (node.dep_failed && !node.spec.decl.run_after_failure) {
       SkipLocked(n, "skipped: it runs after optional task " + node.failed_dep +
                         ", which failed (set run_after_failure to run anyway)");
@@ -481,6 +493,7 @@ class PipelineImpl final : public StartupPipeline {
         size_t n = queue.top();
         queue.pop();
         Node& node = nodes_[n];
+        if (node.state != StartupTaskState::kReady) continue;  // skipped while queued
         node.state = StartupTaskState::kRunning;
         node.start_order = ++started_count_;
         ++in_flight;
@@ -594,11 +607,8 @@ class PipelineImpl final : public StartupPipeline {
         if (node.spec.decl.optional) {
           internal::Log(LogLevel::kWarning, node.spec.bundle,
                         "optional startup task " + node.id + " failed: " + node.error);
-        } else if (!failure_) {
-          failure_ = PipelineError(ErrorCode::kActivation,
-                                   "launch failed: required startup task " + node.id + " (stage " +
-                                       stage_names_[node.stage] + ") failed: " + node.error,
-                                   node.spec.bundle);
+        } else {
+          RequiredFailedLocked(n, "failed: " + node.error);
         }
       }
       CompleteLocked(n, &fire);
@@ -615,14 +625,65 @@ class PipelineImpl final : public StartupPipeline {
     node.state = StartupTaskState::kSkipped;
     node.error = std::move(reason);
     Record(node, "skipped");
-    if (!node.spec.decl.optional && !failure_) {
-      failure_ = PipelineError(ErrorCode::kActivation,
-                               "launch failed: required startup task " + node.id + " (stage " +
-                                   stage_names_[node.stage] + ") " + node.error,
-                               node.spec.bundle);
+    if (!node.spec.decl.optional) RequiredFailedLocked(n, node.error);
+    // A skip may end a stage; its listeners fire from the caller (Fire).
+    CompleteLocked(n, &skip_fire_);
+  }
+
+  bool CriticalLocked(const Node& node) const {
+    for (const std::string& c : policy_.critical) {
+      if (c == node.id || c == node.spec.bundle) return true;
     }
-    std::vector<std::pair<size_t, StageListener>> unused;
-    CompleteLocked(n, &unused);
+    return false;
+  }
+
+  // Required task n failed or was skipped (`what`: "failed: ..." /
+  // "skipped: ..."): the launch fails, or its bundle is isolated.
+  void RequiredFailedLocked(size_t n, const std::string& what) {
+    const Node& node = nodes_[n];
+    if (failure_) return;
+    if (!policy_.isolate_bundles || CriticalLocked(node)) {
+      failure_ = PipelineError(
+          ErrorCode::kActivation,
+          std::string("launch failed: ") + (policy_.isolate_bundles ? "critical" : "required") +
+              " startup task " + node.id + " (stage " + stage_names_[node.stage] + ") " + what,
+          node.spec.bundle);
+      return;
+    }
+    if (isolated_.count(node.spec.bundle)) return;  // already isolated (its own tasks)
+    IsolateLocked(node.spec.bundle, "startup task " + node.id + " " + what, node.id);
+  }
+
+  // Isolates `bundle` and, along policy_.dependents, the bundles requiring
+  // it: their tasks not yet started are skipped; running ones finish.
+  void IsolateLocked(const std::string& bundle, const std::string& reason,
+                     const std::string& task) {
+    std::vector<std::pair<std::string, std::string>> work{{bundle, reason}};
+    std::vector<std::string> order;
+    while (!work.empty()) {
+      auto [b, why] = std::move(work.back());
+      work.pop_back();
+      if (isolated_.count(b)) continue;
+      isolated_.emplace(b, FailedBundle{b, why, b == bundle ? task : ""});
+      isolated_order_.push_back(b);
+      order.push_back(b);
+      internal::Log(LogLevel::kWarning, b,
+                    "bundle " + b + " isolated (" + why +
+                        "): its remaining startup tasks are skipped; the launch goes on");
+      if (auto it = policy_.dependents.find(b); it != policy_.dependents.end()) {
+        for (const std::string& d : it->second)
+          work.emplace_back(d, "it requires " + b + ", which failed");
+      }
+    }
+    for (const std::string& b : order) {
+      const std::string skip = "skipped: bundle " + b + " failed: " + isolated_.at(b).reason;
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        const StartupTaskState st = nodes_[i].state;
+        if (nodes_[i].spec.bundle != b) continue;
+        if (st != StartupTaskState::kPending && st != StartupTaskState::kReady) continue;
+        SkipLocked(i, skip);
+      }
+    }
   }
 
   // Task n reached a terminal state: release dependents and the stage.
@@ -701,7 +762,14 @@ class PipelineImpl final : public StartupPipeline {
     trace->Add(std::move(e));
   }
 
-  void Fire(const std::vector<std::pair<size_t, StageListener>>& fire) {
+  // Runs stage listeners, with no lock held: `fire`, then those of stages
+  // ended by a skip meanwhile.
+  void Fire(std::vector<std::pair<size_t, StageListener>> fire) {
+    {
+      std::lock_guard lock(mu_);
+      fire.insert(fire.end(), skip_fire_.begin(), skip_fire_.end());
+      skip_fire_.clear();
+    }
     for (const auto& [k, listener] : fire) listener(stage_names_[k]);
   }
 
@@ -713,9 +781,13 @@ class PipelineImpl final : public StartupPipeline {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool started_ = false;                                          // guarded by mu_
-  bool finished_ = false;                                         // guarded by mu_
+  bool started_ = false;   // guarded by mu_
+  bool finished_ = false;  // guarded by mu_
+  const StartupFailurePolicy policy_;
   std::optional<Error> failure_;                                  // guarded by mu_
+  std::map<std::string, FailedBundle> isolated_;                  // guarded by mu_
+  std::vector<std::string> isolated_order_;                       // guarded by mu_
+  std::vector<std::pair<size_t, StageListener>> skip_fire_;       // guarded by mu_
   size_t current_ = 0;                                            // guarded by mu_
   std::vector<size_t> stage_required_left_;                       // guarded by mu_
   std::vector<StageReport> stage_reports_;                        // guarded by mu_
@@ -754,9 +826,11 @@ const char* StartupTaskStateName(StartupTaskState s) {
   return "?";
 }
 
-Result<std::unique_ptr<StartupPipeline>> StartupPipeline::Build(
-    std::vector<std::string> stages, std::vector<StartupTaskSpec> tasks,
-    std::vector<std::string> threads, std::vector<std::string> held_pools) {
+Result<std::unique_ptr<StartupPipeline>> StartupPipeline::Build(std::vector<std::string> stages,
+                                                                std::vector<StartupTaskSpec> tasks,
+                                                                std::vector<std::string> threads,
+                                                                std::vector<std::string> held_pools,
+                                                                StartupFailurePolicy policy) {
   if (stages.empty()) stages = DefaultStartupStages();
   std::unordered_map<std::string, size_t> stage_index;
   for (size_t k = 0; k < stages.size(); ++k) {
@@ -832,7 +906,8 @@ Result<std::unique_ptr<StartupPipeline>> StartupPipeline::Build(
       dep.dependents.push_back(i);
     }
   }
-  auto pipeline = std::make_unique<PipelineImpl>(std::move(stages), std::move(nodes));
+  auto pipeline =
+      std::make_unique<PipelineImpl>(std::move(stages), std::move(nodes), std::move(policy));
   if (Status s = pipeline->Analyze(); !s.ok()) return s.error();
   return std::unique_ptr<StartupPipeline>(std::move(pipeline));
 }

@@ -48,17 +48,32 @@ class TestApp {
   }
   // Pins a release key (64 hex digits) in app.json.
   void SetReleaseKey(std::string hex) { release_key_ = std::move(hex); }
+  // app.json startup.critical: what fails the launch when it fails (any
+  // other failure isolates its bundle); rewrites app.json.
+  void SetCritical(std::vector<std::string> critical) {
+    critical_ = std::move(critical);
+    WriteAppJson();
+  }
   void WriteAppJson() {
     std::string list;
     for (const auto& b : baseline_) list += (list.empty() ? "\"" : ", \"") + b + "\"";
     std::ofstream(app_dir() + "/app.json")
         << "{\"id\": \"com.test.app\", \"version\": \"1.0.0\", \"home\": \"" << home_
         << "\", \"baseline\": [" << list << "]"
-        << (release_key_.empty() ? "" : ", \"release_keys\": [\"" + release_key_ + "\"]") << "}";
+        << (release_key_.empty() ? "" : ", \"release_keys\": [\"" + release_key_ + "\"]")
+        << CriticalJson() << "}";
   }
 
  private:
+  std::string CriticalJson() const {
+    if (critical_.empty()) return "";
+    std::string list;
+    for (const auto& c : critical_) list += (list.empty() ? "\"" : ", \"") + c + "\"";
+    return ", \"startup\": {\"critical\": [" + list + "]}";
+  }
+
   std::string root_;
+  std::vector<std::string> critical_;
   std::string home_;
   std::string release_key_;
   std::vector<std::string> baseline_;

@@ -109,6 +109,7 @@ TEST(BannerLayerTest, ItsManifestIsCheckedByTheLayerWhenPackedAndRead) {
 
 TEST(BannerLayerTest, TheGuardRecordsDisablesAndRollsBackARegisteredLayer) {
   TestApp app({"greeter", "staged"}, "greeter");
+  app.SetCritical({"com.test.staged"});  // its failure fails the launch
   Keys keys;
   ASSERT_NO_FATAL_FAILURE(LaunchWithBanner(app, keys));
   {
@@ -145,6 +146,7 @@ TEST(BannerLayerTest, TheGuardRecordsDisablesAndRollsBackARegisteredLayer) {
 
 TEST(BannerLayerTest, ADamagedBannerIsFoundByTheIntegrityCheckAfterAFailedLaunch) {
   TestApp app({"greeter", "staged"}, "greeter");
+  app.SetCritical({"com.test.staged"});  // its failure fails the launch
   Keys keys;
   ASSERT_NO_FATAL_FAILURE(LaunchWithBanner(app, keys));
   std::string dir;

@@ -108,6 +108,7 @@ std::function<void(Container&)> ExpectCounterVersion(const std::string& version)
 
 TEST(GuardRecoveryTest, LevelTwoRollsUpdatesBackAndLevelThreeReturnsToTheBaseline) {
   TestApp app({"greeter", "staged", "counter"}, "greeter");
+  app.SetCritical({"com.test.staged"});  // its failure fails the launch
   Keys keys;
   app.SetReleaseKey(keys.pub_hex);
   app.WriteAppJson();
@@ -232,6 +233,7 @@ TEST(GuardRecoveryTest, LevelTwoRollsUpdatesBackAndLevelThreeReturnsToTheBaselin
 
 TEST(GuardRecoveryTest, LevelOneWithoutBlameDisablesTheUpdatesSinceTheLastGoodLaunch) {
   TestApp app({"greeter", "staged", "counter"}, "greeter");
+  app.SetCritical({"com.test.staged"});  // its failure fails the launch
   Keys keys;
   app.SetReleaseKey(keys.pub_hex);
   app.WriteAppJson();
@@ -272,6 +274,7 @@ TEST(GuardRecoveryTest, LevelOneWithoutBlameDisablesTheUpdatesSinceTheLastGoodLa
 
 class HotpatchRecoveryTest : public ::testing::Test {
  protected:
+  void SetUp() override { app_.SetCritical({"com.test.staged"}); }  // its failure fails the launch
   std::shared_ptr<hotpatch::Runtime> OpenRuntime() {
     hotpatch::RuntimeOptions o;
     o.data_dir = app_.data_dir();
@@ -403,6 +406,46 @@ TEST_F(HotpatchRecoveryTest, AChangedInstalledPatchIsRefusedBeforeItRuns) {
   EXPECT_EQ(Launch(app_, true, &r), 0);
   EXPECT_TRUE(r.actions.empty());
   EXPECT_EQ(PatchState("fee-fix"), "1.0.0 failed");
+}
+
+// ---- A bundle isolated by its update -----------------------------------------
+
+// Before: the update's failed task failed the launch (exit 1, a strike). Now
+// its bundle is isolated, the launch is good, and the update it points at
+// goes at the next launch; the baseline failing alike blames nothing.
+TEST(GuardRecoveryTest, AnUpdateWhoseBundleFailsIsDisabledWhileTheLaunchesStayGood) {
+  TestApp app({"greeter", "staged"}, "greeter");
+  Keys keys;
+  app.SetReleaseKey(keys.pub_hex);
+  app.WriteAppJson();
+  const std::string update = PackFixture(app.root(), keys, "staged", "1.1.0");
+  EXPECT_EQ(Launch(app, true), 0);
+  InstallStaged(app, update);
+  ScopedEnv env("ATRIUM_TEST_FAIL_TASK", "prepare");
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r), 0);  // 1.1.0 fails prepare: isolated
+  LaunchHistory h = History(app);
+  ASSERT_FALSE(h.launches.empty());
+  EXPECT_EQ(h.launches[0].outcome, LaunchOutcome::kGood);
+  EXPECT_TRUE(h.launches[0].bundle_failed);
+  EXPECT_EQ(h.launches[0].blamed, std::optional<ArtifactRef>(Native("com.test.staged", "1.1.0")));
+  EXPECT_EQ(h.launches[0].reason,
+            "bundle com.test.staged failed: startup task com.test.staged:prepare failed: prepare "
+            "could not open its cache");
+  auto reports = ReadCrashReports(app.data_dir() + "/state.db", 5);
+  ASSERT_TRUE(reports.ok());
+  ASSERT_EQ(reports->size(), 1u);
+  EXPECT_EQ(reports->front().kind, "failure");
+  EXPECT_EQ(reports->front().bundle, "com.test.staged");
+  EXPECT_EQ(reports->front().task, "prepare");
+
+  EXPECT_EQ(Launch(app, true, &r), 1);  // the update goes; the baseline fails alike
+  EXPECT_EQ(r.actions, Actions({"disabled native_bundle:com.test.staged@1.1.0 (blamed)"}));
+  h = History(app);
+  EXPECT_TRUE(h.launches[0].bundle_failed);
+  EXPECT_FALSE(h.launches[0].blamed.has_value());
+  EXPECT_EQ(Launch(app, true, &r), 0);  // nothing left to blame: no action, no strike
+  EXPECT_TRUE(r.actions.empty());
 }
 
 // ---- A partial crash record --------------------------------------------------

@@ -48,6 +48,7 @@ std::string GetPrivate(const TestApp& app) {
 
 TEST(GuardedLaunchTest, RequiredTaskFailuresEscalateToLevelThreeAndKeepPrivateData) {
   TestApp app({"greeter", "staged"}, "greeter");
+  app.SetCritical({"com.test.staged"});  // its failure fails the launch
   EXPECT_EQ(Launch(app, true), 0);
   PutPrivate(app, "kept through every level");
   fs::create_directories(app.data_dir() + "/cache/http");
@@ -96,6 +97,7 @@ TEST(GuardedLaunchTest, RequiredTaskFailuresEscalateToLevelThreeAndKeepPrivateDa
 
 TEST(GuardedLaunchTest, ConfiguredLevelActionsAreWhatTheGuardDoes) {
   TestApp app({"greeter", "staged"}, "greeter");
+  app.SetCritical({"com.test.staged"});  // its failure fails the launch
   // Level 1 clears the cache only; level 2 does nothing but record.
   testing::SetLaunchGuardConfig(
       app, R"({"actions": {"disable_recent": ["clear_caches"], "rollback_all": []}})");

@@ -69,17 +69,20 @@ struct LaunchRecord {
   // are recorded on it, the outcome stays kGood.
   bool crashed_after_good = false;
   std::string crash_signature;  // of the crash or hang that ended it, if any
+  // A bundle failed and was isolated (the launch went on, docs/startup.md):
+  // its reason is in `reason`, the update it points at in `blamed`.
+  bool bundle_failed = false;
 };
 
 // A crash or hang turned into a report (the launch after a crash, or the
 // watchdog at the hang), for `atrium crashes <app>`.
 struct StoredCrashReport {
   int64_t id = 0;
-  int64_t launch_id = 0;                                  // the launch that crashed
-  int64_t time_ms = 0;                                    // when it happened (Unix ms)
-  std::string kind;                                       // "native", "lua" or "hang"
-  int signal = 0;                                         // 0 for a hang
-  std::string signature;                                  // CrashSignature: stable across runs
+  int64_t launch_id = 0;  // the launch that crashed
+  int64_t time_ms = 0;    // when it happened (Unix ms)
+  std::string kind;       // "native", "lua", "hang" or "failure" (a bundle isolated, no crash)
+  int signal = 0;         // 0 for a hang
+  std::string signature;  // CrashSignature: stable across runs
   std::string thread, bundle, task, artifact, micro_app;  // artifact: "kind:id"
   bool foreground = false;
   bool persistent = false;  // the same signature ended the launch before

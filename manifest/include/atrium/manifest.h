@@ -111,6 +111,11 @@ struct StartupConfig {
   std::vector<PoolDecl> pools;
   int max_threads = 0;        // 0 = scheduler default
   int bundle_task_quota = 0;  // 0 = scheduler default
+  // What the app cannot run without: bundle names ("com.wallet.account":
+  // its required tasks) and qualified task ids ("com.wallet.home:render").
+  // One of these failing, or skipped, fails the launch; any other failure
+  // isolates its bundle and the launch goes on (docs/startup.md).
+  std::vector<std::string> critical;
 
   bool operator==(const StartupConfig&) const = default;
 };

@@ -16,7 +16,11 @@
 //  3. A failed optional task is reported; a task after it runs only when it
 //     says `run_after_failure`, else it is skipped. A failed (or skipped)
 //     required task fails the launch: nothing new starts, running tasks end,
-//     result() names the task, its bundle and the reason.
+//     result() names the task, its bundle and the reason. With
+//     StartupFailurePolicy::isolate_bundles, only a critical one does; any
+//     other isolates its bundle: the bundle's remaining tasks, and those of
+//     the bundles that require it, are skipped with the reason
+//     (FailedBundles()), and the launch goes on.
 //  4. A task running longer than its budget is reported (over_budget).
 //  5. When the last stage (the idle stage) begins, the scheduler's startup
 //     fence is lifted (Scheduler::MarkStartupIdle).
@@ -38,6 +42,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +82,25 @@ struct StartupTaskReport {
   uint32_t start_order = 0;  // 1-based order in which tasks started
 };
 
+// How a failed required task spreads (StartupPipeline::Build).
+struct StartupFailurePolicy {
+  // false: it fails the launch. true: it isolates its bundle, unless the
+  // task is critical.
+  bool isolate_bundles = false;
+  // Bundle names (their required tasks) and "bundle:task" ids whose failure
+  // (or skip) fails the launch even when bundles are isolated.
+  std::vector<std::string> critical;
+  // Bundle -> the bundles that require it: isolation spreads along it.
+  std::map<std::string, std::vector<std::string>> dependents;
+};
+
+// A bundle isolated during the launch.
+struct FailedBundle {
+  std::string bundle;
+  std::string reason;  // "startup task com.x:y failed: ..." / "it requires com.x, which failed"
+  std::string task;    // the task whose failure isolated it ("bundle:task"); "" when spread
+};
+
 struct StageReport {
   std::string name;
   double begin_ms = -1;  // since Start()
@@ -101,7 +125,8 @@ class ATRIUM_EXPORT StartupPipeline {
   static Result<std::unique_ptr<StartupPipeline>> Build(std::vector<std::string> stages,
                                                         std::vector<StartupTaskSpec> tasks,
                                                         std::vector<std::string> threads,
-                                                        std::vector<std::string> held_pools = {});
+                                                        std::vector<std::string> held_pools = {},
+                                                        StartupFailurePolicy policy = {});
   virtual ~StartupPipeline() = default;
 
   // Called when `stage` ends (e.g. "first_frame": the home page is shown),
@@ -126,6 +151,8 @@ class ATRIUM_EXPORT StartupPipeline {
   virtual const std::vector<std::string>& stages() const = 0;
   virtual std::vector<StartupTaskReport> Tasks() const = 0;
   virtual std::vector<StageReport> Stages() const = 0;
+  // The bundles isolated so far, in the order they failed.
+  virtual std::vector<FailedBundle> FailedBundles() const = 0;
   // Ids on the longest weighted path through the graph (stage barriers
   // included), first to last: what to shorten to launch faster.
   virtual std::vector<std::string> StaticCriticalPath() const = 0;

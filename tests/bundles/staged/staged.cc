@@ -1,7 +1,9 @@
 // Fixture: a bundle with startup tasks. Each handler appends its name (and
 // whether it ran on the main loop thread) to "order" in the bundle's
 // private store, where tests read it back. Environment knobs:
-//   ATRIUM_TEST_FAIL_TASK=<id>        that task's handler fails
+//   ATRIUM_TEST_FAIL_TASK=<id>        that task's handler fails (<bundle>:<id>:
+//                                     only in that bundle, for copies of
+//                                     this library under other names)
 //   ATRIUM_TEST_UNREGISTERED=<id>     that task gets no handler
 //   ATRIUM_TEST_SLOW_TASK=<id>:<ms>   that task's handler sleeps <ms> first
 // Start also posts work through its executors: an io task that records
@@ -10,6 +12,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "atrium/bundle.h"
@@ -28,9 +31,9 @@ atrium::Status Append(atrium::BundleContext& ctx, const std::string& what) {
   return (*store)->Put("order", v + what);
 }
 
-bool Is(const char* env, const char* id) {
+bool Is(const char* env, const char* id, std::string_view bundle = {}) {
   const char* v = std::getenv(env);
-  return v != nullptr && std::string(v) == id;
+  return v != nullptr && (std::string(v) == id || std::string(v) == std::string(bundle) + ":" + id);
 }
 
 // The sleep ATRIUM_TEST_SLOW_TASK asks of task `id`, 0 when none.
@@ -52,7 +55,7 @@ class Staged final : public atrium::BundleActivator {
         if (int ms = SlowMs(name); ms > 0) {
           std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         }
-        if (Is("ATRIUM_TEST_FAIL_TASK", name.c_str())) {
+        if (Is("ATRIUM_TEST_FAIL_TASK", name.c_str(), ctx.bundle_name())) {
           return atrium::MakeError(atrium::ErrorCode::kIo, name + " could not open its cache");
         }
         return Append(ctx, name);

@@ -97,6 +97,12 @@ class GuardedLaunch {
   void OnIdle();
   // A required startup task failed (`bundle` is the failing task's bundle).
   void OnLaunchFailed(const std::string& reason, const std::string& bundle);
+  // `bundle` was isolated during the launch, which went on (`task`: the
+  // failed task, "" when it failed because a bundle it requires did): the
+  // launch record and a report of kind "failure" name it and blame its
+  // update, which the next launch disables (LaunchPolicy).
+  void OnBundleFailed(const std::string& bundle, const std::string& task,
+                      const std::string& reason);
   // The container is closing cleanly: a launch that reached idle is good; one
   // never started is discarded (not a launch).
   void Close();
