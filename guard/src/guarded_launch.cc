@@ -159,6 +159,7 @@ std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options
   }
   if (g->decision_.consecutive_failures > 0 || g->decision_.safe_mode) g->CheckIntegrity(store);
   g->Act();
+  if (g->decision_.level == RecoveryLevel::kNone) g->RetryDisabled();
   g->active_ = g->ActiveArtifacts();
   if (g->log_ != nullptr) {
     auto id = g->log_->BeginLaunch(g->options_.app_version, g->active_,
@@ -326,6 +327,30 @@ void GuardedLaunch::Decide() {
     return;
   }
   decision_ = LaunchPolicy(options_.config).Decide(*history);
+  newest_launch_ = history->empty() ? 0 : history->front().id;
+}
+
+void GuardedLaunch::RetryDisabled() {
+  const int needed = options_.config.retry_after_good_launches;
+  if (log_ == nullptr || needed <= 0) return;
+  auto retries = log_->Retries();
+  if (!retries.ok()) return;
+  for (const LaunchLog::Retry& r : *retries) {
+    if (r.good_since < needed) continue;
+    const std::string why = std::to_string(r.good_since) +
+                            " good launches since it was disabled without crash evidence";
+    DynamicLayer* layer = nullptr;
+    for (DynamicLayer* l : options_.layers) {
+      if (l->kind() == r.artifact.kind) layer = l;
+    }
+    Status s = layer != nullptr ? layer->Reenable(r.artifact, why)
+                                : Status(MakeError(ErrorCode::kNotFound, "no layer of its kind"));
+    Record(0,
+           s.ok() ? "re-enabled " + ArtifactRefText(r.artifact)
+                  : "did not re-enable " + ArtifactRefText(r.artifact) + ": " + s.error().message,
+           why);
+    (void)log_->RemoveRetry(r.artifact);
+  }
 }
 
 void GuardedLaunch::Record(int level, const std::string& what, const std::string& why) {
@@ -417,8 +442,15 @@ void GuardedLaunch::Act() {
     if (layer == nullptr) return skipped("no usable layer of kind " + a.kind);
     Status s = layer->Disable(a, why);
     if (!s.ok() && s.error().code == ErrorCode::kNotFound) return skipped(s.error().message);
+    const bool retry = s.ok() && decision_.without_evidence &&
+                       options_.config.retry_after_good_launches > 0 && log_ != nullptr;
+    if (retry) (void)log_->AddRetry(a, newest_launch_);
     Record(level,
-           s.ok() ? "disabled " + ArtifactRefText(a) + note
+           s.ok() ? "disabled " + ArtifactRefText(a) + note +
+                        (retry ? " (no crash evidence: retried after " +
+                                     std::to_string(options_.config.retry_after_good_launches) +
+                                     " good launches)"
+                               : "")
                   : "could not disable " + ArtifactRefText(a) + ": " + s.error().ToString(),
            why);
   };

@@ -163,6 +163,9 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
     if (have < 3) {
       if (Status s =
               db->Exec("ALTER TABLE launches ADD COLUMN bundle_failed INTEGER NOT NULL DEFAULT 0;"
+                       "CREATE TABLE guard_retries(kind TEXT NOT NULL, id TEXT NOT NULL,"
+                       "  version TEXT NOT NULL, after_launch INTEGER NOT NULL,"
+                       "  PRIMARY KEY(kind, id, version));"
                        "INSERT OR REPLACE INTO guard_meta VALUES('schema_version', 3);",
                        "upgrading the launch guard tables to version 3");
           !s.ok()) {
@@ -392,6 +395,39 @@ Status LaunchLog::NoteBundleFailure(int64_t id, const std::string& reason,
                      "launch " + std::to_string(id) + " is neither running nor good");
   }
   return Status::Ok();
+}
+
+Status LaunchLog::AddRetry(const ArtifactRef& artifact, int64_t after_launch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement insert(db_->handle(), "INSERT OR REPLACE INTO guard_retries VALUES(?1, ?2, ?3, ?4)");
+  insert.Bind(1, artifact.kind)
+      .Bind(2, artifact.id)
+      .Bind(3, artifact.version)
+      .Bind(4, after_launch);
+  return db_->Run(insert, "recording an artifact to retry");
+}
+
+Status LaunchLog::RemoveRetry(const ArtifactRef& artifact) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement del(db_->handle(),
+                "DELETE FROM guard_retries WHERE kind = ?1 AND id = ?2 AND version = ?3");
+  del.Bind(1, artifact.kind).Bind(2, artifact.id).Bind(3, artifact.version);
+  return db_->Run(del, "removing an artifact to retry");
+}
+
+Result<std::vector<LaunchLog::Retry>> LaunchLog::Retries() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement s(db_->handle(),
+              "SELECT r.kind, r.id, r.version, r.after_launch, "
+              "(SELECT COUNT(*) FROM launches l WHERE l.id > r.after_launch AND "
+              "l.outcome = 'good') FROM guard_retries r ORDER BY r.after_launch");
+  std::vector<Retry> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back({{s.Text(0), s.Text(1), s.Text(2)}, s.Int(3), static_cast<int>(s.Int(4))});
+  }
+  if (rc != SQLITE_DONE) return db_->SqlError(rc, "reading the artifacts to retry");
+  return out;
 }
 
 Result<StoredCrashReport> LaunchLog::AddCrashReport(StoredCrashReport report) {

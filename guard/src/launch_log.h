@@ -10,6 +10,8 @@
 //            level, crashed_after_good, crash_signature,          -- v2 added these 3
 //            bundle_failed)                                       -- v3
 //   guard_actions(id, time_ms, level, what, why)
+//   guard_retries(kind, id, version, after_launch)                -- v3: disabled
+//            without crash evidence, re-enabled after enough good launches
 //   crash_reports(id, launch_id, time_ms, kind, signal, signature, thread,
 //            bundle, task, patch, micro_app, foreground, persistent, summary,
 //            blamed_kind, blamed_id, blamed_version, frames JSON)    -- v2
@@ -100,6 +102,15 @@ class LaunchLog {
   // unless an artifact is blamed already. kState otherwise.
   Status NoteBundleFailure(int64_t id, const std::string& reason,
                            const std::optional<ArtifactRef>& blamed);
+  // Artifacts disabled without crash evidence, to retry after good launches.
+  struct Retry {
+    ArtifactRef artifact;
+    int64_t after_launch = 0;  // the newest launch when it was disabled
+    int good_since = 0;        // good launches with a larger id
+  };
+  Status AddRetry(const ArtifactRef& artifact, int64_t after_launch);
+  Status RemoveRetry(const ArtifactRef& artifact);
+  Result<std::vector<Retry>> Retries();
   // Ends every row still "running" (left by a process that died): the newest
   // becomes "crashed" with `crash`'s reason when a crash record exists, the
   // rest "killed before mark". Returns how many rows were closed. Call before

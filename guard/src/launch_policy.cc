@@ -173,8 +173,9 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
   const std::string at(pointer);
   if (!value.is_object()) return r.WrongType(at, "an object", value);
   const json::object& top = value.get_object();
-  if (Status s = r.CheckKnownFields(
-          top, at, {"levels", "window_hours", "quiet_period_ms", "watchdog", "actions"});
+  if (Status s = r.CheckKnownFields(top, at,
+                                    {"levels", "window_hours", "quiet_period_ms", "watchdog",
+                                     "actions", "retry_after_good_launches"});
       !s.ok()) {
     return s.error();
   }
@@ -227,6 +228,10 @@ Result<LaunchGuardConfig> ReadLaunchGuardConfig(const json::value& value, std::s
       r.OptionalInt(top, at, "quiet_period_ms", config.quiet_period.count(), 0, kMaxQuietPeriodMs);
   if (!quiet.ok()) return quiet.error();
   config.quiet_period = std::chrono::milliseconds(*quiet);
+  Result<int64_t> retry = r.OptionalInt(top, at, "retry_after_good_launches",
+                                        config.retry_after_good_launches, 0, kMaxThreshold);
+  if (!retry.ok()) return retry.error();
+  config.retry_after_good_launches = static_cast<int>(*retry);
   if (const json::value* w = top.if_contains("watchdog")) {
     const std::string watchdog_at = Child(at, "watchdog");
     if (!w->is_object()) return r.WrongType(watchdog_at, "an object", *w);
@@ -375,11 +380,18 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
     }
     return d;
   }
-  if (n >= config_.baseline_only) {
+  // Launches killed before their mark with no crash or hang record are no
+  // evidence: on their own they reach level 1 at most.
+  int with_evidence = 0;
+  for (const LaunchRecord* f : failures) {
+    with_evidence += f->outcome != LaunchOutcome::kKilledBeforeMark;
+  }
+  d.without_evidence = with_evidence == 0;
+  if (with_evidence >= config_.baseline_only) {
     d.level = RecoveryLevel::kBaselineOnly;
-  } else if (n >= config_.rollback_all) {
+  } else if (with_evidence >= config_.rollback_all) {
     d.level = RecoveryLevel::kRollbackAll;
-  } else if (n >= config_.disable_recent) {
+  } else if (with_evidence >= config_.disable_recent || n >= config_.disable_recent) {
     d.level = RecoveryLevel::kDisableRecent;
   }
   if (d.level != RecoveryLevel::kNone) {
@@ -413,6 +425,16 @@ LaunchDecision LaunchPolicy::Decide(const std::vector<LaunchRecord>& history) co
     if (i >= 0) reason += "; ";
   }
   reason += ") within " + DurationText(config_.window) + ": ";
+  if (d.without_evidence) {
+    reason += "no crash or hang record, so no further than level 1";
+    if (config_.retry_after_good_launches > 0) {
+      reason += " and what it disables is retried after " +
+                std::to_string(config_.retry_after_good_launches) + " good launches";
+    }
+    reason += "; ";
+  } else if (with_evidence < n) {
+    reason += std::to_string(n - with_evidence) + " of them killed before mark (not counted); ";
+  }
   if (d.level != RecoveryLevel::kNone && d.actions != DefaultRecoveryActions(d.level)) {
     // Configured actions: name them rather than describe the defaults.
     reason += "level " + std::to_string(static_cast<int>(d.level)) + " actions: ";

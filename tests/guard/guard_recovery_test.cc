@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -406,6 +408,62 @@ TEST_F(HotpatchRecoveryTest, AChangedInstalledPatchIsRefusedBeforeItRuns) {
   EXPECT_EQ(Launch(app_, true, &r), 0);
   EXPECT_TRUE(r.actions.empty());
   EXPECT_EQ(PatchState("fee-fix"), "1.0.0 failed");
+}
+
+// ---- Force-quits -------------------------------------------------------------
+
+// A launch killed before its mark in a real child process: SIGKILL after
+// Start, no crash or hang record (a user's force-quit, an OOM kill).
+void KilledLaunch(const TestApp& app) {
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto c = Container::Open(testing::Guarded(app));
+    if (!c.ok()) _exit(90);
+    if (!(*c)->Start().ok()) _exit(91);
+    raise(SIGKILL);
+    _exit(92);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+}
+
+// Before: two force-quits rolled every update back (level 2) and nothing
+// ever re-enabled what was disabled.
+TEST(GuardRecoveryTest, ForceQuitsDisableOnlyWhatChangedAndItIsRetriedAfterGoodLaunches) {
+  TestApp app({"greeter", "staged", "counter"}, "greeter");
+  Keys keys;
+  app.SetReleaseKey(keys.pub_hex);
+  app.WriteAppJson();
+  const std::string update = PackFixture(app.root(), keys, "counter", "1.1.0");
+  EXPECT_EQ(Launch(app, true), 0);  // 1: the baseline, good
+  InstallStaged(app, update);
+  ASSERT_NO_FATAL_FAILURE(KilledLaunch(app));  // 2: with 1.1.0, force-quit
+  ASSERT_NO_FATAL_FAILURE(KilledLaunch(app));  // 3: level 1 disables 1.1.0, force-quit
+  EXPECT_EQ(CounterState(app, "1.1.0"), "disabled");
+  LaunchGuardReport r;
+  EXPECT_EQ(Launch(app, true, &r), 1);  // 4: two kills: still level 1
+  EXPECT_TRUE(r.decision.without_evidence);
+  EXPECT_EQ(r.actions, Actions({"did not disable native_bundle:com.test.counter@1.1.0: it is "
+                                "disabled already"}));
+  LaunchHistory h = History(app);
+  bool retried = false;
+  for (const GuardAction& a : h.actions) {
+    retried |= a.what ==
+               "disabled native_bundle:com.test.counter@1.1.0 (no crash evidence: "
+               "retried after 3 good launches)";
+  }
+  EXPECT_TRUE(retried) << "launch 3 did not say it retries";
+  EXPECT_EQ(Launch(app, true, &r), 0);  // 5
+  EXPECT_EQ(Launch(app, true, &r), 0);  // 6
+  EXPECT_TRUE(r.actions.empty());
+  EXPECT_EQ(CounterState(app, "1.1.0"), "disabled");
+  EXPECT_EQ(Launch(app, true, &r, ExpectCounterVersion("1.1.0")), 0);  // 7: 4, 5, 6 were good
+  EXPECT_EQ(r.actions, Actions({"re-enabled native_bundle:com.test.counter@1.1.0"}));
+  EXPECT_EQ(CounterState(app, "1.1.0"), "active");
+  EXPECT_EQ(Launch(app, true, &r), 0);  // 8: once only
+  EXPECT_TRUE(r.actions.empty());
 }
 
 // ---- A bundle isolated by its update -----------------------------------------

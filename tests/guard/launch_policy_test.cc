@@ -394,6 +394,54 @@ TEST_F(LaunchPolicyTest, TwoFailuresRollBackEverything) {
   EXPECT_EQ(d.suspects, (std::vector<ArtifactRef>{bill_, flags_}));
 }
 
+// Before: two force-quits within the window rolled every update back (level
+// 2) and three returned to the baseline.
+TEST_F(LaunchPolicyTest, LaunchesKilledBeforeTheirMarkAloneGoNoFurtherThanLevelOne) {
+  for (int n : {1, 2, 3, 6}) {
+    std::vector<LaunchRecord> h;
+    for (int i = n; i >= 1; --i) {
+      h.push_back(Launch(i + 1, t0_ + i * kHourMs, LaunchOutcome::kKilledBeforeMark,
+                         {old_, bill_, flags_}));
+    }
+    h.push_back(Launch(1, t0_, LaunchOutcome::kGood, {old_}));
+    LaunchDecision d = LaunchPolicy().Decide(h);
+    EXPECT_EQ(d.level, RecoveryLevel::kDisableRecent) << n;
+    EXPECT_TRUE(d.without_evidence) << n;
+    EXPECT_EQ(d.consecutive_failures, n);
+    // Only what changed since the last good launch: old_ stays.
+    EXPECT_EQ(d.suspects, (std::vector<ArtifactRef>{bill_, flags_})) << n;
+  }
+  std::vector<LaunchRecord> two = {
+      Launch(3, t0_ + 2 * kHourMs, LaunchOutcome::kKilledBeforeMark, {old_, bill_}),
+      Launch(2, t0_ + kHourMs, LaunchOutcome::kKilledBeforeMark, {old_, bill_}),
+      Launch(1, t0_, LaunchOutcome::kGood, {old_})};
+  EXPECT_EQ(LaunchPolicy().Decide(two).reason,
+            "2 consecutive failed launches (killed before mark (x2)) within 24 h: no crash or "
+            "hang record, so no further than level 1 and what it disables is retried after 3 "
+            "good launches; disabling 1 dynamic artifact activated since the last good launch, "
+            "starting with native_bundle:com.wallet.bill@1.2.0");
+}
+
+TEST_F(LaunchPolicyTest, OnlyFailuresWithEvidenceEscalate) {
+  // crash, killed, killed: one failure with evidence -> level 1, not 3.
+  std::vector<LaunchRecord> h = {
+      Launch(4, t0_ + 3 * kHourMs, LaunchOutcome::kKilledBeforeMark, {old_, bill_}),
+      Launch(3, t0_ + 2 * kHourMs, LaunchOutcome::kKilledBeforeMark, {old_, bill_}),
+      Launch(2, t0_ + kHourMs, LaunchOutcome::kCrashed, {old_, bill_}, "SIGSEGV", bill_),
+      Launch(1, t0_, LaunchOutcome::kGood, {old_})};
+  LaunchDecision d = LaunchPolicy().Decide(h);
+  EXPECT_EQ(d.level, RecoveryLevel::kDisableRecent);
+  EXPECT_FALSE(d.without_evidence);
+  EXPECT_NE(d.reason.find("2 of them killed before mark (not counted)"), std::string::npos)
+      << d.reason;
+  // Two crashes and a kill: level 2.
+  h[1].outcome = LaunchOutcome::kHung;
+  EXPECT_EQ(LaunchPolicy().Decide(h).level, RecoveryLevel::kRollbackAll);
+  // Three with evidence: level 3, the real crash loop still recovers in three launches.
+  h[0].outcome = LaunchOutcome::kCrashed;
+  EXPECT_EQ(LaunchPolicy().Decide(h).level, RecoveryLevel::kBaselineOnly);
+}
+
 TEST_F(LaunchPolicyTest, ThreeOrMoreFailuresStartFromBaseline) {
   for (int n : {3, 4, 7}) {
     LaunchDecision d = LaunchPolicy().Decide(History(n));

@@ -36,6 +36,12 @@ Result<ArtifactRecord> DynamicLayer::Install(const std::string& package_path, In
   return e;
 }
 
+Status DynamicLayer::Reenable(const ArtifactRef& ref, std::string_view) {
+  return MakeError(
+      ErrorCode::kInvalidArgument,
+      "the " + std::string(kind()) + " layer cannot re-enable " + ArtifactRefText(ref));
+}
+
 std::string ArtifactRefText(const ArtifactRef& ref) {
   return ref.kind + ":" + ref.id + "@" + ref.version;
 }

@@ -1,5 +1,7 @@
 #include "atrium/dynamic/store_layer.h"
 
+#include "atrium/semver.h"
+
 namespace atrium {
 
 StoreLayer::StoreLayer(ArtifactKind kind, ArtifactStore* store)
@@ -35,6 +37,33 @@ Status StoreLayer::Disable(const ArtifactRef& ref, std::string_view reason) {
                      std::string("it is ") + ArtifactStateName(found->state) + " already");
   }
   Result<std::optional<ArtifactRecord>> r = store_->Disable(kind_, ref.id, ref.version, reason);
+  return r.ok() ? Status::Ok() : Status(r.error());
+}
+
+Status StoreLayer::Reenable(const ArtifactRef& ref, std::string_view reason) {
+  Result<std::vector<ArtifactRecord>> records = store_->List(kind_);
+  if (!records.ok()) return records.error();
+  const ArtifactRecord* found = nullptr;
+  const ArtifactRecord* active = nullptr;
+  for (const ArtifactRecord& r : *records) {
+    if (r.kind != kind_ || r.id != ref.id) continue;
+    if (r.version == ref.version) found = &r;
+    if (r.state == ArtifactState::kActive) active = &r;
+  }
+  if (found == nullptr) return MakeError(ErrorCode::kNotFound, "the store no longer holds it");
+  if (found->state != ArtifactState::kDisabled) {
+    return MakeError(ErrorCode::kState,
+                     std::string("it is ") + ArtifactStateName(found->state) + ", not disabled");
+  }
+  if (active != nullptr) {
+    auto mine = Version::Parse(ref.version);
+    auto now = Version::Parse(active->version);
+    if (mine.ok() && now.ok() && !(*now < *mine)) {
+      return MakeError(ErrorCode::kState,
+                       "version " + active->version + " is in use now, not older than it");
+    }
+  }
+  Result<ArtifactRecord> r = store_->Activate(kind_, ref.id, ref.version, reason);
   return r.ok() ? Status::Ok() : Status(r.error());
 }
 

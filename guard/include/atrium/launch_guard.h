@@ -183,6 +183,10 @@ struct LaunchGuardConfig {
   // as hung (with the main thread's stack) and the process ends. 0 = off.
   std::chrono::milliseconds first_frame_limit = std::chrono::milliseconds(20000);
   std::chrono::milliseconds main_loop_blocked_limit = std::chrono::milliseconds(5000);
+  // An artifact disabled without crash evidence (every failure of the
+  // streak was a launch killed before its mark: a force-quit, an OOM kill)
+  // is re-enabled after this many good launches; 0 = never.
+  int retry_after_good_launches = 3;
   // What each level does, in order (index 0 = level 1).
   std::vector<RecoveryAction> level_actions[3] = {
       DefaultRecoveryActions(RecoveryLevel::kDisableRecent),
@@ -225,6 +229,11 @@ struct LaunchDecision {
   std::vector<RecoveryAction> actions;
   // The launch history could not be read: level is kBaselineOnly.
   bool safe_mode = false;
+  // Every failure of the streak was a launch killed before its mark, with no
+  // crash or hang record: no evidence against any artifact. Such a streak
+  // goes no further than level 1, and what level 1 disables is retried
+  // after LaunchGuardConfig::retry_after_good_launches good launches.
+  bool without_evidence = false;
 };
 
 // The escalation decision. Pure and deterministic: time enters only through

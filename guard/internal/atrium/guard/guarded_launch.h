@@ -115,6 +115,9 @@ class GuardedLaunch {
   void ReadPreviousCrash(ArtifactStore& store);
   void CheckIntegrity(ArtifactStore& store);
   void Act();
+  // Re-enables what was disabled without crash evidence, once enough good
+  // launches followed (LaunchGuardConfig::retry_after_good_launches).
+  void RetryDisabled();
   void Record(int level, const std::string& what, const std::string& why);
   std::vector<ArtifactRef> ActiveArtifacts();
   std::optional<ArtifactRef> BlameBundle(const std::string& bundle) const;
@@ -125,6 +128,7 @@ class GuardedLaunch {
   std::unique_ptr<LaunchLog> log_;  // null in safe mode (history unreadable)
   LaunchDecision decision_;
   std::vector<std::string> actions_;
+  int64_t newest_launch_ = 0;               // the newest launch record when Begin decided
   std::vector<ArtifactRef> active_;         // this launch's dynamic artifacts
   std::vector<std::string> artifact_dirs_;  // their directories, parallel to active_
   int64_t launch_id_ = 0;

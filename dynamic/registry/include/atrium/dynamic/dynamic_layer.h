@@ -83,6 +83,12 @@ class ATRIUM_EXPORT DynamicLayer {
   // version is not in use any more (already disabled, replaced, removed),
   // with the reason in the message.
   virtual Status Disable(const ArtifactRef& ref, std::string_view reason) = 0;
+  // Makes `ref`, disabled earlier, the version in use again (the launch
+  // guard retrying what it disabled without evidence). kState when it is
+  // not disabled or a version newer than it is in use now (the retry is
+  // stale); kNotFound when it is no longer held. The default refuses
+  // (kInvalidArgument).
+  virtual Status Reenable(const ArtifactRef& ref, std::string_view reason);
   // Rolls every artifact in use back to its previous version, or disables it
   // when it has none. One line per artifact on `done` ("rolled x back").
   virtual Status RollbackAll(std::string_view reason, std::vector<std::string>* done) = 0;

@@ -31,6 +31,7 @@ class ATRIUM_EXPORT StoreLayer : public DynamicLayer {
   // kNotFound when that version is no longer staged, active or previous
   // (disabled or failed already, gone, or the baseline).
   Status Disable(const ArtifactRef& ref, std::string_view reason) override;
+  Status Reenable(const ArtifactRef& ref, std::string_view reason) override;
   Status RollbackAll(std::string_view reason, std::vector<std::string>* done) override;
   Status DisableAll(std::string_view reason, std::vector<std::string>* done) override;
   Status ClearDerivedData(std::vector<std::string>* done) override;
