@@ -63,9 +63,19 @@ Status RuntimeImpl::Init() {
   }
   auto store = PatchStore::Open(artifacts);
   if (!store.ok()) return store.error();
+  if (auto enabled = (*store)->Enabled(); enabled.ok() && !enabled->empty()) {
+    WarmBundleVersions();
+  }
   std::lock_guard lock(mu_);
   store_ = std::move(store).value();
   return ReloadLocked();
+}
+
+void RuntimeImpl::WarmBundleVersions() const {
+  // The host's lookup may take the container's lifecycle lock, which a
+  // bundle's Start holds while it declares patch points (taking mu_): the
+  // first lookup (the host snapshots then) happens before mu_ is taken.
+  if (options_.bundle_version) (void)options_.bundle_version("");
 }
 
 Status RuntimeImpl::TargetsMatch(const PatchManifest& m) const {
@@ -225,6 +235,7 @@ Result<PatchInfo> RuntimeImpl::Install(const std::string& package_path) {
   auto pkg = ReadPatchPackage(**reader);
   if (!pkg.ok()) return pkg.error();
   if (Status t = TargetsMatch(pkg->manifest); !t.ok()) return t.error();
+  WarmBundleVersions();  // a reload checks bundle targets: not under mu_
   std::lock_guard lock(mu_);
   for (const auto& decl : pkg->manifest.points) {
     auto it = points_.find(decl.point);
@@ -252,24 +263,28 @@ Result<PatchInfo> RuntimeImpl::Install(const std::string& package_path) {
 }
 
 Status RuntimeImpl::Enable(std::string_view id) {
+  WarmBundleVersions();  // a reload checks bundle targets: not under mu_
   std::lock_guard lock(mu_);
   Status s = store_->SetState(std::string(id), PatchState::kEnabled, "enabled");
   return s.ok() ? ReloadLocked() : s;
 }
 
 Status RuntimeImpl::Disable(std::string_view id, std::string_view reason) {
+  WarmBundleVersions();  // a reload checks bundle targets: not under mu_
   std::lock_guard lock(mu_);
   Status s = store_->SetState(std::string(id), PatchState::kDisabled, std::string(reason));
   return s.ok() ? ReloadLocked() : s;
 }
 
 Status RuntimeImpl::Rollback(std::string_view id) {
+  WarmBundleVersions();  // a reload checks bundle targets: not under mu_
   std::lock_guard lock(mu_);
   Status s = store_->Rollback(std::string(id), "rolled back");
   return s.ok() ? ReloadLocked() : s;
 }
 
 Status RuntimeImpl::DisableAll(std::string_view reason) {
+  WarmBundleVersions();  // a reload checks bundle targets: not under mu_
   std::lock_guard lock(mu_);
   Status s = store_->DisableAll(std::string(reason));
   return s.ok() ? ReloadLocked() : s;
@@ -347,11 +362,11 @@ Result<std::shared_ptr<Runtime>> OpenForContainer(Container& container, Artifact
   // targets are first checked (an app without patches never pays for it):
   // at open when patches are installed (the opening thread, before any
   // bundle runs), else at the first install of a patch with bundle targets.
-  // The runtime must not call back into the container while holding its own
-  // lock while a bundle's Start declares points under the container's
-  // lifecycle lock; installing patches while bundles start is the host's
-  // to avoid. Bundles installed later are seen at the next launch, which is
-  // when a newly installed native bundle takes effect anyway.
+  // The snapshot is taken on the first lookup, which the runtime makes
+  // before its own lock (WarmBundleVersions): a bundle's Start declares
+  // points under the container's lifecycle lock, then takes the runtime's.
+  // Bundles installed later are seen at the next launch, which is when a
+  // newly installed native bundle takes effect anyway.
   struct Versions {
     std::once_flag once;
     std::map<std::string, Version, std::less<>> map;

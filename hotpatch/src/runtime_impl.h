@@ -147,6 +147,8 @@ class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<Ru
   // Reloads patches_ from the store and republishes every chain. Requires mu_.
   Status ReloadLocked();
   void PublishLocked(PointCore* core);
+  // Runs the host's first bundle-version lookup outside mu_ (see runtime.cc).
+  void WarmBundleVersions() const;
   Status TargetsMatch(const PatchManifest& m) const;
   PatchInfo InfoOf(const StoredPatch& p) const;
   void RecordFault(const LoadedPatch* patch, const std::string& what);
