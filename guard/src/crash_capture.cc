@@ -221,7 +221,7 @@ void Commit(const Frames& f, uint32_t flags) {
 // Builds and writes the record. `pc` is the faulting PC (0 if unknown);
 // `skip` is how many backtrace frames belong to the handler when `pc` is 0.
 __attribute__((noinline)) void Capture(int signo, int code, uintptr_t fault, uintptr_t pc,
-                                       bool terminate, const char* what, int skip) {
+                                       uint32_t kind_flag, const char* what, int skip) {
   if (g_fd < 0) return;
   std::memset(g_buf, 0, kFixedSize);
   timespec ts{};
@@ -246,7 +246,7 @@ __attribute__((noinline)) void Capture(int signo, int code, uintptr_t fault, uin
   if (what) PutText(kWhatOff, kWhatLen, what, kWhatLen);
   uint32_t flags = 0;
   if (g_foreground.load(std::memory_order_relaxed)) flags |= kFlagForeground;
-  if (terminate) flags |= kFlagTerminate;
+  flags |= kind_flag;  // kFlagTerminate, kFlagExit or 0
 
   // Phase 1: no backtrace (unwinding a smashed stack may fault).
   Frames f;
@@ -314,7 +314,7 @@ void OnSignal(int signo, siginfo_t* info, void* ucontext) {
   uintptr_t fault = 0;
   int code = info ? info->si_code : 0;
   if (info && code > 0 && signo != SIGABRT) fault = reinterpret_cast<uintptr_t>(info->si_addr);
-  Capture(signo, code, fault, PcOf(ucontext), false, nullptr, 2);
+  Capture(signo, code, fault, PcOf(ucontext), 0, nullptr, 2);
   DieWith(signo);
 }
 
@@ -336,8 +336,21 @@ void OnTerminate() {
     } catch (...) {
     }
   }
-  Capture(SIGABRT, 0, 0, 0, true, what, 2);
+  Capture(SIGABRT, 0, 0, 0, kFlagTerminate, what, 2);
   DieWith(SIGABRT);
+}
+
+// exit() or quick_exit() called while a bundle's code runs on this thread
+// (its Start, a startup task, a micro-app): recorded so the next launch
+// blames it instead of seeing a clean exit. The host's own exit (no bundle
+// on the thread) writes nothing. A record being written by a crashing
+// thread is left alone.
+void OnExit() {
+  const ThreadActivity* a = CurrentThreadActivity();
+  if (a == nullptr || a->bundle[0] == '\0') return;
+  pid_t expected = 0;
+  if (!g_owner.compare_exchange_strong(expected, Tid())) return;
+  Capture(0, 0, 0, 0, kFlagExit, "exit() or quick_exit() called", 2);
 }
 
 struct AltStack {
@@ -519,6 +532,12 @@ Status CrashCapture::Install(const std::string& crash_file_path, CrashBinding bi
     sigaction(signo, &sa, nullptr);
   }
   std::set_terminate(OnTerminate);
+  static const bool exit_handlers = [] {  // once per process, even after a test reset
+    std::atexit(OnExit);
+    std::at_quick_exit(OnExit);
+    return true;
+  }();
+  (void)exit_handlers;
   return Status::Ok();
 }
 
@@ -614,6 +633,12 @@ Result<CrashRecord> CaptureThreadStack(pid_t tid, std::chrono::milliseconds time
 
 namespace atrium::internal {
 void SetCrashHookForTesting(void (*hook)()) { g_hook.store(hook); }
+
+void ResetCrashCaptureForTesting() {
+  if (g_fd >= 0) ::close(g_fd);
+  g_fd = -1;
+  g_installed = false;
+}
 }  // namespace atrium::internal
 
 namespace atrium {

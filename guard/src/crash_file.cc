@@ -126,7 +126,8 @@ Result<CrashRecord> ParseCrashRecord(const std::string& b, const std::string& pa
   r.foreground = flags & kFlagForeground;
   r.from_terminate = flags & kFlagTerminate;
   r.partial = flags & kFlagPartial;
-  if (r.signal <= 0 || r.signal >= 65) {
+  r.from_exit = flags & kFlagExit;
+  if (r.from_exit ? r.signal != 0 : (r.signal <= 0 || r.signal >= 65)) {
     return Corrupt(path, 16, "invalid signal number " + std::to_string(r.signal));
   }
   size_t frames = Get<uint16_t>(b, 60);

@@ -33,8 +33,9 @@ inline constexpr size_t kThreadLen = 16, kTextLen = 96, kMicroAppLen = 64, kWhat
 inline constexpr size_t kFrameSize = 24, kPathLen = 256, kModuleSize = 8 + kPathLen;
 inline constexpr size_t kMaxRecord =
     kFixedSize + kFrameSize * kMaxCrashFrames + kModuleSize * kMaxCrashModules;
-inline constexpr uint32_t kFlagForeground = 1, kFlagTerminate = 2, kFlagPartial = 4;
-inline constexpr uint32_t kKnownFlags = kFlagForeground | kFlagTerminate | kFlagPartial;
+// kFlagExit: exit() or quick_exit() while a bundle ran; signal is then 0.
+inline constexpr uint32_t kFlagForeground = 1, kFlagTerminate = 2, kFlagPartial = 4, kFlagExit = 8;
+inline constexpr uint32_t kKnownFlags = kFlagForeground | kFlagTerminate | kFlagPartial | kFlagExit;
 
 constexpr std::array<uint32_t, 256> MakeCrcTable() {
   std::array<uint32_t, 256> t{};

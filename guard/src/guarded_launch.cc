@@ -288,8 +288,11 @@ void GuardedLaunch::ReadPreviousCrash(ArtifactStore& store) {
   const CrashRecord& rec = *crash;
   StoredCrashReport stored = Attribute(rec, artifacts, dirs);
   const std::optional<ArtifactRef> blamed = stored.blamed;
-  std::string reason = rec.from_terminate ? "std::terminate" : SignalName(rec.signal);
-  if (rec.from_terminate && !rec.what.empty()) reason += " (" + rec.what + ")";
+  std::string reason = rec.from_exit        ? std::string("exit() or quick_exit() called")
+                       : rec.from_terminate ? std::string("std::terminate")
+                                            : SignalName(rec.signal);
+  if (rec.from_exit) stored.kind = "exit";
+  if (rec.from_terminate && !rec.what.empty()) reason += " (" + rec.what + ")";  // not for exit
   if (rec.signal == SIGSEGV || rec.signal == SIGBUS) reason += " at " + Hex(rec.fault_address);
   const std::string where = WhereText(rec);
   if (!where.empty()) reason += " in " + where;

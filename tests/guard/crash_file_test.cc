@@ -6,6 +6,7 @@
 #include "crash_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,6 +188,22 @@ TEST(CrashFileTest, TheBindingIsRead) {
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_EQ(r->launch_id, 17u);
   EXPECT_EQ(r->nonce, 0xfeedfacecafebeefull);
+}
+
+TEST(CrashFileTest, AnExitRecordHasNoSignalAndOnlyItMay) {
+  std::string b = HandMadeRecord();
+  Poke<int32_t>(&b, 16, 0);
+  Poke<uint32_t>(&b, 56, 1 | 8);  // foreground | exit
+  Reseal(&b);
+  auto r = ParseCrashRecord(b, "f");
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_TRUE(r->from_exit);
+  EXPECT_EQ(r->signal, 0);
+  Poke<int32_t>(&b, 16, SIGSEGV);  // an exit with a signal
+  Reseal(&b);
+  auto both = ParseCrashRecord(b, "f");
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.error().offset, 16u);
 }
 
 TEST(CrashFileTest, AVersionOneRecordIsRefusedByName) {

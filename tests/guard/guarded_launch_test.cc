@@ -8,6 +8,8 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -17,6 +19,7 @@
 
 #include "../container/test_app.h"
 #include "atrium/container.h"
+#include "atrium/guard/test_hooks.h"
 #include "atrium/launch_guard.h"
 #include "atrium/private_store.h"
 #include "crash_record_bytes.h"
@@ -306,6 +309,56 @@ TEST(GuardedLaunchTest, ACrashFileThatIsAFifoIsSetAsideWithoutWaiting) {
   EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kKilledBeforeMark);
   EXPECT_TRUE(HasAction(h, "crash file is a FIFO (not read)"));
   EXPECT_TRUE(fs::is_fifo(fs::symlink_status(rec + ".rejected")));
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "a forked child of a threaded process"
+#else
+#define SKIP_UNDER_SANITIZERS() (void)0
+#endif
+
+// Before: a bundle calling exit() in a startup task ended the process with
+// status 0 and the next launch saw only "killed before mark".
+TEST(GuardedLaunchTest, ABundleCallingExitIsRecordedAndBlamedAtTheNextLaunch) {
+  SKIP_UNDER_SANITIZERS();
+  struct Case {
+    const char* env;
+    const char* task;
+  } cases[] = {{"ATRIUM_TEST_EXIT_TASK", "prepare"}, {"ATRIUM_TEST_QUICK_EXIT_TASK", "paint"}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.env);
+    TestApp app({"greeter", "staged"}, "greeter");
+    EXPECT_EQ(Launch(app, true), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      setenv(c.env, c.task, 1);
+      internal::ResetCrashCaptureForTesting();  // this launch's own crash file
+      auto opened = Container::Open(testing::Guarded(app));
+      if (!opened.ok()) _exit(90);
+      (void)(*opened)->Start();
+      (*opened)->scheduler().RunMainLoopUntil([] { return false; }, std::chrono::seconds(30));
+      _exit(91);  // the task did not exit
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 90 && WEXITSTATUS(status) != 91)
+        << status;
+    LaunchGuardReport r;
+    EXPECT_EQ(Launch(app, true, &r), 1);
+    LaunchHistory h = History(app);
+    ASSERT_GE(h.launches.size(), 2u);
+    EXPECT_EQ(h.launches[1].outcome, LaunchOutcome::kCrashed);
+    EXPECT_EQ(h.launches[1].reason.rfind(
+                  "exit() or quick_exit() called in com.test.staged:" + std::string(c.task), 0),
+              0u)
+        << h.launches[1].reason;
+    auto reports = ReadCrashReports(app.data_dir() + "/state.db", 5);
+    ASSERT_TRUE(reports.ok());
+    ASSERT_FALSE(reports->empty());
+    EXPECT_EQ(reports->front().kind, "exit");
+    EXPECT_EQ(reports->front().task, c.task);
+  }
 }
 
 TEST(GuardedLaunchTest, ADamagedStateDbStartsTheAppInSafeModeAndSaysWhy) {

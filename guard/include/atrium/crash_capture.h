@@ -72,6 +72,7 @@ struct CrashRecord {
   bool foreground = false;
   bool from_terminate = false;  // std::terminate (recorded as SIGABRT)
   bool partial = false;         // handler did not finish: no backtrace
+  bool from_exit = false;       // exit()/quick_exit() while a bundle ran (signal 0)
   uint64_t launch_id = 0;       // CrashBinding of the process that wrote it
   uint64_t nonce = 0;
   std::string thread, bundle, task, artifact, micro_app;  // artifact: "kind:id"
@@ -112,7 +113,11 @@ class ATRIUM_EXPORT CrashCapture {
  public:
   // Opens (creating, truncating) `crash_file_path`, snapshots the module
   // table, warms up backtrace(), gives the calling thread an alternate
-  // signal stack and installs the signal and terminate handlers. Records
+  // signal stack and installs the signal and terminate handlers, and an
+  // atexit / at_quick_exit handler that records an exit() or quick_exit()
+  // called while a bundle's code runs on the calling thread (its
+  // ThreadActivity names a bundle; the host's own exit records nothing;
+  // _exit() cannot be seen). Records
   // carry `binding`. The path must be a regular file with one link, or
   // absent: a symlink (never followed), FIFO, directory, device or a hard
   // link is renamed to "<path>.rejected" and a new file created in its place.

@@ -80,9 +80,10 @@ struct StoredCrashReport {
   int64_t id = 0;
   int64_t launch_id = 0;  // the launch that crashed
   int64_t time_ms = 0;    // when it happened (Unix ms)
-  std::string kind;       // "native", "lua", "hang" or "failure" (a bundle isolated, no crash)
-  int signal = 0;         // 0 for a hang
-  std::string signature;  // CrashSignature: stable across runs
+  std::string kind;  // "native", "lua", "hang", "exit" (exit()/quick_exit() while a bundle ran) or
+  // "failure" (a bundle isolated, no crash)
+  int signal = 0;                                         // 0 for a hang
+  std::string signature;                                  // CrashSignature: stable across runs
   std::string thread, bundle, task, artifact, micro_app;  // artifact: "kind:id"
   bool foreground = false;
   bool persistent = false;  // the same signature ended the launch before

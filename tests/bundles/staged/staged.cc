@@ -5,6 +5,8 @@
 //                                     only in that bundle, for copies of
 //                                     this library under other names)
 //   ATRIUM_TEST_UNREGISTERED=<id>     that task gets no handler
+//   ATRIUM_TEST_EXIT_TASK=<id>        that task's handler calls std::exit(0)
+//   ATRIUM_TEST_QUICK_EXIT_TASK=<id>  that task's handler calls std::quick_exit(0)
 //   ATRIUM_TEST_SLOW_TASK=<id>:<ms>   that task's handler sleeps <ms> first
 // Start also posts work through its executors: an io task that records
 // "executor" and a delayed task far in the future (dropped at stop).
@@ -55,6 +57,8 @@ class Staged final : public atrium::BundleActivator {
         if (int ms = SlowMs(name); ms > 0) {
           std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         }
+        if (Is("ATRIUM_TEST_EXIT_TASK", name.c_str())) std::exit(0);
+        if (Is("ATRIUM_TEST_QUICK_EXIT_TASK", name.c_str())) std::quick_exit(0);
         if (Is("ATRIUM_TEST_FAIL_TASK", name.c_str(), ctx.bundle_name())) {
           return atrium::MakeError(atrium::ErrorCode::kIo, name + " could not open its cache");
         }
