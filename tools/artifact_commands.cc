@@ -14,7 +14,8 @@ namespace {
 struct Args {
   std::vector<std::string> positional;
   std::string data_dir;
-  bool flag = false;  // --history / --now / --live
+  bool flag = false;   // --history / --now / --live
+  bool force = false;  // install --force
 };
 
 bool Parse(int argc, char** argv, const char* flag, size_t positional, Args* out) {
@@ -24,6 +25,9 @@ bool Parse(int argc, char** argv, const char* flag, size_t positional, Args* out
       out->data_dir = argv[++i];
     } else if (flag != nullptr && a == flag) {
       out->flag = true;
+    } else if (a == "--force" &&
+               (std::string(argv[0]) == "install" || std::string(argv[0]) == "update")) {
+      out->force = true;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "atrium %s: unknown option %s\n", argv[0], a.c_str());
       return false;
@@ -99,8 +103,8 @@ int InstallMain(int argc, char** argv) {
   if (!Parse(argc, argv, "--now", 2, &a)) return 2;
   auto c = Open(a, /*inspect=*/true);  // not a launch: what is staged stays staged
   if (c == nullptr) return 1;
-  auto r = c->InstallPackage(a.positional[1],
-                             a.flag ? atrium::InstallAs::kActive : atrium::InstallAs::kStaged);
+  auto r = c->InstallPackage(
+      a.positional[1], a.flag ? atrium::InstallAs::kActive : atrium::InstallAs::kStaged, a.force);
   if (!r.ok()) return Fail(r.error());
   if (r->kind != atrium::ArtifactKind::kNativeBundle) {
     // Another layer's artifact: it staged or activated it by its own rules.

@@ -1,6 +1,8 @@
 // Where bundles come from: the bundle index built from the baseline folders
 // and packages, the store's updates and development installs (and its
 // fingerprint); installs and uninstalls.
+#include <map>
+
 #include "container_impl.h"
 
 namespace fs = std::filesystem;
@@ -131,11 +133,65 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
   return Status::Ok();
 }
 
-Result<ArtifactRecord> ContainerImpl::InstallPackage(const std::string& package_path,
-                                                     InstallAs as) {
+std::vector<std::string> ContainerImpl::BrokenBy(const Manifest& candidate) {
+  std::vector<Manifest> installed;
+  {
+    std::lock_guard lock(lifecycle_mu_);
+    for (uint32_t i = 0; i < index_->size(); ++i) {
+      auto b = index_->bundle(i);
+      if (b.broken) continue;
+      auto m = LoadManifestFile((fs::path(std::string(b.dir)) / "bundle.json").string());
+      if (m.ok()) installed.push_back(std::move(m).value());
+    }
+  }
+  std::vector<const Manifest*> before;
+  for (const Manifest& m : installed) before.push_back(&m);
+  std::vector<const Manifest*> after = before;
+  after.push_back(&candidate);
+  const ResolveResult was = Resolve(before), will = Resolve(after);
+  std::map<std::string, std::string> lost;  // name -> why, for names resolved before
+  for (size_t i = 0; i < before.size(); ++i) {
+    if (was.bundles[i].resolution == Resolution::kResolved) lost.emplace(before[i]->name, "");
+  }
+  for (size_t i = 0; i < after.size(); ++i) {
+    auto it = lost.find(after[i]->name);
+    if (it == lost.end()) continue;
+    if (will.bundles[i].resolution == Resolution::kResolved) {
+      lost.erase(it);
+    } else if (will.bundles[i].resolution == Resolution::kUnresolved) {
+      it->second =
+          after[i]->name + " " + after[i]->version.ToString() + ": " + will.bundles[i].reason;
+    }
+  }
+  std::vector<std::string> out;
+  for (auto& [name, why] : lost) out.push_back(why.empty() ? name : why);
+  return out;
+}
+
+Result<ArtifactRecord> ContainerImpl::InstallPackage(const std::string& package_path, InstallAs as,
+                                                     bool force) {
   auto reader = PackageReader::Open(package_path);
   if (!reader.ok()) return reader.error();
   const ArtifactKind kind = (*reader)->info().kind;
+  if (kind == ArtifactKind::kNativeBundle && !force) {
+    // The package's signature is checked by the store; this only reads its
+    // manifest to see what the app would resolve to with it.
+    auto candidate = ParseManifest((*reader)->info().manifest, package_path + "!bundle.json");
+    if (!candidate.ok()) return candidate.error();
+    std::vector<std::string> broken = BrokenBy(*candidate);
+    if (!broken.empty()) {
+      std::string list;
+      for (const std::string& b : broken) list += "\n  " + b;
+      Error e = MakeError(ErrorCode::kValidation,
+                          "installing " + candidate->name + " " + candidate->version.ToString() +
+                              " would leave " + std::to_string(broken.size()) +
+                              (broken.size() == 1 ? " bundle" : " bundles") +
+                              " that resolve now unresolved (--force stages it anyway):" + list);
+      e.file = package_path;
+      e.bundle = candidate->name;
+      return e;
+    }
+  }
   reader->reset();
   // The layer registered for the package's kind installs it (native bundle
   // updates: dynamic/native).

@@ -348,7 +348,11 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   const LaunchGuardReport* launch_guard() const override {
     return guard_ != nullptr ? &guard_report_ : nullptr;
   }
-  Result<ArtifactRecord> InstallPackage(const std::string& package_path, InstallAs as) override;
+  Result<ArtifactRecord> InstallPackage(const std::string& package_path, InstallAs as,
+                                        bool force) override;
+  // The bundles resolved now that `candidate` would leave unresolved, each
+  // with the reason ("com.x: requires com.y ^1.2.0, but ...").
+  std::vector<std::string> BrokenBy(const Manifest& candidate);
   Status DisableArtifact(std::string_view kind, std::string_view id, std::string_view version,
                          std::string_view reason) override;
   Status NoteArtifact(std::string_view kind, std::string_view id, std::string_view version,

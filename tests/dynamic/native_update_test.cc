@@ -87,10 +87,10 @@ TEST(UpdateTest, AnUpdateThatFailsToStartFallsBackAndIsRecorded) {
   Keys keys;
   app.SetReleaseKey(keys.pub_hex);
   app.WriteAppJson();
-  // "Version 2.0.0 of the greeter" whose activator fails.
+  // "Version 1.9.0 of the greeter" whose activator fails.
   std::string work = app.root() + "/bad-src";
   fs::copy(std::string(ATRIUM_TEST_BUNDLES_DIR) + "/fails", work, fs::copy_options::recursive);
-  std::ofstream(work + "/bundle.json") << R"({"name": "com.test.greeter", "version": "2.0.0",
+  std::ofstream(work + "/bundle.json") << R"({"name": "com.test.greeter", "version": "1.9.0",
       "library": "libfixture_fails.so",
       "provides": [{"interface": "com.test.greeter.Greeter", "version": "1.0.0"}]})";
   PackOptions o;
@@ -102,7 +102,7 @@ TEST(UpdateTest, AnUpdateThatFailsToStartFallsBackAndIsRecorded) {
     ASSERT_TRUE(c->InstallPackage(bad).ok());
   }
   auto c = OpenApp(app);
-  EXPECT_EQ(c->Bundle("com.test.greeter")->version, "2.0.0");
+  EXPECT_EQ(c->Bundle("com.test.greeter")->version, "1.9.0");
   // The lookup loads the update; it fails; the baseline comes back and serves.
   auto greeter = c->services().Get<fixtures::Greeter>();
   ASSERT_NE(greeter, nullptr);
@@ -112,7 +112,7 @@ TEST(UpdateTest, AnUpdateThatFailsToStartFallsBackAndIsRecorded) {
   ASSERT_TRUE(list.ok());
   bool failed = false;
   for (const auto& r : *list) {
-    if (r.version == "2.0.0") {
+    if (r.version == "1.9.0") {
       failed = r.state == ArtifactState::kFailed;
       EXPECT_NE(r.reason.find("activator Start failed"), std::string::npos) << r.reason;
     }

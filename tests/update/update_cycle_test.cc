@@ -35,6 +35,13 @@ class UpdateCycleTest : public ::testing::Test {
         << R"( "baseline": ["bundles/greeter", "bundles/consumer"],)"
         << R"( "release_keys": [")" << keys_.pub_hex << R"("],)"
         << R"( "updates": {"repository": "file://)" << repo_ << R"(", "root": "root.json"}})";
+    // The releases here are greeter 2.x: the consumer accepts any greeter
+    // from 1.0.0 on, so they do not break it (InstallPackage would refuse).
+    std::ofstream(app_.bundle_dir("consumer") + "/bundle.json")
+        << R"({"name": "com.test.consumer", "version": "0.3.0",
+              "library": "libfixture_consumer.so",
+              "requires": [{"name": "com.test.greeter", "version": ">=1.0.0"}],
+              "micro_apps": [{"id": "consumer", "type": "native", "entry": "ConsumerPage"}]})";
   }
 
   std::unique_ptr<ReleaseRepository> Repo() {

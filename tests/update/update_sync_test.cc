@@ -36,7 +36,7 @@ class UpdateSyncTest : public ::testing::Test {
     ASSERT_TRUE(repo.ok());
     ReleaseAddOptions add;
     add.compat = NativeCompatFingerprint();
-    ASSERT_TRUE((*repo)->Add(PackFixture(app_.root(), keys_, "greeter", "2.0.0"), add).ok());
+    ASSERT_TRUE((*repo)->Add(PackFixture(app_.root(), keys_, "greeter", "1.9.0"), add).ok());
     ASSERT_TRUE((*repo)->Publish().ok());
   }
   void TearDown() override { update::SetUpdateClockForTesting(nullptr); }
@@ -87,7 +87,7 @@ TEST_F(UpdateSyncTest, RunsAfterTheIdleStageThenWaitsForTheInterval) {
     ASSERT_TRUE(c->Start().ok());
     auto greeter = c->Bundle("com.test.greeter");
     ASSERT_TRUE(greeter.ok());
-    EXPECT_EQ(greeter->version, "2.0.0");  // the staged update, active at this launch
+    EXPECT_EQ(greeter->version, "1.9.0");  // the staged update, active at this launch
   }
   clock_.AdvanceMs(1000);
   auto c = Open();

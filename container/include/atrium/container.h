@@ -167,9 +167,13 @@ class ATRIUM_EXPORT Container {
   // which stages or activates it by its own rules. A native bundle: kStaged (the default for
   // updates): active from the next Open. kActive: the index is rebuilt now, so a bundle not yet
   // loaded loads the new version; a loaded one keeps running its version until the next Open (or
-  // SwapLive).
+  // SwapLive). A native bundle that would leave bundles unresolved that
+  // resolve now (an incompatible major version their ranges exclude, or a
+  // candidate whose own dependencies are missing) is refused with
+  // kValidation naming each and why, unless `force` (for testing).
   virtual Result<ArtifactRecord> InstallPackage(const std::string& package_path,
-                                                InstallAs as = InstallAs::kStaged) = 0;
+                                                InstallAs as = InstallAs::kStaged,
+                                                bool force = false) = 0;
   // Disables exactly `kind`:`id`@`version` through the dynamic layer
   // registered for `kind` (DynamicLayer::Disable: at the layer's safe
   // point), recording `reason` — how a withdrawn release leaves a device.
