@@ -134,12 +134,17 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   rt.context = std::make_shared<BundleContextImpl>(this, &registry_, rt.owner, rt.name, rt.version,
                                                    rt.dir, lib);
   if (b.has_startup) {
-    // RegisterStartupTask accepts only the ids bundle.json declares.
-    auto manifest = LoadManifestFile((fs::path(rt.dir) / "bundle.json").string());
-    if (!manifest.ok()) return fail(ErrorCode::kLoad, manifest.error().ToString());
-    std::vector<std::string> ids;
-    for (const StartupTaskDecl& decl : manifest->startup) ids.push_back(decl.id);
-    rt.context->SetDeclaredStartupTasks(std::move(ids));
+    // RegisterStartupTask accepts only the ids bundle.json declares: known
+    // from the launch's task list, else (a load before Start) read here.
+    if (auto known = declared_tasks_.find(rt.dir); known != declared_tasks_.end()) {
+      rt.context->SetDeclaredStartupTasks(known->second);
+    } else {
+      auto manifest = LoadManifestFile((fs::path(rt.dir) / "bundle.json").string());
+      if (!manifest.ok()) return fail(ErrorCode::kLoad, manifest.error().ToString());
+      std::vector<std::string> ids;
+      for (const StartupTaskDecl& decl : manifest->startup) ids.push_back(decl.id);
+      rt.context->SetDeclaredStartupTasks(std::move(ids));
+    }
   }
   if (auto h = handover_.find(rt.name); h != handover_.end()) {
     rt.context->SetHandedOverState(std::move(h->second));

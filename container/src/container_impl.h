@@ -413,6 +413,11 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   // Bundle isolation for the launch: the app's critical list and who
   // requires whom (startup_pipeline.h).
   StartupFailurePolicy FailurePolicy();
+  // Startup task ids per bundle directory (one version), from the manifests
+  // StartupTasks read: a bundle loaded by the launch gets them without
+  // reading bundle.json again; a fallback version reads its own. Guarded by
+  // lifecycle_mu_.
+  std::map<std::string, std::vector<std::string>, std::less<>> declared_tasks_;
   Status RunStartupTask(const StartupTaskSpec& task);
   static Error NoNativeLayer() {
     return MakeError(ErrorCode::kNotFound,

@@ -25,7 +25,10 @@ Result<std::vector<StartupTaskSpec>> ContainerImpl::StartupTasks() {
     if (!b.has_startup) continue;
     auto manifest = LoadManifestFile((fs::path(std::string(b.dir)) / "bundle.json").string());
     if (!manifest.ok()) return manifest.error();
+    std::vector<std::string>& ids = declared_tasks_[std::string(b.dir)];
+    ids.clear();
     for (StartupTaskDecl& decl : manifest->startup) {
+      ids.push_back(decl.id);
       tasks.push_back(StartupTaskSpec{std::string(b.name), std::move(decl)});
     }
   }

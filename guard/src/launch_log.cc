@@ -3,6 +3,7 @@
 #include <sys/random.h>
 
 #include <boost/json.hpp>
+#include <optional>
 #include <utility>
 
 #include "atrium/base/sqlite_db.h"
@@ -179,13 +180,22 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
 
 Result<uint64_t> LaunchLog::CrashNonce() {
   std::lock_guard<std::mutex> lock(mu_);
-  SqliteDb::WriteTransaction tx(db_.get());
-  if (Status s = tx.Begin(); !s.ok()) return s.error();
-  {
+  auto read_nonce = [&]() -> Result<std::optional<uint64_t>> {
     Statement read(db_->handle(), "SELECT value FROM guard_meta WHERE key = 'crash_nonce'");
     const int rc = read.Step();
-    if (rc == SQLITE_ROW) return static_cast<uint64_t>(read.Int(0));
+    if (rc == SQLITE_ROW) return std::optional<uint64_t>(static_cast<uint64_t>(read.Int(0)));
     if (rc != SQLITE_DONE) return db_->SqlError(rc, "reading the crash nonce");
+    return std::optional<uint64_t>();
+  };
+  // Every launch reads it; only the first one writes (no write lock taken
+  // otherwise).
+  if (auto have = read_nonce(); !have.ok() || *have) {
+    return have.ok() ? Result<uint64_t>(**have) : Result<uint64_t>(have.error());
+  }
+  SqliteDb::WriteTransaction tx(db_.get());
+  if (Status s = tx.Begin(); !s.ok()) return s.error();
+  if (auto raced = read_nonce(); !raced.ok() || *raced) {
+    return raced.ok() ? Result<uint64_t>(**raced) : Result<uint64_t>(raced.error());
   }
   uint64_t nonce = 0;
   while (nonce == 0) {
