@@ -40,11 +40,23 @@ StartupFailurePolicy ContainerImpl::FailurePolicy() {
   StartupFailurePolicy policy;
   policy.isolate_bundles = true;
   policy.critical = app_.startup.critical;
-  for (uint32_t i = 0; i < index_->size(); ++i) {
+  // Only bundles with tasks in the launch can be skipped: for each, every
+  // bundle it requires, directly or not, lists it as a dependent. The cost
+  // follows the bundles with startup work, not the bundles installed.
+  std::vector<uint32_t> stack, seen;
+  for (uint32_t i : index_->load_order()) {
     auto b = index_->bundle(i);
-    if (b.resolution != Resolution::kResolved) continue;
-    for (uint32_t d : b.deps) {
-      policy.dependents[std::string(index_->bundle(d).name)].emplace_back(b.name);
+    if (b.resolution != Resolution::kResolved || !(b.has_startup || b.eager)) continue;
+    stack.assign(b.deps.begin(), b.deps.end());
+    seen.clear();
+    while (!stack.empty()) {
+      const uint32_t d = stack.back();
+      stack.pop_back();
+      if (std::find(seen.begin(), seen.end(), d) != seen.end()) continue;
+      seen.push_back(d);
+      auto dep = index_->bundle(d);
+      policy.dependents[std::string(dep.name)].emplace_back(b.name);
+      stack.insert(stack.end(), dep.deps.begin(), dep.deps.end());
     }
   }
   return policy;
