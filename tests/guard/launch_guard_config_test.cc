@@ -207,9 +207,9 @@ TEST(LaunchGuardConfigTest, RetryAfterGoodLaunches) {
   auto never = ParseLaunchGuardConfig(R"({"retry_after_good_launches": 0})", "app.json");
   ASSERT_TRUE(never.ok()) << never.error().ToString();
   EXPECT_EQ(never->retry_after_good_launches, 0);
-  for (const char* bad : {R"({"retry_after_good_launches": -1})",
-                          R"({"retry_after_good_launches": 101})",
-                          R"({"retry_after_good_launches": "3"})"}) {
+  for (const char* bad :
+       {R"({"retry_after_good_launches": -1})", R"({"retry_after_good_launches": 101})",
+        R"({"retry_after_good_launches": "3"})"}) {
     auto r = ParseLaunchGuardConfig(bad, "app.json");
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error().pointer, "/retry_after_good_launches") << r.error().ToString();
