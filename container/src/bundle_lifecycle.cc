@@ -310,6 +310,8 @@ Status ContainerImpl::LoadWithFallbackLocked(uint32_t idx, const std::string& wh
   if (Status r = RebuildIndexLocked("update " + name + " " + version + " failed"); !r.ok()) {
     return s;
   }
+  // The launch record names what runs from now on.
+  if (guard_ != nullptr) guard_->OnArtifactsChanged();
   auto again = index_->FindBundle(name);
   if (!again) return s;
   return LoadLocked(*again, why + " (after " + version + " failed)");

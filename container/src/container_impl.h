@@ -250,6 +250,8 @@ class RouterImpl final : public MicroAppRouter {
     return Status::Ok();
   }
   Status Launch(std::string_view app_id, LaunchParams params) override;
+  // Launch without telling the container the outcome.
+  Status Open(std::string_view app_id, LaunchParams params);
   Status OpenUrl(std::string_view url) override {
     auto parsed = ParseAppUrl(url);
     if (!parsed.ok()) return parsed.error();
@@ -381,6 +383,9 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   }
   // Snapshot of what the router needs about a micro-app.
   Result<LaunchRequest> ResolveApp(std::string_view app_id, uint32_t* idx);
+  // The router opened (or failed to open) micro-app `app_id`: a home that
+  // did not open fails the guarded launch.
+  void OnMicroAppOpened(std::string_view app_id, const Status& result);
 
   Result<std::shared_ptr<Executor>> ExecutorFor(std::string_view target, const std::string& bundle,
                                                 std::shared_ptr<void> library) {
@@ -410,6 +415,11 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   // that instead.
   Status LoadWithFallbackLocked(uint32_t idx, const std::string& why);
   Result<std::vector<StartupTaskSpec>> StartupTasks();
+  // Tells the guard what resolved at this launch and what did not (with the
+  // bundles each unresolved one requires).
+  void ReportResolution();
+  // `bundle` and the bundles its manifest requires (names).
+  std::vector<std::string> BundleAndRequirements(std::string_view bundle);
   // Bundle isolation for the launch: the app's critical list and who
   // requires whom (startup_pipeline.h).
   StartupFailurePolicy FailurePolicy();

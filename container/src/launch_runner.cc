@@ -35,6 +35,52 @@ Result<std::vector<StartupTaskSpec>> ContainerImpl::StartupTasks() {
   return tasks;
 }
 
+std::vector<std::string> ContainerImpl::BundleAndRequirements(std::string_view bundle) {
+  std::vector<std::string> out{std::string(bundle)};
+  std::string dir;
+  {
+    std::lock_guard lock(lifecycle_mu_);
+    auto idx = index_->FindBundle(bundle);
+    if (!idx) return out;
+    auto b = index_->bundle(*idx);
+    if (b.broken) return out;
+    dir = std::string(b.dir);
+  }
+  auto manifest = LoadManifestFile((fs::path(dir) / "bundle.json").string());
+  if (manifest.ok()) {
+    for (const Requirement& r : manifest->requires_) out.push_back(r.name);
+  }
+  return out;
+}
+
+void ContainerImpl::ReportResolution() {
+  std::vector<std::string> resolved;
+  std::vector<GuardedLaunch::UnresolvedBundle> unresolved;
+  {
+    std::lock_guard lock(lifecycle_mu_);
+    for (uint32_t i = 0; i < index_->size(); ++i) {
+      auto b = index_->bundle(i);
+      if (b.resolution == Resolution::kResolved) {
+        resolved.emplace_back(b.name);
+      } else if (b.resolution == Resolution::kUnresolved) {
+        unresolved.push_back({std::string(b.name), std::string(b.reason), {}});
+      }
+    }
+  }
+  // Unresolved bundles are rare: their manifests are read only then.
+  for (auto& u : unresolved) {
+    std::vector<std::string> all = BundleAndRequirements(u.name);
+    u.required.assign(all.begin() + 1, all.end());
+  }
+  std::sort(resolved.begin(), resolved.end());
+  resolved.erase(std::unique(resolved.begin(), resolved.end()), resolved.end());
+  // A name resolved in another version is not lost.
+  std::erase_if(unresolved, [&](const GuardedLaunch::UnresolvedBundle& u) {
+    return std::binary_search(resolved.begin(), resolved.end(), u.name);
+  });
+  guard_->OnResolution(std::move(resolved), unresolved);
+}
+
 StartupFailurePolicy ContainerImpl::FailurePolicy() {
   std::lock_guard lock(lifecycle_mu_);
   StartupFailurePolicy policy;
@@ -98,6 +144,7 @@ Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
 Status ContainerImpl::Start() {
   auto tasks = StartupTasks();
   if (!tasks.ok()) return tasks.error();
+  if (guard_ != nullptr) ReportResolution();
   std::vector<std::string> threads{"main"};
   std::vector<std::string> held;
   for (const PoolStats& p : scheduler_->Stats().pools) {

@@ -31,6 +31,20 @@ Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id, uint32_
 }
 
 Status RouterImpl::Launch(std::string_view app_id, LaunchParams params) {
+  Status result = Open(app_id, std::move(params));
+  container_->OnMicroAppOpened(app_id, result);
+  return result;
+}
+
+void ContainerImpl::OnMicroAppOpened(std::string_view app_id, const Status& result) {
+  if (guard_ == nullptr || result.ok() || app_id != app_.home) return;
+  guard_->OnHomeFailed(result.error().ToString(),
+                       BundleAndRequirements(result.error().bundle.empty()
+                                                 ? std::string_view(app_id)
+                                                 : std::string_view(result.error().bundle)));
+}
+
+Status RouterImpl::Open(std::string_view app_id, LaunchParams params) {
   uint32_t idx = 0;
   auto req = container_->ResolveApp(app_id, &idx);
   if (!req.ok()) return req.error();

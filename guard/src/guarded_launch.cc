@@ -160,7 +160,7 @@ std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options
   if (g->decision_.consecutive_failures > 0 || g->decision_.safe_mode) g->CheckIntegrity(store);
   g->Act();
   if (g->decision_.level == RecoveryLevel::kNone) g->RetryDisabled();
-  g->active_ = g->ActiveArtifacts();
+  g->active_ = g->ActiveArtifacts(&g->artifact_dirs_);
   if (g->log_ != nullptr) {
     auto id = g->log_->BeginLaunch(g->options_.app_version, g->active_,
                                    static_cast<int>(g->decision_.level));
@@ -198,14 +198,14 @@ GuardedLaunch::~GuardedLaunch() {
   watchdog_.reset();
 }
 
-std::vector<ArtifactRef> GuardedLaunch::ActiveArtifacts() {
+std::vector<ArtifactRef> GuardedLaunch::ActiveArtifacts(std::vector<std::string>* dirs) {
   std::vector<ArtifactRef> out;
-  artifact_dirs_.clear();
+  dirs->clear();
   for (DynamicLayer* layer : options_.layers) {
     if (auto list = layer->ListActive(); list.ok()) {
       for (ActiveArtifact& a : *list) {
         out.push_back(std::move(a.ref));
-        artifact_dirs_.push_back(std::move(a.dir));
+        dirs->push_back(std::move(a.dir));
       }
     }
   }
@@ -331,6 +331,12 @@ void GuardedLaunch::Decide() {
   }
   decision_ = LaunchPolicy(options_.config).Decide(*history);
   newest_launch_ = history->empty() ? 0 : history->front().id;
+  for (const LaunchRecord& r : *history) {
+    if (r.outcome != LaunchOutcome::kGood) continue;
+    last_good_artifacts_ = r.active_artifacts;
+    last_good_resolved_ = r.resolved;
+    break;
+  }
 }
 
 void GuardedLaunch::RetryDisabled() {
@@ -547,8 +553,15 @@ void GuardedLaunch::StartWatchdog(Scheduler& scheduler) {
 void GuardedLaunch::RecordHang(const HangInfo& hang) {
   StoredCrashReport stored;
   std::string reason = hang.reason;
+  std::vector<ArtifactRef> active;
+  std::vector<std::string> dirs;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    active = active_;
+    dirs = artifact_dirs_;
+  }
   if (hang.stack) {
-    stored = Attribute(*hang.stack, active_, artifact_dirs_);
+    stored = Attribute(*hang.stack, active, dirs);
     const std::string where = WhereText(*hang.stack);
     if (!where.empty()) reason += " in " + where;
   } else if (!hang.capture_error.empty()) {
@@ -596,7 +609,7 @@ void GuardedLaunch::MarkerLoop() {
   if (closing_ || ended_) return;  // Close marks it, or it failed meanwhile
   ended_ = true;
   if (log_ != nullptr && launch_id_ != 0) {
-    if (Status s = log_->MarkGood(launch_id_); !s.ok()) {
+    if (Status s = log_->MarkGood(launch_id_, resolved_); !s.ok()) {
       Log(LogLevel::kError, "",
           "launch guard: cannot mark the launch good: " + s.error().ToString());
     }
@@ -613,6 +626,70 @@ void GuardedLaunch::OnLaunchFailed(const std::string& reason, const std::string&
   if (log_ != nullptr && launch_id_ != 0) {
     (void)log_->MarkFailed(launch_id_, LaunchOutcome::kRequiredTaskFailed, reason,
                            BlameBundle(bundle));
+  }
+}
+
+std::optional<ArtifactRef> GuardedLaunch::BlameNewest(
+    const std::vector<std::string>& bundles) const {
+  std::optional<ArtifactRef> any;
+  for (const std::string& b : bundles) {
+    std::optional<ArtifactRef> a = BlameBundle(b);
+    if (!a) continue;
+    if (std::find(last_good_artifacts_.begin(), last_good_artifacts_.end(), *a) ==
+        last_good_artifacts_.end()) {
+      return a;
+    }
+    if (!any) any = a;
+  }
+  return any;
+}
+
+void GuardedLaunch::OnResolution(std::vector<std::string> resolved,
+                                 const std::vector<UnresolvedBundle>& unresolved) {
+  std::lock_guard<std::mutex> lock(mu_);
+  resolved_ = std::move(resolved);
+  if (ended_ || log_ == nullptr || launch_id_ == 0) return;
+  std::string lost;
+  std::optional<ArtifactRef> blamed;
+  for (const UnresolvedBundle& u : unresolved) {
+    if (std::find(last_good_resolved_.begin(), last_good_resolved_.end(), u.name) ==
+        last_good_resolved_.end()) {
+      continue;
+    }
+    lost += (lost.empty() ? "" : "; ") + u.name + " (" + u.reason + ")";
+    if (!blamed) {
+      std::vector<std::string> suspects = u.required;
+      suspects.push_back(u.name);
+      blamed = BlameNewest(suspects);
+    }
+  }
+  if (lost.empty()) return;
+  ended_ = true;
+  const std::string reason =
+      "bundles that resolved at the last good launch no longer resolve: " + lost;
+  Log(LogLevel::kError, "", "launch guard: " + reason);
+  (void)log_->MarkFailed(launch_id_, LaunchOutcome::kIncomplete, reason, blamed);
+}
+
+void GuardedLaunch::OnHomeFailed(const std::string& reason,
+                                 const std::vector<std::string>& suspects) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ended_ || log_ == nullptr || launch_id_ == 0) return;
+  ended_ = true;
+  (void)log_->MarkFailed(launch_id_, LaunchOutcome::kIncomplete,
+                         "the home micro-app did not open: " + reason, BlameNewest(suspects));
+}
+
+void GuardedLaunch::OnArtifactsChanged() {
+  std::vector<std::string> dirs;
+  std::vector<ArtifactRef> now = ActiveArtifacts(&dirs);
+  std::lock_guard<std::mutex> lock(mu_);
+  active_ = std::move(now);
+  artifact_dirs_ = std::move(dirs);
+  if (log_ == nullptr || launch_id_ == 0) return;
+  if (Status s = log_->UpdateArtifacts(launch_id_, active_); !s.ok()) {
+    Log(LogLevel::kError, "",
+        "launch guard: cannot record the launch's artifacts: " + s.error().ToString());
   }
 }
 
@@ -649,7 +726,7 @@ void GuardedLaunch::Close() {
     if (!ended_ && log_ != nullptr && launch_id_ != 0) {
       if (idle_) {
         // Reached idle and exited cleanly before the quiet period ended.
-        if (log_->MarkGood(launch_id_).ok()) good_.store(true);
+        if (log_->MarkGood(launch_id_, resolved_).ok()) good_.store(true);
       } else if (!started_) {
         (void)log_->Discard(launch_id_);  // opened, never launched
       } else {

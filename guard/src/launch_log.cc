@@ -28,7 +28,7 @@ std::string CurrentKindName(std::string kind) {
   return kind;
 }
 
-constexpr int64_t kGuardSchemaVersion = 3;
+constexpr int64_t kGuardSchemaVersion = 4;
 
 std::string ArtifactsToJson(const std::vector<ArtifactRef>& artifacts) {
   json::array out;
@@ -173,6 +173,14 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
         return s.error();
       }
     }
+    if (have < 4) {
+      if (Status s = db->Exec("ALTER TABLE launches ADD COLUMN resolved TEXT NOT NULL DEFAULT '';"
+                              "INSERT OR REPLACE INTO guard_meta VALUES('schema_version', 4);",
+                              "upgrading the launch guard tables to version 4");
+          !s.ok()) {
+        return s.error();
+      }
+    }
     if (Status s = tx.Commit(); !s.ok()) return s.error();
   }
   return std::unique_ptr<LaunchLog>(new LaunchLog(std::move(db), std::move(options)));
@@ -229,16 +237,29 @@ Result<int64_t> LaunchLog::BeginLaunch(const std::string& app_version,
   return id;
 }
 
-Status LaunchLog::MarkGood(int64_t id) {
+Status LaunchLog::MarkGood(int64_t id, const std::vector<std::string>& resolved) {
+  std::string names;
+  for (const std::string& n : resolved) names += (names.empty() ? "" : "\n") + n;
   std::lock_guard<std::mutex> lock(mu_);
   Statement update(db_->handle(),
-                   "UPDATE launches SET outcome = 'good', ended_ms = ?1 "
+                   "UPDATE launches SET outcome = 'good', ended_ms = ?1, resolved = ?3 "
                    "WHERE id = ?2 AND outcome = 'running'");
-  update.Bind(1, Now()).Bind(2, id);
+  update.Bind(1, Now()).Bind(2, id).Bind(3, names);
   if (Status s = db_->Run(update, "marking the launch good"); !s.ok()) return s;
   if (sqlite3_changes(db_->handle()) != 1) {
     return FileError(ErrorCode::kState, db_->path(),
                      "launch " + std::to_string(id) + " is not running");
+  }
+  return Status::Ok();
+}
+
+Status LaunchLog::UpdateArtifacts(int64_t id, const std::vector<ArtifactRef>& active_artifacts) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Statement update(db_->handle(), "UPDATE launches SET artifacts = ?1 WHERE id = ?2");
+  update.Bind(1, ArtifactsToJson(active_artifacts)).Bind(2, id);
+  if (Status s = db_->Run(update, "updating the launch's artifacts"); !s.ok()) return s;
+  if (sqlite3_changes(db_->handle()) != 1) {
+    return FileError(ErrorCode::kState, db_->path(), "no launch " + std::to_string(id));
   }
   return Status::Ok();
 }
@@ -317,7 +338,7 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
   Statement s(db_->handle(),
               "SELECT id, started_ms, ended_ms, app_version, artifacts, outcome, reason, "
               "blamed_kind, blamed_id, blamed_version, level, crashed_after_good, crash_signature, "
-              "bundle_failed FROM launches ORDER BY id DESC LIMIT ?1");
+              "bundle_failed, resolved FROM launches ORDER BY id DESC LIMIT ?1");
   s.Bind(1, static_cast<int64_t>(n));
   std::vector<LaunchRecord> out;
   int rc;
@@ -343,6 +364,13 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
     r.crashed_after_good = s.Int(11) != 0;
     r.crash_signature = s.Text(12);
     r.bundle_failed = s.Int(13) != 0;
+    const std::string resolved = s.Text(14);
+    for (size_t at = 0; at < resolved.size();) {
+      size_t nl = resolved.find('\n', at);
+      if (nl == std::string::npos) nl = resolved.size();
+      if (nl > at) r.resolved.push_back(resolved.substr(at, nl - at));
+      at = nl + 1;
+    }
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return db_->SqlError(rc, "reading launches");

@@ -8,14 +8,15 @@
 //   launches(id, started_ms, ended_ms, app_version, artifacts JSON, outcome,
 //            reason, blamed_kind, blamed_id, blamed_version,
 //            level, crashed_after_good, crash_signature,          -- v2 added these 3
-//            bundle_failed)                                       -- v3
+//            bundle_failed,                                       -- v3
+//            resolved)       -- v4: bundle names resolved at a good launch, one per line
 //   guard_actions(id, time_ms, level, what, why)
 //   guard_retries(kind, id, version, after_launch)                -- v3: disabled
 //            without crash evidence, re-enabled after enough good launches
 //   crash_reports(id, launch_id, time_ms, kind, signal, signature, thread,
 //            bundle, task, patch, micro_app, foreground, persistent, summary,
 //            blamed_kind, blamed_id, blamed_version, frames JSON)    -- v2
-// Versions 1 and 2 are upgraded in place (columns added with defaults).
+// Versions 1 to 3 are upgraded in place (columns added with defaults).
 //
 // Order at the start of a launch:
 //   OpenForLaunch -> CloseStaleLaunches -> Recent -> LaunchPolicy::Decide ->
@@ -85,7 +86,12 @@ class LaunchLog {
   // without ever starting: not a launch). kState when it is not running.
   Status Discard(int64_t id);
   // kState when launch `id` is not running (unknown or already ended).
-  Status MarkGood(int64_t id);
+  // `resolved`: the bundles resolved at this launch, which the next launches
+  // compare theirs with (in the same write).
+  Status MarkGood(int64_t id, const std::vector<std::string>& resolved = {});
+  // The artifacts launch `id` runs, replaced (a same-launch fallback brought
+  // an earlier version back). kState when it is unknown.
+  Status UpdateArtifacts(int64_t id, const std::vector<ArtifactRef>& active_artifacts);
   // `outcome` must be a failure other than kKilledBeforeMark
   // (kInvalidArgument otherwise).
   Status MarkFailed(int64_t id, LaunchOutcome outcome, const std::string& reason,

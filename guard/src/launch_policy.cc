@@ -29,6 +29,8 @@ const char* LaunchOutcomeName(LaunchOutcome outcome) {
       return "required task failed";
     case LaunchOutcome::kKilledBeforeMark:
       return "killed before mark";
+    case LaunchOutcome::kIncomplete:
+      return "incomplete";
   }
   return "unknown";
 }
@@ -36,7 +38,7 @@ const char* LaunchOutcomeName(LaunchOutcome outcome) {
 std::optional<LaunchOutcome> ParseLaunchOutcome(std::string_view name) {
   for (LaunchOutcome o : {LaunchOutcome::kRunning, LaunchOutcome::kGood, LaunchOutcome::kCrashed,
                           LaunchOutcome::kHung, LaunchOutcome::kRequiredTaskFailed,
-                          LaunchOutcome::kKilledBeforeMark}) {
+                          LaunchOutcome::kKilledBeforeMark, LaunchOutcome::kIncomplete}) {
     if (name == LaunchOutcomeName(o)) return o;
   }
   return std::nullopt;

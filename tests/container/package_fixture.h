@@ -63,6 +63,26 @@ inline std::string PackFixture(const std::string& work, const Keys& keys,
   EXPECT_TRUE(r.ok()) << r.error().ToString();
   return out;
 }
+
+// "Version `version` of the greeter" whose activator fails (the `fails`
+// fixture's library under the greeter's name and service), packed.
+inline std::string PackFailingGreeter(const std::string& work, const Keys& keys,
+                                      const std::string& version) {
+  const std::string dir = work + "/bad-greeter-" + version;
+  std::filesystem::remove_all(dir);
+  std::filesystem::copy(std::string(ATRIUM_TEST_BUNDLES_DIR) + "/fails", dir,
+                        std::filesystem::copy_options::recursive);
+  std::ofstream(dir + "/bundle.json")
+      << R"({"name": "com.test.greeter", "version": ")" << version << R"(",
+      "library": "libfixture_fails.so",
+      "provides": [{"interface": "com.test.greeter.Greeter", "version": "1.0.0"}]})";
+  PackOptions o;
+  o.secret_key = keys.sec;
+  const std::string out = dir + ".atb";
+  auto r = PackDirectory(dir, o, out);
+  EXPECT_TRUE(r.ok()) << r.error().ToString();
+  return out;
+}
 }  // namespace atrium::testing
 
 #endif  // ATRIUM_TESTS_CONTAINER_PACKAGE_FIXTURE_H_

@@ -87,16 +87,7 @@ TEST(UpdateTest, AnUpdateThatFailsToStartFallsBackAndIsRecorded) {
   Keys keys;
   app.SetReleaseKey(keys.pub_hex);
   app.WriteAppJson();
-  // "Version 1.9.0 of the greeter" whose activator fails.
-  std::string work = app.root() + "/bad-src";
-  fs::copy(std::string(ATRIUM_TEST_BUNDLES_DIR) + "/fails", work, fs::copy_options::recursive);
-  std::ofstream(work + "/bundle.json") << R"({"name": "com.test.greeter", "version": "1.9.0",
-      "library": "libfixture_fails.so",
-      "provides": [{"interface": "com.test.greeter.Greeter", "version": "1.0.0"}]})";
-  PackOptions o;
-  o.secret_key = keys.sec;
-  const std::string bad = app.root() + "/bad.atb";
-  ASSERT_TRUE(PackDirectory(work, o, bad).ok());
+  const std::string bad = testing::PackFailingGreeter(app.root(), keys, "1.9.0");
   {
     auto c = OpenApp(app);
     ASSERT_TRUE(c->InstallPackage(bad).ok());

@@ -44,10 +44,13 @@ enum class LaunchOutcome {
   kHung,                // the watchdog found the main loop blocked
   kRequiredTaskFailed,  // a required startup task failed
   kKilledBeforeMark,    // the process ended before the launch was marked, no crash record
+  // The app did not come up whole: the home micro-app failed to open, or
+  // bundles that resolved at the last good launch no longer resolve.
+  kIncomplete,
 };
 
 // "running", "good", "crashed", "hung", "required task failed",
-// "killed before mark" (the text stored in state.db and shown by
+// "killed before mark", "incomplete" (the text stored in state.db and shown by
 // `atrium launches`).
 ATRIUM_EXPORT const char* LaunchOutcomeName(LaunchOutcome outcome);
 ATRIUM_EXPORT std::optional<LaunchOutcome> ParseLaunchOutcome(std::string_view name);
@@ -72,6 +75,9 @@ struct LaunchRecord {
   // A bundle failed and was isolated (the launch went on, docs/startup.md):
   // its reason is in `reason`, the update it points at in `blamed`.
   bool bundle_failed = false;
+  // The bundles resolved at this launch (recorded when it was marked good;
+  // empty for other outcomes and for records older than schema version 4).
+  std::vector<std::string> resolved;
 };
 
 // A crash or hang turned into a report (the launch after a crash, or the

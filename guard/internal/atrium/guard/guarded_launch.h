@@ -103,6 +103,27 @@ class GuardedLaunch {
   // update, which the next launch disables (LaunchPolicy).
   void OnBundleFailed(const std::string& bundle, const std::string& task,
                       const std::string& reason);
+  // A bundle installed but not resolved at this launch: why, and the
+  // bundles it requires (by name, resolved or not).
+  struct UnresolvedBundle {
+    std::string name;
+    std::string reason;
+    std::vector<std::string> required;
+  };
+  // The container read its index, before any startup task: `resolved` is
+  // recorded when the launch is marked good. A bundle that resolved at the
+  // last good launch and is installed but unresolved now fails the launch
+  // (kIncomplete), blaming an update among the bundle and what it requires
+  // that the last good launch did not run.
+  void OnResolution(std::vector<std::string> resolved,
+                    const std::vector<UnresolvedBundle>& unresolved);
+  // The home micro-app did not open (before the launch was marked): the
+  // launch failed (kIncomplete). `suspects`: the home bundle and what it
+  // requires, blamed as in OnResolution.
+  void OnHomeFailed(const std::string& reason, const std::vector<std::string>& suspects);
+  // The active artifacts changed during the launch (a same-launch fallback
+  // to an earlier version): the record names what runs now.
+  void OnArtifactsChanged();
   // The container is closing cleanly: a launch that reached idle is good; one
   // never started is discarded (not a launch).
   void Close();
@@ -119,8 +140,12 @@ class GuardedLaunch {
   // launches followed (LaunchGuardConfig::retry_after_good_launches).
   void RetryDisabled();
   void Record(int level, const std::string& what, const std::string& why);
-  std::vector<ArtifactRef> ActiveArtifacts();
+  // The layers' active artifacts and their directories (parallel).
+  std::vector<ArtifactRef> ActiveArtifacts(std::vector<std::string>* dirs);
   std::optional<ArtifactRef> BlameBundle(const std::string& bundle) const;
+  // The update of the first of `bundles` that is new since the last good
+  // launch, else of the first that is an update at all.
+  std::optional<ArtifactRef> BlameNewest(const std::vector<std::string>& bundles) const;
   void MarkerLoop();
   void RecordHang(const HangInfo& hang);
 
@@ -128,9 +153,15 @@ class GuardedLaunch {
   std::unique_ptr<LaunchLog> log_;  // null in safe mode (history unreadable)
   LaunchDecision decision_;
   std::vector<std::string> actions_;
-  int64_t newest_launch_ = 0;               // the newest launch record when Begin decided
-  std::vector<ArtifactRef> active_;         // this launch's dynamic artifacts
-  std::vector<std::string> artifact_dirs_;  // their directories, parallel to active_
+  int64_t newest_launch_ = 0;  // the newest launch record when Begin decided
+  // This launch's dynamic artifacts and their directories (parallel); set by
+  // Begin, replaced under mu_ by OnArtifactsChanged.
+  std::vector<ArtifactRef> active_;
+  std::vector<std::string> artifact_dirs_;
+  // The newest good launch when Begin decided: what it ran and resolved.
+  std::vector<ArtifactRef> last_good_artifacts_;
+  std::vector<std::string> last_good_resolved_;
+  std::vector<std::string> resolved_;  // guarded by mu_: OnResolution's list
   int64_t launch_id_ = 0;
 
   std::mutex mu_;
