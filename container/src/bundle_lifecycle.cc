@@ -8,16 +8,81 @@ namespace fs = std::filesystem;
 
 namespace atrium::internal {
 
-BundleRuntime& ContainerImpl::RuntimeLocked(uint32_t idx) {
+std::shared_ptr<BundleRuntime> ContainerImpl::RuntimeLocked(uint32_t idx) {
   auto& rt = runtimes_[idx];
   if (!rt) {
     auto b = index_->bundle(idx);
-    rt = std::make_unique<BundleRuntime>();
+    rt = std::make_shared<BundleRuntime>();
     rt->name = std::string(b.name);
     rt->version = std::string(b.version);
     rt->dir = std::string(b.dir);
   }
-  return *rt;
+  return rt;
+}
+
+std::optional<uint32_t> ContainerImpl::SlotOfLocked(const BundleRuntime* rt) const {
+  for (uint32_t i = 0; i < runtimes_.size(); ++i) {
+    if (runtimes_[i].get() == rt) return i;
+  }
+  return std::nullopt;
+}
+
+void ContainerImpl::MarkActiveLocked(const std::shared_ptr<BundleRuntime>& rt) {
+  rt->state = BundleState::kActive;
+  rt->busy_thread = {};
+  rt->activation_seq = next_activation_++;
+  if (auto slot = SlotOfLocked(rt.get())) {
+    active_.push_back(*slot);
+  } else if (std::find(detached_.begin(), detached_.end(), rt) == detached_.end()) {
+    detached_.push_back(rt);  // its version left the index while it started
+  }
+  lifecycle_mu_.NotifyAll();
+}
+
+Status ContainerImpl::WaitForLocked(const std::shared_ptr<BundleRuntime>& rt,
+                                    const std::string& why) {
+  const std::thread::id self = std::this_thread::get_id();
+  // Follow who waits for whom from the thread busy with `rt`: reaching this
+  // thread means each would wait for the other for ever.
+  std::string chain = rt->name;
+  std::shared_ptr<BundleRuntime> at = rt;
+  for (size_t hops = 0; hops <= waiting_.size(); ++hops) {
+    auto w = waiting_.find(at->busy_thread);
+    if (w == waiting_.end()) break;
+    at = w->second;
+    chain += " -> " + at->name;
+    if (at->busy_thread == self) {
+      Error e = MakeError(ErrorCode::kState,
+                          "waiting for bundle " + rt->name + " would deadlock: the thread " +
+                              (rt->state == BundleState::kStopping ? "stopping" : "starting") +
+                              " it waits for a bundle this thread is starting or stopping (" +
+                              chain + "; " + why + ")");
+      e.bundle = rt->name;
+      return e;
+    }
+  }
+  waiting_[self] = rt;
+  ActivityScope activity(ActivityField::kWaitingFor, rt->name);
+  TraceSlice trace_slice("wait for " + rt->name, "bundle");
+  while (rt->state == BundleState::kLoading || rt->state == BundleState::kStopping) {
+    lifecycle_mu_.Wait();
+  }
+  waiting_.erase(self);
+  return Status::Ok();
+}
+
+void ContainerImpl::WaitForOthersLocked() {
+  const std::thread::id self = std::this_thread::get_id();
+  auto busy = [&] {
+    auto other = [&](const std::shared_ptr<BundleRuntime>& rt) {
+      return rt != nullptr &&
+             (rt->state == BundleState::kLoading || rt->state == BundleState::kStopping) &&
+             rt->busy_thread != self;
+    };
+    return std::any_of(runtimes_.begin(), runtimes_.end(), other) ||
+           std::any_of(detached_.begin(), detached_.end(), other);
+  };
+  while (busy()) lifecycle_mu_.Wait();
 }
 
 Status ContainerImpl::LoadProvider(std::string_view interface_id) {
@@ -32,6 +97,10 @@ Status ContainerImpl::LoadProvider(std::string_view interface_id) {
 }
 
 Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
+  if (shutting_down_) {
+    return MakeError(ErrorCode::kState,
+                     "the container is shutting down; nothing loads (" + why + ")");
+  }
   auto b = index_->bundle(idx);
   if (b.resolution != Resolution::kResolved) {
     Error e = MakeError(ErrorCode::kUnresolved,
@@ -39,58 +108,74 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
     e.bundle = std::string(b.name);
     return e;
   }
-  BundleRuntime& rt = RuntimeLocked(idx);
-  switch (rt.state) {
+  std::shared_ptr<BundleRuntime> rt = RuntimeLocked(idx);
+  switch (rt->state) {
     case BundleState::kActive:
       return Status::Ok();
     case BundleState::kFailed:
-      return rt.error;
+      return rt->error;
     case BundleState::kLoading:
     case BundleState::kStopping: {
+      if (rt->busy_thread != std::this_thread::get_id()) {
+        // Another thread is starting or stopping it: wait, then load what
+        // the index says now (a fallback may have replaced the version).
+        if (Status waited = WaitForLocked(rt, why); !waited.ok()) return waited;
+        if (rt->state == BundleState::kActive) return Status::Ok();
+        auto again = index_->FindBundle(rt->name);
+        if (!again) return NotInstalled(rt->name);
+        return LoadLocked(*again, why);
+      }
       Error e = MakeError(ErrorCode::kState,
-                          "bundle " + rt.name + " is " + BundleStateName(rt.state) +
+                          "bundle " + rt->name + " is " + BundleStateName(rt->state) +
                               " (a bundle's Start looked up a service of a bundle that is "
                               "still starting: " +
                               why + ")");
-      e.bundle = rt.name;
+      e.bundle = rt->name;
       return e;
     }
     default:
       break;
   }
-  rt.state = BundleState::kLoading;
-  rt.loaded_by = why;
+  rt->state = BundleState::kLoading;
+  rt->busy_thread = std::this_thread::get_id();
+  rt->loaded_by = why;
+  // Copies: a dependency's Start runs without the lock, and the index may be
+  // replaced meanwhile.
+  const std::string library(b.library);
+  const bool has_startup = b.has_startup;
+  std::vector<std::string> deps;
+  for (uint32_t d : b.deps) deps.emplace_back(index_->bundle(d).name);
   auto fail = [&](ErrorCode code, std::string message) {
-    rt.state = BundleState::kFailed;
-    rt.error = MakeError(code, "bundle " + rt.name + " failed: " + std::move(message));
-    rt.error.bundle = rt.name;
-    rt.entry = nullptr;
-    rt.context.reset();
-    rt.library.reset();
-    Log(LogLevel::kError, rt.name, rt.error.message);
-    return rt.error;
+    rt->state = BundleState::kFailed;
+    rt->busy_thread = {};
+    rt->error = MakeError(code, "bundle " + rt->name + " failed: " + std::move(message));
+    rt->error.bundle = rt->name;
+    rt->entry = nullptr;
+    rt->context.reset();
+    rt->library.reset();
+    lifecycle_mu_.NotifyAll();
+    Log(LogLevel::kError, rt->name, rt->error.message);
+    return rt->error;
   };
   // Dependencies first.
-  for (uint32_t d : b.deps) {
-    Status s = LoadLocked(d, "dependency of " + rt.name);
+  for (const std::string& dep : deps) {
+    auto d = index_->FindBundle(dep);
+    Status s = d ? LoadLocked(*d, "dependency of " + rt->name) : Status(NotInstalled(dep));
     if (!s.ok()) {
-      return fail(ErrorCode::kLoad, "dependency " + std::string(index_->bundle(d).name) +
-                                        " did not load: " + s.error().message);
+      return fail(ErrorCode::kLoad, "dependency " + dep + " did not load: " + s.error().message);
     }
   }
   auto t0 = SteadyClock::now();
-  if (b.library.empty()) {  // resource-only bundle
-    rt.state = BundleState::kActive;
-    rt.activation_seq = next_activation_++;
-    active_.push_back(idx);
+  if (library.empty()) {  // resource-only bundle
+    MarkActiveLocked(rt);
     return Status::Ok();
   }
-  TraceSlice trace_slice("load " + rt.name, "bundle");
-  trace_slice.Arg("bundle", rt.name);
+  TraceSlice trace_slice("load " + rt->name, "bundle");
+  trace_slice.Arg("bundle", rt->name);
   trace_slice.Arg("trigger", why);
-  ActivityScope activity(ActivityField::kBundle, rt.name);
-  scheduler_->ReopenBundle(rt.name);
-  std::string path = (fs::path(rt.dir) / std::string(b.library)).string();
+  ActivityScope activity(ActivityField::kBundle, rt->name);
+  scheduler_->ReopenBundle(rt->name);
+  std::string path = (fs::path(rt->dir) / library).string();
   dlerror();
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
@@ -102,7 +187,7 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   auto lib = std::make_shared<LoadedLibrary>();
   lib->handle = handle;
   lib->path = path;
-  rt.library = lib;
+  rt->library = lib;
   auto entry_fn = reinterpret_cast<AtriumBundleEntryFn>(dlsym(handle, ATRIUM_BUNDLE_ENTRY_SYMBOL));
   if (entry_fn == nullptr) {
     return fail(ErrorCode::kLoad, path + " has no '" ATRIUM_BUNDLE_ENTRY_SYMBOL
@@ -128,67 +213,84 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   if (entry->start == nullptr || entry->stop == nullptr) {
     return fail(ErrorCode::kLoad, "entry has no start/stop function");
   }
-  rt.dlopen_ms = MsSince(t0);
-  rt.entry = entry;
-  rt.owner = next_owner_++;
-  rt.context = std::make_shared<BundleContextImpl>(this, &registry_, rt.owner, rt.name, rt.version,
-                                                   rt.dir, lib);
-  if (b.has_startup) {
+  rt->dlopen_ms = MsSince(t0);
+  rt->entry = entry;
+  rt->owner = next_owner_++;
+  rt->context = std::make_shared<BundleContextImpl>(this, &registry_, rt->owner, rt->name,
+                                                    rt->version, rt->dir, lib);
+  if (has_startup) {
     // RegisterStartupTask accepts only the ids bundle.json declares: known
     // from the launch's task list, else (a load before Start) read here.
-    if (auto known = declared_tasks_.find(rt.dir); known != declared_tasks_.end()) {
-      rt.context->SetDeclaredStartupTasks(known->second);
+    if (auto known = declared_tasks_.find(rt->dir); known != declared_tasks_.end()) {
+      rt->context->SetDeclaredStartupTasks(known->second);
     } else {
-      auto manifest = LoadManifestFile((fs::path(rt.dir) / "bundle.json").string());
+      auto manifest = LoadManifestFile((fs::path(rt->dir) / "bundle.json").string());
       if (!manifest.ok()) return fail(ErrorCode::kLoad, manifest.error().ToString());
       std::vector<std::string> ids;
       for (const StartupTaskDecl& decl : manifest->startup) ids.push_back(decl.id);
-      rt.context->SetDeclaredStartupTasks(std::move(ids));
+      rt->context->SetDeclaredStartupTasks(std::move(ids));
     }
   }
-  if (auto h = handover_.find(rt.name); h != handover_.end()) {
-    rt.context->SetHandedOverState(std::move(h->second));
+  if (auto h = handover_.find(rt->name); h != handover_.end()) {
+    rt->context->SetHandedOverState(std::move(h->second));
     handover_.erase(h);
   }
   auto t1 = SteadyClock::now();
   char err[1024] = {0};
-  int rc = entry->start(
-      reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(rt.context.get())), err,
-      sizeof err);
-  rt.start_ms = MsSince(t1);
+  int rc = 0;
+  {
+    // The activator runs without the lifecycle lock: what it waits for
+    // (a pool task looking up a lazy service, another bundle's load) can
+    // take it. The context it is given stays alive through the call.
+    std::shared_ptr<BundleContextImpl> context = rt->context;
+    LifecycleUnlocked unlocked(lifecycle_mu_);
+    rc = entry->start(
+        reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
+        sizeof err);
+  }
+  rt->start_ms = MsSince(t1);
   if (rc != 0) {
-    registry_.UnregisterOwner(rt.owner);
-    scheduler_->CancelBundle(rt.name, /*wait_for_running=*/false);
+    registry_.UnregisterOwner(rt->owner);
+    scheduler_->CancelBundle(rt->name, /*wait_for_running=*/false);
     return fail(ErrorCode::kActivation,
                 std::string("activator Start failed: ") + (err[0] ? err : "no reason given"));
   }
-  rt.state = BundleState::kActive;
-  rt.activation_seq = next_activation_++;
-  active_.push_back(idx);
-  if (LogEnabled(LogLevel::kInfo)) Log(LogLevel::kInfo, rt.name, "active (" + why + ")");
+  MarkActiveLocked(rt);
+  if (LogEnabled(LogLevel::kInfo)) Log(LogLevel::kInfo, rt->name, "active (" + why + ")");
   return Status::Ok();
 }
 
 Status ContainerImpl::StopLocked(uint32_t idx) {
-  BundleRuntime* rt = runtimes_[idx].get();
+  std::shared_ptr<BundleRuntime> rt = runtimes_[idx];
   if (rt == nullptr || rt->state != BundleState::kActive) return Status::Ok();
-  // Dependents first, newest first, found among the active bundles only.
+  // Dependents first, newest first, found among the active bundles only
+  // (looked for again after each stop: the lock is released meanwhile).
   while (true) {
     auto dependent = std::find_if(active_.rbegin(), active_.rend(), [&](uint32_t i) {
-      auto deps = index_->bundle(i).deps;
-      return std::find(deps.begin(), deps.end(), idx) != deps.end();
+      for (uint32_t d : index_->bundle(i).deps) {
+        if (runtimes_[d] == rt) return true;
+      }
+      return false;
     });
     if (dependent == active_.rend()) break;
     Status s = StopLocked(*dependent);
     if (!s.ok()) return s;
   }
+  if (rt->state != BundleState::kActive) return Status::Ok();  // stopped meanwhile
   rt->state = BundleState::kStopping;
+  rt->busy_thread = std::this_thread::get_id();
   Status result;
   if (rt->entry != nullptr) {
     char err[1024] = {0};
-    int rc = rt->entry->stop(
-        reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(rt->context.get())), err,
-        sizeof err);
+    int rc = 0;
+    {
+      std::shared_ptr<BundleContextImpl> context = rt->context;
+      const AtriumBundleEntry* entry = rt->entry;
+      LifecycleUnlocked unlocked(lifecycle_mu_);
+      rc = entry->stop(
+          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
+          sizeof err);
+    }
     if (rc != 0) {
       Error e = MakeError(ErrorCode::kActivation, "bundle " + rt->name + " Stop failed: " + err);
       e.bundle = rt->name;
@@ -204,7 +306,12 @@ Status ContainerImpl::StopLocked(uint32_t idx) {
   rt->context.reset();
   rt->library.reset();  // dlclose once no service object or task of the bundle is alive
   rt->state = BundleState::kUnloaded;
-  active_.erase(std::remove(active_.begin(), active_.end(), idx), active_.end());
+  rt->busy_thread = {};
+  if (auto slot = SlotOfLocked(rt.get())) {
+    active_.erase(std::remove(active_.begin(), active_.end(), *slot), active_.end());
+  }
+  std::erase(detached_, rt);
+  lifecycle_mu_.NotifyAll();
   NotifyStoppedLocked(rt->name);
   return result;
 }
@@ -219,20 +326,34 @@ Status ContainerImpl::Stop(std::string_view bundle) {
 void ContainerImpl::Shutdown() {
   std::lock_guard lock(lifecycle_mu_);
   if (!index_) return;
+  // Loads and stops other threads began finish first; nothing new loads.
+  WaitForOthersLocked();
+  shutting_down_ = true;
   // active_ is in activation order: stop from the newest.
   while (!active_.empty()) (void)StopLocked(active_.back());
-  for (auto& rt : detached_) {
+  std::vector<std::shared_ptr<BundleRuntime>> detached = std::move(detached_);
+  detached_.clear();
+  for (auto& rt : detached) {
+    if (rt->state != BundleState::kActive) continue;
+    rt->state = BundleState::kStopping;
+    rt->busy_thread = std::this_thread::get_id();
     if (rt->entry != nullptr) {
+      std::shared_ptr<BundleContextImpl> context = rt->context;
+      const AtriumBundleEntry* entry = rt->entry;
       char err[1024] = {0};
-      rt->entry->stop(
-          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(rt->context.get())),
-          err, sizeof err);
+      LifecycleUnlocked unlocked(lifecycle_mu_);
+      entry->stop(
+          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
+          sizeof err);
     }
     registry_.UnregisterOwner(rt->owner);
     rt->context.reset();
     rt->library.reset();
+    rt->state = BundleState::kUnloaded;
+    rt->busy_thread = {};
   }
-  detached_.clear();
+  shutting_down_ = false;
+  lifecycle_mu_.NotifyAll();
 }
 
 BundleStatus ContainerImpl::StatusLocked(uint32_t idx) const {
@@ -298,12 +419,13 @@ Result<Manifest> ContainerImpl::BundleManifest(std::string_view name) const {
 }
 
 Status ContainerImpl::LoadWithFallbackLocked(uint32_t idx, const std::string& why) {
+  // What is being loaded, copied: the load may release the lock.
+  auto b = index_->bundle(idx);
+  const std::string name(b.name), version(b.version), dir(b.dir);
   Status s = LoadLocked(idx, why);
   if (s.ok() || (s.error().code != ErrorCode::kLoad && s.error().code != ErrorCode::kActivation)) {
     return s;
   }
-  auto b = index_->bundle(idx);
-  const std::string name(b.name), version(b.version), dir(b.dir);
   // The native layer decides whether it was an update to fall back from.
   NativeUpdates* native = native_updates_.load();
   if (native == nullptr || !native->FallBack(name, version, dir, s.error().message)) return s;

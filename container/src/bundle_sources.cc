@@ -105,7 +105,7 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
   // detached runtime (its version left the index while running) comes back
   // when its version does.
   auto fresh = std::make_unique<BundleIndex>(std::move(idx).value());
-  std::vector<std::unique_ptr<BundleRuntime>> runtimes(fresh->size());
+  std::vector<std::shared_ptr<BundleRuntime>> runtimes(fresh->size());
   for (auto& rt : detached_) runtimes_.push_back(std::move(rt));
   detached_.clear();
   for (auto& rt : runtimes_) {
@@ -119,7 +119,12 @@ Status ContainerImpl::RebuildIndexLocked(const std::string& why) {
         break;
       }
     }
-    if (!placed && rt && rt->state == BundleState::kActive) detached_.push_back(std::move(rt));
+    // Active, or being started or stopped by a thread that still holds it.
+    if (!placed && rt &&
+        (rt->state == BundleState::kActive || rt->state == BundleState::kLoading ||
+         rt->state == BundleState::kStopping)) {
+      detached_.push_back(std::move(rt));
+    }
   }
   index_ = std::move(fresh);
   runtimes_ = std::move(runtimes);
@@ -241,7 +246,7 @@ Status ContainerImpl::Install(const std::string& bundle_dir) {
 
 Status ContainerImpl::Uninstall(std::string_view bundle) {
   std::lock_guard lock(lifecycle_mu_);
-  bool removed = false;
+  std::vector<std::string> dirs;  // every installed version of it
   for (uint32_t i = 0; i < index_->size(); ++i) {
     auto b = index_->bundle(i);
     if (b.name != bundle) continue;
@@ -252,12 +257,20 @@ Status ContainerImpl::Uninstall(std::string_view bundle) {
       e.bundle = std::string(bundle);
       return e;
     }
-    (void)StopLocked(i);
-    std::error_code ec;
-    fs::remove_all(std::string(b.dir), ec);
-    removed = true;
+    dirs.emplace_back(b.dir);
   }
-  if (!removed) return NotInstalled(bundle);
+  if (dirs.empty()) return NotInstalled(bundle);
+  for (const std::string& dir : dirs) {
+    // Found again each time: a stop releases the lock.
+    for (uint32_t i = 0; i < index_->size(); ++i) {
+      if (index_->bundle(i).dir == dir) {
+        (void)StopLocked(i);
+        break;
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
   return RebuildIndexLocked("uninstalled " + std::string(bundle));
 }
 

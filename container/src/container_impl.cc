@@ -123,7 +123,8 @@ Status ContainerImpl::Init(ContainerOptions options) {
         runtimes_.resize(index_->size());
         if (Status st = TrustReleaseKeys(); !st.ok()) return st;
         if (Status st = CreateScheduler(); !st.ok()) return st;
-        if (guard_ != nullptr) guard_->StartWatchdog(*scheduler_);
+        if (guard_ != nullptr)
+          guard_->StartWatchdog(*scheduler_, [this] { return OldestWatched(); });
         return Status::Ok();
       }
       why = "app descriptor changed";
@@ -149,7 +150,7 @@ Status ContainerImpl::Init(ContainerOptions options) {
   }
   if (Status st = TrustReleaseKeys(); !st.ok()) return st;
   if (Status st = CreateScheduler(); !st.ok()) return st;
-  if (guard_ != nullptr) guard_->StartWatchdog(*scheduler_);
+  if (guard_ != nullptr) guard_->StartWatchdog(*scheduler_, [this] { return OldestWatched(); });
   return RebuildIndexLocked(why);
 }
 

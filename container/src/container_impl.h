@@ -13,9 +13,16 @@
 //   bundle_context.cc   what a bundle sees (context, executors, storage)
 //
 // Concurrency contract (see also atrium/container.h):
-//  1. lifecycle_mu_ (recursive) serializes loading, stopping, install and
-//     index swaps. It is recursive because a bundle's Start runs under it
-//     and may look up a lazy service, which loads another bundle.
+//  1. lifecycle_mu_ (recursive, LifecycleMutex) guards the index, the
+//     runtimes and the lifecycle states; loading, stopping, install and
+//     index swaps take it. No bundle code runs under it: a bundle's Start
+//     and Stop run with it released (LifecycleUnlocked) while the bundle is
+//     kLoading / kStopping, owned by the thread doing it (busy_thread).
+//     Another thread that needs such a bundle waits for it (Wait, woken at
+//     every change of state), unless waiting would close a cycle of threads
+//     waiting for each other's bundles: that is an error (WaitForLocked).
+//     Views into index_ (BundleView) do not survive a call that may release
+//     the lock (a load, a stop): copy what is needed first.
 //  2. Service lookups of active services never take lifecycle_mu_.
 //  3. stores_mu_ guards the private store map; the router's mu_ its
 //     launchers and launch filters.
@@ -53,6 +60,7 @@
 #include "atrium/thread_activity.h"
 #include "atrium/trace.h"
 #include "bundle_index.h"
+#include "lifecycle_mutex.h"
 #include "service_registry_core.h"
 
 namespace atrium::internal {
@@ -191,6 +199,8 @@ struct BundleRuntime {
   double dlopen_ms = 0, start_ms = 0;
   uint64_t activation_seq = 0;
   uint64_t owner = 0;  // registry owner id of the current activation
+  // The thread loading (kLoading) or stopping (kStopping) it.
+  std::thread::id busy_thread;
   std::shared_ptr<LoadedLibrary> library;
   const AtriumBundleEntry* entry = nullptr;
   // Shared: each task of the bundle (executor or startup task) holds it and
@@ -386,6 +396,12 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   // The router opened (or failed to open) micro-app `app_id`: a home that
   // did not open fails the guarded launch.
   void OnMicroAppOpened(std::string_view app_id, const Status& result);
+  // Work the guard's watchdog watches while it runs (a micro-app open on
+  // the calling thread): BeginWatched's id (0 without a guard) goes to
+  // EndWatched.
+  uint64_t BeginWatched(std::string what);
+  void EndWatched(uint64_t id);
+  std::optional<WatchedWork> OldestWatched();
 
   Result<std::shared_ptr<Executor>> ExecutorFor(std::string_view target, const std::string& bundle,
                                                 std::shared_ptr<void> library) {
@@ -399,7 +415,18 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   Status LoadLocked(uint32_t idx, const std::string& why);
   Status StopLocked(uint32_t idx);
   Status LoadProvider(std::string_view interface_id);
-  BundleRuntime& RuntimeLocked(uint32_t idx);
+  std::shared_ptr<BundleRuntime> RuntimeLocked(uint32_t idx);
+  // Waits until `rt`, loading or stopping on another thread, is neither;
+  // kState instead when that thread waits (directly or through others) for
+  // a bundle this thread is loading or stopping.
+  Status WaitForLocked(const std::shared_ptr<BundleRuntime>& rt, const std::string& why);
+  // Until no other thread is loading or stopping a bundle.
+  void WaitForOthersLocked();
+  // `rt` became active: recorded in active_ (or kept detached when its
+  // version left the index meanwhile); waiters wake.
+  void MarkActiveLocked(const std::shared_ptr<BundleRuntime>& rt);
+  // The position of `rt` in runtimes_, if it is there.
+  std::optional<uint32_t> SlotOfLocked(const BundleRuntime* rt) const;
   BundleStatus StatusLocked(uint32_t idx) const;
   Status RebuildIndexLocked(const std::string& why);
   uint64_t Fingerprint() const;
@@ -454,13 +481,21 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   mutable AppDescriptor app_;            // baseline filled lazily, see app()
   mutable bool baseline_loaded_ = true;  // false after the fast open path; guarded by lifecycle_mu_
 
-  mutable std::recursive_mutex lifecycle_mu_;
+  mutable LifecycleMutex lifecycle_mu_;
+  // What each thread waiting in WaitForLocked waits for; guarded by
+  // lifecycle_mu_.
+  std::map<std::thread::id, std::shared_ptr<BundleRuntime>> waiting_;
+  bool shutting_down_ = false;                            // guarded by lifecycle_mu_: refuses loads
   std::unique_ptr<BundleIndex> index_;                    // guarded by lifecycle_mu_
-  std::vector<std::unique_ptr<BundleRuntime>> runtimes_;  // parallel to index_; guarded
-  std::vector<std::unique_ptr<BundleRuntime>> detached_;  // uninstalled while active; guarded
+  std::vector<std::shared_ptr<BundleRuntime>> runtimes_;  // parallel to index_; guarded
+  std::vector<std::shared_ptr<BundleRuntime>> detached_;  // uninstalled while active; guarded
   std::vector<uint32_t> active_;  // active bundles, activation order; guarded by lifecycle_mu_
   uint64_t next_owner_ = 1;       // guarded by lifecycle_mu_
   uint64_t next_activation_ = 1;  // guarded by lifecycle_mu_
+
+  std::mutex watched_mu_;
+  std::map<uint64_t, WatchedWork> watched_;  // guarded by watched_mu_, by BeginWatched id
+  uint64_t next_watched_ = 0;                // guarded by watched_mu_
 
   std::mutex stores_mu_;
   std::map<std::string, std::unique_ptr<PrivateStore>, std::less<>>

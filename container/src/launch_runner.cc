@@ -124,11 +124,11 @@ Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
     if (task.decl.id == "@load") return Status::Ok();
     idx = index_->FindBundle(task.bundle);  // a fallback may have rebuilt the index
     if (!idx) return NotInstalled(task.bundle);
-    BundleRuntime& rt = RuntimeLocked(*idx);
-    if (rt.context != nullptr) {
-      handler = rt.context->StartupHandler(task.decl.id);
-      library = rt.context->library();
-      context = rt.context;
+    std::shared_ptr<BundleRuntime> rt = RuntimeLocked(*idx);
+    if (rt->context != nullptr) {
+      handler = rt->context->StartupHandler(task.decl.id);
+      library = rt->context->library();
+      context = rt->context;
     }
   }
   if (!handler) {

@@ -20,16 +20,26 @@ Result<ArtifactRecord> ContainerImpl::SwapRunning(
     return e;
   };
   TraceSlice trace("live swap " + bundle, "bundle");
-  std::lock_guard lock(lifecycle_mu_);
-  auto old_idx = index_->FindBundle(bundle);
-  BundleRuntime* old = old_idx ? runtimes_[*old_idx].get() : nullptr;
-  const bool running = old != nullptr && old->state == BundleState::kActive;
-  if (running) {
-    if (old->version == version) {
-      return fail(ErrorCode::kAlreadyExists, bundle + " " + version + " is already running");
-    }
-    handover_[bundle] = old->context != nullptr ? old->context->ExportState() : std::string();
+  std::shared_ptr<BundleRuntime> old;
+  std::shared_ptr<BundleContextImpl> old_context;
+  bool running = false;
+  {
+    std::lock_guard lock(lifecycle_mu_);
+    auto old_idx = index_->FindBundle(bundle);
+    old = old_idx ? runtimes_[*old_idx] : nullptr;
+    running = old != nullptr && old->state == BundleState::kActive;
+    if (running) old_context = old->context;
   }
+  if (running && old->version == version) {
+    return fail(ErrorCode::kAlreadyExists, bundle + " " + version + " is already running");
+  }
+  // The old version's state, exported by its own code: without the lock.
+  std::string exported = old_context != nullptr ? old_context->ExportState() : std::string();
+  std::lock_guard lock(lifecycle_mu_);
+  if (running && old->state != BundleState::kActive) {
+    return fail(ErrorCode::kState, bundle + " " + old->version + " stopped during the swap");
+  }
+  if (running) handover_[bundle] = std::move(exported);
   auto record = install();
   if (!record.ok()) {
     handover_.erase(bundle);
@@ -58,16 +68,15 @@ Result<ArtifactRecord> ContainerImpl::SwapRunning(
   // while any call or handle still holds one of its objects.
   // The old runtime is detached, or kept at its (now superseded) version's
   // slot of the new index.
-  std::unique_ptr<BundleRuntime> gone;
-  if (auto it =
-          std::find_if(detached_.begin(), detached_.end(),
-                       [&](const std::unique_ptr<BundleRuntime>& rt) { return rt.get() == old; });
+  std::shared_ptr<BundleRuntime> gone;
+  if (auto it = std::find_if(detached_.begin(), detached_.end(),
+                             [&](const std::shared_ptr<BundleRuntime>& rt) { return rt == old; });
       it != detached_.end()) {
     gone = std::move(*it);
     detached_.erase(it);
   } else {
     for (uint32_t i = 0; i < runtimes_.size(); ++i) {
-      if (runtimes_[i].get() != old) continue;
+      if (runtimes_[i] != old) continue;
       gone = std::move(runtimes_[i]);
       active_.erase(std::remove(active_.begin(), active_.end(), i), active_.end());
     }
@@ -76,9 +85,14 @@ Result<ArtifactRecord> ContainerImpl::SwapRunning(
     registry_.UnregisterOwner(gone->owner);
     if (gone->entry != nullptr) {
       char err[1024] = {0};
-      int rc = gone->entry->stop(
-          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(gone->context.get())),
-          err, sizeof err);
+      int rc = 0;
+      {
+        // Detached: no other thread finds it; its Stop runs unlocked.
+        LifecycleUnlocked unlocked(lifecycle_mu_);
+        rc = gone->entry->stop(reinterpret_cast<AtriumBundleContext*>(
+                                   static_cast<BundleContext*>(gone->context.get())),
+                               err, sizeof err);
+      }
       if (rc != 0) Log(LogLevel::kWarning, gone->name, std::string("Stop failed: ") + err);
     }
     gone->context.reset();

@@ -1,5 +1,7 @@
 // Micro-app resolution (which bundle declares an id) and the router's
 // launch: filters, loading the bundle, the launcher of its type.
+#include <unistd.h>
+
 #include "container_impl.h"
 
 namespace atrium::internal {
@@ -31,9 +33,33 @@ Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id, uint32_
 }
 
 Status RouterImpl::Launch(std::string_view app_id, LaunchParams params) {
+  const uint64_t watch = container_->BeginWatched("micro-app '" + std::string(app_id) + "' open");
   Status result = Open(app_id, std::move(params));
+  container_->EndWatched(watch);
   container_->OnMicroAppOpened(app_id, result);
   return result;
+}
+
+uint64_t ContainerImpl::BeginWatched(std::string what) {
+  if (guard_ == nullptr) return 0;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  std::lock_guard lock(watched_mu_);
+  watched_.emplace(++next_watched_, WatchedWork{now, gettid(), std::move(what)});
+  return next_watched_;
+}
+
+void ContainerImpl::EndWatched(uint64_t id) {
+  if (id == 0) return;
+  std::lock_guard lock(watched_mu_);
+  watched_.erase(id);
+}
+
+std::optional<WatchedWork> ContainerImpl::OldestWatched() {
+  std::lock_guard lock(watched_mu_);
+  if (watched_.empty()) return std::nullopt;
+  return watched_.begin()->second;  // ids grow with time
 }
 
 void ContainerImpl::OnMicroAppOpened(std::string_view app_id, const Status& result) {

@@ -430,6 +430,7 @@ CrashRecord StackRecord() {
   r.task = text(g_stack.activity.task, sizeof(g_stack.activity.task));
   r.artifact = text(g_stack.activity.artifact, sizeof(g_stack.activity.artifact));
   r.micro_app = text(g_stack.activity.micro_app, sizeof(g_stack.activity.micro_app));
+  r.waiting_for = text(g_stack.activity.waiting_for, sizeof(g_stack.activity.waiting_for));
 
   const int n =
       std::max(0, std::min(g_stack.depth, static_cast<int>(std::size(g_stack.backtrace))));

@@ -523,7 +523,8 @@ void GuardedLaunch::Act() {
   }
 }
 
-void GuardedLaunch::StartWatchdog(Scheduler& scheduler) {
+void GuardedLaunch::StartWatchdog(Scheduler& scheduler,
+                                  std::function<std::optional<WatchedWork>()> oldest_watched) {
   if (watchdog_ != nullptr) return;
   const LaunchGuardConfig& c = options_.config;
   if (c.first_frame_limit.count() == 0 && c.main_loop_blocked_limit.count() == 0) return;
@@ -538,6 +539,7 @@ void GuardedLaunch::StartWatchdog(Scheduler& scheduler) {
     return first_frame_.load() || !started_;
   };
   w.main_tid = [&scheduler] { return scheduler.main_thread_tid(); };
+  w.oldest_watched = std::move(oldest_watched);
   w.on_hang = [this](const HangInfo& hang) {
     RecordHang(hang);
     if (options_.on_hang) {
@@ -564,6 +566,15 @@ void GuardedLaunch::RecordHang(const HangInfo& hang) {
     stored = Attribute(*hang.stack, active, dirs);
     const std::string where = WhereText(*hang.stack);
     if (!where.empty()) reason += " in " + where;
+    // Waiting for a bundle another thread starts or stops: the hang is that
+    // bundle's (its update, if it is one), not the waiter's.
+    if (const std::string& bundle = hang.stack->waiting_for; !bundle.empty()) {
+      reason += ", waiting for bundle " + bundle + " (started or stopped by another thread)";
+      stored.blamed.reset();
+      for (const ArtifactRef& a : active) {
+        if (a.kind == "native_bundle" && a.id == bundle) stored.blamed = a;
+      }
+    }
   } else if (!hang.capture_error.empty()) {
     reason += " (main thread stack not captured: " + hang.capture_error + ")";
   }

@@ -47,37 +47,42 @@ void Watchdog::Run() {
   for (;;) {
     if (cv_.wait_for(lock, poll, [this] { return stop_; })) return;
     lock.unlock();
-    if (std::optional<std::string> reason = Check()) {
-      Fire(std::move(*reason));
+    if (std::optional<Hang> hang = Check()) {
+      Fire(std::move(*hang));
       return;  // one hang per launch
     }
     lock.lock();
   }
 }
 
-std::optional<std::string> Watchdog::Check() const {
+std::optional<Watchdog::Hang> Watchdog::Check() const {
   const Clock::time_point now = Clock::now();
+  auto blocked_since = [&](int64_t since) {
+    return now.time_since_epoch() - std::chrono::nanoseconds(since);
+  };
   if (options_.main_loop_blocked_limit.count() > 0 && options_.main_task_running_since_ns) {
     const int64_t since = options_.main_task_running_since_ns();
-    if (since != 0) {
-      const std::chrono::nanoseconds blocked =
-          now.time_since_epoch() - std::chrono::nanoseconds(since);
-      if (blocked > options_.main_loop_blocked_limit) {
-        return "main loop blocked " + Seconds(blocked) + " in one task";
-      }
+    if (since != 0 && blocked_since(since) > options_.main_loop_blocked_limit) {
+      return Hang{"main loop blocked " + Seconds(blocked_since(since)) + " in one task", 0};
+    }
+  }
+  if (options_.main_loop_blocked_limit.count() > 0 && options_.oldest_watched) {
+    if (std::optional<WatchedWork> w = options_.oldest_watched();
+        w && w->since_ns != 0 && blocked_since(w->since_ns) > options_.main_loop_blocked_limit) {
+      return Hang{w->what + " blocked " + Seconds(blocked_since(w->since_ns)), w->tid};
     }
   }
   if (options_.first_frame_limit.count() > 0 && options_.first_frame_reached &&
       now - start_ > options_.first_frame_limit && !options_.first_frame_reached()) {
-    return "first_frame not reached within " + Seconds(options_.first_frame_limit);
+    return Hang{"first_frame not reached within " + Seconds(options_.first_frame_limit), 0};
   }
   return std::nullopt;
 }
 
-void Watchdog::Fire(std::string reason) {
+void Watchdog::Fire(Hang found) {
   HangInfo hang;
-  hang.reason = std::move(reason);
-  const pid_t tid = options_.main_tid ? options_.main_tid() : 0;
+  hang.reason = std::move(found.reason);
+  const pid_t tid = found.tid != 0 ? found.tid : options_.main_tid ? options_.main_tid() : 0;
   if (tid == 0) {
     hang.capture_error = "the main loop has not run yet";
   } else if (Result<CrashRecord> stack = CaptureThreadStack(tid, kCaptureTimeout); stack.ok()) {

@@ -4,8 +4,10 @@
 //   1. first_frame_limit: the first frame was not reached that long after
 //      the watchdog was constructed (the launch's start);
 //   2. main_loop_blocked_limit: one main-loop task has been running longer
-//      than that (Scheduler::MainTaskRunningSinceNs).
-// On the first hang it captures the main thread's stack
+//      than that (Scheduler::MainTaskRunningSinceNs), or watched work outside
+//      the main loop (a micro-app open on a host thread: oldest_watched) has.
+// On the first hang it captures the stack of the blocked thread (the main
+// thread's, or the watched work's)
 // (CaptureThreadStack on main_tid(), 1 s at most), calls on_hang once, and
 // stops checking. A limit of 0 is off.
 //
@@ -29,6 +31,7 @@
 #include <thread>
 
 #include "atrium/crash_capture.h"
+#include "atrium/guard/watched_work.h"
 
 namespace atrium::internal {
 
@@ -46,6 +49,7 @@ struct WatchdogOptions {
   std::function<int64_t()> main_task_running_since_ns;  // steady ns, 0 = not running
   std::function<bool()> first_frame_reached;
   std::function<pid_t()> main_tid;
+  std::function<std::optional<WatchedWork>()> oldest_watched;  // optional
   std::function<void(const HangInfo&)> on_hang;  // called once, on the watchdog thread
 };
 
@@ -65,9 +69,13 @@ class Watchdog {
 
  private:
   void Run();
-  // The hang's reason, or nullopt while none.
-  std::optional<std::string> Check() const;
-  void Fire(std::string reason);
+  struct Hang {
+    std::string reason;
+    pid_t tid = 0;  // the blocked thread; 0: the main thread
+  };
+  // The hang, or nullopt while none.
+  std::optional<Hang> Check() const;
+  void Fire(Hang hang);
 
   const WatchdogOptions options_;
   const std::chrono::steady_clock::time_point start_;

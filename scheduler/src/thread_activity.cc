@@ -41,6 +41,10 @@ ActivityScope::ActivityScope(ActivityField field, std::string_view value) {
       slot_ = a->micro_app;
       size_ = sizeof(a->micro_app);
       break;
+    case ActivityField::kWaitingFor:
+      slot_ = a->waiting_for;
+      size_ = sizeof(a->waiting_for);
+      break;
   }
   std::memcpy(saved_, slot_, size_);
   CopyTruncated(slot_, size_, value);

@@ -76,6 +76,9 @@ struct CrashRecord {
   uint64_t launch_id = 0;       // CrashBinding of the process that wrote it
   uint64_t nonce = 0;
   std::string thread, bundle, task, artifact, micro_app;  // artifact: "kind:id"
+  // CaptureThreadStack only: the bundle the thread was waiting for while
+  // another thread started or stopped it ("" when not waiting).
+  std::string waiting_for;
   std::string what;                // std::terminate: exception type and what(), if any
   std::vector<CrashFrame> frames;  // frames[0] is the faulting PC when known
   std::vector<CrashModule> modules;

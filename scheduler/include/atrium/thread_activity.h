@@ -7,7 +7,8 @@
 // pipeline sets `task`; the container sets `bundle` while an activator runs;
 // a dynamic layer that runs an artifact's code in the process (a hotpatch,
 // an HCF template's Lua) sets `artifact` to "kind:id" around it, so the
-// launch guard can blame that artifact for a crash.
+// launch guard can blame that artifact for a crash; the container sets
+// `waiting_for` while the thread waits for another thread's bundle load.
 // ActivityScope saves and restores, so scopes nest.
 //
 // Concurrency: each thread touches only its own record.
@@ -27,12 +28,15 @@ struct ThreadActivity {
   char task[96] = {};      // startup task id, "bundle:task"
   char artifact[96] = {};  // "kind:id" of the dynamic artifact whose code runs
   char micro_app[64] = {};
+  // The bundle this thread waits for while another thread starts or stops
+  // it (the container sets it): a hang here is that bundle's.
+  char waiting_for[96] = {};
 };
 
 // The calling thread's record (never null).
 ATRIUM_EXPORT ThreadActivity* CurrentThreadActivity();
 
-enum class ActivityField { kBundle, kTask, kArtifact, kMicroApp };
+enum class ActivityField { kBundle, kTask, kArtifact, kMicroApp, kWaitingFor };
 
 // Copies `value` (truncated) into `field` for the scope's lifetime.
 class ATRIUM_EXPORT ActivityScope {

@@ -42,6 +42,7 @@
 #include "atrium/artifact_store.h"
 #include "atrium/crash_capture.h"
 #include "atrium/dynamic/dynamic_layer.h"
+#include "atrium/guard/watched_work.h"
 #include "atrium/launch_guard.h"
 #include "atrium/result.h"
 #include "atrium/scheduler.h"
@@ -89,8 +90,10 @@ class GuardedLaunch {
   int64_t launch_id() const { return launch_id_; }
 
   // Starts the watchdog on `scheduler`'s main loop (call once the
-  // scheduler exists). The first_frame limit counts from Begin.
-  void StartWatchdog(Scheduler& scheduler);
+  // scheduler exists) and on the work `oldest_watched` reports (the oldest
+  // still running, if any). The first_frame limit counts from Begin.
+  void StartWatchdog(Scheduler& scheduler,
+                     std::function<std::optional<WatchedWork>()> oldest_watched = {});
   void OnStartCalled();
   void OnFirstFrame();
   // The idle stage began: the launch becomes good after the quiet period.
