@@ -127,8 +127,10 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
       }
       Error e = MakeError(ErrorCode::kState,
                           "bundle " + rt->name + " is " + BundleStateName(rt->state) +
-                              " (a bundle's Start looked up a service of a bundle that is "
-                              "still starting: " +
+                              (rt->state == BundleState::kLoading
+                                   ? " (a bundle's Start looked up a service of a bundle that is "
+                                     "still starting: "
+                                   : " (its Stop, on this thread, asked for it: ") +
                               why + ")");
       e.bundle = rt->name;
       return e;
@@ -139,6 +141,22 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   rt->state = BundleState::kLoading;
   rt->busy_thread = std::this_thread::get_id();
   rt->loaded_by = why;
+  // Whatever ends this load (an error, an exception from the container's
+  // own code), the bundle does not stay loading: waiters would wait for ever.
+  struct Settle {
+    ContainerImpl* self;
+    BundleRuntime* rt;
+    ~Settle() {
+      if (rt->state != BundleState::kLoading || rt->busy_thread != std::this_thread::get_id()) {
+        return;
+      }
+      rt->state = BundleState::kFailed;
+      rt->busy_thread = {};
+      rt->error = MakeError(ErrorCode::kInternal, "bundle " + rt->name + " failed to load");
+      rt->error.bundle = rt->name;
+      self->lifecycle_mu_.NotifyAll();
+    }
+  } settle{this, rt.get()};
   // Copies: a dependency's Start runs without the lock, and the index may be
   // replaced meanwhile.
   const std::string library(b.library);
@@ -151,16 +169,33 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
     rt->error = MakeError(code, "bundle " + rt->name + " failed: " + std::move(message));
     rt->error.bundle = rt->name;
     rt->entry = nullptr;
-    rt->context.reset();
-    rt->library.reset();
+    // The library's static destructors (dlclose) run without the lock.
+    std::shared_ptr<BundleContextImpl> context = std::move(rt->context);
+    std::shared_ptr<LoadedLibrary> library = std::move(rt->library);
     lifecycle_mu_.NotifyAll();
     Log(LogLevel::kError, rt->name, rt->error.message);
-    return rt->error;
+    Error e = rt->error;
+    if (library != nullptr || context != nullptr) {
+      LifecycleUnlocked unlocked(lifecycle_mu_);
+      context.reset();
+      library.reset();
+    }
+    return e;
   };
   // Dependencies first.
   for (const std::string& dep : deps) {
     auto d = index_->FindBundle(dep);
     Status s = d ? LoadLocked(*d, "dependency of " + rt->name) : Status(NotInstalled(dep));
+    if (!s.ok() && s.error().code == ErrorCode::kState) {
+      // Not the dependency's fault (a wait refused as a deadlock, the
+      // container shutting down): this load did not happen, it did not fail.
+      rt->state = BundleState::kUnloaded;
+      rt->busy_thread = {};
+      lifecycle_mu_.NotifyAll();
+      Error e = s.error();
+      e.message = "bundle " + rt->name + " did not load: dependency " + dep + ": " + e.message;
+      return e;
+    }
     if (!s.ok()) {
       return fail(ErrorCode::kLoad, "dependency " + dep + " did not load: " + s.error().message);
     }
@@ -250,7 +285,13 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
   }
   rt->start_ms = MsSince(t1);
   if (rc != 0) {
-    registry_.UnregisterOwner(rt->owner);
+    {
+      // Its listeners and service objects go without the lock (their
+      // destructors are bundle code); it is still loading, so others wait.
+      const uint64_t owner = rt->owner;
+      LifecycleUnlocked unlocked(lifecycle_mu_);
+      registry_.UnregisterOwner(owner);
+    }
     scheduler_->CancelBundle(rt->name, /*wait_for_running=*/false);
     return fail(ErrorCode::kActivation,
                 std::string("activator Start failed: ") + (err[0] ? err : "no reason given"));
@@ -262,57 +303,97 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
 
 Status ContainerImpl::StopLocked(uint32_t idx) {
   std::shared_ptr<BundleRuntime> rt = runtimes_[idx];
-  if (rt == nullptr || rt->state != BundleState::kActive) return Status::Ok();
-  // Dependents first, newest first, found among the active bundles only
-  // (looked for again after each stop: the lock is released meanwhile).
+  if (rt == nullptr) return Status::Ok();
+  const std::thread::id self = std::this_thread::get_id();
+  // Being started or stopped on another thread: wait for that first.
+  while ((rt->state == BundleState::kLoading || rt->state == BundleState::kStopping) &&
+         rt->busy_thread != self) {
+    if (Status waited = WaitForLocked(rt, "stop of " + rt->name); !waited.ok()) return waited;
+  }
+  if (rt->state == BundleState::kLoading) {
+    Error e = MakeError(ErrorCode::kState, "bundle " + rt->name +
+                                               " is loading on this thread (its Start asked to "
+                                               "stop it); it cannot stop before it started");
+    e.bundle = rt->name;
+    return e;
+  }
+  if (rt->state != BundleState::kActive) return Status::Ok();
+  // Dependents first: any being started or stopped elsewhere is waited for,
+  // then the active ones stop, newest first. Found again after each step
+  // (the lock is released meanwhile).
+  auto depends_on_rt = [&](uint32_t i) {
+    for (uint32_t d : index_->bundle(i).deps) {
+      if (runtimes_[d] == rt) return true;
+    }
+    return false;
+  };
   while (true) {
-    auto dependent = std::find_if(active_.rbegin(), active_.rend(), [&](uint32_t i) {
-      for (uint32_t d : index_->bundle(i).deps) {
-        if (runtimes_[d] == rt) return true;
+    std::shared_ptr<BundleRuntime> busy;
+    for (uint32_t i = 0; i < runtimes_.size() && busy == nullptr; ++i) {
+      const auto& other = runtimes_[i];
+      if (other != nullptr && other != rt && other->busy_thread != self &&
+          (other->state == BundleState::kLoading || other->state == BundleState::kStopping) &&
+          depends_on_rt(i)) {
+        busy = other;
       }
-      return false;
-    });
+    }
+    if (busy != nullptr) {
+      if (Status waited = WaitForLocked(busy, "stop of " + rt->name); !waited.ok()) return waited;
+      continue;
+    }
+    auto dependent = std::find_if(active_.rbegin(), active_.rend(), depends_on_rt);
     if (dependent == active_.rend()) break;
     Status s = StopLocked(*dependent);
     if (!s.ok()) return s;
   }
   if (rt->state != BundleState::kActive) return Status::Ok();  // stopped meanwhile
+  // Stopping: out of the active list at once (a dependents search elsewhere
+  // must not find it again), owned by this thread until it is unloaded.
   rt->state = BundleState::kStopping;
-  rt->busy_thread = std::this_thread::get_id();
-  Status result;
-  if (rt->entry != nullptr) {
-    char err[1024] = {0};
-    int rc = 0;
-    {
-      std::shared_ptr<BundleContextImpl> context = rt->context;
-      const AtriumBundleEntry* entry = rt->entry;
-      LifecycleUnlocked unlocked(lifecycle_mu_);
-      rc = entry->stop(
-          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
-          sizeof err);
-    }
-    if (rc != 0) {
-      Error e = MakeError(ErrorCode::kActivation, "bundle " + rt->name + " Stop failed: " + err);
-      e.bundle = rt->name;
-      Log(LogLevel::kWarning, rt->name, e.message);
-      result = e;
-    }
-  }
-  registry_.UnregisterOwner(rt->owner);
-  // Pending tasks are dropped; running ones keep the library mapped (see
-  // BundleExecutor) and are not waited for under the lifecycle lock.
-  scheduler_->CancelBundle(rt->name, /*wait_for_running=*/false);
-  rt->entry = nullptr;
-  rt->context.reset();
-  rt->library.reset();  // dlclose once no service object or task of the bundle is alive
-  rt->state = BundleState::kUnloaded;
-  rt->busy_thread = {};
+  rt->busy_thread = self;
   if (auto slot = SlotOfLocked(rt.get())) {
     active_.erase(std::remove(active_.begin(), active_.end(), *slot), active_.end());
   }
+  Status result;
+  {
+    // Its Stop, its listeners' and service objects' removal and the drop of
+    // its pending tasks run without the lock.
+    std::shared_ptr<BundleContextImpl> context = rt->context;
+    const AtriumBundleEntry* entry = rt->entry;
+    const uint64_t owner = rt->owner;
+    LifecycleUnlocked unlocked(lifecycle_mu_);
+    if (entry != nullptr) {
+      char err[1024] = {0};
+      const int rc = entry->stop(
+          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
+          sizeof err);
+      if (rc != 0) {
+        Error e = MakeError(ErrorCode::kActivation, "bundle " + rt->name + " Stop failed: " + err);
+        e.bundle = rt->name;
+        Log(LogLevel::kWarning, rt->name, e.message);
+        result = e;
+      }
+    }
+    registry_.UnregisterOwner(owner);
+    // Pending tasks are dropped; running ones keep the library mapped (see
+    // BundleExecutor) and are not waited for.
+    scheduler_->CancelBundle(rt->name, /*wait_for_running=*/false);
+  }
+  rt->entry = nullptr;
+  std::shared_ptr<BundleContextImpl> context = std::move(rt->context);
+  std::shared_ptr<LoadedLibrary> library = std::move(rt->library);
+  rt->state = BundleState::kUnloaded;
+  rt->busy_thread = {};
   std::erase(detached_, rt);
   lifecycle_mu_.NotifyAll();
   NotifyStoppedLocked(rt->name);
+  {
+    // dlclose (static destructors) once no service object or task of the
+    // bundle is alive, without the lock.
+    LifecycleUnlocked unlocked(lifecycle_mu_);
+    context.reset();
+    library.reset();
+  }
   return result;
 }
 
@@ -326,34 +407,55 @@ Status ContainerImpl::Stop(std::string_view bundle) {
 void ContainerImpl::Shutdown() {
   std::lock_guard lock(lifecycle_mu_);
   if (!index_) return;
-  // Loads and stops other threads began finish first; nothing new loads.
-  WaitForOthersLocked();
+  // From here on nothing loads (the container is closing); loads and stops
+  // other threads began finish first.
   shutting_down_ = true;
+  WaitForOthersLocked();
   // active_ is in activation order: stop from the newest.
-  while (!active_.empty()) (void)StopLocked(active_.back());
-  std::vector<std::shared_ptr<BundleRuntime>> detached = std::move(detached_);
-  detached_.clear();
-  for (auto& rt : detached) {
-    if (rt->state != BundleState::kActive) continue;
+  while (!active_.empty()) {
+    const uint32_t newest = active_.back();
+    if (Status s = StopLocked(newest); !s.ok() && !active_.empty() && active_.back() == newest) {
+      // Refused (its stop would wait for a thread waiting for this one):
+      // left running rather than waited for for ever.
+      Log(LogLevel::kError, runtimes_[newest]->name, "not stopped: " + s.error().message);
+      active_.pop_back();
+    }
+  }
+  // Bundles whose version left the index while they ran: each stays in
+  // detached_ (so waiters see it) until it is unloaded.
+  const std::thread::id self = std::this_thread::get_id();
+  for (;;) {
+    auto it = std::find_if(detached_.begin(), detached_.end(),
+                           [](const auto& rt) { return rt->state == BundleState::kActive; });
+    if (it == detached_.end()) break;
+    std::shared_ptr<BundleRuntime> rt = *it;
     rt->state = BundleState::kStopping;
-    rt->busy_thread = std::this_thread::get_id();
-    if (rt->entry != nullptr) {
+    rt->busy_thread = self;
+    {
       std::shared_ptr<BundleContextImpl> context = rt->context;
       const AtriumBundleEntry* entry = rt->entry;
-      char err[1024] = {0};
+      const uint64_t owner = rt->owner;
       LifecycleUnlocked unlocked(lifecycle_mu_);
-      entry->stop(
-          reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
-          sizeof err);
+      if (entry != nullptr) {
+        char err[1024] = {0};
+        entry->stop(
+            reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
+            sizeof err);
+      }
+      registry_.UnregisterOwner(owner);
     }
-    registry_.UnregisterOwner(rt->owner);
-    rt->context.reset();
-    rt->library.reset();
+    rt->entry = nullptr;
+    std::shared_ptr<BundleContextImpl> context = std::move(rt->context);
+    std::shared_ptr<LoadedLibrary> library = std::move(rt->library);
     rt->state = BundleState::kUnloaded;
     rt->busy_thread = {};
+    std::erase(detached_, rt);
+    lifecycle_mu_.NotifyAll();
+    LifecycleUnlocked unlocked(lifecycle_mu_);
+    context.reset();
+    library.reset();
   }
-  shutting_down_ = false;
-  lifecycle_mu_.NotifyAll();
+  WaitForOthersLocked();  // stops other threads began meanwhile
 }
 
 BundleStatus ContainerImpl::StatusLocked(uint32_t idx) const {

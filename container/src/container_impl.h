@@ -386,13 +386,16 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   // Before anything stops: the layers let go of the container.
   void DetachLayers();
 
-  // Loads bundle `idx` of the current index (dependencies first).
-  Status LoadIndexed(uint32_t idx, const std::string& why) {
+  // Loads the bundle named `bundle` in the current index (dependencies
+  // first).
+  Status LoadNamed(std::string_view bundle, const std::string& why) {
     std::lock_guard lock(lifecycle_mu_);
-    return LoadWithFallbackLocked(idx, why);
+    auto idx = index_->FindBundle(bundle);
+    if (!idx) return NotInstalled(bundle);
+    return LoadWithFallbackLocked(*idx, why);
   }
   // Snapshot of what the router needs about a micro-app.
-  Result<LaunchRequest> ResolveApp(std::string_view app_id, uint32_t* idx);
+  Result<LaunchRequest> ResolveApp(std::string_view app_id);
   // The router opened (or failed to open) micro-app `app_id`: a home that
   // did not open fails the guarded launch.
   void OnMicroAppOpened(std::string_view app_id, const Status& result);

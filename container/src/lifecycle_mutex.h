@@ -72,11 +72,6 @@ class LifecycleMutex {
     ++generation_;
     cv_.notify_all();
   }
-  // True when the calling thread holds the lock.
-  bool HeldByMe() const {
-    std::lock_guard<std::mutex> l(m_);
-    return depth_ > 0 && owner_ == std::this_thread::get_id();
-  }
 
  private:
   mutable std::mutex m_;

@@ -20,26 +20,29 @@ Result<ArtifactRecord> ContainerImpl::SwapRunning(
     return e;
   };
   TraceSlice trace("live swap " + bundle, "bundle");
-  std::shared_ptr<BundleRuntime> old;
-  std::shared_ptr<BundleContextImpl> old_context;
-  bool running = false;
-  {
-    std::lock_guard lock(lifecycle_mu_);
-    auto old_idx = index_->FindBundle(bundle);
-    old = old_idx ? runtimes_[*old_idx] : nullptr;
-    running = old != nullptr && old->state == BundleState::kActive;
-    if (running) old_context = old->context;
-  }
-  if (running && old->version == version) {
-    return fail(ErrorCode::kAlreadyExists, bundle + " " + version + " is already running");
-  }
-  // The old version's state, exported by its own code: without the lock.
-  std::string exported = old_context != nullptr ? old_context->ExportState() : std::string();
   std::lock_guard lock(lifecycle_mu_);
-  if (running && old->state != BundleState::kActive) {
-    return fail(ErrorCode::kState, bundle + " " + old->version + " stopped during the swap");
+  if (shutting_down_) {
+    return fail(ErrorCode::kState, "the container is shutting down; no live swap of " + bundle);
   }
-  if (running) handover_[bundle] = std::move(exported);
+  auto old_idx = index_->FindBundle(bundle);
+  std::shared_ptr<BundleRuntime> old = old_idx ? runtimes_[*old_idx] : nullptr;
+  // Being started or stopped elsewhere: the swap waits for that to end.
+  while (old != nullptr &&
+         (old->state == BundleState::kLoading || old->state == BundleState::kStopping) &&
+         old->busy_thread != std::this_thread::get_id()) {
+    if (Status waited = WaitForLocked(old, "live swap of " + bundle); !waited.ok()) {
+      return waited.error();
+    }
+  }
+  const bool running = old != nullptr && old->state == BundleState::kActive;
+  if (running) {
+    if (old->version == version) {
+      return fail(ErrorCode::kAlreadyExists, bundle + " " + version + " is already running");
+    }
+    // The one call into bundle code under the lifecycle lock: the running
+    // version must not stop or change while it hands its state over.
+    handover_[bundle] = old->context != nullptr ? old->context->ExportState() : std::string();
+  }
   auto record = install();
   if (!record.ok()) {
     handover_.erase(bundle);
@@ -82,23 +85,37 @@ Result<ArtifactRecord> ContainerImpl::SwapRunning(
     }
   }
   if (gone != nullptr) {
-    registry_.UnregisterOwner(gone->owner);
-    if (gone->entry != nullptr) {
-      char err[1024] = {0};
-      int rc = 0;
-      {
-        // Detached: no other thread finds it; its Stop runs unlocked.
-        LifecycleUnlocked unlocked(lifecycle_mu_);
-        rc = gone->entry->stop(reinterpret_cast<AtriumBundleContext*>(
-                                   static_cast<BundleContext*>(gone->context.get())),
-                               err, sizeof err);
+    // Stopping, detached and owned by this thread until it is unloaded, so a
+    // Shutdown meanwhile waits for it. Its registrations go first (lookups
+    // find only the new version), then its Stop runs; both unlocked.
+    gone->state = BundleState::kStopping;
+    gone->busy_thread = std::this_thread::get_id();
+    detached_.push_back(gone);
+    {
+      std::shared_ptr<BundleContextImpl> context = gone->context;
+      const AtriumBundleEntry* entry = gone->entry;
+      const uint64_t owner = gone->owner;
+      LifecycleUnlocked unlocked(lifecycle_mu_);
+      registry_.UnregisterOwner(owner);
+      if (entry != nullptr) {
+        char err[1024] = {0};
+        const int rc = entry->stop(
+            reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
+            sizeof err);
+        if (rc != 0) Log(LogLevel::kWarning, gone->name, std::string("Stop failed: ") + err);
       }
-      if (rc != 0) Log(LogLevel::kWarning, gone->name, std::string("Stop failed: ") + err);
     }
+    gone->entry = nullptr;
     gone->context.reset();
     gone->library.reset();
+    gone->state = BundleState::kUnloaded;
+    gone->busy_thread = {};
+    std::erase(detached_, gone);
+    lifecycle_mu_.NotifyAll();
     NotifyStoppedLocked(gone->name);
   }
+  // The launch record names the version that runs now.
+  if (guard_ != nullptr) guard_->OnArtifactsChanged();
   Log(LogLevel::kInfo, bundle, "live swapped to " + version);
   return record;
 }

@@ -6,7 +6,7 @@
 
 namespace atrium::internal {
 
-Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id, uint32_t* idx) {
+Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id) {
   std::lock_guard lock(lifecycle_mu_);
   auto app = index_->FindApp(app_id);
   if (!app) {
@@ -22,7 +22,6 @@ Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id, uint32_
     e.bundle = std::string(b.name);
     return e;
   }
-  *idx = app->bundle;
   LaunchRequest req;
   req.app_id = std::string(app_id);
   req.bundle = std::string(b.name);
@@ -71,8 +70,7 @@ void ContainerImpl::OnMicroAppOpened(std::string_view app_id, const Status& resu
 }
 
 Status RouterImpl::Open(std::string_view app_id, LaunchParams params) {
-  uint32_t idx = 0;
-  auto req = container_->ResolveApp(app_id, &idx);
+  auto req = container_->ResolveApp(app_id);
   if (!req.ok()) return req.error();
   std::shared_ptr<MicroAppLauncher> launcher;
   std::vector<std::shared_ptr<LaunchFilter>> filters;
@@ -91,7 +89,9 @@ Status RouterImpl::Open(std::string_view app_id, LaunchParams params) {
     e.bundle = req->bundle;
     return e;
   }
-  Status loaded = container_->LoadIndexed(idx, "micro-app " + req->app_id);
+  // By name: the index may have been rebuilt since ResolveApp (filters
+  // are host code).
+  Status loaded = container_->LoadNamed(req->bundle, "micro-app " + req->app_id);
   if (!loaded.ok()) return loaded;
   req->params = std::move(params);
   ActivityScope activity(ActivityField::kMicroApp, req->app_id);

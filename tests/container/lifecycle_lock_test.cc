@@ -157,5 +157,48 @@ TEST(LifecycleLockTest, AShutdownWaitsForAStartInProgressAndLoadsNothingNew) {
                 "shutting down; nothing loads (service com.test.greeter.Greeter)"}));
 }
 
+// Before: gated_c's Stop ran unlocked but it stayed in the active list, so a
+// Stop of gated_b on another thread found it again and again as a dependent
+// to stop, for ever, holding the lock. Now the second Stop waits for the
+// dependent being stopped, and gated_b is still up during gated_c's Stop.
+TEST(LifecycleLockTest, AStopWaitsForADependentStoppingOnAnotherThread) {
+  TestApp app({"gated_b", "gated_c"}, "none");
+  Gated g(app);
+  ASSERT_NE(g.c, nullptr);
+  g.gate->Plan("com.test.gated_c#stop", {"arrive", "get:com.test.gated_b.Service"});
+  ASSERT_TRUE(g.c->Load("com.test.gated_c").ok());
+  std::thread first([&] { EXPECT_TRUE(g.c->Stop("com.test.gated_c").ok()); });
+  g.gate->AwaitArrival("com.test.gated_c");
+  Status second;
+  std::thread t([&] { second = g.c->Stop(kB); });
+  g.gate->Release("com.test.gated_c");
+  first.join();
+  t.join();
+  EXPECT_TRUE(second.ok()) << second.error().ToString();
+  EXPECT_EQ(g.gate->reports(),
+            (std::vector<std::string>{"com.test.gated_c#stop get com.test.gated_b.Service: ok"}));
+  EXPECT_EQ(g.c->Bundle("com.test.gated_c")->state, BundleState::kUnloaded);
+  EXPECT_EQ(g.c->Bundle(kB)->state, BundleState::kUnloaded);
+}
+
+// Before: a Stop of a bundle another thread was starting returned at once,
+// and the bundle was active afterwards. Now the Stop waits for the Start.
+TEST(LifecycleLockTest, AStopWaitsForAStartInProgressThenStops) {
+  TestApp app({"gated_a"}, "none");
+  Gated g(app);
+  ASSERT_NE(g.c, nullptr);
+  g.gate->Plan(kA, {"arrive"});
+  Status loaded, stopped;
+  std::thread loader([&] { loaded = g.c->Load(kA); });
+  g.gate->AwaitArrival(kA);
+  std::thread stopper([&] { stopped = g.c->Stop(kA); });
+  g.gate->Release(kA);
+  loader.join();
+  stopper.join();
+  EXPECT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_TRUE(stopped.ok()) << stopped.error().ToString();
+  EXPECT_EQ(g.c->Bundle(kA)->state, BundleState::kUnloaded);
+}
+
 }  // namespace
 }  // namespace atrium

@@ -138,7 +138,8 @@ class ATRIUM_EXPORT Container {
   virtual Status Load(std::string_view bundle) = 0;
   // Stops a bundle and, first, every active bundle depending on it.
   virtual Status Stop(std::string_view bundle) = 0;
-  // Stops every active bundle in reverse activation order.
+  // Stops every active bundle in reverse activation order, after loads and
+  // stops other threads began; from its start nothing loads again.
   virtual void Shutdown() = 0;
 
   virtual std::vector<BundleStatus> Bundles() const = 0;

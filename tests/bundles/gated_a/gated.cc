@@ -1,7 +1,8 @@
 // Fixture: a bundle that does what the test host's fixtures::Gate plans for
 // it (at its Start, its Stop and its startup tasks "prep" and "bind"), then
-// registers "<bundle name>.Service". Built under three names (gated_a,
-// gated_b, gated_h) from this one source. Without a Gate it only registers.
+// registers "<bundle name>.Service". Built under four names (gated_a,
+// gated_b, gated_c which requires gated_b, gated_h) from this one source.
+// Without a Gate it only registers.
 #include <future>
 #include <memory>
 #include <string>
