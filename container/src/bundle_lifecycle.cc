@@ -354,6 +354,10 @@ Status ContainerImpl::StopLocked(uint32_t idx) {
   if (auto slot = SlotOfLocked(rt.get())) {
     active_.erase(std::remove(active_.begin(), active_.end(), *slot), active_.end());
   }
+  return StopAndUnloadLocked(rt);
+}
+
+Status ContainerImpl::StopAndUnloadLocked(const std::shared_ptr<BundleRuntime>& rt) {
   Status result;
   {
     // Its Stop, its listeners' and service objects' removal and the drop of
@@ -431,29 +435,7 @@ void ContainerImpl::Shutdown() {
     std::shared_ptr<BundleRuntime> rt = *it;
     rt->state = BundleState::kStopping;
     rt->busy_thread = self;
-    {
-      std::shared_ptr<BundleContextImpl> context = rt->context;
-      const AtriumBundleEntry* entry = rt->entry;
-      const uint64_t owner = rt->owner;
-      LifecycleUnlocked unlocked(lifecycle_mu_);
-      if (entry != nullptr) {
-        char err[1024] = {0};
-        entry->stop(
-            reinterpret_cast<AtriumBundleContext*>(static_cast<BundleContext*>(context.get())), err,
-            sizeof err);
-      }
-      registry_.UnregisterOwner(owner);
-    }
-    rt->entry = nullptr;
-    std::shared_ptr<BundleContextImpl> context = std::move(rt->context);
-    std::shared_ptr<LoadedLibrary> library = std::move(rt->library);
-    rt->state = BundleState::kUnloaded;
-    rt->busy_thread = {};
-    std::erase(detached_, rt);
-    lifecycle_mu_.NotifyAll();
-    LifecycleUnlocked unlocked(lifecycle_mu_);
-    context.reset();
-    library.reset();
+    (void)StopAndUnloadLocked(rt);
   }
   WaitForOthersLocked();  // stops other threads began meanwhile
 }

@@ -428,6 +428,10 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   // `rt` became active: recorded in active_ (or kept detached when its
   // version left the index meanwhile); waiters wake.
   void MarkActiveLocked(const std::shared_ptr<BundleRuntime>& rt);
+  // `rt`, stopping and owned by this thread: its Stop, the removal of its
+  // services and tasks, then unloaded (waiters wake, stop listeners run) and
+  // its library released, all bundle code without the lock. Stop's error.
+  Status StopAndUnloadLocked(const std::shared_ptr<BundleRuntime>& rt);
   // The position of `rt` in runtimes_, if it is there.
   std::optional<uint32_t> SlotOfLocked(const BundleRuntime* rt) const;
   BundleStatus StatusLocked(uint32_t idx) const;
