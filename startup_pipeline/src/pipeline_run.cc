@@ -35,11 +35,20 @@ Status PipelineImpl::Start(Scheduler& scheduler, Runner runner) {
       capacity_[p.name] = p.name == "main" ? 1 : std::max(1, p.max_threads);
     }
     capacity_["main"] = 1;
+    // Start counts as in flight until its stage listeners ran: the pipeline
+    // cannot be seen finished (or destroyed) before them.
+    ++in_flight_total_;
     BeginStageLocked(0, &fire);
     CollectDispatchLocked(&dispatch);
   }
   Fire(fire);
   Dispatch(dispatch);
+  {
+    std::lock_guard lock(mu_);
+    --in_flight_total_;
+    MaybeFinishLocked();
+    cv_.notify_all();
+  }
   return Status::Ok();
 }
 
@@ -232,7 +241,6 @@ void PipelineImpl::Finish(size_t n, Clock::time_point begin, Clock::time_point e
     }
     Record(node, s.ok() ? "ok" : "failed");
     --in_flight_[node.spec.decl.thread];
-    --in_flight_total_;
     if (!s.ok()) {
       if (node.spec.decl.optional) {
         internal::Log(LogLevel::kWarning, node.spec.bundle,
@@ -243,11 +251,16 @@ void PipelineImpl::Finish(size_t n, Clock::time_point begin, Clock::time_point e
     }
     CompleteLocked(n, &fire);
     CollectDispatchLocked(&dispatch);
-    MaybeFinishLocked();
-    cv_.notify_all();
   }
   Fire(fire);
   Dispatch(dispatch);
+  // The task stops counting as in flight only now: the stage listeners it
+  // fired have run, so whoever sees the pipeline finished (or destroys it,
+  // which waits for tasks in flight) sees them done.
+  std::lock_guard lock(mu_);
+  --in_flight_total_;
+  MaybeFinishLocked();
+  cv_.notify_all();
 }
 
 void PipelineImpl::SkipLocked(size_t n, std::string reason) {
