@@ -149,6 +149,8 @@ class PipelineImpl final : public StartupPipeline {
   void MaybeFinishLocked();
   void Record(const Node& node, const char* status);
   void Fire(std::vector<std::pair<size_t, StageListener>> fire);
+  void FireDispatchAndLeave(std::vector<std::pair<size_t, StageListener>> fire,
+                            const std::vector<size_t>& dispatch);
 
   const std::vector<std::string> stage_names_;
   std::vector<Node> nodes_;

@@ -41,15 +41,22 @@ Status PipelineImpl::Start(Scheduler& scheduler, Runner runner) {
     BeginStageLocked(0, &fire);
     CollectDispatchLocked(&dispatch);
   }
-  Fire(fire);
-  Dispatch(dispatch);
-  {
-    std::lock_guard lock(mu_);
-    --in_flight_total_;
-    MaybeFinishLocked();
-    cv_.notify_all();
-  }
+  FireDispatchAndLeave(std::move(fire), dispatch);
   return Status::Ok();
+}
+
+// Runs the stage listeners and dispatches the ready tasks collected under the
+// lock, then ends the caller's in-flight count: only now, so whoever sees the
+// pipeline finished (or destroys it, which waits for tasks in flight) sees the
+// listeners done.
+void PipelineImpl::FireDispatchAndLeave(std::vector<std::pair<size_t, StageListener>> fire,
+                                        const std::vector<size_t>& dispatch) {
+  Fire(std::move(fire));
+  Dispatch(dispatch);
+  std::lock_guard lock(mu_);
+  --in_flight_total_;
+  MaybeFinishLocked();
+  cv_.notify_all();
 }
 
 // Stage k begins: its tasks with no pending deps become ready.
@@ -252,15 +259,7 @@ void PipelineImpl::Finish(size_t n, Clock::time_point begin, Clock::time_point e
     CompleteLocked(n, &fire);
     CollectDispatchLocked(&dispatch);
   }
-  Fire(fire);
-  Dispatch(dispatch);
-  // The task stops counting as in flight only now: the stage listeners it
-  // fired have run, so whoever sees the pipeline finished (or destroys it,
-  // which waits for tasks in flight) sees them done.
-  std::lock_guard lock(mu_);
-  --in_flight_total_;
-  MaybeFinishLocked();
-  cv_.notify_all();
+  FireDispatchAndLeave(std::move(fire), dispatch);
 }
 
 void PipelineImpl::SkipLocked(size_t n, std::string reason) {
