@@ -21,6 +21,13 @@ namespace atrium::lua::detail {
 // Instructions between two hook firings (fewer when the budget is smaller).
 inline constexpr int kHookInterval = 1000;
 
+// Work units: the instruction budget counts VM instructions and the work
+// the library's C functions do, in units of about one instruction's cost:
+// one pattern-matching step, a quarter of a sort comparison, kBytesPerUnit
+// bytes allocated, copied or scanned.
+inline constexpr uint64_t kBytesPerUnit = 32;
+inline constexpr uint64_t kUnitsPerComparison = 4;
+
 // Allocator and hook state of one sandbox; the allocator's user data points
 // at it. Invariant: used <= cap.
 struct Budget {
@@ -36,6 +43,8 @@ struct Budget {
   uint64_t instructions = 0;
   bool clock_started = false;
   int64_t started_ns = 0;
+  // Work units charged by C code since the clock was last read.
+  uint64_t unclocked_work = 0;
   Fault tripped = Fault::kNone;
 
   // A host-side push failed for lack of memory: the next PCall reports it.
@@ -59,6 +68,20 @@ Budget* BudgetOf(lua_State* L);
 // The count hook: trips the instruction or time budget and, once tripped,
 // raises at every firing until the call returns.
 void CountHook(lua_State* L, lua_Debug* ar);
+
+// Charges `units` of work done (or about to be done) in C to the running
+// call: they count against the instruction budget, and the clock is read
+// once at least a hook interval's worth of units accumulated, so C work is
+// timed as often as VM instructions are. Never raises: false when the call
+// has tripped a budget (now or before). Does nothing outside a call.
+bool ChargeWork(Budget* budget, uint64_t units);
+
+// ChargeWork for the sandbox state L; raises the trip (no C++ object with a
+// non-trivial destructor may be alive in the caller, sandbox.cc invariant 1).
+void ChargeOrRaise(lua_State* L, uint64_t units);
+
+// Raises the budget's tripped fault as a Lua error.
+[[noreturn]] void RaiseTripped(lua_State* L, Fault fault);
 
 // "instruction budget exceeded", "time budget exceeded", "not enough memory".
 const char* TripMessage(Fault fault);

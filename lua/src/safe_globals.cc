@@ -17,10 +17,22 @@
 #include <vector>
 
 #include "budget.h"
+#include "metered.h"
+#include "pattern.h"
 
 namespace atrium::lua::detail {
 
 namespace {
+
+// A library function the sandbox provides in place of Lua's.
+struct LibFunction {
+  const char* name;
+  lua_CFunction fn;
+};
+
+// Bytes per work unit for functions that decode their strings (utf8.len,
+// tonumber): slower per byte than copying.
+constexpr lua_Integer kScanBytesPerUnit = 8;
 
 // Bytes of a print() line kept.
 constexpr size_t kMaxPrintBytes = 1024;
@@ -127,63 +139,6 @@ int SafeRep(lua_State* L) {
     return 1;
   }
   return CallUpvalue(L, 1);
-}
-
-// string.find/match/gmatch/gsub: Lua's matcher backtracks in C, where no
-// hook runs, so its work is bounded up front. A pattern with q quantifiers
-// costs up to about n^(q+1) steps on an n-byte subject; matching is refused
-// when that bound passes ~1e8 (e.g. one quantifier: 10,000 bytes; two: 464).
-// Plain find (4th argument true) and quantifier-free patterns are linear.
-int SafePattern(lua_State* L) {
-  size_t n = 0, plen = 0;
-  luaL_checklstring(L, 1, &n);
-  const char* pattern = luaL_checklstring(L, 2, &plen);
-  const bool plain = lua_toboolean(L, 4) && lua_tointeger(L, lua_upvalueindex(2)) == 1;
-  if (!plain) {
-    int quantifiers = 0;
-    for (size_t i = 0; i < plen; ++i) {
-      if (pattern[i] == '%') {
-        ++i;
-      } else if (pattern[i] == '*' || pattern[i] == '+' || pattern[i] == '-' || pattern[i] == '?') {
-        ++quantifiers;
-      }
-    }
-    double cost = 1;
-    for (int k = 0; k <= quantifiers && cost <= 1e8; ++k) cost *= static_cast<double>(n);
-    if (quantifiers > 0 && cost > 1e8) {
-      return luaL_error(L,
-                        "pattern with %d quantifier(s) on a %d-byte string is too expensive "
-                        "in the sandbox",
-                        quantifiers, static_cast<int>(n));
-    }
-  }
-  return CallUpvalue(L, LUA_MULTRET);
-}
-
-// Upvalue 2 of the table wrappers: the largest element count a C loop of
-// the table library may walk (no real table in the cap can be longer).
-lua_Integer LoopLimit(lua_State* L) { return lua_tointeger(L, lua_upvalueindex(2)); }
-
-// table.move(a1, f, e, t [,a2]): the range is bounded.
-int SafeMove(lua_State* L) {
-  const lua_Integer first = luaL_checkinteger(L, 2);
-  const lua_Integer last = luaL_checkinteger(L, 3);
-  if (last >= first && static_cast<lua_Unsigned>(last) - static_cast<lua_Unsigned>(first) >=
-                           static_cast<lua_Unsigned>(LoopLimit(L))) {
-    return luaL_error(L, "table.move: too many elements");
-  }
-  return CallUpvalue(L, LUA_MULTRET);
-}
-
-// table.insert / table.remove: a __len metamethod cannot make them loop
-// over a length no table in the cap could have.
-int SafeShift(lua_State* L) {
-  if (lua_type(L, 1) == LUA_TTABLE && luaL_getmetafield(L, 1, "__len") != LUA_TNIL) {
-    lua_pop(L, 1);
-    const lua_Integer length = luaL_len(L, 1);
-    if (length > LoopLimit(L)) return luaL_error(L, "table: length %I too large", length);
-  }
-  return CallUpvalue(L, LUA_MULTRET);
 }
 
 // Read-only proxy metamethods (upvalue 1: the real table or the name).
@@ -353,9 +308,6 @@ int SetUpState(lua_State* L) {
   const auto* spec = static_cast<const GlobalsSpec*>(lua_touserdata(L, 1));
   const HostFunctionTable* host = spec->host;
   const StandardLibraries libraries = spec->libraries;
-  Budget* budget = BudgetOf(L);
-  const lua_Integer loop_limit =
-      static_cast<lua_Integer>(std::max<size_t>(budget->cap / sizeof(lua_Number), 1024));
   lua_settop(L, 0);
   constexpr int kGlobals = 1;
   lua_newtable(L);    // 1: safe globals
@@ -368,6 +320,10 @@ int SetUpState(lua_State* L) {
       lua_setfield(L, kGlobals, name);
     }
     lua_pop(L, 1);
+    lua_pushinteger(L, kScanBytesPerUnit);
+    Wrap(L, kGlobals, "tonumber", ChargeArgumentsThenCall, 1);
+    lua_pushinteger(L, static_cast<lua_Integer>(kBytesPerUnit));
+    Wrap(L, kGlobals, "rawequal", ChargeArgumentsThenCall, 1);
     Wrap(L, kGlobals, "setmetatable", SafeSetmetatable, 0);
     Wrap(L, kGlobals, "rawset", SafeRawset, 0);
     lua_pushcfunction(L, SafePcall);
@@ -393,9 +349,15 @@ int SetUpState(lua_State* L) {
     lua_pushnil(L);
     lua_setfield(L, lib, "dump");
     Wrap(L, lib, "rep", SafeRep, 0);
-    for (const char* fn : {"find", "match", "gmatch", "gsub"}) {
-      lua_pushinteger(L, std::string_view(fn) == "find" ? 1 : 0);  // honours `plain`
-      Wrap(L, lib, fn, SafePattern, 1);
+    Wrap(L, lib, "byte", ChargedRange, 0);
+    // Lua's matcher backtracks in C, where no hook runs: the sandbox's own
+    // matcher charges every step.
+    for (const auto& [name, fn] : {LibFunction{"find", PatternFind},
+                                   {"match", PatternMatch},
+                                   {"gmatch", PatternGmatch},
+                                   {"gsub", PatternGsub}}) {
+      lua_pushcfunction(L, fn);
+      lua_setfield(L, lib, name);
     }
     lua_pushliteral(L, "");
     if (lua_getmetatable(L, -1)) {
@@ -409,12 +371,16 @@ int SetUpState(lua_State* L) {
 
   if (libraries.Has(StandardLibrary::kTable)) {
     luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 0);
-    lua_pushinteger(L, loop_limit);
-    Wrap(L, lib, "move", SafeMove, 1);
-    lua_pushinteger(L, loop_limit);
-    Wrap(L, lib, "insert", SafeShift, 1);
-    lua_pushinteger(L, loop_limit);
-    Wrap(L, lib, "remove", SafeShift, 1);
+    // Lua's loops over elements run in C: these charge every element.
+    for (const auto& [name, fn] : {LibFunction{"sort", MeteredSort},
+                                   {"move", MeteredMove},
+                                   {"insert", MeteredInsert},
+                                   {"remove", MeteredRemove},
+                                   {"concat", MeteredConcat},
+                                   {"unpack", MeteredUnpack}}) {
+      lua_pushcfunction(L, fn);
+      lua_setfield(L, lib, name);
+    }
     PublishReadOnly(L, kGlobals, LUA_TABLIBNAME);
   }
 
@@ -428,6 +394,11 @@ int SetUpState(lua_State* L) {
 
   if (libraries.Has(StandardLibrary::kUtf8)) {
     luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);
+    Wrap(L, lib, "codepoint", ChargedRange, 0);
+    for (const char* name : {"len", "offset"}) {  // scan without allocating
+      lua_pushinteger(L, kScanBytesPerUnit);
+      Wrap(L, lib, name, ChargeArgumentsThenCall, 1);
+    }
     PublishReadOnly(L, kGlobals, LUA_UTF8LIBNAME);
   }
 

@@ -147,6 +147,7 @@ void BeginCall(lua_State* L, Budget* budget) {
   budget->running = true;
   budget->instructions = 0;
   budget->clock_started = false;
+  budget->unclocked_work = 0;
   budget->tripped = Fault::kNone;
   lua_sethook(L, &detail::CountHook, LUA_MASKCOUNT, budget->hook_interval);  // restarts the count
 }

@@ -451,5 +451,30 @@ TEST_F(HotpatchTest, UnboundedAllocationHitsTheMemoryCap) {
   EXPECT_EQ(StateOf("hog"), "failed");
 }
 
+// Work inside the library's C functions counts against the patch's budget:
+// 150 backtracking finds on 10,000 bytes are only about 900 VM instructions,
+// but tens of billions of matching steps (before: about 55 s on the
+// caller's thread, no fault, the result used).
+TEST_F(HotpatchTest, WorkInLibraryFunctionsIsAFault) {
+  PatchPoint<&FeeImpl> fee(runtime_.get(), "transfer.fee.compute");
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch(
+                      "matcher", Point("transfer.fee.compute", "replace", "f", "int(int,string)"),
+                      "function f(original, cents, currency)\n"
+                      "  local s = ('a'):rep(10000)\n"
+                      "  for i = 1, 150 do s:find('.-b') end\n"
+                      "  return 1\n"
+                      "end"))
+                  .ok());
+  EXPECT_EQ(fee(2000, "EUR"), 103);  // the original answered
+  auto list = runtime_->List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].faults, 1u);
+  EXPECT_EQ(fee(2000, "EUR"), 103);
+  EXPECT_EQ(StateOf("matcher"), "failed");  // max_faults 2
+  list = runtime_->List();
+  EXPECT_NE(list[0].reason.find("instruction"), std::string::npos) << list[0].reason;
+}
+
 }  // namespace
 }  // namespace atrium::hotpatch

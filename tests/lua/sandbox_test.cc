@@ -222,11 +222,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "return setmetatable({}, {__gc = function() end})", "string.upper = nil",
                       "host = nil; return host.x", "math.floor = print",
                       "rawset(string, 'upper', print)", "setmetatable(string, {})",
-                      "table.insert(string, 1)", "return table.move({}, 1, 1 << 50, 2)",
-                      "return table.insert(setmetatable({}, {__len = function() "
-                      "return 1 << 50 end}), 1, 'x')",
-                      "return table.remove(setmetatable({}, {__len = function() "
-                      "return 1 << 50 end}), 1)"));
+                      "table.insert(string, 1)"));
 
 TEST(LuaSandboxTest, UnreachableNamesAreNil) {
   auto sandbox = MakeSandbox();
@@ -791,33 +787,6 @@ TEST(LuaValueTest, TablesAndFunctionsDoNotCross) {
   EXPECT_FALSE(LuaSandbox::Read(L, -1, &read, &error));
   EXPECT_EQ(error, "unsupported type function");
   lua_settop(L, top);
-}
-
-TEST(LuaSandboxPatternTest, BacktrackingPatternsOnLongSubjectsAreRefused) {
-  SandboxLimits limits;
-  limits.memory_bytes = 4u << 20;
-  limits.time_us_per_call = 200000;
-  auto sb = LuaSandbox::Create(Options(limits));
-  ASSERT_TRUE(sb.ok());
-  auto env =
-      (*sb)->LoadChunk("=p",
-                       "function slow() return (('a'):rep(40000)):find('.-b') end\n"
-                       "function plain() return (('a'):rep(40000) .. 'b'):find('b', 1, true) end\n"
-                       "function small() return (('a'):rep(100) .. 'b'):find('.-b') end\n"
-                       "function gsub_slow() return (('a'):rep(5000)):gsub('(.-)(.-)b', '') end\n");
-  ASSERT_TRUE(env.ok()) << env.error().ToString();
-  std::string msg;
-  ASSERT_TRUE((*sb)->PushFunction(*env, "slow"));
-  EXPECT_EQ((*sb)->PCall(0, 1, &msg), Fault::kError);
-  EXPECT_NE(msg.find("too expensive"), std::string::npos) << msg;
-  ASSERT_TRUE((*sb)->PushFunction(*env, "gsub_slow"));
-  EXPECT_EQ((*sb)->PCall(0, 1, &msg), Fault::kError);
-  ASSERT_TRUE((*sb)->PushFunction(*env, "plain"));
-  EXPECT_EQ((*sb)->PCall(0, 1, &msg), Fault::kNone) << msg;
-  lua_pop((*sb)->L(), 1);
-  ASSERT_TRUE((*sb)->PushFunction(*env, "small"));
-  EXPECT_EQ((*sb)->PCall(0, 1, &msg), Fault::kNone) << msg;
-  lua_pop((*sb)->L(), 1);
 }
 
 }  // namespace

@@ -7,8 +7,9 @@
 //  - base: assert, error, ipairs, pairs, next, select, tonumber, tostring,
 //    type, pcall, xpcall, rawequal, rawget, rawset, rawlen, setmetatable,
 //    getmetatable, _VERSION, print (-> host.log, else stderr);
-//  - string (without string.dump; costly patterns and rep bounded), table
-//    (C loops bounded), math (math.random seeded per state), utf8.
+//  - string (without string.dump; find/match/gmatch/gsub by the sandbox's
+//    own metered matcher), table (sort, insert, remove, move, concat and
+//    unpack metered), math (math.random seeded per state), utf8.
 // Never reachable, whatever the user allows: io, os, debug, package/require,
 // load/loadfile/dofile, collectgarbage, string.dump, coroutine (yields
 // across the C boundary), warn. Chunks are loaded as text only ("t" mode);
@@ -17,10 +18,13 @@
 //
 // Limits, per state: memory (a custom lua_Alloc refuses to grow past the
 // cap: the code sees "not enough memory"), and per call an instruction
-// budget and a wall-clock budget, both enforced by a count hook; pcall and
-// xpcall cannot swallow an exceeded budget. Time is read from the injected
-// Clock (SteadyNs) and only when the hook fires, so short calls never read
-// it.
+// budget and a wall-clock budget, enforced by a count hook and by the
+// library's C functions, which charge their work (pattern steps, sort
+// comparisons, elements moved, bytes allocated) as work units against the
+// instruction budget and read the clock as often as the hook does; pcall
+// and xpcall cannot swallow an exceeded budget. Time is read from the
+// injected Clock (SteadyNs) once per 1,000 work units, so short calls never
+// read it.
 //
 // Concurrency: a LuaSandbox is used by one thread at a time (a user that
 // runs Lua on several threads keeps one sandbox per thread); nothing in it
@@ -72,7 +76,7 @@ class StandardLibraries {
 
 struct SandboxLimits {
   size_t memory_bytes = 1u << 20;            // per state
-  uint64_t instructions_per_call = 1000000;  // VM instructions
+  uint64_t instructions_per_call = 1000000;  // work units (VM instructions and C work)
   int64_t time_us_per_call = 50000;          // wall clock, read from the Clock
 };
 
