@@ -101,7 +101,7 @@ PatchSandbox* RuntimeImpl::SandboxFor(ThreadState& ts, const LoadedPatch* patch,
   lua::SandboxOptions options;
   options.limits = patch->limits;
   options.host = host.get();
-  options.label = "patch";
+  options.label = "lua_patch:" + patch->stored.id;
   auto sb = LuaSandbox::Create(std::move(options));
   if (!sb.ok()) {
     *error = sb.error().message;

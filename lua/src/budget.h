@@ -55,8 +55,12 @@ struct Budget {
   LuaValue host_result;
   std::string host_error;
 
-  // SandboxOptions::label, for lines written to stderr.
+  // SandboxOptions::label, naming print()'s lines in the log.
   std::string label;
+
+  // print() lines emitted in the current call and in the state's life.
+  uint32_t printed_this_call = 0;
+  uint64_t printed_total = 0;
 };
 
 // lua_Alloc refusing to grow past budget->cap (ud: Budget*).

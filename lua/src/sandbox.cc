@@ -148,6 +148,7 @@ void BeginCall(lua_State* L, Budget* budget) {
   budget->instructions = 0;
   budget->clock_started = false;
   budget->unclocked_work = 0;
+  budget->printed_this_call = 0;
   budget->tripped = Fault::kNone;
   lua_sethook(L, &detail::CountHook, LUA_MASKCOUNT, budget->hook_interval);  // restarts the count
 }

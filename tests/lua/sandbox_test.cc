@@ -624,9 +624,27 @@ TEST_F(HostTest, PrintGoesToTheHostLog) {
   EXPECT_EQ(logged_[1].size(), 1024u);
 }
 
-TEST(LuaSandboxTest, PrintWithoutHostLogUsesStderr) {
+TEST_F(HostTest, PrintIsCappedPerCallAndPerState) {
+  // 200,000 lines in one call: 20 reach the log, then one line saying so.
+  EXPECT_EQ(RunBody(*sandbox_, "for i = 1, 200000 do print(i) end return 1").result, "number:1");
+  ASSERT_EQ(logged_.size(), 21u);
+  EXPECT_EQ(logged_[19], "20");
+  EXPECT_EQ(logged_[20], "print: 20 lines in one call; the rest of this call's lines are dropped");
+  // The next call may print again, until the state has printed 1,000 lines.
+  for (int call = 0; call < 60; ++call) {
+    EXPECT_EQ(RunBody(*sandbox_, "for i = 1, 30 do print('x') end").fault, Fault::kNone);
+  }
+  size_t lines = 0;
+  for (const std::string& line : logged_) lines += line.rfind("print: ", 0) == 0 ? 0 : 1;
+  EXPECT_EQ(lines, 1000u);
+  EXPECT_EQ(logged_.back(), "print: 1000 lines from this Lua state; its later lines are dropped");
+}
+
+TEST(LuaSandboxTest, PrintWithoutHostLogGoesToTheLog) {
   auto sandbox = MakeSandbox();
-  EXPECT_EQ(RunBody(*sandbox, "print('to stderr') return 1").result, "number:1");
+  ::testing::internal::CaptureStdout();
+  EXPECT_EQ(RunBody(*sandbox, "print('to the log') return 1").result, "number:1");
+  EXPECT_EQ(::testing::internal::GetCapturedStdout(), "");  // never stdout
 }
 
 TEST(LuaSandboxTest, NoHostTableWithoutHost) {

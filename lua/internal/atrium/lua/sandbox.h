@@ -6,7 +6,8 @@
 // `host` table of the host functions its user passes:
 //  - base: assert, error, ipairs, pairs, next, select, tonumber, tostring,
 //    type, pcall, xpcall, rawequal, rawget, rawset, rawlen, setmetatable,
-//    getmetatable, _VERSION, print (-> host.log, else stderr);
+//    getmetatable, _VERSION, print (-> host.log, else the runtime's log at
+//    info level; 1 KiB per line, 20 lines per call, 1,000 per state);
 //  - string (without string.dump; find/match/gmatch/gsub by the sandbox's
 //    own metered matcher), table (sort, insert, remove, move, concat and
 //    unpack metered), math (math.random seeded per state), utf8.
@@ -89,8 +90,8 @@ struct SandboxOptions {
   // Where the time budget reads time; null: RealClock(). Must outlive the
   // sandbox.
   const ::atrium::internal::Clock* clock = nullptr;
-  // Names the sandbox's user in the lines it writes to stderr (print()
-  // without host.log: "<label>: <line>").
+  // Names the sandbox's user in the log lines print() writes when there is
+  // no host.log.
   std::string label = "lua";
 };
 
