@@ -185,7 +185,10 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
   }
   const ChainEntry& e = frame.chain->replaces[static_cast<size_t>(index)];
   PatchSandbox* ps = SandboxFor(ts, e.patch, error);
-  if (ps == nullptr) return false;
+  if (ps == nullptr) {
+    RecordFault(e.patch, "load: " + *error);  // like a before or after that fails to load
+    return false;
+  }
   lua_State* L = ps->sandbox->L();
   const int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);

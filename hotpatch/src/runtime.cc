@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "atrium/artifact_store.h"
+#include "atrium/base/strict_json.h"
 #include "atrium/container.h"
 #include "atrium/hotpatch.h"
 #include "atrium/lua/sandbox.h"
@@ -47,6 +48,52 @@ std::string SignatureString(const Signature& sig) {
 }
 
 namespace internal {
+
+namespace {
+
+lua::SandboxLimits LimitsOf(const PatchManifest& m) {
+  lua::SandboxLimits limits;
+  limits.memory_bytes = size_t{m.memory_kb} * 1024;
+  limits.instructions_per_call = m.instructions;
+  limits.time_us_per_call = int64_t{m.time_ms} * 1000;
+  return limits;
+}
+
+// A patch that could never run is refused at install: its source must
+// compile and run its top level within the patch's own limits (with the
+// app's host functions), and define every function its points name.
+Status CheckLoads(const PatchPackage& pkg, const std::string& package_path,
+                  const HostFunctionTable* host) {
+  const PatchManifest& m = pkg.manifest;
+  lua::SandboxOptions options;
+  options.limits = LimitsOf(m);
+  options.host = host;
+  options.label = "lua_patch:" + m.id;
+  auto sandbox = lua::LuaSandbox::Create(std::move(options));
+  if (!sandbox.ok()) return sandbox.error();
+  auto env = (*sandbox)->LoadChunk(m.source, pkg.source);
+  if (!env.ok()) {
+    Error e = MakeError(
+        ErrorCode::kValidation,
+        (env.error().code == ErrorCode::kParse ? "does not compile: " : "fails as it loads: ") +
+            env.error().message);
+    e.file = package_path + ":" + m.source;
+    return e;
+  }
+  for (size_t i = 0; i < m.points.size(); ++i) {
+    const PatchPointDecl& d = m.points[i];
+    if (!(*sandbox)->PushFunction(*env, d.function)) {
+      return ::atrium::internal::MakeLocated(
+          ErrorCode::kValidation, package_path + ":patch.json",
+          "/points/" + std::to_string(i) + "/function",
+          m.source + " defines no function '" + d.function + "' for point " + d.point);
+    }
+    lua_pop((*sandbox)->L(), 1);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status RuntimeImpl::Init() {
   for (const std::string& hex : options_.trusted_keys) {
@@ -144,10 +191,7 @@ Status RuntimeImpl::ReloadLocked() {
     lp->stored = std::move(sp);
     lp->activity = "lua_patch:" + lp->stored.id;
     lp->package = std::move(pkg);
-    const auto& m = lp->package.manifest;
-    lp->limits.memory_bytes = size_t{m.memory_kb} * 1024;
-    lp->limits.instructions_per_call = m.instructions;
-    lp->limits.time_us_per_call = int64_t{m.time_ms} * 1000;
+    lp->limits = LimitsOf(lp->package.manifest);
     patches_.push_back(std::move(lp));
   }
   ++chain_generation_;
@@ -235,6 +279,12 @@ Result<PatchInfo> RuntimeImpl::Install(const std::string& package_path) {
   auto pkg = ReadPatchPackage(**reader);
   if (!pkg.ok()) return pkg.error();
   if (Status t = TargetsMatch(pkg->manifest); !t.ok()) return t.error();
+  std::shared_ptr<HostFunctionTable> host;
+  {
+    std::lock_guard lock(mu_);
+    host = host_;
+  }
+  if (Status c = CheckLoads(*pkg, package_path, host.get()); !c.ok()) return c.error();
   WarmBundleVersions();  // a reload checks bundle targets: not under mu_
   std::lock_guard lock(mu_);
   for (const auto& decl : pkg->manifest.points) {

@@ -476,5 +476,64 @@ TEST_F(HotpatchTest, WorkInLibraryFunctionsIsAFault) {
   EXPECT_NE(list[0].reason.find("instruction"), std::string::npos) << list[0].reason;
 }
 
+// A patch that could never run is refused at install, with the reason and
+// where, and nothing is installed (before: accepted, listed enabled with 0
+// faults, and the native code kept running).
+TEST_F(HotpatchTest, PatchesThatCannotLoadAreRefusedAtInstall) {
+  PatchPoint<&FeeImpl> fee(runtime_.get(), "transfer.fee.compute");
+  const std::string point = Point("transfer.fee.compute", "replace", "f", "int(int,string)");
+  struct Bad {
+    const char* name;
+    const char* lua;
+    const char* says;
+  } cases[] = {
+      {"syntax", "function f(original, c, cur) return c +* 2 end", "does not compile"},
+      {"missing", "function g(original, c, cur) return c end", "defines no function 'f'"},
+      {"spins", "while true do end\nfunction f(original, c, cur) return c end",
+       "fails as it loads: instructions"},
+      {"throws", "error('boom')\nfunction f(original, c, cur) return c end",
+       "fails as it loads: error"},
+  };
+  for (const Bad& c : cases) {
+    auto info = runtime_->Install(MakePatch(c.name, point, c.lua));
+    ASSERT_FALSE(info.ok()) << c.name;
+    EXPECT_NE(info.error().ToString().find(c.says), std::string::npos)
+        << c.name << ": " << info.error().ToString();
+    EXPECT_NE(info.error().file.find(c.name), std::string::npos) << info.error().file;
+  }
+  EXPECT_TRUE(runtime_->List().empty());
+  EXPECT_EQ(fee(2000, "EUR"), 103);
+}
+
+// A replace whose patch fails to load when a thread first calls it is a
+// fault, like a before or an after that fails to load.
+TEST_F(HotpatchTest, AReplaceThatFailsToLoadRecordsAFault) {
+  bool gate_open = true;
+  auto expose_gate = [&] {
+    ASSERT_TRUE(runtime_
+                    ->ExposeFunction(
+                        "gate",
+                        [open = gate_open](const std::vector<HostValue>&) -> Result<HostValue> {
+                          if (!open) return MakeError(ErrorCode::kNotFound, "closed");
+                          return HostValue{};
+                        })
+                    .ok());
+  };
+  expose_gate();
+  PatchPoint<&FeeImpl> fee(runtime_.get(), "transfer.fee.compute");
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch(
+                      "gated", Point("transfer.fee.compute", "replace", "f", "int(int,string)"),
+                      "host.gate()\nfunction f(original, c, cur) return 7 end"))
+                  .ok());
+  EXPECT_EQ(fee(2000, "EUR"), 7);
+  gate_open = false;
+  expose_gate();  // the patch's states reload at the next call, and fail
+  EXPECT_EQ(fee(2000, "EUR"), 103);
+  auto list = runtime_->List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].faults, 1u);
+}
+
 }  // namespace
 }  // namespace atrium::hotpatch
