@@ -168,15 +168,6 @@ std::shared_ptr<atrium::hotpatch::Runtime> AttachHotpatch(atrium::Container& ct)
     std::fprintf(stderr, "atrium: hotpatches unavailable (see the log above)\n");
     return nullptr;
   }
-  (void)rt->ExposeFunction("log",
-                           [](const std::vector<atrium::hotpatch::HostValue>& args)
-                               -> atrium::Result<atrium::hotpatch::HostValue> {
-                             std::string line;
-                             for (const auto& a : args)
-                               line += a.type == atrium::hotpatch::ValueType::kString ? a.s : "?";
-                             std::printf("  [patch] %s\n", line.c_str());
-                             return atrium::hotpatch::HostValue{};
-                           });
   return rt;
 }
 

@@ -7,6 +7,7 @@
 // container opens, the layer opens the hotpatch runtime on the container's
 // artifact store and registers it as the PatchPointRegistry bundles look up
 // (Runtime::Of), so an embedding host gets hotpatches without wiring.
+#include <boost/json.hpp>
 #include <memory>
 
 #include "atrium/base/log.h"
@@ -14,6 +15,7 @@
 #include "atrium/container_layer.h"
 #include "atrium/dynamic/store_layer.h"
 #include "atrium/hotpatch.h"
+#include "atrium/manifest/app_sections.h"
 #include "patch_package.h"
 
 namespace atrium::hotpatch::internal {
@@ -66,6 +68,13 @@ DynamicLayerSpec HotpatchLayerSpec() {
   spec.create = StoreLayerFactoryOf<HotpatchLayer>(ArtifactKind::kLuaPatch);
   return spec;
 }
+
+Status ValidateBundlePatchPoints(const boost::json::value& v, std::string_view file,
+                                 std::string_view pointer) {
+  auto points = ReadBundlePatchPoints(v, file, pointer);
+  return points.ok() ? Status::Ok() : Status(points.error());
+}
+ATRIUM_REGISTER_BUNDLE_SECTION("patch_points", "hotpatch", ValidateBundlePatchPoints);
 
 }  // namespace
 }  // namespace atrium::hotpatch::internal

@@ -408,6 +408,19 @@ Status ReadTargets(const Walker& w, const json::object& root, PatchManifest* m) 
   return Status::Ok();
 }
 
+// The "point" member of object o at `at`: a valid point id.
+Result<std::string> ReadPointId(const Walker& w, const json::object& o, const std::string& at) {
+  ASSIGN_OR_RETURN(const json::value* point, w.Need(o, at, "point"));
+  ASSIGN_OR_RETURN(std::string id, w.String(*point, Member(at, "point")));
+  if (!IsPointId(id)) {
+    return w.Invalid(Member(at, "point"), "invalid point id " + Quote(id) +
+                                              ": expected '.'-separated labels of [a-z0-9_] like "
+                                              "'transfer.fee.compute' (at least two, at most " +
+                                              std::to_string(kMaxPointIdLength) + " characters)");
+  }
+  return id;
+}
+
 Status ReadPoints(const Walker& w, const json::object& root, PatchManifest* m) {
   const std::string at = "/points";
   ASSIGN_OR_RETURN(const json::value* v, w.Need(root, "", "points"));
@@ -425,15 +438,7 @@ Status ReadPoints(const Walker& w, const json::object& root, PatchManifest* m) {
     RETURN_IF_ERROR(w.OnlyFields(*p, item_at, {"point", "mode", "function", "signature", "order"}));
     PatchPointDecl decl;
 
-    ASSIGN_OR_RETURN(const json::value* point, w.Need(*p, item_at, "point"));
-    ASSIGN_OR_RETURN(decl.point, w.String(*point, Member(item_at, "point")));
-    if (!IsPointId(decl.point)) {
-      return w.Invalid(Member(item_at, "point"),
-                       "invalid point id " + Quote(decl.point) +
-                           ": expected '.'-separated labels of [a-z0-9_] like "
-                           "'transfer.fee.compute' (at least two, at most " +
-                           std::to_string(kMaxPointIdLength) + " characters)");
-    }
+    ASSIGN_OR_RETURN(decl.point, ReadPointId(w, *p, item_at));
 
     if (const json::value* mode = w.Find(*p, "mode")) {
       ASSIGN_OR_RETURN(std::string text, w.String(*mode, Member(item_at, "mode")));
@@ -552,6 +557,44 @@ Result<PatchManifest> BuildManifest(const json::value& doc, std::string_view fil
     }
   }
   return m;
+}
+
+Result<std::vector<BundlePatchPoint>> BuildBundlePatchPoints(const json::value& v,
+                                                             std::string_view file,
+                                                             const std::string& at) {
+  Walker w(file);
+  ASSIGN_OR_RETURN(const json::array* points, w.Array(v, at));
+  if (points->size() > kMaxPoints) {
+    return w.Invalid(at, "too many points (" + std::to_string(points->size()) + "); the limit is " +
+                             std::to_string(kMaxPoints));
+  }
+  std::vector<BundlePatchPoint> out;
+  std::unordered_map<std::string, size_t> first_at;
+  for (size_t i = 0; i < points->size(); ++i) {
+    const std::string item_at = Element(at, i);
+    ASSIGN_OR_RETURN(const json::object* p, w.Object((*points)[i], item_at));
+    RETURN_IF_ERROR(w.OnlyFields(*p, item_at, {"point", "signature", "description"}));
+    BundlePatchPoint point;
+    ASSIGN_OR_RETURN(point.point, ReadPointId(w, *p, item_at));
+    auto [it, fresh] = first_at.emplace(point.point, i);
+    if (!fresh) {
+      return w.Invalid(Member(item_at, "point"), "point " + Quote(point.point) +
+                                                     " is declared twice (first at " +
+                                                     Element(at, it->second) + ")");
+    }
+    ASSIGN_OR_RETURN(const json::value* signature, w.Need(*p, item_at, "signature"));
+    ASSIGN_OR_RETURN(std::string text, w.String(*signature, Member(item_at, "signature")));
+    if (std::string problem = SignatureGrammar(text).Parse(&point.signature); !problem.empty()) {
+      return w.Invalid(Member(item_at, "signature"),
+                       "invalid signature " + Quote(text) + ": " + problem +
+                           " (form: 'result(param,...)', e.g. 'int(int,string)')");
+    }
+    if (const json::value* d = w.Find(*p, "description")) {
+      ASSIGN_OR_RETURN(std::string unused, w.String(*d, Member(item_at, "description")));
+    }
+    out.push_back(std::move(point));
+  }
+  return out;
 }
 
 Result<PatchManifest> BuildManifestNoThrow(const json::value& doc, std::string_view file) {
@@ -691,6 +734,17 @@ const char* PatchModeName(PatchMode mode) {
       return "after";
   }
   return "unknown";
+}
+
+Result<std::vector<BundlePatchPoint>> ReadBundlePatchPoints(const boost::json::value& section,
+                                                            std::string_view file,
+                                                            std::string_view pointer) {
+  try {
+    return BuildBundlePatchPoints(section, file, std::string(pointer));
+  } catch (const std::exception& ex) {
+    return Located(ErrorCode::kInternal, file, std::string(pointer),
+                   std::string("out of resources while reading patch points: ") + ex.what());
+  }
 }
 
 Result<PatchManifest> ParsePatchManifest(std::string_view json, std::string_view file) {

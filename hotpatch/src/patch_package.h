@@ -25,6 +25,7 @@
 #ifndef ATRIUM_HOTPATCH_PATCH_PACKAGE_H_
 #define ATRIUM_HOTPATCH_PATCH_PACKAGE_H_
 
+#include <boost/json/fwd.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -67,6 +68,20 @@ struct PatchManifest {
 };
 
 Result<PatchManifest> ParsePatchManifest(std::string_view json, std::string_view file);
+
+// bundle.json "patch_points" (a section the hotpatch layer registers): the
+// patch points a bundle's code declares, so an installer knows them and
+// their signatures without loading the bundle.
+//   "patch_points": [{"point": "transfer.fee.compute",
+//                     "signature": "int(int,string)",
+//                     "description": "..."}]                optional
+struct BundlePatchPoint {
+  std::string point;
+  std::string signature;  // canonical
+};
+Result<std::vector<BundlePatchPoint>> ReadBundlePatchPoints(const boost::json::value& section,
+                                                            std::string_view file,
+                                                            std::string_view pointer);
 
 struct PatchPackage {
   PatchManifest manifest;

@@ -123,6 +123,7 @@ void RuntimeImpl::WarmBundleVersions() const {
   // bundle's Start holds while it declares patch points (taking mu_): the
   // first lookup (the host snapshots then) happens before mu_ is taken.
   if (options_.bundle_version) (void)options_.bundle_version("");
+  if (options_.declared_point) (void)options_.declared_point("");
 }
 
 Status RuntimeImpl::TargetsMatch(const PatchManifest& m) const {
@@ -144,6 +145,19 @@ Status RuntimeImpl::TargetsMatch(const PatchManifest& m) const {
     if (!b.range.Matches(*v)) {
       return fail("it targets " + b.name + " " + b.range.text() + ", installed is " +
                   v->ToString());
+    }
+  }
+  if (options_.declared_point) {
+    for (const PatchPointDecl& d : m.points) {
+      std::optional<DeclaredPatchPoint> declared = options_.declared_point(d.point);
+      if (!declared) {
+        return fail("it patches point " + d.point +
+                    ", which no installed bundle declares (bundle.json \"patch_points\")");
+      }
+      if (declared->signature != d.signature) {
+        return fail("point " + d.point + " is " + declared->signature + " in " + declared->bundle +
+                    "'s bundle.json, the patch declares " + d.signature);
+      }
     }
   }
   return Status::Ok();
@@ -434,6 +448,36 @@ Result<std::shared_ptr<Runtime>> OpenForContainer(Container& container, Artifact
     });
     auto it = versions->map.find(name);
     if (it == versions->map.end()) return std::nullopt;
+    return it->second;
+  };
+  // The patch points the same bundles declare in bundle.json, snapshot
+  // likewise.
+  struct Points {
+    std::once_flag once;
+    std::map<std::string, DeclaredPatchPoint, std::less<>> map;
+  };
+  auto points = std::make_shared<Points>();
+  options.declared_point = [points,
+                            c](std::string_view point) -> std::optional<DeclaredPatchPoint> {
+    std::call_once(points->once, [&] {
+      for (const BundleStatus& b : c->Bundles()) {
+        if (b.state == BundleState::kUnresolved || b.state == BundleState::kInstalled) continue;
+        auto m = c->BundleManifest(b.name);
+        if (!m.ok()) continue;
+        auto section = m->sections.find("patch_points");
+        if (section == m->sections.end()) continue;
+        auto doc = ::atrium::internal::ParseStrictJson(section->second, "bundle.json", {});
+        if (!doc.ok()) continue;
+        auto declared = ReadBundlePatchPoints(*doc, "bundle.json", "/patch_points");
+        if (!declared.ok()) continue;  // validated when the bundle was indexed
+        for (BundlePatchPoint& p : *declared) {
+          points->map.emplace(std::move(p.point),
+                              DeclaredPatchPoint{b.name, std::move(p.signature)});
+        }
+      }
+    });
+    auto it = points->map.find(point);
+    if (it == points->map.end()) return std::nullopt;
     return it->second;
   };
   return Runtime::Open(std::move(options));

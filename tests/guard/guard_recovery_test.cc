@@ -276,7 +276,12 @@ TEST(GuardRecoveryTest, LevelOneWithoutBlameDisablesTheUpdatesSinceTheLastGoodLa
 
 class HotpatchRecoveryTest : public ::testing::Test {
  protected:
-  void SetUp() override { app_.SetCritical({"com.test.staged"}); }  // its failure fails the launch
+  void SetUp() override {
+    // A resource-only bundle declares the point the patches patch.
+    app_.AddManifest("fees", R"json({"name": "com.test.fees", "version": "1.0.0",
+        "patch_points": [{"point": "pay.fee", "signature": "int(int,string)"}]})json");
+    app_.SetCritical({"com.test.staged"});  // its failure fails the launch
+  }
   std::shared_ptr<hotpatch::Runtime> OpenRuntime() {
     hotpatch::RuntimeOptions o;
     o.data_dir = app_.data_dir();

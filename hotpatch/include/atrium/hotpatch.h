@@ -64,6 +64,12 @@ struct HostValue {
 // Lua error in the patch with its message.
 using HostFunction = std::function<Result<HostValue>(const std::vector<HostValue>& args)>;
 
+// A patch point as a bundle declares it in its bundle.json "patch_points".
+struct DeclaredPatchPoint {
+  std::string bundle;
+  std::string signature;  // canonical, e.g. "int(int,string)"
+};
+
 struct RuntimeOptions {
   std::string data_dir;                   // the app's data dir (state.db)
   std::vector<std::string> trusted_keys;  // Ed25519 public keys, hex
@@ -76,6 +82,13 @@ struct RuntimeOptions {
   // the runtime's lock held: it must not call into anything that may call
   // the runtime (such as a Container).
   std::function<std::optional<Version>(std::string_view bundle)> bundle_version;
+  // The declaration of a patch point by an installed bundle, or nullopt when
+  // none declares it. When set, a patch whose points are not all declared,
+  // with the same signatures, is refused at install and disabled at the next
+  // open; null (a host without bundle manifests): points are checked only
+  // against the PatchPoints registered in code. Same lock rule as
+  // bundle_version.
+  std::function<std::optional<DeclaredPatchPoint>(std::string_view point)> declared_point;
 };
 
 struct PatchInfo {
