@@ -9,6 +9,11 @@
 namespace atrium::internal {
 namespace {
 
+// A cycle of more bundles than kSmallCycle is named in full on one member
+// only; a cycle's path shows at most kCyclePathNames names.
+constexpr size_t kSmallCycle = 8;
+constexpr size_t kCyclePathNames = 16;
+
 // Tarjan's strongly connected components over `edges` (index -> deps).
 std::vector<std::vector<uint32_t>> StronglyConnected(
     const std::vector<std::vector<uint32_t>>& edges) {
@@ -139,27 +144,47 @@ ResolveResult Resolve(const std::vector<const Manifest*>& bundles) {
               [&](uint32_t a, uint32_t b) { return bundles[a]->name < bundles[b]->name; });
     std::vector<bool> in_comp(n, false);
     for (uint32_t m : comp) in_comp[m] = true;
-    std::string path = bundles[members[0]]->name;
+    // The path shows at most kCyclePathNames names, so no reason grows
+    // with the cycle.
+    std::vector<uint32_t> walk{members[0]};
     std::vector<bool> seen(n, false);
-    uint32_t cur = members[0];
-    seen[cur] = true;
+    seen[members[0]] = true;
     while (true) {
       uint32_t next = UINT32_MAX;
-      for (uint32_t d : edges[cur]) {
+      for (uint32_t d : edges[walk.back()]) {
         if (in_comp[d]) {
           next = d;
           break;
         }
       }
       if (next == UINT32_MAX) break;
-      path += " -> " + bundles[next]->name;
+      walk.push_back(next);
       if (seen[next]) break;
       seen[next] = true;
-      cur = next;
     }
+    std::string path;
+    for (size_t k = 0; k < walk.size(); ++k) {
+      if (k > 0) path += " -> ";
+      if (walk.size() > kCyclePathNames && k == kCyclePathNames - 2) {
+        path += "... (" + std::to_string(walk.size() - (kCyclePathNames - 1)) + " more)";
+        k = walk.size() - 2;
+        continue;
+      }
+      path += bundles[walk[k]]->name;
+    }
+    const std::string& first = bundles[members[0]]->name;
+    const bool large = comp.size() > kSmallCycle;
     for (uint32_t m : comp) {
       out[m].resolution = Resolution::kUnresolved;
-      out[m].reason = "dependency cycle: " + path;
+      if (!large) {
+        out[m].reason = "dependency cycle: " + path;
+      } else if (m == members[0]) {
+        out[m].reason = "dependency cycle of " + std::to_string(comp.size()) + " bundles: " + path;
+      } else {
+        // Reported once, on the member the cycle is named from.
+        out[m].reason = "on the dependency cycle of " + std::to_string(comp.size()) +
+                        " bundles through " + first + " (its reason names the cycle)";
+      }
       out[m].deps.clear();
       edges[m].clear();
     }
@@ -210,6 +235,9 @@ ResolveResult Resolve(const std::vector<const Manifest*>& bundles) {
       order.push_back(vv);
     }
   }
+  // root[v]: the bundle whose own reason made v unresolved through a chain
+  // of requirements (UINT32_MAX: v's reason is its own).
+  std::vector<uint32_t> root(n, UINT32_MAX);
   for (uint32_t v : order) {
     if (out[v].resolution != Resolution::kResolved) continue;
     std::vector<uint32_t> kept;
@@ -224,7 +252,16 @@ ResolveResult Resolve(const std::vector<const Manifest*>& bundles) {
       }
       if (optional) continue;
       out[v].resolution = Resolution::kUnresolved;
-      out[v].reason = "requires " + bundles[d]->name + ", which is unresolved: " + out[d].reason;
+      // The next unresolved bundle and the root cause, never a nested copy
+      // of every reason below (a 5,000-deep chain made a 600 MB index).
+      const uint32_t cause = root[d] == UINT32_MAX ? d : root[d];
+      root[v] = cause;
+      out[v].reason = "requires " + bundles[d]->name + ", which is unresolved";
+      if (cause == d) {
+        out[v].reason += ": " + out[d].reason;
+      } else {
+        out[v].reason += " (root cause: " + bundles[cause]->name + ": " + out[cause].reason + ")";
+      }
       break;
     }
     if (out[v].resolution == Resolution::kResolved) {

@@ -9,11 +9,15 @@
 //     other requirer when ranges conflict. Optional dependencies that are
 //     missing or do not match are dropped.
 //  3. Bundles on a dependency cycle are unresolved, naming the cycle
-//     ("dependency cycle: a -> b -> c -> a").
+//     ("dependency cycle: a -> b -> c -> a"). A cycle of more than 8 is
+//     named once, on its smallest name ("dependency cycle of 5000 bundles:
+//     a -> ... (4985 more) -> a", at most 16 names); the others point to it.
 //  4. A micro-app id declared by two bundles: the bundle later by name is
 //     unresolved.
 //  5. Anything that requires an unresolved bundle is unresolved, naming it
-//     and its reason.
+//     and its reason when that reason is its own, else the root cause
+//     ("requires b, which is unresolved (root cause: z: <z's reason>)"), so
+//     every reason stays short however long the chain.
 // The result also holds a load order (dependencies first) of the resolved.
 //
 // Concurrency: a pure function.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 namespace atrium::internal {
@@ -127,6 +128,53 @@ TEST(ResolverTest, OptionalDependenciesAreDroppedWhenMissingOrUnresolved) {
   auto r = b.Run();
   EXPECT_EQ(r.bundles[0].resolution, Resolution::kResolved) << r.bundles[0].reason;
   EXPECT_EQ(r.bundles[0].deps, std::vector<uint32_t>{2});
+}
+
+// Reasons stay small: a cycle of 10,000 bundles is named once (its path cut
+// to 16 names) and a chain of 10,000 names the next bundle and the root
+// cause, so the reasons of 20,000 bundles stay linear in their number
+// (before: every cycle member carried the whole 100 KB path, and each link
+// of a 5,000-deep chain a copy of every reason below it: a 600 MB index).
+TEST(ResolverTest, ReasonsStaySmallForHugeCyclesAndChains) {
+  constexpr int kN = 10000;
+  Builder b;
+  for (int i = 0; i < kN; ++i) {
+    b.Add("com.c.n" + std::to_string(i), "1.0.0",
+          {{"com.c.n" + std::to_string((i + 1) % kN), "*"}});
+  }
+  b.Add("com.d.d0", "1.0.0", {{"com.d.missing", "*"}});
+  for (int i = 1; i < kN; ++i) {
+    b.Add("com.d.d" + std::to_string(i), "1.0.0", {{"com.d.d" + std::to_string(i - 1), "*"}});
+  }
+  b.Add("com.c.user", "1.0.0", {{"com.c.n5", "*"}});
+  auto r = b.Run();
+  size_t total = 0;
+  size_t longest = 0;
+  for (const auto& pb : r.bundles) {
+    EXPECT_EQ(pb.resolution, Resolution::kUnresolved);
+    total += pb.reason.size();
+    longest = std::max(longest, pb.reason.size());
+  }
+  EXPECT_LT(longest, 600u);
+  EXPECT_LT(total, 2u * kN * 120u);
+  // The cycle is named on its smallest name, the others point to it.
+  EXPECT_EQ(r.bundles[0].reason,
+            "dependency cycle of 10000 bundles: com.c.n0 -> com.c.n1 -> com.c.n2 -> com.c.n3 -> "
+            "com.c.n4 -> com.c.n5 -> com.c.n6 -> com.c.n7 -> com.c.n8 -> com.c.n9 -> com.c.n10 -> "
+            "com.c.n11 -> com.c.n12 -> com.c.n13 -> ... (9986 more) -> com.c.n0");
+  EXPECT_EQ(r.bundles[7].reason,
+            "on the dependency cycle of 10000 bundles through com.c.n0 (its reason names the "
+            "cycle)");
+  EXPECT_EQ(r.bundles[2 * kN].reason,
+            "requires com.c.n5, which is unresolved: on the dependency cycle of 10000 bundles "
+            "through com.c.n0 (its reason names the cycle)");
+  // A chain names the next link and the root cause.
+  EXPECT_EQ(r.bundles[kN + 1].reason,
+            "requires com.d.d0, which is unresolved: requires com.d.missing *, which is not "
+            "installed");
+  EXPECT_EQ(r.bundles[2 * kN - 1].reason,
+            "requires com.d.d9998, which is unresolved (root cause: com.d.d0: requires "
+            "com.d.missing *, which is not installed)");
 }
 
 }  // namespace
