@@ -75,7 +75,39 @@ int Fail(const atrium::Error& e) {
 
 }  // namespace
 
+namespace {
+
+// atrium artifacts enable <app-dir> [kind:]id@version [--data-dir D]
+int EnableMain(int argc, char** argv) {
+  Args a;
+  if (!Parse(argc, argv, nullptr, 2, &a)) return 2;
+  const std::string& ref = a.positional[1];
+  const size_t at = ref.rfind('@');
+  if (at == std::string::npos || at == 0 || at + 1 == ref.size()) {
+    std::fprintf(stderr,
+                 "atrium: expected [kind:]id@version (e.g. native_bundle:com.wallet.scan@0.9.1), "
+                 "got '%s'\n",
+                 ref.c_str());
+    return 2;
+  }
+  const size_t colon = ref.find(':');
+  const bool has_kind = colon != std::string::npos && colon < at;
+  const std::string kind = has_kind ? ref.substr(0, colon) : "native_bundle";
+  const std::string id = ref.substr(has_kind ? colon + 1 : 0, at - (has_kind ? colon + 1 : 0));
+  const std::string version = ref.substr(at + 1);
+  auto c = Open(a, /*inspect=*/true);  // not a launch: the version is used from the next one
+  if (c == nullptr) return 1;
+  atrium::Status s = c->EnableArtifact(kind, id, version, "enabled from the command line");
+  if (!s.ok()) return Fail(s.error());
+  std::printf("enabled %s:%s@%s: in use from %s\n", kind.c_str(), id.c_str(), version.c_str(),
+              kind == "native_bundle" ? "the next launch" : "its layer's activation point");
+  return 0;
+}
+
+}  // namespace
+
 int ArtifactsMain(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "enable") return EnableMain(argc - 1, argv + 1);
   Args a;
   if (!Parse(argc, argv, "--history", 1, &a)) return 2;
   auto c = Open(a, /*inspect=*/true);

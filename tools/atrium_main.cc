@@ -67,6 +67,7 @@ int Usage() {
       "                      no crash capture, no watchdog)\n"
       "  stats <app-dir>     run the launch, print the scheduler's figures\n"
       "  artifacts <app-dir> [--history]  artifacts in state.db and why\n"
+      "  artifacts enable <app-dir> [kind:]id@version  use a disabled version again\n"
       "  install <app-dir> X.atb [--now] [--force]  install an update (a bundle: next launch;\n"
       "                               --force: even if it leaves bundles unresolved)\n"
       "  swap <app-dir> X.atb [--live]    replace a bundle (--live: while running)\n"

@@ -146,9 +146,13 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
         (*existing)->package_sha256 == *sha) {
       return **existing;  // the same shipped package: nothing to do
     }
-    return FileError(ErrorCode::kAlreadyExists, package_path,
-                     kind + " " + info.id + " " + info.version + " is already installed (" +
-                         ArtifactStateName((*existing)->state) + ")");
+    std::string message = kind + " " + info.id + " " + info.version + " is already installed (" +
+                          ArtifactStateName((*existing)->state) + ")";
+    if ((*existing)->state == ArtifactState::kDisabled) {
+      message += "; `atrium artifacts enable <app> " + kind + ":" + info.id + "@" + info.version +
+                 "` uses it again";
+    }
+    return FileError(ErrorCode::kAlreadyExists, package_path, message);
   }
   if (state == ArtifactState::kBaseline) {
     // A new app release ships another baseline version: it replaces the old.

@@ -289,6 +289,22 @@ Status ContainerImpl::DisableArtifact(std::string_view kind, std::string_view id
                                              std::string(kind) + " is registered");
 }
 
+Status ContainerImpl::EnableArtifact(std::string_view kind, std::string_view id,
+                                     std::string_view version, std::string_view reason) {
+  const std::string what = std::string(kind) + ":" + std::string(id) + "@" + std::string(version);
+  for (const auto& layer : layers_) {
+    if (layer->kind() != kind) continue;
+    Status s = layer->Reenable(
+        ArtifactRef{std::string(kind), std::string(id), std::string(version)}, reason);
+    if (s.ok()) return s;
+    Error e = s.error();
+    e.message = "cannot enable " + what + ": " + e.message;
+    return e;
+  }
+  return MakeError(ErrorCode::kNotFound, "no dynamic layer for artifacts of kind " +
+                                             std::string(kind) + " is registered");
+}
+
 Status ContainerImpl::NoteArtifact(std::string_view kind, std::string_view id,
                                    std::string_view version, std::string_view note) {
   auto parsed = ParseArtifactKind(kind);

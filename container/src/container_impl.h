@@ -367,6 +367,8 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   std::vector<std::string> BrokenBy(const Manifest& candidate);
   Status DisableArtifact(std::string_view kind, std::string_view id, std::string_view version,
                          std::string_view reason) override;
+  Status EnableArtifact(std::string_view kind, std::string_view id, std::string_view version,
+                        std::string_view reason) override;
   Status NoteArtifact(std::string_view kind, std::string_view id, std::string_view version,
                       std::string_view note) override;
   Result<ArtifactRecord> SwapLive(const std::string& package_path) override;

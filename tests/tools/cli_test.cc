@@ -215,6 +215,31 @@ TEST_F(CliTest, BundlesListsVersionsNotInUseAndInspectionChangesNothing) {
                           "the command line"),
             std::string::npos)
       << out.text;
+  // The disabled version cannot be installed again, and the refusal says
+  // how to use it again; enable does, from the next launch.
+  out = RunCli("install " + app + " " + dir_ + "/scan.atb" + data);
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find("is already installed (disabled); `atrium artifacts enable <app> "
+                          "native_bundle:com.wallet.scan@0.9.1` uses it again"),
+            std::string::npos)
+      << out.text;
+  out = RunCli("artifacts enable " + app + " com.wallet.scan@0.9.1" + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("enabled native_bundle:com.wallet.scan@0.9.1: in use from the next "
+                          "launch"),
+            std::string::npos)
+      << out.text;
+  out = RunCli("artifacts enable " + app + " com.wallet.scan@0.9.1" + data);
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find("cannot enable native_bundle:com.wallet.scan@0.9.1: it is active, not "
+                          "disabled"),
+            std::string::npos)
+      << out.text;
+  out = RunCli("artifacts enable " + app + " com.wallet.scan" + data);
+  EXPECT_EQ(out.status, 2);
+  out = RunCli("bundles " + app + data);
+  EXPECT_NE(out.text.find("com.wallet.scan          0.9.1    resolved"), std::string::npos)
+      << out.text;
 }
 
 TEST_F(CliTest, AMicroAppThatDoesNotOpenFailsTheRun) {

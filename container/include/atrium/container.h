@@ -181,6 +181,13 @@ class ATRIUM_EXPORT Container {
   // kNotFound when no layer has that kind or that version is not in use.
   virtual Status DisableArtifact(std::string_view kind, std::string_view id,
                                  std::string_view version, std::string_view reason) = 0;
+  // Makes `kind`:`id`@`version`, disabled earlier, the version in use again
+  // through its layer (DynamicLayer::Reenable), recording `reason`: an
+  // operator undoing a rollback or a guard decision. kState when it is not
+  // disabled or a newer version is in use; kNotFound when it is not held or
+  // no layer has that kind.
+  virtual Status EnableArtifact(std::string_view kind, std::string_view id,
+                                std::string_view version, std::string_view reason) = 0;
   // A line in a held version's history (ArtifactStore::AddNote): where an
   // update came from.
   virtual Status NoteArtifact(std::string_view kind, std::string_view id, std::string_view version,

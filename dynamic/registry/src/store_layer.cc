@@ -30,7 +30,7 @@ Status StoreLayer::Disable(const ArtifactRef& ref, std::string_view reason) {
   for (const ArtifactRecord& r : *records) {
     if (r.kind == kind_ && r.id == ref.id && r.version == ref.version) found = &r;
   }
-  if (found == nullptr) return MakeError(ErrorCode::kNotFound, "the store no longer holds it");
+  if (found == nullptr) return MakeError(ErrorCode::kNotFound, "the store holds no such version");
   if (found->state != ArtifactState::kActive && found->state != ArtifactState::kStaged &&
       found->state != ArtifactState::kPrevious) {
     return MakeError(ErrorCode::kNotFound,
@@ -50,7 +50,7 @@ Status StoreLayer::Reenable(const ArtifactRef& ref, std::string_view reason) {
     if (r.version == ref.version) found = &r;
     if (r.state == ArtifactState::kActive) active = &r;
   }
-  if (found == nullptr) return MakeError(ErrorCode::kNotFound, "the store no longer holds it");
+  if (found == nullptr) return MakeError(ErrorCode::kNotFound, "the store holds no such version");
   if (found->state != ArtifactState::kDisabled) {
     return MakeError(ErrorCode::kState,
                      std::string("it is ") + ArtifactStateName(found->state) + ", not disabled");
