@@ -32,6 +32,7 @@
 #include "atrium/trace.h"
 #include "config_commands.h"
 #include "delta_commands.h"
+#include "log_commands.h"
 #include "package_commands.h"
 #include "patch_commands.h"
 #include "profile_commands.h"
@@ -68,6 +69,7 @@ int Usage() {
       "  stats <app-dir>     run the launch, print the scheduler's figures\n"
       "  artifacts <app-dir> [--history]  artifacts in state.db and why\n"
       "  artifacts enable <app-dir> [kind:]id@version  use a disabled version again\n"
+      "  logs <app-dir> [--bundle B] [--since 10m] [--level L]  what launches logged\n"
       "  install <app-dir> X.atb [--now] [--force]  install an update (a bundle: next launch;\n"
       "                               --force: even if it leaves bundles unresolved)\n"
       "  swap <app-dir> X.atb [--live]    replace a bundle (--live: while running)\n"
@@ -562,6 +564,7 @@ int main(int argc, char** argv) {
   if (cmd == "artifacts") return ArtifactsMain(argc - 1, argv + 1);
   if (cmd == "install") return InstallMain(argc - 1, argv + 1);
   if (cmd == "launches") return LaunchesMain(argc - 1, argv + 1);
+  if (cmd == "logs") return LogsMain(argc - 1, argv + 1);
   if (cmd == "crashes") return CrashesMain(argc - 1, argv + 1);
   if (cmd == "swap") return SwapMain(argc - 1, argv + 1);
   if (cmd == "rollback") return RollbackMain(argc - 1, argv + 1);

@@ -194,6 +194,15 @@ Status ContainerImpl::OpenArtifactStore() {
   // index (keyed on the store's generation) is checked; an inspection leaves
   // them staged.
   if (!inspect_) {
+    // Bundle and runtime logs of a launch go to the data dir too, capped
+    // (docs/container.md#logs); an inspection writes nothing.
+    auto log_file = LogFile::Open(data_dir_ + "/logs");
+    if (log_file.ok()) {
+      log_file_ = std::move(log_file).value();
+      AddLogFile(log_file_);
+    } else {
+      Log(LogLevel::kWarning, "", "no log file: " + log_file.error().ToString());
+    }
     auto promoted = store_->PromoteStaged();
     if (!promoted.ok()) return promoted.error();
     for (const auto& r : *promoted) {

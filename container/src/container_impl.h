@@ -303,6 +303,7 @@ class ContainerImpl final : public Container, public NativeBundleHost {
       std::error_code ec;
       std::filesystem::remove_all(scratch_dir_, ec);
     }
+    if (log_file_ != nullptr) RemoveLogFile(log_file_.get());  // last: Shutdown logs
   }
 
   Status Init(ContainerOptions options);
@@ -514,6 +515,8 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   bool guard_enabled_ = false;
   bool inspect_ = false;     // ContainerOptions::inspect: staged updates stay staged
   std::string scratch_dir_;  // the safe mode's scratch artifact store, removed at close
+  // <data-dir>/logs/atrium.log while a launch (not an inspection) is open.
+  std::shared_ptr<LogFile> log_file_;
   std::function<void()> on_hang_;
   // Every registered dynamic layer, instantiated at Open (before the guard,
   // which acts on them, and destroyed after it).

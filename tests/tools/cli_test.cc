@@ -242,6 +242,36 @@ TEST_F(CliTest, BundlesListsVersionsNotInUseAndInspectionChangesNothing) {
       << out.text;
 }
 
+// Bundle and runtime logs of a launch go to <data-dir>/logs/atrium.log
+// (before: ctx.Log at info appeared nowhere); atrium logs reads them back,
+// filtered by bundle, time and level; an inspection writes none.
+TEST_F(CliTest, LaunchLogsGoToTheDataDirAndLogsReadsThem) {
+  const std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
+  const std::string data = " --data-dir " + dir_ + "/data";
+  auto out = RunCli("bundles " + app + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  out = RunCli("logs " + app + data);
+  EXPECT_EQ(out.status, 0);
+  EXPECT_NE(out.text.find("no logs yet"), std::string::npos) << out.text;
+  out = RunCli("run " + app + " --quiet" + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_EQ(out.text.find("open to hotpatches"), std::string::npos);  // info: not on stderr
+  out = RunCli("logs " + app + " --bundle com.wallet.transfer" + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_NE(out.text.find("info    [com.wallet.transfer] fee point transfer.fee.compute open to "
+                          "hotpatches"),
+            std::string::npos)
+      << out.text;
+  EXPECT_EQ(out.text.find("[com.wallet.home]"), std::string::npos) << out.text;
+  out = RunCli("logs " + app + " --since 1h --level warning" + data);
+  ASSERT_EQ(out.status, 0) << out.text;
+  EXPECT_EQ(out.text.find("open to hotpatches"), std::string::npos) << out.text;
+  out = RunCli("logs " + app + " --since 1000000d" + data);  // from the epoch on
+  EXPECT_NE(out.text.find("open to hotpatches"), std::string::npos) << out.text;
+  EXPECT_EQ(RunCli("logs " + app + " --since yesterday" + data).status, 2);
+  EXPECT_EQ(RunCli("logs " + app + " --level loud" + data).status, 2);
+}
+
 TEST_F(CliTest, AMicroAppThatDoesNotOpenFailsTheRun) {
   const std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
   auto out = RunCli("run " + app + " --quiet --open nowhere --data-dir " + dir_ + "/data");

@@ -82,6 +82,9 @@ class TransferBundle final : public atrium::BundleActivator {
     }
     // Without a hotpatch runtime in the host the point simply runs the original.
     auto patches = ctx.GetService<atrium::hotpatch::PatchPointRegistry>();
+    ctx.Log(atrium::LogLevel::kInfo, patches != nullptr
+                                         ? "fee point transfer.fee.compute open to hotpatches"
+                                         : "no hotpatch runtime: the shipped fee applies");
     auto transfer =
         std::make_shared<Transfer>(std::move(account), std::move(risk), std::move(patches));
     auto r = ctx.RegisterService<wallet::TransferService>(transfer);
