@@ -593,7 +593,7 @@ Status PackageReader::Verify(std::span<const PublicKey> trusted_keys) {
   if (!known) {
     return p.Corrupt(p.info.signature_offset + internal::kSignatureKeyId,
                      "signed by key " + KeyIdHex(claimed) + ", which is not among the " +
-                         Num(trusted_keys.size()) + " trusted key(s)");
+                         Num(trusted_keys.size()) + " trusted key(s)" + internal::kWhereKeysAre);
   }
   return p.Corrupt(p.info.signature_offset + internal::kSignatureBytes,
                    "the Ed25519 signature of key " + KeyIdHex(claimed) +

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""The JSON Schemas in docs/ agree with the files Atrium ships and builds.
+
+Validates, with the python3-jsonschema validator (Draft 2020-12):
+  - every bundle.json of the samples and of the test fixture bundles against
+    docs/bundle.schema.json,
+  - the sample's source app.json and the built one (baseline of .atb
+    packages) against docs/app.schema.json,
+  - the sample's remote config set against docs/config.schema.json,
+and checks that each schema still refuses a document it must refuse (an
+unknown field), so the test cannot pass by accepting everything.
+
+usage: validate_schemas.py <source-dir> <build-dir>
+"""
+import glob
+import json
+import os
+import sys
+
+import jsonschema
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def main():
+    src, build = sys.argv[1], sys.argv[2]
+    schemas = {name: load(os.path.join(src, "docs", name + ".schema.json"))
+               for name in ("bundle", "app", "config")}
+    validators = {}
+    for name, schema in schemas.items():
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        validators[name] = cls(schema)
+
+    documents = []
+    for pattern in ("samples/**/bundle.json", "tests/bundles/*/bundle.json"):
+        documents += [("bundle", p) for p in glob.glob(os.path.join(src, pattern), recursive=True)]
+    documents.append(("app", os.path.join(src, "samples/wallet/app.json")))
+    built_app = os.path.join(build, "samples/wallet/app.json")
+    if os.path.exists(built_app):
+        documents.append(("app", built_app))
+    documents.append(("config", os.path.join(src, "samples/wallet/config/config.json")))
+
+    failures = 0
+    for kind, path in sorted(documents):
+        errors = sorted(validators[kind].iter_errors(load(path)), key=lambda e: list(e.path))
+        for e in errors:
+            failures += 1
+            pointer = "/" + "/".join(str(p) for p in e.path)
+            print(f"{path}:{pointer}: {e.message} ({kind}.schema.json)")
+    print(f"{len(documents)} document(s) checked against the schemas, {failures} error(s)")
+
+    # Each schema refuses an unknown top-level field (additionalProperties).
+    for kind, path in (("bundle", documents[0][1]), ("app", os.path.join(src, "samples/wallet/app.json"))):
+        doc = load(path)
+        doc["no_such_field"] = 1
+        if validators[kind].is_valid(doc):
+            print(f"{kind}.schema.json accepts an unknown field: the check is vacuous")
+            failures += 1
+    if len(documents) < 20:
+        print(f"only {len(documents)} documents found under {src}")
+        failures += 1
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
