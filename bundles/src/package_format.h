@@ -83,10 +83,10 @@ inline constexpr size_t kSignatureMagicAt = 0;    // char[4] "ATSG"
 inline constexpr size_t kSignatureAlgorithm = 4;  // u16, 1 = Ed25519
 inline constexpr size_t kSignatureReserved = 6;   // u16, 0
 inline constexpr size_t kSignatureKeyId = 8;      // [8] KeyIdOf(public key)
+inline constexpr size_t kSignatureBytes = 16;     // [64] Ed25519 signature
 // Appended to "not among the N trusted key(s)": where a user sets them.
 inline constexpr const char* kWhereKeysAre =
     " (an app trusts the keys in its app.json \"release_keys\"; atrium verify, its --pubkey)";
-inline constexpr size_t kSignatureBytes = 16;     // [64] Ed25519 signature
 
 // --- Limits -----------------------------------------------------------------
 inline constexpr uint32_t kMaxEntries = 100'000;

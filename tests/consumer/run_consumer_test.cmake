@@ -6,7 +6,9 @@
 #      Atrium::headers
 #   3. run the host (Container::Open on a missing dir must return an error)
 #   4. run the installed `atrium` CLI on the consumer's one-bundle app and on
-#      the sample wallet built in <build>
+#      the sample wallet built in <build>; the consumer's bundle is built by
+#      the installed atrium_add_bundle, which also laid out its resource and
+#      packed it into a .atb signed with a key the installed CLI made
 #
 # Variables (-D): ATRIUM_BINARY_DIR, ATRIUM_SOURCE_DIR, WORK_DIR, GENERATOR,
 # CXX_COMPILER, LIBDIR, and optionally MAKE_PROGRAM, CONFIG and SANITIZE_FLAGS
@@ -64,6 +66,9 @@ if(SANITIZE_FLAGS)
   list(APPEND configure_args "-DCMAKE_CXX_FLAGS=${SANITIZE_FLAGS}"
     "-DCMAKE_EXE_LINKER_FLAGS=${SANITIZE_FLAGS}")
 endif()
+# A release key for the consumer's signed bundle, made by the installed CLI.
+step("installed atrium keygen" "" COMMAND ${prefix}/bin/atrium keygen --out ${WORK_DIR}/release)
+list(APPEND configure_args -DHELLO_SIGN_KEY=${WORK_DIR}/release.key)
 step("configure consumer" "" COMMAND ${CMAKE_COMMAND} ${configure_args})
 
 # The package must have come from the prefix, not from anywhere else.
@@ -91,6 +96,13 @@ step("installed atrium validate" "0 error\\(s\\)"
   COMMAND ${prefix}/bin/atrium validate ${ATRIUM_SOURCE_DIR}/samples/wallet)
 step("installed atrium run (consumer app)" "\\[hello\\] hello from com.example.hello"
   COMMAND ${prefix}/bin/atrium run ${consumer_build}/app --data-dir ${WORK_DIR}/hello-data)
+# atrium_add_bundle laid out the resource and packed the signed package.
+if(NOT EXISTS ${consumer_build}/app/bundles/hello/greeting.txt)
+  message(FATAL_ERROR "[consumer] atrium_add_bundle did not lay out the RESOURCES file")
+endif()
+step("installed atrium verify (atrium_add_bundle SIGN_KEY)" "com.example.hello"
+  COMMAND ${prefix}/bin/atrium verify ${consumer_build}/app/bundles/hello.atb
+          --pubkey ${WORK_DIR}/release.pub)
 step("installed atrium run (sample wallet)" "loaded bundles"
   COMMAND ${prefix}/bin/atrium run ${ATRIUM_BINARY_DIR}/samples/wallet
           --data-dir ${WORK_DIR}/cli-data --open transfer)
