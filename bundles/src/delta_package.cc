@@ -367,8 +367,8 @@ Status VerifyAtdSignature(const AtdImage& atd, std::span<const PublicKey> truste
   if (!known) {
     return AtdError(ErrorCode::kCorrupt, atd.name, atd.signature_at + kSignatureKeyId,
                     "the target package is signed by key " + KeyIdHex(claimed) +
-                        ", which is not among the " + Num(trusted_keys.size()) +
-                        " trusted key(s)" + kWhereKeysAre);
+                        ", which is not among the " + Num(trusted_keys.size()) + " trusted key(s)" +
+                        kWhereKeysAre);
   }
   return AtdError(ErrorCode::kCorrupt, atd.name, atd.signature_at + kSignatureBytes,
                   "the target's Ed25519 signature (key " + KeyIdHex(claimed) +
