@@ -185,7 +185,7 @@ std::string SignatureBlock(std::string_view signed_prefix, const SecretKey& key)
 
 // --- Entry frames ---------------------------------------------------------------
 // How PackDirectory compresses one entry, kept in one place so that delta
-// packages (delta_package.cc) can rebuild a frame byte for byte: a fresh
+// packages (atd_image.cc) can rebuild a frame byte for byte: a fresh
 // session at `level` (1..19), no zstd checksum, the content size pledged and
 // recorded, the content fed in steps of kFrameInputStep bytes (the writer's
 // read size) with ZSTD_e_continue, then an empty ZSTD_e_end. The frame then
