@@ -448,6 +448,7 @@ int Main(int argc, char** argv) {
 })json";
   std::ofstream(patch_dir + "/patch.lua") << kPatchSource;
   PackOptions pack;
+  pack.apps = {"*"};  // any app: the bench is not about app scope
   pack.kind = ArtifactKind::kLuaPatch;
   pack.secret_key = secret;
   Must(PackDirectory(patch_dir, pack, patch_dir + ".atb"), "packing the patch");

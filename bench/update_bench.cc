@@ -78,6 +78,7 @@ std::string PackConfig(const std::string& dir, int i, const SecretKey& key) {
       << R"({"id": "com.bench.cfg)" << i << R"(", "version": "1.0.0", "parameters": {"app": {)"
       << R"("k": {"type": "string", "default": ")" << std::string(2000, 'a' + i % 26) << R"("}}}})";
   PackOptions o;
+  o.apps = {"*"};  // any app: the bench is not about app scope
   o.kind = ArtifactKind::kConfigSet;
   o.secret_key = key;
   const std::string out = dir + "/cfg" + std::to_string(i) + ".atb";

@@ -13,8 +13,10 @@
 #     [OUTPUT_DIR <dir>]            the bundle directory, default
 #                                   ${CMAKE_CURRENT_BINARY_DIR}/<target>
 #     [SIGN_KEY <PREFIX.key>        also pack the directory into a signed .atb
-#      [PACKAGE <X.atb>]])          (default <OUTPUT_DIR>.atb) with
-#                                   `atrium pack`, as target <target>_package
+#      APPS <app>...                (default <OUTPUT_DIR>.atb) with
+#      [PACKAGE <X.atb>]])          `atrium pack`, as target <target>_package,
+#                                   for the apps named: app ids, families
+#                                   (com.example.*) or "*" for any app
 #
 # The library is a MODULE named lib<target>.so linking only Atrium::headers
 # (a bundle never links the runtime), with hidden visibility, so only the
@@ -26,7 +28,7 @@
 include_guard(GLOBAL)
 
 function(atrium_add_bundle target)
-  cmake_parse_arguments(B "" "MANIFEST;OUTPUT_DIR;SIGN_KEY;PACKAGE" "SOURCES;RESOURCES;INCLUDES"
+  cmake_parse_arguments(B "" "MANIFEST;OUTPUT_DIR;SIGN_KEY;PACKAGE" "SOURCES;RESOURCES;INCLUDES;APPS"
     ${ARGN})
   if(B_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "atrium_add_bundle(${target}): unknown arguments ${B_UNPARSED_ARGUMENTS}")
@@ -70,6 +72,14 @@ function(atrium_add_bundle target)
       message(FATAL_ERROR "atrium_add_bundle(${target}): SIGN_KEY needs ATRIUM_CLI (the atrium "
         "executable; find_package(Atrium) sets it)")
     endif()
+    if(NOT B_APPS)
+      message(FATAL_ERROR "atrium_add_bundle(${target}): SIGN_KEY needs APPS, the apps the "
+        "package is for (app ids, com.example.* for a family, \"*\" for any app)")
+    endif()
+    set(app_args)
+    foreach(app IN LISTS B_APPS)
+      list(APPEND app_args --app ${app})
+    endforeach()
     if(NOT B_PACKAGE)
       set(B_PACKAGE ${B_OUTPUT_DIR}.atb)
     endif()
@@ -78,7 +88,7 @@ function(atrium_add_bundle target)
       set(cli_target atrium_cli)
     endif()
     add_custom_command(OUTPUT ${B_PACKAGE}
-      COMMAND ${ATRIUM_CLI} pack ${B_OUTPUT_DIR} --key ${B_SIGN_KEY} -o ${B_PACKAGE}
+      COMMAND ${ATRIUM_CLI} pack ${B_OUTPUT_DIR} --key ${B_SIGN_KEY} ${app_args} -o ${B_PACKAGE}
       DEPENDS ${target} ${laid_out} ${B_SIGN_KEY} ${cli_target}
       COMMENT "Packing bundle ${target} into ${B_PACKAGE}"
       VERBATIM)

@@ -16,6 +16,7 @@ file(READ ${key_prefix}.pub pub)
 string(STRIP "${pub}" pub)
 
 file(READ ${SRC}/app.json app)
+string(JSON app_id GET "${app}" id)  # every package below is for this app
 string(JSON app SET "${app}" release_keys "[\"${pub}\"]")
 file(REMOVE_RECURSE ${OUT}/packages)
 file(MAKE_DIRECTORY ${OUT}/packages)
@@ -25,7 +26,7 @@ set(packages "")
 foreach(i RANGE ${last})
   string(JSON rel GET "${app}" baseline ${i})
   get_filename_component(name ${rel} NAME)
-  execute_process(COMMAND ${ATRIUM} pack ${OUT}/${rel} --key ${key_prefix}.key
+  execute_process(COMMAND ${ATRIUM} pack ${OUT}/${rel} --key ${key_prefix}.key --app ${app_id}
     -o ${OUT}/packages/${name}.atb RESULT_VARIABLE rc OUTPUT_QUIET)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "packing sample bundle ${rel} failed")
@@ -54,7 +55,7 @@ endforeach()
 # The sample remote config set, packed and signed as a config_set package
 # (`./dev run` installs it): <out>/../wallet-config.atb.
 execute_process(COMMAND ${ATRIUM} pack ${SRC}/config --kind config_set --key ${key_prefix}.key
-  -o ${OUT}/../wallet-config.atb RESULT_VARIABLE rc OUTPUT_QUIET)
+  --app ${app_id} -o ${OUT}/../wallet-config.atb RESULT_VARIABLE rc OUTPUT_QUIET)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "packing the sample config set failed")
 endif()

@@ -252,6 +252,7 @@ int Patch(int argc, char** argv) {
       }
       atrium::PackOptions o;
       o.kind = atrium::ArtifactKind::kLuaPatch;
+      o.apps = {(*container)->app().id};  // packed here, for this app
       o.secret_key = *key;
       temp = (*container)->data_dir() + "/.patch-" + std::to_string(::getpid()) + ".atb";
       auto packed = atrium::PackDirectory(target, o, temp);

@@ -142,18 +142,24 @@ void PrintEntries(const atrium::PackageInfo& info, size_t limit) {
 
 int PackMain(int argc, char** argv) {
   std::string dir, key_path, out_path, kind_name = "native_bundle", id, version, manifest;
+  std::vector<std::string> apps;
   int level = 3;
   po::options_description options;
   options.add_options()("dir", po::value(&dir))("key", po::value(&key_path))(
       "out,o", po::value(&out_path))("kind", po::value(&kind_name))("level", po::value(&level))(
-      "id", po::value(&id))("version", po::value(&version))("manifest", po::value(&manifest));
+      "id", po::value(&id))("version", po::value(&version))("manifest", po::value(&manifest))(
+      "app", po::value<std::vector<std::string>>(&apps)->composing());
   po::positional_options_description positional;
   positional.add("dir", 1);
   if (!ParseArgs(argc, argv, options, positional, "pack") || dir.empty() || key_path.empty() ||
-      out_path.empty()) {
+      out_path.empty() || apps.empty()) {
     std::fprintf(stderr,
-                 "usage: atrium pack <dir> --key K.key -o X.atb [--kind KIND] [--level 1..19]\n"
-                 "                   [--id ID] [--version V] [--manifest artifact.json]\n"
+                 "usage: atrium pack <dir> --key K.key --app APP -o X.atb [--kind KIND]\n"
+                 "                   [--level 1..19] [--id ID] [--version V]\n"
+                 "                   [--manifest artifact.json]\n"
+                 "  APP: the apps the package is for, signed with it: an app id\n"
+                 "       (com.wallet.app), a family (com.wallet.*) or '*' for any app;\n"
+                 "       repeat --app for several. Other apps refuse to install it.\n"
                  "  KIND: native_bundle (default; manifest bundle.json), h5_package,\n"
                  "        hcf_templates, lua_patch, config_set (manifest --manifest, default\n"
                  "        artifact.json, with \"id\" and \"version\")\n");
@@ -169,6 +175,7 @@ int PackMain(int argc, char** argv) {
   opts.id = id;
   opts.version = version;
   opts.manifest_name = manifest;
+  opts.apps = apps;
   opts.secret_key = *key;
   opts.zstd_level = level;
   ProgressLine progress(::isatty(STDERR_FILENO) != 0);
@@ -186,8 +193,9 @@ int PackMain(int argc, char** argv) {
   if (!reader.ok())
     return Fail("pack", "wrote a package that does not open: " + reader.error().ToString());
   const atrium::PackageInfo& info = (*reader)->info();
-  std::printf("packed %s -> %s\n  %s %s (%s), signed by key %s\n", dir.c_str(), out_path.c_str(),
-              stats->id.c_str(), stats->version.c_str(), atrium::ArtifactKindName(*kind),
+  std::printf("packed %s -> %s\n  %s %s (%s), for %s, signed by key %s\n", dir.c_str(),
+              out_path.c_str(), stats->id.c_str(), stats->version.c_str(),
+              atrium::ArtifactKindName(*kind), atrium::AppListText(stats->apps).c_str(),
               atrium::KeyIdHex(stats->key_id).c_str());
   PrintEntries(info, 30);
   const double seconds = Seconds(t0, t1);
@@ -201,17 +209,18 @@ int PackMain(int argc, char** argv) {
 }
 
 int VerifyMain(int argc, char** argv) {
-  std::string path;
+  std::string path, app;
   std::vector<std::string> pubkeys;
   po::options_description options;
   options.add_options()("package", po::value(&path))(
-      "pubkey", po::value<std::vector<std::string>>(&pubkeys)->composing());
+      "pubkey", po::value<std::vector<std::string>>(&pubkeys)->composing())("app", po::value(&app));
   po::positional_options_description positional;
   positional.add("package", 1);
   if (!ParseArgs(argc, argv, options, positional, "verify") || path.empty() || pubkeys.empty()) {
     std::fprintf(stderr,
-                 "usage: atrium verify X.atb --pubkey P.pub [--pubkey Q.pub ...]\n"
-                 "  checks the signature and every entry's SHA-256; exit 0 when all hold\n");
+                 "usage: atrium verify X.atb --pubkey P.pub [--pubkey Q.pub ...] [--app APP]\n"
+                 "  checks the signature and every entry's SHA-256 (and, with --app, that\n"
+                 "  the package is for that app id); exit 0 when all hold\n");
     return 2;
   }
   std::vector<atrium::PublicKey> keys;
@@ -220,15 +229,18 @@ int VerifyMain(int argc, char** argv) {
   auto reader = atrium::PackageReader::Open(path);
   if (!reader.ok()) return Fail("verify", reader.error());
   if (auto s = (*reader)->Verify(keys); !s.ok()) return Fail("verify", s.error());
+  if (!app.empty()) {
+    if (auto s = (*reader)->CheckApp(app); !s.ok()) return Fail("verify", s.error());
+  }
   if (auto s = (*reader)->VerifyAllEntries(); !s.ok()) return Fail("verify", s.error());
   const double seconds = Seconds(t0, Clock::now());
   const atrium::PackageInfo& info = (*reader)->info();
   std::printf(
-      "%s: OK: %s %s (%s), signed by key %s; %zu entries, %.1f MB checked in %.2f s "
+      "%s: OK: %s %s (%s), for %s, signed by key %s; %zu entries, %.1f MB checked in %.2f s "
       "(%.1f MB/s)\n",
       path.c_str(), info.id.c_str(), info.version.c_str(), atrium::ArtifactKindName(info.kind),
-      atrium::KeyIdHex(info.signer_key_id).c_str(), info.entries.size(), Mb(info.total_size),
-      seconds, Rate(info.total_size, seconds));
+      atrium::AppListText(info.apps).c_str(), atrium::KeyIdHex(info.signer_key_id).c_str(),
+      info.entries.size(), Mb(info.total_size), seconds, Rate(info.total_size, seconds));
   return 0;
 }
 
@@ -266,10 +278,15 @@ int InspectMain(int argc, char** argv) {
   std::printf("format     ATB1 version %u, flags 0x%08x\n", info.format_version, info.flags);
   std::printf("kind       %s\nid         %s\nversion    %s\n", atrium::ArtifactKindName(info.kind),
               info.id.c_str(), info.version.c_str());
+  std::printf("apps       %s\n", info.apps.empty()
+                                     ? "none named (format 1): every app refuses to install it"
+                                     : Printable(atrium::AppListText(info.apps)).c_str());
   std::printf(
-      "sections   header 0+%llu, index %llu+%llu, manifest %llu+%llu, data %llu+%llu, "
-      "signature %llu+%llu\n",
+      "sections   header 0+%llu, apps %llu+%llu, index %llu+%llu, manifest %llu+%llu, "
+      "data %llu+%llu, signature %llu+%llu\n",
       static_cast<unsigned long long>(info.header_size),
+      static_cast<unsigned long long>(info.apps_offset),
+      static_cast<unsigned long long>(info.apps_size),
       static_cast<unsigned long long>(info.index_offset),
       static_cast<unsigned long long>(info.index_size),
       static_cast<unsigned long long>(info.manifest_offset),

@@ -20,7 +20,9 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -101,6 +103,30 @@ bool InitSodium(const char* command) {
   return true;
 }
 
+// The app a patch directory's patch.json targets (/targets/app), which `patch
+// sign` names as the package's app. Pack checks the rest of patch.json.
+std::optional<std::string> PatchAppId(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    *error = path + ": cannot read";
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  boost::json::value doc = boost::json::parse(text.str(), ec);
+  const boost::json::object* obj = ec ? nullptr : doc.if_object();
+  const boost::json::value* targets = obj != nullptr ? obj->if_contains("targets") : nullptr;
+  const boost::json::value* app = targets != nullptr && targets->is_object()
+                                      ? targets->get_object().if_contains("app")
+                                      : nullptr;
+  if (app == nullptr || !app->is_string()) {
+    *error = path + ": no string /targets/app to name the app the package is for; give --app";
+    return std::nullopt;
+  }
+  return std::string(app->get_string());
+}
+
 }  // namespace
 
 int KeygenMain(int argc, char** argv) {
@@ -147,24 +173,36 @@ int KeygenMain(int argc, char** argv) {
 
 int PatchSignMain(int argc, char** argv) {
   std::string dir, key_path, out_path;
+  std::vector<std::string> apps;
   po::options_description options;
-  options.add_options()("dir", po::value(&dir))("key", po::value(&key_path))("out,o",
-                                                                             po::value(&out_path));
+  options.add_options()("dir", po::value(&dir))("key", po::value(&key_path))(
+      "out,o", po::value(&out_path))("app", po::value<std::vector<std::string>>(&apps));
   po::positional_options_description positional;
   positional.add("dir", 1);
   po::variables_map vm;
   if (!ParseArgs(argc, argv, options, positional, &vm, "patch sign") || dir.empty() ||
       key_path.empty()) {
     std::fprintf(stderr,
-                 "usage: atrium patch sign <dir> --key PREFIX.key [-o X.atb]\n"
+                 "usage: atrium patch sign <dir> --key PREFIX.key [-o X.atb] [--app APP ...]\n"
                  "  packs the patch directory into a signed lua_patch package (default\n"
-                 "  <dir>.atb); the same as atrium pack <dir> --kind lua_patch\n");
+                 "  <dir>.atb) for the app its patch.json /targets/app names (or the --app\n"
+                 "  patterns); the same as atrium pack <dir> --kind lua_patch --app ...\n");
     return 2;
   }
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (out_path.empty()) out_path = dir + ".atb";
+  if (apps.empty()) {
+    std::string error;
+    auto app = PatchAppId(dir + "/patch.json", &error);
+    if (!app) return Fail("patch sign", error);
+    apps.push_back(*app);
+  }
   std::vector<std::string> args = {"pack",  dir,      "--kind", "lua_patch",
                                    "--key", key_path, "-o",     out_path};
+  for (const std::string& a : apps) {
+    args.push_back("--app");
+    args.push_back(a);
+  }
   std::vector<char*> pack_argv;
   for (std::string& a : args) pack_argv.push_back(a.data());
   return PackMain(static_cast<int>(pack_argv.size()), pack_argv.data());

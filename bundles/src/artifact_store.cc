@@ -63,6 +63,7 @@ Result<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(ArtifactStoreOptions 
   impl->data_dir = root_text;
   impl->artifacts_dir = root_text + "/artifacts";
   impl->trusted_keys = std::move(options.trusted_keys);
+  impl->app_id = std::move(options.app_id);
   fs::create_directories(impl->artifacts_dir, ec);
   if (ec) {
     return FileError(ErrorCode::kIo, impl->artifacts_dir,
@@ -92,6 +93,16 @@ void ArtifactStore::SetTrustedKeys(std::vector<PublicKey> keys) {
   impl_->trusted_keys = std::move(keys);
 }
 
+void ArtifactStore::SetAppId(std::string app_id) {
+  std::lock_guard lock(impl_->mu);
+  impl_->app_id = std::move(app_id);
+}
+
+std::string ArtifactStore::app_id() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->app_id;
+}
+
 uint64_t ArtifactStore::generation() const {
   std::lock_guard lock(impl_->mu);
   // Another process may have changed the store.
@@ -106,9 +117,11 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
   auto reader = PackageReader::Open(package_path);
   if (!reader.ok()) return reader.error();
   std::vector<PublicKey> keys;
+  std::string app_id;
   {
     std::lock_guard lock(d.mu);
     keys = d.trusted_keys;
+    app_id = d.app_id;
   }
   if (keys.empty()) {
     return FileError(ErrorCode::kState, package_path,
@@ -120,6 +133,7 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
     e.message = "refused: " + e.message;
     return e;
   }
+  if (Status s = (*reader)->CheckApp(app_id); !s.ok()) return s.error();
   if (Status s = (*reader)->VerifyAllEntries(); !s.ok()) return s.error();
   const PackageInfo& info = (*reader)->info();
   if (!IsSafeNamePart(info.id) || !IsSafeNamePart(info.version)) {

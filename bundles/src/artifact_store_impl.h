@@ -110,6 +110,7 @@ struct ArtifactStore::Impl {
   std::string artifacts_dir;  // data_dir/artifacts
   mutable std::mutex mu;
   std::vector<PublicKey> trusted_keys;  // guarded by mu
+  std::string app_id;                   // guarded by mu
   std::unique_ptr<SqliteDb> db;         // guarded by mu
   uint64_t generation = 0;              // guarded by mu
 

@@ -52,7 +52,8 @@ Error AtdError(ErrorCode code, const std::string& name, uint64_t offset, std::st
 }
 
 // Largest [0, data_offset) a package can have.
-constexpr uint64_t kMaxPrefixBytes = kHeaderSize + kMaxIndexBytes + kMaxManifestBytes;
+constexpr uint64_t kMaxPrefixBytes =
+    kHeaderSize + kMaxAppsSectionBytes + kMaxIndexBytes + kMaxManifestBytes;
 // Largest data section the parser accepts; keeps every sum below 2^63.
 constexpr uint64_t kMaxDataBytes = uint64_t{1} << 40;
 
@@ -68,16 +69,28 @@ Status ParseTargetPrefix(AtdImage* atd, uint32_t op_count) {
   if (std::memcmp(p, kPackageMagic, 4) != 0) {
     return corrupt(kHeaderMagic, "not an Atrium package (expected the magic 'ATB1')");
   }
-  if (LoadU16(p + kHeaderFormatVersion) != kFormatVersion) {
+  const uint16_t format_version = LoadU16(p + kHeaderFormatVersion);
+  if (format_version < kOldestFormatVersion || format_version > kFormatVersion) {
     return AtdError(ErrorCode::kValidation, atd->name, at + kHeaderFormatVersion,
-                    "embedded target: unsupported package format version " +
-                        Num(LoadU16(p + kHeaderFormatVersion)));
+                    "embedded target: unsupported package format version " + Num(format_version));
   }
-  if (LoadU64(p + kHeaderIndexOffset) != kHeaderSize) {
+  // Format 2: the apps section lies between the header and the index.
+  const uint64_t index_offset = LoadU64(p + kHeaderIndexOffset);
+  if (format_version == 1 && index_offset != kHeaderSize) {
     return corrupt(kHeaderIndexOffset, "the index does not start right after the header");
   }
+  if (format_version >= 2) {
+    if (index_offset < kHeaderSize || index_offset - kHeaderSize > kMaxAppsSectionBytes ||
+        index_offset > size) {
+      return corrupt(kHeaderIndexOffset, "index offset " + Num(index_offset) +
+                                             " does not leave an apps section of 1.." +
+                                             Num(kMaxAppsSectionBytes) + " bytes after the header");
+    }
+    AppsSection apps = ParseAppsSection(prefix.substr(kHeaderSize, index_offset - kHeaderSize));
+    if (!apps.problem.empty()) return corrupt(kHeaderSize + apps.problem_at, apps.problem);
+  }
   const uint64_t index_size = LoadU64(p + kHeaderIndexSize);
-  if (index_size > size - kHeaderSize) {
+  if (index_size > size - index_offset) {
     return corrupt(kHeaderIndexSize, "index of " + Num(index_size) +
                                          " bytes runs past the embedded header, index and "
                                          "manifest (" +
@@ -113,9 +126,9 @@ Status ParseTargetPrefix(AtdImage* atd, uint32_t op_count) {
     return AtdError(ErrorCode::kCorrupt, atd->name, kAtdOpCountAt,
                     Num(op_count) + " ops for a target of " + Num(count) + " entries");
   }
-  const uint64_t end = kHeaderSize + index_size;
+  const uint64_t end = index_offset + index_size;
   const uint64_t data_end = size + data_size;
-  uint64_t pos = kHeaderSize;
+  uint64_t pos = index_offset;
   uint64_t frame_at = size;
   atd->entries.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {

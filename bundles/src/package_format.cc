@@ -204,14 +204,14 @@ std::string EncodeHeader(const HeaderFields& h) {
   std::string out(kHeaderSize, '\0');
   auto* p = reinterpret_cast<uint8_t*>(out.data());
   std::memcpy(p + kHeaderMagic, kPackageMagic, 4);
-  StoreU16(p + kHeaderFormatVersion, kFormatVersion);
+  StoreU16(p + kHeaderFormatVersion, h.format_version);
   StoreU16(p + kHeaderHeaderSize, static_cast<uint16_t>(kHeaderSize));
   p[kHeaderKind] = h.kind_byte_override != 0 ? h.kind_byte_override : static_cast<uint8_t>(h.kind);
   const size_t id_len = std::min(h.id.size(), kMaxIdBytes);
   const size_t version_len = std::min(h.version.size(), kMaxVersionBytes);
   p[kHeaderIdLength] = static_cast<uint8_t>(id_len);
   p[kHeaderVersionLength] = static_cast<uint8_t>(version_len);
-  const uint64_t index_offset = kHeaderSize;
+  const uint64_t index_offset = kHeaderSize + h.apps_section_size;
   const uint64_t manifest_offset = index_offset + h.index_size;
   const uint64_t data_offset = manifest_offset + h.manifest_size;
   const uint64_t signature_offset = data_offset + h.data_size;
@@ -312,7 +312,9 @@ std::string BuildPackageForTesting(const RawPackageForTesting& spec) {
   std::string index;
   uint64_t index_size = 0;
   for (const RawEntryForTesting& e : spec.entries) index_size += kRecordFixedSize + e.path.size();
-  const uint64_t data_offset = kHeaderSize + index_size + spec.manifest.size();
+  std::string apps;
+  if (spec.format_version >= 2) apps = spec.apps_section.value_or(EncodeAppsSection(spec.apps));
+  const uint64_t data_offset = kHeaderSize + apps.size() + index_size + spec.manifest.size();
   uint64_t offset = data_offset;
   uint64_t total = 0;
   for (const RawEntryForTesting& e : spec.entries) {
@@ -339,6 +341,8 @@ std::string BuildPackageForTesting(const RawPackageForTesting& spec) {
     frames.push_back(std::move(frame));
   }
   HeaderFields h;
+  h.format_version = spec.format_version;
+  h.apps_section_size = apps.size();
   h.kind = spec.kind;
   h.id = spec.id;
   h.version = spec.version;
@@ -348,7 +352,7 @@ std::string BuildPackageForTesting(const RawPackageForTesting& spec) {
   h.entry_count = static_cast<uint32_t>(spec.entries.size());
   h.manifest_entry = spec.manifest_entry;
   h.total_size = total;
-  std::string image = EncodeHeader(h) + index + spec.manifest;
+  std::string image = EncodeHeader(h) + apps + index + spec.manifest;
   for (const std::string& f : frames) image += f;
   image += SignatureBlock(std::string_view(image).substr(0, data_offset), spec.key);
   return image;

@@ -5,6 +5,7 @@
 //
 // Layout, all integers little-endian:
 //   [0, 288)                        header
+//   [288, index_offset)             format 2: the apps the package is for
 //   [index_offset, +index_size)     index: entry_count records, 96 bytes + path
 //   [manifest_offset, +size)        the manifest bytes
 //   [data_offset, +data_size)       one zstd frame per entry, in index order
@@ -36,7 +37,8 @@ namespace atrium::internal {
 
 // --- Header -----------------------------------------------------------------
 inline constexpr char kPackageMagic[4] = {'A', 'T', 'B', '1'};
-inline constexpr uint16_t kFormatVersion = 1;
+inline constexpr uint16_t kFormatVersion = 2;        // what the writer writes
+inline constexpr uint16_t kOldestFormatVersion = 1;  // format 1: no apps section
 inline constexpr uint64_t kHeaderSize = 288;
 inline constexpr size_t kHeaderMagic = 0;             // char[4] "ATB1"
 inline constexpr size_t kHeaderFormatVersion = 4;     // u16
@@ -61,6 +63,18 @@ inline constexpr size_t kHeaderId = 96;               // char[128], NUL-padded
 inline constexpr size_t kHeaderVersion = 224;         // char[64], NUL-padded
 inline constexpr size_t kMaxIdBytes = 128;
 inline constexpr size_t kMaxVersionBytes = 64;
+
+// --- Apps section (format 2), at kHeaderSize, up to index_offset ------------
+// u16 count (1..kMaxApps), u16 reserved (0), then `count` records of u8
+// length (1..kMaxAppPatternBytes) and that many bytes: an app pattern
+// (AppPatternProblem), sorted bytewise, unique.
+inline constexpr size_t kAppsCount = 0;     // u16
+inline constexpr size_t kAppsReserved = 2;  // u16, 0
+inline constexpr size_t kAppsFixedSize = 4;
+inline constexpr size_t kMaxApps = 64;
+inline constexpr size_t kMaxAppPatternBytes = 128;
+inline constexpr uint64_t kMaxAppsSectionBytes =
+    kAppsFixedSize + kMaxApps * (1 + kMaxAppPatternBytes);
 
 // --- Index record -----------------------------------------------------------
 inline constexpr size_t kRecordOffset = 0;          // u64, file offset of the frame
@@ -154,8 +168,28 @@ std::string ArtifactIdProblem(ArtifactKind kind, std::string_view id);
 std::string MissingManifestFile(const ManifestFacts& facts,
                                 const std::vector<std::string_view>& sorted_paths);
 
+// --- Apps section -------------------------------------------------------------
+// The section's bytes for `apps` (already checked, sorted and unique).
+std::string EncodeAppsSection(const std::vector<std::string>& apps);
+// Reads the apps section: `section` is the package's bytes [kHeaderSize,
+// index_offset). On success `problem` is empty; otherwise it says what is
+// wrong and `problem_at` where, relative to the section's start.
+struct AppsSection {
+  std::vector<std::string> apps;
+  std::string problem;
+  uint64_t problem_at = 0;
+};
+AppsSection ParseAppsSection(std::string_view section);
+// The writer's check of PackOptions::apps: each pattern valid, not empty,
+// at most kMaxApps, "*" alone. Returns them sorted and unique.
+Result<std::vector<std::string>> NormaliseApps(const std::vector<std::string>& apps);
+
 // --- Serialisation shared by the writer and the test hooks -------------------
 struct HeaderFields {
+  uint16_t format_version = kFormatVersion;
+  // Format 2: the size of the apps section, which lies between the header
+  // and the index (so index_offset = kHeaderSize + apps_section_size).
+  uint64_t apps_section_size = 0;
   ArtifactKind kind = ArtifactKind::kNativeBundle;
   uint8_t kind_byte_override = 0;  // tests: a raw kind byte when non-zero
   std::string id;
@@ -167,7 +201,8 @@ struct HeaderFields {
   uint32_t manifest_entry = 0;
   uint64_t total_size = 0;
 };
-// The 288 header bytes for contiguous sections (offsets follow from sizes).
+// The 288 header bytes for contiguous sections (offsets follow from sizes);
+// the apps section, when there is one, is the caller's to append.
 std::string EncodeHeader(const HeaderFields& h);
 
 struct IndexRecord {
@@ -224,6 +259,9 @@ struct RawEntryForTesting {
   std::optional<std::string> frame;       // frame bytes instead of zstd(data)
 };
 struct RawPackageForTesting {
+  uint16_t format_version = kFormatVersion;  // 1: no apps section
+  std::vector<std::string> apps = {"*"};     // format 2, encoded as given
+  std::optional<std::string> apps_section;   // raw section bytes instead
   ArtifactKind kind = ArtifactKind::kNativeBundle;
   std::string id;
   std::string version;

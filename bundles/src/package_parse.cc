@@ -67,10 +67,10 @@ Status PackageReader::Impl::ParseHeader() {
                              Num(kHeaderSize) + "-byte header");
   }
   info.format_version = LoadU16(base + kHeaderFormatVersion);
-  if (info.format_version != kFormatVersion) {
+  if (info.format_version < kOldestFormatVersion || info.format_version > kFormatVersion) {
     return Fail(ErrorCode::kValidation, kHeaderFormatVersion,
                 "unsupported format version " + Num(info.format_version) + " (this reader reads " +
-                    Num(kFormatVersion) + ")");
+                    Num(kOldestFormatVersion) + ".." + Num(kFormatVersion) + ")");
   }
   info.header_size = LoadU16(base + kHeaderHeaderSize);
   if (info.header_size != kHeaderSize) {
@@ -80,7 +80,7 @@ Status PackageReader::Impl::ParseHeader() {
   info.flags = LoadU32(base + kHeaderFlags);
   if (info.flags != 0) {
     return Corrupt(kHeaderFlags, "unknown flags 0x" + HexOf(base + kHeaderFlags, 4) +
-                                     " (format version 1 defines none)");
+                                     " (the format defines none)");
   }
   const uint8_t kind = base[kHeaderKind];
   if (!FindArtifactKind(static_cast<ArtifactKind>(kind))) {
@@ -137,6 +137,26 @@ Status PackageReader::Impl::ParseSections() {
   };
   // Each section must start where the previous one ends (the header first).
   // Checked one at a time, so `expected_offset` of the next one cannot overflow.
+  // Format 2: the apps section fills [kHeaderSize, index_offset).
+  info.apps_offset = kHeaderSize;
+  if (info.format_version >= 2) {
+    if (info.index_offset < kHeaderSize || info.index_offset - kHeaderSize > kMaxAppsSectionBytes) {
+      return Corrupt(kHeaderIndexOffset, "the index section starts at " + Num(info.index_offset) +
+                                             "; the apps section before it must take 1.." +
+                                             Num(kMaxAppsSectionBytes) + " bytes after the " +
+                                             Num(kHeaderSize) + "-byte header");
+    }
+    info.apps_size = info.index_offset - kHeaderSize;
+    if (info.apps_size > size - kHeaderSize) {
+      return Corrupt(kHeaderIndexOffset, "the apps section (" + Num(info.apps_size) +
+                                             " bytes at offset " + Num(kHeaderSize) +
+                                             ") extends past the end of the " + Num(size) +
+                                             "-byte file (truncated or damaged)");
+    }
+    AppsSection apps = ParseAppsSection(Slice(kHeaderSize, info.apps_size));
+    if (!apps.problem.empty()) return Corrupt(kHeaderSize + apps.problem_at, apps.problem);
+    info.apps = std::move(apps.apps);
+  }
   const Section sections[] = {
       {"index", info.index_offset, info.index_size, kHeaderIndexOffset, kHeaderIndexSize, 0},
       {"manifest", info.manifest_offset, info.manifest_size, kHeaderManifestOffset,
@@ -145,7 +165,7 @@ Status PackageReader::Impl::ParseSections() {
       {"signature block", info.signature_offset, info.signature_size, kHeaderSignatureOffset,
        kHeaderSignatureSize, 0},
   };
-  uint64_t expected = kHeaderSize;
+  uint64_t expected = kHeaderSize + info.apps_size;
   for (const Section& s : sections) {
     if (s.offset != expected) {
       return Corrupt(s.offset_field, std::string("the ") + s.name + " section starts at " +

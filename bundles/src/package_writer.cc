@@ -242,6 +242,9 @@ Result<PackStats> PackDirectory(const std::string& dir, const PackOptions& opts,
   if (Status s = internal::CheckSecretKey(opts.secret_key, "PackOptions::secret_key"); !s.ok()) {
     return s.error();
   }
+  Result<std::vector<std::string>> apps = internal::NormaliseApps(opts.apps);
+  if (!apps.ok()) return apps.error();
+  const std::string apps_section = internal::EncodeAppsSection(*apps);
 
   struct stat previous_output;
   const bool output_exists = ::stat(out_path.c_str(), &previous_output) == 0;
@@ -335,7 +338,8 @@ Result<PackStats> PackDirectory(const std::string& dir, const PackOptions& opts,
 
   AtomicOutput out;
   if (Status s = out.Create(out_path); !s.ok()) return s.error();
-  const uint64_t data_offset = internal::kHeaderSize + index_size + manifest->size();
+  const uint64_t data_offset =
+      internal::kHeaderSize + apps_section.size() + index_size + manifest->size();
   FrameWriter frames(opts.zstd_level);
   std::vector<internal::IndexRecord> records(files.size());
   uint64_t offset = data_offset;
@@ -352,6 +356,7 @@ Result<PackStats> PackDirectory(const std::string& dir, const PackOptions& opts,
   }
 
   internal::HeaderFields h;
+  h.apps_section_size = apps_section.size();
   h.kind = opts.kind;
   h.id = facts->id;
   h.version = facts->version;
@@ -363,6 +368,7 @@ Result<PackStats> PackDirectory(const std::string& dir, const PackOptions& opts,
   h.total_size = total;
   std::string prefix = internal::EncodeHeader(h);
   prefix.reserve(data_offset);
+  prefix += apps_section;
   for (const internal::IndexRecord& r : records) internal::AppendIndexRecord(&prefix, r);
   prefix += *manifest;
   ATRIUM_CHECK(prefix.size() == data_offset, "package prefix size mismatch");
@@ -379,6 +385,7 @@ Result<PackStats> PackDirectory(const std::string& dir, const PackOptions& opts,
   stats.compressed_size = h.data_size;
   stats.file_size = offset + signature.size();
   stats.key_id = KeyIdOf(PublicKeyOf(opts.secret_key));
+  stats.apps = std::move(apps).value();
   return stats;
 }
 

@@ -157,7 +157,7 @@ Status ContainerImpl::Init(ContainerOptions options) {
 Status ContainerImpl::OpenArtifactStore() {
   std::error_code ec;
   fs::create_directories(data_dir_, ec);
-  auto store = ArtifactStore::Open({data_dir_, {}});
+  auto store = ArtifactStore::Open({data_dir_, {}, app_.id});
   std::string store_trouble;
   if (!store.ok() && guard_enabled_) {
     // The guard still starts the app, in the safest mode, and says why: a
@@ -177,14 +177,14 @@ Status ContainerImpl::OpenArtifactStore() {
         fs::rename(fs::path(data_dir_) / (std::string("state.db") + suffix), aside + suffix, ec);
       }
       store_trouble = first.ToString() + "; moved aside to " + aside;
-      store = ArtifactStore::Open({data_dir_, {}});
+      store = ArtifactStore::Open({data_dir_, {}, app_.id});
     } else {
       const std::string scratch =
           (fs::path(data_dir_) / ("safe-mode-" + std::to_string(::getpid()))).string();
       fs::remove_all(scratch, ec);
       store_trouble = first.ToString() + "; running from a scratch store (" + scratch + ")";
       scratch_dir_ = scratch;
-      store = ArtifactStore::Open({scratch, {}});
+      store = ArtifactStore::Open({scratch, {}, app_.id});
     }
     Log(LogLevel::kError, "", "launch guard: state.db unusable: " + store_trouble);
   }
@@ -287,6 +287,7 @@ Status ContainerImpl::TrustReleaseKeys() {
     keys.push_back(*key);
   }
   store_->SetTrustedKeys(std::move(keys));
+  store_->SetAppId(app_.id);
   return Status::Ok();
 }
 

@@ -103,7 +103,7 @@ Status RuntimeImpl::Init() {
   }
   ArtifactStore* artifacts = options_.store;
   if (artifacts == nullptr) {
-    auto opened = ArtifactStore::Open({options_.data_dir, keys_});
+    auto opened = ArtifactStore::Open({options_.data_dir, keys_, options_.app_id});
     if (!opened.ok()) return opened.error();
     own_store_ = std::move(opened).value();
     artifacts = own_store_.get();
@@ -290,6 +290,7 @@ Result<PatchInfo> RuntimeImpl::Install(const std::string& package_path) {
   auto reader = PackageReader::Open(package_path);
   if (!reader.ok()) return reader.error();
   if (Status v = (*reader)->Verify(keys_); !v.ok()) return v.error();
+  if (Status a = (*reader)->CheckApp(options_.app_id); !a.ok()) return a.error();
   auto pkg = ReadPatchPackage(**reader);
   if (!pkg.ok()) return pkg.error();
   if (Status t = TargetsMatch(pkg->manifest); !t.ok()) return t.error();

@@ -63,6 +63,7 @@ std::string Pack(const std::string& root, const Keys& keys, const std::string& v
                  const std::string& payload = "v") {
   std::string dir = MakeBundleDir(root, version, payload);
   PackOptions o;
+  o.apps = {"*"};  // any app: this test is not about app scope
   o.secret_key = keys.sec;
   std::string out = root + "/pay-" + version + "-" + std::to_string(payload.size()) + ".atb";
   auto r = PackDirectory(dir, o, out);
@@ -71,7 +72,7 @@ std::string Pack(const std::string& root, const Keys& keys, const std::string& v
 }
 
 std::unique_ptr<ArtifactStore> OpenStore(const std::string& data, const Keys& keys) {
-  auto s = ArtifactStore::Open({data, {keys.pub}});
+  auto s = ArtifactStore::Open({data, {keys.pub}, "com.test.app"});
   EXPECT_TRUE(s.ok()) << s.error().ToString();
   return s.ok() ? std::move(s).value() : nullptr;
 }
@@ -260,7 +261,7 @@ TEST(ArtifactStoreTest, KilledInstallsLeaveExactlyOneConsistentVersion) {
       if (child == 0) {
         g_kill_at = point;
         internal::ArtifactStoreFailPointForTesting = &KillAt;
-        auto store = ArtifactStore::Open({data, {keys.pub}});
+        auto store = ArtifactStore::Open({data, {keys.pub}, "com.test.app"});
         if (!store.ok()) _exit(3);
         auto r = (*store)->Install(v2, as, "second");
         _exit(r.ok() ? 0 : 4);  // reached only if the point was never hit

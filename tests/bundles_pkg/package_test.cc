@@ -132,6 +132,7 @@ class PackageTest : public ::testing::Test {
   std::string Pack(const std::string& dir, const std::string& name = "out.atb",
                    PackOptions opts = {}) {
     opts.secret_key = key_.sk;
+    if (opts.apps.empty()) opts.apps = {"*"};
     const std::string out = root_ + "/" + name;
     auto stats = PackDirectory(dir, opts, out);
     EXPECT_TRUE(stats.ok()) << stats.error().ToString();
@@ -195,6 +196,7 @@ class PackageTest : public ::testing::Test {
 TEST_F(PackageTest, PackVerifyReadEveryEntryRoundTrip) {
   const std::string dir = MakeBundleDir();
   PackOptions opts;
+  opts.apps = {"*"};  // any app: this test is not about app scope
   opts.secret_key = key_.sk;
   std::vector<PackProgress> progress;
   std::vector<std::string> progress_paths;
@@ -224,7 +226,8 @@ TEST_F(PackageTest, PackVerifyReadEveryEntryRoundTrip) {
   EXPECT_TRUE(reader->verified());
   const PackageInfo& info = reader->info();
   EXPECT_EQ(info.kind, ArtifactKind::kNativeBundle);
-  EXPECT_EQ(info.format_version, 1);
+  EXPECT_EQ(info.format_version, 2);
+  EXPECT_EQ(info.apps, std::vector<std::string>{"*"});
   EXPECT_EQ(info.id, "com.test.greeter");
   EXPECT_EQ(info.version, "1.2.0");
   EXPECT_EQ(info.manifest, ReadFile(dir + "/bundle.json"));
@@ -261,6 +264,7 @@ TEST_F(PackageTest, PackingTwiceGivesTheSameBytes) {
 TEST_F(PackageTest, RepackingIntoThePackedDirectorySkipsThePreviousOutput) {
   const std::string dir = MakeBundleDir();
   PackOptions opts;
+  opts.apps = {"*"};  // any app: this test is not about app scope
   opts.secret_key = key_.sk;
   ASSERT_TRUE(PackDirectory(dir, opts, dir + "/self.atb").ok());
   auto again = PackDirectory(dir, opts, dir + "/self.atb");
@@ -396,6 +400,7 @@ TEST_F(PackageTest, OtherArtifactKindsUseTheirManifestFile) {
   WriteFile(dir + "/index.html", "<html>bill</html>");
   WriteFile(dir + "/js/app.js", Text(3000, 7));
   PackOptions opts;
+  opts.apps = {"*"};  // any app: this test is not about app scope
   opts.kind = ArtifactKind::kH5Package;
   const std::string out = Pack(dir, "h5.atb", opts);
   auto reader = OpenOk(out);
@@ -411,6 +416,7 @@ TEST_F(PackageTest, OtherArtifactKindsUseTheirManifestFile) {
   WriteFile(patch + "/patch.json", R"({"id": "fix-fee", "version": "1.0.1", "points": []})");
   WriteFile(patch + "/patch.lua", "function f() end");
   PackOptions popts;
+  popts.apps = {"*"};  // any app: this test is not about app scope
   popts.kind = ArtifactKind::kLuaPatch;
   popts.manifest_name = "patch.json";
   auto preader = OpenOk(Pack(patch, "patch.atb", popts));
@@ -421,6 +427,7 @@ TEST_F(PackageTest, OtherArtifactKindsUseTheirManifestFile) {
   // Strict: id and version are required and checked.
   WriteFile(dir + "/artifact.json", R"({"version": "1.0.0"})");
   popts = PackOptions{};
+  popts.apps = {"*"};  // any app: this test is not about app scope
   popts.kind = ArtifactKind::kConfigSet;
   popts.secret_key = key_.sk;
   auto bad = PackDirectory(dir, popts, root_ + "/bad.atb");
@@ -443,6 +450,7 @@ TEST_F(PackageTest, OtherArtifactKindsUseTheirManifestFile) {
 TEST_F(PackageTest, PackRefusesWhatCannotBeAnEntryOrIsInconsistent) {
   const std::string dir = MakeBundleDir();
   PackOptions opts;
+  opts.apps = {"*"};  // any app: this test is not about app scope
   opts.secret_key = key_.sk;
   const std::string out = root_ + "/x.atb";
 
@@ -495,6 +503,7 @@ TEST_F(PackageTest, FailedPackLeavesTheOldPackageAndNoTemporaryFile) {
   const std::string before = ReadFile(out);
   WriteFile(dir + "/bundle.json", "{ not json");
   PackOptions opts;
+  opts.apps = {"*"};  // any app: this test is not about app scope
   opts.secret_key = key_.sk;
   EXPECT_FALSE(PackDirectory(dir, opts, out).ok());
   EXPECT_EQ(ReadFile(out), before);
@@ -677,6 +686,8 @@ TEST_F(PackageTest, TruncationAtEverySectionBoundaryOfARealPackageIsRefused) {
                                 4,
                                 internal::kHeaderSize - 1,
                                 internal::kHeaderSize,
+                                internal::kHeaderSize + 3,  // inside the apps section
+                                info.index_offset,
                                 info.index_offset + info.index_size / 2,
                                 info.manifest_offset,
                                 info.data_offset,
@@ -926,11 +937,12 @@ TEST_F(PackageTest, HeaderFieldsAreChecked) {
     return OpenPackageBytesForTesting(std::move(mutated), "h.atb");
   };
   std::string m = image;
-  m[internal::kHeaderFormatVersion] = 2;
+  m[internal::kHeaderFormatVersion] = 3;
   auto r = open(m);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().offset, internal::kHeaderFormatVersion);
-  EXPECT_NE(r.error().message.find("unsupported format version 2"), std::string::npos);
+  EXPECT_NE(r.error().message.find("unsupported format version 3 (this reader reads 1..2)"),
+            std::string::npos);
 
   m = image;
   m[internal::kHeaderKind] = 9;

@@ -61,6 +61,7 @@ class ConfigApp {
     fs::create_directories(dir);
     std::ofstream(dir + "/config.json") << json;
     PackOptions o;
+    o.apps = {"*"};  // any app: this test is not about app scope
     o.kind = ArtifactKind::kConfigSet;
     o.secret_key = keys_.sec;
     auto packed = PackDirectory(dir, o, dir + ".atb");

@@ -100,9 +100,10 @@ step("installed atrium run (consumer app)" "\\[hello\\] hello from com.example.h
 if(NOT EXISTS ${consumer_build}/app/bundles/hello/greeting.txt)
   message(FATAL_ERROR "[consumer] atrium_add_bundle did not lay out the RESOURCES file")
 endif()
-step("installed atrium verify (atrium_add_bundle SIGN_KEY)" "com.example.hello"
+step("installed atrium verify (atrium_add_bundle SIGN_KEY APPS)"
+  "com.example.hello .*for com.example.consumer"
   COMMAND ${prefix}/bin/atrium verify ${consumer_build}/app/bundles/hello.atb
-          --pubkey ${WORK_DIR}/release.pub)
+          --pubkey ${WORK_DIR}/release.pub --app com.example.consumer)
 step("installed atrium run (sample wallet)" "loaded bundles"
   COMMAND ${prefix}/bin/atrium run ${ATRIUM_BINARY_DIR}/samples/wallet
           --data-dir ${WORK_DIR}/cli-data --open transfer)

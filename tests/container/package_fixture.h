@@ -13,6 +13,8 @@
 #include <iterator>
 #include <regex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "atrium/package.h"
 
@@ -31,10 +33,13 @@ struct Keys {
   }
 };
 
-// Packs `dir` into a signed package of `kind` beside it (<dir>.atb) and
-// returns its path.
-inline std::string PackDir(const std::string& dir, const Keys& keys, ArtifactKind kind) {
+// Packs `dir` into a signed package of `kind` beside it (<dir>.atb), for
+// `apps` (default: any app; tests of app scope name them), and returns its
+// path.
+inline std::string PackDir(const std::string& dir, const Keys& keys, ArtifactKind kind,
+                           std::vector<std::string> apps = {"*"}) {
   PackOptions o;
+  o.apps = std::move(apps);
   o.kind = kind;
   o.secret_key = keys.sec;
   auto packed = PackDirectory(dir, o, dir + ".atb");
@@ -44,7 +49,8 @@ inline std::string PackDir(const std::string& dir, const Keys& keys, ArtifactKin
 
 // Packs fixture `fixture` at `version` (bundle.json rewritten).
 inline std::string PackFixture(const std::string& work, const Keys& keys,
-                               const std::string& fixture, const std::string& version) {
+                               const std::string& fixture, const std::string& version,
+                               std::vector<std::string> apps = {"*"}) {
   std::string dir = work + "/pkg-src-" + fixture + "-" + version;
   std::filesystem::remove_all(dir);
   std::filesystem::copy(std::string(ATRIUM_TEST_BUNDLES_DIR) + "/" + fixture, dir,
@@ -57,6 +63,7 @@ inline std::string PackFixture(const std::string& work, const Keys& keys,
                                 std::regex_constants::format_first_only);
   std::ofstream(dir + "/bundle.json") << manifest;
   PackOptions o;
+  o.apps = std::move(apps);
   o.secret_key = keys.sec;
   std::string out = work + "/" + fixture + "-" + version + ".atb";
   auto r = PackDirectory(dir, o, out);
@@ -77,6 +84,7 @@ inline std::string PackFailingGreeter(const std::string& work, const Keys& keys,
       "library": "libfixture_fails.so",
       "provides": [{"interface": "com.test.greeter.Greeter", "version": "1.0.0"}]})";
   PackOptions o;
+  o.apps = {"*"};  // any app: this test is not about app scope
   o.secret_key = keys.sec;
   const std::string out = dir + ".atb";
   auto r = PackDirectory(dir, o, out);

@@ -158,6 +158,7 @@ class DeltaPackageTest : public ::testing::Test {
   std::string Pack(const std::string& dir, const std::string& name, int level,
                    const SecretKey* key = nullptr) {
     PackOptions opts;
+    opts.apps = {"*"};  // any app: this test is not about app scope
     opts.secret_key = key != nullptr ? *key : key_.sk;
     opts.zstd_level = level;
     const std::string out = root_ + "/" + name;
@@ -293,6 +294,7 @@ TEST_F(DeltaPackageTest, EntryFramesAreRebuiltExactlyAsTheWriterMakesThem) {
   WriteFile(dir + "/empty", "");
   for (int level : {1, 3, 7, 19}) {
     PackOptions opts;
+    opts.apps = {"*"};  // any app: this test is not about app scope
     opts.kind = ArtifactKind::kConfigSet;
     opts.secret_key = key_.sk;
     opts.zstd_level = level;
@@ -494,6 +496,12 @@ TEST_F(DeltaPackageTest, OutOfRangeLengthsAreRefusedNamingTheirField) {
   };
   const internal::AtdOp& first = image.ops.front();
   const internal::AtdOp& last = image.ops.back();
+  // The embedded target: its apps section at 288, its index after it.
+  const uint64_t target_at = internal::kAtdHeaderSize;
+  const uint64_t index_at =
+      target_at + internal::LoadU64(reinterpret_cast<const uint8_t*>(atd.data()) + target_at +
+                                    internal::kHeaderIndexOffset);
+  ASSERT_EQ(index_at, target_at + internal::kHeaderSize + 6);  // apps: {"*"}
   const std::vector<Case> cases = {
       {"prefix size max", with_u64(internal::kAtdPrefixSizeAt, UINT64_MAX),
        internal::kAtdPrefixSizeAt},
@@ -519,9 +527,17 @@ TEST_F(DeltaPackageTest, OutOfRangeLengthsAreRefusedNamingTheirField) {
        with_u64(internal::kAtdHeaderSize + internal::kHeaderIndexSize, UINT64_MAX),
        internal::kAtdHeaderSize + internal::kHeaderIndexSize},
       {"target entry frame size max",
-       with_u64(internal::kAtdHeaderSize + internal::kHeaderSize + internal::kRecordCompressedSize,
-                UINT64_MAX),
-       internal::kAtdHeaderSize + internal::kHeaderSize + internal::kRecordCompressedSize},
+       with_u64(index_at + internal::kRecordCompressedSize, UINT64_MAX),
+       index_at + internal::kRecordCompressedSize},
+      {"target index offset max", with_u64(target_at + internal::kHeaderIndexOffset, UINT64_MAX),
+       target_at + internal::kHeaderIndexOffset},
+      {"target index offset in the header",
+       with_u64(target_at + internal::kHeaderIndexOffset, internal::kHeaderSize - 1),
+       target_at + internal::kHeaderIndexOffset},
+      {"target app count 0", with_u16(target_at + internal::kHeaderSize, 0),
+       target_at + internal::kHeaderSize},
+      {"target app pattern length 0", with_u16(target_at + internal::kHeaderSize + 4, 0),
+       target_at + internal::kHeaderSize + 4},
   };
   for (const Case& c : cases) {
     Error e = ExpectRefused(c.bytes, c.what);

@@ -18,7 +18,7 @@ namespace atrium::testing {
 
 // The app's store, trusting `keys`.
 inline std::unique_ptr<ArtifactStore> Store(const TestApp& app, const Keys& keys) {
-  auto store = ArtifactStore::Open({app.data_dir(), {keys.pub}});
+  auto store = ArtifactStore::Open({app.data_dir(), {keys.pub}, "com.test.app"});
   EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().ToString());
   return store.ok() ? std::move(store).value() : nullptr;
 }

@@ -159,6 +159,7 @@ TEST(UpdateTest, AFailedLiveSwapLeavesTheOldVersionRunning) {
   std::ofstream(work + "/bundle.json") << R"({"name": "com.test.counter", "version": "2.0.0",
       "library": "libfixture_fails.so", "live_swap": true})";
   PackOptions o;
+  o.apps = {"*"};  // any app: this test is not about app scope
   o.secret_key = keys.sec;
   ASSERT_TRUE(PackDirectory(work, o, app.root() + "/bad.atb").ok());
   auto r = c->SwapLive(app.root() + "/bad.atb");

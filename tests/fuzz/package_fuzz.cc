@@ -14,6 +14,8 @@
 // 3. Verify with the fuzzing key succeeds on every opened input (it was
 //    signed over exactly what the header says is signed).
 // 4. An entry that reads back has its declared size and SHA-256.
+// 5. A format-2 package names valid app patterns, sorted and unique, and its
+//    index follows them; a format-1 package names none.
 // Seeds: tests/fuzz/corpus/package/ (small packages made by `atrium pack` and
 // the test writer).
 //
@@ -92,6 +94,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     next_frame += e.compressed_size;
   }
   Require(next_frame == info.data_offset + info.data_size, "frames fill the data section");
+  Require((info.format_version >= 2) == !info.apps.empty(), "format 2 names apps, format 1 none");
+  for (size_t i = 0; i < info.apps.size(); ++i) {
+    Require(atrium::AppPatternProblem(info.apps[i]).empty(), "app patterns are valid");
+    Require(i == 0 || info.apps[i - 1] < info.apps[i], "apps sorted and unique");
+  }
+  Require(info.index_offset == info.apps_offset + info.apps_size, "index follows the apps");
+  (void)reader.CheckApp("com.fuzz.app");
 
   const atrium::PublicKey keys[] = {Key().pk};
   Require(reader.Verify(keys).ok(), "a re-signed package verifies");

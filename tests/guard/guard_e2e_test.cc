@@ -369,7 +369,7 @@ class GuardE2eTest : public ::testing::Test {
   }
 
   std::optional<ArtifactRecord> Artifact(const std::string& id, const std::string& version) {
-    auto store = ArtifactStore::Open({data_, {}});
+    auto store = ArtifactStore::Open({data_, {}, "com.test.app"});
     EXPECT_TRUE(store.ok()) << store.error().ToString();
     if (!store.ok()) return std::nullopt;
     auto list = (*store)->List();

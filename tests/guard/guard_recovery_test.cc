@@ -58,7 +58,7 @@ void InstallStaged(const TestApp& app, const std::string& package) {
 }
 
 std::unique_ptr<ArtifactStore> OpenStore(const TestApp& app) {
-  auto store = ArtifactStore::Open({app.data_dir(), {}});
+  auto store = ArtifactStore::Open({app.data_dir(), {}, "com.test.app"});
   EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error().ToString());
   return store.ok() ? std::move(store).value() : nullptr;
 }
@@ -402,7 +402,7 @@ TEST_F(HotpatchRecoveryTest, AChangedInstalledPatchIsRefusedBeforeItRuns) {
   EXPECT_EQ(Launch(app_, true), 0);
   EXPECT_EQ(PatchState("fee-fix"), "1.0.0 enabled");
   {
-    auto store = ArtifactStore::Open({app_.data_dir(), {}});
+    auto store = ArtifactStore::Open({app_.data_dir(), {}, "com.test.app"});
     ASSERT_TRUE(store.ok());
     auto current = (*store)->Current(ArtifactKind::kLuaPatch, "fee-fix");
     ASSERT_TRUE(current.ok() && current->has_value());

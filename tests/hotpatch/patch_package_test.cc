@@ -418,6 +418,7 @@ class PatchPackageTest : public ::testing::Test {
   // Packs dir_ as `kind`; the package path, or the error.
   Result<std::string> Pack(ArtifactKind kind = ArtifactKind::kLuaPatch) {
     PackOptions o;
+    o.apps = {"*"};  // any app: this test is not about app scope
     o.kind = kind;
     o.secret_key = keys_.sec;
     const std::string out = (root_ / "patch.atb").string();

@@ -37,7 +37,7 @@ class PatchStoreTest : public ::testing::Test {
   void Reopen() {
     patches_.reset();
     store_.reset();
-    auto store = ArtifactStore::Open({root_ + "/data", {keys_.pub}});
+    auto store = ArtifactStore::Open({root_ + "/data", {keys_.pub}, "com.test.app"});
     ASSERT_TRUE(store.ok()) << store.error().ToString();
     store_ = std::move(store).value();
     auto patches = PatchStore::Open(store_.get());

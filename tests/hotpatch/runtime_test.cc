@@ -308,6 +308,20 @@ TEST_F(HotpatchTest, RefusesWrongTargetsKeysAndSignatures) {
   r = runtime_->Install(Pack(other));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("it targets app com.other"), std::string::npos);
+  // patch.json names this app, but the signed package is for another one.
+  std::string moved = root_ + "/src/moved";
+  std::filesystem::create_directories(moved);
+  std::ofstream(moved + "/patch.json")
+      << R"({"id": "moved", "version": "1.0.0", "targets": {"app": "com.test.app"}, )"
+         R"("points": [)"
+      << p << "]}";
+  std::ofstream(moved + "/patch.lua") << lua;
+  r = runtime_->Install(testing::PackDir(moved, keys_, ArtifactKind::kLuaPatch, {"com.shop.app"}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("refused: the package is for com.shop.app, not com.test.app"),
+            std::string::npos)
+      << r.error().ToString();
+  EXPECT_TRUE(runtime_->List().empty());
 }
 
 // The installed copy is re-hashed against its signed package each time the
@@ -320,7 +334,7 @@ TEST_F(HotpatchTest, AChangedInstalledCopyNeverRuns) {
   EXPECT_EQ(fee(2000, "EUR"), 1);
   std::string dir;
   {
-    auto store = ArtifactStore::Open({root_ + "/data", {}});
+    auto store = ArtifactStore::Open({root_ + "/data", {}, "com.test.app"});
     ASSERT_TRUE(store.ok());
     auto current = (*store)->Current(ArtifactKind::kLuaPatch, "fee");
     ASSERT_TRUE(current.ok() && current->has_value());

@@ -110,6 +110,14 @@ TEST_F(ReleaseRepositoryTest, AddedPackagesArePublishedWithTheirDeltasAndCustomF
   EXPECT_EQ(v11->deltas[0].from_version, "1.0.0");
   EXPECT_TRUE(v11->deltas[0].kept);
   EXPECT_LT(v11->deltas[0].length, v11->length);
+  // A package whose signed app list leaves --app-id out: refused, naming it.
+  ReleaseAddOptions other = o;
+  other.app_id = "com.other.app";
+  auto shop = repo->Add(PackFixture(root_, keys_, "greeter", "1.2.0", {"com.test.*"}), other);
+  ASSERT_FALSE(shop.ok());
+  EXPECT_NE(shop.error().message.find("refused: the package is for com.test.*, not com.other.app"),
+            std::string::npos)
+      << shop.error().ToString();
   // Same bytes again: nothing to do; other bytes under a released version: refused.
   auto same = repo->Add(Bundle("1.1.0"), o);
   ASSERT_TRUE(same.ok());

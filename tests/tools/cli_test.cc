@@ -188,9 +188,22 @@ TEST_F(CliTest, BundlesListsVersionsNotInUseAndInspectionChangesNothing) {
     json.replace(json.find("\"0.9.0\""), 7, "\"0.9.1\"");
     std::ofstream(dir_ + "/scan/bundle.json", std::ios::trunc) << json;
   }
-  auto out = RunCli("pack " + dir_ + "/scan --key " + samples + "/wallet-release.key -o " + dir_ +
-                    "/scan.atb");
+  auto out = RunCli("pack " + dir_ + "/scan --key " + samples +
+                    "/wallet-release.key --app com.example.wallet -o " + dir_ + "/scan.atb");
   ASSERT_EQ(out.status, 0) << out.text;
+  // The same bundle, signed by the same trusted key, but for other apps: the
+  // wallet refuses it and says which apps it is for.
+  ASSERT_EQ(RunCli("pack " + dir_ + "/scan --key " + samples +
+                   "/wallet-release.key --app com.other.app --app 'com.example.wallet.*' -o " +
+                   dir_ + "/scan-other.atb")
+                .status,
+            0);
+  out = RunCli("install " + app + " " + dir_ + "/scan-other.atb" + data);
+  EXPECT_EQ(out.status, 1) << out.text;
+  EXPECT_NE(out.text.find("scan-other.atb: refused: the package is for com.example.wallet.*, "
+                          "com.other.app, not com.example.wallet"),
+            std::string::npos)
+      << out.text;
   out = RunCli("install " + app + " " + dir_ + "/scan.atb" + data);
   ASSERT_EQ(out.status, 0) << out.text;
   out = RunCli("bundles " + app + data);

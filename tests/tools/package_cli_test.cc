@@ -61,9 +61,11 @@ class PackageCliTest : public ::testing::Test {
 
 TEST_F(PackageCliTest, PackVerifyInspectUnpack) {
   const std::string atb = dir_ + "/greeter.atb";
-  auto out = RunCli("pack " + bundle_ + " --key " + dir_ + "/rel.key -o " + atb);
+  auto out = RunCli("pack " + bundle_ + " --key " + dir_ + "/rel.key --app com.test.app -o " + atb);
   ASSERT_EQ(out.status, 0) << out.text;
-  EXPECT_NE(out.text.find("com.test.greeter 1.2.0 (native_bundle)"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("com.test.greeter 1.2.0 (native_bundle), for com.test.app, signed by"),
+            std::string::npos)
+      << out.text;
   EXPECT_NE(out.text.find("res/strings.txt"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("3 entries"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("MB/s"), std::string::npos) << out.text;
@@ -72,10 +74,22 @@ TEST_F(PackageCliTest, PackVerifyInspectUnpack) {
   out = RunCli("verify " + atb + " --pubkey " + dir_ + "/rel.pub");
   ASSERT_EQ(out.status, 0) << out.text;
   EXPECT_NE(out.text.find(": OK: com.test.greeter 1.2.0"), std::string::npos) << out.text;
+  out = RunCli("verify " + atb + " --pubkey " + dir_ + "/rel.pub --app com.test.app");
+  ASSERT_EQ(out.status, 0) << out.text;
+  // Another app: the signed app list does not name it.
+  out = RunCli("verify " + atb + " --pubkey " + dir_ + "/rel.pub --app com.other.app");
+  EXPECT_EQ(out.status, 1) << out.text;
+  EXPECT_NE(out.text.find("atrium verify: " + atb +
+                          ": refused: the package is for com.test.app, not com.other.app"),
+            std::string::npos)
+      << out.text;
 
   out = RunCli("inspect " + atb);
   ASSERT_EQ(out.status, 0) << out.text;
   EXPECT_NE(out.text.find("signature  not checked (no --pubkey)"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("format     ATB1 version 2"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("apps       com.test.app\n"), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("apps 288+17, index 305+"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("\"name\": \"com.test.greeter\""), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("0755"), std::string::npos) << out.text;  // the library
   out = RunCli("inspect " + atb + " --pubkey " + dir_ + "/rel.pub");
@@ -102,7 +116,8 @@ TEST_F(PackageCliTest, PackVerifyInspectUnpack) {
 
 TEST_F(PackageCliTest, VerifyAndUnpackRefuseWithPreciseErrors) {
   const std::string atb = dir_ + "/greeter.atb";
-  ASSERT_EQ(RunCli("pack " + bundle_ + " --key " + dir_ + "/rel.key -o " + atb).status, 0);
+  ASSERT_EQ(RunCli("pack " + bundle_ + " --key " + dir_ + "/rel.key --app '*' -o " + atb).status,
+            0);
 
   auto out = RunCli("verify " + atb + " --pubkey " + dir_ + "/rogue.pub");
   EXPECT_EQ(out.status, 1);
@@ -134,10 +149,26 @@ TEST_F(PackageCliTest, UsageAndBadInput) {
   EXPECT_EQ(RunCli("pack " + bundle_).status, 2);
   EXPECT_EQ(RunCli("verify").status, 2);
   EXPECT_EQ(RunCli("unpack x.atb -o y").status, 2);
-  auto out = RunCli("pack " + bundle_ + " --key " + dir_ + "/rel.pub -o " + dir_ + "/x.atb");
+  const std::string pack = "pack " + bundle_ + " --key " + dir_ + "/rel.key -o " + dir_ + "/x.atb";
+  // Which apps the package is for is never left out.
+  auto out = RunCli(pack);
+  EXPECT_EQ(out.status, 2) << out.text;
+  EXPECT_NE(out.text.find("APP: the apps the package is for"), std::string::npos) << out.text;
+  for (const auto& [apps, says] : std::vector<std::pair<std::string, std::string>>{
+           {"--app Com.Test.App", "app 'Com.Test.App': not an app id"},
+           {"--app 'com.*.app'", "'*' stands alone"},
+           {"--app 'com.test.*' --app '*'", "'*' already means any app"},
+           {"--app ''", "an app pattern is empty"},
+       }) {
+    out = RunCli(pack + " " + apps);
+    EXPECT_EQ(out.status, 1) << apps << ": " << out.text;
+    EXPECT_NE(out.text.find(says), std::string::npos) << apps << ": " << out.text;
+    EXPECT_FALSE(fs::exists(dir_ + "/x.atb")) << apps;
+  }
+  out = RunCli("pack " + bundle_ + " --key " + dir_ + "/rel.pub --app '*' -o " + dir_ + "/x.atb");
   EXPECT_EQ(out.status, 1);
   EXPECT_NE(out.text.find("not an Ed25519 secret key"), std::string::npos) << out.text;
-  out = RunCli("pack " + bundle_ + " --key " + dir_ + "/rel.key --kind zip -o " + dir_ + "/x.atb");
+  out = RunCli(pack + " --app '*' --kind zip");
   EXPECT_EQ(out.status, 1);
   out = RunCli("verify " + dir_ + "/missing.atb --pubkey " + dir_ + "/rel.pub");
   EXPECT_EQ(out.status, 1);

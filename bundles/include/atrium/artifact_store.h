@@ -22,7 +22,8 @@
 //     at any instant leaves the old or the new state, never a mix; Open
 //     removes whatever no row names (temp dirs, orphan versions).
 //  3. Installing checks the package's signature against the keys the app
-//     descriptor pins and every entry's hash before anything is written.
+//     descriptor pins, that the package names this app among the apps it is
+//     for, and every entry's hash, before anything is written.
 //  4. generation() changes with every committed change, so derived caches
 //     (the bundle index) know when to rebuild.
 //
@@ -87,6 +88,9 @@ struct ArtifactEvent {
 struct ArtifactStoreOptions {
   std::string data_dir;
   std::vector<PublicKey> trusted_keys;  // the app's pinned release keys
+  // The app's id (app.json "id"): Install refuses a package whose signed app
+  // list does not name it, and every package while this is empty.
+  std::string app_id;
 };
 
 enum class InstallAs : uint8_t {
@@ -107,6 +111,9 @@ class ATRIUM_EXPORT ArtifactStore {
   // Replaces the keys Install trusts (the app descriptor may be read after
   // the store opened).
   void SetTrustedKeys(std::vector<PublicKey> keys);
+  // Replaces the app id Install checks packages against.
+  void SetAppId(std::string app_id);
+  std::string app_id() const;
 
   // Verifies and installs `package_path`. Installing a (kind, id, version)
   // already held: a baseline with the same package bytes is a no-op that

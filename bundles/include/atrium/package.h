@@ -7,7 +7,7 @@
 // byte layout is specified in docs/package.md.
 //
 //   auto key = atrium::ReadSecretKeyFile("release.key");        // `atrium keygen`
-//   atrium::PackOptions opts;  opts.secret_key = *key;
+//   atrium::PackOptions opts;  opts.secret_key = *key;  opts.apps = {"com.wallet.app"};
 //   auto stats = atrium::PackDirectory("build/greeter", opts, "greeter.atb");
 //
 //   auto pkg = atrium::PackageReader::Open("greeter.atb");      // structure only
@@ -78,6 +78,18 @@ ATRIUM_EXPORT Result<SecretKey> ParseSecretKeyHex(std::string_view hex, std::str
 ATRIUM_EXPORT Result<PublicKey> ReadPublicKeyFile(const std::string& path);
 ATRIUM_EXPORT Result<SecretKey> ReadSecretKeyFile(const std::string& path);
 
+// Which apps a package is for: a list of app patterns, signed with the rest
+// of the package (format 2). A pattern is an app id ("com.wallet.app"), a
+// family ("com.wallet.*": every app id that starts with "com.wallet."), or
+// "*" (any app, said explicitly). An app installs a package only when one of
+// its patterns matches the app's id (ArtifactStore::Install), so a package
+// signed with a key two apps share cannot be moved from one to the other.
+// Why `pattern` is not an app pattern, or "" when it is.
+ATRIUM_EXPORT std::string AppPatternProblem(std::string_view pattern);
+ATRIUM_EXPORT bool AppPatternMatches(std::string_view pattern, std::string_view app_id);
+// "com.a.app, com.b.*" (the patterns, comma-separated), or "no app".
+ATRIUM_EXPORT std::string AppListText(const std::vector<std::string>& apps);
+
 struct PackEntryInfo {
   std::string path;                  // '/'-separated, relative, validated
   uint64_t size = 0;                 // uncompressed bytes
@@ -88,11 +100,12 @@ struct PackEntryInfo {
 };
 
 struct PackageInfo {
-  uint16_t format_version = 0;
+  uint16_t format_version = 0;  // 2; 1 for a package made before apps were named
   ArtifactKind kind = ArtifactKind::kNativeBundle;
   uint32_t flags = 0;
   std::string id;                      // bundle name or artifact id
   std::string version;                 // semver
+  std::vector<std::string> apps;       // app patterns, sorted; empty in format 1
   std::string manifest;                // the manifest's bytes (bundle.json, ...)
   std::string manifest_entry;          // the entry that holds the same bytes
   std::vector<PackEntryInfo> entries;  // sorted by path (bytewise), unique
@@ -101,6 +114,7 @@ struct PackageInfo {
   // Layout (docs/package.md).
   uint64_t file_size = 0;
   uint64_t header_size = 0;
+  uint64_t apps_offset = 0, apps_size = 0;  // apps_size 0 in format 1
   uint64_t index_offset = 0, index_size = 0;
   uint64_t manifest_offset = 0, manifest_size = 0;
   uint64_t data_offset = 0, data_size = 0;
@@ -122,6 +136,9 @@ struct PackOptions {
   // bundle.json (parsed by ParseManifest). Other kinds: this file (default
   // artifact.json), a JSON object with at least "id" and "version".
   std::string manifest_name;
+  // The apps the package is for (app patterns, see AppPatternProblem): at
+  // least one, at most 64; "*" only alone. Stored sorted and unique.
+  std::vector<std::string> apps;
   SecretKey secret_key{};
   int zstd_level = 3;  // 1..19
   // Called on the packing thread after each chunk read; may be empty.
@@ -136,6 +153,7 @@ struct PackStats {
   uint64_t compressed_size = 0;  // bytes of all frames
   uint64_t file_size = 0;        // the .atb
   KeyId key_id{};
+  std::vector<std::string> apps;  // as stored: sorted, unique
 };
 
 // Packs every regular file under `dir` (symlinks, devices and entry paths the
@@ -165,6 +183,12 @@ class ATRIUM_EXPORT PackageReader {
   // no trusted key has that id, or the signature does not verify.
   Status Verify(std::span<const PublicKey> trusted_keys);
   bool verified() const;
+
+  // Ok when the package names `app_id` (one of info().apps matches it);
+  // otherwise kValidation, "refused: ..." with the apps it is for, naming the
+  // package file. A format-1 package names no app and is refused. Meaningful
+  // after Verify (the list is signed).
+  Status CheckApp(std::string_view app_id) const;
 
   // The bytes of one entry, decompressed and checked against its hashes.
   // kNotFound for an unknown path; kCorrupt naming the entry and offset.

@@ -74,6 +74,17 @@ Result<ReleaseAddResult> ReleaseRepository::Add(const std::string& atb_path,
     e.file = atb_path;
     return e;
   }
+  // No device would install a package that names no app, or (with
+  // --app-id) one whose signed app list leaves that app out.
+  if (info.apps.empty()) {
+    Error e = MakeError(ErrorCode::kValidation,
+                        "the package names no app (format " + std::to_string(info.format_version) +
+                            "), so no app would install it; pack it again with `atrium pack "
+                            "--app`");
+    e.file = atb_path;
+    return e;
+  }
+  if (!options.app_id.empty()) ATRIUM_RETURN_IF_ERROR(reader->CheckApp(options.app_id));
   if (options.rollout_micro_percent < 0 || options.rollout_micro_percent > 100'000'000) {
     return MakeError(ErrorCode::kInvalidArgument, "rollout must be within 0..100%");
   }

@@ -48,6 +48,7 @@ std::string PackBanner(const std::string& work, const SecretKey& key, const std:
                            : manifest);
   std::ofstream(dir + "/banner.png") << "not really a png " << version;
   PackOptions o;
+  o.apps = {"*"};  // any app: this test is not about app scope
   o.kind = kBannerKind;
   o.secret_key = key;
   const std::string out = work + "/banner-" + id + "-" + version + ".atb";
