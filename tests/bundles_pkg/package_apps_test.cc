@@ -9,30 +9,15 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "atrium/artifact_store.h"
-#include "atrium/package.h"
-#include "package_format.h"
+#include "package_test_util.h"
 
-namespace fs = std::filesystem;
-
-namespace atrium {
+namespace atrium::package_test {
 namespace {
-
-using internal::BuildPackageForTesting;
-using internal::OpenPackageBytesForTesting;
-using internal::RawEntryForTesting;
-using internal::RawPackageForTesting;
-
-void WriteFile(const std::string& path, std::string_view data) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-}
 
 // A raw apps section: count, reserved, then (length, bytes) records as given.
 std::string Section(uint16_t count, const std::vector<std::string>& records,
@@ -311,4 +296,4 @@ TEST_F(StoreAppScopeTest, AStoreThatNamesNoAppInstallsNothing) {
 }
 
 }  // namespace
-}  // namespace atrium
+}  // namespace atrium::package_test
