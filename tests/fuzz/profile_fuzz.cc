@@ -1,4 +1,4 @@
-// libFuzzer target for the files `atrium profile` reads (tools/profile_report.h):
+// libFuzzer target for the files `atrium profile` reads (startup_pipeline/profile/profile_report.h):
 // run traces, budgets files and baselines, all of which a user may hand it from
 // anywhere. The first byte picks the parser ('t' trace, 'b' budgets, anything
 // else baseline); the rest is the file. Checked invariants:

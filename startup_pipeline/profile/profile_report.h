@@ -24,8 +24,8 @@
 //     ("/traceEvents/12/args/bundle"), or a byte offset for malformed JSON.
 //
 // Concurrency: free functions over values; no shared state.
-#ifndef ATRIUM_TOOLS_PROFILE_REPORT_H_
-#define ATRIUM_TOOLS_PROFILE_REPORT_H_
+#ifndef ATRIUM_STARTUP_PIPELINE_PROFILE_PROFILE_REPORT_H_
+#define ATRIUM_STARTUP_PIPELINE_PROFILE_PROFILE_REPORT_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -267,4 +267,4 @@ std::string HtmlEscape(std::string_view text);
 
 }  // namespace atrium::profile
 
-#endif  // ATRIUM_TOOLS_PROFILE_REPORT_H_
+#endif  // ATRIUM_STARTUP_PIPELINE_PROFILE_PROFILE_REPORT_H_

@@ -1,4 +1,4 @@
-// `atrium profile` reports (tools/profile_report.h): trace parsing and its
+// `atrium profile` reports (startup_pipeline/profile/profile_report.h): trace parsing and its
 // errors, percentiles, the critical path, queue waits, budgets, baselines,
 // text and HTML output; then the command itself, driving the built CLI with
 // a stand-in for `atrium run` that writes the canned traces of

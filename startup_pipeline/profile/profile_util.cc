@@ -1,0 +1,190 @@
+// The helpers the profile report's rooms share (profile_util.h).
+//
+// Concurrency: free functions over values.
+#include "profile_util.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace atrium::profile {
+
+std::string Format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+std::string Ms(double ms) { return Format("%.1f", ms); }
+
+// A JSON pointer reference token: '~' -> "~0", '/' -> "~1".
+std::string PointerToken(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Names from traces quoted in messages: printable ASCII kept, the rest
+// escaped, long names cut, so a hostile trace cannot garble a terminal.
+std::string Quote(std::string_view s) {
+  std::string out = "'";
+  size_t n = 0;
+  for (unsigned char c : s) {
+    if (++n > 80) {
+      out += "...";
+      break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "'";
+}
+
+const char* KindName(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64:
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
+  }
+  return "?";
+}
+
+bool AsNumber(const json::value& v, double* out) {
+  switch (v.kind()) {
+    case json::kind::int64:
+      *out = static_cast<double>(v.get_int64());
+      return true;
+    case json::kind::uint64:
+      *out = static_cast<double>(v.get_uint64());
+      return true;
+    case json::kind::double_:
+      *out = v.get_double();
+      return std::isfinite(*out);
+    default:
+      return false;
+  }
+}
+
+Error FileError(ErrorCode code, const std::string& file, std::string pointer, std::string message) {
+  Error e = MakeError(code, std::move(message));
+  e.file = file;
+  e.pointer = std::move(pointer);
+  return e;
+}
+
+// Parses a whole JSON document; a syntax error carries its byte offset and
+// line:column.
+Result<json::value> ParseJson(std::string_view text, const std::string& file) {
+  json::stream_parser parser;
+  boost::system::error_code ec;
+  size_t consumed = parser.write(text.data(), text.size(), ec);
+  if (!ec) {
+    consumed = text.size();
+    parser.finish(ec);
+  }
+  if (ec) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < consumed && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    Error e = FileError(ErrorCode::kParse, file, "",
+                        "malformed JSON at line " + std::to_string(line) + " column " +
+                            std::to_string(col) + ": " + ec.message());
+    e.offset = consumed;
+    return e;
+  }
+  return parser.release();
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    Error e = MakeError(ErrorCode::kIo, "cannot open");
+    e.file = path;
+    return e;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) {
+    Error e = MakeError(ErrorCode::kIo, "cannot read");
+    e.file = path;
+    return e;
+  }
+  return ss.str();
+}
+
+std::vector<std::string> SplitList(std::string_view s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string_view::npos) comma = s.size();
+    std::string_view item = s.substr(pos, comma - pos);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front())))
+      item.remove_prefix(1);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back())))
+      item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+// "io-2" < "io-10": digit runs compare as numbers.
+bool NaturalLess(const std::string& a, const std::string& b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    bool da = std::isdigit(static_cast<unsigned char>(a[i]));
+    bool db = std::isdigit(static_cast<unsigned char>(b[j]));
+    if (da && db) {
+      size_t ie = i, je = j;
+      while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
+      while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
+      std::string_view na(a.data() + i, ie - i), nb(b.data() + j, je - j);
+      while (na.size() > 1 && na.front() == '0') na.remove_prefix(1);
+      while (nb.size() > 1 && nb.front() == '0') nb.remove_prefix(1);
+      if (na.size() != nb.size()) return na.size() < nb.size();
+      if (na != nb) return na < nb;
+      i = ie;
+      j = je;
+    } else {
+      if (a[i] != b[j]) return a[i] < b[j];
+      ++i;
+      ++j;
+    }
+  }
+  return a.size() - i < b.size() - j;
+}
+
+}  // namespace atrium::profile
