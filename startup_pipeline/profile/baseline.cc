@@ -58,7 +58,7 @@ std::string BaselineJson(const Profile& profile) {
 }
 
 Result<Baseline> ParseBaseline(std::string_view json_text, const std::string& file) {
-  auto parsed = ParseJson(json_text, file);
+  auto parsed = ParseJson(json_text, file, kMaxSettingsBytes);
   if (!parsed.ok()) return std::move(parsed).take_error();
   if (!parsed->is_object())
     return FileError(ErrorCode::kValidation, file, "/",

@@ -64,7 +64,7 @@ bool ReadLimits(FieldReader& r, const json::object& root, std::string_view key,
 }  // namespace
 
 Result<Budget> ParseBudget(std::string_view json_text, const std::string& file) {
-  auto parsed = ParseJson(json_text, file);
+  auto parsed = ParseJson(json_text, file, kMaxSettingsBytes);
   if (!parsed.ok()) return std::move(parsed).take_error();
   if (!parsed->is_object())
     return FileError(ErrorCode::kValidation, file, "/",

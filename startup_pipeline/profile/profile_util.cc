@@ -9,6 +9,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "atrium/base/strict_json.h"
+
 namespace atrium::profile {
 
 std::string Format(const char* fmt, double v) {
@@ -55,25 +57,7 @@ std::string Quote(std::string_view s) {
   return out + "'";
 }
 
-const char* KindName(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::null:
-      return "null";
-    case json::kind::bool_:
-      return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-      return "a number";
-    case json::kind::string:
-      return "a string";
-    case json::kind::array:
-      return "an array";
-    case json::kind::object:
-      return "an object";
-  }
-  return "?";
-}
+const char* KindName(const json::value& v) { return internal::JsonKindName(v); }
 
 bool AsNumber(const json::value& v, double* out) {
   switch (v.kind()) {
@@ -98,33 +82,11 @@ Error FileError(ErrorCode code, const std::string& file, std::string pointer, st
   return e;
 }
 
-// Parses a whole JSON document; a syntax error carries its byte offset and
-// line:column.
-Result<json::value> ParseJson(std::string_view text, const std::string& file) {
-  json::stream_parser parser;
-  boost::system::error_code ec;
-  size_t consumed = parser.write(text.data(), text.size(), ec);
-  if (!ec) {
-    consumed = text.size();
-    parser.finish(ec);
-  }
-  if (ec) {
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < consumed && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    Error e = FileError(ErrorCode::kParse, file, "",
-                        "malformed JSON at line " + std::to_string(line) + " column " +
-                            std::to_string(col) + ": " + ec.message());
-    e.offset = consumed;
-    return e;
-  }
-  return parser.release();
+Result<json::value> ParseJson(std::string_view text, const std::string& file, size_t max_bytes) {
+  internal::StrictJsonLimits limits;
+  limits.max_bytes = max_bytes;
+  limits.max_depth = 64;
+  return internal::ParseStrictJson(text, file, limits);
 }
 
 Result<std::string> ReadFile(const std::string& path) {

@@ -33,12 +33,16 @@ std::string PointerToken(std::string_view key);
 // Names from traces quoted in messages: printable ASCII kept, the rest
 // escaped, long names cut, so a hostile trace cannot garble a terminal.
 std::string Quote(std::string_view s);
-const char* KindName(const json::value& v);        // "a number", "an object", ...
+// "a number", "an object", ...: base's wording, as every strict reader says it.
+const char* KindName(const json::value& v);
 bool AsNumber(const json::value& v, double* out);  // finite numbers only
 Error FileError(ErrorCode code, const std::string& file, std::string pointer, std::string message);
-// Parses a whole JSON document; a syntax error carries its byte offset and
-// line:column.
-Result<json::value> ParseJson(std::string_view text, const std::string& file);
+// Parses a whole JSON document with base's strict reader: duplicate keys,
+// more than `max_bytes` or a nesting deeper than 64 are refused; a syntax
+// error carries its byte offset, line and column and the JSON pointer reached.
+inline constexpr size_t kMaxTraceBytes = size_t{256} << 20;
+inline constexpr size_t kMaxSettingsBytes = size_t{16} << 20;  // budgets, baselines
+Result<json::value> ParseJson(std::string_view text, const std::string& file, size_t max_bytes);
 Result<std::string> ReadFile(const std::string& path);
 // "a, b,,c " -> {"a", "b", "c"}.
 std::vector<std::string> SplitList(std::string_view s);

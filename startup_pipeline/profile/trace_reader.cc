@@ -55,7 +55,7 @@ int64_t RunTrace::end_us() const {
 }
 
 Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file) {
-  auto parsed = ParseJson(json_text, file);
+  auto parsed = ParseJson(json_text, file, kMaxTraceBytes);
   if (!parsed.ok()) return std::move(parsed).take_error();
   if (!parsed->is_object())
     return FileError(ErrorCode::kValidation, file, "/",

@@ -210,9 +210,12 @@ TEST(ProfileParse, BadTracesGetPreciseErrors) {
   };
   std::string good = json::serialize(SmallTrace());
   std::vector<BadTrace> cases = {
-      {"not JSON", "hello", "", "malformed JSON at line 1 column 1"},
-      {"truncated", good.substr(0, good.size() / 2), "", "malformed JSON"},
-      {"trailing garbage", good + "}", "", "malformed JSON"},
+      {"not JSON", "hello", "", "invalid JSON at line 1, column 1: syntax error at 'h'"},
+      {"truncated", good.substr(0, good.size() / 2), "/traceEvents/3",
+       "unexpected end of input (truncated document?)"},
+      {"trailing garbage", good + "}", "", "unexpected '}' after the JSON document"},
+      {"duplicate key", "{\"traceEvents\": [], \"traceEvents\": []}", "/traceEvents",
+       "duplicate key"},
       {"array root", "[]", "/", "a trace must be a JSON object, not an array"},
       {"no otherData", mutate([](json::object& t) { t.erase("otherData"); }), "/otherData",
        "missing object field 'otherData'"},
@@ -275,7 +278,8 @@ TEST(ProfileParse, BadTracesGetPreciseErrors) {
   ASSERT_FALSE(r.ok());
   ASSERT_TRUE(r.error().offset.has_value());
   EXPECT_EQ(*r.error().offset, 22u);
-  EXPECT_NE(r.error().ToString().find("x.json:@22: malformed JSON at line 1 column 23"),
+  EXPECT_NE(r.error().ToString().find(
+                "x.json:/traceEvents/2:@22: invalid JSON at line 1, column 23: syntax error at ','"),
             std::string::npos)
       << r.error().ToString();
   auto missing = LoadTrace("/nonexistent/run-0.json");
@@ -485,7 +489,8 @@ TEST(ProfileBudget, ParsesAndRejectsWithJsonPointers) {
       {R"({"stages": {"first_frame": "300"}})", "/stages/first_frame", "not a string"},
       {R"({"tasks": {"a/b~c:x": -1}})", "/tasks/a~1b~0c:x", "must be a positive number"},
       {R"([1])", "/", "a budgets file must be a JSON object"},
-      {R"({"stages": {)", "", "malformed JSON"},
+      {R"({"stages": {)", "/stages", "unexpected end of input"},
+      {R"({"launch_ms": 800, "launch_ms": 900})", "/launch_ms", "duplicate key"},
   };
   for (const auto& c : bad) {
     auto r = ParseBudget(c.text, "budgets.json");
@@ -609,6 +614,14 @@ TEST(ProfileBaseline, RejectsForeignFiles) {
       "b.json");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().pointer, "/tasks/a:b/duration_ms/p50") << r.error().ToString();
+  // A task listed twice: which one would count?
+  r = ParseBaseline(
+      R"({"format": "atrium-profile-baseline-v1", "app": "a", "launch_ms": {"n": 1, "p50": 1,
+          "p90": 1, "max": 1}, "stages": {}, "tasks": {"a:b": {}, "a:b": {}}})",
+      "b.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().pointer, "/tasks/a:b") << r.error().ToString();
+  EXPECT_NE(r.error().message.find("duplicate key"), std::string::npos) << r.error().ToString();
 }
 
 // ---------------------------------------------------------------- output
