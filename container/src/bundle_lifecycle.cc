@@ -2,6 +2,7 @@
 // start and stop) and the bundle lifecycle state machine: load with
 // dependencies first, the fallback after a failed update, stop with
 // dependents first, status.
+#include "atrium/scheduler/trace_schema.h"
 #include "container_impl.h"
 
 namespace fs = std::filesystem;
@@ -63,7 +64,9 @@ Status ContainerImpl::WaitForLocked(const std::shared_ptr<BundleRuntime>& rt,
   }
   waiting_[self] = rt;
   ActivityScope activity(ActivityField::kWaitingFor, rt->name);
-  TraceSlice trace_slice("wait for " + rt->name, "bundle");
+  TraceSlice trace_slice(std::string(trace_schema::kWaitPrefix) + rt->name,
+                         trace_schema::kCatBundle);
+  trace_slice.Arg(trace_schema::kArgBundle, rt->name);
   while (rt->state == BundleState::kLoading || rt->state == BundleState::kStopping) {
     lifecycle_mu_.Wait();
   }
@@ -205,9 +208,10 @@ Status ContainerImpl::LoadLocked(uint32_t idx, const std::string& why) {
     MarkActiveLocked(rt);
     return Status::Ok();
   }
-  TraceSlice trace_slice("load " + rt->name, "bundle");
-  trace_slice.Arg("bundle", rt->name);
-  trace_slice.Arg("trigger", why);
+  TraceSlice trace_slice(std::string(trace_schema::kLoadPrefix) + rt->name,
+                         trace_schema::kCatBundle);
+  trace_slice.Arg(trace_schema::kArgBundle, rt->name);
+  trace_slice.Arg(trace_schema::kArgTrigger, why);
   ActivityScope activity(ActivityField::kBundle, rt->name);
   scheduler_->ReopenBundle(rt->name);
   std::string path = (fs::path(rt->dir) / library).string();

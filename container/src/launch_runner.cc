@@ -1,5 +1,6 @@
 // The launch: the startup pipeline built from the resolved bundles' tasks,
 // run on the calling thread, which becomes the main thread.
+#include "atrium/scheduler/trace_schema.h"
 #include "container_impl.h"
 
 namespace fs = std::filesystem;
@@ -164,11 +165,11 @@ Status ContainerImpl::Start() {
     pipeline_ = std::move(built).value();
   }
   if (Trace* trace = Trace::Active()) {
-    trace->SetMetadata("app", app_.id);
-    trace->SetMetadata("app_version", app_.version.ToString());
+    trace->SetMetadata(trace_schema::kMetaApp, app_.id);
+    trace->SetMetadata(trace_schema::kMetaAppVersion, app_.version.ToString());
     std::string stages;
     for (const auto& st : pipeline->stages()) stages += (stages.empty() ? "" : ",") + st;
-    trace->SetMetadata("stages", stages);
+    trace->SetMetadata(trace_schema::kMetaStages, stages);
   }
   const auto t0 = std::chrono::steady_clock::now();
   if (guard_ != nullptr) {
@@ -202,8 +203,9 @@ Status ContainerImpl::Start() {
     }
   }
   if (Trace* trace = Trace::Active()) {
-    trace->SetMetadata("launch_ms", std::to_string(MsSince(t0)));
-    trace->SetMetadata("result", result.ok() ? "ok" : "failed: " + result.error().ToString());
+    trace->SetMetadata(trace_schema::kMetaLaunchMs, std::to_string(MsSince(t0)));
+    trace->SetMetadata(trace_schema::kMetaResult,
+                       result.ok() ? "ok" : "failed: " + result.error().ToString());
   }
   return result;
 }

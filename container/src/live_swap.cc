@@ -1,5 +1,6 @@
 // Replacing a running bundle: the mechanics of a live swap (state handover,
 // the switch of services, the old version's stop).
+#include "atrium/scheduler/trace_schema.h"
 #include "container_impl.h"
 
 namespace atrium::internal {
@@ -19,7 +20,8 @@ Result<ArtifactRecord> ContainerImpl::SwapRunning(
     e.bundle = bundle;
     return e;
   };
-  TraceSlice trace("live swap " + bundle, "bundle");
+  TraceSlice trace(std::string(trace_schema::kSwapPrefix) + bundle, trace_schema::kCatBundle);
+  trace.Arg(trace_schema::kArgBundle, bundle);
   std::lock_guard lock(lifecycle_mu_);
   if (shutting_down_) {
     return fail(ErrorCode::kState, "the container is shutting down; no live swap of " + bundle);

@@ -13,10 +13,13 @@
 #include <sstream>
 #include <utility>
 
+#include "atrium/scheduler/trace_schema.h"
 #include "profile_report.h"
 #include "profile_util.h"
 
 namespace atrium::profile {
+
+namespace ts = ::atrium::trace_schema;
 
 namespace {
 
@@ -71,11 +74,11 @@ Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file)
   if (other == nullptr) return *error;
   FieldReader meta = top.Child(*other, "otherData");
   std::string launch, stages;
-  meta.String("app", &run.app);
-  meta.String("app_version", &run.app_version, false);
-  meta.String("result", &run.result, false);
-  meta.String("launch_ms", &launch);
-  meta.String("stages", &stages);
+  meta.String(ts::kMetaApp, &run.app);
+  meta.String(ts::kMetaAppVersion, &run.app_version, false);
+  meta.String(ts::kMetaResult, &run.result, false);
+  meta.String(ts::kMetaLaunchMs, &launch);
+  meta.String(ts::kMetaStages, &stages);
   if (error) return *error;
   {
     char* end = nullptr;
@@ -135,20 +138,25 @@ Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file)
       continue;
     }
     if (!e.String("cat", &cat, false)) return *error;
-    if (cat != "task" && cat != "bundle" && cat != "stage") continue;
+    if (cat != ts::kCatTask && cat != ts::kCatBundle && cat != ts::kCatStage) continue;
     int64_t ts = 0, dur = 0;
     uint32_t tid = 0;
     if (!e.Micros("ts", &ts, false) || !e.Tid(&tid)) return *error;
     if (ph == "X" && !e.Micros("dur", &dur, true)) return *error;
 
     if (ph != "X") {  // instant: "stage <s> begin" / "stage <s> end"
-      if (cat != "stage") continue;
-      bool begin = name.size() > 12 && name.rfind("stage ", 0) == 0 &&
-                   name.compare(name.size() - 6, 6, " begin") == 0;
-      bool end = !begin && name.size() > 10 && name.rfind("stage ", 0) == 0 &&
-                 name.compare(name.size() - 4, 4, " end") == 0;
+      if (cat != ts::kCatStage) continue;
+      const std::string_view n = name;
+      const bool staged = n.size() > ts::kStagePrefix.size() && n.starts_with(ts::kStagePrefix);
+      const bool begin = staged && n.size() > ts::kStagePrefix.size() + ts::kBeginSuffix.size() &&
+                         n.ends_with(ts::kBeginSuffix);
+      const bool end = staged && !begin &&
+                       n.size() > ts::kStagePrefix.size() + ts::kEndSuffix.size() &&
+                       n.ends_with(ts::kEndSuffix);
       if (!begin && !end) continue;
-      std::string stage = name.substr(6, name.size() - 6 - (begin ? 6 : 4));
+      const size_t suffix = begin ? ts::kBeginSuffix.size() : ts::kEndSuffix.size();
+      std::string stage(
+          n.substr(ts::kStagePrefix.size(), n.size() - ts::kStagePrefix.size() - suffix));
       int si = stage_index(stage);
       if (si < 0) {
         e.Fail("name", "stage " + Quote(stage) + " is not in otherData.stages");
@@ -158,7 +166,7 @@ Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file)
       continue;
     }
 
-    if (cat == "stage") {
+    if (cat == ts::kCatStage) {
       int si = stage_index(name);
       if (si < 0) {
         e.Fail("name", "stage " + Quote(name) + " is not in otherData.stages");
@@ -176,12 +184,15 @@ Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file)
     if (args == nullptr) return *error;
     FieldReader a = e.Child(*args, "args");
     used_tids.insert(tid);
-    if (cat == "bundle") {
+    if (cat == ts::kCatBundle) {
+      // Loads only: waits for a bundle and live swaps share the category.
+      if (!std::string_view(name).starts_with(ts::kLoadPrefix)) continue;
       BundleLoad load;
       load.tid = tid;
       load.start_us = ts;
       load.end_us = ts + dur;
-      if (!a.String("bundle", &load.bundle) || !a.String("trigger", &load.trigger, false))
+      if (!a.String(ts::kArgBundle, &load.bundle) ||
+          !a.String(ts::kArgTrigger, &load.trigger, false))
         return *error;
       run.loads.push_back(std::move(load));
       continue;
@@ -193,18 +204,19 @@ Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file)
     task.end_us = ts + dur;
     std::string status, after;
     double queue_wait = 0;
-    if (!a.String("bundle", &task.bundle) || !a.String("stage", &task.stage) ||
-        !a.String("thread", &task.target) || !a.String("status", &status) ||
-        !a.Flag("over_budget", &task.over_budget) || !a.Flag("optional", &task.optional) ||
-        !a.String("after", &after, false) || !a.NonNegative("queue_wait_us", &queue_wait) ||
-        !a.NonNegative("budget_ms", &task.budget_ms, false) ||
-        !a.Number("weight", &task.weight, false))
+    if (!a.String(ts::kArgBundle, &task.bundle) || !a.String(ts::kArgStage, &task.stage) ||
+        !a.String(ts::kArgThread, &task.target) || !a.String(ts::kArgStatus, &status) ||
+        !a.Flag(ts::kArgOverBudget, &task.over_budget) ||
+        !a.Flag(ts::kArgOptional, &task.optional) || !a.String(ts::kArgAfter, &after, false) ||
+        !a.NonNegative(ts::kArgQueueWaitUs, &queue_wait) ||
+        !a.NonNegative(ts::kArgBudgetMs, &task.budget_ms, false) ||
+        !a.Number(ts::kArgWeight, &task.weight, false))
       return *error;
-    if (status == "ok") {
+    if (status == ts::kStatusOk) {
       task.status = TaskStatus::kOk;
-    } else if (status == "failed") {
+    } else if (status == ts::kStatusFailed) {
       task.status = TaskStatus::kFailed;
-    } else if (status == "skipped") {
+    } else if (status == ts::kStatusSkipped) {
       task.status = TaskStatus::kSkipped;
     } else {
       a.Fail("status", "'status' must be \"ok\", \"failed\" or \"skipped\", not " + Quote(status));

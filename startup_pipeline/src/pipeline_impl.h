@@ -147,7 +147,7 @@ class PipelineImpl final : public StartupPipeline {
   void IsolateLocked(const std::string& bundle, const std::string& reason, const std::string& task);
   void CompleteLocked(size_t n, std::vector<std::pair<size_t, StageListener>>* fire);
   void MaybeFinishLocked();
-  void Record(const Node& node, const char* status);
+  void Record(const Node& node, std::string_view status);
   void Fire(std::vector<std::pair<size_t, StageListener>> fire);
   void FireDispatchAndLeave(std::vector<std::pair<size_t, StageListener>> fire,
                             const std::vector<size_t>& dispatch);

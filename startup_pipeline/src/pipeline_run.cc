@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "atrium/base/log.h"
+#include "atrium/scheduler/trace_schema.h"
 #include "atrium/thread_activity.h"
 #include "atrium/trace.h"
 #include "pipeline_impl.h"
@@ -70,7 +71,8 @@ void PipelineImpl::BeginStageLocked(size_t k, std::vector<std::pair<size_t, Stag
     const Clock::time_point now = Clock::now();
     stage_reports_[k].begin_ms = Ms(now - start_at_);
     if (Trace* trace = Trace::Active()) {
-      trace->Instant("stage " + stage_names_[k] + " begin", "stage", {{"stage", stage_names_[k]}});
+      trace->Instant(trace_schema::StageBegin(stage_names_[k]), trace_schema::kCatStage,
+                     {{std::string(trace_schema::kArgStage), stage_names_[k]}});
     }
     if (k + 1 == stage_names_.size()) {
       scheduler_->MarkStartupIdle();
@@ -95,13 +97,14 @@ void PipelineImpl::EndStageLocked(size_t k, std::vector<std::pair<size_t, StageL
     TraceEvent e;
     e.phase = 'X';
     e.name = stage_names_[k];
-    e.category = "stage";
+    e.category = trace_schema::kCatStage;
     e.tid = Trace::CurrentTid();
     e.ts_us = trace->ToUs(start_at_) + static_cast<int64_t>(stage_reports_[k].begin_ms * 1000);
     e.dur_us = static_cast<int64_t>((stage_reports_[k].end_ms - stage_reports_[k].begin_ms) * 1000);
-    e.args = {{"stage", stage_names_[k]}};
+    e.args = {{std::string(trace_schema::kArgStage), stage_names_[k]}};
     trace->Add(std::move(e));
-    trace->Instant("stage " + stage_names_[k] + " end", "stage", {{"stage", stage_names_[k]}});
+    trace->Instant(trace_schema::StageEnd(stage_names_[k]), trace_schema::kCatStage,
+                   {{std::string(trace_schema::kArgStage), stage_names_[k]}});
   }
   for (const auto& [stage, listener] : listeners_) {
     if (stage == stage_names_[k]) fire->emplace_back(k, listener);
@@ -246,7 +249,7 @@ void PipelineImpl::Finish(size_t n, Clock::time_point begin, Clock::time_point e
       node.state = StartupTaskState::kFailed;
       node.error = s.error().ToString();
     }
-    Record(node, s.ok() ? "ok" : "failed");
+    Record(node, s.ok() ? trace_schema::kStatusOk : trace_schema::kStatusFailed);
     --in_flight_[node.spec.decl.thread];
     if (!s.ok()) {
       if (node.spec.decl.optional) {
@@ -266,7 +269,7 @@ void PipelineImpl::SkipLocked(size_t n, std::string reason) {
   Node& node = nodes_[n];
   node.state = StartupTaskState::kSkipped;
   node.error = std::move(reason);
-  Record(node, "skipped");
+  Record(node, trace_schema::kStatusSkipped);
   if (!node.spec.decl.optional) RequiredFailedLocked(n, node.error);
   // A skip may end a stage; its listeners fire from the caller (Fire).
   CompleteLocked(n, &skip_fire_);
@@ -371,13 +374,13 @@ void PipelineImpl::MaybeFinishLocked() {
   if (scheduler_ != nullptr) (void)scheduler_->PostMain([] {});
 }
 
-void PipelineImpl::Record(const Node& node, const char* status) {
+void PipelineImpl::Record(const Node& node, std::string_view status) {
   Trace* trace = Trace::Active();
   if (trace == nullptr) return;
   TraceEvent e;
   e.phase = 'X';
   e.name = node.id;
-  e.category = "task";
+  e.category = trace_schema::kCatTask;
   e.tid = Trace::CurrentTid();  // Record runs on the task's thread
   const Clock::time_point begin =
       node.start_at == Clock::time_point{} ? Clock::now() : node.start_at;
@@ -385,21 +388,22 @@ void PipelineImpl::Record(const Node& node, const char* status) {
   e.dur_us = node.end_at == Clock::time_point{} ? 0 : trace->ToUs(node.end_at) - e.ts_us;
   std::vector<std::string> after;
   for (size_t d : node.deps) after.push_back(nodes_[d].id);
-  e.args = {{"bundle", node.spec.bundle},
-            {"stage", stage_names_[node.stage]},
-            {"thread", node.spec.decl.thread},
-            {"status", status},
-            {"optional", node.spec.decl.optional ? "true" : "false"},
-            {"after", Join(after, ",")},
-            {"over_budget", node.over_budget ? "true" : "false"}};
-  if (!node.error.empty()) e.args.emplace_back("error", node.error);
+  auto key = [](std::string_view k) { return std::string(k); };
+  e.args = {{key(trace_schema::kArgBundle), node.spec.bundle},
+            {key(trace_schema::kArgStage), stage_names_[node.stage]},
+            {key(trace_schema::kArgThread), node.spec.decl.thread},
+            {key(trace_schema::kArgStatus), std::string(status)},
+            {key(trace_schema::kArgOptional), node.spec.decl.optional ? "true" : "false"},
+            {key(trace_schema::kArgAfter), Join(after, ",")},
+            {key(trace_schema::kArgOverBudget), node.over_budget ? "true" : "false"}};
+  if (!node.error.empty()) e.args.emplace_back(key(trace_schema::kArgError), node.error);
   const double wait_us =
       node.ready_at == Clock::time_point{} || node.start_at == Clock::time_point{}
           ? 0
           : std::chrono::duration<double, std::micro>(node.start_at - node.ready_at).count();
-  e.num_args = {{"queue_wait_us", wait_us},
-                {"budget_ms", node.spec.decl.budget_ms},
-                {"weight", static_cast<double>(node.spec.decl.weight)}};
+  e.num_args = {{key(trace_schema::kArgQueueWaitUs), wait_us},
+                {key(trace_schema::kArgBudgetMs), node.spec.decl.budget_ms},
+                {key(trace_schema::kArgWeight), static_cast<double>(node.spec.decl.weight)}};
   trace->Add(std::move(e));
 }
 

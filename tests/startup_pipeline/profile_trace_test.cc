@@ -1,0 +1,135 @@
+// The trace contract end to end: what the runtime writes (`atrium run
+// --trace` on the built sample wallet: the scheduler's trace, the startup
+// pipeline's stage and task events, the container's bundle slices and launch
+// metadata, all spelled by atrium/scheduler/trace_schema.h) is what `atrium
+// profile` reads (ParseTrace). A writer and a reader that disagree on one
+// spelling fail here, not in a release manager's CI.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "profile_report.h"
+
+namespace atrium::profile {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+struct Output {
+  int status = -1;
+  std::string text;
+};
+
+Output RunCli(const std::string& args) {
+  const std::string cmd = std::string(ATRIUM_BINARY_DIR) + "/bin/atrium " + args + " 2>&1";
+  Output out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
+  const int rc = ::pclose(p);
+  out.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return out;
+}
+
+class ProfileTraceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/atrium-trace-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(ProfileTraceTest, WhatTheRuntimeWritesTheProfileReads) {
+  const std::string app = std::string(ATRIUM_BINARY_DIR) + "/samples/wallet";
+  const std::string trace = dir_ + "/run.json";
+  // --open scan loads a lazy bundle after the launch: a load the pipeline
+  // did not start.
+  Output out = RunCli("run " + app + " --data-dir " + dir_ + "/data --quiet --trace " + trace +
+                      " --open scan");
+  ASSERT_EQ(out.status, 0) << out.text;
+  auto run = LoadTrace(trace);
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(run->app, "com.example.wallet");
+  EXPECT_FALSE(run->app_version.empty());
+  EXPECT_EQ(run->result, "ok");
+  EXPECT_GT(run->launch_ms, 0);
+  ASSERT_FALSE(run->stage_order.empty());
+  EXPECT_EQ(run->stage_order.front(), "boot");
+  // Every stage of the launch has its slice, in order.
+  ASSERT_EQ(run->stages.size(), run->stage_order.size());
+  for (size_t i = 0; i < run->stages.size(); ++i) {
+    EXPECT_EQ(run->stages[i].name, run->stage_order[i]);
+    EXPECT_LE(run->stages[i].begin_us, run->stages[i].end_us) << run->stages[i].name;
+  }
+  // Every task: a known stage, a status, the bundle that declared it.
+  ASSERT_FALSE(run->tasks.empty());
+  const std::set<std::string> stages(run->stage_order.begin(), run->stage_order.end());
+  for (const TaskRun& t : run->tasks) {
+    EXPECT_TRUE(stages.contains(t.stage)) << t.id;
+    EXPECT_EQ(t.status, TaskStatus::kOk) << t.id;
+    EXPECT_EQ(t.id.rfind(t.bundle + ":", 0), 0u) << t.id << " of " << t.bundle;
+  }
+  // Bundle loads, the scan bundle's among them, each with its trigger.
+  std::set<std::string> loaded;
+  for (const BundleLoad& l : run->loads) {
+    loaded.insert(l.bundle);
+    EXPECT_FALSE(l.trigger.empty()) << l.bundle;
+  }
+  EXPECT_TRUE(loaded.contains("com.wallet.scan")) << out.text;
+  // The profile of that one run has a critical path ending in the launch.
+  auto profile = Analyze({*run});
+  ASSERT_TRUE(profile.ok()) << profile.error().ToString();
+  EXPECT_FALSE(profile->critical_path.empty());
+}
+
+TEST(ProfileTraceSchema, BundleSlicesOtherThanLoadsAreNotLoads) {
+  // A bundle waited for and a live swap share the "bundle" category with
+  // loads; only "load <bundle>" slices are loads.
+  json::object t;
+  t["otherData"] = json::object{{"app", "a"}, {"launch_ms", "2"}, {"stages", "boot"}};
+  json::array events;
+  events.push_back(json::object{
+      {"ph", "X"}, {"name", "boot"}, {"cat", "stage"}, {"tid", 1}, {"ts", 0}, {"dur", 2000}});
+  events.push_back(json::object{{"ph", "X"},
+                                {"name", "wait for com.a.b"},
+                                {"cat", "bundle"},
+                                {"tid", 1},
+                                {"ts", 10},
+                                {"dur", 5},
+                                {"args", json::object{{"bundle", "com.a.b"}}}});
+  events.push_back(json::object{{"ph", "X"},
+                                {"name", "live swap com.a.b"},
+                                {"cat", "bundle"},
+                                {"tid", 1},
+                                {"ts", 20},
+                                {"dur", 5},
+                                {"args", json::object{}}});
+  events.push_back(json::object{{"ph", "X"},
+                                {"name", "load com.a.b"},
+                                {"cat", "bundle"},
+                                {"tid", 1},
+                                {"ts", 30},
+                                {"dur", 5},
+                                {"args", json::object{{"bundle", "com.a.b"}, {"trigger", "x"}}}});
+  t["traceEvents"] = std::move(events);
+  auto run = ParseTrace(json::serialize(t), "t.json");
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  ASSERT_EQ(run->loads.size(), 1u);
+  EXPECT_EQ(run->loads[0].bundle, "com.a.b");
+  EXPECT_EQ(run->loads[0].start_us, 30);
+}
+
+}  // namespace
+}  // namespace atrium::profile
