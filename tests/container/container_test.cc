@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "../bundles/include/fixtures.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "atrium/bundle.h"
 #include "test_app.h"
 

@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "../bundles/include/fixtures.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "atrium/container.h"
 #include "test_app.h"
 

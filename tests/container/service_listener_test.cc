@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "../bundles/include/fixtures.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "atrium/container.h"
 #include "service_registry_core.h"
 #include "test_app.h"

@@ -12,7 +12,7 @@
 #include <set>
 #include <thread>
 
-#include "../bundles/include/fixtures.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "../container/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"

@@ -11,7 +11,7 @@
 #include <functional>
 #include <string>
 
-#include "../bundles/include/fixtures.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "../container/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"

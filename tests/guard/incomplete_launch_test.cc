@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../bundles/include/fixtures.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "../container/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/artifact_store.h"

@@ -4,7 +4,7 @@
 // packing a patch as a signed lua_patch package (the hotpatch layer checks
 // patch.json at pack time; a package of another kind, or without its source,
 // is no patch). Signatures and tampering are the package format's
-// (tests/bundles_pkg) and the store's (tests/artifacts).
+// (tests/bundles/package_*_test.cc) and the store's (tests/bundles/artifact_store_test.cc).
 #include "patch_package.h"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // Tests for PatchStore: hotpatches as lua_patch rows of a real artifact store
 // (state.db in a temp dir, real signed packages), with hotpatch's fault
 // counts beside them. Install atomicity under SIGKILL is the artifact store's
-// (tests/artifacts/artifact_store_test.cc).
+// (tests/bundles/artifact_store_test.cc).
 #include "patch_store.h"
 
 #include <gtest/gtest.h>

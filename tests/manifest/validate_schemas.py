@@ -36,7 +36,7 @@ def main():
         validators[name] = cls(schema)
 
     documents = []
-    for pattern in ("samples/**/bundle.json", "tests/bundles/*/bundle.json"):
+    for pattern in ("samples/**/bundle.json", "tests/fixture_bundles/*/bundle.json"):
         documents += [("bundle", p) for p in glob.glob(os.path.join(src, pattern), recursive=True)]
     documents.append(("app", os.path.join(src, "samples/wallet/app.json")))
     built_app = os.path.join(build, "samples/wallet/app.json")
