@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../guard/guard_test_util.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/config.h"

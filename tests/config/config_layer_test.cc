@@ -16,7 +16,7 @@
 #include <iterator>
 #include <thread>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/config.h"

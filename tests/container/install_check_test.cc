@@ -7,7 +7,7 @@
 #include <string>
 
 #include "atrium/container.h"
-#include "package_fixture.h"
+#include "testing/package_fixture.h"
 #include "test_app.h"
 
 namespace atrium {

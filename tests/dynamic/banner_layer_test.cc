@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "../guard/guard_test_util.h"
 #include "atrium/artifact_kind.h"

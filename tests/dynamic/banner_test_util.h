@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "../guard/guard_test_util.h"
 #include "atrium/artifact_store.h"

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "../fixture_bundles/include/fixtures.h"
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"
 

@@ -19,7 +19,7 @@
 #include <functional>
 #include <regex>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/artifact_store.h"
 #include "atrium/container.h"

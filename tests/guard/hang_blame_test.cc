@@ -12,7 +12,7 @@
 #include <string>
 
 #include "../fixture_bundles/include/fixtures.h"
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/launch_guard.h"

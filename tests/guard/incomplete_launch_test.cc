@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "../fixture_bundles/include/fixtures.h"
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/artifact_store.h"
 #include "atrium/container.h"

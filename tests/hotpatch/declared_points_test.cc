@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/hotpatch.h"

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "atrium/package.h"
 #include "atrium/result.h"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "atrium/artifact_store.h"
 #include "atrium/package.h"
 

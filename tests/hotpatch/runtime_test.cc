@@ -8,7 +8,7 @@
 #include <fstream>
 #include <thread>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "atrium/artifact_store.h"
 #include "atrium/hotpatch.h"
 #include "atrium/package.h"

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "atrium/dynamic/tuf_client.h"
 
 namespace atrium::testing {

@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "testing/cli.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -278,9 +280,10 @@ TEST(ProfileParse, BadTracesGetPreciseErrors) {
   ASSERT_FALSE(r.ok());
   ASSERT_TRUE(r.error().offset.has_value());
   EXPECT_EQ(*r.error().offset, 22u);
-  EXPECT_NE(r.error().ToString().find(
-                "x.json:/traceEvents/2:@22: invalid JSON at line 1, column 23: syntax error at ','"),
-            std::string::npos)
+  EXPECT_NE(
+      r.error().ToString().find(
+          "x.json:/traceEvents/2:@22: invalid JSON at line 1, column 23: syntax error at ','"),
+      std::string::npos)
       << r.error().ToString();
   auto missing = LoadTrace("/nonexistent/run-0.json");
   ASSERT_FALSE(missing.ok());
@@ -719,10 +722,7 @@ TEST(ProfileOutput, NestedSlicesAreDrawnOneStepLower) {
 
 // ---------------------------------------------------------------- the command
 
-struct CliOutput {
-  int status;
-  std::string text;
-};
+using ::atrium::testing::CliOutput;
 
 class ProfileCommandTest : public ::testing::Test {
  protected:
@@ -757,15 +757,7 @@ class ProfileCommandTest : public ::testing::Test {
                       "/log FAKE_TRACES=" + kData + " " + env + " " +
                       std::string(ATRIUM_BINARY_DIR) + "/bin/atrium profile " + dir_ + "/app " +
                       args + " 2>&1";
-    CliOutput out{-1, ""};
-    FILE* p = popen(cmd.c_str(), "r");
-    if (p == nullptr) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
-    int st = pclose(p);
-    out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return out;
+    return ::atrium::testing::RunShell(cmd);
   }
 
   std::string dir_;

@@ -16,30 +16,15 @@
 #include <string>
 
 #include "profile_report.h"
+#include "testing/cli.h"
 
 namespace atrium::profile {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-struct Output {
-  int status = -1;
-  std::string text;
-};
-
-Output RunCli(const std::string& args) {
-  const std::string cmd = std::string(ATRIUM_BINARY_DIR) + "/bin/atrium " + args + " 2>&1";
-  Output out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
-  const int rc = ::pclose(p);
-  out.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-  return out;
-}
+using ::atrium::testing::CliOutput;
+using ::atrium::testing::RunCli;
 
 class ProfileTraceTest : public ::testing::Test {
  protected:
@@ -56,8 +41,8 @@ TEST_F(ProfileTraceTest, WhatTheRuntimeWritesTheProfileReads) {
   const std::string trace = dir_ + "/run.json";
   // --open scan loads a lazy bundle after the launch: a load the pipeline
   // did not start.
-  Output out = RunCli("run " + app + " --data-dir " + dir_ + "/data --quiet --trace " + trace +
-                      " --open scan");
+  CliOutput out = RunCli("run " + app + " --data-dir " + dir_ + "/data --quiet --trace " + trace +
+                         " --open scan");
   ASSERT_EQ(out.status, 0) << out.text;
   auto run = LoadTrace(trace);
   ASSERT_TRUE(run.ok()) << run.error().ToString();

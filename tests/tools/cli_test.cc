@@ -1,5 +1,7 @@
 // The `atrium` CLI as a user runs it: the sample wallet end to end, the
 // bundle listing, and `validate` printing file:json-pointer: message.
+#include "testing/cli.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -12,23 +14,7 @@
 
 namespace {
 
-struct Output {
-  int status;
-  std::string text;
-};
-
-Output RunCli(const std::string& args) {
-  std::string cmd = std::string(ATRIUM_BINARY_DIR) + "/bin/atrium " + args + " 2>&1";
-  Output out{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
-  int st = pclose(p);
-  out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
+using ::atrium::testing::RunCli;
 
 class CliTest : public ::testing::Test {
  protected:

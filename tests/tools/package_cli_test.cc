@@ -12,27 +12,13 @@
 #include <sstream>
 #include <string>
 
+#include "testing/cli.h"
+
 namespace {
 
+using ::atrium::testing::RunCli;
+
 namespace fs = std::filesystem;
-
-struct Output {
-  int status;
-  std::string text;
-};
-
-Output RunCli(const std::string& args) {
-  std::string cmd = std::string(ATRIUM_BINARY_DIR) + "/bin/atrium " + args + " 2>&1";
-  Output out{-1, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.text.append(buf, n);
-  int st = pclose(p);
-  out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -24,6 +24,7 @@
 #include "atrium/base/hex.h"
 #include "atrium/dynamic/tuf/metadata.h"
 #include "atrium/dynamic/tuf/signing.h"
+#include "testing/cli.h"
 
 namespace atrium::tuf {
 namespace {
@@ -190,15 +191,9 @@ class PythonCrossCheckTest : public ::testing::Test {
     const fs::path file = dir_ / ("input" + std::to_string(runs_++));
     std::ofstream(file, std::ios::binary) << input;
     const std::string command = "python3 -c '" + script + "' '" + file.string() + "'";
-    std::FILE* pipe = ::popen(command.c_str(), "r");
-    EXPECT_NE(pipe, nullptr);
-    if (pipe == nullptr) return "";
-    std::string out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-    EXPECT_EQ(::pclose(pipe), 0) << command;
-    return out;
+    const ::atrium::testing::CliOutput out = ::atrium::testing::RunShell(command);
+    EXPECT_EQ(out.status, 0) << command;
+    return out.text;
   }
 
   fs::path dir_;

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/base/bucket.h"
 #include "atrium/container.h"

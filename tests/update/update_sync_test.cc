@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../container/package_fixture.h"
+#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/release_repository.h"

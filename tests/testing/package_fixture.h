@@ -1,8 +1,8 @@
 // Signed packages of fixture bundles for tests: a throw-away release key
 // pair and PackFixture (a fixture bundle at another version, packed and
 // signed).
-#ifndef ATRIUM_TESTS_CONTAINER_PACKAGE_FIXTURE_H_
-#define ATRIUM_TESTS_CONTAINER_PACKAGE_FIXTURE_H_
+#ifndef ATRIUM_TESTS_TESTING_PACKAGE_FIXTURE_H_
+#define ATRIUM_TESTS_TESTING_PACKAGE_FIXTURE_H_
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -93,4 +93,4 @@ inline std::string PackFailingGreeter(const std::string& work, const Keys& keys,
 }
 }  // namespace atrium::testing
 
-#endif  // ATRIUM_TESTS_CONTAINER_PACKAGE_FIXTURE_H_
+#endif  // ATRIUM_TESTS_TESTING_PACKAGE_FIXTURE_H_
