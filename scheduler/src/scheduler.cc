@@ -1115,6 +1115,7 @@ class SchedulerCore {
       s.policy = q.sched_idle ? "SCHED_IDLE" : "SCHED_OTHER";
       s.max_threads = q.config.threads;
       s.threads = static_cast<int>(q.workers.size());
+      s.idle_threads = static_cast<int>(q.idle.size());
       s.held_until_idle = q.config.held_until_idle;
     }
     s.peak_running = q.peak_running;

@@ -115,6 +115,10 @@ struct PoolStats {
   std::string policy;   // "SCHED_OTHER" / "SCHED_IDLE"
   int max_threads = 0;  // configured
   int threads = 0;      // started
+  // Started threads asleep for want of a task they may run: each looked at
+  // the queue after its last task and found nothing eligible (paused, held,
+  // over quota, idle work behind foreground work) or nothing at all.
+  int idle_threads = 0;
   int peak_running = 0;
   size_t queued = 0;  // pending now (including held)
   size_t held = 0;    // of which held by the startup fence
