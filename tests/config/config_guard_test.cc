@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "testing/package_fixture.h"
 #include "../guard/guard_test_util.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/config.h"
 #include "atrium/launch_guard.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::testing {
 namespace {

@@ -16,11 +16,11 @@
 #include <iterator>
 #include <thread>
 
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/config.h"
 #include "atrium/dynamic/config/testing.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::testing {
 namespace {

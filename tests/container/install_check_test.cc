@@ -7,8 +7,8 @@
 #include <string>
 
 #include "atrium/container.h"
-#include "testing/package_fixture.h"
 #include "test_app.h"
+#include "testing/package_fixture.h"
 
 namespace atrium {
 namespace {

@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "../guard/guard_test_util.h"
 #include "atrium/artifact_kind.h"
@@ -24,6 +23,7 @@
 #include "atrium/launch_guard.h"
 #include "atrium/package.h"
 #include "banner_test_util.h"
+#include "testing/package_fixture.h"
 
 namespace atrium {
 namespace {

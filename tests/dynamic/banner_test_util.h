@@ -8,11 +8,11 @@
 #include <memory>
 #include <string>
 
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "../guard/guard_test_util.h"
 #include "atrium/artifact_store.h"
 #include "banner/banner_layer.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::testing {
 

@@ -12,10 +12,10 @@
 #include <set>
 #include <thread>
 
-#include "../fixture_bundles/include/fixtures.h"
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "atrium/container.h"
+#include "testing/package_fixture.h"
 
 namespace atrium {
 namespace {

@@ -1,7 +1,7 @@
-// libFuzzer target for the files `atrium profile` reads (startup_pipeline/profile/profile_report.h):
-// run traces, budgets files and baselines, all of which a user may hand it from
-// anywhere. The first byte picks the parser ('t' trace, 'b' budgets, anything
-// else baseline); the rest is the file. Checked invariants:
+// libFuzzer target for the files `atrium profile` reads
+// (startup_pipeline/profile/profile_report.h): run traces, budgets files and baselines, all of
+// which a user may hand it from anywhere. The first byte picks the parser ('t' trace, 'b' budgets,
+// anything else baseline); the rest is the file. Checked invariants:
 //   1. Parsing never crashes; a failure is kParse or kValidation and names the
 //      file ("fuzz.json").
 //   2. A parsed trace can be analyzed (Analyze, CriticalPath), and its profile

@@ -19,7 +19,6 @@
 #include <functional>
 #include <regex>
 
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/artifact_store.h"
 #include "atrium/container.h"
@@ -30,6 +29,7 @@
 #include "guard_test_util.h"
 #include "launch_log.h"
 #include "patch_package.h"
+#include "testing/package_fixture.h"
 
 namespace atrium {
 namespace {

@@ -11,12 +11,12 @@
 #include <functional>
 #include <string>
 
-#include "../fixture_bundles/include/fixtures.h"
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "atrium/container.h"
 #include "atrium/launch_guard.h"
 #include "guard_test_util.h"
+#include "testing/package_fixture.h"
 
 namespace atrium {
 namespace {

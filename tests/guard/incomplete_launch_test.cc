@@ -9,14 +9,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../fixture_bundles/include/fixtures.h"
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
+#include "../fixture_bundles/include/fixtures.h"
 #include "atrium/artifact_store.h"
 #include "atrium/container.h"
 #include "atrium/launch_guard.h"
 #include "atrium/package.h"
 #include "guard_test_util.h"
+#include "testing/package_fixture.h"
 
 namespace atrium {
 namespace {

@@ -12,11 +12,11 @@
 #include <memory>
 #include <string>
 
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/hotpatch.h"
 #include "atrium/manifest.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::hotpatch {
 namespace {

@@ -21,9 +21,9 @@
 #include <string_view>
 #include <vector>
 
-#include "testing/package_fixture.h"
 #include "atrium/package.h"
 #include "atrium/result.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::hotpatch::internal {
 namespace {

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "testing/package_fixture.h"
 #include "atrium/artifact_store.h"
 #include "atrium/package.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::hotpatch::internal {
 namespace {

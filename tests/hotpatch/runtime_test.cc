@@ -8,12 +8,12 @@
 #include <fstream>
 #include <thread>
 
-#include "testing/package_fixture.h"
 #include "atrium/artifact_store.h"
 #include "atrium/hotpatch.h"
 #include "atrium/package.h"
 #include "atrium/patch_point.h"
 #include "patch_package.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::hotpatch {
 namespace {

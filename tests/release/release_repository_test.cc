@@ -10,8 +10,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "testing/package_fixture.h"
 #include "atrium/dynamic/tuf_client.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::testing {
 namespace {

@@ -8,12 +8,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/base/bucket.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/release_repository.h"
 #include "atrium/dynamic/update.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::testing {
 namespace {

@@ -6,12 +6,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "testing/package_fixture.h"
 #include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/release_repository.h"
 #include "atrium/dynamic/update.h"
 #include "atrium/dynamic/update/testing.h"
+#include "testing/package_fixture.h"
 
 namespace atrium::testing {
 namespace {
