@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <system_error>
 
+#include "atrium/base/fs_faults.h"
+
 namespace atrium::internal {
 
 Error FileError(ErrorCode code, const std::string& path, std::string message, int err) {
@@ -26,7 +28,7 @@ Error ErrnoError(const std::string& path, std::string_view what, int err) {
 Status SyncPath(const std::string& path, bool directory) {
   int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
   if (fd < 0) return ErrnoError(path, "cannot open to sync", errno);
-  int rc = ::fsync(fd);
+  int rc = FsSync(fd, path);
   int err = errno;
   ::close(fd);
   if (rc != 0) return ErrnoError(path, "cannot sync", err);
@@ -50,7 +52,7 @@ Status AtomicWriteFile(const std::string& path, std::string_view data, mode_t mo
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) return FileError(ErrorCode::kIo, tmp, "cannot create", errno);
   while (!data.empty()) {
-    ssize_t w = ::write(fd, data.data(), data.size());
+    ssize_t w = FsWrite(fd, data.data(), data.size(), tmp);
     if (w < 0) {
       if (errno == EINTR) continue;
       int err = errno;
@@ -59,13 +61,13 @@ Status AtomicWriteFile(const std::string& path, std::string_view data, mode_t mo
     }
     data.remove_prefix(static_cast<size_t>(w));
   }
-  if (::fsync(fd) != 0) {
+  if (FsSync(fd, tmp) != 0) {
     int err = errno;
     ::close(fd);
     return fail("cannot sync", err);
   }
   if (::close(fd) != 0) return fail("cannot close", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename into place", errno);
+  if (FsRename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename into place", errno);
   return SyncParentDir(path);
 }
 

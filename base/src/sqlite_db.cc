@@ -7,6 +7,8 @@
 #include <chrono>
 #include <system_error>
 
+#include "atrium/base/fs_faults.h"
+
 namespace atrium::internal {
 
 namespace {
@@ -49,9 +51,9 @@ int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, co
 
 Result<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path, const std::string& name) {
   sqlite3* raw = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           FsFaultVfsName());
   const std::string& shown = name.empty() ? path : name;
   std::unique_ptr<SqliteDb> db(new SqliteDb(raw, shown));
   if (rc != SQLITE_OK) return db->SqlError(rc, "opening the database");

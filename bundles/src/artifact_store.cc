@@ -22,6 +22,7 @@
 #include <set>
 
 #include "artifact_store_impl.h"
+#include "atrium/base/fs_faults.h"
 #include "atrium/base/hex.h"
 #include "atrium/base/sqlite_db.h"
 #include "atrium/bundles/store_database.h"
@@ -207,13 +208,13 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
   }
   FailPoint("extracted");
   const std::string parent = fs::path(final_dir).parent_path().string();
-  if (::rename((temp + "/files").c_str(), final_dir.c_str()) != 0) {
+  if (internal::FsRename((temp + "/files").c_str(), final_dir.c_str()) != 0) {
     Error e = ErrnoError(final_dir, "cannot move the extracted files into place", errno);
     discard();
     return e;
   }
   placed.push_back(final_dir);
-  if (::rename((temp + "/package.atb").c_str(), final_package.c_str()) != 0) {
+  if (internal::FsRename((temp + "/package.atb").c_str(), final_package.c_str()) != 0) {
     Error e = ErrnoError(final_package, "cannot move the package into place", errno);
     discard();
     return e;

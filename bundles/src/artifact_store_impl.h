@@ -22,6 +22,8 @@
 #include <set>
 
 #include "atrium/artifact_store.h"
+#include "atrium/base/file_util.h"
+#include "atrium/base/fs_faults.h"
 #include "atrium/base/hex.h"
 #include "atrium/base/sqlite_db.h"
 #include "atrium/bundles/test_hooks.h"
@@ -92,12 +94,43 @@ inline Result<std::string> Sha256OfFile(const std::string& path) {
   return internal::HexOf(digest, sizeof digest);
 }
 
-// Copies `from` to a new file `to`, fsync'ed.
+// Copies `from` to a new file `to`, fsync'ed. Written through FsWrite and
+// FsSync, so a test can fail or shorten any write (fs_faults.h).
 inline Status CopyFileDurably(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  fs::copy_file(from, to, fs::copy_options::none, ec);
-  if (ec) return FileError(ErrorCode::kIo, to, "cannot copy the package: " + ec.message());
-  return SyncPath(to, false);
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return internal::ErrnoError(from, "cannot open the package", errno);
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (out < 0) {
+    const int err = errno;
+    ::close(in);
+    return internal::ErrnoError(to, "cannot create the package copy", err);
+  }
+  Status s = Status::Ok();
+  char buffer[65536];
+  while (s.ok()) {
+    const ssize_t n = ::read(in, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      s = internal::ErrnoError(from, "cannot read the package", errno);
+      break;
+    }
+    if (n == 0) break;
+    for (size_t done = 0; done < static_cast<size_t>(n) && s.ok();) {
+      const ssize_t w = internal::FsWrite(out, buffer + done, static_cast<size_t>(n) - done, to);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) {
+        s = internal::ErrnoError(to, "cannot write the package copy", errno);
+      } else {
+        done += static_cast<size_t>(w);
+      }
+    }
+  }
+  if (s.ok() && internal::FsSync(out, to) != 0) {
+    s = internal::ErrnoError(to, "cannot sync the package copy", errno);
+  }
+  ::close(in);
+  if (::close(out) != 0 && s.ok()) s = internal::ErrnoError(to, "cannot close", errno);
+  return s;
 }
 
 }  // namespace artifact_store_detail

@@ -41,6 +41,7 @@
 
 #include "atrium/artifact_kind.h"
 #include "atrium/base/file_util.h"
+#include "atrium/base/fs_faults.h"
 #include "atrium/base/strict_json.h"
 #include "atrium/package.h"
 #include "atrium/semver.h"
@@ -289,7 +290,7 @@ class Fd {
 
 Status WriteAll(int fd, std::string_view data, const std::string& file) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
+    ssize_t n = internal::FsWrite(fd, data.data(), data.size(), file);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return FileError(ErrorCode::kIo, file, "cannot write", errno);
     data.remove_prefix(static_cast<size_t>(n));
@@ -298,7 +299,9 @@ Status WriteAll(int fd, std::string_view data, const std::string& file) {
 }
 
 Status SyncDir(int dir_fd, const std::string& file) {
-  if (::fsync(dir_fd) != 0) return FileError(ErrorCode::kIo, file, "cannot sync directory", errno);
+  if (internal::FsSync(dir_fd, file) != 0) {
+    return FileError(ErrorCode::kIo, file, "cannot sync directory", errno);
+  }
   return Status::Ok();
 }
 
@@ -310,7 +313,7 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
     return p.Fail(ErrorCode::kState, p.info.signature_offset,
                   "the package signature has not been verified; call Verify() before ExtractTo");
   }
-  bool created_root = ::mkdir(dir.c_str(), 0755) == 0;
+  bool created_root = internal::FsMkdirAt(AT_FDCWD, dir.c_str(), 0755, dir) == 0;
   if (!created_root && errno != EEXIST) {
     return FileError(ErrorCode::kIo, dir, "cannot create the directory", errno);
   }
@@ -348,7 +351,8 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
     for (size_t slash = e.path.find('/'); slash != std::string::npos;
          slash = e.path.find('/', start)) {
       const std::string segment = e.path.substr(start, slash - start);
-      if (::mkdirat(cur.get(), segment.c_str(), 0755) == 0) {
+      if (internal::FsMkdirAt(cur.get(), segment.c_str(), 0755,
+                              dir + "/" + e.path.substr(0, slash)) == 0) {
         made_dirs.insert(e.path.substr(0, slash));
       } else if (errno != EEXIST) {
         return FileError(ErrorCode::kIo, dir + "/" + e.path.substr(0, slash),
@@ -376,7 +380,7 @@ Status PackageReader::ExtractTo(const std::string& dir) const {
     if (s.ok() && ::fchmod(out.get(), mode) != 0) {
       s = FileError(ErrorCode::kIo, target, "cannot set the mode", errno);
     }
-    if (s.ok() && ::fsync(out.get()) != 0)
+    if (s.ok() && internal::FsSync(out.get(), target) != 0)
       s = FileError(ErrorCode::kIo, target, "cannot sync", errno);
     if (s.ok() && ::close(out.Release()) != 0) {
       s = FileError(ErrorCode::kIo, target, "cannot close", errno);
