@@ -258,7 +258,7 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
   record.package_sha256 = *sha;
   record.signer = KeyIdHex(info.signer_key_id);
   record.reason = std::string(reason);
-  record.changed_ms = internal::NowUnixMs();
+  record.changed_ms = d.Now();
   record.install_seq = seq;
   if (rows.ok() && state == ArtifactState::kActive) {
     rows = d.MakeRoomForActive(info.kind, info.id, info.version, &removed);

@@ -146,6 +146,9 @@ struct ArtifactStore::Impl {
   std::string app_id;                   // guarded by mu
   std::unique_ptr<SqliteDb> db;         // guarded by mu
   uint64_t generation = 0;              // guarded by mu
+  std::function<int64_t()> now_ms;      // SetArtifactStoreClockForTesting; guarded by mu
+
+  int64_t Now() const { return now_ms ? now_ms() : internal::NowUnixMs(); }
 
   std::string Abs(const std::string& rel) const { return data_dir + "/" + rel; }
 
@@ -305,7 +308,7 @@ struct ArtifactStore::Impl {
                 "UPDATE artifacts SET state = ?4, reason = ?5, changed_ms = ?6 "
                 "WHERE kind = ?1 AND id = ?2 AND version = ?3");
     u.Bind(1, ArtifactKindName(r.kind)).Bind(2, r.id).Bind(3, r.version);
-    u.Bind(4, ArtifactStateName(to)).Bind(5, reason).Bind(6, internal::NowUnixMs());
+    u.Bind(4, ArtifactStateName(to)).Bind(5, reason).Bind(6, Now());
     if (Status s = db->Run(u, "updating " + r.id + " " + r.version); !s.ok()) return s;
     return Event(r.kind, r.id, r.version, ArtifactStateName(r.state), ArtifactStateName(to),
                  reason);
@@ -326,7 +329,7 @@ struct ArtifactStore::Impl {
     Statement i(db->handle(),
                 "INSERT INTO history(time_ms, kind, id, version, from_state, to_state, reason) "
                 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    i.Bind(1, internal::NowUnixMs()).Bind(2, ArtifactKindName(kind)).Bind(3, id).Bind(4, version);
+    i.Bind(1, Now()).Bind(2, ArtifactKindName(kind)).Bind(3, id).Bind(4, version);
     i.Bind(5, from).Bind(6, to).Bind(7, reason);
     return db->Run(i, "recording history of " + id);
   }

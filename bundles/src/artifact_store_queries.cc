@@ -96,6 +96,11 @@ Status ArtifactStore::VerifyFiles(const ArtifactRecord& record) const {
 
 namespace internal {
 
+void SetArtifactStoreClockForTesting(ArtifactStore& store, std::function<int64_t()> now_ms) {
+  std::lock_guard lock(store.impl_->mu);
+  store.impl_->now_ms = std::move(now_ms);
+}
+
 Status WithStoreDatabase(const ArtifactStore& store,
                          const std::function<Status(SqliteDb& db)>& fn) {
   std::lock_guard lock(store.impl_->mu);

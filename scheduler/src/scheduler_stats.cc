@@ -49,20 +49,26 @@ std::string FormatSchedulerStats(const SchedulerStats& stats) {
   for (const PoolStats& p : stats.pools) {
     name_width = std::max(name_width, static_cast<int>(p.name.size()));
   }
-  Appendf(&out, "%-*s %-6s %4s %-11s %7s %12s %7s %6s %-6s", name_width, "pool", "cpu", "nice",
-          "policy", "threads", "running/peak", "queued", "held", "state");
+  Appendf(&out, "%-*s %-6s %4s %-11s %7s %4s %12s %7s %6s %-6s", name_width, "pool", "cpu", "nice",
+          "policy", "threads", "idle", "running/peak", "queued", "held", "state");
   Appendf(&out, kCounterHeader, "posted", "run", "cancelled", "failed", "wait avg/max ms",
           "run avg/max ms");
   out += '\n';
   for (const PoolStats& p : stats.pools) {
-    char threads[24], running[24];
+    char threads[24], idle[16], running[24];
     std::snprintf(threads, sizeof threads, "%d/%d", p.threads, p.max_threads);
+    // Pool threads asleep waiting for work; the main loop has none.
+    if (p.name == "main") {
+      std::snprintf(idle, sizeof idle, "-");
+    } else {
+      std::snprintf(idle, sizeof idle, "%d", p.idle_threads);
+    }
     std::snprintf(running, sizeof running, "%d/%d", p.running, p.peak_running);
     const char* state = p.paused ? "paused" : p.held_until_idle ? "held" : "-";
     if (p.held_until_idle && stats.startup_idle && !p.paused) state = "-";
-    Appendf(&out, "%-*s %-6s %4d %-11s %7s %12s %7zu %6zu %-6s", name_width, p.name.c_str(),
-            CpuPriorityName(p.cpu), p.nice, p.policy.c_str(), threads, running, p.queued, p.held,
-            state);
+    Appendf(&out, "%-*s %-6s %4d %-11s %7s %4s %12s %7zu %6zu %-6s", name_width, p.name.c_str(),
+            CpuPriorityName(p.cpu), p.nice, p.policy.c_str(), threads, idle, running, p.queued,
+            p.held, state);
     AppendCounters(&out, p.tasks);
     out += '\n';
   }

@@ -25,6 +25,7 @@
 #include <queue>
 #include <unordered_map>
 
+#include "atrium/base/clock.h"
 #include "atrium/startup_pipeline.h"
 
 namespace atrium::internal::startup {
@@ -82,6 +83,8 @@ class PipelineImpl final : public StartupPipeline {
                StartupFailurePolicy policy);
   ~PipelineImpl() override;
   Status Analyze();
+  // Before Start only (SetPipelineClockForTesting).
+  void SetClock(const ::atrium::internal::Clock& clock) { time_ = &clock; }
 
   // pipeline_run.cc
   void OnStageEnd(std::string_view stage, StageListener listener) override;
@@ -125,6 +128,11 @@ class PipelineImpl final : public StartupPipeline {
   };
 
   struct DropGuard;  // pipeline_run.cc
+
+  // The injected clock's steady time (the steady clock unless a test set one).
+  Clock::time_point Now() const {
+    return Clock::time_point(std::chrono::nanoseconds(time_->SteadyNs()));
+  }
 
   // pipeline_report.cc
   static double Ms(Clock::duration d);
@@ -177,6 +185,8 @@ class PipelineImpl final : public StartupPipeline {
   uint32_t started_count_ = 0;                                    // guarded by mu_
   std::vector<std::pair<std::string, StageListener>> listeners_;  // guarded by mu_
   Clock::time_point start_at_;
+  // Where time comes from; set before Start (SetPipelineClockForTesting).
+  const ::atrium::internal::Clock* time_ = &::atrium::internal::RealClock();
   Scheduler* scheduler_ = nullptr;
   Runner runner_;
 

@@ -26,7 +26,7 @@ Status PipelineImpl::Start(Scheduler& scheduler, Runner runner) {
     started_ = true;
     scheduler_ = &scheduler;
     runner_ = std::move(runner);
-    start_at_ = Clock::now();
+    start_at_ = Now();
     for (Node& n : nodes_) n.deps_left = n.deps.size();
     stage_required_left_.assign(stage_names_.size(), 0);
     for (const Node& n : nodes_) {
@@ -68,7 +68,7 @@ void PipelineImpl::BeginStageLocked(size_t k, std::vector<std::pair<size_t, Stag
       MaybeFinishLocked();
       return;
     }
-    const Clock::time_point now = Clock::now();
+    const Clock::time_point now = Now();
     stage_reports_[k].begin_ms = Ms(now - start_at_);
     if (Trace* trace = Trace::Active()) {
       trace->Instant(trace_schema::StageBegin(stage_names_[k]), trace_schema::kCatStage,
@@ -91,7 +91,7 @@ void PipelineImpl::BeginStageLocked(size_t k, std::vector<std::pair<size_t, Stag
 }
 
 void PipelineImpl::EndStageLocked(size_t k, std::vector<std::pair<size_t, StageListener>>* fire) {
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = Now();
   stage_reports_[k].end_ms = Ms(now - start_at_);
   if (Trace* trace = Trace::Active()) {
     TraceEvent e;
@@ -156,7 +156,7 @@ struct PipelineImpl::DropGuard {
   DropGuard(PipelineImpl* p, size_t n) : pipeline(p), node(n) {}
   ~DropGuard() {
     if (!ran) {
-      pipeline->Finish(node, Clock::now(), Clock::now(),
+      pipeline->Finish(node, pipeline->Now(), pipeline->Now(),
                        MakeError(ErrorCode::kState, "dropped by the scheduler before it ran"));
     }
   }
@@ -188,7 +188,7 @@ void PipelineImpl::Dispatch(const std::vector<size_t>& tasks) {
       if (!posted.ok()) guard->ran = true;
     }
     if (!posted.ok()) {
-      Finish(n, Clock::now(), Clock::now(),
+      Finish(n, Now(), Now(),
              MakeError(ErrorCode::kState, "could not be posted: " + posted.error().message));
     }
   }
@@ -208,7 +208,7 @@ Result<std::shared_ptr<Executor>> PipelineImpl::ExecutorFor(const std::string& t
 
 void PipelineImpl::RunTask(size_t n) {
   const Node& node = nodes_[n];  // spec/id are immutable after Build
-  const Clock::time_point begin = Clock::now();
+  const Clock::time_point begin = Now();
   {
     std::lock_guard lock(mu_);
     nodes_[n].start_at = begin;
@@ -224,7 +224,7 @@ void PipelineImpl::RunTask(size_t n) {
       s = MakeError(ErrorCode::kActivation, "threw a non-std exception");
     }
   }
-  Finish(n, begin, Clock::now(), std::move(s));
+  Finish(n, begin, Now(), std::move(s));
 }
 
 void PipelineImpl::Finish(size_t n, Clock::time_point begin, Clock::time_point end, Status s) {
@@ -334,7 +334,7 @@ void PipelineImpl::IsolateLocked(const std::string& bundle, const std::string& r
 // Task n reached a terminal state: release dependents and the stage.
 void PipelineImpl::CompleteLocked(size_t n, std::vector<std::pair<size_t, StageListener>>* fire) {
   Node& node = nodes_[n];
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = Now();
   for (size_t d : node.dependents) {
     Node& dep = nodes_[d];
     if (node.state != StartupTaskState::kOk && !dep.dep_failed) {
@@ -382,8 +382,7 @@ void PipelineImpl::Record(const Node& node, std::string_view status) {
   e.name = node.id;
   e.category = trace_schema::kCatTask;
   e.tid = Trace::CurrentTid();  // Record runs on the task's thread
-  const Clock::time_point begin =
-      node.start_at == Clock::time_point{} ? Clock::now() : node.start_at;
+  const Clock::time_point begin = node.start_at == Clock::time_point{} ? Now() : node.start_at;
   e.ts_us = trace->ToUs(begin);
   e.dur_us = node.end_at == Clock::time_point{} ? 0 : trace->ToUs(node.end_at) - e.ts_us;
   std::vector<std::string> after;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "atrium/startup_pipeline/test_hooks.h"
 #include "pipeline_impl.h"
 
 namespace atrium {
@@ -204,4 +205,11 @@ Result<std::unique_ptr<StartupPipeline>> StartupPipeline::Build(std::vector<std:
   return std::unique_ptr<StartupPipeline>(std::move(pipeline));
 }
 
+namespace internal {
+
+void SetPipelineClockForTesting(StartupPipeline& pipeline, const Clock& clock) {
+  static_cast<startup::PipelineImpl&>(pipeline).SetClock(clock);
+}
+
+}  // namespace internal
 }  // namespace atrium

@@ -305,5 +305,31 @@ TEST(ArtifactStoreTest, KilledInstallsLeaveExactlyOneConsistentVersion) {
   }
 }
 
+TEST(ArtifactStoreTest, ChangeTimesComeFromTheInjectedClock) {
+  TempDir tmp;
+  Keys keys;
+  int64_t now_ms = 1'700'000'000'000;
+  auto opened = ArtifactStore::Open({tmp.path() + "/data", {keys.pub}, "com.test.app"});
+  ASSERT_TRUE(opened.ok()) << opened.error().ToString();
+  ArtifactStore& store = **opened;
+  internal::SetArtifactStoreClockForTesting(store, [&now_ms] { return now_ms; });
+  auto v1 = store.Install(Pack(tmp.path(), keys, "1.0.0"), InstallAs::kActive, "first");
+  ASSERT_TRUE(v1.ok());
+  EXPECT_EQ(v1->changed_ms, 1'700'000'000'000);
+  now_ms += 90'000;
+  auto v2 = store.Install(Pack(tmp.path(), keys, "1.1.0"), InstallAs::kActive, "second");
+  ASSERT_TRUE(v2.ok());
+  EXPECT_EQ(v2->changed_ms, 1'700'000'090'000);
+  auto history = store.History();
+  ASSERT_TRUE(history.ok());
+  std::vector<std::string> lines;
+  for (const ArtifactEvent& e : *history) {
+    lines.push_back(std::to_string(e.time_ms - 1'700'000'000'000) + " " + e.version + " " +
+                    (e.from.empty() ? "-" : e.from) + ">" + e.to);
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{"0 1.0.0 ->active", "90000 1.0.0 active>previous",
+                                             "90000 1.1.0 ->active"}));
+}
+
 }  // namespace
 }  // namespace atrium

@@ -288,5 +288,43 @@ TEST(SchedulerGovernance, CancelBundleFromItsOwnTaskDoesNotWaitForItself) {
   gate.Open();
 }
 
+TEST(SchedulerGovernance, StatsTableShowsThreadsAsleepPerPool) {
+  SchedulerStats stats;
+  stats.threads = 3;
+  stats.max_threads = 6;
+  stats.peak_threads = 3;
+  stats.priority_policy = "default";
+  PoolStats main;
+  main.name = "main";
+  main.threads = 1;
+  main.max_threads = 1;
+  main.policy = "SCHED_OTHER";
+  PoolStats normal = main;
+  normal.name = "normal";
+  normal.threads = 3;
+  normal.max_threads = 4;
+  normal.idle_threads = 2;
+  normal.running = 1;
+  normal.peak_running = 3;
+  stats.pools = {main, normal};
+  const std::string table = FormatSchedulerStats(stats);
+  std::vector<std::string> lines;
+  for (size_t start = 0, end; start < table.size(); start = end + 1) {
+    end = table.find('\n', start);
+    if (end == std::string::npos) end = table.size();
+    lines.push_back(table.substr(start, end - start));
+  }
+  ASSERT_GE(lines.size(), 6u) << table;
+  EXPECT_EQ(lines[3].substr(0, 79),
+            "pool   cpu    nice policy      threads idle running/peak  queued   held state  ")
+      << table;
+  EXPECT_EQ(lines[4].substr(0, 79),
+            "main   normal    0 SCHED_OTHER     1/1    -          0/0       0      0 -      ")
+      << table;
+  EXPECT_EQ(lines[5].substr(0, 79),
+            "normal normal    0 SCHED_OTHER     3/4    2          1/3       0      0 -      ")
+      << table;
+}
+
 }  // namespace
 }  // namespace atrium::scheduler_test

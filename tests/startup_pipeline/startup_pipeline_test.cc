@@ -11,7 +11,9 @@
 #include <mutex>
 #include <thread>
 
+#include "atrium/base/clock.h"
 #include "atrium/scheduler/test_hooks.h"
+#include "atrium/startup_pipeline/test_hooks.h"
 #include "atrium/trace.h"
 #include "testing/manual_scheduler.h"
 
@@ -357,21 +359,36 @@ TEST(StartupPipelineTest, BestEffortWorkIsHeldUntilTheIdleStage) {
   EXPECT_EQ(seen_stage_index.load(), 4);
 }
 
+// Budgets against the injected clock: each task advances it by its run
+// time, one task at a time (the step-driven scheduler), so run times are
+// exact and a task at its budget is not over it.
 TEST(StartupPipelineTest, OverBudgetIsReported) {
   auto slow = T("com.a", "slow", "boot");
-  slow.decl.budget_ms = 1;
-  auto fine = T("com.a", "fine", "boot");
-  fine.decl.budget_ms = 60000;
-  auto built = StartupPipeline::Build({}, {slow, fine}, kThreads);
+  slow.decl.budget_ms = 10;
+  auto exact = T("com.a", "exact", "boot");
+  exact.decl.budget_ms = 5;
+  auto fine = T("com.a", "fine", "boot", {"slow"});
+  fine.decl.budget_ms = 1;
+  auto built = StartupPipeline::Build({}, {slow, exact, fine}, kThreads);
   ASSERT_TRUE(built.ok());
-  auto sched = MakeScheduler();
-  ASSERT_TRUE(RunLaunch(**built, *sched, [](const StartupTaskSpec& t) {
-                if (t.decl.id == "slow") std::this_thread::sleep_for(milliseconds(20));
+  internal::FakeClock clock(1'700'000'000'000, /*steady_ns=*/1'000'000'000);
+  internal::SetPipelineClockForTesting(**built, clock);
+  const std::map<std::string, int> runs_ms = {{"slow", 25}, {"exact", 5}, {"fine", 0}};
+  testing::ManualScheduler sched(kManualPools);
+  ASSERT_TRUE(RunLaunch(**built, sched, [&](const StartupTaskSpec& t) {
+                clock.AdvanceMs(runs_ms.at(t.decl.id));
                 return Status::Ok();
               }).ok());
   for (const auto& t : (*built)->Tasks()) {
-    EXPECT_EQ(t.over_budget, t.id == "com.a:slow") << t.id;
+    const std::string id = t.id.substr(t.id.find(':') + 1);
+    EXPECT_DOUBLE_EQ(t.run_ms, runs_ms.at(id)) << t.id;
+    EXPECT_EQ(t.over_budget, id == "slow") << t.id;
   }
+  // The launch took exactly the tasks' time: 30 ms.
+  const auto stages = (*built)->Stages();
+  ASSERT_FALSE(stages.empty());
+  EXPECT_DOUBLE_EQ(stages.front().begin_ms, 0);
+  EXPECT_DOUBLE_EQ(stages.back().begin_ms, 30);
 }
 
 TEST(StartupPipelineTest, TraceHasOneSlicePerTaskAndStageMarkers) {

@@ -55,6 +55,8 @@ namespace internal {
 class SqliteDb;
 // atrium/bundles/store_database.h (internal).
 Status WithStoreDatabase(const ArtifactStore& store, const std::function<Status(SqliteDb& db)>& fn);
+// atrium/bundles/test_hooks.h (internal).
+void SetArtifactStoreClockForTesting(ArtifactStore& store, std::function<int64_t()> now_ms);
 }  // namespace internal
 
 enum class ArtifactState : uint8_t { kBaseline, kStaged, kActive, kPrevious, kDisabled, kFailed };
@@ -160,6 +162,8 @@ class ATRIUM_EXPORT ArtifactStore {
  private:
   friend Status internal::WithStoreDatabase(
       const ArtifactStore& store, const std::function<Status(internal::SqliteDb& db)>& fn);
+  friend void internal::SetArtifactStoreClockForTesting(ArtifactStore& store,
+                                                        std::function<int64_t()> now_ms);
   struct Impl;
   explicit ArtifactStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
