@@ -12,10 +12,10 @@
 #include <memory>
 #include <string>
 
-#include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/hotpatch.h"
 #include "atrium/manifest.h"
+#include "container/test_app.h"
 #include "testing/package_fixture.h"
 
 namespace atrium::hotpatch {

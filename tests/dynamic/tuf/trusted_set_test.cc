@@ -1,5 +1,5 @@
 // Unit tests for atrium/dynamic/tuf/trusted_set.h, the client's state
-// machine, fed bytes directly (tests/update/tuf_client_test.cc drives it
+// machine, fed bytes directly (tests/dynamic/update/tuf_client_test.cc drives it
 // through the client over a repository): steps out of order are kState and
 // change nothing, a delegated role is only loaded through a delegator that
 // delegates it, and KeysRotated compares the key ids of a role.

@@ -16,10 +16,10 @@
 #include <iterator>
 #include <thread>
 
-#include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/config.h"
 #include "atrium/dynamic/config/testing.h"
+#include "container/test_app.h"
 #include "testing/package_fixture.h"
 
 namespace atrium::testing {

@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "../container/test_app.h"
 #include "atrium/base/bucket.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/release_repository.h"
 #include "atrium/dynamic/update.h"
+#include "container/test_app.h"
 #include "testing/package_fixture.h"
 
 namespace atrium::testing {

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "../guard/guard_test_util.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/config.h"
 #include "atrium/launch_guard.h"
+#include "guard/guard_test_util.h"
 #include "testing/package_fixture.h"
 
 namespace atrium::testing {
