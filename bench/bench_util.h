@@ -1,15 +1,19 @@
-// Small helpers both benchmarks share: medians, stopping with a reason when
-// a measurement cannot be made, the CPUs this process may use, and the load
-// average reported beside every result. Header-only; single-threaded use.
+// Small helpers the benchmarks share: medians, stopping with a reason when
+// a measurement cannot be made, the CPUs this process may use, the load
+// average reported beside every result, the options every benchmark takes
+// and writing the JSON results. Header-only; single-threaded use.
 #ifndef ATRIUM_BENCH_BENCH_UTIL_H_
 #define ATRIUM_BENCH_BENCH_UTIL_H_
 
 #include <sched.h>
 
 #include <algorithm>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -67,6 +71,50 @@ inline double LoadAverage() {
     std::fclose(f);
   }
   return load;
+}
+
+// Prints the machine line every benchmark starts with (usable CPUs, the
+// load average, a warning when busy or when built without optimization)
+// and returns the load average.
+inline double PrintMachine() {
+#if !defined(__OPTIMIZE__)
+  std::printf("warning: %s was built without optimization; numbers mean little\n", BenchName());
+#endif
+  const double load = LoadAverage();
+  std::printf("machine: %zu usable CPUs, 1-minute load average %.2f%s\n", UsableCpus().size(), load,
+              load > 0.5 ? " (busy: expect noisy numbers)" : "");
+  return load;
+}
+
+enum class CommonArg { kTaken, kOther, kHelp };
+
+// Takes argv[*i] when it is an option every benchmark has: --quick,
+// --json=PATH or --json PATH (advancing *i), -h/--help, and --keep when
+// `keep` is given. kOther: the benchmark's own option, or unknown.
+inline CommonArg TakeCommonArg(int argc, char** argv, int* i, bool* quick, std::string* json_path,
+                               bool* keep = nullptr) {
+  const std::string_view a = argv[*i];
+  if (a == "--quick") {
+    *quick = true;
+  } else if (keep != nullptr && a == "--keep") {
+    *keep = true;
+  } else if (a.starts_with("--json=")) {
+    *json_path = std::string(a.substr(7));
+  } else if (a == "--json" && *i + 1 < argc) {
+    *json_path = argv[++*i];
+  } else if (a == "-h" || a == "--help") {
+    return CommonArg::kHelp;
+  } else {
+    return CommonArg::kOther;
+  }
+  return CommonArg::kTaken;
+}
+
+// Writes `root` to `path` as one line of JSON, or stops.
+inline void WriteJsonFile(const std::string& path, const boost::json::object& root) {
+  std::ofstream out(path, std::ios::trunc);
+  out << boost::json::serialize(root) << "\n";
+  if (!out) Fail("cannot write " + path);
 }
 
 }  // namespace atrium::bench

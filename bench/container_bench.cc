@@ -406,9 +406,7 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
       {"lookup_detail", lookup_detail},
       {"guard_detail", guard_detail},
   };
-  std::ofstream out(path, std::ios::trunc);
-  out << boost::json::serialize(root) << "\n";
-  if (!out) Fail("cannot write " + path);
+  WriteJsonFile(path, root);
 }
 
 int Usage(int code) {
@@ -425,24 +423,18 @@ int Main(int argc, char** argv) {
   atrium::bench::BenchName() = "atrium_bench";
   BenchConfig config;
   for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "--quick") {
-      config.quick = true;
-    } else if (a == "--keep") {
-      config.keep = true;
-    } else if (a.starts_with("--json=")) {
-      config.json_path = std::string(a.substr(7));
-    } else if (a == "--json" && i + 1 < argc) {
-      config.json_path = argv[++i];
-    } else if (a.starts_with("--only=")) {
+    const CommonArg common =
+        TakeCommonArg(argc, argv, &i, &config.quick, &config.json_path, &config.keep);
+    if (common == CommonArg::kHelp) return Usage(0);
+    if (common == CommonArg::kTaken) continue;
+    const std::string_view a = argv[i];
+    if (a.starts_with("--only=")) {
       config.only = std::string(a.substr(7));
       if (config.only != "start" && config.only != "lookup" && config.only != "load" &&
           config.only != "open" && config.only != "guard") {
         std::fprintf(stderr, "atrium_bench: unknown section '%s'\n", config.only.c_str());
         return Usage(2);
       }
-    } else if (a == "-h" || a == "--help") {
-      return Usage(0);
     } else {
       std::fprintf(stderr, "atrium_bench: unknown argument '%s'\n", argv[i]);
       return Usage(2);
@@ -459,13 +451,7 @@ int Main(int argc, char** argv) {
     config.guard_iterations = 2;
     config.guard_history_rows = 8;
   }
-#if !defined(__OPTIMIZE__)
-  std::printf("warning: atrium_bench was built without optimization; numbers mean little\n");
-#endif
-
-  const double load_before = LoadAverage();
-  std::printf("machine: %zu usable CPUs, 1-minute load average %.2f%s\n", UsableCpus().size(),
-              load_before, load_before > 0.5 ? " (busy: expect noisy numbers)" : "");
+  const double load_before = PrintMachine();
   std::printf("writing synthetic apps (%u/%u and %u/%u installed/needed)...\n", kInstalled, kNeeded,
               kNeeded, kNeeded);
   std::fflush(stdout);

@@ -544,9 +544,7 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
                            {"loadavg_before", load_before},
                            {"loadavg_after", LoadAverage()},
                            {"pairs", std::move(pairs)}};
-  std::ofstream out(path, std::ios::trunc);
-  out << boost::json::serialize(root) << "\n";
-  if (!out) Fail("cannot write " + path);
+  WriteJsonFile(path, root);
 }
 
 int Usage(int code) {
@@ -564,19 +562,15 @@ int Main(int argc, char** argv) {
   BenchName() = "delta_bench";
   BenchConfig config;
   for (int i = 1; i < argc; ++i) {
+    const CommonArg common =
+        TakeCommonArg(argc, argv, &i, &config.quick, &config.json_path, &config.keep);
+    if (common == CommonArg::kHelp) return Usage(0);
+    if (common == CommonArg::kTaken) continue;
     const std::string_view a = argv[i];
-    if (a == "--quick") {
-      config.quick = true;
-    } else if (a == "--no-fetch") {
+    if (a == "--no-fetch") {
       config.fetch = false;
-    } else if (a == "--keep") {
-      config.keep = true;
-    } else if (a.starts_with("--json=")) {
-      config.json_path = std::string(a.substr(7));
     } else if (a.starts_with("--data=")) {
       config.data_dir = std::string(a.substr(7));
-    } else if (a == "-h" || a == "--help") {
-      return Usage(0);
     } else {
       std::fprintf(stderr, "delta_bench: unknown argument '%s'\n", argv[i]);
       return Usage(2);
@@ -586,12 +580,7 @@ int Main(int argc, char** argv) {
     config.apply_samples = 3;
     config.bspatch_samples = 3;
   }
-#if !defined(__OPTIMIZE__)
-  std::printf("warning: delta_bench was built without optimization; numbers mean little\n");
-#endif
-  const double load_before = LoadAverage();
-  std::printf("machine: %zu usable CPUs, 1-minute load average %.2f%s\n", UsableCpus().size(),
-              load_before, load_before > 0.5 ? " (busy: expect noisy numbers)" : "");
+  const double load_before = PrintMachine();
 
   std::string pattern = (fs::temp_directory_path() / "atrium-delta-bench-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) Fail("cannot create a temp dir from " + pattern);

@@ -360,9 +360,7 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
       {"loadavg_before", loadavg_before},
       {"loadavg_after", loadavg_after},
   };
-  std::ofstream out(path, std::ios::trunc);
-  out << boost::json::serialize(root) << "\n";
-  if (!out) Fail("cannot write " + path);
+  WriteJsonFile(path, root);
 }
 
 int Usage(int code) {
@@ -378,21 +376,12 @@ int Main(int argc, char** argv) {
   atrium::bench::BenchName() = "hotpatch_bench";
   BenchConfig config;
   for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "--quick") {
-      config.quick = true;
-    } else if (a == "--keep") {
-      config.keep = true;
-    } else if (a.starts_with("--json=")) {
-      config.json_path = std::string(a.substr(7));
-    } else if (a == "--json" && i + 1 < argc) {
-      config.json_path = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      return Usage(0);
-    } else {
-      std::fprintf(stderr, "hotpatch_bench: unknown argument '%s'\n", argv[i]);
-      return Usage(2);
-    }
+    const CommonArg common =
+        TakeCommonArg(argc, argv, &i, &config.quick, &config.json_path, &config.keep);
+    if (common == CommonArg::kHelp) return Usage(0);
+    if (common == CommonArg::kTaken) continue;
+    std::fprintf(stderr, "hotpatch_bench: unknown argument '%s'\n", argv[i]);
+    return Usage(2);
   }
   if (config.quick) {
     config.warmup = 1;
@@ -400,14 +389,8 @@ int Main(int argc, char** argv) {
     config.native_ops = 20'000;
     config.lua_ops = 5'000;
   }
-#if !defined(__OPTIMIZE__)
-  std::printf("warning: hotpatch_bench was built without optimization; numbers mean little\n");
-#endif
-
-  const double load_before = LoadAverage();
+  const double load_before = PrintMachine();
   const std::vector<int> cpus = UsableCpus();
-  std::printf("machine: %zu usable CPUs, 1-minute load average %.2f%s\n", cpus.size(), load_before,
-              load_before > 0.5 ? " (busy: expect noisy numbers)" : "");
   if (cpus.size() < 2) {
     std::printf("  note: only %zu usable CPU(s); 2 threads share it\n", cpus.size());
   }

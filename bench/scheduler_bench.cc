@@ -276,9 +276,7 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
   boost::json::object root{{"quick", config.quick},         {"usable_cpus", UsableCpus().size()},
                            {"metrics", std::move(metrics)}, {"detail", detail},
                            {"loadavg_before", load_before}, {"loadavg_after", LoadAverage()}};
-  std::ofstream out(path, std::ios::trunc);
-  out << boost::json::serialize(root) << "\n";
-  if (!out) Fail("cannot write " + path);
+  WriteJsonFile(path, root);
 }
 
 int Usage(int code) {
@@ -294,17 +292,12 @@ int Main(int argc, char** argv) {
   BenchName() = "scheduler_bench";
   BenchConfig config;
   for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    if (a == "--quick") {
-      config.quick = true;
-    } else if (a.starts_with("--only=")) {
+    const CommonArg common = TakeCommonArg(argc, argv, &i, &config.quick, &config.json_path);
+    if (common == CommonArg::kHelp) return Usage(0);
+    if (common == CommonArg::kTaken) continue;
+    const std::string_view a = argv[i];
+    if (a.starts_with("--only=")) {
       config.only = std::string(a.substr(7));
-    } else if (a.starts_with("--json=")) {
-      config.json_path = std::string(a.substr(7));
-    } else if (a == "--json" && i + 1 < argc) {
-      config.json_path = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      return Usage(0);
     } else {
       std::fprintf(stderr, "scheduler_bench: unknown argument '%s'\n", argv[i]);
       return Usage(2);
@@ -316,13 +309,8 @@ int Main(int argc, char** argv) {
     config.throughput_repetitions = 3;
     config.empty_tasks = 10'000;
   }
-#if !defined(__OPTIMIZE__)
-  std::printf("warning: scheduler_bench was built without optimization; numbers mean little\n");
-#endif
-  const double load_before = LoadAverage();
+  const double load_before = PrintMachine();
   const int threads = std::max<int>(1, static_cast<int>(UsableCpus().size()));
-  std::printf("machine: %d usable CPUs, 1-minute load average %.2f%s\n", threads, load_before,
-              load_before > 0.5 ? " (busy: expect noisy numbers)" : "");
 #if defined(ATRIUM_HAVE_TBB)
   tbb::global_control cap(tbb::global_control::max_allowed_parallelism,
                           static_cast<size_t>(threads));
