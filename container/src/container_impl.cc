@@ -1,10 +1,13 @@
 // The Container facade's wiring: Open, app.json and the data dir, the
-// artifact store (and the launch guard's safe mode when state.db is unusable),
+// artifact store (through the guard's recovery when state.db is unusable,
+// atrium/guard/store_recovery.h),
 // the dynamic layers (created, handed to the guard, attached), the scheduler.
 // The rooms it is made of are listed in container_impl.h.
 #include "container_impl.h"
 
+#include "atrium/base/clock.h"
 #include "atrium/container_extension.h"
+#include "atrium/guard/store_recovery.h"
 #include "atrium/manifest/app_sections.h"
 
 namespace fs = std::filesystem;
@@ -155,41 +158,13 @@ Status ContainerImpl::Init(ContainerOptions options) {
 }
 
 Status ContainerImpl::OpenArtifactStore() {
-  std::error_code ec;
-  fs::create_directories(data_dir_, ec);
-  auto store = ArtifactStore::Open({data_dir_, {}, app_.id});
-  std::string store_trouble;
-  if (!store.ok() && guard_enabled_) {
-    // The guard still starts the app, in the safest mode, and says why: a
-    // damaged state.db is moved aside (kept for inspection) and a fresh one
-    // made; one that stays locked or unreadable is left alone and this
-    // launch runs from a scratch store (baseline only) that it removes.
-    const Error first = store.error();
-    if (first.code == ErrorCode::kCorrupt) {
-      const std::string aside =
-          (fs::path(data_dir_) /
-           ("state.db.damaged-" +
-            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count())))
-              .string();
-      for (const char* suffix : {"", "-wal", "-shm"}) {
-        fs::rename(fs::path(data_dir_) / (std::string("state.db") + suffix), aside + suffix, ec);
-      }
-      store_trouble = first.ToString() + "; moved aside to " + aside;
-      store = ArtifactStore::Open({data_dir_, {}, app_.id});
-    } else {
-      const std::string scratch =
-          (fs::path(data_dir_) / ("safe-mode-" + std::to_string(::getpid()))).string();
-      fs::remove_all(scratch, ec);
-      store_trouble = first.ToString() + "; running from a scratch store (" + scratch + ")";
-      scratch_dir_ = scratch;
-      store = ArtifactStore::Open({scratch, {}, app_.id});
-    }
-    Log(LogLevel::kError, "", "launch guard: state.db unusable: " + store_trouble);
-  }
-  if (!store.ok()) return store.error();
-  store_ = std::move(store).value();
+  // A guarded launch survives an unusable state.db (the guard's recovery).
+  auto opened = internal::OpenStoreForLaunch(data_dir_, app_.id, guard_enabled_,
+                                             internal::RealClock().NowUnixMs());
+  if (!opened.ok()) return opened.error();
+  std::string store_trouble = std::move(opened->trouble);
+  scratch_dir_ = std::move(opened->scratch_dir);
+  store_ = std::move(opened->store);
   // Updates installed for the next launch become active now, before the
   // index (keyed on the store's generation) is checked; an inspection leaves
   // them staged.

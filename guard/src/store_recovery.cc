@@ -1,0 +1,48 @@
+// The launch guard's recovery of an unusable state.db (store_recovery.h).
+#include "atrium/guard/store_recovery.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "atrium/base/log.h"
+#include "atrium/log_level.h"
+
+namespace atrium::internal {
+
+namespace fs = std::filesystem;
+
+Result<StoreForLaunch> OpenStoreForLaunch(const std::string& data_dir, const std::string& app_id,
+                                          bool guarded, int64_t now_unix_ms) {
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  StoreForLaunch out;
+  auto store = ArtifactStore::Open({data_dir, {}, app_id});
+  if (!store.ok() && guarded) {
+    const Error first = store.error();
+    if (first.code == ErrorCode::kCorrupt) {
+      const std::string aside =
+          (fs::path(data_dir) / ("state.db.damaged-" + std::to_string(now_unix_ms))).string();
+      for (const char* suffix : {"", "-wal", "-shm"}) {
+        fs::rename(fs::path(data_dir) / (std::string("state.db") + suffix), aside + suffix, ec);
+      }
+      out.trouble = first.ToString() + "; moved aside to " + aside;
+      store = ArtifactStore::Open({data_dir, {}, app_id});
+    } else {
+      const std::string scratch =
+          (fs::path(data_dir) / ("safe-mode-" + std::to_string(::getpid()))).string();
+      fs::remove_all(scratch, ec);
+      out.trouble = first.ToString() + "; running from a scratch store (" + scratch + ")";
+      out.scratch_dir = scratch;
+      store = ArtifactStore::Open({scratch, {}, app_id});
+    }
+    Log(LogLevel::kError, "", "launch guard: state.db unusable: " + out.trouble);
+  }
+  if (!store.ok()) return store.error();
+  out.store = std::move(store).value();
+  return out;
+}
+
+}  // namespace atrium::internal
