@@ -90,7 +90,7 @@ void SchedulerCore::OnLoopWakeup() {
       WakeMainLocked();  // more next iteration, after I/O and timers
       break;
     }
-    PromoteDueLocked(&main_, SteadyClock::now());
+    PromoteDueLocked(&main_, Now());
     TaskPtr rec = main_.Pick(GateLocked());
     if (!rec) {
       drained = true;
@@ -105,7 +105,7 @@ void SchedulerCore::OnLoopWakeup() {
   if (!main_.has_delayed()) {
     uv_timer_stop(&delay_timer_);
   } else {
-    const double ms = std::ceil(Ms(main_.next_due() - SteadyClock::now()));
+    const double ms = std::ceil(Ms(main_.next_due() - Now()));
     uv_update_time(&loop_);
     uv_timer_start(&delay_timer_, &SchedulerCore::OnDelayTimer,
                    static_cast<uint64_t>(std::max(0.0, ms)), 0);

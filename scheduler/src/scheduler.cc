@@ -71,6 +71,7 @@
 #include <utility>
 
 #include "atrium/base/log.h"
+#include "atrium/scheduler/test_hooks.h"
 #include "cpu_priority.h"
 #include "scheduler_core.h"
 
@@ -164,11 +165,22 @@ class SchedulerImpl final : public Scheduler {
   std::string priority_policy() const override { return core_->priority_policy(); }
   void Shutdown() override { core_->Shutdown(); }
 
+  sched::SchedulerCore& core() { return *core_; }
+
  private:
   const std::shared_ptr<sched::SchedulerCore> core_;
 };
 
 }  // namespace
+
+void SetSchedulerClockForTesting(Scheduler& scheduler, const Clock& clock) {
+  static_cast<SchedulerImpl&>(scheduler).core().SetClock(&clock);
+}
+
+void WakeSchedulerForTesting(Scheduler& scheduler) {
+  static_cast<SchedulerImpl&>(scheduler).core().WakeAll();
+}
+
 }  // namespace internal
 
 Result<std::unique_ptr<Scheduler>> Scheduler::Create(SchedulerOptions options) {

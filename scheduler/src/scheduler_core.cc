@@ -125,7 +125,7 @@ Status SchedulerCore::Post(TaskQueue* q, std::string_view target, std::string_vi
     sequence_id.append(target).push_back('\0');
     sequence_id.append(key);
   }
-  const SteadyClock::time_point now = SteadyClock::now();
+  const SteadyClock::time_point now = Now();
   rec->ready = now;
   DeferredWakes wakes;  // after `lock` is released
   std::unique_lock lock(mu_, std::defer_lock);
@@ -287,6 +287,16 @@ void SchedulerCore::CancelBundle(std::string_view bundle, bool wait_for_running)
   state_cv_.wait(lock, [&] { return b->running <= self; });
 }
 
+void SchedulerCore::SetClock(const Clock* clock) { clock_.store(clock); }
+
+void SchedulerCore::WakeAll() {
+  std::lock_guard lock(mu_);
+  for (auto& p : pools_) {
+    while (!p->idle.empty()) SignalIdleWorkerLocked(p.get());
+  }
+  WakeMainLocked();
+}
+
 void SchedulerCore::ReopenBundle(std::string_view bundle) {
   std::lock_guard lock(mu_);
   BundleLocked(bundle)->cancelled = false;
@@ -298,7 +308,7 @@ void SchedulerCore::RunTaskLocked(TaskQueue* q, TaskPtr rec, std::unique_lock<st
                                   Graveyard* graveyard) {
   BundleState* b = rec->bundle;
   const bool fg = rec->cls < kBestEffortClass;
-  const SteadyClock::time_point start = SteadyClock::now();
+  const SteadyClock::time_point start = Now();
   const double wait_ms = std::max(0.0, Ms(start - rec->ready));
   --q->pending;
   q->peak_running = std::max(q->peak_running, ++q->running);
@@ -308,9 +318,12 @@ void SchedulerCore::RunTaskLocked(TaskQueue* q, TaskPtr rec, std::unique_lock<st
   Task fn = std::move(rec->fn);
   lock.unlock();
   if (q->is_main()) {
-    main_task_since_ns_.store(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(start.time_since_epoch()).count(),
-        std::memory_order_release);
+    // The hang watchdog compares this with the steady clock: never the
+    // injected one.
+    main_task_since_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count(),
+                              std::memory_order_release);
   }
   bool failed = false;
   {
@@ -333,7 +346,7 @@ void SchedulerCore::RunTaskLocked(TaskQueue* q, TaskPtr rec, std::unique_lock<st
     tls_context = saved;
   }
   if (q->is_main()) main_task_since_ns_.store(0, std::memory_order_release);
-  const double run_ms = Ms(SteadyClock::now() - start);
+  const double run_ms = Ms(Now() - start);
   LockSpinning(lock);
   Account(&q->tasks, wait_ms, run_ms, failed);
   Account(&b->tasks, wait_ms, run_ms, failed);

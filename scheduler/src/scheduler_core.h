@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "atrium/base/clock.h"
 #include "atrium/scheduler.h"
 #include "cpu_priority.h"
 #include "task_queue.h"
@@ -159,6 +160,16 @@ class SchedulerCore {
   void ReopenBundle(std::string_view bundle);
 
   SchedulerStats Stats() const;
+
+  // Where time comes from: queue waits, run times and delayed tasks' due
+  // times (not the hang watchdog's figure). SetSchedulerClockForTesting.
+  SteadyClock::time_point Now() const {
+    return SteadyClock::time_point(std::chrono::nanoseconds(clock_.load()->SteadyNs()));
+  }
+  void SetClock(const Clock* clock);
+  // Idle pool threads and the main loop look at the queues (and the clock)
+  // again.
+  void WakeAll();
   const std::string& priority_policy() const { return policy_.description; }
 
   void Shutdown();
@@ -212,6 +223,7 @@ class SchedulerCore {
   const int default_quota_;
   const PriorityPolicy policy_;
   const std::function<void()> on_thread_start_;
+  std::atomic<const Clock*> clock_{&RealClock()};
 
   mutable std::mutex mu_;
   std::condition_variable state_cv_;          // loop_running_, pool_outstanding_, running counts

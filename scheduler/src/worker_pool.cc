@@ -120,7 +120,7 @@ void SchedulerCore::WorkerMain(Worker* w) {
   Graveyard graveyard;
   bool spun = false;
   while (!stop_threads_) {
-    PromoteDueLocked(q, SteadyClock::now());
+    PromoteDueLocked(q, Now());
     if (TaskPtr rec = q->Pick(GateLocked())) {
       RunTaskLocked(q, std::move(rec), lock, &graveyard);
       if (!graveyard.empty()) {
@@ -151,7 +151,9 @@ void SchedulerCore::WorkerMain(Worker* w) {
     if (!q->has_delayed()) {
       w->wake.wait(lock);
     } else {
-      w->wake.wait_until(lock, q->next_due());
+      // For as long as the scheduler's clock says is left (an injected
+      // clock that has not moved: until woken, or that long again).
+      w->wake.wait_for(lock, q->next_due() - Now());
     }
     if (!w->signalled) p->idle.erase(std::find(p->idle.begin(), p->idle.end(), w));
   }
