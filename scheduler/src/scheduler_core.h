@@ -164,7 +164,9 @@ class SchedulerCore {
   // Where time comes from: queue waits, run times and delayed tasks' due
   // times (not the hang watchdog's figure). SetSchedulerClockForTesting.
   SteadyClock::time_point Now() const {
-    return SteadyClock::time_point(std::chrono::nanoseconds(clock_.load()->SteadyNs()));
+    const Clock* clock = clock_.load(std::memory_order_acquire);
+    if (clock == nullptr) return SteadyClock::now();  // no virtual call when not injected
+    return SteadyClock::time_point(std::chrono::nanoseconds(clock->SteadyNs()));
   }
   void SetClock(const Clock* clock);
   // Idle pool threads and the main loop look at the queues (and the clock)
@@ -223,7 +225,7 @@ class SchedulerCore {
   const int default_quota_;
   const PriorityPolicy policy_;
   const std::function<void()> on_thread_start_;
-  std::atomic<const Clock*> clock_{&RealClock()};
+  std::atomic<const Clock*> clock_{nullptr};  // null: the steady clock
 
   mutable std::mutex mu_;
   std::condition_variable state_cv_;          // loop_running_, pool_outstanding_, running counts
