@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "atrium/manifest.h"
 #include "profile_report.h"
 
 namespace fs = std::filesystem;
@@ -49,17 +50,18 @@ int Fail(const std::string& message) {
 
 int Usage(const char* problem = nullptr) {
   if (problem != nullptr) std::fprintf(stderr, "atrium profile: %s\n", problem);
-  std::fprintf(stderr,
-               "usage: atrium profile <app-dir> [options]\n"
-               "  --runs N            launches to measure (default 10)\n"
-               "  --out DIR           where traces and reports go (default ./atrium-profile)\n"
-               "  --budget F          budgets file; exceeded -> exit status 3\n"
-               "  --baseline F        compare with a saved baseline; regression -> exit 3\n"
-               "  --tolerance P       allowed regression in percent (default 10, plus 2 ms)\n"
-               "  --save-baseline F   write this profile's aggregate as a baseline\n"
-               "  --keep-data         keep the data dir the runs shared (path printed)\n"
-               "  --run-timeout S     kill a run after S seconds (default 300)\n"
-               "exit status: 0 ok, 1 a run or a file failed, 2 usage, 3 over budget/baseline\n");
+  std::fprintf(
+      stderr,
+      "usage: atrium profile <app-dir> [options]\n"
+      "  --runs N            launches to measure, 1..10000 (default 10)\n"
+      "  --out DIR           where traces and reports go (default ./atrium-profile)\n"
+      "  --budget F          budgets file; exceeded -> exit status 3\n"
+      "  --baseline F        compare with a saved baseline; regression -> exit 3\n"
+      "  --tolerance P       allowed regression in percent, 0..1000 (default 10, plus 2 ms)\n"
+      "  --save-baseline F   write this profile's aggregate as a baseline\n"
+      "  --keep-data         keep the data dir the runs shared (path printed)\n"
+      "  --run-timeout S     kill a run after S seconds, at least 1 (default 300)\n"
+      "exit status: 0 ok, 1 a run or a file failed, 2 usage, 3 over budget/baseline\n");
   return 2;
 }
 
@@ -286,6 +288,13 @@ int ProfileMain(int argc, char** argv) {
     auto b = prof::LoadBaseline(o.baseline);
     if (!b.ok()) return Fail(b.error().ToString());
     baseline = *b;
+    // A baseline of another app compares nothing: refused before any run.
+    auto app = atrium::LoadAppDescriptorFile((app_dir / "app.json").string());
+    if (!app.ok()) return Fail(app.error().ToString());
+    if (baseline->app != app->id) {
+      return Fail(o.baseline + ":/app: a baseline of app '" + baseline->app + "', not '" + app->id +
+                  "' (" + (app_dir / "app.json").string() + ")");
+    }
   }
 
   const fs::path out_dir = fs::absolute(o.out, ec).lexically_normal();

@@ -113,7 +113,10 @@ class ProfileCommandTest : public ::testing::Test {
     char tmpl[] = "/tmp/atrium-profile-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
     fs::create_directories(dir_ + "/app");
-    std::ofstream(dir_ + "/app/app.json") << "{}\n";
+    // The app of the canned traces (a baseline of another app is refused).
+    std::ofstream(dir_ + "/app/app.json")
+        << R"({"id": "com.example.wallet", "version": "1.4.0", "name": "Wallet", "home": "home",
+               "baseline": ["bundles/home"]})";
     // Stands in for `atrium run <app> --data-dir D --trace F --quiet`: logs
     // its arguments and whether D existed, creates D, copies the canned
     // trace of run <n mod 5>; FAIL_RUN=<n> makes run n fail.
@@ -229,6 +232,16 @@ TEST_F(ProfileCommandTest, BudgetsAndBaselinesSetTheExitStatus) {
   EXPECT_EQ(out.status, 1);
   EXPECT_NE(out.text.find(dir_ + "/bad.json:/stages/first_frame: "), std::string::npos) << out.text;
   EXPECT_FALSE(fs::exists(dir_ + "/log"));
+  // So does a baseline saved for another app.
+  base.as_object()["app"] = "com.example.other";
+  std::ofstream(dir_ + "/other.json") << json::serialize(base);
+  out = Profile("--runs 2 --baseline " + dir_ + "/other.json");
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find(dir_ + "/other.json:/app: a baseline of app 'com.example.other', not '"),
+            std::string::npos)
+      << out.text;
+  EXPECT_EQ(out.text.find("run 1/2"), std::string::npos) << out.text;
+  EXPECT_FALSE(fs::exists(dir_ + "/log"));
 }
 
 TEST_F(ProfileCommandTest, Usage) {
@@ -237,6 +250,11 @@ TEST_F(ProfileCommandTest, Usage) {
   auto out = Profile("--help");
   EXPECT_EQ(out.status, 0);
   EXPECT_NE(out.text.find("--save-baseline F"), std::string::npos);
+  EXPECT_NE(out.text.find("--runs N            launches to measure, 1..10000"), std::string::npos);
+  EXPECT_NE(out.text.find("--tolerance P       allowed regression in percent, 0..1000"),
+            std::string::npos);
+  EXPECT_EQ(Profile("--runs 10001").status, 2);
+  EXPECT_EQ(Profile("--runs 2 --tolerance 1001").status, 2);
 }
 
 }  // namespace
