@@ -142,7 +142,10 @@ std::unique_ptr<GuardedLaunch> GuardedLaunch::Begin(GuardedLaunchOptions options
   std::unique_ptr<GuardedLaunch> g(new GuardedLaunch());
   g->options_ = std::move(options);
   const std::string db_path = (fs::path(g->options_.data_dir) / "state.db").string();
-  LaunchLogOpen opened = OpenForLaunch(db_path);
+  if (g->options_.clock == nullptr) g->options_.clock = &RealClock();
+  LaunchLogOptions log_options;
+  log_options.now_ms = [clock = g->options_.clock] { return clock->NowUnixMs(); };
+  LaunchLogOpen opened = OpenForLaunch(db_path, std::move(log_options));
   g->log_ = std::move(opened.log);
   if (!g->options_.store_trouble.empty()) {
     g->decision_ = LaunchPolicy::SafeMode(g->options_.store_trouble);
@@ -426,13 +429,22 @@ void GuardedLaunch::OnIdle() {
   std::lock_guard<std::mutex> lock(mu_);
   if (idle_ || ended_) return;
   idle_ = true;
-  marker_ = std::thread([this] { MarkerLoop(); });
+  // The quiet period starts now, not when the marker thread gets to run.
+  const int64_t deadline_ns =
+      options_.clock->SteadyNs() +
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.config.quiet_period).count();
+  marker_ = std::thread([this, deadline_ns] { MarkerLoop(deadline_ns); });
 }
 
-void GuardedLaunch::MarkerLoop() {
+void GuardedLaunch::MarkerLoop(int64_t deadline_ns) {
   std::unique_lock<std::mutex> lock(mu_);
-  const auto deadline = std::chrono::steady_clock::now() + options_.config.quiet_period;
-  cv_.wait_until(lock, deadline, [this] { return closing_ || ended_; });
+  const Clock& clock = *options_.clock;
+  // For as long as the clock says is left; an injected clock that has not
+  // moved waits for ClockAdvanced().
+  for (int64_t left = deadline_ns - clock.SteadyNs(); left > 0 && !closing_ && !ended_;
+       left = deadline_ns - clock.SteadyNs()) {
+    cv_.wait_for(lock, std::chrono::nanoseconds(left));
+  }
   if (closing_ || ended_) return;  // Close marks it, or it failed meanwhile
   ended_ = true;
   if (log_ != nullptr && launch_id_ != 0) {
@@ -444,6 +456,11 @@ void GuardedLaunch::MarkerLoop() {
   good_.store(true);
   CrashCapture::SetForeground(false);
   if (LogEnabled(LogLevel::kInfo)) Log(LogLevel::kInfo, "", "launch guard: launch good");
+}
+
+void GuardedLaunch::ClockAdvanced() {
+  std::lock_guard<std::mutex> lock(mu_);
+  cv_.notify_all();
 }
 
 void GuardedLaunch::OnLaunchFailed(const std::string& reason, const std::string& bundle) {
@@ -533,9 +550,7 @@ void GuardedLaunch::OnBundleFailed(const std::string& bundle, const std::string&
   }
   StoredCrashReport report;
   report.launch_id = launch_id_;
-  report.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  report.time_ms = options_.clock->NowUnixMs();
   report.kind = "failure";
   report.bundle = bundle;
   report.task = task.rfind(bundle + ":", 0) == 0 ? task.substr(bundle.size() + 1) : task;

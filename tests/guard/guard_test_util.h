@@ -11,9 +11,9 @@
 #include <iterator>
 #include <string>
 
-#include "../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/launch_guard.h"
+#include "container/test_app.h"
 
 namespace atrium::testing {
 

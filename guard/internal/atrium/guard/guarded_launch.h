@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "atrium/artifact_store.h"
+#include "atrium/base/clock.h"
 #include "atrium/crash_capture.h"
 #include "atrium/dynamic/dynamic_layer.h"
 #include "atrium/guard/watched_work.h"
@@ -73,6 +74,10 @@ struct GuardedLaunchOptions {
   // registry); the guard lists, disables and rolls back their artifacts.
   // They outlive Begin.
   std::vector<DynamicLayer*> layers;
+  // Where time comes from: the launch records' times (and so the policy's
+  // windows) and the quiet period. Null: the system clocks. A test that
+  // steps a FakeClock calls ClockAdvanced() after each step.
+  const Clock* clock = nullptr;
 };
 
 class GuardedLaunch {
@@ -132,6 +137,8 @@ class GuardedLaunch {
   void Close();
 
   bool good() const { return good_.load(); }
+  // The injected clock moved: the quiet period is looked at again.
+  void ClockAdvanced();
 
  private:
   GuardedLaunch() = default;
@@ -149,7 +156,8 @@ class GuardedLaunch {
   // The update of the first of `bundles` that is new since the last good
   // launch, else of the first that is an update at all.
   std::optional<ArtifactRef> BlameNewest(const std::vector<std::string>& bundles) const;
-  void MarkerLoop();
+  // Marks the launch good once the clock reaches `deadline_ns` (steady).
+  void MarkerLoop(int64_t deadline_ns);
   void RecordHang(const HangInfo& hang);
 
   GuardedLaunchOptions options_;
