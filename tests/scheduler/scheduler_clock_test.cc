@@ -2,7 +2,7 @@
 // tasks come due when the test steps a FakeClock, not when real time
 // passes, and queue waits and run times are the clock's, so they are
 // asserted exactly. Real threads and a real main loop; "not yet run" is
-// shown by the pool's thread having gone to sleep while the clock stood
+// shown by the pool's thread having gone idle while the clock stood
 // still.
 #include <gtest/gtest.h>
 
@@ -50,7 +50,7 @@ TEST_F(SchedulerClockTest, DelayedPoolTasksComeDueByTheClock) {
                    },
                    100ms)
                   .ok());
-  // The clock stands still: the thread finds nothing due and sleeps.
+  // The clock stands still: the thread finds nothing due and goes idle.
   ASSERT_TRUE(WaitUntil([&] { return AllThreadsAsleep(*s, "p", 0); }));
   EXPECT_EQ(order(), std::vector<int>{});
 
