@@ -134,7 +134,8 @@ Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file)
       if (args == nullptr) return *error;
       std::string thread;
       if (!e.Child(*args, "args").String("name", &thread)) return *error;
-      thread_names[tid] = thread;
+      // The stage track holds no task: it is not one of the run's threads.
+      if (tid != ts::kStageTrackTid) thread_names[tid] = thread;
       continue;
     }
     if (!e.String("cat", &cat, false)) return *error;

@@ -185,6 +185,9 @@ class PipelineImpl final : public StartupPipeline {
   uint32_t started_count_ = 0;                                    // guarded by mu_
   std::vector<std::pair<std::string, StageListener>> listeners_;  // guarded by mu_
   Clock::time_point start_at_;
+  std::vector<Clock::time_point> stage_begin_at_;  // guarded by mu_
+  // Adds an instant mark of `stage` on the stage track (tracing on).
+  void StageMarkLocked(std::string name, size_t k, Clock::time_point at);
   // Where time comes from; set before Start (SetPipelineClockForTesting).
   const ::atrium::internal::Clock* time_ = &::atrium::internal::RealClock();
   Scheduler* scheduler_ = nullptr;

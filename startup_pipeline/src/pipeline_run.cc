@@ -27,6 +27,10 @@ Status PipelineImpl::Start(Scheduler& scheduler, Runner runner) {
     scheduler_ = &scheduler;
     runner_ = std::move(runner);
     start_at_ = Now();
+    stage_begin_at_.assign(stage_names_.size(), Clock::time_point{});
+    if (Trace* trace = Trace::Active()) {
+      trace->NameThread(trace_schema::kStageTrackTid, trace_schema::kStageTrackName);
+    }
     for (Node& n : nodes_) n.deps_left = n.deps.size();
     stage_required_left_.assign(stage_names_.size(), 0);
     for (const Node& n : nodes_) {
@@ -70,10 +74,8 @@ void PipelineImpl::BeginStageLocked(size_t k, std::vector<std::pair<size_t, Stag
     }
     const Clock::time_point now = Now();
     stage_reports_[k].begin_ms = Ms(now - start_at_);
-    if (Trace* trace = Trace::Active()) {
-      trace->Instant(trace_schema::StageBegin(stage_names_[k]), trace_schema::kCatStage,
-                     {{std::string(trace_schema::kArgStage), stage_names_[k]}});
-    }
+    stage_begin_at_[k] = now;
+    StageMarkLocked(trace_schema::StageBegin(stage_names_[k]), k, now);
     if (k + 1 == stage_names_.size()) {
       scheduler_->MarkStartupIdle();
       // Wake the main loop: a runner may be waiting for the idle stage.
@@ -94,22 +96,36 @@ void PipelineImpl::EndStageLocked(size_t k, std::vector<std::pair<size_t, StageL
   const Clock::time_point now = Now();
   stage_reports_[k].end_ms = Ms(now - start_at_);
   if (Trace* trace = Trace::Active()) {
+    // On the stage track, its ends rounded as every slice's are (ToUs of
+    // each end), so tasks' slices and the stage's line up to the microsecond.
     TraceEvent e;
     e.phase = 'X';
     e.name = stage_names_[k];
     e.category = trace_schema::kCatStage;
-    e.tid = Trace::CurrentTid();
-    e.ts_us = trace->ToUs(start_at_) + static_cast<int64_t>(stage_reports_[k].begin_ms * 1000);
-    e.dur_us = static_cast<int64_t>((stage_reports_[k].end_ms - stage_reports_[k].begin_ms) * 1000);
+    e.tid = trace_schema::kStageTrackTid;
+    e.ts_us = trace->ToUs(stage_begin_at_[k]);
+    e.dur_us = trace->ToUs(now) - e.ts_us;
     e.args = {{std::string(trace_schema::kArgStage), stage_names_[k]}};
     trace->Add(std::move(e));
-    trace->Instant(trace_schema::StageEnd(stage_names_[k]), trace_schema::kCatStage,
-                   {{std::string(trace_schema::kArgStage), stage_names_[k]}});
+    StageMarkLocked(trace_schema::StageEnd(stage_names_[k]), k, now);
   }
   for (const auto& [stage, listener] : listeners_) {
     if (stage == stage_names_[k]) fire->emplace_back(k, listener);
   }
   cv_.notify_all();
+}
+
+void PipelineImpl::StageMarkLocked(std::string name, size_t k, Clock::time_point at) {
+  Trace* trace = Trace::Active();
+  if (trace == nullptr) return;
+  TraceEvent e;
+  e.phase = 'i';
+  e.name = std::move(name);
+  e.category = trace_schema::kCatStage;
+  e.tid = trace_schema::kStageTrackTid;
+  e.ts_us = trace->ToUs(at);
+  e.args = {{std::string(trace_schema::kArgStage), stage_names_[k]}};
+  trace->Add(std::move(e));
 }
 
 void PipelineImpl::MakeReadyLocked(size_t n, Clock::time_point now) {

@@ -15,8 +15,10 @@
 #include <sstream>
 #include <string>
 
+#include "atrium/scheduler/trace_schema.h"
 #include "profile_report.h"
 #include "testing/cli.h"
+#include "testing/trace_check.h"
 
 namespace atrium::profile {
 namespace {
@@ -44,8 +46,25 @@ TEST_F(ProfileTraceTest, WhatTheRuntimeWritesTheProfileReads) {
   CliOutput out = RunCli("run " + app + " --data-dir " + dir_ + "/data --quiet --trace " + trace +
                          " --open scan");
   ASSERT_EQ(out.status, 0) << out.text;
+  // A well-formed Chrome trace, every track's slices nested to the
+  // microsecond; stage slices and marks on the stage track only.
+  std::ifstream in(trace);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(::atrium::testing::CheckTraceEvents(text), "");
+  size_t stage_events = 0;
+  const boost::json::value parsed = boost::json::parse(text);
+  for (const boost::json::value& v : parsed.at("traceEvents").as_array()) {
+    const boost::json::object& e = v.as_object();
+    if (!e.contains("cat")) continue;
+    const bool on_stage_track = e.at("tid").to_number<int64_t>() == trace_schema::kStageTrackTid;
+    EXPECT_EQ(e.at("cat").as_string() == trace_schema::kCatStage, on_stage_track)
+        << boost::json::serialize(e);
+    stage_events += on_stage_track ? 1 : 0;
+  }
   auto run = LoadTrace(trace);
   ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(stage_events, 3 * run->stage_order.size());  // a slice, a begin and an end mark
+  for (const ThreadInfo& t : run->threads) EXPECT_NE(t.name, trace_schema::kStageTrackName);
   EXPECT_EQ(run->app, "com.example.wallet");
   EXPECT_FALSE(run->app_version.empty());
   EXPECT_EQ(run->result, "ok");
@@ -114,6 +133,39 @@ TEST(ProfileTraceSchema, BundleSlicesOtherThanLoadsAreNotLoads) {
   ASSERT_EQ(run->loads.size(), 1u);
   EXPECT_EQ(run->loads[0].bundle, "com.a.b");
   EXPECT_EQ(run->loads[0].start_us, 30);
+}
+
+TEST(TraceCheck, FindsASliceStickingOutOfItsParentAndBadFields) {
+  auto trace = [](const std::string& events) { return R"({"traceEvents": [)" + events + "]}"; };
+  const std::string parent =
+      R"({"ph": "X", "name": "p", "pid": 1, "tid": 7, "ts": 100, "dur": 50})";
+  // Nested, and touching at the end: fine.
+  EXPECT_EQ(
+      ::atrium::testing::CheckTraceEvents(trace(
+          parent + R"(, {"ph": "X", "name": "c", "pid": 1, "tid": 7, "ts": 120, "dur": 30})")),
+      "");
+  // One microsecond past the parent's end.
+  EXPECT_EQ(
+      ::atrium::testing::CheckTraceEvents(trace(
+          parent + R"(, {"ph": "X", "name": "c", "pid": 1, "tid": 7, "ts": 120, "dur": 31})")),
+      "traceEvents/1 (tid 7) starts inside traceEvents/0 but ends 1.000000 us after it");
+  // The same slice on another track overlaps nothing.
+  EXPECT_EQ(
+      ::atrium::testing::CheckTraceEvents(trace(
+          parent + R"(, {"ph": "X", "name": "c", "pid": 1, "tid": 8, "ts": 120, "dur": 31})")),
+      "");
+  EXPECT_EQ(::atrium::testing::CheckTraceEvents(
+                trace(R"({"ph": "X", "name": "x", "pid": 1, "tid": 1, "ts": 5})")),
+            "traceEvents/0: \"dur\" must be a number >= 0");
+  EXPECT_EQ(::atrium::testing::CheckTraceEvents(trace(R"({"ph": "Q", "name": "x"})")),
+            "traceEvents/0: unknown phase 'Q'");
+  EXPECT_EQ(::atrium::testing::CheckTraceEvents(
+                trace(R"({"ph": "i", "name": "x", "pid": 1, "tid": 1, "ts": 5, "s": "z"})")),
+            "traceEvents/0: an instant's \"s\" must be \"g\", \"p\" or \"t\"");
+  EXPECT_EQ(::atrium::testing::CheckTraceEvents(
+                trace(R"({"ph": "M", "name": "thread_name", "pid": 1, "tid": 1, "args": {}})")),
+            "traceEvents/0: thread_name needs args.name, a string");
+  EXPECT_EQ(::atrium::testing::CheckTraceEvents("[]"), "the trace is not a JSON object");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #ifndef ATRIUM_SCHEDULER_TRACE_SCHEMA_H_
 #define ATRIUM_SCHEDULER_TRACE_SCHEMA_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -56,6 +57,11 @@ inline constexpr std::string_view kArgTrigger = "trigger";
 inline constexpr std::string_view kStatusOk = "ok";
 inline constexpr std::string_view kStatusFailed = "failed";
 inline constexpr std::string_view kStatusSkipped = "skipped";
+
+// The track the pipeline's stage slices and stage marks are on: not a
+// kernel thread id (those stay below 2^22), so no worker's track holds them.
+inline constexpr uint32_t kStageTrackTid = 4'000'000'000u;
+inline constexpr std::string_view kStageTrackName = "stages";
 
 // "otherData" keys (Trace::SetMetadata): all strings.
 inline constexpr std::string_view kMetaApp = "app";
