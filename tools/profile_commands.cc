@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <chrono>
@@ -25,11 +26,13 @@
 #include <filesystem>
 #include <optional>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "atrium/manifest.h"
+#include "atrium/package.h"
 #include "profile_report.h"
 
 namespace fs = std::filesystem;
@@ -46,6 +49,53 @@ constexpr int kStderrTailLines = 12;
 int Fail(const std::string& message) {
   std::fprintf(stderr, "atrium profile: %s\n", message.c_str());
   return 1;
+}
+
+// The budget's stage and task names against what the app declares: its
+// stages (app.json startup.stages or the default ones) and its baseline
+// bundles' startup tasks ("<bundle>:<task>"). "" when every name is known.
+std::string CheckBudgetNames(const prof::Budget& budget, const std::string& budget_file,
+                             const fs::path& app_dir, const atrium::AppDescriptor& app) {
+  using atrium::DefaultStartupStages, atrium::ErrorCode, atrium::LoadManifestFile,
+      atrium::MakeError, atrium::Manifest, atrium::PackageReader, atrium::ParseManifest,
+      atrium::Result, atrium::StartupTaskDecl;
+  const std::vector<std::string>& stages =
+      app.startup.stages.empty() ? DefaultStartupStages() : app.startup.stages;
+  auto join = [](const auto& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
+  for (const auto& [stage, ms] : budget.stages) {
+    if (std::find(stages.begin(), stages.end(), stage) == stages.end()) {
+      return budget_file + ":/stages/" + stage + ": the app has no stage '" + stage +
+             "' (its stages: " + join(stages) + ")";
+    }
+  }
+  if (budget.tasks.empty()) return "";
+  std::set<std::string> tasks;
+  for (const std::string& entry : app.baseline) {
+    const fs::path where = app_dir / entry;
+    Result<Manifest> manifest = MakeError(ErrorCode::kNotFound, "");
+    if (where.extension() == ".atb") {
+      auto reader = PackageReader::Open(where.string());
+      if (!reader.ok()) return reader.error().ToString();
+      auto text = (*reader)->ReadEntry("bundle.json");
+      if (!text.ok()) return text.error().ToString();
+      manifest = ParseManifest(*text, where.string() + "!bundle.json");
+    } else {
+      manifest = LoadManifestFile((where / "bundle.json").string());
+    }
+    if (!manifest.ok()) return manifest.error().ToString();
+    for (const StartupTaskDecl& t : manifest->startup) tasks.insert(manifest->name + ":" + t.id);
+  }
+  for (const auto& [task, ms] : budget.tasks) {
+    if (!tasks.contains(task)) {
+      return budget_file + ":/tasks/" + task + ": no baseline bundle declares startup task '" +
+             task + "' (the app's tasks: " + join(tasks) + ")";
+    }
+  }
+  return "";
 }
 
 int Usage(const char* problem = nullptr) {
@@ -288,12 +338,20 @@ int ProfileMain(int argc, char** argv) {
     auto b = prof::LoadBaseline(o.baseline);
     if (!b.ok()) return Fail(b.error().ToString());
     baseline = *b;
-    // A baseline of another app compares nothing: refused before any run.
+  }
+  if (budget || baseline) {
     auto app = atrium::LoadAppDescriptorFile((app_dir / "app.json").string());
     if (!app.ok()) return Fail(app.error().ToString());
-    if (baseline->app != app->id) {
+    // A baseline of another app compares nothing: refused before any run.
+    if (baseline && baseline->app != app->id) {
       return Fail(o.baseline + ":/app: a baseline of app '" + baseline->app + "', not '" + app->id +
                   "' (" + (app_dir / "app.json").string() + ")");
+    }
+    // A budget for a stage or task the app does not have would only be
+    // found missing after the runs.
+    if (budget) {
+      std::string problem = CheckBudgetNames(*budget, o.budget, app_dir, *app);
+      if (!problem.empty()) return Fail(problem);
     }
   }
 

@@ -117,6 +117,10 @@ class ProfileCommandTest : public ::testing::Test {
     std::ofstream(dir_ + "/app/app.json")
         << R"({"id": "com.example.wallet", "version": "1.4.0", "name": "Wallet", "home": "home",
                "baseline": ["bundles/home"]})";
+    fs::create_directories(dir_ + "/app/bundles/home");
+    std::ofstream(dir_ + "/app/bundles/home/bundle.json")
+        << R"({"name": "com.wallet.home", "version": "1.4.0",
+               "startup": [{"id": "render_home", "stage": "first_frame"}]})";
     // Stands in for `atrium run <app> --data-dir D --trace F --quiet`: logs
     // its arguments and whether D existed, creates D, copies the canned
     // trace of run <n mod 5>; FAIL_RUN=<n> makes run n fail.
@@ -231,6 +235,24 @@ TEST_F(ProfileCommandTest, BudgetsAndBaselinesSetTheExitStatus) {
   out = Profile("--runs 2 --budget " + dir_ + "/bad.json");
   EXPECT_EQ(out.status, 1);
   EXPECT_NE(out.text.find(dir_ + "/bad.json:/stages/first_frame: "), std::string::npos) << out.text;
+  EXPECT_FALSE(fs::exists(dir_ + "/log"));
+  // So do budgets naming a stage or a task the app does not have.
+  std::ofstream(dir_ + "/stage.json") << R"({"stages": {"frist_frame": 100}})";
+  out = Profile("--runs 2 --budget " + dir_ + "/stage.json");
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find(dir_ + "/stage.json:/stages/frist_frame: the app has no stage "
+                                 "'frist_frame' (its stages: boot, framework, first_frame, "
+                                 "post_frame, idle)"),
+            std::string::npos)
+      << out.text;
+  std::ofstream(dir_ + "/task.json") << R"({"tasks": {"com.wallet.home:render": 5}})";
+  out = Profile("--runs 2 --budget " + dir_ + "/task.json");
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find(dir_ + "/task.json:/tasks/com.wallet.home:render: no baseline bundle "
+                                 "declares startup task 'com.wallet.home:render' (the app's "
+                                 "tasks: com.wallet.home:render_home)"),
+            std::string::npos)
+      << out.text;
   EXPECT_FALSE(fs::exists(dir_ + "/log"));
   // So does a baseline saved for another app.
   base.as_object()["app"] = "com.example.other";
