@@ -88,6 +88,8 @@ std::string CheckBudgetNames(const prof::Budget& budget, const std::string& budg
     }
     if (!manifest.ok()) return manifest.error().ToString();
     for (const StartupTaskDecl& t : manifest->startup) tasks.insert(manifest->name + ":" + t.id);
+    // An eager bundle's load is a task of the launch too (docs/startup.md).
+    if (manifest->activation == atrium::Activation::kEager) tasks.insert(manifest->name + ":@load");
   }
   for (const auto& [task, ms] : budget.tasks) {
     if (!tasks.contains(task)) {

@@ -19,11 +19,18 @@
 namespace atrium::internal {
 namespace {
 
+// The armed scope. Read without a lock on the fast path (nothing armed);
+// while one is armed, g_scope_mu is held from reading the pointer to the end
+// of Decide, and the scope's destructor takes it to disarm, so another
+// thread's operation never reaches a destroyed scope.
 std::atomic<FsFaultScope*> g_scope{nullptr};
+std::mutex g_scope_mu;
 
 // errno, or 0, for `op` on `path`; `len` may be shortened for a write.
 int Injected(FsOp op, std::string_view path, size_t* len) {
-  FsFaultScope* scope = g_scope.load(std::memory_order_acquire);
+  if (g_scope.load(std::memory_order_acquire) == nullptr) return 0;
+  std::lock_guard lock(g_scope_mu);
+  FsFaultScope* scope = g_scope.load(std::memory_order_relaxed);
   return scope == nullptr ? 0 : scope->Decide(op, path, len);
 }
 
@@ -253,11 +260,15 @@ const char* FsFaultVfsName() {
 
 FsFaultScope::FsFaultScope(std::optional<FsFaultPlan> plan) : plan_(std::move(plan)) {
   EnableFsFaultInjection();
+  std::lock_guard lock(g_scope_mu);
   FsFaultScope* expected = nullptr;
   ATRIUM_CHECK(g_scope.compare_exchange_strong(expected, this), "one FsFaultScope at a time");
 }
 
-FsFaultScope::~FsFaultScope() { g_scope.store(nullptr, std::memory_order_release); }
+FsFaultScope::~FsFaultScope() {
+  std::lock_guard lock(g_scope_mu);
+  g_scope.store(nullptr, std::memory_order_release);
+}
 
 int FsFaultScope::count(FsOp op) const {
   std::lock_guard lock(mu_);
@@ -282,13 +293,17 @@ int FsFaultScope::Decide(FsOp op, std::string_view path, size_t* len) {
   }
   const int n = ++counts_[static_cast<size_t>(op)];
   if (!plan_ || fired_ || plan_->op != op || plan_->nth != n) return 0;
-  if (plan_->short_write && len == nullptr) return 0;  // SQLite's writes are never short
-  fired_ = true;
-  fired_path_ = std::string(path);
-  if (plan_->short_write && op == FsOp::kWrite && len != nullptr && *len > 1) {
+  if (plan_->short_write) {
+    // SQLite's writes are never short, and a 1-byte write cannot be cut:
+    // the plan passes over them.
+    if (len == nullptr || *len < 2) return 0;
+    fired_ = true;
+    fired_path_ = std::string(path);
     *len /= 2;
     return 0;
   }
+  fired_ = true;
+  fired_path_ = std::string(path);
   return plan_->err;
 }
 

@@ -279,8 +279,17 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
   }
   if (rows.ok()) rows = d.BumpGeneration();
   if (rows.ok()) FailPoint("rows_written");
-  if (rows.ok()) rows = txn.Commit();
+  bool committing = false;
+  if (rows.ok()) {
+    committing = true;
+    rows = txn.Commit();
+  }
   if (!rows.ok()) {
+    // A COMMIT that failed on its sync may still be in the WAL (its frames
+    // written): recovery after a crash could bring the rows back, so the
+    // files they name stay. When the rows did not survive, no row names
+    // them, and the next install of this version replaces them.
+    if (committing) placed.clear();
     discard();
     return rows.error();
   }

@@ -439,11 +439,13 @@ void GuardedLaunch::OnIdle() {
 void GuardedLaunch::MarkerLoop(int64_t deadline_ns) {
   std::unique_lock<std::mutex> lock(mu_);
   const Clock& clock = *options_.clock;
-  // For as long as the clock says is left; an injected clock that has not
-  // moved waits for ClockAdvanced().
-  for (int64_t left = deadline_ns - clock.SteadyNs(); left > 0 && !closing_ && !ended_;
-       left = deadline_ns - clock.SteadyNs()) {
-    cv_.wait_for(lock, std::chrono::nanoseconds(left));
+  if (&clock == &RealClock()) {
+    const std::chrono::steady_clock::time_point deadline{std::chrono::nanoseconds(deadline_ns)};
+    cv_.wait_until(lock, deadline, [this] { return closing_ || ended_; });
+  } else {
+    // An injected clock moves only when a test steps it and calls
+    // ClockAdvanced().
+    cv_.wait(lock, [&] { return closing_ || ended_ || clock.SteadyNs() >= deadline_ns; });
   }
   if (closing_ || ended_) return;  // Close marks it, or it failed meanwhile
   ended_ = true;

@@ -40,7 +40,10 @@ Result<StoreForLaunch> OpenStoreForLaunch(const std::string& data_dir, const std
     }
     Log(LogLevel::kError, "", "launch guard: state.db unusable: " + out.trouble);
   }
-  if (!store.ok()) return store.error();
+  if (!store.ok()) {
+    if (!out.scratch_dir.empty()) fs::remove_all(out.scratch_dir, ec);  // what it began
+    return store.error();
+  }
   out.store = std::move(store).value();
   return out;
 }

@@ -102,7 +102,8 @@ void SchedulerCore::OnLoopWakeup() {
     stop = StopRequested();
     lock.lock();
   }
-  if (!main_.has_delayed()) {
+  if (!main_.has_delayed() || clock_injected()) {
+    // (An injected clock: the test wakes the loop when it steps it.)
     uv_timer_stop(&delay_timer_);
   } else {
     const double ms = std::ceil(Ms(main_.next_due() - Now()));

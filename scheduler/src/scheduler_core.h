@@ -169,6 +169,7 @@ class SchedulerCore {
     return SteadyClock::time_point(std::chrono::nanoseconds(clock->SteadyNs()));
   }
   void SetClock(const Clock* clock);
+  bool clock_injected() const { return clock_.load(std::memory_order_acquire) != nullptr; }
   // Idle pool threads and the main loop look at the queues (and the clock)
   // again.
   void WakeAll();

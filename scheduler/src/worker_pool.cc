@@ -148,12 +148,12 @@ void SchedulerCore::WorkerMain(Worker* w) {
     spun = false;
     w->signalled = false;
     p->idle.push_back(w);
-    if (!q->has_delayed()) {
+    if (!q->has_delayed() || clock_injected()) {
+      // An injected clock moves only when a test steps it, and the test
+      // wakes every idle thread then (WakeSchedulerForTesting).
       w->wake.wait(lock);
     } else {
-      // For as long as the scheduler's clock says is left (an injected
-      // clock that has not moved: until woken, or that long again).
-      w->wake.wait_for(lock, q->next_due() - Now());
+      w->wake.wait_until(lock, q->next_due());
     }
     if (!w->signalled) p->idle.erase(std::find(p->idle.begin(), p->idle.end(), w));
   }

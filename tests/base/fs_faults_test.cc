@@ -70,11 +70,19 @@ TEST_F(FsFaultsTest, AShortWriteWritesHalf) {
   plan.short_write = true;
   {
     FsFaultScope scope(plan);
-    EXPECT_EQ(FsWrite(fd, "abcdef", 6, a), 3);
-    EXPECT_EQ(FsWrite(fd, "def", 3, a), 3);
+    EXPECT_EQ(FsWrite(fd, "a", 1, a), 1);  // one byte cannot be cut: passed over
+    EXPECT_FALSE(scope.fired());
+  }
+  {
+    plan.nth = 2;
+    FsFaultScope scope(plan);
+    EXPECT_EQ(FsWrite(fd, "b", 1, a), 1);
+    EXPECT_EQ(FsWrite(fd, "cdefgh", 6, a), 3);
+    EXPECT_TRUE(scope.fired());
+    EXPECT_EQ(FsWrite(fd, "fgh", 3, a), 3);
   }
   ::close(fd);
-  EXPECT_EQ(Read(a), "abcdef");
+  EXPECT_EQ(Read(a), "abcdefgh");
 }
 
 TEST_F(FsFaultsTest, RenameAndMkdirFailWithTheGivenErrno) {

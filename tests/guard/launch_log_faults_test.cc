@@ -114,6 +114,8 @@ TEST_F(LaunchLogFaultsTest, AFailedMarkLeavesTheLaunchRunningForTheNextStartToCl
           log->MarkFailed(*id, LaunchOutcome::kCrashed, "SIGSEGV in com.wallet.bill", kBill).ok());
     });
   }
+  ASSERT_GE(counts[internal::FsOp::kWrite], 1);
+  ASSERT_GE(counts[internal::FsOp::kSync], 1);
   int failed = 0, n = 0;
   for (const internal::FsFaultPlan& plan : testing::EveryFault(counts, /*short_writes=*/false)) {
     SCOPED_TRACE(Describe(plan));

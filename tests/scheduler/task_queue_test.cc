@@ -175,7 +175,8 @@ TEST_F(TaskQueueTest, DelayedTasksEnterTheirLanesWhenDueInDueOrder) {
   EXPECT_EQ(q.PromoteDue(SteadyClock::time_point(20ms), kOpen), 3);
   EXPECT_EQ(q.next_due(), SteadyClock::time_point(30ms));
   EXPECT_EQ(PickAll(q, kOpen), (std::vector<uint64_t>{1, 2, 3}));
-  // A due task the fence holds is promoted but not startable.
+  // The fence holds best-effort work only: a due USER_VISIBLE task is
+  // startable under it, a due BEST_EFFORT one is promoted but not startable.
   EXPECT_EQ(q.PromoteDue(SteadyClock::time_point(30ms), kFenced), 1);
   EXPECT_FALSE(q.has_delayed());
   TaskPtr held = Delayed(&a_, &q, 40ms);

@@ -119,7 +119,7 @@ class ProfileCommandTest : public ::testing::Test {
                "baseline": ["bundles/home"]})";
     fs::create_directories(dir_ + "/app/bundles/home");
     std::ofstream(dir_ + "/app/bundles/home/bundle.json")
-        << R"({"name": "com.wallet.home", "version": "1.4.0",
+        << R"({"name": "com.wallet.home", "version": "1.4.0", "activation": "eager",
                "startup": [{"id": "render_home", "stage": "first_frame"}]})";
     // Stands in for `atrium run <app> --data-dir D --trace F --quiet`: logs
     // its arguments and whether D existed, creates D, copies the canned
@@ -250,10 +250,16 @@ TEST_F(ProfileCommandTest, BudgetsAndBaselinesSetTheExitStatus) {
   EXPECT_EQ(out.status, 1);
   EXPECT_NE(out.text.find(dir_ + "/task.json:/tasks/com.wallet.home:render: no baseline bundle "
                                  "declares startup task 'com.wallet.home:render' (the app's "
-                                 "tasks: com.wallet.home:render_home)"),
+                                 "tasks: com.wallet.home:@load, com.wallet.home:render_home)"),
             std::string::npos)
       << out.text;
   EXPECT_FALSE(fs::exists(dir_ + "/log"));
+  // An eager bundle's load is a task of the launch: a budget may name it.
+  std::ofstream(dir_ + "/load.json") << R"({"tasks": {"com.wallet.home:@load": 1000}})";
+  out = Profile("--runs 2 --out " + out_dir + " --budget " + dir_ + "/load.json");
+  EXPECT_EQ(out.text.find("no baseline bundle declares"), std::string::npos) << out.text;
+  EXPECT_TRUE(fs::exists(dir_ + "/log"));  // the runs ran
+  fs::remove(dir_ + "/log");
   // So does a baseline saved for another app.
   base.as_object()["app"] = "com.example.other";
   std::ofstream(dir_ + "/other.json") << json::serialize(base);

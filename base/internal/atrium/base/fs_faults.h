@@ -11,8 +11,8 @@
 // atomic load.
 //
 // Concurrency: the calls are thread-safe. One FsFaultScope may be alive at a
-// time (checked); it counts and fires under its own mutex, so operations on
-// other threads are counted too.
+// time (checked); while it is armed, operations on every thread are counted
+// (and serialized through it), and disarming waits for one in progress.
 #ifndef ATRIUM_BASE_FS_FAULTS_H_
 #define ATRIUM_BASE_FS_FAULTS_H_
 
@@ -60,7 +60,8 @@ struct FsFaultPlan {
   int err = ENOSPC;  // errno the operation fails with
   // A write only: instead of failing, write half and return that much (a
   // caller that loops retries; the next write is not touched). SQLite's
-  // writes cannot be short: the plan passes over them (fired() stays false).
+  // writes and writes of one byte cannot be cut short: the plan passes over
+  // them (fired() stays false).
   bool short_write = false;
   // Only operations on paths containing this (empty: any path).
   std::string path_contains;

@@ -10,7 +10,8 @@ namespace atrium::internal {
 // Makes `pipeline` (built by StartupPipeline::Build, not yet started) read
 // time from `clock`, which must outlive it: a test steps a FakeClock inside
 // its tasks and asserts run times, queue waits and budgets exactly. Give the
-// FakeClock a non-zero steady time (0 means "never" in the reports).
+// FakeClock a non-zero steady time (0 means "never" in the reports). Not
+// with tracing on: trace timestamps are measured on the steady clock.
 void SetPipelineClockForTesting(StartupPipeline& pipeline, const Clock& clock);
 
 }  // namespace atrium::internal
