@@ -1,11 +1,6 @@
-// `atrium profile` (see profile_commands.h and docs/profiling.md).
-//
-// Each run is a child process of this same executable (/proc/self/exe), so
-// no run inherits the state of another: stdin and stdout go to /dev/null,
-// stderr is captured through a pipe (its tail is shown when a run fails) and
-// a run that outlives --run-timeout is killed. The environment variable
-// ATRIUM_PROFILE_RUNNER_FOR_TESTING names another executable to run instead
-// (tests use a script that writes canned traces).
+// `atrium profile` (see profile_commands.h and docs/profiling.md): the
+// command line and the one-app mode; the A/B mode is profile_compare.cc,
+// the runs themselves profile_runs.cc.
 //
 // Concurrency: single-threaded; called from main().
 #include "profile_commands.h"
@@ -34,6 +29,7 @@
 #include "atrium/manifest.h"
 #include "atrium/package.h"
 #include "profile_report.h"
+#include "profile_runs.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -41,16 +37,9 @@ namespace prof = atrium::profile;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-constexpr size_t kStderrTailBytes = 16 * 1024;
-constexpr int kStderrTailLines = 12;
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "atrium profile: %s\n", message.c_str());
-  return 1;
-}
-
+using atrium::profile_cli::Fail;
+using atrium::profile_cli::RemoveStaleTraces;
+using atrium::profile_cli::WriteFileAtomic;
 // The budget's stage and task names against what the app declares: its
 // stages (app.json startup.stages or the default ones) and its baseline
 // bundles' startup tasks ("<bundle>:<task>"). "" when every name is known.
@@ -105,167 +94,54 @@ int Usage(const char* problem = nullptr) {
   std::fprintf(
       stderr,
       "usage: atrium profile <app-dir> [options]\n"
-      "  --runs N            launches to measure, 1..10000 (default 10)\n"
+      "       atrium profile --compare <app-A> <app-B> [options]\n"
+      "  --runs N            launches to measure, 1..10000 (default 10); with --compare,\n"
+      "                      per side, 2..10000\n"
       "  --out DIR           where traces and reports go (default ./atrium-profile)\n"
+      "  --data-dir D        profile with a copy of data dir D (D is not written)\n"
+      "  --install X.atb     install an update into the runs' data dir first\n"
+      "  --keep-data         keep the data dir(s) the runs used (paths printed)\n"
+      "  --run-timeout S     kill a run after S seconds, at least 1 (default 300)\n"
+      "one app:\n"
       "  --budget F          budgets file; exceeded -> exit status 3\n"
-      "  --baseline F        compare with a saved baseline; regression -> exit 3\n"
+      "  --baseline F        compare with a saved baseline (the weaker check: another time,\n"
+      "                      maybe another machine); regression -> exit 3\n"
       "  --tolerance P       allowed regression in percent, 0..1000 (default 10, plus 2 ms)\n"
       "  --save-baseline F   write this profile's aggregate as a baseline\n"
-      "  --keep-data         keep the data dir the runs shared (path printed)\n"
-      "  --run-timeout S     kill a run after S seconds, at least 1 (default 300)\n"
-      "exit status: 0 ok, 1 a run or a file failed, 2 usage, 3 over budget/baseline\n");
+      "A/B (--compare; A and B may be the same app dir):\n"
+      "  --max-runs M        while the launch is undecided, add runs up to M per side,\n"
+      "                      runs..10000 (default 3 x runs)\n"
+      "  --warmup W          unmeasured launches per side first, 0..100 (default 1)\n"
+      "  --min-change X      smallest launch change that matters: ms (5, 5ms) or a\n"
+      "                      percentage of A's median launch (3%%); 0..10000 (default 5ms)\n"
+      "  --min-task-change X smallest change of a task off the critical path, ms,\n"
+      "                      0..10000 (default 1)\n"
+      "  --confidence C      of every interval, percent, 50..99.9 (default 95)\n"
+      "  --include-idle      idle-stage tasks (after the launch) decide the verdict too\n"
+      "  --data-dir-a D, --data-dir-b D, --install-a X.atb, --install-b X.atb\n"
+      "                      as --data-dir / --install, for one side\n"
+      "exit status: 0 ok (A/B: no change or an improvement), 1 a run or a file failed,\n"
+      "  2 usage, 3 over budget / baseline, or an A/B launch regression,\n"
+      "  4 A/B: the launch did not move but tasks off its critical path are slower,\n"
+      "  5 A/B: not enough runs to decide (see --max-runs)\n");
   return 2;
 }
 
-struct Options {
-  std::string app_dir;
-  int runs = 10;
-  std::string out = "atrium-profile";
-  std::string budget;
-  std::string baseline;
-  double tolerance = 10;
-  std::string save_baseline;
-  bool keep_data = false;
-  int run_timeout_s = 300;
-};
+using Options = atrium::profile_cli::ProfileOptions;
 
-struct RunOutcome {
-  bool exited = false;
-  int exit_status = -1;
-  int signal = 0;
-  bool timed_out = false;
-  std::string error;        // fork / exec / pipe problem
-  std::string stderr_tail;  // last kStderrTailBytes of its stderr
-};
-
-// Runs `exe` with `args`, stdin/stdout on /dev/null and stderr captured.
-RunOutcome RunChild(const std::string& exe, const std::vector<std::string>& args, int timeout_s) {
-  RunOutcome out;
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    out.error = std::string("pipe: ") + std::strerror(errno);
-    return out;
-  }
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(exe.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::fflush(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    out.error = std::string("fork: ") + std::strerror(errno);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return out;
-  }
-  if (pid == 0) {
-    int null_fd = ::open("/dev/null", O_RDWR);
-    if (null_fd >= 0) {
-      ::dup2(null_fd, 0);
-      ::dup2(null_fd, 1);
-    }
-    ::dup2(fds[1], 2);
-    ::execv(exe.c_str(), argv.data());
-    const char* what = std::strerror(errno);
-    (void)!::write(2, "cannot execute ", 15);
-    (void)!::write(2, exe.c_str(), exe.size());
-    (void)!::write(2, ": ", 2);
-    (void)!::write(2, what, std::strlen(what));
-    (void)!::write(2, "\n", 1);
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-  auto remaining_ms = [&] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    return static_cast<int>(std::max<int64_t>(0, left.count()));
-  };
-  bool open = true;
-  char buf[4096];
-  while (open && remaining_ms() > 0) {
-    pollfd p{fds[0], POLLIN, 0};
-    int r = ::poll(&p, 1, std::min(remaining_ms(), 1000));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) continue;
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      open = false;
-      break;
-    }
-    out.stderr_tail.append(buf, static_cast<size_t>(n));
-    if (out.stderr_tail.size() > 2 * kStderrTailBytes)
-      out.stderr_tail.erase(0, out.stderr_tail.size() - kStderrTailBytes);
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (true) {
-    pid_t w = ::waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) {
-      out.error = std::string("waitpid: ") + std::strerror(errno);
-      return out;
-    }
-    if (remaining_ms() == 0) {
-      out.timed_out = true;
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-      }
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (out.stderr_tail.size() > kStderrTailBytes)
-    out.stderr_tail.erase(0, out.stderr_tail.size() - kStderrTailBytes);
-  if (WIFEXITED(status)) {
-    out.exited = true;
-    out.exit_status = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    out.signal = WTERMSIG(status);
-  }
-  return out;
-}
-
-// The last lines of a child's stderr, indented, control characters replaced.
-std::string Tail(const std::string& text) {
-  std::string s = text;
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  size_t start = s.size();
-  for (int lines = 0; start > 0 && lines < kStderrTailLines;) {
-    --start;
-    if (s[start] == '\n' && ++lines == kStderrTailLines) {
-      ++start;
-      break;
-    }
-  }
-  std::string out = "    | ";
-  for (size_t i = start; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '\n') {
-      out += "\n    | ";
-    } else if (c == '\t' || c >= 0x20) {
-      out += static_cast<char>(c);
-    } else {
-      out += '?';
-    }
-  }
-  return out + "\n";
-}
-
-// Writes `data` to `path` through a temporary file and a rename.
-bool WriteFileAtomic(const std::string& path, const std::string& data, std::string* error) {
-  std::string temp = path + ".tmp";
-  FILE* f = std::fopen(temp.c_str(), "wb");
-  if (f == nullptr) {
-    *error = path + ": cannot create: " + std::strerror(errno);
-    return false;
-  }
-  bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) {
-    *error = path + ": cannot write: " + std::strerror(errno);
-    std::remove(temp.c_str());
-    return false;
+// "5", "5ms", "5 ms" -> ms; "3%" -> percent. False when malformed.
+bool ParseChange(const std::string& text, double* ms, double* pct) {
+  std::smatch m;
+  static const std::regex kChange(R"(\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|%)?\s*)");
+  if (!std::regex_match(text, m, kChange)) return false;
+  double v = std::stod(m[1].str());
+  if (v > 10000) return false;
+  if (m[2].str() == "%") {
+    *pct = v;
+    *ms = 0;
+  } else {
+    *ms = v;
+    *pct = 0;
   }
   return true;
 }
@@ -273,15 +149,25 @@ bool WriteFileAtomic(const std::string& path, const std::string& data, std::stri
 bool ParseOptions(int argc, char** argv, Options* o, int* status) {
   po::options_description desc;
   bool help = false;
-  desc.add_options()("app", po::value(&o->app_dir))("runs", po::value(&o->runs))(
+  std::string min_change, min_task_change;
+  desc.add_options()("app", po::value(&o->app_dir))(
+      "compare", po::value(&o->compare)->multitoken())("runs", po::value(&o->runs))(
+      "max-runs", po::value(&o->max_runs))("warmup", po::value(&o->warmup))(
       "out", po::value(&o->out))("budget", po::value(&o->budget))(
       "baseline", po::value(&o->baseline))("tolerance", po::value(&o->tolerance))(
       "save-baseline", po::value(&o->save_baseline))("keep-data", po::bool_switch(&o->keep_data))(
-      "run-timeout", po::value(&o->run_timeout_s))("help,h", po::bool_switch(&help));
+      "run-timeout", po::value(&o->run_timeout_s))("data-dir", po::value(&o->data_dir))(
+      "data-dir-a", po::value(&o->data_dir_a))("data-dir-b", po::value(&o->data_dir_b))(
+      "install", po::value(&o->install))("install-a", po::value(&o->install_a))(
+      "install-b", po::value(&o->install_b))("min-change", po::value(&min_change))(
+      "min-task-change", po::value(&min_task_change))(
+      "confidence", po::value(&o->confidence_pct))("include-idle",
+                                                   po::bool_switch(&o->include_idle))(
+      "help,h", po::bool_switch(&help));
   po::positional_options_description pos;
   pos.add("app", 1);
+  po::variables_map vm;
   try {
-    po::variables_map vm;
     po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const std::exception& e) {
@@ -293,10 +179,38 @@ bool ParseOptions(int argc, char** argv, Options* o, int* status) {
     *status = 0;
     return false;
   }
+  const bool ab = vm.count("compare") > 0;
   const char* problem = nullptr;
-  if (o->app_dir.empty()) problem = "missing <app-dir>";
-  if (o->runs < 1 || o->runs > 10000) problem = "--runs must be between 1 and 10000";
-  if (!(o->tolerance >= 0) || o->tolerance > 1000) problem = "--tolerance must be 0..1000 (%)";
+  double unused_pct = 0;
+  if (ab) {
+    if (o->compare.size() != 2) problem = "--compare takes two app dirs: --compare <app-A> <app-B>";
+    if (!o->app_dir.empty()) problem = "give the apps to --compare, not before it";
+    if (!o->budget.empty() || !o->baseline.empty() || !o->save_baseline.empty() ||
+        vm.count("tolerance"))
+      problem = "--budget, --baseline, --tolerance and --save-baseline are for one app, "
+                "not --compare";
+    if (!o->data_dir.empty() || !o->install.empty())
+      problem = "with --compare, give --data-dir-a/--data-dir-b and --install-a/--install-b";
+    if (o->runs < 2 || o->runs > 10000) problem = "--runs must be between 2 and 10000 with --compare";
+    if (o->max_runs == 0) o->max_runs = std::min(10000, 3 * o->runs);
+    if (o->max_runs < o->runs || o->max_runs > 10000)
+      problem = "--max-runs must be between --runs and 10000";
+    if (o->warmup < 0 || o->warmup > 100) problem = "--warmup must be 0..100";
+    if (!min_change.empty() && !ParseChange(min_change, &o->min_change_ms, &o->min_change_pct))
+      problem = "--min-change must be a number of ms (5, 5ms) or a percentage (3%), 0..10000";
+    if (!min_task_change.empty() &&
+        (!ParseChange(min_task_change, &o->min_task_change_ms, &unused_pct) || unused_pct > 0))
+      problem = "--min-task-change must be a number of ms, 0..10000";
+    if (!(o->confidence_pct >= 50 && o->confidence_pct <= 99.9))
+      problem = "--confidence must be 50..99.9 (%)";
+  } else {
+    if (o->app_dir.empty()) problem = "missing <app-dir> (or --compare <app-A> <app-B>)";
+    if (o->runs < 1 || o->runs > 10000) problem = "--runs must be between 1 and 10000";
+    if (!(o->tolerance >= 0) || o->tolerance > 1000) problem = "--tolerance must be 0..1000 (%)";
+    for (const char* opt : {"max-runs", "warmup", "min-change", "min-task-change", "confidence",
+                            "include-idle", "data-dir-a", "data-dir-b", "install-a", "install-b"})
+      if (vm.count(opt) && !vm[opt].defaulted()) problem = "that option is for --compare";
+  }
   if (o->run_timeout_s < 1) problem = "--run-timeout must be at least 1 (seconds)";
   if (o->out.empty()) problem = "--out must not be empty";
   if (problem != nullptr) {
@@ -306,22 +220,13 @@ bool ParseOptions(int argc, char** argv, Options* o, int* status) {
   return true;
 }
 
-// Removes run-<n>.json files a previous profile left in `dir`.
-void RemoveStaleTraces(const fs::path& dir) {
-  static const std::regex kTrace(R"(run-[0-9]+\.json(\.tmp)?)");
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    if (std::regex_match(it->path().filename().string(), kTrace)) fs::remove(it->path(), ec);
-  }
-}
-
 }  // namespace
 
 int ProfileMain(int argc, char** argv) {
   Options o;
   int status = 0;
   if (!ParseOptions(argc, argv, &o, &status)) return status;
+  if (!o.compare.empty()) return atrium::profile_cli::CompareMain(o);
 
   std::error_code ec;
   const fs::path app_dir = fs::absolute(o.app_dir, ec).lexically_normal();
@@ -362,17 +267,19 @@ int ProfileMain(int argc, char** argv) {
   if (!fs::is_directory(out_dir, ec)) return Fail(out_dir.string() + ": cannot create directory");
   RemoveStaleTraces(out_dir);
 
-  const char* tmp_root = std::getenv("TMPDIR");
-  std::string tmpl =
-      std::string(tmp_root != nullptr && *tmp_root ? tmp_root : "/tmp") + "/atrium-profile-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    return Fail("cannot create a temporary directory in " + fs::path(tmpl).parent_path().string() +
-                ": " + std::strerror(errno));
-  const fs::path scratch = tmpl;
+  std::string error;
+  const fs::path scratch = atrium::profile_cli::MakeScratchDir(&error);
+  if (scratch.empty()) return Fail(error);
   const std::string data_dir = (scratch / "data").string();
-
-  std::string exe = "/proc/self/exe";
-  if (const char* r = std::getenv("ATRIUM_PROFILE_RUNNER_FOR_TESTING"); r != nullptr && *r) exe = r;
+  const std::string exe = atrium::profile_cli::RunnerExe();
+  if (!o.data_dir.empty() || !o.install.empty()) {
+    error = atrium::profile_cli::PrepareDataDir(exe, app_dir, o.data_dir, o.install, data_dir,
+                                                o.run_timeout_s);
+    if (!error.empty()) {
+      fs::remove_all(scratch, ec);
+      return Fail(error);
+    }
+  }
 
   const bool tty = ::isatty(2) == 1;
   std::vector<prof::RunTrace> traces;
@@ -380,47 +287,22 @@ int ProfileMain(int argc, char** argv) {
   for (int i = 0; i < o.runs; ++i) {
     const std::string trace_path = (out_dir / ("run-" + std::to_string(i) + ".json")).string();
     if (tty) std::fprintf(stderr, "\r\033[Krun %d/%d ...", i + 1, o.runs);
-    auto t0 = Clock::now();
-    RunOutcome r = RunChild(
-        exe, {"run", app_dir.string(), "--data-dir", data_dir, "--trace", trace_path, "--quiet"},
-        o.run_timeout_s);
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    std::string problem;
-    if (!r.error.empty()) {
-      problem = r.error;
-    } else if (r.timed_out) {
-      problem = "killed after " + std::to_string(o.run_timeout_s) + " s (--run-timeout)";
-    } else if (!r.exited) {
-      problem = std::string("killed by signal ") + std::to_string(r.signal) + " (" +
-                strsignal(r.signal) + ")";
-    } else if (r.exit_status != 0) {
-      problem = "exit status " + std::to_string(r.exit_status);
-    }
-    std::optional<prof::RunTrace> trace;
-    if (problem.empty()) {
-      auto t = prof::LoadTrace(trace_path);
-      if (!t.ok()) {
-        problem = "no usable trace: " + t.error().ToString();
-      } else if (t->result != "ok") {
-        problem = "the launch reports " + t->result;
-      } else {
-        trace = std::move(*t);
-      }
-    }
-    if (!problem.empty()) {
+    atrium::profile_cli::LaunchRun r =
+        atrium::profile_cli::RunLaunch(exe, app_dir, data_dir, trace_path, o.run_timeout_s);
+    if (!r.trace) {
       ++failed;
       std::fprintf(stderr, "%srun %d/%d failed: %s\n", tty ? "\r\033[K" : "", i + 1, o.runs,
-                   problem.c_str());
-      if (!r.stderr_tail.empty()) std::fputs(Tail(r.stderr_tail).c_str(), stderr);
+                   r.problem.c_str());
+      std::fputs(r.stderr_tail.c_str(), stderr);
       continue;
     }
     if (tty) {
-      std::fprintf(stderr, "\r\033[Krun %d/%d launch %.1f ms", i + 1, o.runs, trace->launch_ms);
+      std::fprintf(stderr, "\r\033[Krun %d/%d launch %.1f ms", i + 1, o.runs, r.trace->launch_ms);
     } else {
-      std::fprintf(stderr, "run %d/%d: launch %.1f ms (%.2f s)\n", i + 1, o.runs, trace->launch_ms,
-                   secs);
+      std::fprintf(stderr, "run %d/%d: launch %.1f ms (%.2f s)\n", i + 1, o.runs,
+                   r.trace->launch_ms, r.seconds);
     }
-    traces.push_back(std::move(*trace));
+    traces.push_back(std::move(*r.trace));
   }
   if (tty) std::fprintf(stderr, "\r\033[K");
   std::fprintf(stderr, "%d run(s): %zu ok, %d failed\n", o.runs, traces.size(), failed);
@@ -463,7 +345,6 @@ int ProfileMain(int argc, char** argv) {
   }
 
   std::string summary = prof::SummaryText(*profile) + verdicts;
-  std::string error;
   const std::string summary_path = (out_dir / "summary.txt").string();
   const std::string report_path = (out_dir / "report.html").string();
   if (!WriteFileAtomic(summary_path, summary, &error) ||

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "profile_report.h"
@@ -33,6 +34,10 @@ Distribution Distribute(std::vector<double> values) {
   return d;
 }
 
+std::string IdleStage(const RunTrace& run) {
+  return run.stage_order.size() >= 2 ? run.stage_order.back() : std::string();
+}
+
 std::vector<CriticalStep> CriticalPath(const RunTrace& run) {
   std::vector<CriticalStep> path;
   if (run.tasks.empty()) return path;
@@ -42,15 +47,17 @@ std::vector<CriticalStep> CriticalPath(const RunTrace& run) {
   std::multimap<std::string, size_t> by_id;
   for (size_t i = 0; i < run.tasks.size(); ++i) by_id.emplace(run.tasks[i].id, i);
 
-  // The last task to end; a skipped task did no work, so it only ends the
-  // path when every task was skipped.
+  // The last task of the launch to end: idle-stage work runs after the
+  // launch and does not end its path (unless the launch recorded nothing
+  // else); a skipped task did no work, so it only ends the path when every
+  // task was skipped.
+  const std::string idle = IdleStage(run);
+  auto rank = [&](const TaskRun& t) {
+    return std::make_tuple(t.stage != idle, t.status != TaskStatus::kSkipped, t.end_us);
+  };
   size_t current = 0;
   for (size_t i = 1; i < run.tasks.size(); ++i) {
-    const TaskRun& t = run.tasks[i];
-    const TaskRun& c = run.tasks[current];
-    bool t_skipped = t.status == TaskStatus::kSkipped;
-    bool c_skipped = c.status == TaskStatus::kSkipped;
-    if (t_skipped != c_skipped ? c_skipped : t.end_us > c.end_us) current = i;
+    if (rank(run.tasks[i]) > rank(run.tasks[current])) current = i;
   }
 
   std::vector<bool> visited(run.tasks.size(), false);
@@ -169,6 +176,7 @@ Result<Profile> Analyze(const std::vector<RunTrace>& runs, const AnalyzeOptions&
         s.stats.stage = t.stage;
         s.stats.target = t.target;
         s.stats.budget_ms = t.budget_ms;
+        s.stats.optional = t.optional;
       }
       ++s.stats.runs;
       if (t.status == TaskStatus::kFailed) ++s.stats.failed;
@@ -209,6 +217,30 @@ Result<Profile> Analyze(const std::vector<RunTrace>& runs, const AnalyzeOptions&
   if (p.longest_waits.size() > options.top_waits) p.longest_waits.resize(options.top_waits);
 
   p.critical_path = CriticalPath(median);
+  // The critical path's queue waits, with what kept the pool busy.
+  for (const CriticalStep& step : p.critical_path) {
+    if (step.queue_wait_ms < 0.1) continue;
+    auto it = std::find_if(median.tasks.begin(), median.tasks.end(), [&](const TaskRun& t) {
+      return t.id == step.id && UsToMs(t.start_us) == step.start_ms;
+    });
+    if (it == median.tasks.end()) continue;
+    AvoidableWait w;
+    w.id = step.id;
+    w.stage = step.stage;
+    w.target = it->target;
+    w.wait_ms = step.queue_wait_ms;
+    const int64_t ready_us = it->start_us - it->queue_wait_us;
+    w.ready_ms = UsToMs(ready_us);
+    for (const TaskRun& o : median.tasks) {
+      if (&o == &*it || o.target != it->target || o.status == TaskStatus::kSkipped) continue;
+      if (o.start_us <= ready_us && o.end_us > ready_us) w.busy_with.push_back(o.id);
+    }
+    p.avoidable_waits.push_back(std::move(w));
+  }
+  std::stable_sort(p.avoidable_waits.begin(), p.avoidable_waits.end(),
+                   [](const AvoidableWait& a, const AvoidableWait& b) {
+                     return a.wait_ms > b.wait_ms;
+                   });
   if (!p.critical_path.empty())
     p.critical_path_ms = p.critical_path.back().start_ms + p.critical_path.back().duration_ms;
   return p;

@@ -103,6 +103,11 @@ struct RunTrace {
   int64_t end_us() const;
 };
 
+// The run's idle stage: the last of its stages, which begins when the launch
+// is done (its work runs after the launch). "" when the trace names fewer
+// than two stages.
+std::string IdleStage(const RunTrace& run);
+
 // Parses one trace. `file` is only used in error messages.
 Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file);
 Result<RunTrace> LoadTrace(const std::string& path);
@@ -138,6 +143,7 @@ struct TaskStats {
   size_t failed = 0;
   size_t skipped = 0;
   size_t over_budget = 0;
+  bool optional = false;  // the launch does not wait for it
 };
 
 // One task on the critical path, in execution order.
@@ -163,6 +169,18 @@ struct QueueWait {
   Distribution wait_ms;
 };
 
+// A wait on the critical path a team can act on: a critical-path task of
+// the median run that was ready but queued for a thread, and what held its
+// pool's (or the main thread's) threads when it became ready.
+struct AvoidableWait {
+  std::string id;
+  std::string stage;
+  std::string target;  // the pool it was posted to, or "main"
+  double ready_ms = 0;  // since launch start
+  double wait_ms = 0;
+  std::vector<std::string> busy_with;  // tasks running on that pool then
+};
+
 struct Profile {
   std::string app;
   std::string app_version;
@@ -176,6 +194,8 @@ struct Profile {
   std::vector<CriticalStep> critical_path;
   double critical_path_ms = 0;           // launch start to the end of its last task
   std::vector<QueueWait> longest_waits;  // p50 queue wait descending, then max
+  // Critical-path waits of the median run, longest first (at least 0.1 ms).
+  std::vector<AvoidableWait> avoidable_waits;
 };
 
 struct AnalyzeOptions {
@@ -185,7 +205,8 @@ struct AnalyzeOptions {
 // Fails when `runs` is empty or the runs are of different apps.
 Result<Profile> Analyze(const std::vector<RunTrace>& runs, const AnalyzeOptions& options = {});
 
-// The critical path of one run: from its last-ending (not skipped) task back along the
+// The critical path of one run's launch: from its last-ending (not skipped)
+// task outside the idle stage (IdleStage) back along the
 // predecessor that ended last. A task's predecessors are its `after`
 // dependencies recorded in the run and the end of the previous stage (whose
 // last-ending task continues the walk); a task with neither waited for the

@@ -3,6 +3,7 @@
 // Concurrency: free functions over values.
 #include "profile_util.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -147,6 +148,43 @@ bool NaturalLess(const std::string& a, const std::string& b) {
     }
   }
   return a.size() - i < b.size() - j;
+}
+
+std::string Printable(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
+std::string Fit(std::string_view s, size_t width) {
+  std::string p = Printable(s);
+  if (p.size() <= width || width < 8) return p;
+  size_t keep = width - 3;
+  return p.substr(0, keep - keep / 2) + "..." + p.substr(p.size() - keep / 2);
+}
+
+TextTable::TextTable(std::vector<std::string> header, std::vector<bool> numeric)
+    : numeric_(std::move(numeric)) {
+  rows_.push_back(std::move(header));
+}
+
+std::string TextTable::Render(const std::string& indent) const {
+  std::vector<size_t> width(numeric_.size(), 0);
+  for (const auto& r : rows_)
+    for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  std::string out;
+  for (const auto& r : rows_) {
+    std::string line = indent;
+    for (size_t c = 0; c < r.size(); ++c) {
+      if (c > 0) line += "  ";
+      std::string pad(width[c] - r[c].size(), ' ');
+      line += numeric_[c] ? pad + r[c] : r[c] + (c + 1 < r.size() ? pad : "");
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
 }
 
 }  // namespace atrium::profile

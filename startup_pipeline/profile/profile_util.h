@@ -12,7 +12,9 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +54,40 @@ bool NaturalLess(const std::string& a, const std::string& b);
 double Pick(const Distribution& d, Metric m);
 // "1 failed 2 over budget" (summary_text.cc).
 std::string TaskFlags(const TaskStats& t);
+
+// Printable for a terminal: control characters become '?'.
+std::string Printable(std::string_view s);
+// Cuts the middle out of names longer than `width`.
+std::string Fit(std::string_view s, size_t width);
+
+// Aligned columns for the text summaries: text columns left, numeric
+// columns right.
+class TextTable {
+ public:
+  TextTable(std::vector<std::string> header, std::vector<bool> numeric);
+  void Row(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  std::string Render(const std::string& indent = "  ") const;
+
+ private:
+  std::vector<bool> numeric_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// The SVG timeline of one run (report_html.cc; the A/B report draws two on
+// one time scale).
+struct TimelineOptions {
+  std::string svg_id = "timeline";
+  std::string label = "timeline";  // aria-label
+  std::set<std::string> critical;  // task ids outlined as the critical path
+  // Task ids drawn as changed, with the class to add ("slower", "faster").
+  std::map<std::string, std::string> changed;
+  std::optional<double> from_ms, to_ms;  // widen the time axis to at least this
+};
+void AppendTimeline(std::string& h, const RunTrace& run, const TimelineOptions& options);
+// The report pages' style sheet.
+extern const std::string_view kReportCss;
+// A stable colour per bundle name.
+std::string BundleColour(std::string_view bundle);
 
 // Reads typed fields of one JSON object, remembering the first problem with
 // its JSON pointer. `what` prefixes messages ("event 12 ('com.a:b')").

@@ -48,8 +48,6 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
-namespace {
-
 // A stable colour per bundle (the same in every report): a hash of the name
 // (FNV-1a, then the MurmurHash3 finalizer to spread similar names) picks the
 // hue and one of three lightness and two saturation levels, so bundles whose
@@ -71,6 +69,8 @@ std::string BundleColour(std::string_view bundle) {
          std::to_string(kLight[(h >> 12) % 3]) + "%)";
 }
 
+namespace {
+
 // A 1-2-5 step giving about `target` intervals over `span`.
 double NiceStep(double span, int target) {
   double raw = span / target;
@@ -88,13 +88,17 @@ std::string TimeLabel(double ms, double step) {
   return Format("%.0f ms", ms);
 }
 
-void AppendTimeline(std::string& h, const Profile& p, const RunTrace& run) {
+}  // namespace
+
+void AppendTimeline(std::string& h, const RunTrace& run, const TimelineOptions& o) {
   constexpr double kWidth = 1360, kLabelW = 150, kRight = 24, kLaneH = 28, kLaneGap = 4;
   constexpr double kTop = 64;  // axis labels + stage band above the lanes
   const double plot_x = kLabelW + 10, plot_w = kWidth - plot_x - kRight;
   double t0 = 0, t1 = UsToMs(run.end_us());
   for (const auto& t : run.tasks) t0 = std::min(t0, UsToMs(t.start_us));
   for (const auto& l : run.loads) t0 = std::min(t0, UsToMs(l.start_us));
+  if (o.from_ms) t0 = std::min(t0, *o.from_ms);
+  if (o.to_ms) t1 = std::max(t1, *o.to_ms);
   if (t1 - t0 < 1) t1 = t0 + 1;
   const double scale = plot_w / (t1 - t0);
   auto x = [&](double ms) { return plot_x + (ms - t0) * scale; };
@@ -108,12 +112,11 @@ void AppendTimeline(std::string& h, const Profile& p, const RunTrace& run) {
     return kTop + static_cast<double>(lane_of[tid]) * (kLaneH + kLaneGap);
   };
 
-  std::set<std::string> critical;
-  for (const auto& s : p.critical_path) critical.insert(s.id);
+  const std::set<std::string>& critical = o.critical;
 
-  h += "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + Num(kWidth) +
+  h += "<svg id=\"" + HtmlEscape(o.svg_id) + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + Num(kWidth) +
        "\" height=\"" + Num(height) + "\" viewBox=\"0 0 " + Num(kWidth) + " " + Num(height) +
-       "\" role=\"img\" aria-label=\"timeline of the median run\">\n";
+       "\" role=\"img\" aria-label=\"" + HtmlEscape(o.label) + "\">\n";
   h += "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
        "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#555\"/>"
        "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#ddd\" stroke-width=\"3\"/></pattern>"
@@ -196,13 +199,17 @@ void AppendTimeline(std::string& h, const Profile& p, const RunTrace& run) {
     if (t.status == TaskStatus::kFailed) cls += " failed";
     if (t.status == TaskStatus::kSkipped) cls += " skipped";
     if (t.over_budget) cls += " over-budget";
+    if (t.optional) cls += " optional";
+    if (auto c = o.changed.find(t.id); c != o.changed.end()) cls += " changed " + c->second;
     const ThreadInfo* thread = run.Thread(t.tid);
     std::string tip = HtmlEscape(t.id) + "\nstage " + HtmlEscape(t.stage) + " \xc2\xb7 " +
                       HtmlEscape(thread ? thread->name : "?") + " (posted to " +
                       HtmlEscape(t.target) + ")\n" + Ms(UsToMs(t.duration_us())) + " ms at " +
                       Ms(UsToMs(t.start_us)) + " ms, waited " + Ms(UsToMs(t.queue_wait_us)) +
                       " ms for a thread\nstatus " + TaskStatusName(t.status) +
-                      (t.over_budget ? ", over its budget" : "");
+                      (t.over_budget ? ", over its budget" : "") +
+                      (t.optional ? "\noptional (the launch does not wait for it)" : "");
+    if (auto c = o.changed.find(t.id); c != o.changed.end()) tip += "\nA/B: " + c->second;
     if (t.budget_ms > 0) tip += " (budget " + Ms(t.budget_ms) + " ms)";
     if (!t.after.empty()) {
       tip += "\nafter:";
@@ -248,6 +255,8 @@ void AppendTimeline(std::string& h, const Profile& p, const RunTrace& run) {
   h += "</g>\n</svg>\n";
 }
 
+namespace {
+
 // p50 [p90] max cells; "-" when nothing was measured (skipped in every run).
 void AppendDistCells(std::string& h, const Distribution& d, bool p90 = true) {
   auto cell = [&](double v) { h += "<td class=\"num\">" + (d.n == 0 ? "-" : Ms(v)) + "</td>"; };
@@ -256,7 +265,9 @@ void AppendDistCells(std::string& h, const Distribution& d, bool p90 = true) {
   cell(d.max);
 }
 
-constexpr std::string_view kCss = R"css(
+}  // namespace
+
+const std::string_view kReportCss = R"css(
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;margin:24px;background:#fff}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
 .sub{color:#5a6272;margin:0}
@@ -282,9 +293,10 @@ svg .task-label{font-size:10px;pointer-events:none;fill:#111}
 svg .load{fill:url(#hatch)}
 svg .stage-marker{stroke:#c2410c;stroke-width:1.5;stroke-dasharray:5 3}svg .marker-label{fill:#9a3412;font-size:11px}
 .bad{color:#b91c1c;font-weight:600}.ok{color:#15803d;font-weight:600}
+svg .task.optional{fill-opacity:.55}.legend i.opt{background:#9995}
+svg .task.changed.slower{stroke:#c026d3;stroke-width:3}svg .task.changed.faster{stroke:#0891b2;stroke-width:3}
+.legend i.slower{background:#fff;border:3px solid #c026d3}.legend i.faster{background:#fff;border:3px solid #0891b2}
 )css";
-
-}  // namespace
 
 std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
                        const std::vector<Violation>& violations) {
@@ -294,7 +306,7 @@ std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Startup "
        "profile: " +
        HtmlEscape(p.app) + "</title>\n<style>";
-  h += kCss;
+  h += kReportCss;
   h += "</style></head><body>\n";
   h += "<header><h1>Startup profile: " + HtmlEscape(p.app) + " " + HtmlEscape(p.app_version) +
        "</h1><p class=\"sub\">" + std::to_string(p.runs) + " run(s); timeline of the median run, " +
@@ -336,8 +348,11 @@ std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
          "\"><i style=\"background:" + BundleColour(b) + "\"></i>" + HtmlEscape(b) + "</span>";
   h += "<span><i class=\"crit\"></i>critical path</span><span><i class=\"load\"></i>bundle "
        "load</span><span><i class=\"over\"></i>over its budget</span><span><i "
-       "class=\"mark\"></i>stage end</span></div>\n<div class=\"scroll\">";
-  AppendTimeline(h, p, median);
+       "class=\"mark\"></i>stage end</span><span><i class=\"opt\"></i>optional</span></div>\n<div class=\"scroll\">";
+  TimelineOptions timeline;
+  for (const auto& step : p.critical_path) timeline.critical.insert(step.id);
+  timeline.label = "timeline of the median run";
+  AppendTimeline(h, median, timeline);
   h += "</div></section>\n";
 
   h += "<section><h2>Stages</h2><p class=\"sub\">ms over " + std::to_string(p.runs) +
@@ -354,7 +369,8 @@ std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
   h += "</table></section>\n";
 
   h += "<section><h2>Critical path of the median run</h2><p class=\"sub\">From the launch start "
-       "to the last task to end, along what each task waited for: a dependency (after) or the "
+       "to the last task of the launch to end (idle-stage work runs after the launch and is "
+       "not on it), along what each task waited for: a dependency (after) or the "
        "end of the previous stage. Gap = its start minus that end.</p><table><tr><th "
        "class=\"num\">start</th><th class=\"num\">duration</th><th class=\"num\">gap</th><th "
        "class=\"num\">queue wait</th><th>task</th><th>stage</th><th>thread</th><th>waited "
@@ -366,6 +382,28 @@ std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
          HtmlEscape(s.stage) + "</td><td>" + HtmlEscape(s.thread) + "</td><td class=\"id\">" +
          HtmlEscape(s.via) + "</td></tr>\n";
   h += "</table></section>\n";
+
+  h += "<section id=\"avoidable-waits\"><h2>Avoidable waits on the critical path</h2><p "
+       "class=\"sub\">Critical-path tasks of the median run that were ready but queued for a "
+       "thread, longest first, with what its pool was running when it became ready: a "
+       "higher priority, another pool or a later start for those tasks would shorten the "
+       "launch.</p>";
+  if (p.avoidable_waits.empty()) {
+    h += "<p>none</p>";
+  } else {
+    h += "<table><tr><th class=\"num\">wait</th><th class=\"num\">ready at</th><th>task</th>"
+         "<th>stage</th><th>posted to</th><th>its threads were running</th></tr>\n";
+    for (const auto& w : p.avoidable_waits) {
+      std::string busy;
+      for (const auto& b : w.busy_with) busy += (busy.empty() ? "" : ", ") + HtmlEscape(b);
+      h += "<tr><td class=\"num\">" + Ms(w.wait_ms) + "</td><td class=\"num\">" +
+           Ms(w.ready_ms) + "</td><td class=\"id\">" + HtmlEscape(w.id) + "</td><td>" +
+           HtmlEscape(w.stage) + "</td><td>" + HtmlEscape(w.target) + "</td><td class=\"id\">" +
+           (busy.empty() ? std::string("(nothing recorded)") : busy) + "</td></tr>\n";
+    }
+    h += "</table>";
+  }
+  h += "</section>\n";
 
   h += "<section><h2>Longest waits for a thread</h2><table><tr><th>task</th><th>posted "
        "to</th><th class=\"num\">wait p50</th><th class=\"num\">wait max</th></tr>\n";

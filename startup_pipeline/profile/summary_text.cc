@@ -17,53 +17,6 @@ namespace atrium::profile {
 
 namespace {
 
-// Printable for a terminal: control characters become '?'.
-std::string Printable(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return out;
-}
-
-// Cuts the middle out of names longer than `width`.
-std::string Fit(std::string_view s, size_t width) {
-  std::string p = Printable(s);
-  if (p.size() <= width || width < 8) return p;
-  size_t keep = width - 3;
-  return p.substr(0, keep - keep / 2) + "..." + p.substr(p.size() - keep / 2);
-}
-
-// Aligned columns: text columns left, numeric columns right.
-class TextTable {
- public:
-  explicit TextTable(std::vector<std::string> header, std::vector<bool> numeric)
-      : numeric_(std::move(numeric)) {
-    rows_.push_back(std::move(header));
-  }
-  void Row(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
-  std::string Render(const std::string& indent = "  ") const {
-    std::vector<size_t> width(numeric_.size(), 0);
-    for (const auto& r : rows_)
-      for (size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size());
-    std::string out;
-    for (const auto& r : rows_) {
-      std::string line = indent;
-      for (size_t c = 0; c < r.size(); ++c) {
-        if (c > 0) line += "  ";
-        std::string pad(width[c] - r[c].size(), ' ');
-        line += numeric_[c] ? pad + r[c] : r[c] + (c + 1 < r.size() ? pad : "");
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      out += line + "\n";
-    }
-    return out;
-  }
-
- private:
-  std::vector<bool> numeric_;
-  std::vector<std::vector<std::string>> rows_;
-};
-
 constexpr size_t kNameWidth = 44;
 
 }  // namespace
@@ -78,6 +31,7 @@ std::string TaskFlags(const TaskStats& t) {
   add(t.failed, "failed");
   add(t.skipped, "skipped");
   add(t.over_budget, "over budget");
+  if (t.optional) f += f.empty() ? "optional" : " optional";
   return f;
 }
 
@@ -98,7 +52,8 @@ std::string SummaryText(const Profile& p, size_t max_tasks) {
                 Ms(s.duration_ms.p50), Ms(s.duration_ms.p90), Ms(s.duration_ms.max)});
   out += stages.Render();
 
-  out += "\ncritical path of the median run (ms; ends at " + Ms(p.critical_path_ms) + ")\n";
+  out += "\ncritical path of the median run's launch (ms; ends at " + Ms(p.critical_path_ms) +
+         "; idle-stage work runs after it)\n";
   TextTable path({"start", "dur", "gap", "task", "thread", "waited for"},
                  {true, true, true, false, false, false});
   for (const auto& s : p.critical_path) {
@@ -110,6 +65,21 @@ std::string SummaryText(const Profile& p, size_t max_tasks) {
               Fit(s.thread, 16), Fit(via, 24)});
   }
   out += path.Render();
+
+  out += "\navoidable waits on the critical path (ready, but queued for a thread)\n";
+  if (p.avoidable_waits.empty()) {
+    out += "  none\n";
+  } else {
+    TextTable waits({"wait", "ready at", "task", "pool", "its threads were running"},
+                    {true, true, false, false, false});
+    for (const auto& w : p.avoidable_waits) {
+      std::string busy;
+      for (const auto& b : w.busy_with) busy += (busy.empty() ? "" : ", ") + b;
+      waits.Row({Ms(w.wait_ms), Ms(w.ready_ms), Fit(w.id, kNameWidth), Fit(w.target, 16),
+                 busy.empty() ? "(nothing recorded: thread start or scheduling)" : Fit(busy, 60)});
+    }
+    out += waits.Render();
+  }
 
   out += "\nlongest queue waits (ms waiting for a thread)\n";
   if (p.longest_waits.empty()) {

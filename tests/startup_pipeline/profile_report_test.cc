@@ -245,10 +245,13 @@ TEST(ProfileStats, AggregatesTheSampleRuns) {
   std::sort(ends.begin(), ends.end());
   EXPECT_DOUBLE_EQ(p->stages[2].end_ms.p50, ends[2]);
   EXPECT_DOUBLE_EQ(p->stages[2].end_ms.max, ends[4]);
-  // The critical path of the sample ends in the idle stage and starts at the launch.
+  // The critical path of the sample starts at the launch and ends at it: in
+  // post_frame, the last stage before idle (idle-stage work ends later but
+  // runs after the launch).
   ASSERT_FALSE(p->critical_path.empty());
   EXPECT_EQ(p->critical_path.front().via, "launch");
-  EXPECT_EQ(p->critical_path.back().stage, "idle");
+  EXPECT_EQ(p->critical_path.back().stage, "post_frame");
+  for (const auto& step : p->critical_path) EXPECT_NE(step.stage, "idle") << step.id;
 }
 
 TEST(ProfileStats, RefusesRunsOfDifferentApps) {
@@ -265,7 +268,8 @@ TEST(ProfileStats, RefusesRunsOfDifferentApps) {
 //   stage s1 [0, 31]:  A main [0,10]   B pool [0,30]   C main [12,20] after A
 //   stage s2 [31, 70]: D main [32,40]  F main [41,50]
 //                      E pool [45,60] after D     G pool [60,70] after E,F
-// Last to end: G. Its dependencies end at 60 (E) and 50 (F): E. E waited for
+//   stage s3 [70, 90]: H pool [70,90] (the idle stage: after the launch)
+// Last to end before the idle stage: G. Its dependencies end at 60 (E) and 50 (F): E. E waited for
 // D (40) more than for the stage barrier (B, 30). D waited only for the
 // barrier, whose last task was B (30, not C at 20). B waited for the launch.
 TEST(ProfileStats, CriticalPathOfACraftedDag) {
@@ -277,8 +281,10 @@ TEST(ProfileStats, CriticalPathOfACraftedDag) {
       {"a:F", "s2", 1, 42000, 9000},
       {"a:E", "s2", 2, 46000, 15000, "a:D", 3000},
       {"a:G", "s2", 2, 61000, 10000, "a:E, a:F"},
+      {"a:H", "s3", 2, 71000, 20000},
   };
-  RunTrace run = MustParse(MakeTraceJson(tasks, {{"s1", 1000, 32000}, {"s2", 32000, 71000}}, 70));
+  RunTrace run = MustParse(MakeTraceJson(
+      tasks, {{"s1", 1000, 32000}, {"s2", 32000, 71000}, {"s3", 71000, 91000}}, 70));
   auto path = CriticalPath(run);
   ASSERT_EQ(path.size(), 4u);
   EXPECT_EQ(path[0].id, "a:B");

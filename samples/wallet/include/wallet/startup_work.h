@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "atrium/bundle.h"
 
@@ -48,11 +49,31 @@ struct StartupWork {
   std::function<atrium::Status()> run;
 };
 
+// A slower build of one task, the way a change to it would be: compiled
+// with -DWALLET_SLOW_TASK="<task id>" -DWALLET_SLOW_MS=<n>, the task waits n
+// ms more after its work (the A/B profiling tests build such variants of the
+// sample's bundles; the sample itself is built without them).
+#if defined(WALLET_SLOW_TASK) && defined(WALLET_SLOW_MS)
+inline constexpr const char* kSlowTask = WALLET_SLOW_TASK;
+inline constexpr int kSlowMs = WALLET_SLOW_MS;
+#else
+inline constexpr const char* kSlowTask = "";
+inline constexpr int kSlowMs = 0;
+#endif
+
 // Registers the handler of each startup task; the first failure wins.
 inline atrium::Status RegisterStartupWork(atrium::BundleContext& ctx,
                                           std::initializer_list<StartupWork> work) {
   for (const StartupWork& w : work) {
-    atrium::Status s = ctx.RegisterStartupTask(w.id, w.run);
+    std::function<atrium::Status()> run = w.run;
+    if (kSlowMs > 0 && std::string(w.id) == kSlowTask) {
+      run = [inner = w.run] {
+        atrium::Status s = inner();
+        std::this_thread::sleep_for(std::chrono::milliseconds(kSlowMs));
+        return s;
+      };
+    }
+    atrium::Status s = ctx.RegisterStartupTask(w.id, std::move(run));
     if (!s.ok()) return s;
   }
   return atrium::Status::Ok();
