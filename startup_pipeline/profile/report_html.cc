@@ -426,7 +426,7 @@ std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
     AppendDistCells(h, t.queue_wait_ms, false);
     h += "<td class=\"num\">" + (t.budget_ms > 0 ? Ms(t.budget_ms) : std::string("-")) +
          "</td><td" + (t.failed + t.over_budget > 0 ? " class=\"bad\"" : "") + ">" +
-         HtmlEscape(TaskFlags(t)) + "</td></tr>\n";
+         HtmlEscape(TaskFlags(t)) + (t.optional ? " optional" : "") + "</td></tr>\n";
   }
   h += "</table></section>\n</body></html>\n";
   return h;

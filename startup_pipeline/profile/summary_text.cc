@@ -31,7 +31,6 @@ std::string TaskFlags(const TaskStats& t) {
   add(t.failed, "failed");
   add(t.skipped, "skipped");
   add(t.over_budget, "over budget");
-  if (t.optional) f += f.empty() ? "optional" : " optional";
   return f;
 }
 
@@ -76,7 +75,7 @@ std::string SummaryText(const Profile& p, size_t max_tasks) {
       std::string busy;
       for (const auto& b : w.busy_with) busy += (busy.empty() ? "" : ", ") + b;
       waits.Row({Ms(w.wait_ms), Ms(w.ready_ms), Fit(w.id, kNameWidth), Fit(w.target, 16),
-                 busy.empty() ? "(nothing recorded: thread start or scheduling)" : Fit(busy, 60)});
+                 busy.empty() ? "-" : Fit(busy, 40)});
     }
     out += waits.Render();
   }
@@ -101,15 +100,18 @@ std::string SummaryText(const Profile& p, size_t max_tasks) {
          std::to_string(slowest.size()) + ")\n";
   TextTable tasks({"task", "stage", "runs", "p50", "p90", "max", "wait p50", "flags"},
                   {false, false, true, true, true, true, true, false});
+  bool any_optional = false;
   for (size_t i = 0; i < shown; ++i) {
     const TaskStats& t = *slowest[i];
     auto ms = [&](const Distribution& d, double v) { return d.n == 0 ? "-" : Ms(v); };
-    tasks.Row({Fit(t.id, kNameWidth), Fit(t.stage, 16), std::to_string(t.runs),
+    any_optional = any_optional || t.optional;
+    tasks.Row({Fit(t.id, kNameWidth) + (t.optional ? "*" : ""), Fit(t.stage, 16), std::to_string(t.runs),
                ms(t.duration_ms, t.duration_ms.p50), ms(t.duration_ms, t.duration_ms.p90),
                ms(t.duration_ms, t.duration_ms.max), ms(t.queue_wait_ms, t.queue_wait_ms.p50),
                TaskFlags(t)});
   }
   out += tasks.Render();
+  if (any_optional) out += "  * optional: the launch does not wait for it\n";
   return out;
 }
 

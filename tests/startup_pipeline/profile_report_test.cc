@@ -307,6 +307,38 @@ TEST(ProfileStats, CriticalPathOfACraftedDag) {
   auto p = Analyze({run});
   ASSERT_TRUE(p.ok());
   EXPECT_DOUBLE_EQ(p->critical_path_ms, 70);
+  // The one wait for a thread on the path: E, ready at 42 ms, queued 3 ms.
+  ASSERT_EQ(p->avoidable_waits.size(), 1u);
+  EXPECT_EQ(p->avoidable_waits[0].id, "a:E");
+  EXPECT_DOUBLE_EQ(p->avoidable_waits[0].wait_ms, 3);
+  EXPECT_DOUBLE_EQ(p->avoidable_waits[0].ready_ms, 42);
+  EXPECT_EQ(p->avoidable_waits[0].target, "pool");
+  EXPECT_TRUE(p->avoidable_waits[0].busy_with.empty());
+}
+
+// A critical-path task queued behind two others on its pool: the wait names them.
+TEST(ProfileStats, AvoidableWaitsNameWhatHeldThePool) {
+  std::vector<Task> tasks = {
+      {"a:first", "s1", 1, 0, 5000},
+      {"a:busy1", "s1", 2, 0, 20000},
+      {"a:busy2", "s1", 3, 1000, 22000},
+      {"a:late", "s1", 2, 20000, 10000, "a:first", 15000},
+  };
+  json::object trace = MakeTraceJson(tasks, {{"s1", 0, 30000}, {"s2", 30000, 30000}}, 30);
+  // tid 3 is a second thread of the same pool.
+  for (auto& e : trace["traceEvents"].as_array())
+    if (e.as_object().contains("args") && e.at("tid").to_number<int>() == 3)
+      e.as_object()["args"].as_object()["thread"] = "pool";
+  auto p = Analyze({MustParse(trace)});
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->avoidable_waits.size(), 1u);
+  EXPECT_EQ(p->avoidable_waits[0].id, "a:late");
+  EXPECT_DOUBLE_EQ(p->avoidable_waits[0].wait_ms, 15);
+  EXPECT_DOUBLE_EQ(p->avoidable_waits[0].ready_ms, 5);
+  EXPECT_EQ(p->avoidable_waits[0].busy_with, (std::vector<std::string>{"a:busy1", "a:busy2"}));
+  EXPECT_NE(SummaryText(*p).find("15.0       5.0  a:late  pool  a:busy1, a:busy2"),
+            std::string::npos)
+      << SummaryText(*p);
 }
 
 TEST(ProfileStats, CriticalPathSurvivesCyclicDependencies) {

@@ -129,6 +129,46 @@ inline json::object SmallTrace() {
   return MakeTraceJson({{"a:x", "s1", 1, 100, 50}}, {{"s1", 100, 200}}, 1.0);
 }
 
+// Extra milliseconds for one side's tasks in AbTraceJson.
+struct AbChange {
+  double crit_ms = 0;  // a:crit, on the critical path (s2, main)
+  double off_ms = 0;   // a:off, beside it on the pool (s2), well shorter
+  double idle_ms = 0;  // a:late, in the idle stage
+};
+
+// `n` traces of a small app for A/B tests: stage s1 (a:boot on main, a:side
+// on the pool), s2 (a:crit on main after a:boot, a:off on the pool), idle
+// (a:late). Each duration gets up to ±0.5 ms of deterministic noise from
+// `seed`.
+inline std::vector<json::object> AbTraceJson(int n, uint32_t seed, AbChange change = {}) {
+  std::vector<json::object> runs;
+  uint32_t x = seed * 2654435761u + 1;
+  auto noise = [&] {
+    x = x * 1664525u + 1013904223u;
+    return static_cast<int64_t>(x >> 8) % 1001 - 500;  // µs
+  };
+  auto us = [](double ms) { return static_cast<int64_t>(ms * 1000); };
+  for (int i = 0; i < n; ++i) {
+    int64_t boot = 10000 + noise(), side = 5000 + noise();
+    int64_t s1_end = std::max(boot, side);
+    int64_t crit = 20000 + noise() + us(change.crit_ms);
+    int64_t off = 5000 + noise() + us(change.off_ms);
+    int64_t s2_end = s1_end + std::max(crit, off);
+    int64_t late = 8000 + noise() + us(change.idle_ms);
+    std::vector<Task> tasks = {
+        {"a:boot", "s1", 1, 0, boot},
+        {"a:side", "s1", 2, 0, side},
+        {"a:crit", "s2", 1, s1_end, crit, "a:boot"},
+        {"a:off", "s2", 2, s1_end, off},
+        {"a:late", "idle", 2, s2_end, late},
+    };
+    runs.push_back(
+        MakeTraceJson(tasks, {{"s1", 0, s1_end}, {"s2", s1_end, s2_end}, {"idle", s2_end, s2_end}},
+                      static_cast<double>(s2_end) / 1000.0));
+  }
+  return runs;
+}
+
 }  // namespace profile_test
 
 #endif  // ATRIUM_TESTS_STARTUP_PIPELINE_PROFILE_TEST_UTIL_H_
