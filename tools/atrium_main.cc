@@ -102,6 +102,7 @@ int Usage() {
       "  diff OLD.atb NEW.atb -o X.atd    delta package from OLD to NEW\n"
       "  apply OLD.atb X.atd --pubkey P -o NEW.atb  rebuild NEW and verify it\n"
       "  profile <app-dir> --runs N       launch N times; timeline report, budgets\n"
+      "  profile --compare <app-A> <app-B>  A/B gate: did the launch move?\n"
       "                                   (atrium profile --help for options)\n");
   return 2;
 }

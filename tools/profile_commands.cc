@@ -160,10 +160,8 @@ bool ParseOptions(int argc, char** argv, Options* o, int* status) {
       "data-dir-a", po::value(&o->data_dir_a))("data-dir-b", po::value(&o->data_dir_b))(
       "install", po::value(&o->install))("install-a", po::value(&o->install_a))(
       "install-b", po::value(&o->install_b))("min-change", po::value(&min_change))(
-      "min-task-change", po::value(&min_task_change))(
-      "confidence", po::value(&o->confidence_pct))("include-idle",
-                                                   po::bool_switch(&o->include_idle))(
-      "help,h", po::bool_switch(&help));
+      "min-task-change", po::value(&min_task_change))("confidence", po::value(&o->confidence_pct))(
+      "include-idle", po::bool_switch(&o->include_idle))("help,h", po::bool_switch(&help));
   po::positional_options_description pos;
   pos.add("app", 1);
   po::variables_map vm;
@@ -187,11 +185,13 @@ bool ParseOptions(int argc, char** argv, Options* o, int* status) {
     if (!o->app_dir.empty()) problem = "give the apps to --compare, not before it";
     if (!o->budget.empty() || !o->baseline.empty() || !o->save_baseline.empty() ||
         vm.count("tolerance"))
-      problem = "--budget, --baseline, --tolerance and --save-baseline are for one app, "
-                "not --compare";
+      problem =
+          "--budget, --baseline, --tolerance and --save-baseline are for one app, "
+          "not --compare";
     if (!o->data_dir.empty() || !o->install.empty())
       problem = "with --compare, give --data-dir-a/--data-dir-b and --install-a/--install-b";
-    if (o->runs < 2 || o->runs > 10000) problem = "--runs must be between 2 and 10000 with --compare";
+    if (o->runs < 2 || o->runs > 10000)
+      problem = "--runs must be between 2 and 10000 with --compare";
     if (o->max_runs == 0) o->max_runs = std::min(10000, 3 * o->runs);
     if (o->max_runs < o->runs || o->max_runs > 10000)
       problem = "--max-runs must be between --runs and 10000";

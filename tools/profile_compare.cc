@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -142,16 +141,13 @@ int CompareMain(const ProfileOptions& o) {
       result.reset();
       compare_error = c.error().ToString();
     }
-    // Undecided: the launch, or a task off the critical path that looks
-    // changed (its estimate beyond its smallest change) but whose interval
-    // does not yet say so.
-    bool undecided = !result || result->outcome == prof::AbOutcome::kNotEnoughRuns;
-    if (result && !undecided) {
-      for (const auto& t : result->tasks)
-        if (t.verdict == prof::ShiftVerdict::kNotEnoughRuns &&
-            std::abs(t.shift.estimate) >= t.min_change_ms)
-          undecided = true;
-    }
+    // Undecided: the launch; or, while the launch did not move, a task that
+    // looks changed (AbLine::suspect) without its verdict saying so yet. A
+    // regression or an improvement is decided.
+    const bool undecided = !result || result->outcome == prof::AbOutcome::kNotEnoughRuns ||
+                           ((result->outcome == prof::AbOutcome::kNoChange ||
+                             result->outcome == prof::AbOutcome::kTasksSlower) &&
+                            result->TasksUndecided());
     if (!undecided || pairs >= o.max_runs) break;
     target = std::min(o.max_runs, pairs + batch);
   }
@@ -164,11 +160,11 @@ int CompareMain(const ProfileOptions& o) {
 
   const bool decided = result->outcome != prof::AbOutcome::kNotEnoughRuns;
   std::string summary = prof::AbSummaryText(*result);
-  summary += decided ? "runs needed: " + std::to_string(pairs) + " a side (--runs " +
-                           std::to_string(o.runs) + ", --max-runs " + std::to_string(o.max_runs) +
-                           ")\n"
-                     : "undecided after " + std::to_string(pairs) +
-                           " runs a side (--max-runs " + std::to_string(o.max_runs) + ")\n";
+  summary += decided
+                 ? "runs needed: " + std::to_string(pairs) + " a side (--runs " +
+                       std::to_string(o.runs) + ", --max-runs " + std::to_string(o.max_runs) + ")\n"
+                 : "undecided after " + std::to_string(pairs) + " runs a side (--max-runs " +
+                       std::to_string(o.max_runs) + ")\n";
   if (failed > 0)
     summary += std::to_string(failed) + " run(s) failed and are left out (exit status 1)\n";
   const std::string summary_path = (out_dir / "compare.txt").string();
@@ -176,8 +172,8 @@ int CompareMain(const ProfileOptions& o) {
   const std::string report_path = (out_dir / "compare.html").string();
   if (!WriteFileAtomic(summary_path, summary, &error) ||
       !WriteFileAtomic(json_path, prof::AbJson(*result), &error) ||
-      !WriteFileAtomic(report_path,
-                       prof::AbReportHtml(*result, sides[0].traces, sides[1].traces), &error))
+      !WriteFileAtomic(report_path, prof::AbReportHtml(*result, sides[0].traces, sides[1].traces),
+                       &error))
     return Fail(error);
   std::fputs(summary.c_str(), stdout);
   std::printf("\nreport: %s\n", report_path.c_str());
@@ -186,7 +182,7 @@ int CompareMain(const ProfileOptions& o) {
   switch (result->outcome) {
     case prof::AbOutcome::kRegression:
       return 3;
-    case prof::AbOutcome::kOffPathSlower:
+    case prof::AbOutcome::kTasksSlower:
       return 4;
     case prof::AbOutcome::kNotEnoughRuns:
       return 5;

@@ -171,7 +171,6 @@ bool WriteFileAtomic(const std::string& path, const std::string& data, std::stri
   return true;
 }
 
-
 // Removes run-<n>.json files a previous profile left in `dir`.
 void RemoveStaleTraces(const fs::path& dir) {
   static const std::regex kTrace(R"(run-[0-9]+\.json(\.tmp)?)");
@@ -181,7 +180,6 @@ void RemoveStaleTraces(const fs::path& dir) {
     if (std::regex_match(it->path().filename().string(), kTrace)) fs::remove(it->path(), ec);
   }
 }
-
 
 int Fail(const std::string& message) {
   std::fprintf(stderr, "atrium profile: %s\n", message.c_str());
@@ -257,8 +255,7 @@ std::string PrepareDataDir(const std::string& exe, const fs::path& app_dir,
     if (!r.error.empty()) return "installing " + install + ": " + r.error;
     if (!r.exited || r.exit_status != 0) {
       return "installing " + install + " into the runs' data dir failed (" +
-             (r.exited ? "exit status " + std::to_string(r.exit_status)
-                       : std::string("killed")) +
+             (r.exited ? "exit status " + std::to_string(r.exit_status) : std::string("killed")) +
              "):\n" + Tail(r.stderr_tail);
     }
   }

@@ -25,11 +25,11 @@ namespace atrium::profile_cli {
 
 // The command line of `atrium profile` (both modes).
 struct ProfileOptions {
-  std::string app_dir;             // one app; or A and B:
+  std::string app_dir;               // one app; or A and B:
   std::vector<std::string> compare;  // --compare A B
-  int runs = 10;                   // launches; with --compare, per side
-  int max_runs = 0;                // --compare: up to this many per side while undecided
-  int warmup = 1;                  // --compare: launches per side before the measured ones
+  int runs = 10;                     // launches; with --compare, per side
+  int max_runs = 0;                  // --compare: up to this many per side while undecided
+  int warmup = 1;                    // --compare: launches per side before the measured ones
   std::string out = "atrium-profile";
   std::string budget;
   std::string baseline;

@@ -237,10 +237,9 @@ Result<Profile> Analyze(const std::vector<RunTrace>& runs, const AnalyzeOptions&
     }
     p.avoidable_waits.push_back(std::move(w));
   }
-  std::stable_sort(p.avoidable_waits.begin(), p.avoidable_waits.end(),
-                   [](const AvoidableWait& a, const AvoidableWait& b) {
-                     return a.wait_ms > b.wait_ms;
-                   });
+  std::stable_sort(
+      p.avoidable_waits.begin(), p.avoidable_waits.end(),
+      [](const AvoidableWait& a, const AvoidableWait& b) { return a.wait_ms > b.wait_ms; });
   if (!p.critical_path.empty())
     p.critical_path_ms = p.critical_path.back().start_ms + p.critical_path.back().duration_ms;
   return p;

@@ -5,6 +5,7 @@
 #include "compare.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <utility>
@@ -58,8 +59,8 @@ const char* AbOutcomeName(AbOutcome o) {
       return "regression";
     case AbOutcome::kImprovement:
       return "improvement";
-    case AbOutcome::kOffPathSlower:
-      return "no change to the launch; tasks off its critical path are slower";
+    case AbOutcome::kTasksSlower:
+      return "no change to the launch; tasks are slower";
     case AbOutcome::kNoChange:
       return "no change";
     case AbOutcome::kNotEnoughRuns:
@@ -84,8 +85,10 @@ std::vector<const AbLine*> AbComparison::Deciding() const {
     case AbOutcome::kImprovement:
       out.push_back(&launch);
       break;
-    case AbOutcome::kOffPathSlower:
-      add_if(tasks, ShiftVerdict::kRegression);
+    case AbOutcome::kTasksSlower:
+      for (const auto* lines : {&critical, &tasks})
+        for (const AbLine& l : *lines)
+          if (l.task_verdict == ShiftVerdict::kRegression) out.push_back(&l);
       break;
     case AbOutcome::kNoChange:
     case AbOutcome::kNotEnoughRuns:
@@ -94,11 +97,18 @@ std::vector<const AbLine*> AbComparison::Deciding() const {
   return out;
 }
 
+bool AbComparison::TasksUndecided() const {
+  for (const auto* lines : {&critical, &tasks})
+    for (const AbLine& l : *lines)
+      if (l.suspect) return true;
+  return false;
+}
+
 Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector<RunTrace>& b,
                                const AbOptions& options) {
   if (a.empty() || b.empty())
-    return MakeError(ErrorCode::kInvalidArgument,
-                     std::string("no successful run of ") + (a.empty() ? "A" : "B") + " to compare");
+    return MakeError(ErrorCode::kInvalidArgument, std::string("no successful run of ") +
+                                                      (a.empty() ? "A" : "B") + " to compare");
   auto pa = Analyze(a);
   if (!pa.ok()) return pa.error();
   auto pb = Analyze(b);
@@ -109,9 +119,10 @@ Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector
       for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
       return out;
     };
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "A and B launch through different stages (" + join(a.front().stage_order) +
-                         " / " + join(b.front().stage_order) + "): nothing to compare stage by stage");
+    return MakeError(ErrorCode::kInvalidArgument, "A and B launch through different stages (" +
+                                                      join(a.front().stage_order) + " / " +
+                                                      join(b.front().stage_order) +
+                                                      "): nothing to compare stage by stage");
   }
 
   AbComparison c;
@@ -189,18 +200,23 @@ Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector
       Bonferroni(options.confidence, stage_samples.size() + critical_ids.size() +
                                          (options.idle_decides ? idle_ids.size() : 0));
   for (auto& [name, s] : stage_samples)
-    c.stages.push_back(
-        MakeLine(AbLineKind::kStageEnd, name, s, c.min_change_ms, deciding_conf));
+    c.stages.push_back(MakeLine(AbLineKind::kStageEnd, name, s, c.min_change_ms, deciding_conf));
   auto task_line = [&](AbLineKind kind, const std::string& id, double min_change, double conf) {
-    AbLine line = MakeLine(kind, id, task_samples[id], min_change, conf);
+    const Samples& s = task_samples[id];
+    AbLine line = MakeLine(kind, id, s, min_change, conf);
     line.stage = info[id].stage;
     line.optional = info[id].optional;
     line.critical = kind == AbLineKind::kCriticalTask;
+    line.task_verdict = Judge(line.shift, c.min_task_change_ms);
+    if (line.task_verdict == ShiftVerdict::kNotEnoughRuns &&
+        std::abs(line.shift.estimate) >= c.min_task_change_ms) {
+      Shift alone = EstimateShift(s.a, s.b, options.confidence);
+      line.suspect = alone.enough && (alone.low > 0 || alone.high < 0);
+    }
     return line;
   };
   for (const auto& id : critical_ids)
-    c.critical.push_back(
-        task_line(AbLineKind::kCriticalTask, id, c.min_change_ms, deciding_conf));
+    c.critical.push_back(task_line(AbLineKind::kCriticalTask, id, c.min_change_ms, deciding_conf));
   const double other_conf = Bonferroni(options.confidence, other_ids.size());
   for (const auto& id : other_ids)
     c.tasks.push_back(task_line(AbLineKind::kTask, id, c.min_task_change_ms, other_conf));
@@ -219,8 +235,7 @@ Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector
   });
 
   auto any = [](const std::vector<AbLine>& lines, ShiftVerdict v) {
-    return std::any_of(lines.begin(), lines.end(),
-                       [v](const AbLine& l) { return l.verdict == v; });
+    return std::any_of(lines.begin(), lines.end(), [v](const AbLine& l) { return l.verdict == v; });
   };
   const ShiftVerdict R = ShiftVerdict::kRegression;
   if (c.launch.verdict == R || any(c.stages, R) || any(c.critical, R) ||
@@ -230,8 +245,11 @@ Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector
     c.outcome = AbOutcome::kNotEnoughRuns;
   } else if (c.launch.verdict == ShiftVerdict::kImprovement) {
     c.outcome = AbOutcome::kImprovement;
-  } else if (any(c.tasks, R)) {
-    c.outcome = AbOutcome::kOffPathSlower;
+  } else if (std::any_of(
+                 c.critical.begin(), c.critical.end(),
+                 [](const AbLine& l) { return l.task_verdict == ShiftVerdict::kRegression; }) ||
+             any(c.tasks, R)) {
+    c.outcome = AbOutcome::kTasksSlower;
   } else {
     c.outcome = AbOutcome::kNoChange;
   }

@@ -8,8 +8,9 @@
 //                     critical path is slower by more than the smallest
 //                     change that matters (the whole interval beyond it)
 //   improvement       the launch is faster by more than that, nothing slower
-//   off-path slower   the launch did not move, but tasks off its critical
-//                     path are slower (listed)
+//   tasks slower      the launch did not move, but tasks are slower by more
+//                     than the smallest task change (listed, each saying
+//                     whether it is on the critical path)
 //   no change         none of the above
 //   not enough runs   the launch's interval straddles the smallest change:
 //                     more runs decide
@@ -18,7 +19,9 @@
 // and critical-path tasks together at the asked confidence (Bonferroni: each
 // at 1 − (1 − c)/k), so ten of them do not give ten chances of a false
 // alarm; the other launch tasks together in the same way, against their own
-// (smaller) smallest change. Idle-stage work runs after the launch: it is
+// (smaller) smallest change; a critical-path task is also judged against
+// that smaller change, so a task slower by less than the launch's smallest
+// change is listed as slower rather than passed over. Idle-stage work runs after the launch: it is
 // listed separately and decides nothing unless AbOptions::idle_decides.
 //
 // The critical path is the launch's (CriticalPath, ending before the idle
@@ -65,10 +68,19 @@ struct AbLine {
   double min_change_ms = 0;  // what it was judged against
   Shift shift;               // b − a, in ms
   ShiftVerdict verdict = ShiftVerdict::kNotEnoughRuns;
+  // Tasks: the verdict against the smallest task change (for tasks off the
+  // critical path the same as `verdict`).
+  ShiftVerdict task_verdict = ShiftVerdict::kNotEnoughRuns;
+  // Tasks: the estimate is beyond the smallest task change and the interval
+  // at the asked confidence alone (without the family correction) excludes
+  // zero, but `task_verdict` is undecided: more runs would likely decide.
+  // (The family interval alone would need many more runs to flag a 3 ms
+  // change of a noisy task; a few extra runs of an unchanged app cost less.)
+  bool suspect = false;
 };
 
-enum class AbOutcome { kRegression, kImprovement, kOffPathSlower, kNoChange, kNotEnoughRuns };
-const char* AbOutcomeName(AbOutcome o);  // "regression", "off-path slower", ...
+enum class AbOutcome { kRegression, kImprovement, kTasksSlower, kNoChange, kNotEnoughRuns };
+const char* AbOutcomeName(AbOutcome o);  // "regression", "no change", ...
 
 struct AbComparison {
   std::string app_a, version_a, app_b, version_b;
@@ -86,8 +98,10 @@ struct AbComparison {
   // Tasks only one side recorded (new or gone), "<id> (A only)" / "(B only)".
   std::vector<std::string> unmatched;
   AbOutcome outcome = AbOutcome::kNotEnoughRuns;
-  // The lines that decided a regression, improvement or off-path slowdown.
+  // The lines that decided a regression, improvement or slower tasks.
   std::vector<const AbLine*> Deciding() const;
+  // A task of the launch is suspect (AbLine::suspect): worth more runs.
+  bool TasksUndecided() const;
 };
 
 // Compares B's runs against A's. Fails when a side has no run, or the two

@@ -28,8 +28,9 @@ std::string Interval(const Shift& s) {
 std::string Change(const Shift& s) { return (s.estimate >= 0 ? "+" : "") + Ms(s.estimate); }
 
 const char* LineVerdict(const AbLine& l) {
-  if (l.kind == AbLineKind::kTask || l.kind == AbLineKind::kIdleTask) {
-    switch (l.verdict) {
+  const bool task = l.kind != AbLineKind::kLaunch && l.kind != AbLineKind::kStageEnd;
+  if (task && l.verdict != ShiftVerdict::kRegression && l.verdict != ShiftVerdict::kImprovement) {
+    switch (l.task_verdict) {
       case ShiftVerdict::kRegression:
         return "slower";
       case ShiftVerdict::kImprovement:
@@ -126,9 +127,10 @@ std::string AbSummaryText(const AbComparison& c) {
          " or more)\n";
   if (!other.empty()) out += task_table(other);
   auto idle = changed(c.idle);
-  out += "\nidle-stage tasks (after the launch; " +
-         std::string(c.idle_decides ? "they decide the verdict" : "they do not decide the verdict") +
-         "): " + std::to_string(idle.size()) + " of " + std::to_string(c.idle.size()) + " changed\n";
+  out +=
+      "\nidle-stage tasks (after the launch; " +
+      std::string(c.idle_decides ? "they decide the verdict" : "they do not decide the verdict") +
+      "): " + std::to_string(idle.size()) + " of " + std::to_string(c.idle.size()) + " changed\n";
   if (!idle.empty()) out += task_table(idle);
   if (!c.unmatched.empty()) {
     out += "\nrecorded on one side only:";
@@ -145,9 +147,9 @@ std::string AbSummaryText(const AbComparison& c) {
     case AbOutcome::kImprovement:
       out += "improvement:";
       break;
-    case AbOutcome::kOffPathSlower:
+    case AbOutcome::kTasksSlower:
       out += "no change to the launch (" + FormatShift(c.launch.shift) + ", within +-" +
-             Ms(c.min_change_ms) + " ms); slower off the critical path:";
+             Ms(c.min_change_ms) + " ms); slower by more than " + Ms(c.min_task_change_ms) + " ms:";
       break;
     case AbOutcome::kNoChange:
       out += "no change (the launch " + FormatShift(c.launch.shift) + ", within +-" +
@@ -187,6 +189,7 @@ std::string AbJson(const AbComparison& c) {
     o["runs_b"] = l.shift.n_b;
     o["min_change_ms"] = l.min_change_ms;
     o["verdict"] = ShiftVerdictName(l.verdict);
+    if (l.kind == AbLineKind::kCriticalTask) o["task_verdict"] = ShiftVerdictName(l.task_verdict);
     return o;
   };
   json::object root;
@@ -205,8 +208,8 @@ std::string AbJson(const AbComparison& c) {
     case AbOutcome::kImprovement:
       outcome = "improvement";
       break;
-    case AbOutcome::kOffPathSlower:
-      outcome = "off_path_slower";
+    case AbOutcome::kTasksSlower:
+      outcome = "tasks_slower";
       break;
     case AbOutcome::kNoChange:
       outcome = "no_change";
@@ -246,8 +249,10 @@ std::string AbReportHtml(const AbComparison& c, const std::vector<RunTrace>& a,
   std::map<std::string, std::string> changed;
   for (const auto* lines : {&c.critical, &c.tasks, &c.idle})
     for (const auto& l : *lines) {
-      if (l.verdict == ShiftVerdict::kRegression) changed[l.name] = "slower";
-      if (l.verdict == ShiftVerdict::kImprovement) changed[l.name] = "faster";
+      if (l.verdict == ShiftVerdict::kRegression || l.task_verdict == ShiftVerdict::kRegression)
+        changed[l.name] = "slower";
+      if (l.verdict == ShiftVerdict::kImprovement || l.task_verdict == ShiftVerdict::kImprovement)
+        changed[l.name] = "faster";
     }
 
   std::string h;
@@ -277,7 +282,8 @@ std::string AbReportHtml(const AbComparison& c, const std::vector<RunTrace>& a,
   h += "</div></header>\n";
 
   auto table = [&](const std::string& title, const std::vector<AbLine>& lines, bool only_changed) {
-    h += "<section><h2>" + title + "</h2><table><tr><th>what</th><th>stage</th><th "
+    h += "<section><h2>" + title +
+         "</h2><table><tr><th>what</th><th>stage</th><th "
          "class=\"num\">A p50</th><th class=\"num\">B p50</th><th class=\"num\">change</th>"
          "<th>interval</th><th>verdict</th></tr>\n";
     size_t shown = 0;
@@ -291,8 +297,8 @@ std::string AbReportHtml(const AbComparison& c, const std::vector<RunTrace>& a,
            (l.optional ? " (optional)" : "") + "</td><td>" + HtmlEscape(l.stage) +
            "</td><td class=\"num\">" + Ms(l.a_median_ms) + "</td><td class=\"num\">" +
            Ms(l.b_median_ms) + "</td><td class=\"num\">" + Change(l.shift) + "</td><td>" +
-           Interval(l.shift) + "</td><td" + (worse ? " class=\"bad\"" : "") + ">" +
-           LineVerdict(l) + "</td></tr>\n";
+           Interval(l.shift) + "</td><td" + (worse ? " class=\"bad\"" : "") + ">" + LineVerdict(l) +
+           "</td></tr>\n";
     }
     h += "</table>";
     if (shown == 0) h += "<p>none</p>";

@@ -175,7 +175,7 @@ struct QueueWait {
 struct AvoidableWait {
   std::string id;
   std::string stage;
-  std::string target;  // the pool it was posted to, or "main"
+  std::string target;   // the pool it was posted to, or "main"
   double ready_ms = 0;  // since launch start
   double wait_ms = 0;
   std::vector<std::string> busy_with;  // tasks running on that pool then

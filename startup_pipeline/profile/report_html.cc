@@ -114,9 +114,9 @@ void AppendTimeline(std::string& h, const RunTrace& run, const TimelineOptions& 
 
   const std::set<std::string>& critical = o.critical;
 
-  h += "<svg id=\"" + HtmlEscape(o.svg_id) + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" + Num(kWidth) +
-       "\" height=\"" + Num(height) + "\" viewBox=\"0 0 " + Num(kWidth) + " " + Num(height) +
-       "\" role=\"img\" aria-label=\"" + HtmlEscape(o.label) + "\">\n";
+  h += "<svg id=\"" + HtmlEscape(o.svg_id) + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+       Num(kWidth) + "\" height=\"" + Num(height) + "\" viewBox=\"0 0 " + Num(kWidth) + " " +
+       Num(height) + "\" role=\"img\" aria-label=\"" + HtmlEscape(o.label) + "\">\n";
   h += "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
        "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#555\"/>"
        "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#ddd\" stroke-width=\"3\"/></pattern>"
@@ -348,7 +348,8 @@ std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
          "\"><i style=\"background:" + BundleColour(b) + "\"></i>" + HtmlEscape(b) + "</span>";
   h += "<span><i class=\"crit\"></i>critical path</span><span><i class=\"load\"></i>bundle "
        "load</span><span><i class=\"over\"></i>over its budget</span><span><i "
-       "class=\"mark\"></i>stage end</span><span><i class=\"opt\"></i>optional</span></div>\n<div class=\"scroll\">";
+       "class=\"mark\"></i>stage end</span><span><i class=\"opt\"></i>optional</span></div>\n<div "
+       "class=\"scroll\">";
   TimelineOptions timeline;
   for (const auto& step : p.critical_path) timeline.critical.insert(step.id);
   timeline.label = "timeline of the median run";
@@ -396,9 +397,9 @@ std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
     for (const auto& w : p.avoidable_waits) {
       std::string busy;
       for (const auto& b : w.busy_with) busy += (busy.empty() ? "" : ", ") + HtmlEscape(b);
-      h += "<tr><td class=\"num\">" + Ms(w.wait_ms) + "</td><td class=\"num\">" +
-           Ms(w.ready_ms) + "</td><td class=\"id\">" + HtmlEscape(w.id) + "</td><td>" +
-           HtmlEscape(w.stage) + "</td><td>" + HtmlEscape(w.target) + "</td><td class=\"id\">" +
+      h += "<tr><td class=\"num\">" + Ms(w.wait_ms) + "</td><td class=\"num\">" + Ms(w.ready_ms) +
+           "</td><td class=\"id\">" + HtmlEscape(w.id) + "</td><td>" + HtmlEscape(w.stage) +
+           "</td><td>" + HtmlEscape(w.target) + "</td><td class=\"id\">" +
            (busy.empty() ? std::string("(nothing recorded)") : busy) + "</td></tr>\n";
     }
     h += "</table>";

@@ -105,10 +105,10 @@ std::string SummaryText(const Profile& p, size_t max_tasks) {
     const TaskStats& t = *slowest[i];
     auto ms = [&](const Distribution& d, double v) { return d.n == 0 ? "-" : Ms(v); };
     any_optional = any_optional || t.optional;
-    tasks.Row({Fit(t.id, kNameWidth) + (t.optional ? "*" : ""), Fit(t.stage, 16), std::to_string(t.runs),
-               ms(t.duration_ms, t.duration_ms.p50), ms(t.duration_ms, t.duration_ms.p90),
-               ms(t.duration_ms, t.duration_ms.max), ms(t.queue_wait_ms, t.queue_wait_ms.p50),
-               TaskFlags(t)});
+    tasks.Row({Fit(t.id, kNameWidth) + (t.optional ? "*" : ""), Fit(t.stage, 16),
+               std::to_string(t.runs), ms(t.duration_ms, t.duration_ms.p50),
+               ms(t.duration_ms, t.duration_ms.p90), ms(t.duration_ms, t.duration_ms.max),
+               ms(t.queue_wait_ms, t.queue_wait_ms.p50), TaskFlags(t)});
   }
   out += tasks.Render();
   if (any_optional) out += "  * optional: the launch does not wait for it\n";

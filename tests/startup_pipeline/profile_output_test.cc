@@ -131,30 +131,31 @@ class ProfileCommandTest : public ::testing::Test {
     // FAIL_INSTALL=1 fails it). An app dir holding a file `traces` names the
     // folder its traces come from (run-<n mod TRACES>.json), for A/B runs.
     // Each run logs whether D held `marker` and `installed`, and leaves `ran`.
-    std::ofstream(runner_) << "#!/bin/sh\n"
-                              "if [ \"$1\" = install ]; then\n"
-                              "  echo \"install $2 $3 $4 $5\" >> \"$FAKE_LOG\"\n"
-                              "  [ -z \"$FAIL_INSTALL\" ] || { echo 'bad package' >&2; exit 3; }\n"
-                              "  mkdir -p \"$5\" && touch \"$5/installed\"; exit 0\n"
-                              "fi\n"
-                              "[ \"$1\" = run ] || exit 64\n"
-                              "app=$2; data=$4; trace=$6\n"
-                              "[ \"$3\" = --data-dir ] && [ \"$5\" = --trace ] && "
-                              "[ \"$7\" = --quiet ] || exit 65\n"
-                              "n=$(basename \"$trace\" .json); n=${n#run-}\n"
-                              "case \"$n\" in *[!0-9]*) n=0;; esac\n"
-                              "if [ -d \"$data\" ]; then state=warm; else state=fresh; fi\n"
-                              "extra=\"\"; [ -e \"$data/marker\" ] && extra=\"$extra marker\"\n"
-                              "[ -e \"$data/installed\" ] && extra=\"$extra installed\"\n"
-                              "echo \"$n $state $data $app$extra\" >> \"$FAKE_LOG\"\n"
-                              "echo \"$trace\" >> \"$FAKE_LOG.traces\"\n"
-                              "mkdir -p \"$data\" && touch \"$data/ran\"\n"
-                              "if [ \"$n\" = \"$FAIL_RUN\" ]; then\n"
-                              "  echo 'noise'; echo 'atrium: cannot open app: boom' >&2; exit 1\n"
-                              "fi\n"
-                              "src=$FAKE_TRACES; count=5\n"
-                              "if [ -f \"$app/traces\" ]; then src=$(cat \"$app/traces\"); count=$TRACES; fi\n"
-                              "cp \"$src/run-$((n % count)).json\" \"$trace\"\n";
+    std::ofstream(runner_)
+        << "#!/bin/sh\n"
+           "if [ \"$1\" = install ]; then\n"
+           "  echo \"install $2 $3 $4 $5\" >> \"$FAKE_LOG\"\n"
+           "  [ -z \"$FAIL_INSTALL\" ] || { echo 'bad package' >&2; exit 3; }\n"
+           "  mkdir -p \"$5\" && touch \"$5/installed\"; exit 0\n"
+           "fi\n"
+           "[ \"$1\" = run ] || exit 64\n"
+           "app=$2; data=$4; trace=$6\n"
+           "[ \"$3\" = --data-dir ] && [ \"$5\" = --trace ] && "
+           "[ \"$7\" = --quiet ] || exit 65\n"
+           "n=$(basename \"$trace\" .json); n=${n#run-}\n"
+           "case \"$n\" in *[!0-9]*) n=0;; esac\n"
+           "if [ -d \"$data\" ]; then state=warm; else state=fresh; fi\n"
+           "extra=\"\"; [ -e \"$data/marker\" ] && extra=\"$extra marker\"\n"
+           "[ -e \"$data/installed\" ] && extra=\"$extra installed\"\n"
+           "echo \"$n $state $data $app$extra\" >> \"$FAKE_LOG\"\n"
+           "echo \"$trace\" >> \"$FAKE_LOG.traces\"\n"
+           "mkdir -p \"$data\" && touch \"$data/ran\"\n"
+           "if [ \"$n\" = \"$FAIL_RUN\" ]; then\n"
+           "  echo 'noise'; echo 'atrium: cannot open app: boom' >&2; exit 1\n"
+           "fi\n"
+           "src=$FAKE_TRACES; count=5\n"
+           "if [ -f \"$app/traces\" ]; then src=$(cat \"$app/traces\"); count=$TRACES; fi\n"
+           "cp \"$src/run-$((n % count)).json\" \"$trace\"\n";
     ::chmod(runner_.c_str(), 0755);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -330,8 +331,7 @@ TEST_F(ProfileCommandTest, CompareRunsTheTwoAlternatelyAndFindsARegression) {
   auto out = Run("--compare " + a + " " + b + " --runs 6 --out " + out_dir);
   ASSERT_EQ(out.status, 3) << out.text;
   EXPECT_NE(out.text.find("verdict: REGRESSION:"), std::string::npos) << out.text;
-  EXPECT_NE(out.text.find("  a:crit (s2, on the critical path) +1"), std::string::npos)
-      << out.text;
+  EXPECT_NE(out.text.find("  a:crit (s2, on the critical path) +1"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("runs needed: 6 a side (--runs 6, --max-runs 18)"), std::string::npos)
       << out.text;
   EXPECT_NE(out.text.find("A: 6 run(s), 6 ok; B: 6 run(s), 6 ok"), std::string::npos);
@@ -386,13 +386,12 @@ TEST_F(ProfileCommandTest, CompareExitStatusesSayWhatMoved) {
             std::string::npos)
       << out.text;
   // Faster: an improvement (0).
-  out = Run("--compare " + AbApp("slow", 4, {.crit_ms = 15}) + " " + a + " --runs 6 --out " +
-            dir_ + "/o3");
+  out = Run("--compare " + AbApp("slow", 4, {.crit_ms = 15}) + " " + a + " --runs 6 --out " + dir_ +
+            "/o3");
   EXPECT_EQ(out.status, 0) << out.text;
   EXPECT_NE(out.text.find("verdict: improvement:"), std::string::npos) << out.text;
   // Two runs a side give no interval: undecided at --max-runs (5).
-  out = Run("--compare " + a + " " + a + " --runs 2 --max-runs 2 --warmup 0 --out " + dir_ +
-            "/o4");
+  out = Run("--compare " + a + " " + a + " --runs 2 --max-runs 2 --warmup 0 --out " + dir_ + "/o4");
   EXPECT_EQ(out.status, 5) << out.text;
   EXPECT_NE(out.text.find("verdict: not enough runs"), std::string::npos) << out.text;
   EXPECT_NE(out.text.find("undecided after 2 runs a side (--max-runs 2)"), std::string::npos);
@@ -461,8 +460,8 @@ TEST_F(ProfileCommandTest, CompareUsageAndBadInputs) {
   auto usage = [&](const std::string& args, const std::string& message) {
     auto out = Run(args);
     EXPECT_EQ(out.status, 2) << args << "\n" << out.text;
-    EXPECT_NE(out.text.find("atrium profile: " + message), std::string::npos)
-        << args << "\n" << out.text;
+    EXPECT_NE(out.text.find("atrium profile: " + message), std::string::npos) << args << "\n"
+                                                                              << out.text;
   };
   usage("--compare " + a, "--compare takes two app dirs: --compare <app-A> <app-B>");
   usage(a + " --compare " + a + " " + a, "give the apps to --compare, not before it");

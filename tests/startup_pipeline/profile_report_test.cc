@@ -283,8 +283,8 @@ TEST(ProfileStats, CriticalPathOfACraftedDag) {
       {"a:G", "s2", 2, 61000, 10000, "a:E, a:F"},
       {"a:H", "s3", 2, 71000, 20000},
   };
-  RunTrace run = MustParse(MakeTraceJson(
-      tasks, {{"s1", 1000, 32000}, {"s2", 32000, 71000}, {"s3", 71000, 91000}}, 70));
+  RunTrace run = MustParse(
+      MakeTraceJson(tasks, {{"s1", 1000, 32000}, {"s2", 32000, 71000}, {"s3", 71000, 91000}}, 70));
   auto path = CriticalPath(run);
   ASSERT_EQ(path.size(), 4u);
   EXPECT_EQ(path[0].id, "a:B");
