@@ -159,7 +159,15 @@ int CompareMain(const ProfileOptions& o) {
   if (!result) return Fail(compare_error);
 
   const bool decided = result->outcome != prof::AbOutcome::kNotEnoughRuns;
-  std::string summary = prof::AbSummaryText(*result);
+  std::string summary;
+  for (int i = 0; i < 2; ++i) {
+    const std::string& copy = i == 0 ? o.data_dir_a : o.data_dir_b;
+    const std::string& pkg = i == 0 ? o.install_a : o.install_b;
+    summary += std::string(sides[i].name) + ": " + sides[i].app_dir.string() +
+               (copy.empty() ? ", fresh data dir" : ", a copy of data dir " + copy) +
+               (pkg.empty() ? "" : ", " + pkg + " installed") + "\n";
+  }
+  summary += prof::AbSummaryText(*result);
   summary += decided
                  ? "runs needed: " + std::to_string(pairs) + " a side (--runs " +
                        std::to_string(o.runs) + ", --max-runs " + std::to_string(o.max_runs) + ")\n"

@@ -282,27 +282,30 @@ std::string AbReportHtml(const AbComparison& c, const std::vector<RunTrace>& a,
   h += "</div></header>\n";
 
   auto table = [&](const std::string& title, const std::vector<AbLine>& lines, bool only_changed) {
-    h += "<section><h2>" + title +
-         "</h2><table><tr><th>what</th><th>stage</th><th "
-         "class=\"num\">A p50</th><th class=\"num\">B p50</th><th class=\"num\">change</th>"
-         "<th>interval</th><th>verdict</th></tr>\n";
-    size_t shown = 0;
+    std::string rows;
     for (const auto& l : lines) {
-      if (only_changed && l.verdict != ShiftVerdict::kRegression &&
-          l.verdict != ShiftVerdict::kImprovement)
-        continue;
-      ++shown;
+      const bool changed = l.verdict == ShiftVerdict::kRegression ||
+                           l.verdict == ShiftVerdict::kImprovement ||
+                           l.task_verdict == ShiftVerdict::kRegression ||
+                           l.task_verdict == ShiftVerdict::kImprovement;
+      if (only_changed && !changed) continue;
       bool worse = l.verdict == ShiftVerdict::kRegression;
-      h += "<tr data-line=\"" + HtmlEscape(l.name) + "\"><td class=\"id\">" + HtmlEscape(l.name) +
-           (l.optional ? " (optional)" : "") + "</td><td>" + HtmlEscape(l.stage) +
-           "</td><td class=\"num\">" + Ms(l.a_median_ms) + "</td><td class=\"num\">" +
-           Ms(l.b_median_ms) + "</td><td class=\"num\">" + Change(l.shift) + "</td><td>" +
-           Interval(l.shift) + "</td><td" + (worse ? " class=\"bad\"" : "") + ">" + LineVerdict(l) +
-           "</td></tr>\n";
+      rows += "<tr data-line=\"" + HtmlEscape(l.name) + "\"><td class=\"id\">" +
+              HtmlEscape(l.name) + (l.optional ? " (optional)" : "") + "</td><td>" +
+              HtmlEscape(l.stage) + "</td><td class=\"num\">" + Ms(l.a_median_ms) +
+              "</td><td class=\"num\">" + Ms(l.b_median_ms) + "</td><td class=\"num\">" +
+              Change(l.shift) + "</td><td>" + Interval(l.shift) + "</td><td" +
+              (worse ? " class=\"bad\"" : "") + ">" + LineVerdict(l) + "</td></tr>\n";
     }
-    h += "</table>";
-    if (shown == 0) h += "<p>none</p>";
-    h += "</section>\n";
+    h += "<section><h2>" + title + "</h2>";
+    if (rows.empty()) {
+      h += "<p>none</p></section>\n";
+      return;
+    }
+    h += "<table><tr><th>what</th><th>stage</th><th class=\"num\">A p50</th><th "
+         "class=\"num\">B p50</th><th class=\"num\">change</th><th>interval</th>"
+         "<th>verdict</th></tr>\n" +
+         rows + "</table></section>\n";
   };
   std::vector<AbLine> head{c.launch};
   head.insert(head.end(), c.stages.begin(), c.stages.end());

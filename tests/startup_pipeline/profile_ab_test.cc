@@ -194,4 +194,31 @@ TEST_F(ProfileAbTest, ThreeMsOffTheCriticalPathLeavesTheLaunchButListsTheTask) {
   EXPECT_GE(good, Needed());
 }
 
+// A release candidate profiled without rebuilding the app folder: B is the
+// sample with an update package installed into its data dir (a build of
+// com.wallet.account 1.4.1 whose refresh_balance is 15 ms slower). No hog.
+TEST_F(ProfileAbTest, AnUpdateInstalledIntoBIsWhatBRuns) {
+  std::string update = *dir_ + "/update";
+  fs::copy(kVariants + "/account_plus15", update, fs::copy_options::recursive);
+  std::string manifest = ReadAll(update + "/bundle.json");
+  size_t at = manifest.find("\"1.4.0\"");
+  ASSERT_NE(at, std::string::npos);
+  manifest.replace(at, 7, "\"1.4.1\"");
+  std::ofstream(update + "/bundle.json") << manifest;
+  auto out = ::atrium::testing::RunShell(kBin + " pack " + update + " --key " + kKey +
+                                         " --app com.example.wallet -o " + update + ".atb 2>&1");
+  ASSERT_EQ(out.status, 0) << out.text;
+  out = ::atrium::testing::RunShell(kBin + " profile --compare " + kSample + " " + kSample +
+                                    " --install-b " + update + ".atb --runs 6 --out " + *dir_ +
+                                    "/install 2>&1");
+  EXPECT_EQ(out.status, 3) << out.text;
+  EXPECT_NE(out.text.find("B: " + kSample + ", fresh data dir, " + update + ".atb installed"),
+            std::string::npos)
+      << out.text;
+  EXPECT_NE(out.text.find("  com.wallet.account:refresh_balance (post_frame, on the critical "
+                          "path) +15"),
+            std::string::npos)
+      << out.text;
+}
+
 }  // namespace

@@ -26,7 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include "compare.h"
 #include "profile_report.h"
+#include "profile_test_util.h"
 
 #ifdef ATRIUM_HAVE_ZLIB
 #include <zlib.h>
@@ -34,7 +36,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
+using namespace profile_test;  // NOLINT: the shared trace builders
 using namespace atrium::profile;
 
 constexpr const char* kChromium = "/usr/bin/chromium";
@@ -315,6 +317,32 @@ bool DecodePixels(const Png& png, std::vector<uint32_t>* pixels, std::string* wh
   return true;
 }
 #endif
+
+// The A/B report: both median runs' timelines, one shape per task in each,
+// the changed task outlined in both, the verdict on the page.
+TEST_F(ProfileHtmlTest, AbReportDrawsBothTimelinesWithTheChangeMarked) {
+  std::vector<RunTrace> a, b;
+  int i = 0;
+  for (const auto& t : AbTraceJson(12, 1))
+    a.push_back(MustParse(t, "a/run-" + std::to_string(i++)));
+  i = 0;
+  for (const auto& t : AbTraceJson(12, 2, {.crit_ms = 15}))
+    b.push_back(MustParse(t, "b/run-" + std::to_string(i++)));
+  auto c = CompareAb(a, b);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  std::ofstream(dir_ + "/compare.html") << AbReportHtml(*c, a, b);
+  Child r = RunWithTimeout(Chromium({"--dump-dom", "file://" + dir_ + "/compare.html"}),
+                           dir_ + "/ab.err");
+  ASSERT_FALSE(r.timed_out) << "chromium --dump-dom took over " << kBrowserTimeoutS << " s";
+  ASSERT_EQ(r.status, 0) << Tail(dir_ + "/ab.err");
+  const std::string& dom = r.out;
+  ASSERT_NE(dom.find("id=\"timeline-a\""), std::string::npos) << dom.substr(0, 2000);
+  ASSERT_NE(dom.find("id=\"timeline-b\""), std::string::npos);
+  EXPECT_NE(dom.find("data-verdict=\"regression\""), std::string::npos);
+  EXPECT_EQ(CountElements(dom, "rect", "task"), 10u);   // 5 tasks in each median run
+  EXPECT_EQ(CountElements(dom, "rect", "slower"), 2u);  // a:crit, in both timelines
+  EXPECT_EQ(CountElements(dom, "line", "stage-marker"), 6u);
+}
 
 TEST_F(ProfileHtmlTest, ScreenshotShowsATimeline) {
   std::string url = WriteSampleReport();
