@@ -5,25 +5,17 @@
 // Concurrency: single-threaded; called from main().
 #include "profile_commands.h"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <boost/program_options.hpp>
-#include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <regex>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "atrium/manifest.h"
@@ -109,20 +101,21 @@ int Usage(const char* problem = nullptr) {
       "  --tolerance P       allowed regression in percent, 0..1000 (default 10, plus 2 ms)\n"
       "  --save-baseline F   write this profile's aggregate as a baseline\n"
       "A/B (--compare; A and B may be the same app dir):\n"
-      "  --max-runs M        while the launch is undecided, add runs up to M per side,\n"
-      "                      runs..10000 (default 3 x runs)\n"
+      "  --max-runs M        while undecided (the launch, or a task that looks changed),\n"
+      "                      add runs up to M per side, runs..10000 (default 3 x runs)\n"
       "  --warmup W          unmeasured launches per side first, 0..100 (default 1)\n"
       "  --min-change X      smallest launch change that matters: ms (5, 5ms) or a\n"
-      "                      percentage of A's median launch (3%%); 0..10000 (default 5ms)\n"
-      "  --min-task-change X smallest change of a task off the critical path, ms,\n"
-      "                      0..10000 (default 1)\n"
+      "                      percentage of A's median launch (3%%); above 0, at most\n"
+      "                      10000 (default 5ms)\n"
+      "  --min-task-change X smallest change of any task worth listing (also a critical-path\n"
+      "                      task that did not move the launch), ms, above 0 (default 1)\n"
       "  --confidence C      of every interval, percent, 50..99.9 (default 95)\n"
       "  --include-idle      idle-stage tasks (after the launch) decide the verdict too\n"
       "  --data-dir-a D, --data-dir-b D, --install-a X.atb, --install-b X.atb\n"
       "                      as --data-dir / --install, for one side\n"
       "exit status: 0 ok (A/B: no change or an improvement), 1 a run or a file failed,\n"
       "  2 usage, 3 over budget / baseline, or an A/B launch regression,\n"
-      "  4 A/B: the launch did not move but tasks off its critical path are slower,\n"
+      "  4 A/B: the launch did not move but tasks are slower (listed),\n"
       "  5 A/B: not enough runs to decide (see --max-runs)\n");
   return 2;
 }
@@ -135,7 +128,7 @@ bool ParseChange(const std::string& text, double* ms, double* pct) {
   static const std::regex kChange(R"(\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|%)?\s*)");
   if (!std::regex_match(text, m, kChange)) return false;
   double v = std::stod(m[1].str());
-  if (v > 10000) return false;
+  if (!(v > 0) || v > 10000) return false;
   if (m[2].str() == "%") {
     *pct = v;
     *ms = 0;
@@ -190,17 +183,21 @@ bool ParseOptions(int argc, char** argv, Options* o, int* status) {
           "not --compare";
     if (!o->data_dir.empty() || !o->install.empty())
       problem = "with --compare, give --data-dir-a/--data-dir-b and --install-a/--install-b";
-    if (o->runs < 2 || o->runs > 10000)
+    if (o->runs < 2 || o->runs > 10000) {
       problem = "--runs must be between 2 and 10000 with --compare";
-    if (o->max_runs == 0) o->max_runs = std::min(10000, 3 * o->runs);
-    if (o->max_runs < o->runs || o->max_runs > 10000)
+    } else if (!vm.count("max-runs")) {
+      o->max_runs = std::min(10000, 3 * o->runs);
+    } else if (o->max_runs < o->runs || o->max_runs > 10000) {
       problem = "--max-runs must be between --runs and 10000";
+    }
     if (o->warmup < 0 || o->warmup > 100) problem = "--warmup must be 0..100";
     if (!min_change.empty() && !ParseChange(min_change, &o->min_change_ms, &o->min_change_pct))
-      problem = "--min-change must be a number of ms (5, 5ms) or a percentage (3%), 0..10000";
+      problem =
+          "--min-change must be a number of ms (5, 5ms) or a percentage (3%), above 0, "
+          "at most 10000";
     if (!min_task_change.empty() &&
         (!ParseChange(min_task_change, &o->min_task_change_ms, &unused_pct) || unused_pct > 0))
-      problem = "--min-task-change must be a number of ms, 0..10000";
+      problem = "--min-task-change must be a number of ms above 0, at most 10000";
     if (!(o->confidence_pct >= 50 && o->confidence_pct <= 99.9))
       problem = "--confidence must be 50..99.9 (%)";
   } else {

@@ -36,6 +36,7 @@ struct Side {
   fs::path trace_dir;
   std::vector<prof::RunTrace> traces;
   int launches = 0;  // measured launches started
+  int warmups = 0;
   int failed = 0;
 };
 
@@ -43,7 +44,7 @@ struct Side {
 
 int CompareMain(const ProfileOptions& o) {
   std::error_code ec;
-  Side sides[2] = {{"A", {}, {}, {}, {}, 0, 0}, {"B", {}, {}, {}, {}, 0, 0}};
+  Side sides[2] = {{"A", {}, {}, {}, {}, 0, 0, 0}, {"B", {}, {}, {}, {}, 0, 0, 0}};
   for (int i = 0; i < 2; ++i) {
     sides[i].app_dir = fs::absolute(o.compare[static_cast<size_t>(i)], ec).lexically_normal();
     if (!fs::is_regular_file(sides[i].app_dir / "app.json", ec))
@@ -64,6 +65,9 @@ int CompareMain(const ProfileOptions& o) {
       return Fail(sides[i].trace_dir.string() + ": cannot create directory");
     RemoveStaleTraces(sides[i].trace_dir);
   }
+  // Results of an earlier comparison must not outlive a failed one.
+  for (const char* name : {"compare.txt", "compare.json", "compare.html"})
+    fs::remove(out_dir / name, ec);
 
   std::string error;
   const fs::path scratch = MakeScratchDir(&error);
@@ -89,25 +93,32 @@ int CompareMain(const ProfileOptions& o) {
 
   const bool tty = ::isatty(2) == 1;
   auto launch = [&](Side& s, const std::string& trace_path, bool measured) {
-    if (tty)
-      std::fprintf(stderr, "\r\033[K%s %s %d ...", measured ? "run" : "warm-up", s.name,
-                   s.launches + 1);
+    const int n = (measured ? s.launches : s.warmups) + 1;
+    if (tty) std::fprintf(stderr, "\r\033[K%s %s %d ...", measured ? "run" : "warm-up", s.name, n);
     LaunchRun r = RunLaunch(exe, s.app_dir, s.data_dir, trace_path, o.run_timeout_s);
     if (!r.trace) {
       if (measured) ++s.failed;
       std::fprintf(stderr, "%s%s %s %d failed: %s\n", tty ? "\r\033[K" : "",
-                   measured ? "run" : "warm-up", s.name, s.launches + 1, r.problem.c_str());
+                   measured ? "run" : "warm-up", s.name, n, r.problem.c_str());
       std::fputs(r.stderr_tail.c_str(), stderr);
       return;
     }
     if (!tty)
       std::fprintf(stderr, "%s %s %d: launch %.1f ms (%.2f s)\n", measured ? "run" : "warm-up",
-                   s.name, s.launches + 1, r.trace->launch_ms, r.seconds);
+                   s.name, n, r.trace->launch_ms, r.seconds);
     if (measured) s.traces.push_back(std::move(*r.trace));
   };
 
-  for (int w = 0; w < o.warmup; ++w)
-    for (Side& s : sides) launch(s, (scratch / ("warmup.json")).string(), false);
+  for (int w = 0; w < o.warmup; ++w) {
+    for (Side& s : sides) {
+      // Its own file, removed first: a warm-up that writes no trace must
+      // not read the other side's.
+      const fs::path warm = scratch / ("warmup-" + std::string(s.name) + ".json");
+      fs::remove(warm, ec);
+      launch(s, warm.string(), false);
+      ++s.warmups;
+    }
+  }
 
   prof::AbOptions options;
   options.min_change_ms = o.min_change_ms;
@@ -138,9 +149,14 @@ int CompareMain(const ProfileOptions& o) {
                    pairs, prof::FormatShift(result->launch.shift).c_str(),
                    prof::AbOutcomeName(result->outcome));
     } else {
+      // Runs of two different stage lists, or a side with no successful
+      // run: more runs would not help.
       result.reset();
       compare_error = c.error().ToString();
+      break;
     }
+    // A failed run fails the command (exit 1): no more runs for it.
+    if (sides[0].failed + sides[1].failed > 0) break;
     // Undecided: the launch; or, while the launch did not move, a task that
     // looks changed (AbLine::suspect) without its verdict saying so yet. A
     // regression or an improvement is decided.

@@ -242,8 +242,9 @@ std::string PrepareDataDir(const std::string& exe, const fs::path& app_dir,
   std::error_code ec;
   if (!copy_from.empty()) {
     if (!fs::is_directory(copy_from, ec)) return copy_from + ": not a directory (data dir)";
-    // The team's data dir is never written: the runs use a copy.
-    fs::copy(copy_from, dest, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    // The team's data dir is never written: the runs use a copy (symbolic
+    // links are followed, so nothing in the copy points back into it).
+    fs::copy(copy_from, dest, fs::copy_options::recursive, ec);
     if (ec) return copy_from + ": cannot copy to " + dest.string() + ": " + ec.message();
   }
   if (!install.empty()) {

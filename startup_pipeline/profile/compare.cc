@@ -156,7 +156,7 @@ Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector
     for (const auto& r : b)
       for (const auto& st : r.stages)
         if (st.name == name) s.b.push_back(UsToMs(st.end_us));
-    if (!s.a.empty() || !s.b.empty()) stage_samples.emplace_back(name, std::move(s));
+    if (!s.a.empty() && !s.b.empty()) stage_samples.emplace_back(name, std::move(s));
   }
 
   // Task durations (runs that did not skip it), by id.
@@ -199,6 +199,7 @@ Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector
   const double deciding_conf =
       Bonferroni(options.confidence, stage_samples.size() + critical_ids.size() +
                                          (options.idle_decides ? idle_ids.size() : 0));
+  c.deciding_confidence = deciding_conf;
   for (auto& [name, s] : stage_samples)
     c.stages.push_back(MakeLine(AbLineKind::kStageEnd, name, s, c.min_change_ms, deciding_conf));
   auto task_line = [&](AbLineKind kind, const std::string& id, double min_change, double conf) {
@@ -218,10 +219,12 @@ Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector
   for (const auto& id : critical_ids)
     c.critical.push_back(task_line(AbLineKind::kCriticalTask, id, c.min_change_ms, deciding_conf));
   const double other_conf = Bonferroni(options.confidence, other_ids.size());
+  c.task_confidence = other_conf;
   for (const auto& id : other_ids)
     c.tasks.push_back(task_line(AbLineKind::kTask, id, c.min_task_change_ms, other_conf));
   const double idle_conf =
       options.idle_decides ? deciding_conf : Bonferroni(options.confidence, idle_ids.size());
+  c.idle_confidence = idle_conf;
   for (const auto& id : idle_ids)
     c.idle.push_back(task_line(AbLineKind::kIdleTask, id,
                                options.idle_decides ? c.min_change_ms : c.min_task_change_ms,

@@ -87,12 +87,16 @@ struct AbComparison {
   size_t runs_a = 0;
   size_t runs_b = 0;
   double confidence = 0;
-  double min_change_ms = 0;  // effective (after min_change_pct)
+  // The level each line of a family was judged at (Bonferroni).
+  double deciding_confidence = 0;  // stage ends and critical-path tasks
+  double task_confidence = 0;      // the other tasks of the launch
+  double idle_confidence = 0;      // idle-stage tasks
+  double min_change_ms = 0;        // effective (after min_change_pct)
   double min_task_change_ms = 0;
   bool idle_decides = false;
   AbLine launch;
   std::vector<AbLine> stages;    // stage ends of the launch (idle stage excluded), in order
-  std::vector<AbLine> critical;  // critical-path tasks, by stage then A's median start
+  std::vector<AbLine> critical;  // critical-path tasks: A's median run's path order, then B's extra
   std::vector<AbLine> tasks;     // other launch tasks, by stage then id
   std::vector<AbLine> idle;      // idle-stage tasks, by id
   // Tasks only one side recorded (new or gone), "<id> (A only)" / "(B only)".

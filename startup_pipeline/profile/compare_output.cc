@@ -75,6 +75,23 @@ std::string Describe(const AbLine& l) {
   return what + " " + FormatShift(l.shift);
 }
 
+// The verdict as a token (JSON "verdict", HTML data-verdict).
+const char* OutcomeToken(AbOutcome o) {
+  switch (o) {
+    case AbOutcome::kRegression:
+      return "regression";
+    case AbOutcome::kImprovement:
+      return "improvement";
+    case AbOutcome::kTasksSlower:
+      return "tasks_slower";
+    case AbOutcome::kNoChange:
+      return "no_change";
+    case AbOutcome::kNotEnoughRuns:
+      return "not_enough_runs";
+  }
+  return "?";
+}
+
 }  // namespace
 
 std::string AbSummaryText(const AbComparison& c) {
@@ -123,8 +140,7 @@ std::string AbSummaryText(const AbComparison& c) {
   auto other = changed(c.tasks);
   out += "\ntasks off the critical path: " + std::to_string(other.size()) + " of " +
          std::to_string(c.tasks.size()) + " changed by more than " + Ms(c.min_task_change_ms) +
-         " ms (each at " + Pct(c.tasks.empty() ? c.confidence : c.tasks.front().shift.confidence) +
-         " or more)\n";
+         " ms (each judged at " + Pct(c.task_confidence) + ")\n";
   if (!other.empty()) out += task_table(other);
   auto idle = changed(c.idle);
   out +=
@@ -200,25 +216,7 @@ std::string AbJson(const AbComparison& c) {
   root["min_change_ms"] = c.min_change_ms;
   root["min_task_change_ms"] = c.min_task_change_ms;
   root["idle_decides"] = c.idle_decides;
-  const char* outcome = "";
-  switch (c.outcome) {
-    case AbOutcome::kRegression:
-      outcome = "regression";
-      break;
-    case AbOutcome::kImprovement:
-      outcome = "improvement";
-      break;
-    case AbOutcome::kTasksSlower:
-      outcome = "tasks_slower";
-      break;
-    case AbOutcome::kNoChange:
-      outcome = "no_change";
-      break;
-    case AbOutcome::kNotEnoughRuns:
-      outcome = "not_enough_runs";
-      break;
-  }
-  root["verdict"] = outcome;
+  root["verdict"] = OutcomeToken(c.outcome);
   json::array deciding;
   for (const AbLine* l : c.Deciding()) deciding.push_back(json::value(l->name));
   root["deciding"] = std::move(deciding);
@@ -266,10 +264,12 @@ std::string AbReportHtml(const AbComparison& c, const std::vector<RunTrace>& a,
        std::to_string(c.runs_b) +
        " of B, interleaved; change = B − A, the Hodges–Lehmann shift with its Mann–Whitney "
        "interval</p>\n";
-  const bool bad = c.outcome == AbOutcome::kRegression;
-  h += "<p id=\"verdict\" class=\"" + std::string(bad ? "bad" : "ok") + "\" data-verdict=\"" +
-       AbOutcomeName(c.outcome) + "\">verdict: " + HtmlEscape(AbOutcomeName(c.outcome)) +
-       "</p><ul>";
+  const char* cls = c.outcome == AbOutcome::kRegression ? "bad"
+                    : c.outcome == AbOutcome::kNoChange || c.outcome == AbOutcome::kImprovement
+                        ? "ok"
+                        : "warn";
+  h += "<p id=\"verdict\" class=\"" + std::string(cls) + "\" data-verdict=\"" +
+       OutcomeToken(c.outcome) + "\">verdict: " + HtmlEscape(AbOutcomeName(c.outcome)) + "</p><ul>";
   for (const AbLine* l : c.Deciding()) h += "<li>" + HtmlEscape(Describe(*l)) + "</li>";
   h += "</ul><div class=\"kpis\">";
   auto kpi = [&](const std::string& value, const std::string& label) {

@@ -117,7 +117,10 @@ void AppendTimeline(std::string& h, const RunTrace& run, const TimelineOptions& 
   h += "<svg id=\"" + HtmlEscape(o.svg_id) + "\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
        Num(kWidth) + "\" height=\"" + Num(height) + "\" viewBox=\"0 0 " + Num(kWidth) + " " +
        Num(height) + "\" role=\"img\" aria-label=\"" + HtmlEscape(o.label) + "\">\n";
-  h += "<defs><pattern id=\"hatch\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
+  // One hatch pattern per SVG (a page may hold two timelines).
+  const std::string hatch = HtmlEscape(o.svg_id) + "-hatch";
+  h += "<defs><pattern id=\"" + hatch +
+       "\" width=\"6\" height=\"6\" patternUnits=\"userSpaceOnUse\" "
        "patternTransform=\"rotate(45)\"><rect width=\"6\" height=\"6\" fill=\"#555\"/>"
        "<line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"#ddd\" stroke-width=\"3\"/></pattern>"
        "</defs>\n";
@@ -164,11 +167,11 @@ void AppendTimeline(std::string& h, const RunTrace& run, const TimelineOptions& 
   h += "<g class=\"loads\">";
   for (const auto& l : run.loads) {
     double lx = x(UsToMs(l.start_us)), lw = std::max(1.0, UsToMs(l.end_us - l.start_us) * scale);
-    h += "<rect class=\"load\" x=\"" + Num(lx) + "\" y=\"" + Num(lane_y(l.tid) + kLaneH - 6) +
-         "\" width=\"" + Num(lw) + "\" height=\"5\" data-bundle=\"" + HtmlEscape(l.bundle) +
-         "\"><title>load " + HtmlEscape(l.bundle) + "\n" + Ms(UsToMs(l.end_us - l.start_us)) +
-         " ms at " + Ms(UsToMs(l.start_us)) + " ms\ntrigger: " + HtmlEscape(l.trigger) +
-         "</title></rect>";
+    h += "<rect class=\"load\" fill=\"url(#" + hatch + ")\" x=\"" + Num(lx) + "\" y=\"" +
+         Num(lane_y(l.tid) + kLaneH - 6) + "\" width=\"" + Num(lw) +
+         "\" height=\"5\" data-bundle=\"" + HtmlEscape(l.bundle) + "\"><title>load " +
+         HtmlEscape(l.bundle) + "\n" + Ms(UsToMs(l.end_us - l.start_us)) + " ms at " +
+         Ms(UsToMs(l.start_us)) + " ms\ntrigger: " + HtmlEscape(l.trigger) + "</title></rect>";
   }
   h += "</g>\n";
 
@@ -207,10 +210,10 @@ void AppendTimeline(std::string& h, const RunTrace& run, const TimelineOptions& 
                       HtmlEscape(t.target) + ")\n" + Ms(UsToMs(t.duration_us())) + " ms at " +
                       Ms(UsToMs(t.start_us)) + " ms, waited " + Ms(UsToMs(t.queue_wait_us)) +
                       " ms for a thread\nstatus " + TaskStatusName(t.status) +
-                      (t.over_budget ? ", over its budget" : "") +
-                      (t.optional ? "\noptional (the launch does not wait for it)" : "");
-    if (auto c = o.changed.find(t.id); c != o.changed.end()) tip += "\nA/B: " + c->second;
+                      (t.over_budget ? ", over its budget" : "");
     if (t.budget_ms > 0) tip += " (budget " + Ms(t.budget_ms) + " ms)";
+    if (t.optional) tip += "\noptional (the launch does not wait for it)";
+    if (auto c = o.changed.find(t.id); c != o.changed.end()) tip += "\nA/B: " + c->second;
     if (!t.after.empty()) {
       tip += "\nafter:";
       for (const auto& a : t.after) tip += " " + HtmlEscape(a);
@@ -290,9 +293,9 @@ svg .task{stroke:#0004;stroke-width:.5}svg .task:hover{stroke:#000;stroke-width:
 svg .task.critical{stroke:#111;stroke-width:2}svg .task.failed{stroke:#d00;stroke-width:2;stroke-dasharray:3 2}
 svg .task.skipped{opacity:.35}svg .over-budget-mark{fill:#dc2626;pointer-events:none}
 svg .task-label{font-size:10px;pointer-events:none;fill:#111}
-svg .load{fill:url(#hatch)}
+
 svg .stage-marker{stroke:#c2410c;stroke-width:1.5;stroke-dasharray:5 3}svg .marker-label{fill:#9a3412;font-size:11px}
-.bad{color:#b91c1c;font-weight:600}.ok{color:#15803d;font-weight:600}
+.bad{color:#b91c1c;font-weight:600}.ok{color:#15803d;font-weight:600}.warn{color:#b45309;font-weight:600}
 svg .task.optional{fill-opacity:.55}.legend i.opt{background:#9995}
 svg .task.changed.slower{stroke:#c026d3;stroke-width:3}svg .task.changed.faster{stroke:#0891b2;stroke-width:3}
 .legend i.slower{background:#fff;border:3px solid #c026d3}.legend i.faster{background:#fff;border:3px solid #0891b2}

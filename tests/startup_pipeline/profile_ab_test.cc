@@ -22,6 +22,13 @@
 // seconds (docs/profiling.md). Each case prints its rate and the runs it
 // needed. Labelled "acceptance": run in the default suite, not under the
 // sanitizers (their timing is not a launch's).
+//
+// The target is 19 of 20 per case. A rate is a sample: a gate that is right
+// 97% of the time scores 18 or fewer of 20 in 12% of runs (binomial), so a
+// test failing there would fail CI by chance. The test fails below 17 of 20
+// (85%): a gate right 97% of the time fails it in 0.3% of runs a case, and a
+// gate right 80% of the time or less in more than half. The printed rates
+// are what docs/profiling.md and the closing notes report.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -64,7 +71,8 @@ int Repetitions() {
 class CpuHog {
  public:
   CpuHog() {
-    unsigned n = std::max(1u, std::thread::hardware_concurrency() - 1);
+    const unsigned cores = std::thread::hardware_concurrency();  // 0 when unknown
+    const unsigned n = cores > 1 ? cores - 1 : 1;
     for (unsigned i = 0; i < n; ++i)
       threads_.emplace_back([this] {
         volatile uint64_t x = 0;
@@ -152,7 +160,8 @@ class ProfileAbTest : public ::testing::Test {
     return good;
   }
 
-  static int Needed() { return Repetitions() - Repetitions() / 20; }  // 19 of 20
+  // 17 of 20 (85%, rounded up); see the top of the file.
+  static int Needed() { return (Repetitions() * 85 + 99) / 100; }
 
   static std::string* dir_;
 };

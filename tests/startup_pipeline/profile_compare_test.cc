@@ -208,6 +208,7 @@ TEST(ProfileCompare, HtmlDrawsBothTimelinesOnOneScaleWithChangesMarked) {
   EXPECT_NE(html.find("<svg id=\"timeline-b\""), std::string::npos);
   EXPECT_NE(html.find("data-verdict=\"regression\""), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_NE(html.find("a:&lt;script&gt;x&lt;/script&gt;"), std::string::npos);  // kept, as text
   // a:crit is drawn as slower in both timelines.
   size_t n = 0;
   for (size_t at = html.find("task critical changed slower\""); at != std::string::npos;

@@ -347,8 +347,8 @@ TEST_F(ProfileCommandTest, CompareRunsTheTwoAlternatelyAndFindsARegression) {
   // One warm-up a side, then pairs in alternating order: A B, B A, A B, ...
   std::vector<std::string> traces = LogLines(".traces");
   ASSERT_EQ(traces.size(), 14u);
-  EXPECT_EQ(fs::path(traces[0]).filename(), "warmup.json");
-  EXPECT_EQ(fs::path(traces[1]).filename(), "warmup.json");
+  EXPECT_EQ(fs::path(traces[0]).filename(), "warmup-A.json");
+  EXPECT_EQ(fs::path(traces[1]).filename(), "warmup-B.json");
   const std::vector<std::string> order = {"a/run-0", "b/run-0", "b/run-1", "a/run-1",
                                           "a/run-2", "b/run-2", "b/run-3", "a/run-3",
                                           "a/run-4", "b/run-4", "b/run-5", "a/run-5"};
@@ -473,6 +473,12 @@ TEST_F(ProfileCommandTest, CompareUsageAndBadInputs) {
         "--max-runs must be between --runs and 10000");
   usage("--compare " + a + " " + a + " --min-change 5xs", "--min-change must be a number of ms");
   usage("--compare " + a + " " + a + " --min-change 10001", "--min-change must be a number of ms");
+  usage("--compare " + a + " " + a + " --min-change 0", "--min-change must be a number of ms");
+  usage("--compare " + a + " " + a + " --min-task-change 0",
+        "--min-task-change must be a number of ms above 0");
+  usage("--compare " + a + " " + a + " --max-runs 0",
+        "--max-runs must be between --runs and 10000");
+  usage("--compare " + a + " " + a + " --runs 2000000000", "--runs must be between 2 and 10000");
   usage("--compare " + a + " " + a + " --min-task-change 3%",
         "--min-task-change must be a number of ms");
   usage("--compare " + a + " " + a + " --confidence 40", "--confidence must be 50..99.9 (%)");
@@ -507,10 +513,14 @@ TEST_F(ProfileCommandTest, CompareUsageAndBadInputs) {
   std::string other = dir_ + "/other";
   fs::create_directories(other);
   fs::copy_file(dir_ + "/app/app.json", other + "/app.json");
-  out = Run("--compare " + a + " " + other + " --runs 2 --max-runs 2 --out " + dir_ + "/o7");
+  fs::remove(dir_ + "/log");
+  std::ofstream(dir_ + "/o7/compare.json") << "{}";  // from an earlier comparison
+  out = Run("--compare " + a + " " + other + " --runs 2 --out " + dir_ + "/o7");
   EXPECT_EQ(out.status, 1) << out.text;
   EXPECT_NE(out.text.find("A and B launch through different stages"), std::string::npos)
       << out.text;
+  EXPECT_EQ(LogLines().size(), 6u);  // warm-ups and --runs: more runs would not help
+  EXPECT_FALSE(fs::exists(dir_ + "/o7/compare.json"));  // no stale verdict left behind
 }
 
 }  // namespace
