@@ -53,19 +53,32 @@ double Bonferroni(double confidence, size_t k) {
 
 }  // namespace
 
+namespace {
+
+struct OutcomeNames {
+  AbOutcome outcome;
+  const char* name;   // for people
+  const char* token;  // for tools
+};
+constexpr OutcomeNames kOutcomes[] = {
+    {AbOutcome::kRegression, "regression", "regression"},
+    {AbOutcome::kImprovement, "improvement", "improvement"},
+    {AbOutcome::kTasksSlower, "no change to the launch; tasks are slower", "tasks_slower"},
+    {AbOutcome::kNoChange, "no change", "no_change"},
+    {AbOutcome::kNotEnoughRuns, "not enough runs", "not_enough_runs"},
+};
+
+}  // namespace
+
 const char* AbOutcomeName(AbOutcome o) {
-  switch (o) {
-    case AbOutcome::kRegression:
-      return "regression";
-    case AbOutcome::kImprovement:
-      return "improvement";
-    case AbOutcome::kTasksSlower:
-      return "no change to the launch; tasks are slower";
-    case AbOutcome::kNoChange:
-      return "no change";
-    case AbOutcome::kNotEnoughRuns:
-      return "not enough runs";
-  }
+  for (const auto& n : kOutcomes)
+    if (n.outcome == o) return n.name;
+  return "?";
+}
+
+const char* AbOutcomeToken(AbOutcome o) {
+  for (const auto& n : kOutcomes)
+    if (n.outcome == o) return n.token;
   return "?";
 }
 

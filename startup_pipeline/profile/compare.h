@@ -80,7 +80,8 @@ struct AbLine {
 };
 
 enum class AbOutcome { kRegression, kImprovement, kTasksSlower, kNoChange, kNotEnoughRuns };
-const char* AbOutcomeName(AbOutcome o);  // "regression", "no change", ...
+const char* AbOutcomeName(AbOutcome o);   // "regression", "no change", ...
+const char* AbOutcomeToken(AbOutcome o);  // "regression", "no_change", ... (JSON, HTML)
 
 struct AbComparison {
   std::string app_a, version_a, app_b, version_b;

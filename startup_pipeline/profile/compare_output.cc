@@ -75,23 +75,6 @@ std::string Describe(const AbLine& l) {
   return what + " " + FormatShift(l.shift);
 }
 
-// The verdict as a token (JSON "verdict", HTML data-verdict).
-const char* OutcomeToken(AbOutcome o) {
-  switch (o) {
-    case AbOutcome::kRegression:
-      return "regression";
-    case AbOutcome::kImprovement:
-      return "improvement";
-    case AbOutcome::kTasksSlower:
-      return "tasks_slower";
-    case AbOutcome::kNoChange:
-      return "no_change";
-    case AbOutcome::kNotEnoughRuns:
-      return "not_enough_runs";
-  }
-  return "?";
-}
-
 }  // namespace
 
 std::string AbSummaryText(const AbComparison& c) {
@@ -216,7 +199,7 @@ std::string AbJson(const AbComparison& c) {
   root["min_change_ms"] = c.min_change_ms;
   root["min_task_change_ms"] = c.min_task_change_ms;
   root["idle_decides"] = c.idle_decides;
-  root["verdict"] = OutcomeToken(c.outcome);
+  root["verdict"] = AbOutcomeToken(c.outcome);
   json::array deciding;
   for (const AbLine* l : c.Deciding()) deciding.push_back(json::value(l->name));
   root["deciding"] = std::move(deciding);
@@ -269,7 +252,8 @@ std::string AbReportHtml(const AbComparison& c, const std::vector<RunTrace>& a,
                         ? "ok"
                         : "warn";
   h += "<p id=\"verdict\" class=\"" + std::string(cls) + "\" data-verdict=\"" +
-       OutcomeToken(c.outcome) + "\">verdict: " + HtmlEscape(AbOutcomeName(c.outcome)) + "</p><ul>";
+       AbOutcomeToken(c.outcome) + "\">verdict: " + HtmlEscape(AbOutcomeName(c.outcome)) +
+       "</p><ul>";
   for (const AbLine* l : c.Deciding()) h += "<li>" + HtmlEscape(Describe(*l)) + "</li>";
   h += "</ul><div class=\"kpis\">";
   auto kpi = [&](const std::string& value, const std::string& label) {
