@@ -99,6 +99,7 @@ int Usage(const char* problem = nullptr) {
       "  --baseline F        compare with a saved baseline (the weaker check: another time,\n"
       "                      maybe another machine); regression -> exit 3\n"
       "  --tolerance P       allowed regression in percent, 0..1000 (default 10, plus 2 ms)\n"
+      "  --any-version       accept a baseline saved for another version of the app\n"
       "  --save-baseline F   write this profile's aggregate as a baseline\n"
       "A/B (--compare; A and B may be the same app dir):\n"
       "  --max-runs M        while undecided (the launch, or a task that looks changed),\n"
@@ -147,13 +148,14 @@ bool ParseOptions(int argc, char** argv, Options* o, int* status) {
       "compare", po::value(&o->compare)->multitoken())("runs", po::value(&o->runs))(
       "max-runs", po::value(&o->max_runs))("warmup", po::value(&o->warmup))(
       "out", po::value(&o->out))("budget", po::value(&o->budget))(
-      "baseline", po::value(&o->baseline))("tolerance", po::value(&o->tolerance))(
-      "save-baseline", po::value(&o->save_baseline))("keep-data", po::bool_switch(&o->keep_data))(
-      "run-timeout", po::value(&o->run_timeout_s))("data-dir", po::value(&o->data_dir))(
-      "data-dir-a", po::value(&o->data_dir_a))("data-dir-b", po::value(&o->data_dir_b))(
-      "install", po::value(&o->install))("install-a", po::value(&o->install_a))(
-      "install-b", po::value(&o->install_b))("min-change", po::value(&min_change))(
-      "min-task-change", po::value(&min_task_change))("confidence", po::value(&o->confidence_pct))(
+      "baseline", po::value(&o->baseline))("any-version", po::bool_switch(&o->any_version))(
+      "tolerance", po::value(&o->tolerance))("save-baseline", po::value(&o->save_baseline))(
+      "keep-data", po::bool_switch(&o->keep_data))("run-timeout", po::value(&o->run_timeout_s))(
+      "data-dir", po::value(&o->data_dir))("data-dir-a", po::value(&o->data_dir_a))(
+      "data-dir-b", po::value(&o->data_dir_b))("install", po::value(&o->install))(
+      "install-a", po::value(&o->install_a))("install-b", po::value(&o->install_b))(
+      "min-change", po::value(&min_change))("min-task-change", po::value(&min_task_change))(
+      "confidence", po::value(&o->confidence_pct))(
       "include-idle", po::bool_switch(&o->include_idle))("help,h", po::bool_switch(&help));
   po::positional_options_description pos;
   pos.add("app", 1);
@@ -177,10 +179,10 @@ bool ParseOptions(int argc, char** argv, Options* o, int* status) {
     if (o->compare.size() != 2) problem = "--compare takes two app dirs: --compare <app-A> <app-B>";
     if (!o->app_dir.empty()) problem = "give the apps to --compare, not before it";
     if (!o->budget.empty() || !o->baseline.empty() || !o->save_baseline.empty() ||
-        vm.count("tolerance"))
+        vm.count("tolerance") || o->any_version)
       problem =
-          "--budget, --baseline, --tolerance and --save-baseline are for one app, "
-          "not --compare";
+          "--budget, --baseline, --tolerance, --any-version and --save-baseline are for one "
+          "app, not --compare";
     if (!o->data_dir.empty() || !o->install.empty())
       problem = "with --compare, give --data-dir-a/--data-dir-b and --install-a/--install-b";
     if (o->runs < 2 || o->runs > 10000) {
@@ -250,6 +252,14 @@ int ProfileMain(int argc, char** argv) {
     if (baseline && baseline->app != app->id) {
       return Fail(o.baseline + ":/app: a baseline of app '" + baseline->app + "', not '" + app->id +
                   "' (" + (app_dir / "app.json").string() + ")");
+    }
+    // Another version may launch differently by design: re-save the
+    // baseline, or say that comparing across versions is meant.
+    if (baseline && baseline->app_version != app->version.ToString() && !o.any_version) {
+      return Fail(o.baseline + ":/app_version: a baseline of " + app->id + " " +
+                  baseline->app_version + ", not " + app->version.ToString() + " (" +
+                  (app_dir / "app.json").string() +
+                  "); save a new baseline, or pass --any-version to compare across versions");
     }
     // A budget for a stage or task the app does not have would only be
     // found missing after the runs.

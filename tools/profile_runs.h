@@ -34,6 +34,7 @@ struct ProfileOptions {
   std::string budget;
   std::string baseline;
   double tolerance = 10;
+  bool any_version = false;  // accept a baseline of another app version
   std::string save_baseline;
   bool keep_data = false;
   int run_timeout_s = 300;

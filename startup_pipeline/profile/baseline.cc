@@ -74,7 +74,8 @@ Result<Baseline> ParseBaseline(std::string_view json_text, const std::string& fi
                          std::string(kBaselineFormat) + "\")");
     return *error;
   }
-  if (!r.String("app", &b.app) || !ReadDistribution(r, root, "launch_ms", &b.launch_ms))
+  if (!r.String("app", &b.app) || !r.String("app_version", &b.app_version) ||
+      !ReadDistribution(r, root, "launch_ms", &b.launch_ms))
     return *error;
   const json::object* stages = r.Object("stages");
   if (stages == nullptr) return *error;

@@ -250,6 +250,7 @@ std::string BaselineJson(const Profile& profile);
 
 struct Baseline {
   std::string app;
+  std::string app_version;
   Distribution launch_ms;
   std::vector<StageStats> stages;
   std::vector<std::pair<std::string, Distribution>> tasks;  // id -> duration

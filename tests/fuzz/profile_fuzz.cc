@@ -7,15 +7,21 @@
 //   2. A parsed trace can be analyzed (Analyze, CriticalPath), and its profile
 //      checked against an empty budget and turned into a baseline that parses
 //      back; a parsed budget is checked against an empty profile.
+//   3. Two runs of a parsed trace compare with themselves (CompareAb): no
+//      line of an identical A and B is a regression, and the text, JSON and
+//      HTML of the comparison are made; the JSON parses.
 //
 // Concurrency: the entry point is called from one thread at a time.
+#include <boost/json.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "compare.h"
 #include "profile_report.h"
 
 namespace {
@@ -54,6 +60,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)p::CheckBudget(*profile, p::Budget{});
       auto baseline = p::ParseBaseline(p::BaselineJson(*profile), "fuzz.json");
       Require(baseline.ok(), "a profile's baseline parses back");
+      std::vector<p::RunTrace> runs = {*trace, *trace};
+      auto ab = p::CompareAb(runs, runs);
+      if (!ab.ok()) return 0;
+      Require(ab->outcome != p::AbOutcome::kRegression, "A against itself is no regression");
+      (void)p::AbSummaryText(*ab);
+      (void)p::AbReportHtml(*ab, runs, runs);
+      boost::system::error_code ec;
+      (void)boost::json::parse(p::AbJson(*ab), ec);
+      Require(!ec, "the comparison's JSON parses");
       break;
     }
     case 'b': {

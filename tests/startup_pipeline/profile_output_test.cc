@@ -307,6 +307,22 @@ TEST_F(ProfileCommandTest, BudgetsAndBaselinesSetTheExitStatus) {
       << out.text;
   EXPECT_EQ(out.text.find("run 1/2"), std::string::npos) << out.text;
   EXPECT_FALSE(fs::exists(dir_ + "/log"));
+  // And one of another version of the app, unless asked.
+  base.as_object()["app"] = "com.example.wallet";
+  base.as_object()["app_version"] = "1.3.9";
+  std::ofstream(dir_ + "/old.json") << json::serialize(base);
+  out = Profile("--runs 2 --baseline " + dir_ + "/old.json");
+  EXPECT_EQ(out.status, 1);
+  EXPECT_NE(out.text.find(dir_ +
+                          "/old.json:/app_version: a baseline of com.example.wallet "
+                          "1.3.9, not 1.4.0 (" +
+                          dir_ + "/app/app.json); save a new baseline, or pass --any-version"),
+            std::string::npos)
+      << out.text;
+  EXPECT_FALSE(fs::exists(dir_ + "/log"));
+  out = Profile("--runs 2 --out " + out_dir + " --baseline " + dir_ + "/old.json --any-version");
+  EXPECT_NE(out.text.find("baseline ("), std::string::npos) << out.text;
+  EXPECT_TRUE(fs::exists(dir_ + "/log"));
 }
 
 TEST_F(ProfileCommandTest, Usage) {
@@ -466,6 +482,7 @@ TEST_F(ProfileCommandTest, CompareUsageAndBadInputs) {
   usage("--compare " + a, "--compare takes two app dirs: --compare <app-A> <app-B>");
   usage(a + " --compare " + a + " " + a, "give the apps to --compare, not before it");
   usage("--compare " + a + " " + a + " --budget x.json", "--budget, --baseline, --tolerance");
+  usage("--compare " + a + " " + a + " --any-version", "--budget, --baseline, --tolerance");
   usage("--compare " + a + " " + a + " --data-dir x",
         "with --compare, give --data-dir-a/--data-dir-b");
   usage("--compare " + a + " " + a + " --runs 1", "--runs must be between 2 and 10000");

@@ -527,15 +527,20 @@ TEST(ProfileBaseline, RejectsForeignFiles) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().pointer, "/format");
   r = ParseBaseline(
-      R"({"format": "atrium-profile-baseline-v1", "app": "a", "launch_ms": {"n": 1, "p50": 1,
+      R"({"format": "atrium-profile-baseline-v1", "app": "a", "app_version": "1.0.0", "launch_ms": {"n": 1, "p50": 1,
           "p90": 1, "max": 1}, "stages": {}, "tasks": {"a:b": {"duration_ms": {"n": 1,
           "p50": "fast", "p90": 1, "max": 1}}}})",
       "b.json");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().pointer, "/tasks/a:b/duration_ms/p50") << r.error().ToString();
+  // The app version it was saved for is part of a baseline.
+  r = ParseBaseline(R"({"format": "atrium-profile-baseline-v1", "app": "a", "launch_ms": {}})",
+                    "b.json");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().ToString(), "b.json:/app_version: missing string field 'app_version'");
   // A task listed twice: which one would count?
   r = ParseBaseline(
-      R"({"format": "atrium-profile-baseline-v1", "app": "a", "launch_ms": {"n": 1, "p50": 1,
+      R"({"format": "atrium-profile-baseline-v1", "app": "a", "app_version": "1.0.0", "launch_ms": {"n": 1, "p50": 1,
           "p90": 1, "max": 1}, "stages": {}, "tasks": {"a:b": {}, "a:b": {}}})",
       "b.json");
   ASSERT_FALSE(r.ok());
