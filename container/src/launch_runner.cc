@@ -1,5 +1,7 @@
 // The launch: the startup pipeline built from the resolved bundles' tasks,
 // run on the calling thread, which becomes the main thread.
+#include <sched.h>
+
 #include "atrium/scheduler/trace_schema.h"
 #include "container_impl.h"
 
@@ -204,6 +206,12 @@ Status ContainerImpl::Start() {
   }
   if (Trace* trace = Trace::Active()) {
     trace->SetMetadata(trace_schema::kMetaLaunchMs, std::to_string(MsSince(t0)));
+    // The CPUs it could use: `atrium profile` judges the launch's
+    // efficiency against the work they could have done.
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+      trace->SetMetadata(trace_schema::kMetaCpus, std::to_string(CPU_COUNT(&set)));
     trace->SetMetadata(trace_schema::kMetaResult,
                        result.ok() ? "ok" : "failed: " + result.error().ToString());
   }

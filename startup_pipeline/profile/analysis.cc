@@ -38,6 +38,19 @@ std::string IdleStage(const RunTrace& run) {
   return run.stage_order.size() >= 2 ? run.stage_order.back() : std::string();
 }
 
+double LaunchEfficiency(const RunTrace& run) {
+  if (run.cpus <= 0 || run.launch_ms <= 0) return 0;
+  const std::string idle = IdleStage(run);
+  double work_ms = 0;
+  for (const TaskRun& t : run.tasks)
+    if (t.stage != idle && t.status != TaskStatus::kSkipped)
+      work_ms += UsToMs(t.cpu_us >= 0 ? t.cpu_us : t.duration_us());
+  double path_ms = 0;
+  for (const CriticalStep& s : CriticalPath(run)) path_ms += s.duration_ms;
+  const double bound = std::max(path_ms, work_ms / run.cpus);
+  return bound > 0 ? run.launch_ms / bound : 0;
+}
+
 std::vector<CriticalStep> CriticalPath(const RunTrace& run) {
   std::vector<CriticalStep> path;
   if (run.tasks.empty()) return path;
@@ -216,6 +229,10 @@ Result<Profile> Analyze(const std::vector<RunTrace>& runs, const AnalyzeOptions&
                    });
   if (p.longest_waits.size() > options.top_waits) p.longest_waits.resize(options.top_waits);
 
+  std::vector<double> efficiency;
+  for (const auto& r : runs)
+    if (double e = LaunchEfficiency(r); e > 0) efficiency.push_back(e);
+  p.efficiency = Distribute(std::move(efficiency));
   p.critical_path = CriticalPath(median);
   // The critical path's queue waits, with what kept the pool busy.
   for (const CriticalStep& step : p.critical_path) {

@@ -53,6 +53,7 @@ struct TaskRun {
   int64_t start_us = 0;
   int64_t end_us = 0;
   int64_t queue_wait_us = 0;
+  int64_t cpu_us = -1;   // args.cpu_us: its thread's CPU time; -1 when not recorded
   double budget_ms = 0;  // 0: no budget declared
   double weight = 0;
   TaskStatus status = TaskStatus::kOk;
@@ -90,6 +91,7 @@ struct RunTrace {
   std::string app_version;
   std::string result;  // "ok" or "failed: <reason>"
   double launch_ms = 0;
+  int cpus = 0;  // otherData.cpus: CPUs the launch could use; 0 when not recorded
   std::vector<std::string> stage_order;  // otherData.stages
   // Every named thread plus any unnamed thread that ran a slice; "main"
   // first, then by name (numbers inside names compare as numbers).
@@ -196,7 +198,18 @@ struct Profile {
   std::vector<QueueWait> longest_waits;  // p50 queue wait descending, then max
   // Critical-path waits of the median run, longest first (at least 0.1 ms).
   std::vector<AvoidableWait> avoidable_waits;
+  // Launch efficiency over the runs that recorded their CPUs (n = 0 when
+  // none did): launch_ms / max(the durations along the launch's critical
+  // path, the launch's tasks' CPU time / cpus). 1.0: no launch could be
+  // shorter on this machine with these tasks; 1.3: 30% of the launch is
+  // waiting that neither the dependencies nor the CPUs explain. A task
+  // without cpu_us counts its duration as CPU time.
+  Distribution efficiency;
 };
+
+// One run's launch efficiency (Profile::efficiency); 0 when it recorded no
+// CPUs or no work.
+double LaunchEfficiency(const RunTrace& run);
 
 struct AnalyzeOptions {
   size_t top_waits = 10;

@@ -325,6 +325,8 @@ std::string ReportHtml(const Profile& p, const std::vector<RunTrace>& runs,
   kpi(Ms(p.launch_ms.p90) + " ms", "launch p90");
   kpi(Ms(p.launch_ms.max) + " ms", "launch max");
   kpi(Ms(p.critical_path_ms) + " ms", "critical path (median run)");
+  if (p.efficiency.n > 0)
+    kpi(Format("%.2f", p.efficiency.p50), "launch efficiency p50 (1.00 ideal)");
   kpi(std::to_string(median.tasks.size()), "tasks in the median run");
   h += "</div></header>\n";
 

@@ -43,6 +43,10 @@ std::string SummaryText(const Profile& p, size_t max_tasks) {
   out += "median run: " + Printable(median) + " (launch " + Ms(p.launch_ms.p50) + " ms)";
   if (p.failed_runs > 0)
     out += "; " + std::to_string(p.failed_runs) + " run(s) report a failed launch";
+  if (p.efficiency.n > 0)
+    out += "\nlaunch efficiency p50 " + Format("%.2f", p.efficiency.p50) + ", max " +
+           Format("%.2f", p.efficiency.max) +
+           " (launch / max(critical-path work, all launch work / CPUs); 1.00 is ideal)";
   out += "\n\nstages (ms; end = since launch start)\n";
   TextTable stages({"stage", "end p50", "end p90", "end max", "dur p50", "dur p90", "dur max"},
                    {false, true, true, true, true, true, true});

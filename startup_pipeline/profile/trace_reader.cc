@@ -73,13 +73,22 @@ Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file)
   const json::object* other = top.Object("otherData");
   if (other == nullptr) return *error;
   FieldReader meta = top.Child(*other, "otherData");
-  std::string launch, stages;
+  std::string launch, stages, cpus;
   meta.String(ts::kMetaApp, &run.app);
   meta.String(ts::kMetaAppVersion, &run.app_version, false);
   meta.String(ts::kMetaResult, &run.result, false);
   meta.String(ts::kMetaLaunchMs, &launch);
   meta.String(ts::kMetaStages, &stages);
+  meta.String(ts::kMetaCpus, &cpus, false);
   if (error) return *error;
+  if (!cpus.empty()) {
+    char* end = nullptr;
+    const long n = std::strtol(cpus.c_str(), &end, 10);
+    if (end != cpus.c_str() + cpus.size() || n < 1 || n > 65536)
+      meta.Fail("cpus",
+                "'cpus' must be a number of CPUs (1 to 65536) in a string, not " + Quote(cpus));
+    run.cpus = static_cast<int>(n);
+  }
   {
     char* end = nullptr;
     run.launch_ms = std::strtod(launch.c_str(), &end);
@@ -204,15 +213,17 @@ Result<RunTrace> ParseTrace(std::string_view json_text, const std::string& file)
     task.start_us = ts;
     task.end_us = ts + dur;
     std::string status, after;
-    double queue_wait = 0;
+    double queue_wait = 0, cpu = -1;
     if (!a.String(ts::kArgBundle, &task.bundle) || !a.String(ts::kArgStage, &task.stage) ||
         !a.String(ts::kArgThread, &task.target) || !a.String(ts::kArgStatus, &status) ||
         !a.Flag(ts::kArgOverBudget, &task.over_budget) ||
         !a.Flag(ts::kArgOptional, &task.optional) || !a.String(ts::kArgAfter, &after, false) ||
         !a.NonNegative(ts::kArgQueueWaitUs, &queue_wait) ||
         !a.NonNegative(ts::kArgBudgetMs, &task.budget_ms, false) ||
-        !a.Number(ts::kArgWeight, &task.weight, false))
+        !a.Number(ts::kArgWeight, &task.weight, false) ||
+        (args->contains(ts::kArgCpuUs) && !a.NonNegative(ts::kArgCpuUs, &cpu)))
       return *error;
+    task.cpu_us = cpu < 0 ? -1 : static_cast<int64_t>(std::llround(cpu));
     if (status == ts::kStatusOk) {
       task.status = TaskStatus::kOk;
     } else if (status == ts::kStatusFailed) {

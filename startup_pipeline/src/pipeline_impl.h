@@ -67,6 +67,7 @@ struct Node {
   std::string failed_dep;
   std::string error;
   Clock::time_point ready_at{}, start_at{}, end_at{};
+  int64_t cpu_ns = -1;  // the task's thread CPU time while it ran; -1: not measured
   bool over_budget = false;
   uint32_t start_order = 0;
 };
@@ -148,7 +149,8 @@ class PipelineImpl final : public StartupPipeline {
   Result<std::shared_ptr<Executor>> ExecutorFor(const std::string& target,
                                                 const std::string& bundle);
   void RunTask(size_t n);
-  void Finish(size_t n, Clock::time_point begin, Clock::time_point end, Status s);
+  void Finish(size_t n, Clock::time_point begin, Clock::time_point end, Status s,
+              int64_t cpu_ns = -1);
   void SkipLocked(size_t n, std::string reason);
   bool CriticalLocked(const Node& node) const;
   void RequiredFailedLocked(size_t n, const std::string& what);

@@ -222,9 +222,21 @@ Result<std::shared_ptr<Executor>> PipelineImpl::ExecutorFor(const std::string& t
   return *executor;
 }
 
+namespace {
+
+// The calling thread's CPU time so far, ns (-1 when unavailable).
+int64_t ThreadCpuNs() {
+  timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return -1;
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
 void PipelineImpl::RunTask(size_t n) {
   const Node& node = nodes_[n];  // spec/id are immutable after Build
   const Clock::time_point begin = Now();
+  const int64_t cpu_begin = ThreadCpuNs();
   {
     std::lock_guard lock(mu_);
     nodes_[n].start_at = begin;
@@ -240,10 +252,12 @@ void PipelineImpl::RunTask(size_t n) {
       s = MakeError(ErrorCode::kActivation, "threw a non-std exception");
     }
   }
-  Finish(n, begin, Now(), std::move(s));
+  const int64_t cpu_end = ThreadCpuNs();
+  Finish(n, begin, Now(), std::move(s), cpu_begin >= 0 && cpu_end >= 0 ? cpu_end - cpu_begin : -1);
 }
 
-void PipelineImpl::Finish(size_t n, Clock::time_point begin, Clock::time_point end, Status s) {
+void PipelineImpl::Finish(size_t n, Clock::time_point begin, Clock::time_point end, Status s,
+                          int64_t cpu_ns) {
   std::vector<size_t> dispatch;
   std::vector<std::pair<size_t, StageListener>> fire;
   {
@@ -251,6 +265,7 @@ void PipelineImpl::Finish(size_t n, Clock::time_point begin, Clock::time_point e
     Node& node = nodes_[n];
     node.start_at = begin;
     node.end_at = end;
+    node.cpu_ns = cpu_ns;
     const double run_ms = Ms(end - begin);
     node.over_budget = node.spec.decl.budget_ms > 0 && run_ms > node.spec.decl.budget_ms;
     if (node.over_budget) {
@@ -419,6 +434,8 @@ void PipelineImpl::Record(const Node& node, std::string_view status) {
   e.num_args = {{key(trace_schema::kArgQueueWaitUs), wait_us},
                 {key(trace_schema::kArgBudgetMs), node.spec.decl.budget_ms},
                 {key(trace_schema::kArgWeight), static_cast<double>(node.spec.decl.weight)}};
+  if (node.cpu_ns >= 0)
+    e.num_args.emplace_back(key(trace_schema::kArgCpuUs), static_cast<double>(node.cpu_ns) / 1000);
   trace->Add(std::move(e));
 }
 

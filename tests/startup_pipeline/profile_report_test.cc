@@ -350,6 +350,51 @@ TEST(ProfileStats, CriticalPathSurvivesCyclicDependencies) {
   EXPECT_TRUE(CriticalPath(RunTrace{}).empty());
 }
 
+// Launch efficiency: launch / max(durations along the critical path, CPU
+// time of the launch's tasks / CPUs).
+TEST(ProfileStats, LaunchEfficiency) {
+  // s1: a:A main [0,10] (8 ms CPU), a:B pool [0,10] (10 ms CPU); s2: a:C main
+  // [15,25] after a:A (10 ms CPU); idle: a:D (ignored). Launch 30 ms.
+  std::vector<Task> tasks = {
+      {"a:A", "s1", 1, 0, 10000},
+      {"a:B", "s1", 2, 0, 10000},
+      {"a:C", "s2", 1, 15000, 10000, "a:A"},
+      {"a:D", "idle", 2, 30000, 50000},
+  };
+  json::object trace =
+      MakeTraceJson(tasks, {{"s1", 0, 10000}, {"s2", 10000, 25000}, {"idle", 30000, 80000}}, 30);
+  const double cpu[] = {8000, 10000, 10000, 50000};
+  int i = 0;
+  for (auto& e : trace["traceEvents"].as_array())
+    if (const json::value* cat = e.as_object().if_contains("cat"); cat && *cat == "task")
+      e.as_object()["args"].as_object()["cpu_us"] = cpu[i++];
+  // Without the CPU count there is no figure.
+  EXPECT_EQ(LaunchEfficiency(MustParse(trace)), 0);
+  // 2 CPUs: path 10 + 10 = 20 ms, CPU 28 / 2 = 14 ms: 30 / 20.
+  trace["otherData"].as_object()["cpus"] = "2";
+  RunTrace run = MustParse(trace);
+  EXPECT_EQ(run.cpus, 2);
+  EXPECT_EQ(run.tasks[0].cpu_us, 8000);
+  EXPECT_DOUBLE_EQ(LaunchEfficiency(run), 1.5);
+  // 1 CPU: 28 ms of CPU bound it: 30 / 28.
+  trace["otherData"].as_object()["cpus"] = "1";
+  EXPECT_DOUBLE_EQ(LaunchEfficiency(MustParse(trace)), 30.0 / 28.0);
+  auto p = Analyze({MustParse(trace)});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->efficiency.n, 1u);
+  EXPECT_NE(SummaryText(*p).find("launch efficiency p50 1.07, max 1.07"), std::string::npos);
+  // Bad values are located errors.
+  trace["otherData"].as_object()["cpus"] = "0";
+  auto bad = ParseTrace(json::serialize(trace), "t.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().pointer, "/otherData/cpus") << bad.error().ToString();
+  trace["otherData"].as_object()["cpus"] = "2";
+  trace["traceEvents"].as_array()[5].as_object()["args"].as_object()["cpu_us"] = -1;
+  bad = ParseTrace(json::serialize(trace), "t.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().pointer, "/traceEvents/5/args/cpu_us") << bad.error().ToString();
+}
+
 TEST(ProfileStats, LongestQueueWaits) {
   // Waits in ms over three runs: slow {9, 1, 2} p50 2; slower {5, 5, 6} p50 5;
   // tie {2, 2, 8} p50 2 max 8 (ranks before slow, max 9? no: p50 ties, max 8 < 9);

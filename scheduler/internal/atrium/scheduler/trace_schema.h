@@ -51,6 +51,9 @@ inline constexpr std::string_view kArgError = "error";
 inline constexpr std::string_view kArgQueueWaitUs = "queue_wait_us";
 inline constexpr std::string_view kArgBudgetMs = "budget_ms";
 inline constexpr std::string_view kArgWeight = "weight";
+// CPU time of the task's thread while it ran (µs; optional): its duration
+// minus the time it blocked or waited to be scheduled.
+inline constexpr std::string_view kArgCpuUs = "cpu_us";
 inline constexpr std::string_view kArgTrigger = "trigger";
 
 // Task statuses ("status").
@@ -69,6 +72,8 @@ inline constexpr std::string_view kMetaAppVersion = "app_version";
 inline constexpr std::string_view kMetaStages = "stages";       // comma-separated, in order
 inline constexpr std::string_view kMetaLaunchMs = "launch_ms";  // a number, as text
 inline constexpr std::string_view kMetaResult = "result";       // "ok" | "failed: <why>"
+// CPUs the process may run on (its affinity mask), as text; optional.
+inline constexpr std::string_view kMetaCpus = "cpus";
 
 }  // namespace atrium::trace_schema
 
