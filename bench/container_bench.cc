@@ -373,7 +373,7 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
                double loadavg_after) {
   boost::json::array metrics;
   for (const Row& r : rows) {
-    metrics.push_back(boost::json::object{
+    boost::json::object m{
         {"name", r.key},
         {"metric", r.metric},
         {"unit", r.unit},
@@ -382,8 +382,14 @@ void WriteJson(const std::string& path, const BenchConfig& config, const std::ve
         {"baseline", r.baseline},
         {"ratio", r.ratio()},
         {"target", r.TargetText()},
-        {"pass", !r.has_target || r.pass()},
-    });
+        // A row without a target (the guard's) is reported, not judged: it
+        // has no "pass" at all rather than a "pass": true it did not earn.
+        {"verdict", !r.has_target ? "info"
+                    : r.pass()    ? "pass"
+                                  : "miss"},
+    };
+    if (r.has_target) m["pass"] = r.pass();
+    metrics.push_back(std::move(m));
   }
   boost::json::object root{
       {"quick", config.quick},
