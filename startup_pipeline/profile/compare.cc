@@ -32,6 +32,15 @@ struct TaskInfo {
   bool optional = false;
 };
 
+// Each verdict is a one-sided claim at `confidence`: above +min_change
+// (regression), below -min_change (improvement), or within +-min_change
+// (no change: both one-sided claims at once, the two one-sided tests of an
+// equivalence test). The interval whose two ends are those one-sided bounds
+// is the two-sided one at 2 * confidence - 1.
+Shift OneSidedShift(const Samples& s, double confidence) {
+  return EstimateShift(s.a, s.b, 2 * confidence - 1);
+}
+
 AbLine MakeLine(AbLineKind kind, std::string name, const Samples& s, double min_change,
                 double confidence) {
   AbLine line;
@@ -40,7 +49,7 @@ AbLine MakeLine(AbLineKind kind, std::string name, const Samples& s, double min_
   line.a_median_ms = Median(s.a);
   line.b_median_ms = Median(s.b);
   line.min_change_ms = min_change;
-  line.shift = EstimateShift(s.a, s.b, confidence);
+  line.shift = OneSidedShift(s, confidence);
   line.verdict = Judge(line.shift, min_change);
   return line;
 }
@@ -224,7 +233,7 @@ Result<AbComparison> CompareAb(const std::vector<RunTrace>& a, const std::vector
     line.task_verdict = Judge(line.shift, c.min_task_change_ms);
     if (line.task_verdict == ShiftVerdict::kNotEnoughRuns &&
         std::abs(line.shift.estimate) >= c.min_task_change_ms) {
-      Shift alone = EstimateShift(s.a, s.b, options.confidence);
+      Shift alone = OneSidedShift(s, options.confidence);
       line.suspect = alone.enough && (alone.low > 0 || alone.high < 0);
     }
     return line;

@@ -15,6 +15,11 @@
 //   not enough runs   the launch's interval straddles the smallest change:
 //                     more runs decide
 //
+// Each verdict is a one-sided claim at the asked confidence c (beyond
+// +min, beyond -min, or within +-min: two one-sided claims, the equivalence
+// test): a line's interval is the two-sided one at 2c - 1, each end a
+// one-sided bound at c (for c = 95 %, the 90 % interval).
+//
 // Which lines decide: the launch at the asked confidence; the stage ends
 // and critical-path tasks together at the asked confidence (Bonferroni: each
 // at 1 − (1 − c)/k), so ten of them do not give ten chances of a false
@@ -49,7 +54,7 @@ struct AbOptions {
   double min_change_pct = 0;
   // The smallest change of a task off the critical path worth listing.
   double min_task_change_ms = 1;
-  double confidence = 0.95;
+  double confidence = 0.95;  // of each one-sided claim
   // Idle-stage tasks decide the verdict like critical-path tasks.
   bool idle_decides = false;
 };

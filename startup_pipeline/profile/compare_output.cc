@@ -19,6 +19,9 @@ constexpr size_t kNameWidth = 44;
 
 std::string Pct(double v) { return Format("%.1f", v * 100) + "%"; }
 
+// The one-sided confidence of each end of a line's interval (compare.h).
+double BoundConfidence(const Shift& s) { return (1 + s.confidence) / 2; }
+
 std::string Interval(const Shift& s) {
   if (!s.enough) return "-";
   auto signed_ms = [](double v) { return (v >= 0 ? "+" : "") + Ms(v); };
@@ -83,17 +86,19 @@ std::string AbSummaryText(const AbComparison& c) {
          std::to_string(c.runs_b) + " of B, interleaved\n";
   out += "  A  " + Printable(c.app_a) + " " + Printable(c.version_a) + "\n";
   out += "  B  " + Printable(c.app_b) + " " + Printable(c.version_b) + "\n";
-  out += "change = B - A in ms: the Hodges-Lehmann shift and its " + Pct(c.confidence) +
-         " Mann-Whitney interval; smallest change that matters " + Ms(c.min_change_ms) +
-         " ms (launch, stage ends, critical path), " + Ms(c.min_task_change_ms) +
-         " ms (other tasks)\n";
+  out +=
+      "change = B - A in ms: the Hodges-Lehmann shift and its Mann-Whitney interval, each "
+      "end a one-sided " +
+      Pct(c.confidence) + " bound (conf); smallest change that matters " + Ms(c.min_change_ms) +
+      " ms (launch, stage ends, critical path), " + Ms(c.min_task_change_ms) +
+      " ms (other tasks)\n";
 
   out += "\nthe launch (ms)\n";
   TextTable head({"", "A p50", "B p50", "change", "interval", "conf", "verdict"},
                  {false, true, true, true, false, true, false});
   auto row = [](TextTable& t, const std::string& name, const AbLine& l) {
     t.Row({name, Ms(l.a_median_ms), Ms(l.b_median_ms), Change(l.shift), Interval(l.shift),
-           l.shift.enough ? Pct(l.shift.confidence) : "-", LineVerdict(l)});
+           l.shift.enough ? Pct(BoundConfidence(l.shift)) : "-", LineVerdict(l)});
   };
   row(head, "launch", c.launch);
   for (const auto& s : c.stages) row(head, Fit("stage " + s.name + " end", kNameWidth), s);
@@ -182,7 +187,8 @@ std::string AbJson(const AbComparison& c) {
     if (l.shift.enough) {
       o["low_ms"] = l.shift.low;
       o["high_ms"] = l.shift.high;
-      o["confidence"] = l.shift.confidence;
+      o["confidence"] = BoundConfidence(l.shift);  // of each end, one-sided
+      o["interval_confidence"] = l.shift.confidence;
     }
     o["runs_a"] = l.shift.n_a;
     o["runs_b"] = l.shift.n_b;

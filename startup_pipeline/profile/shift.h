@@ -10,8 +10,8 @@
 // (the rank-sum test inverted): exact (counted) while m and n are at most
 // 50, the normal approximation above. It assumes only that the two builds'
 // run times differ by a shift, not that they are normal. Few runs give no
-// interval at the asked confidence (5 and 5 reach 96.8 %; 3 and 3 cannot
-// reach 95 %): the verdict is then "not enough runs".
+// interval at the asked confidence (5 and 5 reach 96.8 % for an asked 95;
+// 3 and 3 reach 90 % and no more): the verdict is then "not enough runs".
 //
 // Concurrency: pure functions.
 #ifndef ATRIUM_STARTUP_PIPELINE_PROFILE_SHIFT_H_

@@ -398,7 +398,7 @@ TEST_F(ProfileCommandTest, CompareExitStatusesSayWhatMoved) {
             "/o2");
   EXPECT_EQ(out.status, 4) << out.text;
   EXPECT_NE(out.text.find("verdict: no change to the launch ("), std::string::npos) << out.text;
-  EXPECT_NE(out.text.find("  a:off (s2, off the critical path) +2.9 ms [+2.2, +3.6]"),
+  EXPECT_NE(out.text.find("  a:off (s2, off the critical path) +2.9 ms [+2.5, +3.5]"),
             std::string::npos)
       << out.text;
   // Faster: an improvement (0).

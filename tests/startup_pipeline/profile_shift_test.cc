@@ -64,8 +64,15 @@ TEST(ProfileShift, TooFewRunsGiveNoInterval) {
   EXPECT_DOUBLE_EQ(s.estimate, 10);
   EXPECT_EQ(Judge(s, 1), ShiftVerdict::kNotEnoughRuns);
   EXPECT_FALSE(EstimateShift({}, {1, 2}).enough);
-  // At 80 % confidence the same runs are enough.
-  EXPECT_TRUE(EstimateShift({10, 11, 12}, {20, 21, 22}, 0.8).enough);
+  // At 90 % (each end a one-sided 95 % bound, as `atrium profile --compare`
+  // asks by default) the same runs are just enough: the tail 1/20 is exactly
+  // 5 %, and the interval is the whole range of the differences.
+  const Shift t = EstimateShift({10, 11, 12}, {20, 21, 22}, 0.9);
+  ASSERT_TRUE(t.enough);
+  EXPECT_DOUBLE_EQ(t.low, 8);
+  EXPECT_DOUBLE_EQ(t.high, 12);
+  EXPECT_NEAR(t.confidence, 0.9, 1e-12);
+  EXPECT_FALSE(EstimateShift({10, 11}, {20, 21}, 0.9).enough);  // 2 and 2: 1/6 a tail
 }
 
 TEST(ProfileShift, VerdictsNeedTheWholeIntervalBeyondTheSmallestChange) {
