@@ -76,9 +76,10 @@ struct AbLine {
   // Tasks: the verdict against the smallest task change (for tasks off the
   // critical path the same as `verdict`).
   ShiftVerdict task_verdict = ShiftVerdict::kNotEnoughRuns;
-  // Tasks: the estimate is beyond the smallest task change and the interval
-  // at the asked confidence alone (without the family correction) excludes
-  // zero, but `task_verdict` is undecided: more runs would likely decide.
+  // Tasks: the estimate is beyond the smallest task change and the
+  // two-sided interval at the asked confidence alone (without the family
+  // correction) excludes zero, but `task_verdict` is undecided: more runs
+  // would likely decide.
   // (The family interval alone would need many more runs to flag a 3 ms
   // change of a noisy task; a few extra runs of an unchanged app cost less.)
   bool suspect = false;
