@@ -37,6 +37,7 @@
 #include "atrium/bundle_abi.h"
 #include "atrium/container.h"
 #include "atrium/launch_guard.h"
+#include "bench_row.h"
 #include "bench_util.h"
 #include "synthetic_app.h"
 #include "synthetic_service.h"
@@ -144,30 +145,6 @@ inline Fixture MakeFixture(const BenchConfig& config) {
 }
 
 // One line of the final table.
-struct Row {
-  std::string key;  // JSON name
-  std::string metric;
-  std::string unit;
-  double ours = 0;
-  std::string baseline_name;
-  double baseline = 0;
-  bool has_target = true;    // false: reported only, no target exists
-  bool ratio_target = true;  // target on ours/baseline, else on ours itself
-  double target = 0;
-  double ratio() const { return baseline > 0 ? ours / baseline : 0; }
-  bool pass() const { return (ratio_target ? ratio() : ours) <= target; }
-  std::string TargetText() const {
-    char buf[48];
-    if (!has_target) {
-      std::snprintf(buf, sizeof buf, "-");
-    } else if (ratio_target) {
-      std::snprintf(buf, sizeof buf, "ratio <= %.2f", target);
-    } else {
-      std::snprintf(buf, sizeof buf, "<= %.0f %s", target, unit.c_str());
-    }
-    return buf;
-  }
-};
 
 // Section 5 (guard_bench.cc): the launch guard's cost at Open and at Start,
 // on and off, both apps; fills `detail` with the per-app figures.

@@ -52,6 +52,7 @@
 #include "atrium/hotpatch.h"
 #include "atrium/package.h"
 #include "atrium/patch_point.h"
+#include "bench_row.h"
 #include "bench_util.h"
 #include "patch_package.h"
 
@@ -269,37 +270,20 @@ class BareLua {
   lua_State* L_;
 };
 
-// One line of the final table.
-struct Row {
-  std::string key;  // JSON name
-  std::string metric;
-  double ours = 0;  // ns/call
-  std::string baseline_name;
-  double baseline = 0;  // ns/call
-  double target = 0;    // on ours/baseline; 0: informational
-  double ratio() const { return baseline > 0 ? ours / baseline : 0; }
-  bool pass() const { return target <= 0 || ratio() <= target; }
-  std::string TargetText() const {
-    if (target <= 0) return "-";
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "ratio <= %.2f", target);
-    return buf;
-  }
-  std::string Verdict() const { return target <= 0 ? "info" : pass() ? "PASS" : "MISS"; }
-};
-
 struct Variant {
   std::string name;
   Crew::Job job;
   uint64_t ops;
 };
 
-// Medians (ns/call, thread CPU time) of each variant on `threads` threads,
-// interleaved with a rotating order within each repetition. Wall-clock
-// medians go to `detail` under "<key>_<variant>_wall_ns".
-std::vector<double> Measure(Crew& crew, int threads, const std::vector<Variant>& variants,
-                            const BenchConfig& config, const std::string& key,
-                            boost::json::object* detail) {
+// Samples (ns/call, thread CPU time; one per repetition) of each variant on
+// `threads` threads, interleaved with a rotating order within each
+// repetition. Wall-clock medians go to `detail` under
+// "<key>_<variant>_wall_ns".
+std::vector<std::vector<double>> Measure(Crew& crew, int threads,
+                                         const std::vector<Variant>& variants,
+                                         const BenchConfig& config, const std::string& key,
+                                         boost::json::object* detail) {
   std::vector<std::vector<double>> cpu(variants.size()), wall(variants.size());
   for (int r = -config.warmup; r < config.repetitions; ++r) {
     for (size_t k = 0; k < variants.size(); ++k) {
@@ -310,45 +294,14 @@ std::vector<double> Measure(Crew& crew, int threads, const std::vector<Variant>&
       wall[v].push_back(s.wall_ns);
     }
   }
-  std::vector<double> medians;
-  for (size_t v = 0; v < variants.size(); ++v) {
-    medians.push_back(Median(cpu[v]));
+  for (size_t v = 0; v < variants.size(); ++v)
     (*detail)[key + "_" + variants[v].name + "_wall_ns"] = Median(wall[v]);
-  }
-  return medians;
-}
-
-// 1-minute load average, or -1 when unknown.
-
-void PrintTable(const std::vector<Row>& rows) {
-  std::printf("\n%-36s %9s  %-26s %9s %7s %-13s %s\n", "metric", "ours ns", "baseline", "ns",
-              "ratio", "target", "");
-  std::printf("%s\n", std::string(110, '-').c_str());
-  for (const Row& r : rows) {
-    std::printf("%-36s %9.2f  %-26s %9.2f %7.2f %-13s %s\n", r.metric.c_str(), r.ours,
-                r.baseline_name.c_str(), r.baseline, r.ratio(), r.TargetText().c_str(),
-                r.Verdict().c_str());
-  }
-  std::printf("(informational: targets are not asserted; 1-minute load average now %.2f)\n",
-              LoadAverage());
+  return cpu;
 }
 
 void WriteJson(const std::string& path, const BenchConfig& config, const std::vector<Row>& rows,
                const boost::json::object& detail, double loadavg_before, double loadavg_after) {
-  boost::json::array metrics;
-  for (const Row& r : rows) {
-    metrics.push_back(boost::json::object{
-        {"name", r.key},
-        {"metric", r.metric},
-        {"unit", "ns/call"},
-        {"ours", r.ours},
-        {"baseline_name", r.baseline_name},
-        {"baseline", r.baseline},
-        {"ratio", r.ratio()},
-        {"target", r.TargetText()},
-        {"verdict", r.Verdict()},
-    });
-  }
+  boost::json::array metrics = RowsJson(rows);
   boost::json::object root{
       {"quick", config.quick},
       {"repetitions", config.repetitions},
@@ -495,6 +448,17 @@ int Main(int argc, char** argv) {
   };
 
   Crew crew(kThreads, cpus);
+  // A row of `threads` threads, checked against what others took while it
+  // ran and against the CPUs it had.
+  auto MakeRow = [&](int threads, const OtherCpuWatch& watch) {
+    Row r;
+    r.unit = "ns/call";
+    r.CheckOthers(watch);
+    if (static_cast<size_t>(threads) > cpus.size() && r.untrusted.empty())
+      r.untrusted =
+          std::to_string(threads) + " threads on " + std::to_string(cpus.size()) + " usable CPU(s)";
+    return r;
+  };
   std::vector<Row> rows;
   boost::json::object detail;
   const char* tname[] = {"", "1 thread", "2 threads"};
@@ -510,22 +474,23 @@ int Main(int argc, char** argv) {
                                        {"unpatched", point_unpatched, config.native_ops}};
   for (int threads : {1, 2}) {
     std::string suffix = threads == 1 ? "_1_thread" : "_2_threads";
-    std::vector<double> m = Measure(crew, threads, native, config, "native" + suffix, &detail);
-    detail["function_pointer_ns" + suffix] = m[1];
+    OtherCpuWatch watch;
+    auto m = Measure(crew, threads, native, config, "native" + suffix, &detail);
+    detail["function_pointer_ns" + suffix] = Median(m[1]);
     std::printf("  %s: direct %.2f ns, function pointer %.2f ns, unpatched point %.2f ns\n",
-                tname[threads], m[0], m[1], m[2]);
-    Row r;
+                tname[threads], Median(m[0]), Median(m[1]), Median(m[2]));
+    Row r = MakeRow(threads, watch);
     r.key = "unpatched_vs_direct" + suffix;
     r.metric = std::string("unpatched point, ") + tname[threads];
-    r.ours = m[2];
+    r.ours_samples = m[2];
     r.baseline_name = "direct call";
-    r.baseline = m[0];
+    r.baseline_samples = m[0];
     r.target = 1.2;
     rows.push_back(r);
     r.key = "unpatched_vs_pointer" + suffix;
     r.baseline_name = "volatile function pointer";
-    r.baseline = m[1];
-    r.target = 0;
+    r.baseline_samples = m[1];
+    r.has_target = false;
     rows.push_back(r);
   }
 
@@ -536,13 +501,14 @@ int Main(int argc, char** argv) {
                                         {"bare", bare_pcall, config.lua_ops}};
   for (int threads : {1, 2}) {
     std::string suffix = threads == 1 ? "_1_thread" : "_2_threads";
-    std::vector<double> m = Measure(crew, threads, lua_int, config, "int" + suffix, &detail);
-    Row r;
+    OtherCpuWatch watch;
+    auto m = Measure(crew, threads, lua_int, config, "int" + suffix, &detail);
+    Row r = MakeRow(threads, watch);
     r.key = "patched_int_vs_bare_pcall" + suffix;
     r.metric = std::string("patched point int, ") + tname[threads];
-    r.ours = m[0];
+    r.ours_samples = m[0];
     r.baseline_name = "bare lua_pcall";
-    r.baseline = m[1];
+    r.baseline_samples = m[1];
     r.target = 1.5;
     rows.push_back(r);
   }
@@ -554,14 +520,15 @@ int Main(int argc, char** argv) {
                                         {"bare", bare_pcall_string, config.lua_ops}};
   for (int threads : {1, 2}) {
     std::string suffix = threads == 1 ? "_1_thread" : "_2_threads";
-    std::vector<double> m = Measure(crew, threads, lua_str, config, "string" + suffix, &detail);
-    Row r;
+    OtherCpuWatch watch;
+    auto m = Measure(crew, threads, lua_str, config, "string" + suffix, &detail);
+    Row r = MakeRow(threads, watch);
     r.key = "patched_string_vs_bare_pcall" + suffix;
     r.metric = std::string("patched point string, ") + tname[threads];
-    r.ours = m[0];
+    r.ours_samples = m[0];
     r.baseline_name = "bare lua_pcall";
-    r.baseline = m[1];
-    r.target = 0;
+    r.baseline_samples = m[1];
+    r.has_target = false;
     rows.push_back(r);
   }
 
@@ -573,7 +540,7 @@ int Main(int argc, char** argv) {
     }
   }
 
-  PrintTable(rows);
+  PrintRows(rows);
   if (!config.json_path.empty()) {
     WriteJson(config.json_path, config, rows, detail, load_before, LoadAverage());
     std::printf("wrote %s\n", config.json_path.c_str());

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "atrium/scheduler.h"
+#include "bench_row.h"
 #include "bench_util.h"
 
 #if defined(ATRIUM_HAVE_TBB)
@@ -240,39 +241,9 @@ double TbbThroughputUs(int tasks) {
 }
 #endif
 
-struct Row {
-  std::string key;
-  std::string metric;
-  double ours = 0;      // us
-  double baseline = 0;  // us; 0: no baseline
-  double ratio() const { return baseline > 0 ? ours / baseline : 0; }
-};
-
-void PrintTable(const std::vector<Row>& rows) {
-  std::printf("\n%-40s %12s %12s %8s\n", "metric (median)", "ours us", "tbb us", "ours/tbb");
-  std::printf("%s\n", std::string(76, '-').c_str());
-  for (const Row& r : rows) {
-    if (r.baseline > 0) {
-      std::printf("%-40s %12.1f %12.1f %8.2f\n", r.metric.c_str(), r.ours, r.baseline, r.ratio());
-    } else {
-      std::printf("%-40s %12.1f %12s %8s\n", r.metric.c_str(), r.ours, "-", "-");
-    }
-  }
-  std::printf("(informational; 1-minute load average now %.2f)\n", LoadAverage());
-}
-
 void WriteJson(const std::string& path, const BenchConfig& config, const std::vector<Row>& rows,
                const boost::json::object& detail, double load_before) {
-  boost::json::array metrics;
-  for (const Row& r : rows) {
-    metrics.push_back(boost::json::object{{"name", r.key},
-                                          {"metric", r.metric},
-                                          {"unit", "us"},
-                                          {"ours", r.ours},
-                                          {"baseline_name", "oneTBB"},
-                                          {"baseline", r.baseline},
-                                          {"ratio", r.ratio()}});
-  }
+  boost::json::array metrics = RowsJson(rows);
   boost::json::object root{{"quick", config.quick},         {"usable_cpus", UsableCpus().size()},
                            {"metrics", std::move(metrics)}, {"detail", detail},
                            {"loadavg_before", load_before}, {"loadavg_after", LoadAverage()}};
@@ -338,12 +309,25 @@ int Main(int argc, char** argv) {
 
   boost::json::object detail;
   std::vector<Row> rows;
+  // A row against oneTBB (info only when built without it), checked against
+  // what others took while it ran and against the CPUs it had.
+  auto MakeRow = [&](const char* key, std::string metric, double target, std::vector<double> ours,
+                     std::vector<double> tbb, const OtherCpuWatch& watch) {
+    const bool with_tbb = !tbb.empty();
+    Row r = RatioRow(key, std::move(metric), "us", "oneTBB flow graph", std::move(ours),
+                     std::move(tbb), with_tbb ? target : 0);
+    r.CheckOthers(watch);
+    if (threads < 2 && r.untrusted.empty())
+      r.untrusted = "1 usable CPU: the pools cannot run in parallel";
+    return r;
+  };
 
   if (config.only.empty() || config.only == "dag") {
     std::printf("[1/2] layered DAG (%d interleaved samples each)\n", config.dag_repetitions);
     std::fflush(stdout);
     OurDag ours(dag, normal.get(), spin);
     std::vector<double> ours_us, tbb_us;
+    OtherCpuWatch watch;
 #if defined(ATRIUM_HAVE_TBB)
     TbbDag tbb_dag(dag, spin);
 #endif
@@ -364,8 +348,8 @@ int Main(int argc, char** argv) {
       }
 #endif
     }
-    Row row{"dag_2000", "DAG " + std::to_string(dag.nodes) + " nodes x ~2us", Median(ours_us),
-            Median(tbb_us)};
+    Row row = MakeRow("dag_2000", "DAG " + std::to_string(dag.nodes) + " nodes x ~2us", 1.2,
+                      std::move(ours_us), std::move(tbb_us), watch);
     detail["dag_serial_work_us"] = dag.nodes * config.node_us;
     rows.push_back(row);
   }
@@ -375,6 +359,7 @@ int Main(int argc, char** argv) {
                 config.throughput_repetitions);
     std::fflush(stdout);
     std::vector<double> ours_us, tbb_us;
+    OtherCpuWatch watch;
     for (int r = -config.warmup; r < config.throughput_repetitions; ++r) {
       const bool tbb_first = r % 2 != 0;
 #if defined(ATRIUM_HAVE_TBB)
@@ -392,19 +377,16 @@ int Main(int argc, char** argv) {
       }
 #endif
     }
-    Row row{"empty_tasks", std::to_string(config.empty_tasks) + " empty tasks", Median(ours_us),
-            Median(tbb_us)};
-    detail["ours_ns_per_empty_task"] = row.ours * 1000 / config.empty_tasks;
-    if (row.baseline > 0)
-      detail["tbb_ns_per_empty_task"] = row.baseline * 1000 / config.empty_tasks;
+    Row row = MakeRow("empty_tasks", std::to_string(config.empty_tasks) + " empty tasks", 1.5,
+                      std::move(ours_us), std::move(tbb_us), watch);
+    detail["ours_ns_per_empty_task"] = row.ours() * 1000 / config.empty_tasks;
+    if (row.baseline() > 0)
+      detail["tbb_ns_per_empty_task"] = row.baseline() * 1000 / config.empty_tasks;
     rows.push_back(row);
   }
 
   scheduler->Shutdown();
-  PrintTable(rows);
-  for (const Row& r : rows) {
-    if (r.baseline > 0) std::printf("ratio ours/tbb %s: %.2f\n", r.key.c_str(), r.ratio());
-  }
+  PrintRows(rows);
   if (!config.json_path.empty()) {
     WriteJson(config.json_path, config, rows, detail, load_before);
     std::printf("wrote %s\n", config.json_path.c_str());
