@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "atrium/base/sqlite_db.h"
+#include "launch_artifacts.h"
 
 namespace atrium::internal {
 
@@ -14,55 +15,7 @@ namespace json = boost::json;
 
 namespace {
 
-// Launch records written before each artifact kind had one spelling used
-// short names; read them as the kinds they meant.
-std::string CurrentKindName(std::string kind) {
-  static constexpr std::pair<const char*, const char*> kFormer[] = {{"native", "native_bundle"},
-                                                                    {"hotpatch", "lua_patch"},
-                                                                    {"h5", "h5_package"},
-                                                                    {"hcf", "hcf_templates"},
-                                                                    {"config", "config_set"}};
-  for (const auto& [former, now] : kFormer) {
-    if (kind == former) return now;
-  }
-  return kind;
-}
-
-constexpr int64_t kGuardSchemaVersion = 4;
-
-std::string ArtifactsToJson(const std::vector<ArtifactRef>& artifacts) {
-  json::array out;
-  for (const ArtifactRef& a : artifacts) {
-    out.push_back(json::object{{"kind", a.kind}, {"id", a.id}, {"version", a.version}});
-  }
-  return json::serialize(out);
-}
-
-Result<std::vector<ArtifactRef>> ArtifactsFromJson(const std::string& text, const std::string& path,
-                                                   int64_t launch_id) {
-  auto bad = [&] {
-    return FileError(ErrorCode::kCorrupt, path,
-                     "launch " + std::to_string(launch_id) + ": unreadable artifact list");
-  };
-  json::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_array()) return bad();
-  std::vector<ArtifactRef> out;
-  for (const json::value& e : v.get_array()) {
-    const json::object* o = e.if_object();
-    if (o == nullptr) return bad();
-    const json::value* kind = o->if_contains("kind");
-    const json::value* id = o->if_contains("id");
-    const json::value* version = o->if_contains("version");
-    if (kind == nullptr || id == nullptr || version == nullptr || !kind->is_string() ||
-        !id->is_string() || !version->is_string()) {
-      return bad();
-    }
-    out.push_back({CurrentKindName(std::string(kind->get_string())), std::string(id->get_string()),
-                   std::string(version->get_string())});
-  }
-  return out;
-}
+constexpr int64_t kGuardSchemaVersion = 5;
 
 // PRAGMA quick_check: kCorrupt naming the first finding unless it answers "ok".
 Status QuickCheck(SqliteDb& db) {
@@ -181,6 +134,20 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
         return s.error();
       }
     }
+    if (have < 5) {
+      // Each distinct list once (launch_artifacts.h).
+      if (Status s =
+              db->Exec("CREATE TABLE launch_lists(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  digest INTEGER NOT NULL, text TEXT NOT NULL);"
+                       "CREATE INDEX launch_lists_by_digest ON launch_lists(digest);"
+                       "ALTER TABLE launches ADD COLUMN artifact_list INTEGER NOT NULL DEFAULT 0;"
+                       "ALTER TABLE launches ADD COLUMN resolved_list INTEGER NOT NULL DEFAULT 0;"
+                       "INSERT OR REPLACE INTO guard_meta VALUES('schema_version', 5);",
+                       "upgrading the launch guard tables to version 5");
+          !s.ok()) {
+        return s.error();
+      }
+    }
     if (Status s = tx.Commit(); !s.ok()) return s.error();
   }
   return std::unique_ptr<LaunchLog>(new LaunchLog(std::move(db), std::move(options)));
@@ -224,13 +191,12 @@ Result<int64_t> LaunchLog::BeginLaunch(const std::string& app_version,
   std::lock_guard<std::mutex> lock(mu_);
   SqliteDb::WriteTransaction tx(db_.get());
   if (Status s = tx.Begin(); !s.ok()) return s.error();
+  Result<int64_t> set = InternLaunchList(*db_, ArtifactsToJson(active_artifacts));
+  if (!set.ok()) return set.error();
   Statement insert(db_->handle(),
-                   "INSERT INTO launches(started_ms, app_version, artifacts, outcome, level) "
-                   "VALUES(?1, ?2, ?3, 'running', ?4)");
-  insert.Bind(1, Now())
-      .Bind(2, app_version)
-      .Bind(3, ArtifactsToJson(active_artifacts))
-      .Bind(4, static_cast<int64_t>(level));
+                   "INSERT INTO launches(started_ms, app_version, artifacts, artifact_list, "
+                   "outcome, level) VALUES(?1, ?2, '', ?3, 'running', ?4)");
+  insert.Bind(1, Now()).Bind(2, app_version).Bind(3, *set).Bind(4, static_cast<int64_t>(level));
   if (Status s = db_->Run(insert, "recording the launch"); !s.ok()) return s.error();
   const int64_t id = sqlite3_last_insert_rowid(db_->handle());
   if (Status s = tx.Commit(); !s.ok()) return s.error();
@@ -241,27 +207,36 @@ Status LaunchLog::MarkGood(int64_t id, const std::vector<std::string>& resolved)
   std::string names;
   for (const std::string& n : resolved) names += (names.empty() ? "" : "\n") + n;
   std::lock_guard<std::mutex> lock(mu_);
+  SqliteDb::WriteTransaction tx(db_.get());
+  if (Status s = tx.Begin(); !s.ok()) return s;
+  Result<int64_t> list = InternLaunchList(*db_, names);
+  if (!list.ok()) return list.error();
   Statement update(db_->handle(),
-                   "UPDATE launches SET outcome = 'good', ended_ms = ?1, resolved = ?3 "
-                   "WHERE id = ?2 AND outcome = 'running'");
-  update.Bind(1, Now()).Bind(2, id).Bind(3, names);
+                   "UPDATE launches SET outcome = 'good', ended_ms = ?1, resolved = '', "
+                   "resolved_list = ?3 WHERE id = ?2 AND outcome = 'running'");
+  update.Bind(1, Now()).Bind(2, id).Bind(3, *list);
   if (Status s = db_->Run(update, "marking the launch good"); !s.ok()) return s;
-  if (sqlite3_changes(db_->handle()) != 1) {
+  if (sqlite3_changes(db_->handle()) != 1) {  // rolled back: no list added for nothing
     return FileError(ErrorCode::kState, db_->path(),
                      "launch " + std::to_string(id) + " is not running");
   }
-  return Status::Ok();
+  return tx.Commit();
 }
 
 Status LaunchLog::UpdateArtifacts(int64_t id, const std::vector<ArtifactRef>& active_artifacts) {
   std::lock_guard<std::mutex> lock(mu_);
-  Statement update(db_->handle(), "UPDATE launches SET artifacts = ?1 WHERE id = ?2");
-  update.Bind(1, ArtifactsToJson(active_artifacts)).Bind(2, id);
+  SqliteDb::WriteTransaction tx(db_.get());
+  if (Status s = tx.Begin(); !s.ok()) return s;
+  Result<int64_t> set = InternLaunchList(*db_, ArtifactsToJson(active_artifacts));
+  if (!set.ok()) return set.error();
+  Statement update(db_->handle(),
+                   "UPDATE launches SET artifacts = '', artifact_list = ?1 WHERE id = ?2");
+  update.Bind(1, *set).Bind(2, id);
   if (Status s = db_->Run(update, "updating the launch's artifacts"); !s.ok()) return s;
-  if (sqlite3_changes(db_->handle()) != 1) {
+  if (sqlite3_changes(db_->handle()) != 1) {  // rolled back: no set added for nothing
     return FileError(ErrorCode::kState, db_->path(), "no launch " + std::to_string(id));
   }
-  return Status::Ok();
+  return tx.Commit();
 }
 
 Status LaunchLog::MarkFailed(int64_t id, LaunchOutcome outcome, const std::string& reason,
@@ -338,9 +313,11 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
   Statement s(db_->handle(),
               "SELECT id, started_ms, ended_ms, app_version, artifacts, outcome, reason, "
               "blamed_kind, blamed_id, blamed_version, level, crashed_after_good, crash_signature, "
-              "bundle_failed, resolved FROM launches ORDER BY id DESC LIMIT ?1");
+              "bundle_failed, resolved, artifact_list, resolved_list FROM launches ORDER BY id "
+              "DESC LIMIT ?1");
   s.Bind(1, static_cast<int64_t>(n));
   std::vector<LaunchRecord> out;
+  LaunchListCache lists(*db_);
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
     LaunchRecord r;
@@ -348,7 +325,10 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
     r.started_ms = s.Int(1);
     r.ended_ms = s.Int(2);
     r.app_version = s.Text(3);
-    Result<std::vector<ArtifactRef>> artifacts = ArtifactsFromJson(s.Text(4), db_->path(), r.id);
+    const int64_t artifact_list = s.Int(15);
+    Result<std::vector<ArtifactRef>> artifacts =
+        artifact_list != 0 ? lists.Artifacts(artifact_list, r.id)
+                           : ArtifactsFromJson(s.Text(4), db_->path(), r.id);
     if (!artifacts.ok()) return artifacts.error();
     r.active_artifacts = std::move(artifacts).value();
     std::optional<LaunchOutcome> outcome = ParseLaunchOutcome(s.Text(5));
@@ -364,7 +344,11 @@ Result<std::vector<LaunchRecord>> LaunchLog::Recent(int n) {
     r.crashed_after_good = s.Int(11) != 0;
     r.crash_signature = s.Text(12);
     r.bundle_failed = s.Int(13) != 0;
-    const std::string resolved = s.Text(14);
+    const int64_t resolved_list = s.Int(16);
+    Result<std::string> resolved_text =
+        resolved_list != 0 ? lists.Text(resolved_list, r.id) : Result<std::string>(s.Text(14));
+    if (!resolved_text.ok()) return resolved_text.error();
+    const std::string& resolved = *resolved_text;
     for (size_t at = 0; at < resolved.size();) {
       size_t nl = resolved.find('\n', at);
       if (nl == std::string::npos) nl = resolved.size();

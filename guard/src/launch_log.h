@@ -3,20 +3,23 @@
 // The artifact store owns state.db and its schema (PRAGMA user_version and its
 // tables); the launch log shares the file but only creates and touches its own
 // tables, with its own schema version in guard_meta:
-//   guard_meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'schema_version' = 2,
+//   guard_meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'schema_version' = 5,
 //            'crash_nonce' (random, made on first use; CrashBinding)
 //   launches(id, started_ms, ended_ms, app_version, artifacts JSON, outcome,
 //            reason, blamed_kind, blamed_id, blamed_version,
 //            level, crashed_after_good, crash_signature,          -- v2 added these 3
 //            bundle_failed,                                       -- v3
-//            resolved)       -- v4: bundle names resolved at a good launch, one per line
+//            resolved,       -- v4: bundle names resolved at a good launch, one per line
+//            artifact_list, resolved_list)  -- v5: the launch_lists rows holding
+//            the two lists ('artifacts' and 'resolved' are then ''; launch_artifacts.h)
+//   launch_lists(id, digest, text)                                -- v5
 //   guard_actions(id, time_ms, level, what, why)
 //   guard_retries(kind, id, version, after_launch)                -- v3: disabled
 //            without crash evidence, re-enabled after enough good launches
 //   crash_reports(id, launch_id, time_ms, kind, signal, signature, thread,
 //            bundle, task, patch, micro_app, foreground, persistent, summary,
 //            blamed_kind, blamed_id, blamed_version, frames JSON)    -- v2
-// Versions 1 to 3 are upgraded in place (columns added with defaults).
+// Versions 1 to 4 are upgraded in place (columns and tables added).
 //
 // Order at the start of a launch:
 //   OpenForLaunch -> CloseStaleLaunches -> Recent -> LaunchPolicy::Decide ->

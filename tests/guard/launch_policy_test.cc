@@ -101,6 +101,98 @@ TEST_F(LaunchLogTest, BeginMarkRoundTrip) {
   EXPECT_EQ(one->size(), 1u);
 }
 
+// Rows in the guard's tables, counted through a second connection.
+int64_t Count(const std::string& db_path, const char* sql) {
+  auto db = internal::SqliteDb::Open(db_path);
+  EXPECT_TRUE(db.ok());
+  internal::Statement s((*db)->handle(), sql);
+  EXPECT_EQ(s.Step(), SQLITE_ROW) << sql;
+  return s.Int(0);
+}
+
+void Exec(const std::string& db_path, const char* sql) {
+  auto db = internal::SqliteDb::Open(db_path);
+  ASSERT_TRUE(db.ok());
+  Status s = (*db)->Exec(sql, "test edit");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+}
+
+TEST_F(LaunchLogTest, EachDistinctListIsStoredOnce) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  const std::vector<ArtifactRef> a = {Art("native_bundle", "com.wallet.bill", "1.2.0"),
+                                      Art("config_set", "flags", "7")};
+  const std::vector<ArtifactRef> b = {Art("native_bundle", "com.wallet.bill", "1.3.0")};
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(*log->BeginLaunch("3.1.0", a));
+  for (int i = 0; i < 2; ++i) ids.push_back(*log->BeginLaunch("3.1.0", b));
+  ASSERT_TRUE(log->UpdateArtifacts(ids[6], a).ok());
+  EXPECT_FALSE(log->UpdateArtifacts(999, b).ok());  // no such launch: nothing added
+  // Resolved bundle names: the same two names at four good launches.
+  for (size_t i = 0; i < 4; ++i) ASSERT_TRUE(log->MarkGood(ids[i], {"com.a", "com.b"}).ok());
+  EXPECT_FALSE(log->MarkGood(ids[0], {"com.c"}).ok());  // not running: nothing added
+  EXPECT_EQ(Count(db_path_, "SELECT COUNT(*) FROM launch_lists"), 3);
+  EXPECT_EQ(
+      Count(db_path_, "SELECT COUNT(*) FROM launches WHERE artifacts != '' OR resolved != ''"), 0);
+  auto recent = log->Recent(10);
+  ASSERT_TRUE(recent.ok()) << recent.error().ToString();
+  ASSERT_EQ(recent->size(), 7u);
+  EXPECT_EQ((*recent)[0].active_artifacts, a);  // updated
+  EXPECT_EQ((*recent)[1].active_artifacts, b);
+  for (size_t i = 2; i < 7; ++i) EXPECT_EQ((*recent)[i].active_artifacts, a) << i;
+  for (size_t i = 3; i < 7; ++i)
+    EXPECT_EQ((*recent)[i].resolved, (std::vector<std::string>{"com.a", "com.b"})) << i;
+  EXPECT_TRUE((*recent)[2].resolved.empty());
+  // An empty list is a set too.
+  ASSERT_TRUE(log->BeginLaunch("3.1.0", {}).ok());
+  EXPECT_TRUE(log->Recent(1)->front().active_artifacts.empty());
+}
+
+TEST_F(LaunchLogTest, AVersion4DatabaseIsUpgradedAndItsOwnListsStillRead) {
+  OpenLog().reset();
+  // Back to version 4: no launch_lists, each row its own lists (old kind names).
+  Exec(db_path_,
+       "DROP TABLE launch_lists; ALTER TABLE launches DROP COLUMN artifact_list;"
+       "ALTER TABLE launches DROP COLUMN resolved_list;"
+       "UPDATE guard_meta SET value = 4 WHERE key = 'schema_version';"
+       "INSERT INTO launches(started_ms, app_version, artifacts, outcome, level, resolved) "
+       "VALUES(1, '3.0.0',"
+       " '[{\"kind\":\"native\",\"id\":\"com.wallet.bill\",\"version\":\"1.1.0\"}]',"
+       " 'good', 0, 'com.x\ncom.y');");
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(Count(db_path_, "SELECT value FROM guard_meta WHERE key = 'schema_version'"), 5);
+  ASSERT_TRUE(log->BeginLaunch("3.1.0", {Art("native_bundle", "com.wallet.bill", "1.2.0")}).ok());
+  auto recent = log->Recent(10);
+  ASSERT_TRUE(recent.ok()) << recent.error().ToString();
+  ASSERT_EQ(recent->size(), 2u);
+  EXPECT_EQ((*recent)[0].active_artifacts,
+            (std::vector<ArtifactRef>{Art("native_bundle", "com.wallet.bill", "1.2.0")}));
+  EXPECT_EQ((*recent)[1].active_artifacts,
+            (std::vector<ArtifactRef>{Art("native_bundle", "com.wallet.bill", "1.1.0")}));
+  EXPECT_EQ((*recent)[1].resolved, (std::vector<std::string>{"com.x", "com.y"}));
+}
+
+TEST_F(LaunchLogTest, AMissingOrDamagedListIsNamed) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  const int64_t id = *log->BeginLaunch("3.1.0", {Art("config_set", "flags", "7")});
+  Exec(db_path_, "UPDATE launch_lists SET text = '[{\"kind\":1}]'");
+  auto recent = log->Recent(1);
+  ASSERT_FALSE(recent.ok());
+  EXPECT_EQ(recent.error().code, ErrorCode::kCorrupt);
+  EXPECT_NE(
+      recent.error().ToString().find("launch " + std::to_string(id) + ": unreadable artifact list"),
+      std::string::npos)
+      << recent.error().ToString();
+  Exec(db_path_, "DELETE FROM launch_lists");
+  recent = log->Recent(1);
+  ASSERT_FALSE(recent.ok());
+  EXPECT_NE(recent.error().ToString().find("launch " + std::to_string(id) + ": list 1 is missing"),
+            std::string::npos)
+      << recent.error().ToString();
+}
+
 TEST_F(LaunchLogTest, CloseStaleWithAndWithoutCrashRecord) {
   {
     auto log = OpenLog();
