@@ -54,14 +54,19 @@ inline Spread MedianSpread(std::vector<double> v) {
   const size_t n = v.size();
   s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
   // P(Binomial(n, 1/2) <= j) for growing j; k = the count of j with that
-  // probability <= 2.5 %.
-  double term = std::pow(0.5, static_cast<double>(n));  // P(X = 0)
-  double cdf = term;
+  // probability <= 2.5 %. Each term in log space: 0.5^n underflows from
+  // n = 1075.
+  const double dn = static_cast<double>(n);
+  auto term = [&](size_t j) {
+    const double dj = static_cast<double>(j);
+    return std::exp(std::lgamma(dn + 1) - std::lgamma(dj + 1) - std::lgamma(dn - dj + 1) -
+                    dn * std::log(2.0));
+  };
+  double cdf = term(0);
   size_t k = 0;
   while (k < n / 2 && cdf <= 0.025) {
     ++k;
-    term = term * static_cast<double>(n - k + 1) / static_cast<double>(k);
-    cdf += term;
+    cdf += term(k);
   }
   if (k == 0) {
     s.low = v.front();
@@ -101,16 +106,22 @@ class OtherCpuWatch {
 
   // Others' CPU time over the watch, in CPUs (0.25: a quarter of a core on
   // average); -1 when /proc/stat cannot be read. /proc/stat counts in ticks
-  // of 10 ms per CPU, so two ticks per CPU are forgiven: a watch of a few
-  // milliseconds (--quick) cannot tell.
+  // of 10 ms per CPU, so two ticks per CPU are forgiven (Slack()): a watch of
+  // a few milliseconds (--quick) cannot tell. /proc/stat is the machine's
+  // (in a container, the host's), and kernel work done for this process
+  // (interrupts, the file system's flush threads) counts as others'.
   double OtherCpus() const {
     const double busy = MachineBusySeconds();
     const double wall = WallSeconds() - wall0_;
     if (busy0_ < 0 || busy < 0 || wall <= 0) return -1;
-    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    const double slack = 0.02 * static_cast<double>(cpus > 0 ? cpus : 1);
-    const double others = (busy - busy0_) - (SelfSeconds() - self0_) - slack;
+    const double others = (busy - busy0_) - (SelfSeconds() - self0_) - Slack();
     return std::max(0.0, others) / wall;
+  }
+
+  // The CPU seconds forgiven: two ticks per online CPU.
+  static double Slack() {
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return 0.02 * static_cast<double>(cpus > 0 ? cpus : 1);
   }
 
  private:
@@ -122,7 +133,8 @@ class OtherCpuWatch {
                                 &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
     std::fclose(f);
     if (got < 7) return -1;
-    const double hz = 100;  // USER_HZ, fixed at 100 in the kernel's ABI
+    const long ticks = sysconf(_SC_CLK_TCK);  // USER_HZ
+    const double hz = ticks > 0 ? static_cast<double>(ticks) : 100;
     return static_cast<double>(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / hz;
   }
   static double SelfSeconds() {
@@ -253,6 +265,7 @@ struct Row {
         {"baseline", baseline()},
         {"ratio", r.median},
         {"samples", ours_samples.size()},
+        {"pairs", PairRatios(ours_samples, baseline_samples).size()},
         {"target", TargetText()},
         {"verdict", VerdictName(verdict())},
     };

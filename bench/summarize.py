@@ -63,13 +63,19 @@ def main(argv):
         except (OSError, ValueError) as e:
             sys.stderr.write("summarize: %s: %s\n" % (path, e))
             return 1
+        try:
+            if not isinstance(doc, dict):
+                raise ValueError("not a JSON object")
+            found = delta_rows(doc) if bench == "delta_bench" else doc.get("metrics", [])
+            for i, r in enumerate(found):
+                missing = [k for k in ("name", "metric", "target", "verdict") if k not in r]
+                if missing:
+                    raise ValueError("row %d has no %s" % (i, ", ".join(missing)))
+                rows.append(dict(r, bench=bench))
+        except (AttributeError, TypeError, ValueError) as e:
+            sys.stderr.write("summarize: %s: %s\n" % (path, e))
+            return 1
         benches[bench] = doc
-        if bench == "delta_bench":
-            found = delta_rows(doc)
-        else:
-            found = doc.get("metrics", [])
-        for r in found:
-            rows.append(dict(r, bench=bench))
     counts = {}
     for r in rows:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
@@ -88,9 +94,13 @@ def main(argv):
     print("verdicts: " + ", ".join("%s %d" % kv for kv in sorted(counts.items())))
     summary = {"format": "atrium-bench-summary-v1", "rows": rows, "verdicts": counts,
                "benches": benches}
-    with open(out_path, "w") as f:
-        json.dump(summary, f, indent=1)
-        f.write("\n")
+    try:
+        with open(out_path, "w") as f:
+            json.dump(summary, f, indent=1)
+            f.write("\n")
+    except OSError as e:
+        sys.stderr.write("summarize: cannot write %s: %s\n" % (out_path, e))
+        return 1
     print("wrote " + out_path)
     return 0
 

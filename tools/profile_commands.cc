@@ -110,7 +110,8 @@ int Usage(const char* problem = nullptr) {
       "                      10000 (default 5ms)\n"
       "  --min-task-change X smallest change of any task worth listing (also a critical-path\n"
       "                      task that did not move the launch), ms, above 0 (default 1)\n"
-      "  --confidence C      of every interval, percent, 50..99.9 (default 95)\n"
+      "  --confidence C      of every verdict, a one-sided claim; percent, above 50 to\n"
+      "                      99.9 (default 95)\n"
       "  --include-idle      idle-stage tasks (after the launch) decide the verdict too\n"
       "  --data-dir-a D, --data-dir-b D, --install-a X.atb, --install-b X.atb\n"
       "                      as --data-dir / --install, for one side\n"
@@ -200,8 +201,8 @@ bool ParseOptions(int argc, char** argv, Options* o, int* status) {
     if (!min_task_change.empty() &&
         (!ParseChange(min_task_change, &o->min_task_change_ms, &unused_pct) || unused_pct > 0))
       problem = "--min-task-change must be a number of ms above 0, at most 10000";
-    if (!(o->confidence_pct >= 50 && o->confidence_pct <= 99.9))
-      problem = "--confidence must be 50..99.9 (%)";
+    if (!(o->confidence_pct > 50 && o->confidence_pct <= 99.9))
+      problem = "--confidence must be above 50 and at most 99.9 (%)";
   } else {
     if (o->app_dir.empty()) problem = "missing <app-dir> (or --compare <app-A> <app-B>)";
     if (o->runs < 1 || o->runs > 10000) problem = "--runs must be between 1 and 10000";

@@ -2,12 +2,12 @@
 // list: an app with 1,000 bundles lists 1,000 active artifacts (about 20 KB
 // of JSON) when a launch begins and 1,000 resolved bundle names (another
 // 20 KB) when it is good, at every launch, while both change only when an
-// update is installed. Rows since schema version 5 point at their lists
-// (launches.artifact_list and launches.resolved_list -> launch_lists.id);
-// rows written before keep their own text in launches.artifacts and
-// launches.resolved, read as before.
+// update is installed. Rows point at their lists (launches.artifact_list
+// and launches.resolved_list -> launch_lists.id); upgrading to schema
+// version 5 moves earlier rows' lists there too. A row whose list id is 0
+// keeps its text in launches.artifacts / launches.resolved, read as before.
 //
-//   launch_lists(id INTEGER PRIMARY KEY, digest INTEGER, text TEXT)
+//   launch_lists(id INTEGER PRIMARY KEY AUTOINCREMENT, digest INTEGER, text TEXT)
 //
 // `digest` (a 64-bit FNV-1a of the text) finds candidates; the text itself
 // decides, so two lists with one digest are two rows.

@@ -17,6 +17,42 @@ namespace {
 
 constexpr int64_t kGuardSchemaVersion = 5;
 
+// Upgrading to version 5: each earlier row's lists move to launch_lists
+// (a row at a time: an app's history may hold tens of MB of them).
+Status MoveListsOutOfRows(SqliteDb& db) {
+  std::vector<int64_t> ids;
+  {
+    Statement rows(db.handle(), "SELECT id FROM launches WHERE artifacts != '' OR resolved != ''");
+    int rc;
+    while ((rc = rows.Step()) == SQLITE_ROW) ids.push_back(rows.Int(0));
+    if (rc != SQLITE_DONE) return db.SqlError(rc, "reading the launches to upgrade");
+  }
+  for (int64_t id : ids) {
+    std::string artifacts, resolved;
+    {
+      Statement row(db.handle(), "SELECT artifacts, resolved FROM launches WHERE id = ?1");
+      row.Bind(1, id);
+      if (int rc = row.Step(); rc != SQLITE_ROW) return db.SqlError(rc, "reading a launch");
+      artifacts = row.Text(0);
+      resolved = row.Text(1);
+    }
+    int64_t lists[2] = {0, 0};
+    for (int i = 0; i < 2; ++i) {
+      const std::string& text = i == 0 ? artifacts : resolved;
+      if (text.empty()) continue;
+      Result<int64_t> list = InternLaunchList(db, text);
+      if (!list.ok()) return list.error();
+      lists[i] = *list;
+    }
+    Statement update(db.handle(),
+                     "UPDATE launches SET artifacts = '', resolved = '', artifact_list = ?1, "
+                     "resolved_list = ?2 WHERE id = ?3");
+    update.Bind(1, lists[0]).Bind(2, lists[1]).Bind(3, id);
+    if (Status s = db.Run(update, "moving a launch's lists"); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 // PRAGMA quick_check: kCorrupt naming the first finding unless it answers "ok".
 Status QuickCheck(SqliteDb& db) {
   Statement s(db.handle(), "PRAGMA quick_check");
@@ -147,6 +183,7 @@ Result<std::unique_ptr<LaunchLog>> LaunchLog::Open(const std::string& path,
           !s.ok()) {
         return s.error();
       }
+      if (Status s = MoveListsOutOfRows(*db); !s.ok()) return s.error();
     }
     if (Status s = tx.Commit(); !s.ok()) return s.error();
   }

@@ -187,8 +187,8 @@ std::string AbJson(const AbComparison& c) {
     if (l.shift.enough) {
       o["low_ms"] = l.shift.low;
       o["high_ms"] = l.shift.high;
-      o["confidence"] = BoundConfidence(l.shift);  // of each end, one-sided
-      o["interval_confidence"] = l.shift.confidence;
+      o["confidence"] = l.shift.confidence;              // of [low, high], two-sided
+      o["bound_confidence"] = BoundConfidence(l.shift);  // of each end, one-sided
     }
     o["runs_a"] = l.shift.n_a;
     o["runs_b"] = l.shift.n_b;

@@ -61,6 +61,21 @@ def main(argv):
         check(r.returncode == 1, "truncated: exit %d" % r.returncode)
         check("scheduler_bench.json" in r.stderr, "truncated: names the file: " + r.stderr)
         check(not os.path.exists(out), "truncated: no summary written")
+        # A row without its verdict, and a bench JSON that is not an object.
+        os.remove(os.path.join(d, "scheduler_bench.json"))
+        with open(os.path.join(d, "hotpatch_bench.json"), "w") as f:
+            json.dump({"metrics": [{"name": "n", "metric": "m", "target": "-"}]}, f)
+        r = run(tool, d, out)
+        check(r.returncode == 1 and "hotpatch_bench.json: row 0 has no verdict" in r.stderr,
+              "row without verdict: " + r.stderr)
+        with open(os.path.join(d, "hotpatch_bench.json"), "w") as f:
+            json.dump([1, 2], f)
+        r = run(tool, d, out)
+        check(r.returncode == 1 and "hotpatch_bench.json: not a JSON object" in r.stderr,
+              "not an object: " + r.stderr)
+        os.remove(os.path.join(d, "hotpatch_bench.json"))
+        r = run(tool, d, os.path.join(d, "no-such-dir", "summary.json"))
+        check(r.returncode == 1 and "cannot write" in r.stderr, "unwritable: " + r.stderr)
         # Wrong usage.
         r = subprocess.run([sys.executable, tool], capture_output=True, text=True)
         check(r.returncode == 2, "usage: exit %d" % r.returncode)

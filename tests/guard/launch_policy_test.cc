@@ -148,7 +148,7 @@ TEST_F(LaunchLogTest, EachDistinctListIsStoredOnce) {
   EXPECT_TRUE(log->Recent(1)->front().active_artifacts.empty());
 }
 
-TEST_F(LaunchLogTest, AVersion4DatabaseIsUpgradedAndItsOwnListsStillRead) {
+TEST_F(LaunchLogTest, AVersion4DatabaseIsUpgradedWithItsListsMovedOut) {
   OpenLog().reset();
   // Back to version 4: no launch_lists, each row its own lists (old kind names).
   Exec(db_path_,
@@ -162,6 +162,10 @@ TEST_F(LaunchLogTest, AVersion4DatabaseIsUpgradedAndItsOwnListsStillRead) {
   auto log = OpenLog();
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(Count(db_path_, "SELECT value FROM guard_meta WHERE key = 'schema_version'"), 5);
+  // The old row's lists moved out of it.
+  EXPECT_EQ(
+      Count(db_path_, "SELECT COUNT(*) FROM launches WHERE artifacts != '' OR resolved != ''"), 0);
+  EXPECT_EQ(Count(db_path_, "SELECT COUNT(*) FROM launch_lists"), 2);
   ASSERT_TRUE(log->BeginLaunch("3.1.0", {Art("native_bundle", "com.wallet.bill", "1.2.0")}).ok());
   auto recent = log->Recent(10);
   ASSERT_TRUE(recent.ok()) << recent.error().ToString();

@@ -26,8 +26,8 @@
 // sanitizers (their timing is not a launch's).
 //
 // Why --max-runs 120: the runs a comparison needs grow with the square of
-// the launch's spread. On this machine an unchanged app needs 15-60 a side
-// (median about 20); a CI runner whose launches spread about twice as wide
+// the launch's spread. On this machine an unchanged app needs 15-113 a side
+// (median 22-29); a CI runner whose launches spread about twice as wide
 // under the same hog reached 60 undecided in 4 of 20 comparisons. A
 // simulation drawing from this machine's launches with their spread doubled
 // gives "no change" within 120 runs in 99 % of comparisons (mean 45 a side).

@@ -498,7 +498,10 @@ TEST_F(ProfileCommandTest, CompareUsageAndBadInputs) {
   usage("--compare " + a + " " + a + " --runs 2000000000", "--runs must be between 2 and 10000");
   usage("--compare " + a + " " + a + " --min-task-change 3%",
         "--min-task-change must be a number of ms");
-  usage("--compare " + a + " " + a + " --confidence 40", "--confidence must be 50..99.9 (%)");
+  usage("--compare " + a + " " + a + " --confidence 40",
+        "--confidence must be above 50 and at most 99.9 (%)");
+  usage("--compare " + a + " " + a + " --confidence 50",
+        "--confidence must be above 50 and at most 99.9 (%)");
   usage("--compare " + a + " " + a + " --warmup 101", "--warmup must be 0..100");
   usage(a + " --max-runs 5", "that option is for --compare");
   usage(a + " --include-idle", "that option is for --compare");
