@@ -71,19 +71,16 @@ Result<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(ArtifactStoreOptions 
                      "cannot create directory: " + ec.message());
   }
   std::lock_guard lock(impl->mu);
-  auto db = SqliteDb::Open(root_text + "/state.db");
-  if (!db.ok()) return db.error();
-  impl->db = std::move(db).value();
-  {
-    SqliteDb::WriteTransaction txn(impl->db.get());
-    if (Status s = txn.Begin(); !s.ok()) return s.error();
-    if (Status s = impl->CreateSchema(); !s.ok()) return s.error();
-    if (Status s = impl->Sweep(); !s.ok()) return s.error();
-    if (Status s = txn.Commit(); !s.ok()) return s.error();
+  // Lazy: a valid stamp with nothing staged lets every launch-time question
+  // be answered without SQLite (store_stamp.h).
+  if (options.lazy) {
+    auto stamp = internal::ReadStoreStamp(impl->data_dir);
+    if (stamp && stamp->staged == 0) {
+      impl->generation = stamp->generation;
+      return std::unique_ptr<ArtifactStore>(new ArtifactStore(std::move(impl)));
+    }
   }
-  auto generation = impl->ReadGeneration();
-  if (!generation.ok()) return generation.error();
-  impl->generation = *generation;
+  if (Status s = impl->EnsureDb(); !s.ok()) return s.error();
   return std::unique_ptr<ArtifactStore>(new ArtifactStore(std::move(impl)));
 }
 
@@ -107,6 +104,8 @@ std::string ArtifactStore::app_id() const {
 uint64_t ArtifactStore::generation() const {
   std::lock_guard lock(impl_->mu);
   // Another process may have changed the store.
+  if (auto stamp = impl_->LazyStamp()) return stamp->generation;
+  if (!impl_->EnsureDb().ok()) return impl_->generation;
   auto g = impl_->ReadGeneration();
   return g.ok() ? *g : impl_->generation;
 }
@@ -152,6 +151,9 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
                                                          : ArtifactState::kStaged;
 
   std::lock_guard lock(d.mu);
+  if (Status s = d.EnsureDb(); !s.ok()) return s.error();
+  auto hold = d.BeginChange();
+  if (!hold.ok()) return hold.error();
   SqliteDb::WriteTransaction txn(d.db.get());
   if (Status s = txn.Begin(); !s.ok()) return s.error();
   auto existing = d.Find(info.kind, info.id, info.version);
@@ -307,6 +309,10 @@ Result<ArtifactRecord> ArtifactStore::Install(const std::string& package_path, I
 Result<std::vector<ArtifactRecord>> ArtifactStore::PromoteStaged() {
   Impl& d = *impl_;
   std::lock_guard lock(d.mu);
+  if (auto stamp = d.LazyStamp(); stamp && stamp->staged == 0) {
+    return std::vector<ArtifactRecord>();
+  }
+  if (Status s = d.EnsureDb(); !s.ok()) return s.error();
   auto staged = d.Select("WHERE state = 'staged'", {});
   if (!staged.ok()) return staged.error();
   if (staged->empty()) return std::vector<ArtifactRecord>();

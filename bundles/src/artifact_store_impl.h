@@ -26,6 +26,7 @@
 #include "atrium/base/fs_faults.h"
 #include "atrium/base/hex.h"
 #include "atrium/base/sqlite_db.h"
+#include "atrium/bundles/store_stamp.h"
 #include "atrium/bundles/test_hooks.h"
 
 namespace atrium {
@@ -147,10 +148,84 @@ struct ArtifactStore::Impl {
   std::unique_ptr<SqliteDb> db;         // guarded by mu
   uint64_t generation = 0;              // guarded by mu
   std::function<int64_t()> now_ms;      // SetArtifactStoreClockForTesting; guarded by mu
+  // A removal after a commit failed: the next Open sweeps (no stamp).
+  bool files_left = false;  // guarded by mu
+
+  ~Impl() { WriteStampAtClose(); }
 
   int64_t Now() const { return now_ms ? now_ms() : internal::NowUnixMs(); }
 
   std::string Abs(const std::string& rel) const { return data_dir + "/" + rel; }
+
+  // Requires mu: state.db open (now, when Open was lazy).
+  Status EnsureDb() {
+    if (db != nullptr) return Status::Ok();
+    auto opened = SqliteDb::Open(data_dir + "/state.db");
+    if (!opened.ok()) return opened.error();
+    db = std::move(opened).value();
+    {
+      SqliteDb::WriteTransaction txn(db.get());
+      Status s = txn.Begin();
+      if (s.ok()) s = CreateSchema();
+      if (s.ok()) s = Sweep();
+      if (s.ok()) s = txn.Commit();
+      if (!s.ok()) {
+        db.reset();
+        return s;
+      }
+    }
+    auto g = ReadGeneration();
+    if (!g.ok()) {
+      db.reset();
+      return g.error();
+    }
+    generation = *g;
+    return Status::Ok();
+  }
+
+  // Requires mu: the stamp, when state.db is not open (lazy) and the stamp
+  // is valid now.
+  std::optional<internal::StoreStamp> LazyStamp() const {
+    if (db != nullptr) return std::nullopt;
+    return internal::ReadStoreStamp(data_dir);
+  }
+
+  // Requires mu: before a change that bumps the generation; the returned
+  // hold is kept until after its commit (store_stamp.h).
+  Result<std::unique_ptr<internal::StampLock>> BeginChange() {
+    auto hold = std::make_unique<internal::StampLock>(data_dir, internal::StampLock::Mode::kChange);
+    if (Status s = internal::RemoveStoreStamp(data_dir); !s.ok()) return s.error();
+    return hold;
+  }
+
+  // At close: a stamp of what this session's database holds, when this
+  // session opened it and no change is under way anywhere.
+  void WriteStampAtClose() {
+    if (db == nullptr || files_left) return;
+    internal::StampLock hold(data_dir, internal::StampLock::Mode::kWriteStamp);
+    if (!hold.held()) return;
+    internal::StoreStamp stamp;
+    {
+      Statement s(db->handle(), "SELECT value FROM meta WHERE key = 'generation'");
+      if (s.Step() != SQLITE_ROW) return;
+      stamp.generation = static_cast<uint64_t>(s.Int(0));
+    }
+    {
+      Statement s(db->handle(),
+                  "SELECT kind, state = 'staged', COUNT(*) FROM artifacts "
+                  "GROUP BY kind, state = 'staged'");
+      int rc;
+      while ((rc = s.Step()) == SQLITE_ROW) {
+        auto kind = ParseArtifactKind(s.Text(0));
+        if (!kind) return;  // a row this build cannot name: no stamp
+        const auto rows = static_cast<uint64_t>(s.Int(2));
+        stamp.kinds[static_cast<uint8_t>(*kind)] += rows;
+        if (s.Int(1) != 0) stamp.staged += rows;
+      }
+      if (rc != SQLITE_DONE) return;
+    }
+    (void)internal::WriteStoreStamp(data_dir, stamp);
+  }
 
   // Requires mu.
   Status CreateSchema() {
@@ -400,17 +475,23 @@ struct ArtifactStore::Impl {
     return std::optional<ArtifactRecord>(restored);
   }
 
+  // Requires mu.
   void RemoveFiles(const std::vector<ArtifactRecord>& removed) {
-    std::error_code ec;
     for (const auto& r : removed) {
+      std::error_code ec;
       fs::remove_all(r.dir, ec);
+      if (ec) files_left = true;
       fs::remove(r.package, ec);
+      if (ec) files_left = true;
     }
   }
 
   // Runs `body` in a write transaction that bumps the generation.
   template <typename F>
   auto Write(F body) -> decltype(body()) {
+    if (Status s = EnsureDb(); !s.ok()) return s.error();
+    auto hold = BeginChange();
+    if (!hold.ok()) return hold.error();
     SqliteDb::WriteTransaction txn(db.get());
     if (Status s = txn.Begin(); !s.ok()) return s.error();
     auto result = body();

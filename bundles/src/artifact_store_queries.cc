@@ -7,17 +7,29 @@ namespace atrium {
 
 Result<std::vector<ArtifactRecord>> ArtifactStore::List() const {
   std::lock_guard lock(impl_->mu);
+  if (auto stamp = impl_->LazyStamp(); stamp && stamp->kinds.empty()) {
+    return std::vector<ArtifactRecord>();
+  }
+  if (Status s = impl_->EnsureDb(); !s.ok()) return s.error();
   return impl_->Select("", {});
 }
 
 Result<std::vector<ArtifactRecord>> ArtifactStore::List(ArtifactKind kind) const {
   std::lock_guard lock(impl_->mu);
+  if (auto stamp = impl_->LazyStamp(); stamp && stamp->RowsOf(static_cast<uint8_t>(kind)) == 0) {
+    return std::vector<ArtifactRecord>();
+  }
+  if (Status s = impl_->EnsureDb(); !s.ok()) return s.error();
   return impl_->Select("WHERE kind = ?1", {ArtifactKindName(kind)});
 }
 
 Result<std::optional<ArtifactRecord>> ArtifactStore::Current(ArtifactKind kind,
                                                              std::string_view id) const {
   std::lock_guard lock(impl_->mu);
+  if (auto stamp = impl_->LazyStamp(); stamp && stamp->RowsOf(static_cast<uint8_t>(kind)) == 0) {
+    return std::optional<ArtifactRecord>();
+  }
+  if (Status s = impl_->EnsureDb(); !s.ok()) return s.error();
   auto active = impl_->InState(kind, id, ArtifactState::kActive);
   if (!active.ok() || *active) return active;
   return impl_->InState(kind, id, ArtifactState::kBaseline);
@@ -26,6 +38,7 @@ Result<std::optional<ArtifactRecord>> ArtifactStore::Current(ArtifactKind kind,
 Result<std::vector<ArtifactEvent>> ArtifactStore::History(std::string_view id) const {
   Impl& d = *impl_;
   std::lock_guard lock(d.mu);
+  if (Status st = d.EnsureDb(); !st.ok()) return st.error();
   Statement s(d.db->handle(),
               id.empty() ? "SELECT seq, time_ms, kind, id, version, from_state, to_state, reason "
                            "FROM history ORDER BY seq"
@@ -104,6 +117,7 @@ void SetArtifactStoreClockForTesting(ArtifactStore& store, std::function<int64_t
 Status WithStoreDatabase(const ArtifactStore& store,
                          const std::function<Status(SqliteDb& db)>& fn) {
   std::lock_guard lock(store.impl_->mu);
+  if (Status s = store.impl_->EnsureDb(); !s.ok()) return s;
   return fn(*store.impl_->db);
 }
 

@@ -19,7 +19,9 @@ Result<StoreForLaunch> OpenStoreForLaunch(const std::string& data_dir, const std
   std::error_code ec;
   fs::create_directories(data_dir, ec);
   StoreForLaunch out;
-  auto store = ArtifactStore::Open({data_dir, {}, app_id});
+  // An unguarded launch opens state.db on first need; a guarded one now (its
+  // recovery of an unusable database needs the failure here).
+  auto store = ArtifactStore::Open({data_dir, {}, app_id, /*lazy=*/!guarded});
   if (!store.ok() && guarded) {
     const Error first = store.error();
     if (first.code == ErrorCode::kCorrupt) {

@@ -53,8 +53,17 @@ Result<std::unique_ptr<PatchStore>> PatchStore::Open(ArtifactStore* store) {
   if (store == nullptr) return MakeError(ErrorCode::kInvalidArgument, "no artifact store");
   std::unique_ptr<PatchStore> p(new PatchStore());
   p->store_ = store;
+  // The faults table is made on first use: opening the store (a launch) does
+  // not open state.db for it.
+  return p;
+}
+
+PatchStore::~PatchStore() = default;
+
+Status PatchStore::FaultsTable() {
+  if (faults_table_.load(std::memory_order_acquire)) return Status::Ok();
   // The faults table lives in state.db, on the store's own connection.
-  Status created = WithStoreDatabase(*store, [](SqliteDb& db) -> Status {
+  Status created = WithStoreDatabase(*store_, [](SqliteDb& db) -> Status {
     Statement present(db.handle(),
                       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
                       "'hotpatch_faults'");
@@ -67,13 +76,12 @@ Result<std::unique_ptr<PatchStore>> PatchStore::Open(ArtifactStore* store) {
         "  last_error TEXT NOT NULL DEFAULT '', PRIMARY KEY(id, version))",
         "creating the hotpatch faults table");
   });
-  if (!created.ok()) return created.error();
-  return p;
+  if (created.ok()) faults_table_.store(true, std::memory_order_release);
+  return created;
 }
 
-PatchStore::~PatchStore() = default;
-
 Result<uint32_t> PatchStore::Faults(const std::string& id, const std::string& version) {
+  if (Status t = FaultsTable(); !t.ok()) return t.error();
   uint32_t faults = 0;
   Status read = WithStoreDatabase(*store_, [&](SqliteDb& db) -> Status {
     Statement s(db.handle(), "SELECT faults FROM hotpatch_faults WHERE id = ?1 AND version = ?2");
@@ -88,6 +96,7 @@ Result<uint32_t> PatchStore::Faults(const std::string& id, const std::string& ve
 }
 
 Status PatchStore::ResetFaults(const std::string& id, const std::string& version) {
+  if (Status t = FaultsTable(); !t.ok()) return t;
   return WithStoreDatabase(*store_, [&](SqliteDb& db) {
     Statement s(db.handle(), "DELETE FROM hotpatch_faults WHERE id = ?1 AND version = ?2");
     s.Bind(1, id).Bind(2, version);
@@ -231,6 +240,7 @@ Result<uint32_t> PatchStore::RecordFault(const std::string& id, const std::strin
     return MakeError(ErrorCode::kNotFound, "no enabled patch " + id);
   }
   const std::string version = (*current)->version;
+  if (Status t = FaultsTable(); !t.ok()) return t.error();
   uint32_t faults = 0;
   Status recorded = WithStoreDatabase(*store_, [&](SqliteDb& db) -> Status {
     Statement s(

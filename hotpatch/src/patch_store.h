@@ -15,6 +15,7 @@
 #ifndef ATRIUM_HOTPATCH_PATCH_STORE_H_
 #define ATRIUM_HOTPATCH_PATCH_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -78,7 +79,11 @@ class PatchStore {
   Result<uint32_t> Faults(const std::string& id, const std::string& version);
   Status ResetFaults(const std::string& id, const std::string& version);
 
+  // Creates the faults table when missing (first use).
+  Status FaultsTable();
+
   ArtifactStore* store_ = nullptr;  // its connection also holds the faults table
+  std::atomic<bool> faults_table_{false};
 };
 
 }  // namespace atrium::hotpatch::internal

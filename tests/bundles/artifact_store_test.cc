@@ -15,6 +15,7 @@
 #include <fstream>
 #include <set>
 
+#include "atrium/bundles/store_stamp.h"
 #include "atrium/bundles/test_hooks.h"
 
 namespace atrium {
@@ -329,6 +330,168 @@ TEST(ArtifactStoreTest, ChangeTimesComeFromTheInjectedClock) {
   }
   EXPECT_EQ(lines, (std::vector<std::string>{"0 1.0.0 ->active", "90000 1.0.0 active>previous",
                                              "90000 1.1.0 ->active"}));
+}
+
+// The store's stamp (atrium/bundles/store_stamp.h): a lazy Open that finds
+// nothing staged answers a launch's questions without SQLite; any change,
+// by this or another store of the same data dir, is seen.
+
+std::unique_ptr<ArtifactStore> OpenLazy(const std::string& data, const Keys& keys) {
+  auto s = ArtifactStore::Open({data, {keys.pub}, "com.test.app", /*lazy=*/true});
+  EXPECT_TRUE(s.ok()) << s.error().ToString();
+  return s.ok() ? std::move(s).value() : nullptr;
+}
+
+bool Exists(const std::string& path) { return fs::exists(path); }
+
+TEST(StoreStampTest, ALazyOpenAnswersFromTheStampWithoutOpeningStateDb) {
+  TempDir tmp;
+  Keys keys;
+  const std::string data = tmp.path() + "/data";
+  uint64_t generation = 0;
+  {
+    auto store = OpenStore(data, keys);
+    ASSERT_TRUE(store->Install(Pack(tmp.path(), keys, "1.0.0"), InstallAs::kActive, "r1").ok());
+    generation = store->generation();
+  }  // closing writes the stamp
+  auto stamp = internal::ReadStoreStamp(data);
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_EQ(stamp->generation, generation);
+  EXPECT_EQ(stamp->staged, 0u);
+  EXPECT_EQ(stamp->RowsOf(static_cast<uint8_t>(ArtifactKind::kNativeBundle)), 1u);
+  EXPECT_EQ(stamp->RowsOf(static_cast<uint8_t>(ArtifactKind::kConfigSet)), 0u);
+  ASSERT_FALSE(Exists(data + "/state.db-wal"));  // SQLite closed it
+
+  auto lazy = OpenLazy(data, keys);
+  ASSERT_NE(lazy, nullptr);
+  EXPECT_EQ(lazy->generation(), generation);
+  auto promoted = lazy->PromoteStaged();
+  ASSERT_TRUE(promoted.ok());
+  EXPECT_TRUE(promoted->empty());
+  auto configs = lazy->List(ArtifactKind::kConfigSet);
+  ASSERT_TRUE(configs.ok());
+  EXPECT_TRUE(configs->empty());
+  auto none = lazy->Current(ArtifactKind::kLuaPatch, "com.test.patch");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  // Nothing so far opened SQLite (it makes state.db-wal when it opens).
+  EXPECT_FALSE(Exists(data + "/state.db-wal"));
+  // A kind with rows is read from the database.
+  auto current = lazy->Current(ArtifactKind::kNativeBundle, "com.test.pay");
+  ASSERT_TRUE(current.ok()) << current.error().ToString();
+  ASSERT_TRUE(current->has_value());
+  EXPECT_EQ((*current)->version, "1.0.0");
+  EXPECT_TRUE(Exists(data + "/state.db-wal"));
+}
+
+TEST(StoreStampTest, AChangeByAnotherStoreIsSeenByALazyOne) {
+  TempDir tmp;
+  Keys keys;
+  const std::string data = tmp.path() + "/data";
+  { auto store = OpenStore(data, keys); }
+  ASSERT_TRUE(internal::ReadStoreStamp(data).has_value());
+  auto lazy = OpenLazy(data, keys);
+  const uint64_t before = lazy->generation();
+  {
+    // Another session (another process, in the field) stages an update.
+    auto other = OpenStore(data, keys);
+    ASSERT_TRUE(other->Install(Pack(tmp.path(), keys, "1.1.0"), InstallAs::kStaged, "r2").ok());
+    EXPECT_FALSE(internal::ReadStoreStamp(data).has_value()) << "a change removes the stamp";
+    EXPECT_GT(lazy->generation(), before);
+  }
+  // Its close wrote a new stamp, which says something is staged: the lazy
+  // store promotes it from the database.
+  auto stamp = internal::ReadStoreStamp(data);
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_EQ(stamp->staged, 1u);
+  auto promoted = lazy->PromoteStaged();
+  ASSERT_TRUE(promoted.ok()) << promoted.error().ToString();
+  ASSERT_EQ(promoted->size(), 1u);
+  EXPECT_EQ((*promoted)[0].version, "1.1.0");
+  lazy.reset();
+  stamp = internal::ReadStoreStamp(data);
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_EQ(stamp->staged, 0u);
+  // A lazy Open with something staged opens the database at once.
+  {
+    auto other = OpenStore(data, keys);
+    ASSERT_TRUE(other->Install(Pack(tmp.path(), keys, "1.2.0"), InstallAs::kStaged, "r3").ok());
+  }
+  auto eager = OpenLazy(data, keys);
+  EXPECT_TRUE(Exists(data + "/state.db-wal"));
+  auto promoted2 = eager->PromoteStaged();
+  ASSERT_TRUE(promoted2.ok());
+  EXPECT_EQ(promoted2->size(), 1u);
+}
+
+TEST(StoreStampTest, NoStampIsWrittenWhileAChangeIsUnderWay) {
+  TempDir tmp;
+  Keys keys;
+  const std::string data = tmp.path() + "/data";
+  auto store = OpenStore(data, keys);
+  {
+    internal::StampLock change(data, internal::StampLock::Mode::kChange);
+    ASSERT_TRUE(change.held());
+    ASSERT_TRUE(internal::RemoveStoreStamp(data).ok());
+    internal::StampLock writer(data, internal::StampLock::Mode::kWriteStamp);
+    EXPECT_FALSE(writer.held());
+    auto closing = OpenStore(data, keys);
+    closing.reset();  // its close finds the change's lock: no stamp
+    EXPECT_FALSE(internal::ReadStoreStamp(data).has_value());
+  }
+  store.reset();
+  EXPECT_TRUE(internal::ReadStoreStamp(data).has_value());
+}
+
+TEST(StoreStampTest, DamagedForeignOrStaleStampsAreNotUsed) {
+  TempDir tmp;
+  Keys keys;
+  const std::string data = tmp.path() + "/data";
+  { auto store = OpenStore(data, keys); }
+  const std::string path = data + "/store.stamp";
+  std::string good;
+  {
+    std::ifstream in(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_TRUE(internal::ReadStoreStamp(data).has_value());
+  auto write = [&](const std::string& text) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  };
+  // Truncated at every length, one byte changed at every offset.
+  for (size_t n = 0; n < good.size(); ++n) {
+    write(good.substr(0, n));
+    EXPECT_FALSE(internal::ReadStoreStamp(data).has_value()) << "cut at " << n;
+  }
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    bad[i] = static_cast<char>(bad[i] ^ 0x01);
+    write(bad);
+    EXPECT_FALSE(internal::ReadStoreStamp(data).has_value()) << "byte " << i << " changed";
+  }
+  // A well-formed stamp claiming too much, an oversized file, a directory.
+  internal::StoreStamp forged;
+  forged.generation = 7;
+  std::string forged_text = internal::StoreStampText(forged);  // db 0 0: not this state.db
+  write(forged_text);
+  EXPECT_FALSE(internal::ReadStoreStamp(data).has_value());
+  write(good + std::string(5000, 'x'));
+  EXPECT_FALSE(internal::ReadStoreStamp(data).has_value());
+  fs::remove(path);
+  fs::create_directory(path);
+  EXPECT_FALSE(internal::ReadStoreStamp(data).has_value());
+  fs::remove(path);
+  // state.db moved aside and replaced: the old stamp names another file.
+  write(good);
+  ASSERT_TRUE(internal::ReadStoreStamp(data).has_value());
+  fs::rename(data + "/state.db", data + "/state.db.aside");
+  EXPECT_FALSE(internal::ReadStoreStamp(data).has_value());
+  {
+    auto fresh = OpenLazy(data, keys);  // no valid stamp: opens (a new) state.db
+    ASSERT_NE(fresh, nullptr);
+    EXPECT_EQ(fresh->generation(), 0u);
+  }
+  EXPECT_TRUE(internal::ReadStoreStamp(data).has_value());
 }
 
 }  // namespace

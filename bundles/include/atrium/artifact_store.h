@@ -93,6 +93,12 @@ struct ArtifactStoreOptions {
   // The app's id (app.json "id"): Install refuses a package whose signed app
   // list does not name it, and every package while this is empty.
   std::string app_id;
+  // Open state.db on first need when the store's stamp (written when the
+  // last session closed it) shows nothing staged: List/Current of a kind the
+  // stamp says has no rows, generation() and PromoteStaged() are answered
+  // from it without SQLite. An unreadable state.db is then reported by the
+  // first call that needs it rather than by Open.
+  bool lazy = false;
 };
 
 enum class InstallAs : uint8_t {
