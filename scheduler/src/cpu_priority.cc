@@ -19,15 +19,24 @@ namespace {
 
 std::atomic<bool> deny_raise_for_testing{false};
 
+// The probe's answer, kept for the process (-1: not probed yet).
+std::atomic<int> raise_probe{-1};
+
 // 0 when a thread may set nice -kRaiseStep on itself, else the errno.
+// Probed once per process: every later scheduler (a container per launch,
+// tests making many) spares the throwaway thread. A process that drops its
+// privilege afterwards gets the failed raise reported by each pool thread
+// (ApplyCpuPriorityToCurrentThread).
 int ProbeRaise() {
   if (deny_raise_for_testing.load()) return EPERM;
+  if (const int known = raise_probe.load(std::memory_order_acquire); known >= 0) return known;
   int error = 0;
   // A throwaway thread: the nice value it sets dies with it.
   std::thread probe([&error] {
     if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), -kRaiseStep) != 0) error = errno;
   });
   probe.join();
+  raise_probe.store(error, std::memory_order_release);
   return error;
 }
 
@@ -76,6 +85,12 @@ int PlannedNice(CpuPriority cpu, const PriorityPolicy& policy) {
       return 19;
   }
   return 0;
+}
+
+int CurrentThreadNice() {
+  errno = 0;
+  const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  return errno == 0 ? nice : 0;
 }
 
 AppliedPriority ApplyCpuPriorityToCurrentThread(CpuPriority cpu, int nice) {

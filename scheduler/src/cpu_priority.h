@@ -48,6 +48,9 @@ struct AppliedPriority {
 // SCHED_OTHER otherwise, undoing a policy inherited from the creating thread).
 AppliedPriority ApplyCpuPriorityToCurrentThread(CpuPriority cpu, int nice);
 
+// The calling thread's nice value.
+int CurrentThreadNice();
+
 // Makes the probe report EPERM, as in an unprivileged process, so tests can
 // exercise the "lowered" policy on a machine where raising is allowed.
 void DenyRaisingPriorityForTesting(bool deny);

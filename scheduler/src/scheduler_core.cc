@@ -85,7 +85,9 @@ Status SchedulerCore::Init() {
   uv_timer_init(&loop_, &timeout_timer_);
   timeout_timer_.data = this;
   loop_open_ = true;
-  starter_ = std::thread([this] { StarterMain(); });
+  // The starter thread is made when the first pool thread is wanted
+  // (StartWorkerLocked); it takes the nice value of Create's caller.
+  creator_nice_ = CurrentThreadNice();
   return Status::Ok();
 }
 
@@ -504,7 +506,8 @@ void SchedulerCore::Shutdown() {
   }
   starter_cv_.notify_all();
   lock.unlock();
-  starter_.join();
+  // starter_ is only assigned under mu_ before stop_threads_ was set.
+  if (starter_.joinable()) starter_.join();
   // No worker is added once stop_threads_ is set and the starter is done.
   for (auto& p : pools_) {
     for (auto& w : p->workers) {

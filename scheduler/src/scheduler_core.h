@@ -245,7 +245,8 @@ class SchedulerCore {
   int threads_started_ = 0;        // guarded by mu_
   int pools_without_threads_ = 0;  // guarded by mu_
   std::deque<Worker*> starter_queue_;  // guarded by mu_
-  std::thread starter_;
+  std::thread starter_;                // made under mu_ by the first StartWorkerLocked
+  int creator_nice_ = 0;               // Create's caller's nice value (Init)
 
   // Main loop. The uv objects: see scheduler.cc's file comment.
   uv_loop_t loop_{};

@@ -53,6 +53,9 @@ void SchedulerCore::StartWorkerLocked(Pool* p) {
   ++threads_started_;
   starter_queue_.push_back(w.get());
   p->workers.push_back(std::move(w));
+  // The first pool thread wanted makes the starter (an Open that runs no
+  // pool task starts no thread).
+  if (!starter_.joinable()) starter_ = std::thread([this] { StarterMain(); });
   starter_cv_.notify_one();
 }
 
@@ -87,6 +90,12 @@ void SchedulerCore::WakePoolsForBundleLocked(BundleState* b, const TaskQueue* ex
 
 void SchedulerCore::StarterMain() {
   pthread_setname_np(pthread_self(), "atrium-starter");
+  // Pool threads inherit the starter's nice value: that of Create's caller,
+  // whichever thread first wanted a pool thread (a less urgent one cannot
+  // give it back without privilege: then its pools start from there).
+  if (CurrentThreadNice() != creator_nice_) {
+    (void)ApplyCpuPriorityToCurrentThread(CpuPriority::kNormal, creator_nice_);
+  }
   std::unique_lock lock(mu_);
   for (;;) {
     starter_cv_.wait(lock, [&] { return !starter_queue_.empty() || stop_threads_; });

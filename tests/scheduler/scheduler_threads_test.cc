@@ -4,9 +4,11 @@
 // with gates, "nothing ran" is shown by every free thread having gone to
 // sleep (AllThreadsAsleep), and timeouts only guard against hangs.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -113,6 +115,46 @@ TEST(SchedulerPriority, ThreadStartedFromALowPriorityPoolGetsItsOwnPriority) {
   ASSERT_TRUE(WaitUntil([&] { return urgent_tid.load() != 0; }));
   EXPECT_EQ(urgent_nice.load(), FindPool(s->Stats(), "urgent")->nice);
   EXPECT_EQ(sched_getscheduler(urgent_tid.load()), SCHED_OTHER);
+}
+
+int ThreadsOfThisProcess() {
+  int n = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)entry;
+    ++n;
+  }
+  return n;
+}
+
+TEST(SchedulerPriority, CreateStartsNoThreadTheFirstPoolTaskStartsThem) {
+  // Warm the process-wide priority probe (it runs once, on its own thread).
+  ASSERT_TRUE(MakeUnfenced(PriorityPools()));
+  const int before = ThreadsOfThisProcess();
+  auto s = MakeUnfenced(PriorityPools());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(ThreadsOfThisProcess(), before) << "Create started a thread";
+  std::atomic<bool> ran{false};
+  ASSERT_TRUE(Exec(*s, "normal")->Post([&] { ran = true; }).ok());
+  ASSERT_TRUE(WaitUntil([&] { return ran.load(); }));
+  EXPECT_EQ(ThreadsOfThisProcess(), before + 2);  // the starter and normal-0
+}
+
+TEST(SchedulerPriority, FirstPoolThreadWantedByALessUrgentThreadKeepsItsPriority) {
+  auto s = MakeUnfenced(PriorityPools());
+  ASSERT_TRUE(s);
+  if (s->priority_policy().rfind("raised", 0) != 0) {
+    GTEST_SKIP() << "needs the privilege to raise nice: " << s->priority_policy();
+  }
+  // The first task comes from a host thread at nice 10: the starter it makes
+  // takes the nice of Create's caller again, so the urgent pool still gets -5.
+  std::atomic<int> urgent_nice{1000};
+  std::thread host([&] {
+    ASSERT_EQ(setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10), 0);
+    ASSERT_TRUE(Exec(*s, "urgent")->Post([&] { urgent_nice = NiceOf(gettid()); }).ok());
+  });
+  host.join();
+  ASSERT_TRUE(WaitUntil([&] { return urgent_nice.load() != 1000; }));
+  EXPECT_EQ(urgent_nice.load(), -5);
 }
 
 // --- Executors and accounting ---

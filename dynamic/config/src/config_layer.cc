@@ -260,20 +260,12 @@ Status ConfigLayer::AttachContainer(Container& container) {
   std::lock_guard lock(mu_);
   if (data_dir_.empty()) return MakeError(ErrorCode::kState, "the config layer needs a data dir");
   const AppDescriptor& app = container.app();
-  // The "config" section, from app.json itself (the container's fast open
-  // path reads the descriptor from its index, which keeps core fields only).
-  {
+  // The "config" section (the container keeps each registered section of
+  // app.json, validated when its index was built).
+  if (auto it = app.sections.find("config"); it != app.sections.end()) {
     const std::string file = (fs::path(app_dir_) / "app.json").string();
-    ATRIUM_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
-    // Most apps' app.json is mostly its baseline list: parse it only when
-    // it can hold the section.
-    if (text.find("\"config\"") != std::string::npos) {
-      ATRIUM_ASSIGN_OR_RETURN(json::value doc, internal::ParseStrictJson(text, file, {}));
-      if (const json::value* section =
-              doc.is_object() ? doc.get_object().if_contains("config") : nullptr) {
-        ATRIUM_ASSIGN_OR_RETURN(settings_, ReadSettings(*section, file, "/config"));
-      }
-    }
+    ATRIUM_ASSIGN_OR_RETURN(json::value section, internal::ParseStrictJson(it->second, file, {}));
+    ATRIUM_ASSIGN_OR_RETURN(settings_, ReadSettings(section, file, "/config"));
   }
   base_context_.app_id = app.id;
   base_context_.app_version = app.version;
