@@ -1,7 +1,6 @@
 #include "bundle_index.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -314,33 +313,21 @@ Result<BundleIndex> BundleIndex::Read(const std::string& path, uint64_t fingerpr
     ::close(fd);
     return Corrupt(path, size, "truncated header");
   }
-  if (size < (64u << 10)) {  // small: one read beats mapping and unmapping
-    std::shared_ptr<char[]> buffer(new char[size]);
-    size_t done = 0;
-    while (done < size) {
-      ssize_t r = ::read(fd, buffer.get() + done, size - done);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) break;
-      done += static_cast<size_t>(r);
-    }
-    ::close(fd);
-    if (done != size) return Corrupt(path, done, "short read");
-    return Adopt(std::shared_ptr<const char>(buffer, buffer.get()), size, fingerprint, path);
+  // One read() into memory, then the checksum over data the copy left in
+  // the CPU's cache: less than a populated private mapping, its page faults
+  // and its munmap cost (Open of the 1,000-bundle synthetic app's 255 KB
+  // index: 0.30 -> 0.16 ms median; the mapping was used above 64 KiB).
+  std::shared_ptr<char[]> buffer(new char[size]);
+  size_t done = 0;
+  while (done < size) {
+    ssize_t r = ::read(fd, buffer.get() + done, size - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    done += static_cast<size_t>(r);
   }
-  // Large: mapped read-only and private, no copy. The index file is only ever
-  // replaced by rename, never rewritten in place, so the mapping stays valid.
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   ::close(fd);
-  if (map == MAP_FAILED) {
-    Error e =
-        MakeError(ErrorCode::kIo, std::string("cannot map bundle index: ") + std::strerror(errno));
-    e.file = path;
-    return e;
-  }
-  std::shared_ptr<const char> image(static_cast<const char*>(map), [size](const char* p) {
-    ::munmap(const_cast<char*>(p), size);
-  });
-  return Adopt(std::move(image), size, fingerprint, path);
+  if (done != size) return Corrupt(path, done, "short read");
+  return Adopt(std::shared_ptr<const char>(buffer, buffer.get()), size, fingerprint, path);
 }
 
 Result<BundleIndex> BundleIndex::FromImage(std::string_view image, uint64_t fingerprint,
