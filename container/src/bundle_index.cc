@@ -261,6 +261,10 @@ std::string BundleIndex::Build(uint64_t fingerprint, const AppDescriptor& app,
   std::string app_blob = app.id + '\0' + app.version.ToString() + '\0' + app.name + '\0' +
                          app.home + '\0' + std::to_string(app.release_keys.size());
   for (const auto& k : app.release_keys) app_blob += '\0' + k;
+  // The layers' sections (validated JSON text, never a NUL), so an Open
+  // that reuses the index does not parse app.json for them.
+  app_blob += '\0' + std::to_string(app.sections.size());
+  for (const auto& [name, text] : app.sections) app_blob += '\0' + name + '\0' + text;
   app_blob += '\0' + StartupConfigText(app.startup);
   for (const auto& b : app.baseline) app_blob += '\0' + b;
   auto [app_off, app_len] = pool.Add(app_blob);
@@ -455,45 +459,69 @@ bool BundleIndex::IsEager(uint32_t i) const {
 }
 
 Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
-  std::vector<std::string_view> parts;
-  size_t start = 0;
-  // Fields: id, version, name, home, key count, keys..., startup config,
+  // Fields, NUL-separated: id, version, name, home, key count, keys...,
+  // section count, (section name, section text)..., startup config,
   // baseline dirs...
-  size_t wanted = 6;
-  while (with_baseline || parts.size() < wanted) {
-    size_t nul = app_blob_.find('\0', start);
-    parts.push_back(app_blob_.substr(start, nul == std::string_view::npos ? nul : nul - start));
-    if (parts.size() == 5) {
-      size_t keys = 0;
-      for (char c : parts[4])
-        keys = c >= '0' && c <= '9' && keys < 1000 ? keys * 10 + (c - '0') : 1000;
-      wanted += keys;
+  std::string_view rest = app_blob_;
+  bool done = false;
+  auto next = [&]() -> std::optional<std::string_view> {
+    if (done) return std::nullopt;
+    const size_t nul = rest.find('\0');
+    std::string_view part = rest.substr(0, nul);
+    if (nul == std::string_view::npos) {
+      done = true;
+    } else {
+      rest.remove_prefix(nul + 1);
     }
-    if (nul == std::string_view::npos) break;
-    start = nul + 1;
-  }
-  if (parts.size() < 5) return MakeError(ErrorCode::kCorrupt, "bundle index: no app descriptor");
+    return part;
+  };
+  auto count = [](std::string_view text) -> std::optional<size_t> {
+    size_t n = 0;
+    if (text.empty() || text.size() > 6) return std::nullopt;
+    for (char c : text) {
+      if (c < '0' || c > '9') return std::nullopt;
+      n = n * 10 + static_cast<size_t>(c - '0');
+    }
+    return n;
+  };
+  auto corrupt = [](const std::string& what) {
+    return MakeError(ErrorCode::kCorrupt, "bundle index: " + what);
+  };
+  std::optional<std::string_view> id = next(), version_text = next(), name = next(), home = next(),
+                                  key_count = next();
+  if (!key_count) return corrupt("no app descriptor");
   AppDescriptor app;
-  app.id = std::string(parts[0]);
-  auto version = Version::Parse(parts[1]);
-  if (!version.ok()) return MakeError(ErrorCode::kCorrupt, "bundle index: bad app version");
+  app.id = std::string(*id);
+  auto version = Version::Parse(*version_text);
+  if (!version.ok()) return corrupt("bad app version");
   app.version = std::move(version).value();
-  app.name = std::string(parts[2]);
-  app.home = std::string(parts[3]);
-  if (parts.size() < wanted) return MakeError(ErrorCode::kCorrupt, "bundle index: bad key list");
-  const size_t keys_end = wanted - 1;
-  for (size_t i = 5; i < keys_end; ++i) app.release_keys.emplace_back(parts[i]);
-  if (!parts[keys_end].empty()) {
-    auto startup = ParseStartupConfig(parts[keys_end], "bundle index: app startup");
-    if (!startup.ok()) {
-      return MakeError(ErrorCode::kCorrupt,
-                       "bundle index: bad startup config: " + startup.error().message);
-    }
+  app.name = std::string(*name);
+  app.home = std::string(*home);
+  const std::optional<size_t> keys = count(*key_count);
+  if (!keys) return corrupt("bad key list");
+  for (size_t i = 0; i < *keys; ++i) {
+    auto key = next();
+    if (!key) return corrupt("bad key list");
+    app.release_keys.emplace_back(*key);
+  }
+  auto section_count = next();
+  const std::optional<size_t> sections = section_count ? count(*section_count) : std::nullopt;
+  if (!sections) return corrupt("bad section list");
+  for (size_t i = 0; i < *sections; ++i) {
+    auto section = next();
+    auto text = next();
+    if (!text) return corrupt("bad section list");
+    app.sections.emplace(std::string(*section), std::string(*text));
+  }
+  auto startup_text = next();
+  if (!startup_text) return corrupt("no startup config");
+  if (!startup_text->empty()) {
+    auto startup = ParseStartupConfig(*startup_text, "bundle index: app startup");
+    if (!startup.ok()) return corrupt("bad startup config: " + startup.error().message);
     app.startup = std::move(startup).value();
   }
   if (with_baseline) {
-    app.baseline.reserve(parts.size() - wanted);
-    for (size_t i = wanted; i < parts.size(); ++i) app.baseline.emplace_back(parts[i]);
+    while (auto dir = next()) app.baseline.emplace_back(*dir);
   }
   return app;
 }

@@ -52,7 +52,7 @@ struct IndexInput {
 
 class BundleIndex {
  public:
-  static constexpr uint32_t kFormatVersion = 4;
+  static constexpr uint32_t kFormatVersion = 5;
 
   BundleIndex() = default;
   // Moves keep the image's heap buffer, so the views stay valid; no copies.

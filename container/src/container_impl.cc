@@ -112,22 +112,8 @@ Status ContainerImpl::Init(ContainerOptions options) {
       auto app = idx->app(/*with_baseline=*/false);
       if (app.ok() && (app_id.empty() || app->id == app_id)) {
         app_ = std::move(app).value();
-        // The index keeps the core fields; the sections layers own come
-        // from app.json itself (validated when the index was built from it).
-        // Most app.json files are mostly their baseline list: parsed only
-        // when a registered section's name appears in it.
-        const std::vector<AppSectionInfo> sections = RegisteredAppSections();
-        const bool may_hold = std::any_of(sections.begin(), sections.end(), [&](const auto& s) {
-          return app_json_.find("\"" + s.name + "\"") != std::string::npos;
-        });
-        if (const boost::json::value* doc = may_hold ? &AppDoc() : nullptr;
-            doc != nullptr && doc->is_object()) {
-          for (const AppSectionInfo& section : sections) {
-            if (const auto* v = doc->as_object().if_contains(section.name)) {
-              app_.sections.emplace(section.name, boost::json::serialize(*v));
-            }
-          }
-        }
+        // The index keeps the layers' sections too (validated when it was
+        // built from these exact app.json bytes).
         baseline_loaded_ = false;
         index_ = std::make_unique<BundleIndex>(std::move(idx).value());
         runtimes_.resize(index_->size());

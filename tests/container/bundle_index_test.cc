@@ -29,6 +29,8 @@ AppDescriptor SampleApp() {
   app.home = "home";
   app.baseline = {"bundles/home", "bundles/account"};
   app.release_keys = {std::string(64, 'a'), std::string(64, 'b')};
+  app.sections = {{"config", R"({"fetch_interval_s":3600,"note":"a\u0000b"})"},
+                  {"launch_guard", R"({"window_hours":12})"}};
   return app;
 }
 
