@@ -74,7 +74,7 @@ Result<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(ArtifactStoreOptions 
   // Lazy: a valid stamp with nothing staged lets every launch-time question
   // be answered without SQLite (store_stamp.h).
   if (options.lazy) {
-    auto stamp = internal::ReadStoreStamp(impl->data_dir);
+    auto stamp = impl->LazyStamp();
     if (stamp && stamp->staged == 0) {
       impl->generation = stamp->generation;
       return std::unique_ptr<ArtifactStore>(new ArtifactStore(std::move(impl)));

@@ -150,6 +150,8 @@ struct ArtifactStore::Impl {
   std::function<int64_t()> now_ms;      // SetArtifactStoreClockForTesting; guarded by mu
   // A removal after a commit failed: the next Open sweeps (no stamp).
   bool files_left = false;  // guarded by mu
+  // The stamp a lazy store answers from (until it opens state.db).
+  mutable std::unique_ptr<internal::HeldStoreStamp> held_stamp;  // guarded by mu
 
   ~Impl() { WriteStampAtClose(); }
 
@@ -163,6 +165,7 @@ struct ArtifactStore::Impl {
     auto opened = SqliteDb::Open(data_dir + "/state.db");
     if (!opened.ok()) return opened.error();
     db = std::move(opened).value();
+    held_stamp.reset();
     {
       SqliteDb::WriteTransaction txn(db.get());
       Status s = txn.Begin();
@@ -187,7 +190,8 @@ struct ArtifactStore::Impl {
   // is valid now.
   std::optional<internal::StoreStamp> LazyStamp() const {
     if (db != nullptr) return std::nullopt;
-    return internal::ReadStoreStamp(data_dir);
+    if (held_stamp == nullptr) held_stamp = std::make_unique<internal::HeldStoreStamp>(data_dir);
+    return held_stamp->Read();
   }
 
   // Requires mu: before a change that bumps the generation; the returned

@@ -123,6 +123,78 @@ std::optional<StoreStamp> ReadStoreStamp(const std::string& data_dir) {
   return stamp;
 }
 
+namespace {
+
+template <typename Stat>
+int64_t Ns(const Stat& t) {
+  return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+}  // namespace
+
+bool HeldStoreStamp::DbIsTheStamped() const {
+  struct stat st;
+  return ::stat(DbPath(data_dir_).c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         static_cast<uint64_t>(st.st_dev) == stamp_.db_dev &&
+         static_cast<uint64_t>(st.st_ino) == stamp_.db_ino;
+}
+
+std::optional<StoreStamp> HeldStoreStamp::Read() {
+  const std::string path = StampPath(data_dir_);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    Release();
+    return std::nullopt;
+  }
+  auto id_of = [](const struct stat& s) {
+    FileId id;
+    id.dev = static_cast<uint64_t>(s.st_dev);
+    id.ino = static_cast<uint64_t>(s.st_ino);
+    id.size = static_cast<uint64_t>(s.st_size);
+    id.mtime_ns = Ns(s.st_mtim);
+    id.ctime_ns = Ns(s.st_ctim);
+    return id;
+  };
+  if (fd_ >= 0 && id_of(st) == id_) {
+    if (DbIsTheStamped()) return stamp_;
+    return std::nullopt;
+  }
+  Release();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return std::nullopt;
+  char buffer[kMaxStamp];
+  ssize_t n;
+  do {
+    n = ::pread(fd, buffer, sizeof buffer, 0);
+  } while (n < 0 && errno == EINTR);
+  struct stat opened;
+  // A whole stamp in one read (it is far shorter than the buffer), of the
+  // file fstat() describes.
+  if (n <= 0 || static_cast<size_t>(n) == sizeof buffer || ::fstat(fd, &opened) != 0 ||
+      static_cast<uint64_t>(opened.st_size) != static_cast<uint64_t>(n)) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  auto stamp = ParseStoreStamp(std::string_view(buffer, static_cast<size_t>(n)));
+  if (!stamp) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  stamp_ = *stamp;
+  if (!DbIsTheStamped()) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  fd_ = fd;
+  id_ = id_of(opened);
+  return stamp_;
+}
+
+void HeldStoreStamp::Release() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 bool WriteStoreStamp(const std::string& data_dir, StoreStamp stamp) {
   struct stat st;
   if (::stat(DbPath(data_dir).c_str(), &st) != 0) return false;

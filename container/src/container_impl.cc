@@ -6,6 +6,7 @@
 #include "container_impl.h"
 
 #include "atrium/base/clock.h"
+#include "atrium/base/file_util.h"
 #include "atrium/container_extension.h"
 #include "atrium/guard/store_recovery.h"
 #include "atrium/manifest/app_sections.h"
@@ -78,15 +79,13 @@ Status ContainerImpl::Init(ContainerOptions options) {
   app_dir_ = app_dir.string();
   std::string app_json_path = (app_dir / "app.json").string();
   {
-    std::ifstream in(app_json_path, std::ios::binary);
-    if (!in) {
-      Error e = MakeError(ErrorCode::kIo, "cannot read app descriptor");
+    auto text = ReadSmallFile(app_json_path, size_t{64} << 20);
+    if (!text.ok()) {
+      Error e = MakeError(ErrorCode::kIo, "cannot read app descriptor: " + text.error().message);
       e.file = app_json_path;
       return e;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    app_json_ = ss.str();
+    app_json_ = std::move(text).value();
   }
   // Fast path: a valid index for these exact app.json bytes carries the
   // validated descriptor. Otherwise parse and validate app.json, then rebuild.

@@ -494,5 +494,35 @@ TEST(StoreStampTest, DamagedForeignOrStaleStampsAreNotUsed) {
   EXPECT_TRUE(internal::ReadStoreStamp(data).has_value());
 }
 
+TEST(StoreStampTest, AHeldStampSeesEveryReplacementRemovalAndDatabaseSwap) {
+  TempDir tmp;
+  Keys keys;
+  const std::string data = tmp.path() + "/data";
+  { auto store = OpenStore(data, keys); }
+  internal::HeldStoreStamp held(data);
+  auto first = held.Read();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(held.Read()->generation, first->generation);  // unchanged: the held copy
+  // Replaced by another session's stamp (a rename, as WriteStoreStamp does):
+  // the new text is read, whatever its size.
+  for (uint64_t generation : {first->generation + 1, uint64_t{123456789}, uint64_t{7}}) {
+    internal::StoreStamp next = *first;
+    next.generation = generation;
+    ASSERT_TRUE(internal::WriteStoreStamp(data, next));
+    auto seen = held.Read();
+    ASSERT_TRUE(seen.has_value());
+    EXPECT_EQ(seen->generation, generation);
+  }
+  // Removed (a change began): nothing, until a stamp is written again.
+  ASSERT_TRUE(internal::RemoveStoreStamp(data).ok());
+  EXPECT_FALSE(held.Read().has_value());
+  ASSERT_TRUE(internal::WriteStoreStamp(data, *first));
+  ASSERT_TRUE(held.Read().has_value());
+  // state.db moved aside under a held stamp.
+  fs::rename(data + "/state.db", data + "/state.db.aside");
+  std::ofstream(data + "/state.db") << "";
+  EXPECT_FALSE(held.Read().has_value());
+}
+
 }  // namespace
 }  // namespace atrium

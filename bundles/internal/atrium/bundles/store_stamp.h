@@ -47,6 +47,39 @@ std::optional<StoreStamp> ReadStoreStamp(const std::string& data_dir);
 // malformed, truncated or fails its checksum. No file identity check.
 std::optional<StoreStamp> ParseStoreStamp(std::string_view text);
 
+// The stamp of one store, asked many times (a lazy store re-checks it for
+// every question it answers from it). The stamp file read is kept open: while
+// it is, its inode number cannot be reused, and stamps are only ever
+// replaced by rename, never rewritten, so a path that still names the same
+// inode (and size and times) still holds the same text. A repeated question
+// costs two stat() calls instead of reading and parsing the file. Not
+// thread-safe (the store asks under its mutex).
+class HeldStoreStamp {
+ public:
+  explicit HeldStoreStamp(std::string data_dir) : data_dir_(std::move(data_dir)) {}
+  ~HeldStoreStamp() { Release(); }
+  HeldStoreStamp(const HeldStoreStamp&) = delete;
+  HeldStoreStamp& operator=(const HeldStoreStamp&) = delete;
+
+  // The valid stamp now (ReadStoreStamp's answer), or nullopt.
+  std::optional<StoreStamp> Read();
+  // Closes the held file (the store opened its database).
+  void Release();
+
+ private:
+  struct FileId {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
+    bool operator==(const FileId&) const = default;
+  };
+  bool DbIsTheStamped() const;
+
+  std::string data_dir_;
+  int fd_ = -1;
+  FileId id_;
+  StoreStamp stamp_;
+};
+
 // Writes the stamp (a temporary file renamed into place, not synced: a stamp
 // lost or cut short by a crash only costs the next Open its fast path).
 // `stamp.db_dev`/`db_ino` are filled in from state.db. False when it could not.
