@@ -155,10 +155,10 @@ std::optional<StoreStamp> HeldStoreStamp::Read() {
     id.ctime_ns = Ns(s.st_ctim);
     return id;
   };
-  if (fd_ >= 0 && id_of(st) == id_) {
-    if (DbIsTheStamped()) return stamp_;
-    return std::nullopt;
-  }
+  // The same stamp file: the same answer. (state.db was checked when it was
+  // read; Atrium replaces state.db only after removing the stamp: the launch
+  // guard's recovery does.)
+  if (fd_ >= 0 && id_of(st) == id_) return stamp_;
   Release();
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return std::nullopt;

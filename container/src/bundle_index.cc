@@ -458,72 +458,112 @@ bool BundleIndex::IsEager(uint32_t i) const {
   return records_[size_t{i} * kRecordSize + 48] & kEager;
 }
 
-Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
-  // Fields, NUL-separated: id, version, name, home, key count, keys...,
-  // section count, (section name, section text)..., startup config,
-  // baseline dirs...
-  std::string_view rest = app_blob_;
-  bool done = false;
-  auto next = [&]() -> std::optional<std::string_view> {
-    if (done) return std::nullopt;
-    const size_t nul = rest.find('\0');
-    std::string_view part = rest.substr(0, nul);
+namespace {
+
+// Reads the app blob's NUL-separated fields in order (BundleIndex::app).
+class BlobCursor {
+ public:
+  explicit BlobCursor(std::string_view blob) : rest_(blob) {}
+  std::optional<std::string_view> Next() {
+    if (done_) return std::nullopt;
+    const size_t nul = rest_.find('\0');
+    std::string_view part = rest_.substr(0, nul);
     if (nul == std::string_view::npos) {
-      done = true;
+      done_ = true;
     } else {
-      rest.remove_prefix(nul + 1);
+      rest_.remove_prefix(nul + 1);
     }
     return part;
-  };
-  auto count = [](std::string_view text) -> std::optional<size_t> {
+  }
+  // A count field (at most 6 digits).
+  std::optional<size_t> Count() {
+    auto text = Next();
+    if (!text || text->empty() || text->size() > 6) return std::nullopt;
     size_t n = 0;
-    if (text.empty() || text.size() > 6) return std::nullopt;
-    for (char c : text) {
+    for (char c : *text) {
       if (c < '0' || c > '9') return std::nullopt;
       n = n * 10 + static_cast<size_t>(c - '0');
     }
     return n;
-  };
-  auto corrupt = [](const std::string& what) {
-    return MakeError(ErrorCode::kCorrupt, "bundle index: " + what);
-  };
-  std::optional<std::string_view> id = next(), version_text = next(), name = next(), home = next(),
-                                  key_count = next();
-  if (!key_count) return corrupt("no app descriptor");
+  }
+  // The fields left, split (the baseline dirs), reserved at once.
+  std::vector<std::string> Rest() {
+    std::vector<std::string> out;
+    if (done_) return out;
+    out.reserve(static_cast<size_t>(std::count(rest_.begin(), rest_.end(), '\0')) + 1);
+    while (auto part = Next()) out.emplace_back(*part);
+    return out;
+  }
+
+ private:
+  std::string_view rest_;
+  bool done_ = false;
+};
+
+Error CorruptApp(const std::string& what) {
+  return MakeError(ErrorCode::kCorrupt, "bundle index: " + what);
+}
+
+}  // namespace
+
+// Fields, NUL-separated: id, version, name, home, key count, keys...,
+// section count, (section name, section text)..., startup config, baseline
+// dirs...
+Result<AppDescriptor> BundleIndex::app(bool with_baseline) const {
+  BlobCursor cursor(app_blob_);
+  std::optional<std::string_view> id = cursor.Next(), version_text = cursor.Next(),
+                                  name = cursor.Next(), home = cursor.Next();
+  if (!home) return CorruptApp("no app descriptor");
   AppDescriptor app;
   app.id = std::string(*id);
   auto version = Version::Parse(*version_text);
-  if (!version.ok()) return corrupt("bad app version");
+  if (!version.ok()) return CorruptApp("bad app version");
   app.version = std::move(version).value();
   app.name = std::string(*name);
   app.home = std::string(*home);
-  const std::optional<size_t> keys = count(*key_count);
-  if (!keys) return corrupt("bad key list");
+  const std::optional<size_t> keys = cursor.Count();
+  if (!keys) return CorruptApp("bad key list");
   for (size_t i = 0; i < *keys; ++i) {
-    auto key = next();
-    if (!key) return corrupt("bad key list");
+    auto key = cursor.Next();
+    if (!key) return CorruptApp("bad key list");
     app.release_keys.emplace_back(*key);
   }
-  auto section_count = next();
-  const std::optional<size_t> sections = section_count ? count(*section_count) : std::nullopt;
-  if (!sections) return corrupt("bad section list");
+  const std::optional<size_t> sections = cursor.Count();
+  if (!sections) return CorruptApp("bad section list");
   for (size_t i = 0; i < *sections; ++i) {
-    auto section = next();
-    auto text = next();
-    if (!text) return corrupt("bad section list");
+    auto section = cursor.Next();
+    auto text = cursor.Next();
+    if (!text) return CorruptApp("bad section list");
     app.sections.emplace(std::string(*section), std::string(*text));
   }
-  auto startup_text = next();
-  if (!startup_text) return corrupt("no startup config");
+  auto startup_text = cursor.Next();
+  if (!startup_text) return CorruptApp("no startup config");
   if (!startup_text->empty()) {
     auto startup = ParseStartupConfig(*startup_text, "bundle index: app startup");
-    if (!startup.ok()) return corrupt("bad startup config: " + startup.error().message);
+    if (!startup.ok()) return CorruptApp("bad startup config: " + startup.error().message);
     app.startup = std::move(startup).value();
   }
-  if (with_baseline) {
-    while (auto dir = next()) app.baseline.emplace_back(*dir);
-  }
+  if (with_baseline) app.baseline = cursor.Rest();
   return app;
+}
+
+Result<std::vector<std::string>> BundleIndex::baseline() const {
+  BlobCursor cursor(app_blob_);
+  for (int i = 0; i < 4; ++i) {
+    if (!cursor.Next()) return CorruptApp("no app descriptor");
+  }
+  const std::optional<size_t> keys = cursor.Count();
+  if (!keys) return CorruptApp("bad key list");
+  for (size_t i = 0; i < *keys; ++i) {
+    if (!cursor.Next()) return CorruptApp("bad key list");
+  }
+  const std::optional<size_t> sections = cursor.Count();
+  if (!sections) return CorruptApp("bad section list");
+  for (size_t i = 0; i < 2 * *sections; ++i) {
+    if (!cursor.Next()) return CorruptApp("bad section list");
+  }
+  if (!cursor.Next()) return CorruptApp("no startup config");
+  return cursor.Rest();
 }
 
 std::optional<uint32_t> BundleIndex::FindBundle(std::string_view name) const {

@@ -95,6 +95,8 @@ class BundleIndex {
   // The app descriptor the index was built for; the baseline list (one
   // string per baseline bundle) only when asked for.
   Result<AppDescriptor> app(bool with_baseline = true) const;
+  // The baseline list alone (what app(false) left out).
+  Result<std::vector<std::string>> baseline() const;
 
   uint32_t size() const { return count_; }
   BundleView bundle(uint32_t i) const;

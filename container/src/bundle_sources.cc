@@ -12,13 +12,9 @@ namespace atrium::internal {
 uint64_t ContainerImpl::Fingerprint() const {
   uint64_t h = Hash64(app_json_, 1);
   h = Hash64(app_dir_, h);
-  struct stat st;
-  std::string app_json_path = (fs::path(app_dir_) / "app.json").string();
-  if (::stat(app_json_path.c_str(), &st) == 0) {
-    uint64_t mt = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
-                  static_cast<uint64_t>(st.st_mtim.tv_nsec);
-    h = Hash64(std::string_view(reinterpret_cast<const char*>(&mt), sizeof mt), h);
-  }
+  // app.json's mtime when Open read it (with the bytes hashed above).
+  const uint64_t mt = app_json_mtime_ns_;
+  h = Hash64(std::string_view(reinterpret_cast<const char*>(&mt), sizeof mt), h);
   if (store_ != nullptr) {
     uint64_t g = store_->generation();
     h = Hash64(std::string_view(reinterpret_cast<const char*>(&g), sizeof g), h);

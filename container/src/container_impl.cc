@@ -5,8 +5,14 @@
 // The rooms it is made of are listed in container_impl.h.
 #include "container_impl.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "atrium/base/clock.h"
-#include "atrium/base/file_util.h"
 #include "atrium/container_extension.h"
 #include "atrium/guard/store_recovery.h"
 #include "atrium/manifest/app_sections.h"
@@ -79,13 +85,31 @@ Status ContainerImpl::Init(ContainerOptions options) {
   app_dir_ = app_dir.string();
   std::string app_json_path = (app_dir / "app.json").string();
   {
-    auto text = ReadSmallFile(app_json_path, size_t{64} << 20);
-    if (!text.ok()) {
-      Error e = MakeError(ErrorCode::kIo, "cannot read app descriptor: " + text.error().message);
+    // One open, fstat (its mtime is part of the index fingerprint) and read.
+    auto cannot = [&](const std::string& why) {
+      Error e = MakeError(ErrorCode::kIo, "cannot read app descriptor: " + why);
       e.file = app_json_path;
       return e;
+    };
+    const int fd = ::open(app_json_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return cannot(std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (int64_t{64} << 20)) {
+      ::close(fd);
+      return cannot("not a regular file of at most 64 MiB");
     }
-    app_json_ = std::move(text).value();
+    app_json_mtime_ns_ = static_cast<uint64_t>(st.st_mtim.tv_sec) * 1000000000ull +
+                         static_cast<uint64_t>(st.st_mtim.tv_nsec);
+    app_json_.resize(static_cast<size_t>(st.st_size));
+    size_t done = 0;
+    while (done < app_json_.size()) {
+      const ssize_t n = ::read(fd, app_json_.data() + done, app_json_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    if (done != app_json_.size()) return cannot("it changed while read");
   }
   // Fast path: a valid index for these exact app.json bytes carries the
   // validated descriptor. Otherwise parse and validate app.json, then rebuild.

@@ -313,7 +313,7 @@ class ContainerImpl final : public Container, public NativeBundleHost {
     // app_ does not change after that.
     std::lock_guard lock(lifecycle_mu_);
     if (!baseline_loaded_) {
-      if (auto full = index_->app(true); full.ok()) app_.baseline = std::move(full->baseline);
+      if (auto dirs = index_->baseline(); dirs.ok()) app_.baseline = std::move(dirs).value();
       baseline_loaded_ = true;
     }
     return app_;
@@ -489,6 +489,7 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   std::optional<boost::json::value> app_doc_;
   const boost::json::value& AppDoc();
   mutable AppDescriptor app_;            // baseline filled lazily, see app()
+  uint64_t app_json_mtime_ns_ = 0;       // of the app.json Open read (Fingerprint)
   mutable bool baseline_loaded_ = true;  // false after the fast open path; guarded by lifecycle_mu_
 
   mutable LifecycleMutex lifecycle_mu_;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "atrium/base/log.h"
+#include "atrium/bundles/store_stamp.h"
 #include "atrium/log_level.h"
 
 namespace atrium::internal {
@@ -27,6 +28,9 @@ Result<StoreForLaunch> OpenStoreForLaunch(const std::string& data_dir, const std
     if (first.code == ErrorCode::kCorrupt) {
       const std::string aside =
           (fs::path(data_dir) / ("state.db.damaged-" + std::to_string(now_unix_ms))).string();
+      // The stamp describes the database moved aside: gone first, so no
+      // store (this process's or another's) answers from it afterwards.
+      (void)internal::RemoveStoreStamp(data_dir);
       for (const char* suffix : {"", "-wal", "-shm"}) {
         fs::rename(fs::path(data_dir) / (std::string("state.db") + suffix), aside + suffix, ec);
       }

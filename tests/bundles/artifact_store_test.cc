@@ -518,9 +518,14 @@ TEST(StoreStampTest, AHeldStampSeesEveryReplacementRemovalAndDatabaseSwap) {
   EXPECT_FALSE(held.Read().has_value());
   ASSERT_TRUE(internal::WriteStoreStamp(data, *first));
   ASSERT_TRUE(held.Read().has_value());
-  // state.db moved aside under a held stamp.
+  // state.db moved aside: a new reader refuses the stamp (it names the old
+  // file); a held one answers until the stamp goes, which is why whatever
+  // replaces state.db removes the stamp first (the guard's recovery does).
   fs::rename(data + "/state.db", data + "/state.db.aside");
   std::ofstream(data + "/state.db") << "";
+  EXPECT_FALSE(internal::ReadStoreStamp(data).has_value());
+  EXPECT_FALSE(internal::HeldStoreStamp(data).Read().has_value());
+  ASSERT_TRUE(internal::RemoveStoreStamp(data).ok());
   EXPECT_FALSE(held.Read().has_value());
 }
 

@@ -87,6 +87,13 @@ TEST(BundleIndexTest, RoundTripAndLookups) {
   auto app_back = idx->app();
   ASSERT_TRUE(app_back.ok());
   EXPECT_EQ(*app_back, SampleApp());  // every field, so a new field must be stored too
+  auto without = idx->app(/*with_baseline=*/false);
+  ASSERT_TRUE(without.ok());
+  EXPECT_TRUE(without->baseline.empty());
+  EXPECT_EQ(without->sections, SampleApp().sections);
+  auto baseline = idx->baseline();
+  ASSERT_TRUE(baseline.ok());
+  EXPECT_EQ(*baseline, SampleApp().baseline);
   ASSERT_EQ(idx->load_order().size(), 2u);
   EXPECT_EQ(idx->bundle(idx->load_order()[0]).name, "com.a.account");
   EXPECT_EQ(idx->bundle(idx->load_order()[1]).name, "com.a.home");

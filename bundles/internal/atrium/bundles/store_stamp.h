@@ -52,8 +52,11 @@ std::optional<StoreStamp> ParseStoreStamp(std::string_view text);
 // it is, its inode number cannot be reused, and stamps are only ever
 // replaced by rename, never rewritten, so a path that still names the same
 // inode (and size and times) still holds the same text. A repeated question
-// costs two stat() calls instead of reading and parsing the file. Not
-// thread-safe (the store asks under its mutex).
+// costs one stat() call instead of reading and parsing the file. state.db's
+// identity is checked when the file is read, not again while it is held:
+// whatever replaces state.db removes the stamp first (the launch guard's
+// recovery does; by hand: remove store.stamp too). Not thread-safe (the
+// store asks under its mutex).
 class HeldStoreStamp {
  public:
   explicit HeldStoreStamp(std::string data_dir) : data_dir_(std::move(data_dir)) {}
