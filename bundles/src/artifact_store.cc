@@ -65,11 +65,6 @@ Result<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(ArtifactStoreOptions 
   impl->artifacts_dir = root_text + "/artifacts";
   impl->trusted_keys = std::move(options.trusted_keys);
   impl->app_id = std::move(options.app_id);
-  fs::create_directories(impl->artifacts_dir, ec);
-  if (ec) {
-    return FileError(ErrorCode::kIo, impl->artifacts_dir,
-                     "cannot create directory: " + ec.message());
-  }
   std::lock_guard lock(impl->mu);
   // Lazy: a valid stamp with nothing staged lets every launch-time question
   // be answered without SQLite (store_stamp.h).

@@ -162,6 +162,10 @@ struct ArtifactStore::Impl {
   // Requires mu: state.db open (now, when Open was lazy).
   Status EnsureDb() {
     if (db != nullptr) return Status::Ok();
+    std::error_code ec;
+    fs::create_directories(artifacts_dir, ec);
+    if (ec)
+      return FileError(ErrorCode::kIo, artifacts_dir, "cannot create directory: " + ec.message());
     auto opened = SqliteDb::Open(data_dir + "/state.db");
     if (!opened.ok()) return opened.error();
     db = std::move(opened).value();
