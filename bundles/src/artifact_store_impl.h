@@ -152,6 +152,8 @@ struct ArtifactStore::Impl {
   bool files_left = false;  // guarded by mu
   // The stamp a lazy store answers from (until it opens state.db).
   mutable std::unique_ptr<internal::HeldStoreStamp> held_stamp;  // guarded by mu
+  // state.db as this session opened it (EnsureDb); nullopt: unknown, no stamp.
+  std::optional<internal::StampFileId> db_file;  // guarded by mu
 
   ~Impl() { WriteStampAtClose(); }
 
@@ -166,7 +168,12 @@ struct ArtifactStore::Impl {
     fs::create_directories(artifacts_dir, ec);
     if (ec)
       return FileError(ErrorCode::kIo, artifacts_dir, "cannot create directory: " + ec.message());
-    auto opened = SqliteDb::Open(data_dir + "/state.db");
+    // Opened under the shared stamp lock, so the guard's recovery (which
+    // replaces state.db under the exclusive one) cannot move the file between
+    // the open and the identity recorded for this session's stamp.
+    internal::StampLock opening(data_dir, internal::StampLock::Mode::kChange);
+    const std::string path = data_dir + "/state.db";
+    auto opened = SqliteDb::Open(path);
     if (!opened.ok()) return opened.error();
     db = std::move(opened).value();
     held_stamp.reset();
@@ -187,6 +194,7 @@ struct ArtifactStore::Impl {
       return g.error();
     }
     generation = *g;
+    db_file = opening.held() ? internal::StampFileIdOf(path) : std::nullopt;
     return Status::Ok();
   }
 
@@ -202,14 +210,19 @@ struct ArtifactStore::Impl {
   // hold is kept until after its commit (store_stamp.h).
   Result<std::unique_ptr<internal::StampLock>> BeginChange() {
     auto hold = std::make_unique<internal::StampLock>(data_dir, internal::StampLock::Mode::kChange);
+    if (!hold->held()) {
+      return ErrnoError(data_dir + "/store.stamp.lock", "cannot lock the store for a change",
+                        errno);
+    }
     if (Status s = internal::RemoveStoreStamp(data_dir); !s.ok()) return s.error();
     return hold;
   }
 
   // At close: a stamp of what this session's database holds, when this
-  // session opened it and no change is under way anywhere.
+  // session opened it, no change is under way anywhere, and after closing
+  // the connection state.db is still the file it opened, with no WAL left.
   void WriteStampAtClose() {
-    if (db == nullptr || files_left) return;
+    if (db == nullptr || files_left || !db_file) return;
     internal::StampLock hold(data_dir, internal::StampLock::Mode::kWriteStamp);
     if (!hold.held()) return;
     internal::StoreStamp stamp;
@@ -224,15 +237,14 @@ struct ArtifactStore::Impl {
                   "GROUP BY kind, state = 'staged'");
       int rc;
       while ((rc = s.Step()) == SQLITE_ROW) {
-        auto kind = ParseArtifactKind(s.Text(0));
-        if (!kind) return;  // a row this build cannot name: no stamp
         const auto rows = static_cast<uint64_t>(s.Int(2));
-        stamp.kinds[static_cast<uint8_t>(*kind)] += rows;
+        stamp.kinds[s.Text(0)] += rows;
         if (s.Int(1) != 0) stamp.staged += rows;
       }
       if (rc != SQLITE_DONE) return;
     }
-    (void)internal::WriteStoreStamp(data_dir, stamp);
+    db.reset();  // the last connection checkpoints and removes the WAL
+    (void)internal::WriteStoreStamp(data_dir, stamp, *db_file);
   }
 
   // Requires mu.

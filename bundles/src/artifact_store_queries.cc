@@ -16,7 +16,7 @@ Result<std::vector<ArtifactRecord>> ArtifactStore::List() const {
 
 Result<std::vector<ArtifactRecord>> ArtifactStore::List(ArtifactKind kind) const {
   std::lock_guard lock(impl_->mu);
-  if (auto stamp = impl_->LazyStamp(); stamp && stamp->RowsOf(static_cast<uint8_t>(kind)) == 0) {
+  if (auto stamp = impl_->LazyStamp(); stamp && stamp->RowsOf(ArtifactKindName(kind)) == 0) {
     return std::vector<ArtifactRecord>();
   }
   if (Status s = impl_->EnsureDb(); !s.ok()) return s.error();
@@ -26,7 +26,7 @@ Result<std::vector<ArtifactRecord>> ArtifactStore::List(ArtifactKind kind) const
 Result<std::optional<ArtifactRecord>> ArtifactStore::Current(ArtifactKind kind,
                                                              std::string_view id) const {
   std::lock_guard lock(impl_->mu);
-  if (auto stamp = impl_->LazyStamp(); stamp && stamp->RowsOf(static_cast<uint8_t>(kind)) == 0) {
+  if (auto stamp = impl_->LazyStamp(); stamp && stamp->RowsOf(ArtifactKindName(kind)) == 0) {
     return std::optional<ArtifactRecord>();
   }
   if (Status s = impl_->EnsureDb(); !s.ok()) return s.error();

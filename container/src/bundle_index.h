@@ -18,9 +18,12 @@
 //   Apps       {Str app id, u32 record, Str type, Str entry} sorted by id.
 //   Order      u32 record indices: resolved bundles, dependencies first.
 //   Strings    the pool. The app descriptor is one NUL-separated string in
-//              it: id, version, name, home, baseline dirs.
-// Read() maps the file (no copy) and checks the magic, version, fingerprint, checksum and that
-// every offset/length lies inside the file; a failure names what and where.
+//              it: id, version, name, home, key count, keys, section count,
+//              (section name, section JSON text) pairs, startup config,
+//              baseline dirs.
+// Read() reads the file into memory with one read() and checks the magic,
+// version, fingerprint, checksum and that every offset/length lies inside the
+// file; a failure names what and where.
 //
 // Concurrency: immutable after Read; all accessors are thread-safe.
 #ifndef ATRIUM_CONTAINER_BUNDLE_INDEX_H_

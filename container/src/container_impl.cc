@@ -94,7 +94,12 @@ Status ContainerImpl::Init(ContainerOptions options) {
     const int fd = ::open(app_json_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return cannot(std::strerror(errno));
     struct stat st;
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (int64_t{64} << 20)) {
+    if (::fstat(fd, &st) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return cannot(std::strerror(err));
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > (int64_t{64} << 20)) {
       ::close(fd);
       return cannot("not a regular file of at most 64 MiB");
     }
@@ -102,14 +107,17 @@ Status ContainerImpl::Init(ContainerOptions options) {
                          static_cast<uint64_t>(st.st_mtim.tv_nsec);
     app_json_.resize(static_cast<size_t>(st.st_size));
     size_t done = 0;
+    int read_error = 0;
     while (done < app_json_.size()) {
       const ssize_t n = ::read(fd, app_json_.data() + done, app_json_.size() - done);
       if (n < 0 && errno == EINTR) continue;
+      if (n < 0) read_error = errno;
       if (n <= 0) break;
       done += static_cast<size_t>(n);
     }
     ::close(fd);
-    if (done != app_json_.size()) return cannot("it changed while read");
+    if (read_error != 0) return cannot(std::strerror(read_error));
+    if (done != app_json_.size()) return cannot("it was cut short while read");
   }
   // Fast path: a valid index for these exact app.json bytes carries the
   // validated descriptor. Otherwise parse and validate app.json, then rebuild.

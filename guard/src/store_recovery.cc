@@ -28,11 +28,18 @@ Result<StoreForLaunch> OpenStoreForLaunch(const std::string& data_dir, const std
     if (first.code == ErrorCode::kCorrupt) {
       const std::string aside =
           (fs::path(data_dir) / ("state.db.damaged-" + std::to_string(now_unix_ms))).string();
-      // The stamp describes the database moved aside: gone first, so no
-      // store (this process's or another's) answers from it afterwards.
-      (void)internal::RemoveStoreStamp(data_dir);
-      for (const char* suffix : {"", "-wal", "-shm"}) {
-        fs::rename(fs::path(data_dir) / (std::string("state.db") + suffix), aside + suffix, ec);
+      {
+        // The stamp describes the database moved aside: gone first, so no
+        // store (this process's or another's) answers from it afterwards;
+        // under the exclusive stamp lock, so no session opening state.db or
+        // writing a stamp interleaves with the move (store_stamp.h).
+        StampLock replacing(data_dir, StampLock::Mode::kReplace);
+        if (Status s = RemoveStoreStamp(data_dir); !s.ok()) {
+          Log(LogLevel::kWarning, "", "launch guard: " + s.error().ToString());
+        }
+        for (const char* suffix : {"", "-wal", "-shm"}) {
+          fs::rename(fs::path(data_dir) / (std::string("state.db") + suffix), aside + suffix, ec);
+        }
       }
       out.trouble = first.ToString() + "; moved aside to " + aside;
       store = ArtifactStore::Open({data_dir, {}, app_id});

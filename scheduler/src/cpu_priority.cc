@@ -87,6 +87,8 @@ int PlannedNice(CpuPriority cpu, const PriorityPolicy& policy) {
   return 0;
 }
 
+bool MayRaisePriority() { return ProbeRaise() == 0; }
+
 int CurrentThreadNice() {
   errno = 0;
   const int nice = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));

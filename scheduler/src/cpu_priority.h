@@ -51,6 +51,10 @@ AppliedPriority ApplyCpuPriorityToCurrentThread(CpuPriority cpu, int nice);
 // The calling thread's nice value.
 int CurrentThreadNice();
 
+// Whether a thread of this process may lower its nice value (the probe,
+// cached for the process; DenyRaisingPriorityForTesting makes it false).
+bool MayRaisePriority();
+
 // Makes the probe report EPERM, as in an unprivileged process, so tests can
 // exercise the "lowered" policy on a machine where raising is allowed.
 void DenyRaisingPriorityForTesting(bool deny);

@@ -3,10 +3,13 @@
 // scheduler.cc's file comment).
 #include "scheduler_core.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <exception>
 #include <utility>
 
@@ -85,9 +88,18 @@ Status SchedulerCore::Init() {
   uv_timer_init(&loop_, &timeout_timer_);
   timeout_timer_.data = this;
   loop_open_ = true;
-  // The starter thread is made when the first pool thread is wanted
-  // (StartWorkerLocked); it takes the nice value of Create's caller.
+  // What the starter (and so every pool thread) takes from Create's caller.
   creator_nice_ = CurrentThreadNice();
+  pthread_sigmask(SIG_SETMASK, nullptr, &creator_sigmask_);
+  creator_has_affinity_ = sched_getaffinity(0, sizeof creator_affinity_, &creator_affinity_) == 0;
+  // With the privilege to lower nice, the starter is made when the first
+  // pool thread is wanted (StartWorkerLocked) and resets itself to the
+  // caller's nice value; without it, a starter made by a less urgent thread
+  // could not, so it is made now, by the caller.
+  if (!MayRaisePriority()) {
+    std::lock_guard lock(mu_);
+    MakeStarterLocked();
+  }
   return Status::Ok();
 }
 

@@ -17,12 +17,14 @@
 #ifndef ATRIUM_SCHEDULER_SCHEDULER_CORE_H_
 #define ATRIUM_SCHEDULER_SCHEDULER_CORE_H_
 
+#include <sched.h>
 #include <sys/types.h>
 #include <uv.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -209,6 +211,8 @@ class SchedulerCore {
   void EnsureWorkersLocked(Pool* p);
   // `b` dropped below its quota: its tasks waiting in other pools may run.
   void WakePoolsForBundleLocked(BundleState* b, const TaskQueue* except);
+  // Requires mu_: makes the starter thread (logs when the system refuses).
+  void MakeStarterLocked();
   void StarterMain();
   void WorkerMain(Worker* w);
 
@@ -245,8 +249,13 @@ class SchedulerCore {
   int threads_started_ = 0;        // guarded by mu_
   int pools_without_threads_ = 0;  // guarded by mu_
   std::deque<Worker*> starter_queue_;  // guarded by mu_
-  std::thread starter_;                // made under mu_ by the first StartWorkerLocked
-  int creator_nice_ = 0;               // Create's caller's nice value (Init)
+  std::thread starter_;                // made under mu_ (MakeStarterLocked)
+  // Create's caller's nice value, signal mask and CPU affinity (Init), which
+  // the starter takes; set before any thread exists, read-only after.
+  int creator_nice_ = 0;
+  sigset_t creator_sigmask_{};
+  cpu_set_t creator_affinity_{};
+  bool creator_has_affinity_ = false;
 
   // Main loop. The uv objects: see scheduler.cc's file comment.
   uv_loop_t loop_{};

@@ -9,7 +9,10 @@
 
 #include <algorithm>
 #include <string>
+#include <system_error>
 
+#include "atrium/base/log.h"
+#include "atrium/log_level.h"
 #include "atrium/thread_activity.h"
 #include "scheduler_core.h"
 
@@ -55,7 +58,7 @@ void SchedulerCore::StartWorkerLocked(Pool* p) {
   p->workers.push_back(std::move(w));
   // The first pool thread wanted makes the starter (an Open that runs no
   // pool task starts no thread).
-  if (!starter_.joinable()) starter_ = std::thread([this] { StarterMain(); });
+  if (!starter_.joinable()) MakeStarterLocked();
   starter_cv_.notify_one();
 }
 
@@ -88,12 +91,26 @@ void SchedulerCore::WakePoolsForBundleLocked(BundleState* b, const TaskQueue* ex
   }
 }
 
+void SchedulerCore::MakeStarterLocked() {
+  try {
+    starter_ = std::thread([this] { StarterMain(); });
+  } catch (const std::system_error& e) {
+    // Queued workers wait for the next attempt (the next thread wanted).
+    Log(LogLevel::kError, "", std::string("scheduler: cannot start a thread: ") + e.what());
+  }
+}
+
 void SchedulerCore::StarterMain() {
   pthread_setname_np(pthread_self(), "atrium-starter");
-  // Pool threads inherit the starter's nice value: that of Create's caller,
-  // whichever thread first wanted a pool thread (a less urgent one cannot
-  // give it back without privilege: then its pools start from there).
-  if (CurrentThreadNice() != creator_nice_) {
+  // Pool threads inherit the starter's signal mask, CPU affinity and nice
+  // value: those of Create's caller, whichever thread first wanted a pool
+  // thread (Init made the starter itself when nice could not be lowered
+  // back).
+  pthread_sigmask(SIG_SETMASK, &creator_sigmask_, nullptr);
+  if (creator_has_affinity_) {
+    (void)sched_setaffinity(0, sizeof creator_affinity_, &creator_affinity_);
+  }
+  if (CurrentThreadNice() != creator_nice_ || sched_getscheduler(0) != SCHED_OTHER) {
     (void)ApplyCpuPriorityToCurrentThread(CpuPriority::kNormal, creator_nice_);
   }
   std::unique_lock lock(mu_);

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -358,8 +359,8 @@ TEST(StoreStampTest, ALazyOpenAnswersFromTheStampWithoutOpeningStateDb) {
   ASSERT_TRUE(stamp.has_value());
   EXPECT_EQ(stamp->generation, generation);
   EXPECT_EQ(stamp->staged, 0u);
-  EXPECT_EQ(stamp->RowsOf(static_cast<uint8_t>(ArtifactKind::kNativeBundle)), 1u);
-  EXPECT_EQ(stamp->RowsOf(static_cast<uint8_t>(ArtifactKind::kConfigSet)), 0u);
+  EXPECT_EQ(stamp->RowsOf("native_bundle"), 1u);
+  EXPECT_EQ(stamp->RowsOf("config_set"), 0u);
   ASSERT_FALSE(Exists(data + "/state.db-wal"));  // SQLite closed it
 
   auto lazy = OpenLazy(data, keys);
@@ -399,17 +400,15 @@ TEST(StoreStampTest, AChangeByAnotherStoreIsSeenByALazyOne) {
     EXPECT_FALSE(internal::ReadStoreStamp(data).has_value()) << "a change removes the stamp";
     EXPECT_GT(lazy->generation(), before);
   }
-  // Its close wrote a new stamp, which says something is staged: the lazy
-  // store promotes it from the database.
-  auto stamp = internal::ReadStoreStamp(data);
-  ASSERT_TRUE(stamp.has_value());
-  EXPECT_EQ(stamp->staged, 1u);
+  // The lazy store opened state.db to answer: the other session's close
+  // left the WAL to it, so no stamp until the last connection closes.
+  EXPECT_FALSE(internal::ReadStoreStamp(data).has_value());
   auto promoted = lazy->PromoteStaged();
   ASSERT_TRUE(promoted.ok()) << promoted.error().ToString();
   ASSERT_EQ(promoted->size(), 1u);
   EXPECT_EQ((*promoted)[0].version, "1.1.0");
   lazy.reset();
-  stamp = internal::ReadStoreStamp(data);
+  auto stamp = internal::ReadStoreStamp(data);
   ASSERT_TRUE(stamp.has_value());
   EXPECT_EQ(stamp->staged, 0u);
   // A lazy Open with something staged opens the database at once.
@@ -417,6 +416,9 @@ TEST(StoreStampTest, AChangeByAnotherStoreIsSeenByALazyOne) {
     auto other = OpenStore(data, keys);
     ASSERT_TRUE(other->Install(Pack(tmp.path(), keys, "1.2.0"), InstallAs::kStaged, "r3").ok());
   }
+  stamp = internal::ReadStoreStamp(data);
+  ASSERT_TRUE(stamp.has_value());
+  EXPECT_EQ(stamp->staged, 1u);
   auto eager = OpenLazy(data, keys);
   EXPECT_TRUE(Exists(data + "/state.db-wal"));
   auto promoted2 = eager->PromoteStaged();
@@ -508,7 +510,8 @@ TEST(StoreStampTest, AHeldStampSeesEveryReplacementRemovalAndDatabaseSwap) {
   for (uint64_t generation : {first->generation + 1, uint64_t{123456789}, uint64_t{7}}) {
     internal::StoreStamp next = *first;
     next.generation = generation;
-    ASSERT_TRUE(internal::WriteStoreStamp(data, next));
+    ASSERT_TRUE(
+        internal::WriteStoreStamp(data, next, *internal::StampFileIdOf(data + "/state.db")));
     auto seen = held.Read();
     ASSERT_TRUE(seen.has_value());
     EXPECT_EQ(seen->generation, generation);
@@ -516,7 +519,8 @@ TEST(StoreStampTest, AHeldStampSeesEveryReplacementRemovalAndDatabaseSwap) {
   // Removed (a change began): nothing, until a stamp is written again.
   ASSERT_TRUE(internal::RemoveStoreStamp(data).ok());
   EXPECT_FALSE(held.Read().has_value());
-  ASSERT_TRUE(internal::WriteStoreStamp(data, *first));
+  ASSERT_TRUE(
+      internal::WriteStoreStamp(data, *first, *internal::StampFileIdOf(data + "/state.db")));
   ASSERT_TRUE(held.Read().has_value());
   // state.db moved aside: a new reader refuses the stamp (it names the old
   // file); a held one answers until the stamp goes, which is why whatever
@@ -527,6 +531,69 @@ TEST(StoreStampTest, AHeldStampSeesEveryReplacementRemovalAndDatabaseSwap) {
   EXPECT_FALSE(internal::HeldStoreStamp(data).Read().has_value());
   ASSERT_TRUE(internal::RemoveStoreStamp(data).ok());
   EXPECT_FALSE(held.Read().has_value());
+}
+
+TEST(StoreStampTest, AWriterOutsideTheProtocolInvalidatesTheStamp) {
+  TempDir tmp;
+  Keys keys;
+  const std::string data = tmp.path() + "/data";
+  {
+    auto store = OpenStore(data, keys);
+    ASSERT_TRUE(store->Install(Pack(tmp.path(), keys, "1.0.0"), InstallAs::kActive, "r1").ok());
+  }
+  ASSERT_TRUE(internal::ReadStoreStamp(data).has_value());
+  // Another program (an older build, the sqlite3 shell) stages a row without
+  // touching the stamp: the stamp no longer describes state.db.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((data + "/state.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, "SELECT COUNT(*) FROM artifacts", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_FALSE(internal::ReadStoreStamp(data).has_value()) << "a WAL exists while it is open";
+  // (The file also grows, so its size differs whatever the clock's grain:
+  // a same-size change within one timestamp tick is the limit docs/artifacts.md names.)
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "UPDATE artifacts SET state = 'staged';"
+                         "INSERT INTO history(time_ms, kind, id, version, from_state, to_state, "
+                         "reason) VALUES(0, 'native_bundle', 'x', '1', '', '', "
+                         "printf('%.*c', 65536, 'x'))",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_close(raw), SQLITE_OK);
+  EXPECT_FALSE(internal::ReadStoreStamp(data).has_value()) << "state.db changed since";
+  auto lazy = OpenLazy(data, keys);  // reads the database, so sees the staged row
+  auto promoted = lazy->PromoteStaged();
+  ASSERT_TRUE(promoted.ok());
+  EXPECT_EQ(promoted->size(), 1u);
+}
+
+TEST(StoreStampTest, NoStampForADatabaseReplacedWhileASessionHadItOpen) {
+  TempDir tmp;
+  Keys keys;
+  const std::string data = tmp.path() + "/data";
+  auto old_session = OpenStore(data, keys);
+  ASSERT_TRUE(old_session->Install(Pack(tmp.path(), keys, "1.0.0"), InstallAs::kActive, "r1").ok());
+  {
+    // The guard's recovery, in another process: under the exclusive lock,
+    // the stamp removed and state.db moved aside; a fresh store follows.
+    internal::StampLock replacing(data, internal::StampLock::Mode::kReplace);
+    ASSERT_TRUE(replacing.held());
+    ASSERT_TRUE(internal::RemoveStoreStamp(data).ok());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      fs::rename(data + "/state.db" + suffix, data + "/state.db.aside" + suffix);
+    }
+  }
+  {
+    auto fresh = OpenStore(data, keys);
+    EXPECT_EQ(fresh->generation(), 0u);
+  }
+  const auto fresh_stamp = internal::ReadStoreStamp(data);
+  ASSERT_TRUE(fresh_stamp.has_value());
+  EXPECT_EQ(fresh_stamp->generation, 0u);
+  old_session.reset();  // it had the old file open: it writes no stamp for the new one
+  const auto after = internal::ReadStoreStamp(data);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->generation, 0u);
+  EXPECT_EQ(after->RowsOf("native_bundle"), 0u);
 }
 
 }  // namespace

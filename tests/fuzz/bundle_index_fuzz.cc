@@ -40,5 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (uint32_t v : idx->load_order()) (void)idx->bundle(v);
   (void)idx->app();
+  (void)idx->app(/*with_baseline=*/false);
+  (void)idx->baseline();
   return 0;
 }

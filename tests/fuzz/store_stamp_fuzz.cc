@@ -26,8 +26,7 @@ void Require(bool cond, const char* what) {
 }
 
 bool Same(const atrium::internal::StoreStamp& a, const atrium::internal::StoreStamp& b) {
-  return a.generation == b.generation && a.staged == b.staged && a.kinds == b.kinds &&
-         a.db_dev == b.db_dev && a.db_ino == b.db_ino;
+  return a.generation == b.generation && a.staged == b.staged && a.kinds == b.kinds && a.db == b.db;
 }
 
 }  // namespace

@@ -157,6 +157,28 @@ TEST(SchedulerPriority, FirstPoolThreadWantedByALessUrgentThreadKeepsItsPriority
   EXPECT_EQ(urgent_nice.load(), -5);
 }
 
+TEST(SchedulerPriority, WithoutPrivilegeCreateMakesTheStarterSoALateLowTaskCannotDemotePools) {
+  // Unprivileged (simulated): a starter made by a nice-10 thread could not
+  // lower itself back, so Create makes it, on the caller's thread.
+  struct Deny {
+    Deny() { internal::DenyRaisingPriorityForTesting(true); }
+    ~Deny() { internal::DenyRaisingPriorityForTesting(false); }
+  } deny;
+  const int before = ThreadsOfThisProcess();
+  auto s = MakeUnfenced(PriorityPools());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(ThreadsOfThisProcess(), before + 1) << "the starter";
+  std::atomic<int> normal_nice{1000};
+  std::thread host([&] {
+    ASSERT_EQ(setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10), 0);
+    ASSERT_TRUE(Exec(*s, "normal")->Post([&] { normal_nice = NiceOf(gettid()); }).ok());
+  });
+  host.join();
+  ASSERT_TRUE(WaitUntil([&] { return normal_nice.load() != 1000; }));
+  EXPECT_EQ(normal_nice.load(), 5);  // the lowered policy's "normal", not the poster's 10
+  EXPECT_EQ(FindPool(s->Stats(), "normal")->nice, 5);
+}
+
 // --- Executors and accounting ---
 
 TEST(SchedulerExecutors, TasksAreAccountedToTheExecutorsBundle) {
