@@ -20,12 +20,13 @@
 //
 // Threads. Pool threads start on demand (a ready task and no idle thread)
 // and live until Shutdown. They are created by one starter thread
-// ("atrium-starter"), itself created when the first pool thread is wanted
-// (Create starts no thread), which takes the nice value of Create's caller: a
-// thread inherits its creator's nice value and policy, and an unprivileged
-// thread cannot lower its nice value again, so a pool thread never creates
-// another pool's thread. The starter runs no task and is not counted in
-// Stats.
+// ("atrium-starter"), which takes the nice value, signal mask and CPU
+// affinity of Create's caller: a thread inherits its creator's nice value
+// and policy, and an unprivileged thread cannot lower its nice value again,
+// so a pool thread never creates another pool's thread. When the process may
+// lower nice values the starter is made when the first pool thread is wanted
+// (Create starts no thread) and resets itself; otherwise Create makes it.
+// The starter runs no task and is not counted in Stats.
 // Each pool thread names itself "<pool>-<index>" and applies its pool's CPU
 // priority to itself. An idle pool thread spins a few microseconds before
 // it sleeps, which spares a sleep and a wake-up under streams of short
