@@ -8,8 +8,8 @@
 # samples/ may include public headers only. Each violation is printed as
 # file:line: message and the check fails.
 set(ATRIUM_LAYER_TABLE
-  base scheduler manifest bundles dynamic/tuf startup_pipeline dynamic/registry guard container lua hotpatch)
-# Folders under dynamic/ other than registry/ and tuf/ are dynamic layers: above
+  base scheduler manifest bundles dynamic/tuf dynamic/http startup_pipeline dynamic/registry guard container lua hotpatch)
+# Folders under dynamic/ other than registry/, tuf/ and http/ are dynamic layers: above
 # hotpatch, below tools; they may not include each other.
 if(NOT ATRIUM_SOURCE_DIR)
   message(FATAL_ERROR "pass -DATRIUM_SOURCE_DIR=<repo>")
@@ -20,7 +20,8 @@ set(layers ${ATRIUM_LAYER_TABLE})
 file(GLOB dynamic_dirs LIST_DIRECTORIES true ${root}/dynamic/*)
 foreach(d ${dynamic_dirs})
   get_filename_component(n ${d} NAME)
-  if(IS_DIRECTORY ${d} AND NOT n STREQUAL "registry" AND NOT n STREQUAL "tuf")
+  if(IS_DIRECTORY ${d} AND NOT n STREQUAL "registry" AND NOT n STREQUAL "tuf"
+     AND NOT n STREQUAL "http")
     list(APPEND layers dynamic/${n})
   endif()
 endforeach()

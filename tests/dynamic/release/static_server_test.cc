@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "static_file_request.h"
+#include "testing/raw_http_client.h"
 
 namespace atrium::testing {
 namespace {
@@ -107,62 +107,6 @@ Reply Fetch(const std::string& url, const std::vector<std::string>& headers = {}
   Reply reply = Fetch(curl, url, headers, head);
   curl_easy_cleanup(curl);
   return reply;
-}
-
-// A raw connection to the server, reads bounded by kBound.
-class RawClient {
- public:
-  explicit RawClient(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval tv{static_cast<time_t>(kBound / 1s), 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  }
-  ~RawClient() { ::close(fd_); }
-  bool connected() const { return connected_; }
-  void Send(const std::string& bytes) {
-    ASSERT_EQ(::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(bytes.size()));
-  }
-  // Everything until the server closes the connection. `timed_out` is set
-  // when it did not within kBound.
-  std::string ReadToClose(bool* timed_out = nullptr) {
-    std::string out;
-    char buf[8192];
-    while (true) {
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n > 0) {
-        out.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (timed_out) *timed_out = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-      return out;
-    }
-  }
-
- private:
-  int fd_;
-  bool connected_ = false;
-};
-
-// One request with "Connection: close": the whole response as sent.
-std::string Exchange(uint16_t port, const std::string& method, const std::string& target,
-                     const std::string& extra = "") {
-  RawClient client(port);
-  EXPECT_TRUE(client.connected());
-  client.Send(method + " " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n" + extra +
-              "\r\n");
-  bool timed_out = false;
-  std::string response = client.ReadToClose(&timed_out);
-  EXPECT_FALSE(timed_out) << target;
-  return response;
-}
-
-int StatusOf(const std::string& response) {
-  return response.size() > 12 ? std::atoi(response.c_str() + 9) : 0;
 }
 
 class StaticServerTest : public ::testing::Test {
@@ -515,26 +459,6 @@ TEST_F(StaticServerTest, StartErrorsAndStop) {
   EXPECT_FALSE(timed_out);
   EXPECT_FALSE(RawClient(port).connected());
   EXPECT_FALSE(server_->WaitForRequests(2, 1ms));
-}
-
-// The request rules on their own.
-TEST(StaticFileRequestTest, RangesAndValidators) {
-  using release::ParseRange;
-  using release::RangeRequest;
-  EXPECT_EQ(ParseRange("bytes=0-0", 10).length, 1u);
-  EXPECT_EQ(ParseRange(" Bytes = 2 - 4 ", 10).kind, RangeRequest::kPart);
-  EXPECT_EQ(ParseRange("bytes=0-", 0).kind, RangeRequest::kUnsatisfiable);
-  EXPECT_EQ(ParseRange("bytes=-5", 0).kind, RangeRequest::kUnsatisfiable);
-  EXPECT_EQ(ParseRange("bytes=99999999999999999999999-", 10).kind, RangeRequest::kUnsatisfiable);
-  EXPECT_EQ(ParseRange("bytes=1-x", 10).kind, RangeRequest::kWhole);
-  EXPECT_EQ(ParseRange("bytes=", 10).kind, RangeRequest::kWhole);
-  EXPECT_TRUE(release::IfNoneMatchMatches(" \"a\" ,W/\"b\"", "\"b\""));
-  EXPECT_FALSE(release::IfNoneMatchMatches("\"a\", b, \"c\"", "\"c\""));  // malformed from b on
-  EXPECT_FALSE(release::IfRangeAllows("Sun, 06 Nov 1994 08:49:37 GMT", "\"a\""));
-  EXPECT_EQ(release::ParseTarget("/a/./b//c?x=../y").relative, "a/b/c");
-  EXPECT_EQ(release::ContentTypeFor("targets/x.ATD"), "application/octet-stream");
-  EXPECT_EQ(release::ContentTypeFor("site/index.html"), "text/html; charset=utf-8");
-  EXPECT_EQ(release::HttpDate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
 }
 
 }  // namespace

@@ -16,8 +16,9 @@
 // and must not be called from `on_request` (Stop joins the server threads).
 // port(), url(), stats(), TakeLog() and WaitForRequests() are thread-safe and
 // may be called while the server runs. The server runs `threads` threads of
-// its own (an Asio io_context; a development tool, so it does not go through
-// the scheduler); `on_request` is called on one of them.
+// its own (the HttpServer core of dynamic/http on threads of its own: a
+// development tool, so it does not go through the scheduler); `on_request`
+// is called on one of them.
 #ifndef ATRIUM_DYNAMIC_STATIC_SERVER_H_
 #define ATRIUM_DYNAMIC_STATIC_SERVER_H_
 
@@ -29,18 +30,11 @@
 #include <string>
 #include <vector>
 
+#include "atrium/dynamic/http_stats.h"
 #include "atrium/export.h"
 #include "atrium/result.h"
 
 namespace atrium {
-
-// One answered request, as the log and `on_request` see it.
-struct ServedRequest {
-  std::string method;       // "GET"; empty when the request could not be parsed
-  std::string target;       // the request target as received ("/metadata/1.root.json?x")
-  int status = 0;           // the HTTP status sent
-  uint64_t body_bytes = 0;  // file bytes written to the connection for it
-};
 
 struct StaticServerOptions {
   std::string root;  // the folder served (must exist)
@@ -56,19 +50,7 @@ struct StaticServerOptions {
   std::function<void(const ServedRequest&)> on_request;
 };
 
-// Totals since Start. A request counts when its response has been written
-// (or its connection failed while writing).
-struct StaticServerStats {
-  uint64_t connections_accepted = 0;
-  uint64_t connections_refused = 0;  // closed at accept: max_connections reached
-  uint64_t requests = 0;             // answered requests, every status
-  uint64_t body_bytes_sent = 0;      // file bytes written to connections
-  uint64_t responses_2xx = 0;        // 200 and 206
-  uint64_t responses_304 = 0;
-  uint64_t responses_4xx = 0;
-  uint64_t responses_5xx = 0;
-  uint64_t log_dropped = 0;  // answered requests no longer in the log
-};
+using StaticServerStats = HttpServerStats;
 
 class ATRIUM_EXPORT StaticServer {
  public:

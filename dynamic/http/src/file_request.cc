@@ -1,4 +1,4 @@
-#include "static_file_request.h"
+#include "atrium/dynamic/http/file_request.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <ctime>
 #include <limits>
 
-namespace atrium::release {
+namespace atrium::http {
 namespace {
 
 int HexValue(char c) {
@@ -240,4 +240,4 @@ std::string HttpDate(int64_t unix_seconds) {
   return buf;
 }
 
-}  // namespace atrium::release
+}  // namespace atrium::http

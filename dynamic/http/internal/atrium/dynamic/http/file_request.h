@@ -1,11 +1,11 @@
 // The rules of answering a static file request, apart from the sockets: which
 // file a request target names (and which it may never name), the validator
 // of a file (ETag), If-None-Match and If-Range, the byte range a Range header
-// asks for, and the media type of a file. StaticServer applies them.
+// asks for, and the media type of a file. HttpServer handlers (ServeFile) apply them.
 //
 // Concurrency: pure functions and a file opened per call; thread-safe.
-#ifndef ATRIUM_DYNAMIC_RELEASE_STATIC_FILE_REQUEST_H_
-#define ATRIUM_DYNAMIC_RELEASE_STATIC_FILE_REQUEST_H_
+#ifndef ATRIUM_DYNAMIC_HTTP_FILE_REQUEST_H_
+#define ATRIUM_DYNAMIC_HTTP_FILE_REQUEST_H_
 
 #include <sys/stat.h>
 
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace atrium::release {
+namespace atrium::http {
 
 // A request target reduced to a path below the root.
 struct TargetPath {
@@ -77,6 +77,6 @@ std::string_view ContentTypeFor(std::string_view path);
 // An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT").
 std::string HttpDate(int64_t unix_seconds);
 
-}  // namespace atrium::release
+}  // namespace atrium::http
 
-#endif  // ATRIUM_DYNAMIC_RELEASE_STATIC_FILE_REQUEST_H_
+#endif  // ATRIUM_DYNAMIC_HTTP_FILE_REQUEST_H_

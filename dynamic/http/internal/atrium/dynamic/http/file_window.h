@@ -5,8 +5,8 @@
 // pread(2) at `first + pos`, so the window never shares a file offset.
 //
 // Concurrency: one owner at a time (the response being written).
-#ifndef ATRIUM_DYNAMIC_RELEASE_FILE_WINDOW_H_
-#define ATRIUM_DYNAMIC_RELEASE_FILE_WINDOW_H_
+#ifndef ATRIUM_DYNAMIC_HTTP_FILE_WINDOW_H_
+#define ATRIUM_DYNAMIC_HTTP_FILE_WINDOW_H_
 
 #include <unistd.h>
 
@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <utility>
 
-namespace atrium::release {
+namespace atrium::http {
 
 class FileWindow {
  public:
@@ -113,6 +113,6 @@ class FileWindow {
   uint64_t pos_ = 0;
 };
 
-}  // namespace atrium::release
+}  // namespace atrium::http
 
-#endif  // ATRIUM_DYNAMIC_RELEASE_FILE_WINDOW_H_
+#endif  // ATRIUM_DYNAMIC_HTTP_FILE_WINDOW_H_
