@@ -325,6 +325,19 @@ Status ContainerImpl::CreateScheduler() {
   return Status::Ok();
 }
 
+HostApis& ContainerImpl::host_apis() {
+  std::call_once(host_apis_once_, [this] {
+    const std::string file = (fs::path(app_dir_) / "app.json").string();
+    auto grants = ReadHostApiGrants(app(), file);
+    if (!grants.ok()) {  // validated when the index was built: a changed build
+      Log(LogLevel::kError, "", "host APIs: no grants: " + grants.error().ToString());
+    }
+    host_apis_ = std::make_unique<HostApisImpl>(&host_view_, scheduler_.get(),
+                                                grants.ok() ? std::move(*grants) : HostApiGrants{});
+  });
+  return *host_apis_;
+}
+
 }  // namespace internal
 
 Result<std::unique_ptr<Container>> Container::Open(ContainerOptions options) {

@@ -60,6 +60,7 @@
 #include "atrium/thread_activity.h"
 #include "atrium/trace.h"
 #include "bundle_index.h"
+#include "host_apis.h"
 #include "lifecycle_mutex.h"
 #include "service_registry_core.h"
 
@@ -324,6 +325,11 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   MicroAppRouter& router() override { return router_; }
 
   HostScheduler& scheduler() override { return *scheduler_; }
+  Result<std::shared_ptr<Executor>> executor(std::string_view target,
+                                             std::string_view account) override {
+    return scheduler_->GetExecutor(target, account);
+  }
+  HostApis& host_apis() override;
   Status Start() override;
   StartupPipeline* pipeline() override {
     std::lock_guard lock(pipeline_mu_);
@@ -536,6 +542,8 @@ class ContainerImpl final : public Container, public NativeBundleHost {
   void NotifyStoppedLocked(const std::string& bundle) {
     for (const auto& l : stop_listeners_) l.second(bundle);
   }
+  std::once_flag host_apis_once_;
+  std::unique_ptr<HostApisImpl> host_apis_;  // made by the first host_apis()
   // Declared last: destroyed first, after Shutdown stopped every bundle.
   std::unique_ptr<Scheduler> scheduler_;
   std::mutex pipeline_mu_;

@@ -46,6 +46,11 @@ class TestApp {
     std::ofstream(bundle_dir(dir) + "/bundle.json") << json;
     baseline_.push_back("bundles/" + dir);
   }
+  // More top-level members of app.json (", \"h5\": {...}"); rewrites it.
+  void SetExtraJson(std::string members) {
+    extra_ = std::move(members);
+    WriteAppJson();
+  }
   // Pins a release key (64 hex digits) in app.json.
   void SetReleaseKey(std::string hex) { release_key_ = std::move(hex); }
   // app.json startup.critical: what fails the launch when it fails (any
@@ -61,7 +66,7 @@ class TestApp {
         << "{\"id\": \"com.test.app\", \"version\": \"1.0.0\", \"home\": \"" << home_
         << "\", \"baseline\": [" << list << "]"
         << (release_key_.empty() ? "" : ", \"release_keys\": [\"" + release_key_ + "\"]")
-        << CriticalJson() << "}";
+        << CriticalJson() << extra_ << "}";
   }
 
  private:
@@ -76,6 +81,7 @@ class TestApp {
   std::vector<std::string> critical_;
   std::string home_;
   std::string release_key_;
+  std::string extra_;
   std::vector<std::string> baseline_;
 };
 

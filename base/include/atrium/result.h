@@ -30,6 +30,7 @@ enum class ErrorCode {
   kState,            // operation not valid in the current state
   kCorrupt,          // stored data failed an integrity check
   kInternal,
+  kPermission,  // refused by a policy: not granted, not requested, wrong origin
 };
 
 inline const char* ErrorCodeName(ErrorCode code) {
@@ -58,6 +59,8 @@ inline const char* ErrorCodeName(ErrorCode code) {
       return "corrupt data";
     case ErrorCode::kInternal:
       return "internal error";
+    case ErrorCode::kPermission:
+      return "permission denied";
   }
   return "unknown error";
 }

@@ -32,6 +32,7 @@
 
 #include "atrium/artifact_store.h"
 #include "atrium/export.h"
+#include "atrium/host_api.h"
 #include "atrium/launch_guard.h"
 #include "atrium/manifest.h"
 #include "atrium/micro_app.h"
@@ -118,6 +119,17 @@ class ATRIUM_EXPORT Container {
   // "startup". Created by Open; threads start on demand. The host runs the
   // main loop and reads figures through it; governance stays here.
   virtual HostScheduler& scheduler() = 0;
+
+  // An executor of the app's scheduler for the host or a layer above the
+  // container (a dynamic layer's server, its background work): `target` is
+  // "main" or a pool name; tasks are accounted to `account` ("h5"; "" is
+  // the host). kNotFound for an unknown pool.
+  virtual Result<std::shared_ptr<Executor>> executor(std::string_view target,
+                                                     std::string_view account = "") = 0;
+
+  // The host APIs (atrium/host_api.h) H5 pages and HCF logic call, with the
+  // grants of app.json "host_apis". Made on first use.
+  virtual HostApis& host_apis() = 0;
 
   // The launch guard's decision and actions (nullptr when it is off).
   virtual const LaunchGuardReport* launch_guard() const = 0;
