@@ -59,3 +59,11 @@ execute_process(COMMAND ${ATRIUM} pack ${SRC}/config --kind config_set --key ${k
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "packing the sample config set failed")
 endif()
+
+# The sample H5 help centre, packed and signed as an h5_package (`./dev run`
+# installs it): <out>/../wallet-h5-help.atb.
+execute_process(COMMAND ${ATRIUM} pack ${SRC}/h5/help --kind h5_package --key ${key_prefix}.key
+  --app ${app_id} -o ${OUT}/../wallet-h5-help.atb RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "packing the sample H5 help centre failed")
+endif()

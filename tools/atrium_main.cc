@@ -32,6 +32,7 @@
 #include "atrium/trace.h"
 #include "config_commands.h"
 #include "delta_commands.h"
+#include "h5_commands.h"
 #include "log_commands.h"
 #include "package_commands.h"
 #include "patch_commands.h"
@@ -62,6 +63,7 @@ int Usage() {
       "      --stats         print per-pool and per-bundle task figures\n"
       "      --quiet         print only failures\n"
       "      --stay MS       keep the app running MS ms after the launch\n"
+      "      --headless      show H5 pages in headless Chromium and print their text\n"
       "      --repo URL [--root ROOT.json]  after idle, one update cycle against\n"
       "                      this repository (ROOT: its trusted root.json)\n"
       "      --no-guard      without the launch guard (no launch record,\n"
@@ -91,6 +93,7 @@ int Usage() {
       "  release init|add|publish|remove|rotate-key|refresh|status <repo> ...\n"
       "                      the TUF release repository (atrium release for usage)\n"
       "  serve <repo> [--port N]          serve a repository over HTTP (loopback)\n"
+      "  h5 open <app-dir> <appId|URL>    open an H5 app in Chromium (--headless: print it)\n"
       "  update <app-dir> [--repo URL]    one update cycle: check, decide, download,\n"
       "                                   verify, stage\n"
       "  tuf-client ...                   the TUF conformance client protocol\n"
@@ -117,6 +120,7 @@ struct Common {
   bool quiet = false;     // run: print only failures
   bool stats = false;     // run: print the scheduler's figures after the launch
   bool no_guard = false;  // run: without the launch guard
+  bool headless = false;  // run: H5 pages in headless Chromium, their text printed
   int stay_ms = 0;        // run: keep running this long after the launch
   std::string repo;       // run: one update cycle against this repository after idle
   std::string root;       // run: the trusted root.json for --repo (else app.json's)
@@ -130,7 +134,8 @@ bool ParseCommon(int argc, char** argv, Common* c) {
       "url", po::value<std::vector<std::string>>(&c->urls)->composing())(
       "trace", po::value(&c->trace))("quiet", po::bool_switch(&c->quiet))(
       "stats", po::bool_switch(&c->stats))("no-guard", po::bool_switch(&c->no_guard))(
-      "stay", po::value(&c->stay_ms))("repo", po::value(&c->repo))("root", po::value(&c->root));
+      "headless", po::bool_switch(&c->headless))("stay", po::value(&c->stay_ms))(
+      "repo", po::value(&c->repo))("root", po::value(&c->root));
   po::positional_options_description pos;
   pos.add("app", 1);
   try {
@@ -362,6 +367,9 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "atrium: %s\n", started.error().ToString().c_str());
   }
   int rc = started.ok() ? 0 : 1;
+  if (c.headless) {
+    (void)ct.services().Register<atrium::H5WebView>(PrintingWebView(true, ""), {}, 1000);
+  }
   atrium::Status home = ct.router().Launch(ct.app().home);
   auto t3 = Clock::now();
   if (!home.ok()) {
@@ -474,6 +482,14 @@ int Bundles(int argc, char** argv) {
   auto bundles = (*container)->Bundles();
   std::printf("%zu bundles in %s\n", bundles.size(), (*container)->app().id.c_str());
   PrintBundleTable(bundles, false, false);
+  // Micro-apps that dynamic layers declare (H5 apps, by their packages).
+  auto sourced = (*container)->router().SourcedMicroApps();
+  if (!sourced.empty()) {
+    std::printf("micro-apps of dynamic layers:\n");
+    for (const auto& app : sourced) {
+      std::printf("  %-24s %-8s %s\n", app.app_id.c_str(), app.type.c_str(), app.from.c_str());
+    }
+  }
   // Versions held but not in use (staged, disabled, failed, superseded),
   // each with the reason, so a bundle whose update failed is visible too.
   auto held = (*container)->artifacts().List(atrium::ArtifactKind::kNativeBundle);
@@ -577,6 +593,7 @@ int main(int argc, char** argv) {
   if (cmd == "config") return ConfigMain(argc - 1, argv + 1);
   if (cmd == "release") return ReleaseMain(argc - 1, argv + 1);
   if (cmd == "serve") return ServeMain(argc - 1, argv + 1);
+  if (cmd == "h5") return H5Main(argc - 1, argv + 1);
   if (cmd == "update") return UpdateMain(argc - 1, argv + 1);
   if (cmd == "tuf-client") return TufClientMain(argc - 1, argv + 1);
   if (cmd == "pack") return PackMain(argc - 1, argv + 1);

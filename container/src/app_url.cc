@@ -179,7 +179,30 @@ Result<AppUrl> ParseAppUrl(std::string_view url) {
   result.app_id = std::string(url.substr(pos, id_end - pos));
   pos = id_end;
   if (pos < url.size() && url[pos] == '/') {
-    return ParseError(pos, "path has more than one segment; expected 'atrium://app/<appId>'");
+    const size_t path_begin = pos + 1;
+    const size_t path_end = ComponentEnd(url, path_begin, "?#");
+    if (path_end - path_begin > kMaxAppUrlPathBytes) {
+      return ParseError(path_begin + kMaxAppUrlPathBytes,
+                        "path is " + std::to_string(path_end - path_begin) +
+                            " bytes; the limit is " + std::to_string(kMaxAppUrlPathBytes));
+    }
+    for (size_t begin = path_begin; begin <= path_end;) {
+      const size_t end = ComponentEnd(url.substr(0, path_end), begin, "/");
+      const std::string_view segment = url.substr(begin, end - begin);
+      if (segment.empty()) return ParseError(begin, "empty path segment");
+      if (segment == "." || segment == "..") {
+        return ParseError(begin, "path segment " + Quote(segment) + " is not allowed");
+      }
+      for (size_t i = begin; i < end; ++i) {
+        if (!IsUnreserved(url[i])) {
+          return ParseError(i, "path may contain only A-Z, a-z, 0-9, '.', '_', '~', '-' and '/', "
+                               "not " + Quote(url.substr(i, 1)));
+        }
+      }
+      begin = end + 1;
+    }
+    result.path = std::string(url.substr(path_begin, path_end - path_begin));
+    pos = path_end;
   }
 
   // Query, up to the fragment, which is ignored.
@@ -218,6 +241,7 @@ std::string FormatAppUrl(const AppUrl& url) {
   };
   std::string out = "atrium://app/";
   append_encoded(out, url.app_id);
+  if (!url.path.empty()) out += "/" + url.path;  // literal: ParseAppUrl takes it as is
   char separator = '?';
   for (const auto& [key, value] : url.params) {
     out += separator;

@@ -260,14 +260,27 @@ class RouterImpl final : public MicroAppRouter {
     launchers_.erase(it);
     return Status::Ok();
   }
-  Status Launch(std::string_view app_id, LaunchParams params) override;
+  Status Launch(std::string_view app_id, LaunchParams params) override {
+    return Launch(app_id, std::move(params), "");
+  }
+  Status Launch(std::string_view app_id, LaunchParams params, std::string path);
   // Launch without telling the container the outcome.
-  Status Open(std::string_view app_id, LaunchParams params);
+  Status Open(std::string_view app_id, LaunchParams params, std::string path);
   Status OpenUrl(std::string_view url) override {
     auto parsed = ParseAppUrl(url);
     if (!parsed.ok()) return parsed.error();
-    return Launch(parsed->app_id, std::move(parsed->params));
+    return Launch(parsed->app_id, std::move(parsed->params), std::move(parsed->path));
   }
+  uint64_t AddMicroAppSource(std::shared_ptr<MicroAppSource> source) override {
+    std::lock_guard lock(mu_);
+    sources_.emplace_back(++next_source_, std::move(source));
+    return next_source_;
+  }
+  void RemoveMicroAppSource(uint64_t id) override {
+    std::lock_guard lock(mu_);
+    std::erase_if(sources_, [&](const auto& s) { return s.first == id; });
+  }
+  std::vector<DeclaredMicroApp> SourcedMicroApps() override;
   uint64_t AddLaunchFilter(LaunchFilter filter) override {
     std::lock_guard lock(mu_);
     filters_.emplace_back(++next_filter_, std::make_shared<LaunchFilter>(std::move(filter)));
@@ -285,6 +298,15 @@ class RouterImpl final : public MicroAppRouter {
       launchers_;                                                            // guarded by mu_
   std::vector<std::pair<uint64_t, std::shared_ptr<LaunchFilter>>> filters_;  // guarded by mu_
   uint64_t next_filter_ = 0;                                                 // guarded by mu_
+  std::vector<std::pair<uint64_t, std::shared_ptr<MicroAppSource>>> sources_;  // guarded by mu_
+  uint64_t next_source_ = 0;                                                   // guarded by mu_
+  // The sources, copied out of mu_ (a source runs with no router lock held).
+  std::vector<std::shared_ptr<MicroAppSource>> Sources() {
+    std::lock_guard lock(mu_);
+    std::vector<std::shared_ptr<MicroAppSource>> out;
+    for (const auto& s : sources_) out.push_back(s.second);
+    return out;
+  }
 };
 
 class ContainerImpl final : public Container, public NativeBundleHost {

@@ -31,9 +31,9 @@ Result<LaunchRequest> ContainerImpl::ResolveApp(std::string_view app_id) {
   return req;
 }
 
-Status RouterImpl::Launch(std::string_view app_id, LaunchParams params) {
+Status RouterImpl::Launch(std::string_view app_id, LaunchParams params, std::string path) {
   const uint64_t watch = container_->BeginWatched("micro-app '" + std::string(app_id) + "' open");
-  Status result = Open(app_id, std::move(params));
+  Status result = Open(app_id, std::move(params), std::move(path));
   container_->EndWatched(watch);
   container_->OnMicroAppOpened(app_id, result);
   return result;
@@ -69,9 +69,30 @@ void ContainerImpl::OnMicroAppOpened(std::string_view app_id, const Status& resu
                                                  : std::string_view(result.error().bundle)));
 }
 
-Status RouterImpl::Open(std::string_view app_id, LaunchParams params) {
+std::vector<DeclaredMicroApp> RouterImpl::SourcedMicroApps() {
+  std::vector<DeclaredMicroApp> out;
+  for (const auto& source : Sources()) {
+    for (DeclaredMicroApp& app : source->List()) out.push_back(std::move(app));
+  }
+  return out;
+}
+
+Status RouterImpl::Open(std::string_view app_id, LaunchParams params, std::string path) {
   auto req = container_->ResolveApp(app_id);
+  if (!req.ok() && req.error().code == ErrorCode::kNotFound) {
+    for (const auto& source : Sources()) {
+      std::optional<DeclaredMicroApp> declared = source->Find(app_id);
+      if (!declared) continue;
+      LaunchRequest sourced;
+      sourced.app_id = std::string(app_id);
+      sourced.type = std::move(declared->type);
+      sourced.entry = std::move(declared->entry);
+      req = std::move(sourced);
+      break;
+    }
+  }
   if (!req.ok()) return req.error();
+  req->path = std::move(path);
   std::shared_ptr<MicroAppLauncher> launcher;
   std::vector<std::shared_ptr<LaunchFilter>> filters;
   {
@@ -90,9 +111,11 @@ Status RouterImpl::Open(std::string_view app_id, LaunchParams params) {
     return e;
   }
   // By name: the index may have been rebuilt since ResolveApp (filters
-  // are host code).
-  Status loaded = container_->LoadNamed(req->bundle, "micro-app " + req->app_id);
-  if (!loaded.ok()) return loaded;
+  // are host code). A sourced micro-app has no bundle.
+  if (!req->bundle.empty()) {
+    Status loaded = container_->LoadNamed(req->bundle, "micro-app " + req->app_id);
+    if (!loaded.ok()) return loaded;
+  }
   req->params = std::move(params);
   ActivityScope activity(ActivityField::kMicroApp, req->app_id);
   return launcher->Launch(*req);

@@ -34,6 +34,17 @@ TEST(AppUrlTest, ParsesAppIdAndParamsInOrder) {
   EXPECT_EQ(url.params, (Params{{"k", "v"}, {"k2", "v2"}}));
 }
 
+TEST(AppUrlTest, APathNamesAPageInsideTheMicroApp) {
+  AppUrl url = ParseOrDie("atrium://app/help/bills/2026-11.html?month=11#top");
+  EXPECT_EQ(url.app_id, "help");
+  EXPECT_EQ(url.path, "bills/2026-11.html");
+  ASSERT_EQ(url.params.size(), 1u);
+  EXPECT_EQ(ParseOrDie("atrium://app/help/a.b_c~d-e").path, "a.b_c~d-e");
+  EXPECT_EQ(ParseOrDie("atrium://app/help").path, "");
+  EXPECT_EQ(FormatAppUrl(url), "atrium://app/help/bills/2026-11.html?month=11");
+  EXPECT_EQ(ParseOrDie(FormatAppUrl(url)), url);
+}
+
 TEST(AppUrlTest, NoQueryAndEmptyQuery) {
   for (const char* text : {"atrium://app/wallet", "atrium://app/wallet?", "atrium://app/wallet#",
                            "atrium://app/wallet?#x", "atrium://app/wallet?&&&"}) {
@@ -184,9 +195,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadUrl{"atrium://app/walLet", 16, "only a-z"}, BadUrl{"atrium://app/wal.let", 16, "'.'"},
         BadUrl{"atrium://app/wal%6Cet", 16, "'%'"}, BadUrl{"atrium://app/w;x", 14, "';'"},
         BadUrl{"atrium://app/w\xE2\x82\xAC", 14, "'\\xE2'"},
-        BadUrl{"atrium://app/wallet/", 19, "more than one segment"},
-        BadUrl{"atrium://app/wallet/pay", 19, "more than one segment"},
-        BadUrl{"atrium://app/wallet/../other", 19, "more than one segment"},
+        // Path.
+        BadUrl{"atrium://app/wallet/", 20, "empty path segment"},
+        BadUrl{"atrium://app/wallet/a//b", 22, "empty path segment"},
+        BadUrl{"atrium://app/wallet/../other", 20, "path segment '..' is not allowed"},
+        BadUrl{"atrium://app/wallet/a/./b", 22, "path segment '.' is not allowed"},
+        BadUrl{"atrium://app/wallet/a%2e%2e", 21, "not '%'"},
+        BadUrl{"atrium://app/wallet/a\\b", 21, "not '\\'"},
+        BadUrl{"atrium://app/wallet/a b", 21, "space"},
+        BadUrl{"atrium://app/wallet/" + std::string(1025, 'a'), 1044, "the limit is 1024"},
         BadUrl{"atrium://app/.", 13, "lower-case letter"},
         // Query.
         BadUrl{"atrium://app/w?k=%zz", 17, "invalid percent-escape '%zz'"},

@@ -261,6 +261,62 @@ TEST(ContainerTest, RouterErrors) {
   EXPECT_EQ(StateOf(*c, "com.test.web"), BundleState::kActive);  // resource-only bundle
 }
 
+// A layer declares micro-apps no bundle names (an H5 app is declared by its
+// package): the router finds them in its sources, after the bundles, with
+// no bundle to load, the URL's path handed to the launcher, filters applied.
+TEST(ContainerTest, RouterOpensMicroAppsASourceDeclares) {
+  TestApp app({"greeter", "consumer"});
+  app.AddManifest("web", R"({"name": "com.test.web", "version": "1.0.0",
+      "micro_apps": [{"id": "webby", "type": "web", "entry": "index.html"}]})");
+  app.WriteAppJson();
+  auto c = OpenOrDie(app);
+  struct Source : MicroAppSource {
+    std::vector<std::string> asked;
+    std::optional<DeclaredMicroApp> Find(std::string_view id) override {
+      asked.emplace_back(id);
+      if (id != "help" && id != "webby") return std::nullopt;
+      return DeclaredMicroApp{std::string(id), "web", "start.html", "test source"};
+    }
+    std::vector<DeclaredMicroApp> List() override {
+      return {{"help", "web", "start.html", "test source"}};
+    }
+  };
+  struct WebLauncher : MicroAppLauncher {
+    std::vector<LaunchRequest> seen;
+    Status Launch(const LaunchRequest& r) override {
+      seen.push_back(r);
+      return Status::Ok();
+    }
+  };
+  auto source = std::make_shared<Source>();
+  auto web = std::make_shared<WebLauncher>();
+  ASSERT_TRUE(c->router().RegisterLauncher("web", web).ok());
+  const uint64_t id = c->router().AddMicroAppSource(source);
+  ASSERT_TRUE(c->router().OpenUrl("atrium://app/help/bills/2026.html?m=11").ok());
+  ASSERT_EQ(web->seen.size(), 1u);
+  EXPECT_EQ(web->seen[0].app_id, "help");
+  EXPECT_EQ(web->seen[0].bundle, "");
+  EXPECT_EQ(web->seen[0].entry, "start.html");
+  EXPECT_EQ(web->seen[0].path, "bills/2026.html");
+  EXPECT_EQ(web->seen[0].params, (LaunchParams{{"m", "11"}}));
+  // A bundle's micro-app wins: the source is not asked for it.
+  ASSERT_TRUE(c->router().Launch("webby").ok());
+  EXPECT_EQ(web->seen[1].bundle, "com.test.web");
+  EXPECT_EQ(source->asked, std::vector<std::string>{"help"});
+  // Filters apply to sourced micro-apps too.
+  const uint64_t filter = c->router().AddLaunchFilter([](const LaunchRequest& r) -> Status {
+    if (r.app_id == "help") return MakeError(ErrorCode::kState, "help is switched off");
+    return Status::Ok();
+  });
+  EXPECT_EQ(c->router().Launch("help").error().message, "help is switched off");
+  c->router().RemoveLaunchFilter(filter);
+  ASSERT_EQ(c->router().SourcedMicroApps().size(), 1u);
+  EXPECT_EQ(c->router().SourcedMicroApps()[0].from, "test source");
+  c->router().RemoveMicroAppSource(id);
+  EXPECT_EQ(c->router().Launch("help").error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(c->router().SourcedMicroApps().empty());
+}
+
 TEST(ContainerTest, IndexIsReusedRebuiltWhenCorruptAndRebuiltOnAppChange) {
   TestApp app({"greeter"});
   const std::string index = app.data_dir() + "/bundle_index.bin";

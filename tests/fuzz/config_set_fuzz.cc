@@ -20,6 +20,7 @@
 #include <tuple>
 
 #include "atrium/dynamic/config/config_set.h"
+#include "located_error_check.h"
 
 namespace {
 
@@ -79,16 +80,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckSet(*set);
     return 0;
   }
-  const atrium::Error& e = set.error();
-  Require(e.file == kFile, "error names the file");
-  Require(!e.message.empty(), "error has a message");
-  Require(e.code == atrium::ErrorCode::kParse || e.code == atrium::ErrorCode::kValidation ||
-              e.code == atrium::ErrorCode::kInternal,
-          "error code is parse, validation or internal");
-  if (e.offset) Require(*e.offset <= size, "error offset lies inside the input");
-  if (e.code == atrium::ErrorCode::kValidation) {
-    Require(e.pointer.empty() || e.pointer[0] == '/',
-            "pointer is a JSON pointer (\"\" is the root)");
-  }
+  atrium::fuzz::RequireLocatedJsonError("config_set_fuzz", set.error(), kFile, size);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <utility>
 
+#include "located_error_check.h"
 #include "patch_package.h"
 
 namespace {
@@ -70,15 +71,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckManifest(*m);
     return 0;
   }
-  const atrium::Error& e = m.error();
-  Require(e.file == kFile, "error names the file");
-  Require(!e.message.empty(), "error has a message");
-  Require(e.code == atrium::ErrorCode::kParse || e.code == atrium::ErrorCode::kValidation ||
-              e.code == atrium::ErrorCode::kInternal,
-          "error code is parse, validation or internal");
-  if (e.offset) Require(*e.offset <= size, "error offset lies inside the input");
-  if (e.code == atrium::ErrorCode::kValidation) {
-    Require(e.pointer.empty() || e.pointer[0] == '/', "pointer is a JSON pointer");
-  }
+  atrium::fuzz::RequireLocatedJsonError("patch_manifest_fuzz", m.error(), kFile, size);
   return 0;
 }

@@ -29,6 +29,7 @@
 #include "compare.h"
 #include "profile_report.h"
 #include "profile_test_util.h"
+#include "testing/chromium.h"
 
 #ifdef ATRIUM_HAVE_ZLIB
 #include <zlib.h>
@@ -38,69 +39,9 @@ namespace {
 
 using namespace profile_test;  // NOLINT: the shared trace builders
 using namespace atrium::profile;
+using namespace atrium::testing;  // NOLINT: the headless Chromium runner
 
-constexpr const char* kChromium = "/usr/bin/chromium";
-constexpr int kBrowserTimeoutS = 60;
 const std::string kData = std::string(ATRIUM_SOURCE_DIR) + "/tests/tools/data/profile";
-
-struct Child {
-  bool timed_out = false;
-  int status = -1;
-  std::string out;
-};
-
-// Runs argv with stdout captured, stderr to `err_path` (Chromium is chatty);
-// killed after kBrowserTimeoutS.
-Child RunWithTimeout(const std::vector<std::string>& args, const std::string& err_path) {
-  Child c;
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return c;
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);  // so the timeout can kill Chromium's helper processes too
-    int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int in = ::open("/dev/null", O_RDONLY);
-    ::dup2(in, 0);
-    ::dup2(fds[1], 1);
-    ::dup2(err, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kBrowserTimeoutS);
-  char buf[8192];
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fds[0], POLLIN, 0};
-    if (::poll(&p, 1, 200) <= 0) continue;
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n <= 0) break;
-    c.out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  int st = 0;
-  while (::waitpid(pid, &st, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      c.timed_out = true;
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  c.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return c;
-}
-
-std::string Tail(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  return s.size() > 2000 ? s.substr(s.size() - 2000) : s;
-}
 
 // Counts <tag ...> elements whose class attribute contains the word `cls`.
 size_t CountElements(const std::string& dom, const std::string& tag, const std::string& cls) {
@@ -126,11 +67,8 @@ size_t CountElements(const std::string& dom, const std::string& tag, const std::
 class ProfileHtmlTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* skip = std::getenv("ATRIUM_SKIP_BROWSER_TESTS");
-    if (skip != nullptr && std::string(skip) == "1") GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
-    ASSERT_EQ(::access(kChromium, X_OK), 0)
-        << kChromium << " is missing: install Chromium (apt-get install chromium; ./dev does, "
-        << "and CI runs it) or set ATRIUM_SKIP_BROWSER_TESTS=1 to skip the browser tests";
+    if (BrowserTestsSkipped()) GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
+    ASSERT_NO_FATAL_FAILURE(ExpectChromium());
     char tmpl[] = "/tmp/atrium-profile-html-XXXXXX";
     dir_ = mkdtemp(tmpl);
   }
@@ -139,15 +77,7 @@ class ProfileHtmlTest : public ::testing::Test {
   }
 
   std::vector<std::string> Chromium(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {kChromium,
-                                     "--headless",
-                                     "--no-sandbox",
-                                     "--disable-gpu",
-                                     "--no-first-run",
-                                     "--hide-scrollbars",
-                                     "--user-data-dir=" + dir_ + "/chromium-profile"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
+    return HeadlessChromium(dir_ + "/chromium-profile", args);
   }
 
   // Writes the sample report; returns its file:// URL.

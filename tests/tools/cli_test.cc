@@ -83,10 +83,11 @@ TEST_F(CliTest, ValidatePrintsFilePointerMessage) {
   EXPECT_EQ(kinds.status, 0) << kinds.text;
   auto unknown = with_guard("unknown", "\"rollback:nope\"");
   EXPECT_EQ(unknown.status, 1) << unknown.text;
-  EXPECT_NE(unknown.text.find("/launch_guard/actions/rollback_all/0: recovery action "
-                              "'rollback:nope' names kind 'nope', which no registered dynamic "
-                              "layer has (registered: config_set, lua_patch, native_bundle)"),
-            std::string::npos)
+  EXPECT_NE(
+      unknown.text.find("/launch_guard/actions/rollback_all/0: recovery action "
+                        "'rollback:nope' names kind 'nope', which no registered dynamic "
+                        "layer has (registered: config_set, h5_package, lua_patch, native_bundle)"),
+      std::string::npos)
       << unknown.text;
   auto good = RunCli("validate " + std::string(ATRIUM_SOURCE_DIR) + "/samples/wallet");
   EXPECT_EQ(good.status, 0) << good.text;
@@ -153,8 +154,12 @@ TEST_F(CliTest, LayersListsTheKindsAndTheirLayers) {
   EXPECT_NE(out.text.find("config_set         5  config.json   immediately  remote config sets"),
             std::string::npos)
       << out.text;
+  EXPECT_NE(
+      out.text.find("h5_package         2  h5.json       next open    H5 offline web packages"),
+      std::string::npos)
+      << out.text;
   EXPECT_NE(out.text.find(
-                "h5_package         2  artifact.json -            reserved, no layer registered"),
+                "hcf_templates      3  artifact.json -            reserved, no layer registered"),
             std::string::npos)
       << out.text;
 }

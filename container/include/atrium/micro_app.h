@@ -11,6 +11,12 @@
 // The built-in "native" launcher calls the MicroApp handler the bundle
 // registered for the declared entry with BundleContext::RegisterMicroApp.
 //
+// Micro-apps a dynamic layer declares (an H5 app is declared by its
+// package, with no bundle) come from micro-app sources the layer adds: an
+// id no installed bundle declares is looked up in each source, in the order
+// added; bundles win over sources. Such a micro-app has no bundle to load;
+// filters and its type's launcher apply as to any other.
+//
 // Concurrency: MicroAppRouter methods are thread-safe. Launch runs the
 // launcher on the calling thread.
 #ifndef ATRIUM_MICRO_APP_H_
@@ -19,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -37,6 +44,25 @@ struct LaunchRequest {
   std::string bundle_dir;  // its directory (resources live here)
   std::string type;        // micro-app type
   std::string entry;       // entry as declared
+  // The page inside the micro-app a URL names ("bills/2026.html" of
+  // atrium://app/help/bills/2026.html); "" for the micro-app itself.
+  std::string path;
+};
+
+// A micro-app a source declares.
+struct DeclaredMicroApp {
+  std::string app_id;
+  std::string type;   // "h5"
+  std::string entry;  // as its declaration says ("index.html")
+  std::string from;   // where it is declared, for people ("h5 package help 1.2.0")
+};
+
+// Declares micro-apps that no bundle manifest names.
+class MicroAppSource {
+ public:
+  virtual ~MicroAppSource() = default;
+  virtual std::optional<DeclaredMicroApp> Find(std::string_view app_id) = 0;
+  virtual std::vector<DeclaredMicroApp> List() = 0;
 };
 
 // A native micro-app's handler, registered by its bundle.
@@ -70,8 +96,14 @@ class MicroAppRouter {
   // Opens micro-app `app_id`: kNotFound for an unknown id or a type with no
   // launcher, kUnresolved / kLoad / kActivation when its bundle cannot run.
   virtual Status Launch(std::string_view app_id, LaunchParams params = {}) = 0;
-  // Opens an `atrium://app/<appId>?k=v` URL (kParse on a malformed URL).
+  // Opens an `atrium://app/<appId>[/path]?k=v` URL (kParse on a malformed
+  // URL); the path reaches the launcher in LaunchRequest::path.
   virtual Status OpenUrl(std::string_view url) = 0;
+  // Adds a source of micro-apps (see above); returns its id.
+  virtual uint64_t AddMicroAppSource(std::shared_ptr<MicroAppSource> source) = 0;
+  virtual void RemoveMicroAppSource(uint64_t id) = 0;
+  // Every micro-app the sources declare now, in source order.
+  virtual std::vector<DeclaredMicroApp> SourcedMicroApps() = 0;
   // Adds a filter every Launch consults, after the micro-app resolved and
   // before its bundle loads (a refused micro-app's bundle is not loaded),
   // in the order added; the first refusal wins. Filters run on the

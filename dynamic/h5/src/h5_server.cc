@@ -1,0 +1,376 @@
+#include "h5_server.h"
+
+#include <sodium.h>
+
+#include <boost/json.hpp>
+#include <cctype>
+#include <utility>
+
+#include "atrium/dynamic/http/file_reply.h"
+#include "atrium/dynamic/http/file_request.h"
+
+namespace atrium::h5 {
+namespace {
+
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+
+// The page's side of the bridge. The session token arrives in the entry
+// URL; the script keeps it in sessionStorage (this origin, this tab: no
+// other origin can read it), removes it from the address, and sends it
+// with every call.
+constexpr std::string_view kBridgeJs = R"JS(// atrium-bridge.js: the Atrium H5 bridge (docs/h5.md).
+(function () {
+  'use strict';
+  var KEY = '__atrium_session';
+  var token = null;
+  try {
+    var query = new URLSearchParams(location.search);
+    token = query.get(KEY);
+    if (token) {
+      sessionStorage.setItem(KEY, token);
+      query.delete(KEY);
+      var rest = query.toString();
+      history.replaceState(history.state, '',
+                           location.pathname + (rest ? '?' + rest : '') + location.hash);
+    } else {
+      token = sessionStorage.getItem(KEY);
+    }
+  } catch (e) {}
+  function call(api, params) {
+    return fetch('/__atrium/call', {
+      method: 'POST',
+      headers: {'Content-Type': 'application/json', 'X-Atrium-Session': token || ''},
+      body: JSON.stringify({api: String(api), params: params === undefined ? {} : params}),
+      credentials: 'same-origin',
+      cache: 'no-store'
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (response.ok) return body.result;
+        var error = new Error(body.error || ('bridge call failed: HTTP ' + response.status));
+        error.code = body.code || 'http_' + response.status;
+        throw error;
+      });
+    });
+  }
+  Object.defineProperty(window, 'AtriumBridge', {
+    value: Object.freeze({call: call, version: 1}),
+    writable: false,
+    configurable: false
+  });
+})();
+)JS";
+
+const char* CodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kPermission:
+      return "permission";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kParse:
+    case ErrorCode::kValidation:
+      return "invalid_argument";
+    case ErrorCode::kState:
+      return "unavailable";
+    default:
+      return "internal";
+  }
+}
+
+bhttp::status StatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kPermission:
+      return bhttp::status::forbidden;
+    case ErrorCode::kNotFound:
+      return bhttp::status::not_found;
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kParse:
+    case ErrorCode::kValidation:
+      return bhttp::status::bad_request;
+    case ErrorCode::kState:
+      return bhttp::status::service_unavailable;
+    default:
+      return bhttp::status::internal_server_error;
+  }
+}
+
+http::Reply JsonError(const http::Request& req, ErrorCode code, const std::string& message) {
+  json::object body;
+  body["error"] = message;
+  body["code"] = CodeName(code);
+  http::Reply reply =
+      http::TextReply(StatusFor(code), req, json::serialize(body), "application/json");
+  http::SetReplyHeader(reply, bhttp::field::cache_control, "no-store");
+  return reply;
+}
+
+// The value of `key` in a query ("a=1&key=v"), undecoded; "" when absent.
+std::string_view QueryValue(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    if (pair.size() > key.size() && pair.starts_with(key) && pair[key.size()] == '=') {
+      return pair.substr(key.size() + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+// The value of cookie `name` in a Cookie header; "" when absent.
+std::string_view CookieValue(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const size_t semi = header.find(';');
+    std::string_view pair = header.substr(0, semi);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1);
+    }
+    if (semi == std::string_view::npos) break;
+    header.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+bool IsToken(std::string_view token) {
+  if (token.size() != 64) return false;
+  for (char c : token) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// A host label of an H5 app: [a-z0-9-], 1..63.
+bool IsLabel(std::string_view label) {
+  if (label.empty() || label.size() > 63) return false;
+  for (char c : label) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+H5Server::H5Server(H5ServerOptions options) : options_(std::move(options)) {}
+
+H5Server::~H5Server() { Stop(); }
+
+Result<std::unique_ptr<H5Server>> H5Server::Start(H5ServerOptions options) {
+  if (options.host_apis == nullptr || !options.run_on) {
+    return MakeError(ErrorCode::kInvalidArgument, "h5 server: needs host APIs and a runner");
+  }
+  if (sodium_init() < 0) return MakeError(ErrorCode::kInternal, "h5 server: libsodium init");
+  std::unique_ptr<H5Server> server(new H5Server(std::move(options)));
+  http::HttpServerOptions o;
+  o.name = "h5 server";
+  o.host = "127.0.0.1";
+  o.threads = 1;
+  o.max_connections = server->options_.max_connections;
+  o.idle_timeout_ms = server->options_.idle_timeout_ms;
+  o.body_limit = kMaxCallBytes;
+  o.log_capacity = 0;
+  o.run_on = server->options_.run_on;
+  H5Server* self = server.get();  // the HttpServer stops before *self goes
+  o.handler = [self](http::Request& req, http::Answer answer) {
+    self->Handle(req, std::move(answer));
+  };
+  auto http = http::HttpServer::Start(std::move(o));
+  if (!http.ok()) return http.error();
+  server->http_ = std::move(*http);
+  server->host_suffix_ = ".localhost:" + std::to_string(server->http_->port());
+  return server;
+}
+
+void H5Server::Stop() {
+  if (http_ != nullptr) http_->Stop();
+}
+
+uint16_t H5Server::port() const { return http_->port(); }
+
+std::string H5Server::Origin(std::string_view app_id) const {
+  return "http://" + std::string(app_id) + host_suffix_;
+}
+
+std::string H5Server::AddSession(PageSession session) {
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  std::string token(hex);
+  auto shared = std::make_shared<const PageSession>(std::move(session));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (session_order_.size() >= kMaxSessions) {
+    sessions_.erase(session_order_.front());
+    session_order_.pop_front();
+  }
+  sessions_.emplace(token, std::move(shared));
+  session_order_.push_back(token);
+  counters_->sessions.fetch_add(1);
+  return token;
+}
+
+std::shared_ptr<const PageSession> H5Server::FindSession(std::string_view token,
+                                                         std::string_view app) const {
+  if (!IsToken(token)) return nullptr;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(std::string(token));
+  if (it == sessions_.end() || it->second->app_id != app) return nullptr;
+  return it->second;
+}
+
+H5ServerStats H5Server::stats() const {
+  H5ServerStats s;
+  s.running = http_ != nullptr;
+  if (http_ != nullptr) {
+    s.port = http_->port();
+    s.requests = http_->stats().requests;
+  }
+  s.files_served = counters_->files.load();
+  s.refused = counters_->refused.load();
+  s.bridge_calls = counters_->bridge_calls.load();
+  s.bridge_refused = counters_->bridge_refused.load();
+  s.sessions = counters_->sessions.load();
+  return s;
+}
+
+void H5Server::Handle(http::Request& req, http::Answer answer) {
+  std::string host(req[bhttp::field::host]);
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string app = host.size() > host_suffix_.size() && host.ends_with(host_suffix_)
+                              ? host.substr(0, host.size() - host_suffix_.size())
+                              : std::string();
+  if (!IsLabel(app)) {
+    counters_->refused.fetch_add(1);
+    return answer(http::EmptyReply(bhttp::status::misdirected_request, req));
+  }
+  const std::string_view target = req.target();
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
+  if (path == "/__atrium/call") return Bridge(req, app, answer);
+  if (path == "/__atrium/bridge.js") {
+    if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
+      counters_->refused.fetch_add(1);
+      http::Reply res = http::EmptyReply(bhttp::status::method_not_allowed, req);
+      http::SetReplyHeader(res, bhttp::field::allow, "GET, HEAD");
+      return answer(std::move(res));
+    }
+    http::Reply res = http::TextReply(bhttp::status::ok, req, std::string(kBridgeJs),
+                                      "text/javascript; charset=utf-8");
+    http::SetReplyHeader(res, bhttp::field::cache_control, "no-cache");
+    http::SetReplyHeader(res, "X-Content-Type-Options", "nosniff");
+    return answer(std::move(res));
+  }
+  ServeFiles(req, app, query, answer);
+}
+
+void H5Server::ServeFiles(http::Request& req, const std::string& app, std::string_view query,
+                          http::Answer& answer) {
+  auto refuse = [&](bhttp::status status, std::string why) {
+    counters_->refused.fetch_add(1);
+    http::Reply res = http::TextReply(status, req, std::move(why), "text/plain; charset=utf-8");
+    http::SetReplyHeader(res, bhttp::field::cache_control, "no-store");
+    answer(std::move(res));
+  };
+  std::string_view token = QueryValue(query, kSessionParam);
+  const bool from_url = !token.empty();
+  if (!from_url) token = CookieValue(req[bhttp::field::cookie], kSessionCookie);
+  std::shared_ptr<const PageSession> session = FindSession(token, app);
+  if (session == nullptr) {
+    return refuse(bhttp::status::forbidden,
+                  "no page-load session of h5 app '" + app + "': open its pages through Atrium");
+  }
+  std::string relative;
+  const std::string_view target = req.target();
+  if (target == "/" || target.starts_with("/?")) {
+    relative = session->entry;
+  } else {
+    http::TargetPath parsed = http::ParseTarget(target);
+    if (parsed.status != 0) {
+      counters_->refused.fetch_add(1);
+      return answer(http::EmptyReply(static_cast<bhttp::status>(parsed.status), req));
+    }
+    relative = std::move(parsed.relative);
+  }
+  http::Reply res = http::ServeFile(req, session->www_real, relative);
+  const int status = http::ReplyStatus(res);
+  (status >= 400 ? counters_->refused : counters_->files).fetch_add(1);
+  http::SetReplyHeader(res, "Content-Security-Policy", session->csp);
+  http::SetReplyHeader(res, "X-Content-Type-Options", "nosniff");
+  http::SetReplyHeader(res, "Referrer-Policy", "no-referrer");
+  bool immutable = false;
+  for (const std::string& prefix : session->immutable) {
+    immutable = immutable || relative.starts_with(prefix);
+  }
+  http::SetReplyHeader(res, bhttp::field::cache_control,
+                       immutable                ? "max-age=31536000, immutable"
+                       : session->max_age_s > 0 ? "max-age=" + std::to_string(session->max_age_s)
+                                                : std::string("no-cache"));
+  if (from_url) {
+    http::SetReplyHeader(res, bhttp::field::set_cookie,
+                         std::string(kSessionCookie) + "=" + std::string(token) +
+                             "; Path=/; HttpOnly; SameSite=Strict");
+  }
+  answer(std::move(res));
+}
+
+void H5Server::Bridge(http::Request& req, const std::string& app, http::Answer& answer) {
+  auto refuse = [&](ErrorCode code, const std::string& why) {
+    counters_->bridge_refused.fetch_add(1);
+    answer(JsonError(req, code, why));
+  };
+  const std::string caller = "h5:" + app;
+  if (req.method() != bhttp::verb::post) {
+    // A cross-origin preflight (OPTIONS) ends here too: no CORS headers, so
+    // the browser never sends the call.
+    return refuse(ErrorCode::kPermission, "bridge calls are POST requests from the page");
+  }
+  if (req[bhttp::field::origin] != Origin(app)) {
+    return refuse(ErrorCode::kPermission,
+                  "permission denied: the call does not come from the origin of " + caller);
+  }
+  std::shared_ptr<const PageSession> session = FindSession(req["X-Atrium-Session"], app);
+  if (session == nullptr) {
+    return refuse(ErrorCode::kPermission,
+                  "permission denied: no live page-load session of " + caller);
+  }
+  if (!req[bhttp::field::content_type].starts_with("application/json")) {
+    return refuse(ErrorCode::kInvalidArgument, "a bridge call's body is application/json");
+  }
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  const json::object* o = ec ? nullptr : body.if_object();
+  const json::value* api = o == nullptr ? nullptr : o->if_contains("api");
+  const json::value* params = o == nullptr ? nullptr : o->if_contains("params");
+  if (o == nullptr || api == nullptr || !api->is_string() ||
+      (params != nullptr && !params->is_object()) || o->size() != (params != nullptr ? 2u : 1u)) {
+    return refuse(ErrorCode::kInvalidArgument,
+                  "a bridge call is {\"api\": \"name\", \"params\": {...}}");
+  }
+  HostApiRequest call;
+  call.caller = caller;
+  call.api = std::string(api->get_string());
+  call.params = params != nullptr ? json::serialize(*params) : "{}";
+  call.requested = session->jsapis;
+  if (Status s = options_.host_apis->Check(call.caller, call.api, call.requested); !s.ok()) {
+    return refuse(s.error().code, s.error().message);
+  }
+  const unsigned version = req.version();
+  options_.host_apis->Call(std::move(call), [answer = std::move(answer), version,
+                                             counters = counters_](Result<std::string> result) {
+    http::Request shape;
+    shape.version(version);
+    counters->bridge_calls.fetch_add(1);
+    if (!result.ok()) {
+      return answer(JsonError(shape, result.error().code, result.error().message));
+    }
+    http::Reply res = http::TextReply(bhttp::status::ok, shape, "{\"result\":" + *result + "}",
+                                      "application/json");
+    http::SetReplyHeader(res, bhttp::field::cache_control, "no-store");
+    answer(std::move(res));
+  });
+}
+
+}  // namespace atrium::h5

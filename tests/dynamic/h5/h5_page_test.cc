@@ -1,0 +1,294 @@
+// H5 pages end to end: a signed h5_package installed through the container,
+// opened through the H5Pages service the layer registers, served by the
+// loopback server on the app's own origin, and loaded by real headless
+// Chromium, whose page calls host APIs the test registers through the JS
+// bridge. The server's refusals (wrong host, origin, session, path) are
+// checked with raw requests, byte for byte.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "../../container/test_app.h"
+#include "atrium/container.h"
+#include "atrium/dynamic/h5.h"
+#include "atrium/host_api.h"
+#include "testing/chromium.h"
+#include "testing/package_fixture.h"
+#include "testing/raw_http_client.h"
+
+namespace atrium::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+void WriteFile(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// The help app's package source at `version`: the page asks for the balance
+// (requested and granted) and for a transfer (granted by the host, never
+// requested by the package), and shows what each answered.
+std::string WriteHelpPackage(const std::string& root, const std::string& version) {
+  const std::string dir = root + "/help-" + version;
+  WriteFile(dir + "/h5.json", R"({"format": 1, "id": "help", "version": ")" + version + R"(",
+  "name": "Help centre", "entry": "index.html", "fallback_url": "https://help.example.com/",
+  "jsapis": [{"name": "wallet.getBalance", "reason": "shows your balance"},
+             {"name": "wallet.limits", "reason": "shows your limits"}]})");
+  WriteFile(dir + "/www/index.html",
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Help</title>"
+            "<script src=\"/__atrium/bridge.js\"></script><script src=\"app.js\"></script>"
+            "</head><body><h1>Help centre " +
+                version +
+                "</h1><p id=\"balance\">-</p><p id=\"transfer\">-</p><p id=\"limits\">-</p>"
+                "</body></html>");
+  WriteFile(dir + "/www/app.js", R"JS(
+function show(id, promise, ok) {
+  promise.then(function (r) { document.getElementById(id).textContent = ok(r); },
+               function (e) { document.getElementById(id).textContent =
+                                id + ' refused: ' + e.message + ' [' + e.code + ']'; });
+}
+document.addEventListener('DOMContentLoaded', function () {
+  show('balance', AtriumBridge.call('wallet.getBalance', {currency: 'EUR'}),
+       function (r) { return 'balance: ' + r.amount + ' ' + r.currency; });
+  show('transfer', AtriumBridge.call('wallet.transfer', {to: 'x', amount: 5}),
+       function () { return 'transfer: done'; });
+  show('limits', AtriumBridge.call('wallet.limits'), function () { return 'limits: shown'; });
+});
+)JS");
+  WriteFile(dir + "/www/data/version.txt", version);
+  return dir;
+}
+
+class Api final : public HostApi {
+ public:
+  explicit Api(std::function<Result<std::string>(const HostApiCall&)> fn) : fn_(std::move(fn)) {}
+  Result<std::string> Call(const HostApiCall& call) override {
+    ++calls;
+    return fn_(call);
+  }
+  std::atomic<int> calls{0};
+
+ private:
+  std::function<Result<std::string>(const HostApiCall&)> fn_;
+};
+
+class H5PageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    app_.SetReleaseKey(keys_.pub_hex);
+    // wallet.transfer is granted but the package does not request it;
+    // wallet.limits is requested but not granted.
+    app_.SetExtraJson(
+        R"(, "h5": {"apps": {"help": {"fallback_url": "https://help.example.com/"}}},)"
+        R"( "host_apis": {"grants": {"h5:help": ["wallet.getBalance", "wallet.transfer"]}})");
+  }
+
+  void OpenContainer() {
+    ContainerOptions options;
+    options.app_dir = app_.app_dir();
+    options.data_dir = app_.data_dir();
+    auto c = Container::Open(options);
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    container_ = std::move(*c);
+    balance_ = std::make_shared<Api>([](const HostApiCall& call) -> Result<std::string> {
+      EXPECT_EQ(call.caller, "h5:help");
+      EXPECT_EQ(call.params, R"({"currency":"EUR"})");
+      return std::string(R"({"amount":42.5,"currency":"EUR"})");
+    });
+    transfer_ = std::make_shared<Api>(
+        [](const HostApiCall&) -> Result<std::string> { return std::string("{}"); });
+    ASSERT_TRUE(
+        container_->services().Register<HostApi>(balance_, {{"name", "wallet.getBalance"}}).ok());
+    ASSERT_TRUE(
+        container_->services().Register<HostApi>(transfer_, {{"name", "wallet.transfer"}}).ok());
+    pages_ = container_->services().Get<H5Pages>();
+    ASSERT_NE(pages_, nullptr);
+  }
+
+  void Install(const std::string& version, InstallAs as) {
+    const std::string pkg =
+        PackDir(WriteHelpPackage(app_.root(), version), keys_, ArtifactKind::kH5Package);
+    auto r = container_->InstallPackage(pkg, as);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+  }
+
+  H5Page Open(const std::string& path = "") {
+    auto page = pages_->Open("help", path, {});
+    EXPECT_TRUE(page.ok()) << page.error().ToString();
+    return page.ok() ? *page : H5Page{};
+  }
+
+  // The token in a page URL.
+  static std::string Token(const H5Page& page) {
+    const size_t at = page.url.find("__atrium_session=");
+    return at == std::string::npos ? "" : page.url.substr(at + 17, 64);
+  }
+
+  std::string Raw(const std::string& request) {
+    RawClient client(pages_->stats().port);
+    EXPECT_TRUE(client.connected());
+    client.Send(request);
+    return client.ReadToClose();
+  }
+  std::string Host(const std::string& app = "help") {
+    return app + ".localhost:" + std::to_string(pages_->stats().port);
+  }
+  std::string Get(const std::string& target, const std::string& host,
+                  const std::string& extra = "") {
+    return Raw("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" +
+               extra + "\r\n");
+  }
+  std::string Call(const std::string& host, const std::string& origin, const std::string& token,
+                   const std::string& body) {
+    return Raw("POST /__atrium/call HTTP/1.1\r\nHost: " + host + "\r\nOrigin: " + origin +
+               "\r\nX-Atrium-Session: " + token +
+               "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+
+  Keys keys_;
+  TestApp app_{{"greeter"}, "greeter"};
+  std::unique_ptr<Container> container_;
+  std::shared_ptr<H5Pages> pages_;
+  std::shared_ptr<Api> balance_;
+  std::shared_ptr<Api> transfer_;
+};
+
+std::string BodyOf(const std::string& response) {
+  const size_t at = response.find("\r\n\r\n");
+  return at == std::string::npos ? "" : response.substr(at + 4);
+}
+
+TEST_F(H5PageTest, WithoutAPackageTheFallbackOpensAndSaysWhy) {
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  auto page = pages_->Open("help", "faq.html", {{"q", "a b"}});
+  ASSERT_TRUE(page.ok()) << page.error().ToString();
+  EXPECT_FALSE(page->offline);
+  EXPECT_EQ(page->url, "https://help.example.com/faq.html?q=a%20b");
+  EXPECT_EQ(page->fallback_reason, "no package is installed");
+  EXPECT_FALSE(pages_->stats().running);  // no server for a fallback
+  auto unknown = pages_->Open("billing", "", {});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(unknown.error().message,
+            "H5 app 'billing' cannot open: no package is installed, and app.json \"h5\" names no "
+            "fallback_url");
+}
+
+TEST_F(H5PageTest, PageFromThePackageCallsGrantedApisAndShowsTheRefusals) {
+  if (BrowserTestsSkipped()) GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
+  ASSERT_NO_FATAL_FAILURE(ExpectChromium());
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+  const H5Page page = Open();
+  ASSERT_TRUE(page.offline) << page.fallback_reason;
+  EXPECT_EQ(page.version, "1.0.0");
+  EXPECT_TRUE(page.url.starts_with("http://help.localhost:")) << page.url;
+  Child c =
+      RunWithTimeout(HeadlessChromium(app_.root() + "/chromium",
+                                      {"--virtual-time-budget=10000", "--dump-dom", page.url}),
+                     app_.root() + "/chromium.err");
+  ASSERT_FALSE(c.timed_out);
+  ASSERT_EQ(c.status, 0) << Tail(app_.root() + "/chromium.err");
+  EXPECT_NE(c.out.find("Help centre 1.0.0"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("balance: 42.5 EUR"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("transfer refused: permission denied: wallet.transfer is not granted to "
+                       "h5:help (its manifest does not request it) [permission]"),
+            std::string::npos)
+      << c.out;
+  EXPECT_NE(c.out.find("limits refused: permission denied: wallet.limits is not granted to "
+                       "h5:help (app.json \"host_apis\" does not grant it) [permission]"),
+            std::string::npos)
+      << c.out;
+  EXPECT_EQ(balance_->calls.load(), 1);
+  EXPECT_EQ(transfer_->calls.load(), 0);
+  const H5ServerStats stats = pages_->stats();
+  EXPECT_EQ(stats.bridge_calls, 1u);
+  EXPECT_EQ(stats.bridge_refused, 2u);
+  EXPECT_EQ(stats.files_served, 2u);  // index.html, app.js (the bridge script apart)
+}
+
+TEST_F(H5PageTest, ServerRefusesOtherHostsOriginsSessionsAndPaths) {
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+  const H5Page page = Open();
+  const std::string token = Token(page);
+  ASSERT_EQ(token.size(), 64u);
+  const std::string cookie = "Cookie: atrium_session=" + token + "\r\n";
+  const std::string port = std::to_string(pages_->stats().port);
+
+  // The entry with the token sets the session cookie.
+  const std::string entry = Get("/index.html?__atrium_session=" + token, Host());
+  EXPECT_EQ(StatusOf(entry), 200);
+  EXPECT_NE(
+      entry.find("Set-Cookie: atrium_session=" + token + "; Path=/; HttpOnly; SameSite=Strict"),
+      std::string::npos);
+  EXPECT_NE(entry.find("Content-Security-Policy: default-src 'self'"), std::string::npos);
+  EXPECT_NE(entry.find("X-Content-Type-Options: nosniff"), std::string::npos);
+  EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), cookie)), "1.0.0");
+
+  // Wrong host: the loopback address itself, another name, a DNS-rebinding name.
+  EXPECT_EQ(StatusOf(Get("/index.html", "127.0.0.1:" + port, cookie)), 421);
+  EXPECT_EQ(StatusOf(Get("/index.html", "help.localhost", cookie)), 421);
+  EXPECT_EQ(StatusOf(Get("/index.html", "help.evil.example:" + port, cookie)), 421);
+  // No session, another app's session, a made-up one.
+  EXPECT_EQ(StatusOf(Get("/index.html", Host())), 403);
+  EXPECT_EQ(StatusOf(Get("/index.html", Host("wiki"), cookie)), 403);
+  EXPECT_EQ(StatusOf(Get("/index.html", Host(),
+                         "Cookie: atrium_session=" + std::string(64, 'a') + "\r\n")),
+            403);
+  // Paths outside www/: the manifest, traversal in every spelling.
+  EXPECT_EQ(StatusOf(Get("/h5.json", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/../h5.json", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/%2e%2e/h5.json", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/data%5c..%5c..%5ch5.json", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/data/%00version.txt", Host(), cookie)), 400);
+  EXPECT_EQ(StatusOf(Get("/data/", Host(), cookie)), 404);  // no listing
+  // A symlink planted in the extracted files that leads out of www/.
+  auto current = container_->artifacts().Current(ArtifactKind::kH5Package, "help");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  fs::create_symlink(fs::path((*current)->dir) / "h5.json",
+                     fs::path((*current)->dir) / "www" / "escape.json");
+  EXPECT_EQ(StatusOf(Get("/escape.json", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/" + std::string(9000, 'a'), Host(), cookie)), 431);
+
+  // Bridge calls: the app's origin and a live session of the app, JSON only.
+  const std::string origin = "http://" + Host();
+  const std::string balance = R"({"api": "wallet.getBalance", "params": {"currency": "EUR"}})";
+  EXPECT_EQ(BodyOf(Call(Host(), origin, token, balance)),
+            R"({"result":{"amount":42.5,"currency":"EUR"}})");
+  const std::string evil = Call(Host(), "http://evil.localhost:" + port, token, balance);
+  EXPECT_EQ(StatusOf(evil), 403);
+  EXPECT_EQ(BodyOf(evil),
+            R"({"error":"permission denied: the call does not come from the origin of h5:help",)"
+            R"("code":"permission"})");
+  EXPECT_EQ(StatusOf(Call(Host(), origin, std::string(64, 'b'), balance)), 403);
+  EXPECT_EQ(StatusOf(Call(Host("wiki"), "http://" + Host("wiki"), token, balance)), 403);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, token, "{\"api\": 7}")), 400);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, token, "not json")), 400);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, token, std::string(70000, ' '))), 413);
+  EXPECT_EQ(balance_->calls.load(), 1);
+  // The host still serves.
+  EXPECT_EQ(StatusOf(Get("/index.html", Host(), cookie)), 200);
+}
+
+TEST_F(H5PageTest, APageLoadKeepsItsVersionAndTheNextOpenTakesTheStagedOne) {
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+  const H5Page first = Open();
+  ASSERT_NO_FATAL_FAILURE(Install("1.1.0", InstallAs::kStaged));
+  const std::string first_cookie = "Cookie: atrium_session=" + Token(first) + "\r\n";
+  EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), first_cookie)), "1.0.0");
+  const H5Page second = Open();  // activates 1.1.0
+  EXPECT_EQ(second.version, "1.1.0");
+  const std::string second_cookie = "Cookie: atrium_session=" + Token(second) + "\r\n";
+  EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), second_cookie)), "1.1.0");
+  EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), first_cookie)), "1.0.0");
+}
+
+}  // namespace
+}  // namespace atrium::testing

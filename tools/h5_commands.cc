@@ -1,0 +1,122 @@
+// `atrium h5` (see h5_commands.h).
+#include "h5_commands.h"
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <exception>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "atrium/container.h"
+
+namespace po = boost::program_options;
+
+namespace {
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: atrium h5 open <app-dir> <appId | atrium://app/<appId>/path?k=v>\n"
+               "                      [--data-dir D] [--headless] [--screenshot out.png]\n"
+               "                      [--no-guard]\n"
+               "  runs the app's launch, then opens the H5 app in Chromium (an app window;\n"
+               "  --headless: no window, the page's text printed; --screenshot implies it)\n");
+  return 2;
+}
+
+class PrintingView final : public atrium::H5WebView {
+ public:
+  PrintingView(bool headless, std::string screenshot) {
+    atrium::ChromiumWebViewOptions options;
+    options.headless = headless || !screenshot.empty();
+    options.screenshot = std::move(screenshot);
+    if (options.headless) {
+      options.on_dom = [](const std::string& dom) {
+        std::istringstream lines(atrium::DomText(dom));
+        std::string line;
+        while (std::getline(lines, line)) std::printf("  | %s\n", line.c_str());
+      };
+    }
+    screenshot_ = options.screenshot;
+    chromium_ = atrium::MakeChromiumWebView(std::move(options));
+  }
+
+  atrium::Status Show(const atrium::H5Page& page) override {
+    if (page.offline) {
+      std::printf("page %s %s (offline, from its package): %s\n", page.app_id.c_str(),
+                  page.version.c_str(), page.url.c_str());
+    } else {
+      std::printf("page %s (fallback URL: %s): %s\n", page.app_id.c_str(),
+                  page.fallback_reason.c_str(), page.url.c_str());
+    }
+    std::fflush(stdout);
+    atrium::Status shown = chromium_->Show(page);
+    if (shown.ok() && !screenshot_.empty()) std::printf("screenshot: %s\n", screenshot_.c_str());
+    return shown;
+  }
+
+ private:
+  std::shared_ptr<atrium::H5WebView> chromium_;
+  std::string screenshot_;
+};
+
+}  // namespace
+
+std::shared_ptr<atrium::H5WebView> PrintingWebView(bool headless, std::string screenshot) {
+  return std::make_shared<PrintingView>(headless, std::move(screenshot));
+}
+
+int H5Main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) != "open") return Usage();
+  std::string app_dir;
+  std::string target;
+  std::string data_dir;
+  std::string screenshot;
+  bool headless = false;
+  bool no_guard = false;
+  po::options_description desc;
+  desc.add_options()("app", po::value(&app_dir))("target", po::value(&target))(
+      "data-dir", po::value(&data_dir))("screenshot", po::value(&screenshot))(
+      "headless", po::bool_switch(&headless))("no-guard", po::bool_switch(&no_guard));
+  po::positional_options_description pos;
+  pos.add("app", 1).add("target", 1);
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).positional(pos).run(), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "atrium: %s\n", e.what());
+    return Usage();
+  }
+  if (app_dir.empty() || target.empty()) return Usage();
+  atrium::ContainerOptions options;
+  options.app_dir = app_dir;
+  options.data_dir = data_dir;
+  options.launch_guard = !no_guard;
+  auto container = atrium::Container::Open(std::move(options));
+  if (!container.ok()) {
+    std::fprintf(stderr, "atrium: cannot open app: %s\n", container.error().ToString().c_str());
+    return 1;
+  }
+  atrium::Container& ct = **container;
+  // The launch first: the bundles that provide host APIs start with it.
+  if (atrium::Status started = ct.Start(); !started.ok()) {
+    std::fprintf(stderr, "atrium: the launch failed: %s\n", started.error().ToString().c_str());
+    return 1;
+  }
+  auto view = ct.services().Register<atrium::H5WebView>(PrintingWebView(headless, screenshot), {},
+                                                        /*ranking=*/1000);
+  if (!view.ok()) {
+    std::fprintf(stderr, "atrium: %s\n", view.error().ToString().c_str());
+    return 1;
+  }
+  const atrium::Status opened = target.starts_with("atrium:") || target.starts_with("ATRIUM:")
+                                    ? ct.router().OpenUrl(target)
+                                    : ct.router().Launch(target);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "atrium: cannot open %s: %s\n", target.c_str(),
+                 opened.error().ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,27 @@
+// `atrium h5 open <app-dir> <appId | atrium://app/...> [--data-dir D]
+// [--headless] [--screenshot out.png] [--no-guard]`: runs the app's launch,
+// then opens the H5 app through the router (its package, or its fallback
+// URL) in Chromium: an app window, or headless, printing the text the page
+// rendered (and writing a screenshot). Prints which version served the page
+// or why the fallback opened. Exit 0 when the page was shown, 1 when the app
+// or the page could not open, 2 for bad arguments.
+//
+// `atrium run --headless` shows H5 pages the same way.
+#ifndef ATRIUM_TOOLS_H5_COMMANDS_H_
+#define ATRIUM_TOOLS_H5_COMMANDS_H_
+
+#include <memory>
+#include <string>
+
+#include "atrium/dynamic/h5.h"
+
+// argv[0] is "h5".
+int H5Main(int argc, char** argv);
+
+// A web view that prints each page it shows ("page help 1.0.0 (offline):
+// <url>", or the fallback and why) and then shows it with Chromium: a
+// window, or headless with the rendered text printed below (and a PNG
+// written to `screenshot` when it is not empty).
+std::shared_ptr<atrium::H5WebView> PrintingWebView(bool headless, std::string screenshot);
+
+#endif  // ATRIUM_TOOLS_H5_COMMANDS_H_
