@@ -199,16 +199,22 @@ std::string H5Server::AddSession(PageSession session) {
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
   std::string token(hex);
+  AddSessionForTesting(std::move(session), token);
+  return token;
+}
+
+void H5Server::AddSessionForTesting(PageSession session, const std::string& token) {
   auto shared = std::make_shared<const PageSession>(std::move(session));
   std::lock_guard<std::mutex> lock(mu_);
   if (session_order_.size() >= kMaxSessions) {
     sessions_.erase(session_order_.front());
     session_order_.pop_front();
   }
-  sessions_.emplace(token, std::move(shared));
+  if (!sessions_.insert_or_assign(token, std::move(shared)).second) {
+    std::erase(session_order_, token);
+  }
   session_order_.push_back(token);
   counters_->sessions.fetch_add(1);
-  return token;
 }
 
 std::shared_ptr<const PageSession> H5Server::FindSession(std::string_view token,

@@ -75,6 +75,10 @@ class H5Server {
   // Opens a page load; returns its token (64 hex digits). The oldest
   // session goes when there are kMaxSessions.
   std::string AddSession(PageSession session);
+  // Tests: a session with a token of the test's choosing (64 hex digits),
+  // and one request handled on the calling thread as the runner would.
+  void AddSessionForTesting(PageSession session, const std::string& token);
+  void HandleForTesting(http::Request& req, http::Answer answer) { Handle(req, std::move(answer)); }
   uint16_t port() const;
   // "http://<appId>.localhost:<port>"
   std::string Origin(std::string_view app_id) const;
