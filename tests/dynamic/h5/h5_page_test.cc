@@ -43,7 +43,8 @@ std::string WriteHelpPackage(const std::string& root, const std::string& version
             "<script src=\"/__atrium/bridge.js\"></script><script src=\"app.js\"></script>"
             "</head><body><h1>Help centre " +
                 version +
-                "</h1><p id=\"balance\">-</p><p id=\"transfer\">-</p><p id=\"limits\">-</p>"
+                "</h1><p id=\"stored\">-</p><p id=\"balance\">-</p><p id=\"transfer\">-</p><p "
+                "id=\"limits\">-</p>"
                 "</body></html>");
   WriteFile(dir + "/www/app.js", R"JS(
 function show(id, promise, ok) {
@@ -52,6 +53,9 @@ function show(id, promise, ok) {
                                 id + ' refused: ' + e.message + ' [' + e.code + ']'; });
 }
 document.addEventListener('DOMContentLoaded', function () {
+  document.getElementById('stored').textContent =
+      'stored before: ' + (localStorage.getItem('secret') || 'nothing');
+  localStorage.setItem('secret', 'help-secret');
   show('balance', AtriumBridge.call('wallet.getBalance', {currency: 'EUR'}),
        function (r) { return 'balance: ' + r.amount + ' ' + r.currency; });
   show('transfer', AtriumBridge.call('wallet.transfer', {to: 'x', amount: 5}),
@@ -60,6 +64,35 @@ document.addEventListener('DOMContentLoaded', function () {
 });
 )JS");
   WriteFile(dir + "/www/data/version.txt", version);
+  return dir;
+}
+
+// Another H5 app, "wiki", whose page tries to reach the help app: its
+// storage, and its bridge with a cross-origin call.
+std::string WriteWikiPackage(const std::string& root) {
+  const std::string dir = root + "/wiki-1.0.0";
+  WriteFile(dir + "/h5.json", R"({"format": 1, "id": "wiki", "version": "1.0.0",
+  "name": "Wiki", "entry": "index.html", "fallback_url": "https://wiki.example.com/"})");
+  WriteFile(dir + "/www/index.html",
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Wiki</title>"
+            "<script src=\"/__atrium/bridge.js\"></script><script src=\"wiki.js\"></script>"
+            "</head><body><p id=\"storage\">-</p><p id=\"cross\">-</p><p id=\"own\">-</p>"
+            "</body></html>");
+  WriteFile(dir + "/www/wiki.js", R"JS(
+document.addEventListener('DOMContentLoaded', function () {
+  function text(id, value) { document.getElementById(id).textContent = value; }
+  text('storage', 'storage of help: ' + (localStorage.getItem('secret') || 'nothing'));
+  fetch('http://help.localhost:' + location.port + '/__atrium/call', {
+    method: 'POST',
+    headers: {'Content-Type': 'application/json',
+              'X-Atrium-Session': sessionStorage.getItem('__atrium_session') || 'none'},
+    body: JSON.stringify({api: 'wallet.getBalance', params: {}})
+  }).then(function (r) { text('cross', 'cross-origin call answered: HTTP ' + r.status); },
+          function () { text('cross', 'cross-origin call blocked'); });
+  AtriumBridge.call('wallet.getBalance').then(function () { text('own', 'own call: ok'); },
+      function (e) { text('own', 'own call refused: ' + e.message); });
+});
+)JS");
   return dir;
 }
 
@@ -210,6 +243,44 @@ TEST_F(H5PageTest, PageFromThePackageCallsGrantedApisAndShowsTheRefusals) {
   EXPECT_EQ(stats.bridge_calls, 1u);
   EXPECT_EQ(stats.bridge_refused, 2u);
   EXPECT_EQ(stats.files_served, 2u);  // index.html, app.js (the bridge script apart)
+}
+
+// Two H5 apps in one browser profile: each has its own storage, and a page
+// of one cannot call the other's bridge (the preflight finds no CORS
+// headers; the server counts the refusal and no host API runs).
+TEST_F(H5PageTest, AppsAreIsolatedByOrigin) {
+  if (BrowserTestsSkipped()) GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
+  ASSERT_NO_FATAL_FAILURE(ExpectChromium());
+  app_.SetExtraJson(
+      R"(, "host_apis": {"grants": {"h5:help": ["wallet.getBalance"], "h5:wiki": []}})");
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+  auto wiki = container_->InstallPackage(
+      PackDir(WriteWikiPackage(app_.root()), keys_, ArtifactKind::kH5Package), InstallAs::kActive);
+  ASSERT_TRUE(wiki.ok()) << wiki.error().ToString();
+  const std::string profile = app_.root() + "/chromium";
+  auto load = [&](const std::string& app) {
+    auto page = pages_->Open(app, "", {});
+    EXPECT_TRUE(page.ok() && page->offline);
+    Child c = RunWithTimeout(
+        HeadlessChromium(profile, {"--virtual-time-budget=10000", "--dump-dom", page->url}),
+        app_.root() + "/chromium.err");
+    EXPECT_FALSE(c.timed_out);
+    EXPECT_EQ(c.status, 0) << Tail(app_.root() + "/chromium.err");
+    return c.out;
+  };
+  ASSERT_NE(load("help").find("stored before: nothing"), std::string::npos);
+  // The profile keeps help's storage: its second load reads it back.
+  ASSERT_NE(load("help").find("stored before: help-secret"), std::string::npos);
+  const int balance_calls = balance_->calls.load();
+  const std::string dom = load("wiki");
+  EXPECT_NE(dom.find("storage of help: nothing"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("cross-origin call blocked"), std::string::npos) << dom;
+  EXPECT_NE(dom.find("own call refused: permission denied: wallet.getBalance is not granted to "
+                     "h5:wiki (its manifest does not request it)"),
+            std::string::npos)
+      << dom;
+  EXPECT_EQ(balance_->calls.load(), balance_calls);
 }
 
 TEST_F(H5PageTest, ServerRefusesOtherHostsOriginsSessionsAndPaths) {
