@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "../../container/test_app.h"
 #include "atrium/container.h"
@@ -345,6 +347,39 @@ TEST_F(H5PageTest, ServerRefusesOtherHostsOriginsSessionsAndPaths) {
   EXPECT_EQ(balance_->calls.load(), 1);
   // The host still serves.
   EXPECT_EQ(StatusOf(Get("/index.html", Host(), cookie)), 200);
+}
+
+// 200 clients at once and a client that sends half a request and stalls:
+// each request is served or its connection refused at the limit (128), and
+// the host serves the next request.
+TEST_F(H5PageTest, ManyClientsAndAStalledOneDoNotStopTheServer) {
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+  const H5Page page = Open();
+  const std::string cookie = "Cookie: atrium_session=" + Token(page) + "\r\n";
+  RawClient stalled(pages_->stats().port);
+  stalled.Send("GET /index.html HTTP/1.1\r\nHost: " + Host() + "\r\n");  // never finished
+  std::atomic<int> served{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 200; ++i) {
+    clients.emplace_back([&] {
+      const std::string response = Get("/data/version.txt", Host(), cookie);
+      if (response.empty()) {
+        ++refused;  // closed at accept: the connection limit
+      } else if (StatusOf(response) == 200 && BodyOf(response) == "1.0.0") {
+        ++served;
+      } else {
+        ++wrong;
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(served.load() + refused.load(), 200);
+  EXPECT_GT(served.load(), 0);
+  EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), cookie)), "1.0.0");
 }
 
 TEST_F(H5PageTest, APageLoadKeepsItsVersionAndTheNextOpenTakesTheStagedOne) {
