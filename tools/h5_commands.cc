@@ -1,6 +1,9 @@
 // `atrium h5` (see h5_commands.h).
 #include "h5_commands.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <exception>
@@ -19,8 +22,9 @@ int Usage() {
                "usage: atrium h5 open <app-dir> <appId | atrium://app/<appId>/path?k=v>\n"
                "                      [--data-dir D] [--headless] [--screenshot out.png]\n"
                "                      [--no-guard]\n"
-               "  runs the app's launch, then opens the H5 app in Chromium (an app window;\n"
-               "  --headless: no window, the page's text printed; --screenshot implies it)\n");
+               "  runs the app's launch, then opens the H5 app in Chromium: an app window,\n"
+               "  served until Ctrl-C; --headless: no window, the page's text printed;\n"
+               "  --screenshot implies --headless\n");
   return 2;
 }
 
@@ -44,10 +48,10 @@ class PrintingView final : public atrium::H5WebView {
   atrium::Status Show(const atrium::H5Page& page) override {
     if (page.offline) {
       std::printf("page %s %s (offline, from its package): %s\n", page.app_id.c_str(),
-                  page.version.c_str(), page.url.c_str());
+                  page.version.c_str(), page.display_url.c_str());
     } else {
       std::printf("page %s (fallback URL: %s): %s\n", page.app_id.c_str(),
-                  page.fallback_reason.c_str(), page.url.c_str());
+                  page.fallback_reason.c_str(), page.display_url.c_str());
     }
     std::fflush(stdout);
     atrium::Status shown = chromium_->Show(page);
@@ -89,6 +93,15 @@ int H5Main(int argc, char** argv) {
     return Usage();
   }
   if (app_dir.empty() || target.empty()) return Usage();
+  // A window needs the server until the person is done: the command then
+  // serves until SIGINT or SIGTERM, taken with sigwait (blocked before any
+  // thread starts, so every thread inherits the mask).
+  const bool window = !headless && screenshot.empty();
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  if (window) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   atrium::ContainerOptions options;
   options.app_dir = app_dir;
   options.data_dir = data_dir;
@@ -117,6 +130,12 @@ int H5Main(int argc, char** argv) {
     std::fprintf(stderr, "atrium: cannot open %s: %s\n", target.c_str(),
                  opened.error().ToString().c_str());
     return 1;
+  }
+  if (window) {
+    std::printf("serving the page until Ctrl-C\n");
+    std::fflush(stdout);
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
   }
   return 0;
 }

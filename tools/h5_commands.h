@@ -1,8 +1,9 @@
 // `atrium h5 open <app-dir> <appId | atrium://app/...> [--data-dir D]
 // [--headless] [--screenshot out.png] [--no-guard]`: runs the app's launch,
 // then opens the H5 app through the router (its package, or its fallback
-// URL) in Chromium: an app window, or headless, printing the text the page
-// rendered (and writing a screenshot). Prints which version served the page
+// URL) in Chromium: an app window (the page is served until SIGINT or
+// SIGTERM), or headless, printing the text the page rendered (and writing a
+// screenshot). Prints which version served the page
 // or why the fallback opened. Exit 0 when the page was shown, 1 when the app
 // or the page could not open, 2 for bad arguments.
 //

@@ -154,7 +154,7 @@ Result<AppUrl> ParseAppUrl(std::string_view url) {
   }
   pos = host_end;
 
-  // Path: exactly one segment, the appId.
+  // Path: the appId, then an optional page path.
   if (pos == url.size() || url[pos] != '/') {
     return ParseError(pos, "missing appId; expected 'atrium://app/<appId>'");
   }
@@ -195,8 +195,10 @@ Result<AppUrl> ParseAppUrl(std::string_view url) {
       }
       for (size_t i = begin; i < end; ++i) {
         if (!IsUnreserved(url[i])) {
-          return ParseError(i, "path may contain only A-Z, a-z, 0-9, '.', '_', '~', '-' and '/', "
-                               "not " + Quote(url.substr(i, 1)));
+          return ParseError(i,
+                            "path may contain only A-Z, a-z, 0-9, '.', '_', '~', '-' and '/', "
+                            "not " +
+                                Quote(url.substr(i, 1)));
         }
       }
       begin = end + 1;
@@ -241,7 +243,18 @@ std::string FormatAppUrl(const AppUrl& url) {
   };
   std::string out = "atrium://app/";
   append_encoded(out, url.app_id);
-  if (!url.path.empty()) out += "/" + url.path;  // literal: ParseAppUrl takes it as is
+  if (!url.path.empty()) {
+    // '/' as is; any byte outside the path grammar escaped, which
+    // ParseAppUrl then reports (a path takes no escapes).
+    out += '/';
+    for (const char c : url.path) {
+      if (c == '/') {
+        out += c;
+      } else {
+        append_encoded(out, std::string_view(&c, 1));
+      }
+    }
+  }
   char separator = '?';
   for (const auto& [key, value] : url.params) {
     out += separator;

@@ -43,6 +43,10 @@ TEST(AppUrlTest, APathNamesAPageInsideTheMicroApp) {
   EXPECT_EQ(ParseOrDie("atrium://app/help").path, "");
   EXPECT_EQ(FormatAppUrl(url), "atrium://app/help/bills/2026-11.html?month=11");
   EXPECT_EQ(ParseOrDie(FormatAppUrl(url)), url);
+  // A path outside the grammar is escaped, and the parser says so.
+  AppUrl bad{"help", {}, "a?b"};
+  EXPECT_EQ(FormatAppUrl(bad), "atrium://app/help/a%3Fb");
+  EXPECT_FALSE(ParseAppUrl(FormatAppUrl(bad)).ok());
 }
 
 TEST(AppUrlTest, NoQueryAndEmptyQuery) {

@@ -2,7 +2,8 @@
 // handling: Beast's parser with the server's limits, then the server's
 // routing (host, session, files, the bridge script, bridge calls) on a real
 // H5Server over a temporary www/ folder with a session of app "help" whose
-// token is 64 'a's, and host APIs that answer at once. The seeds use port 1
+// token is 64 'a's and launch code 64 'b's, and host APIs that answer at
+// once. The seeds use port 1
 // in Host and Origin; it is rewritten to the server's port, so mutations
 // reach the routing behind the host check.
 //
@@ -10,8 +11,7 @@
 // is one the server documents; a file (200/206/304; the bridge script
 // apart) is only ever served within a live session of the app the Host
 // names; a bridge call reaches a
-// host API only when the session's manifest requests it and the grants
-// allow it.
+// host API only with the session cookie and the bridge header.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -90,8 +90,14 @@ struct Fixture {
     session.entry = "index.html";
     session.csp = "default-src 'self'";
     session.jsapis = {"wallet.getBalance", "wallet.transfer"};
-    server->AddSessionForTesting(session, std::string(64, 'a'));
+    session_ = session;
   }
+  // The session of app help: token 64 'a's, launch code 64 'b's (again for
+  // every input: a code works once).
+  void ResetSession() {
+    server->AddSessionForTesting(session_, std::string(64, 'a'), std::string(64, 'b'));
+  }
+  atrium::h5::PageSession session_;
   ~Fixture() {
     server.reset();
     std::error_code ec;
@@ -109,6 +115,7 @@ std::string WithPort(std::string value, const std::string& port) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture* fixture = new Fixture();  // lives for the process
+  fixture->ResetSession();
   bhttp::request_parser<bhttp::string_body> parser;
   parser.header_limit(8 * 1024);
   parser.body_limit(atrium::h5::kMaxCallBytes);
@@ -156,7 +163,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (fixture->apis.calls != calls_before) {
     Require(help_host && req.method() == bhttp::verb::post,
             "a host API only by POST on its origin");
-    Require(req["X-Atrium-Session"] == std::string(64, 'a'), "a host API only with the session");
+    Require(req[bhttp::field::cookie].find("atrium_session=" + std::string(64, 'a')) !=
+                    std::string_view::npos &&
+                req["X-Atrium-Bridge"] == "1",
+            "a host API only with the session cookie and the bridge header");
   }
   return 0;
 }

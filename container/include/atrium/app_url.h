@@ -4,7 +4,7 @@
 //   atrium://app/<appId>[/<path>]?k=v&k2=v2#ignored
 //
 // 1. The scheme is "atrium" and the host "app", both ASCII case-insensitive;
-//    no userinfo, port or second path segment.
+//    no userinfo or port.
 // 2. appId matches [a-z][a-z0-9_-]{0,63} and is taken literally (never
 //    percent-decoded), so every spelling of an app names it the same way.
 // 3. An optional path after the appId names a page inside the micro-app

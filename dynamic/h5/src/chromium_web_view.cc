@@ -55,6 +55,9 @@ ChildRun Spawn(const std::vector<std::string>& args, const std::string& err_path
   }
   posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                    0644);
+  // Nothing of the host beyond stdio: not the H5 server's listening
+  // socket, not the databases.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, wait ? POSIX_SPAWN_SETPGROUP : POSIX_SPAWN_SETSID);
@@ -73,8 +76,13 @@ ChildRun Spawn(const std::vector<std::string>& args, const std::string& err_path
   }
   run.started = true;
   if (!wait) {
-    run.status = 0;
-    return run;  // a window: it outlives this call (reaped by init once its session ends)
+    // A window outlives this call: `setsid --fork` started it in a session
+    // of its own and exited; reap that.
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    run.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return run;
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   char buf[8192];
@@ -148,11 +156,27 @@ class ChromiumWebView final : public H5WebView {
                        "unset): open it headless, or register an H5WebView of your own");
     }
     std::string profile = options_.profile_dir;
-    if (profile.empty()) profile = (fs::temp_directory_path() / "atrium-h5-window").string();
-    std::vector<std::string> args = Base(profile);
+    if (profile.empty()) {
+      // The user's own cache folder, not a shared temp path another user
+      // could make first.
+      const char* cache = std::getenv("XDG_CACHE_HOME");
+      const char* home = std::getenv("HOME");
+      if ((cache == nullptr || *cache == '\0') && (home == nullptr || *home == '\0')) {
+        return MakeError(ErrorCode::kState, "no $XDG_CACHE_HOME or $HOME for a Chromium profile");
+      }
+      profile = (cache != nullptr && *cache != '\0' ? fs::path(cache) : fs::path(home) / ".cache") /
+                "atrium" / "h5-window";
+    }
+    std::error_code ec;
+    fs::create_directories(profile, ec);
+    fs::permissions(profile, fs::perms::owner_all, ec);
+    std::vector<std::string> args = {"/usr/bin/setsid", "--fork"};
+    for (std::string& a : Base(profile)) args.push_back(std::move(a));
     args.push_back("--app=" + page.url);
     ChildRun run = Spawn(args, "/dev/null", /*wait=*/false, 0);
-    if (!run.started) return MakeError(ErrorCode::kState, "cannot start " + options_.chromium);
+    if (!run.started || run.status != 0) {
+      return MakeError(ErrorCode::kState, "cannot start " + options_.chromium);
+    }
     return Status::Ok();
   }
 

@@ -251,6 +251,7 @@ Result<H5Page> Pages::Fallback(std::string_view app_id, std::string_view path,
   }
   if (!params.empty())
     page.url += (page.url.find('?') == std::string::npos ? "?" : "&") + Query(params);
+  page.display_url = page.url;
   page.fallback_reason = std::move(reason);
   Log(LogLevel::kWarning, "",
       "h5: " + page.app_id + " opens its fallback URL: " + page.fallback_reason);
@@ -268,6 +269,12 @@ Result<H5Page> Pages::Open(std::string_view app_id, std::string_view path,
         http::ParseTarget(target).status != 0 || http::ParseTarget(target).relative != path) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "H5 page path " + Quote(path) + " is not a file path inside the package");
+    }
+  }
+  for (const auto& [key, value] : params) {
+    if (key == kLaunchParam) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "H5 page parameter " + Quote(key) + " is reserved for the server");
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -323,14 +330,17 @@ Result<H5Page> Pages::Open(std::string_view app_id, std::string_view path,
   session.max_age_s = manifest->cache.max_age_s;
   session.immutable = manifest->cache.immutable;
   for (const JsApiDecl& api : manifest->jsapis) session.jsapis.push_back(api.name);
-  const std::string token = (*server)->AddSession(std::move(session));
+  const std::string code = (*server)->AddSession(std::move(session));
   H5Page page;
   page.app_id = std::string(app_id);
   page.offline = true;
   page.version = record.version;
-  std::string query = Query(params);
-  page.url = (*server)->Origin(app_id) + "/" + std::string(path.empty() ? manifest->entry : path) +
-             "?" + (query.empty() ? "" : query + "&") + std::string(kSessionParam) + "=" + token;
+  const std::string query = Query(params);
+  page.display_url = (*server)->Origin(app_id) + "/" +
+                     std::string(path.empty() ? manifest->entry : path) +
+                     (query.empty() ? "" : "?" + query);
+  page.url =
+      page.display_url + (query.empty() ? "?" : "&") + std::string(kLaunchParam) + "=" + code;
   return page;
 }
 
@@ -359,8 +369,9 @@ class Launcher final : public MicroAppLauncher {
     Status shown = view->Show(*page);
     if (!shown.ok()) {
       Error e = shown.error();
-      e.message = "H5 app " + Quote(request.app_id) + ": the web view did not show " + page->url +
-                  ": " + e.message;
+      // Not the URL: it carries the page load's launch code.
+      e.message =
+          "H5 app " + Quote(request.app_id) + ": the web view did not show its page: " + e.message;
       return e;
     }
     Log(LogLevel::kInfo, "",

@@ -15,32 +15,27 @@ namespace {
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 
-// The page's side of the bridge. The session token arrives in the entry
-// URL; the script keeps it in sessionStorage (this origin, this tab: no
-// other origin can read it), removes it from the address, and sends it
-// with every call.
+// The page's side of the bridge. The session is the page's HttpOnly
+// cookie, which no script reads; the script removes the one-time launch
+// code from the address bar (a reload then goes by the cookie) and marks
+// its calls with X-Atrium-Bridge, a header another origin can only send
+// after a CORS preflight, which the server refuses.
 constexpr std::string_view kBridgeJs = R"JS(// atrium-bridge.js: the Atrium H5 bridge (docs/h5.md).
 (function () {
   'use strict';
-  var KEY = '__atrium_session';
-  var token = null;
   try {
     var query = new URLSearchParams(location.search);
-    token = query.get(KEY);
-    if (token) {
-      sessionStorage.setItem(KEY, token);
-      query.delete(KEY);
+    if (query.has('__atrium_launch')) {
+      query.delete('__atrium_launch');
       var rest = query.toString();
       history.replaceState(history.state, '',
                            location.pathname + (rest ? '?' + rest : '') + location.hash);
-    } else {
-      token = sessionStorage.getItem(KEY);
     }
   } catch (e) {}
   function call(api, params) {
     return fetch('/__atrium/call', {
       method: 'POST',
-      headers: {'Content-Type': 'application/json', 'X-Atrium-Session': token || ''},
+      headers: {'Content-Type': 'application/json', 'X-Atrium-Bridge': '1'},
       body: JSON.stringify({api: String(api), params: params === undefined ? {} : params}),
       credentials: 'same-origin',
       cache: 'no-store'
@@ -173,13 +168,13 @@ Result<std::unique_ptr<H5Server>> H5Server::Start(H5ServerOptions options) {
   o.log_capacity = 0;
   o.run_on = server->options_.run_on;
   H5Server* self = server.get();  // the HttpServer stops before *self goes
+  o.on_bound = [self](uint16_t port) { self->host_suffix_ = ".localhost:" + std::to_string(port); };
   o.handler = [self](http::Request& req, http::Answer answer) {
     self->Handle(req, std::move(answer));
   };
   auto http = http::HttpServer::Start(std::move(o));
   if (!http.ok()) return http.error();
   server->http_ = std::move(*http);
-  server->host_suffix_ = ".localhost:" + std::to_string(server->http_->port());
   return server;
 }
 
@@ -194,27 +189,47 @@ std::string H5Server::Origin(std::string_view app_id) const {
 }
 
 std::string H5Server::AddSession(PageSession session) {
-  unsigned char raw[32];
-  randombytes_buf(raw, sizeof raw);
-  char hex[65];
-  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
-  std::string token(hex);
-  AddSessionForTesting(std::move(session), token);
-  return token;
+  auto random_hex = [] {
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+    return std::string(hex);
+  };
+  const std::string token = random_hex();
+  const std::string code = random_hex();
+  AddSessionForTesting(std::move(session), token, code);
+  return code;
 }
 
-void H5Server::AddSessionForTesting(PageSession session, const std::string& token) {
+void H5Server::AddSessionForTesting(PageSession session, const std::string& token,
+                                    const std::string& launch_code) {
   auto shared = std::make_shared<const PageSession>(std::move(session));
   std::lock_guard<std::mutex> lock(mu_);
   if (session_order_.size() >= kMaxSessions) {
-    sessions_.erase(session_order_.front());
+    const std::string& oldest = session_order_.front();
+    std::erase_if(launch_codes_, [&](const auto& c) { return c.second == oldest; });
+    sessions_.erase(oldest);
     session_order_.pop_front();
   }
   if (!sessions_.insert_or_assign(token, std::move(shared)).second) {
     std::erase(session_order_, token);
   }
   session_order_.push_back(token);
+  launch_codes_.insert_or_assign(launch_code, token);
   counters_->sessions.fetch_add(1);
+}
+
+std::string H5Server::RedeemLaunchCode(std::string_view code, std::string_view app) {
+  if (!IsToken(code)) return {};
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = launch_codes_.find(std::string(code));
+  if (it == launch_codes_.end()) return {};
+  auto session = sessions_.find(it->second);
+  if (session == sessions_.end() || session->second->app_id != app) return {};
+  std::string token = std::move(it->second);
+  launch_codes_.erase(it);  // one use
+  return token;
 }
 
 std::shared_ptr<const PageSession> H5Server::FindSession(std::string_view token,
@@ -280,9 +295,11 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
     http::SetReplyHeader(res, bhttp::field::cache_control, "no-store");
     answer(std::move(res));
   };
-  std::string_view token = QueryValue(query, kSessionParam);
-  const bool from_url = !token.empty();
-  if (!from_url) token = CookieValue(req[bhttp::field::cookie], kSessionCookie);
+  // The launch code first (a new page load); a used one falls back to the
+  // cookie (a reload of the entry URL).
+  std::string token = RedeemLaunchCode(QueryValue(query, kLaunchParam), app);
+  const bool redeemed = !token.empty();
+  if (!redeemed) token = std::string(CookieValue(req[bhttp::field::cookie], kSessionCookie));
   std::shared_ptr<const PageSession> session = FindSession(token, app);
   if (session == nullptr) {
     return refuse(bhttp::status::forbidden,
@@ -306,18 +323,22 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
   http::SetReplyHeader(res, "Content-Security-Policy", session->csp);
   http::SetReplyHeader(res, "X-Content-Type-Options", "nosniff");
   http::SetReplyHeader(res, "Referrer-Policy", "no-referrer");
+  // A prefix ending in '/' is a folder; any other names one file.
   bool immutable = false;
   for (const std::string& prefix : session->immutable) {
-    immutable = immutable || relative.starts_with(prefix);
+    immutable =
+        immutable || relative == prefix || (prefix.ends_with('/') && relative.starts_with(prefix));
   }
+  const bool file = status == 200 || status == 206 || status == 304;
   http::SetReplyHeader(res, bhttp::field::cache_control,
-                       immutable                ? "max-age=31536000, immutable"
+                       !file                    ? std::string("no-store")
+                       : immutable              ? "max-age=31536000, immutable"
                        : session->max_age_s > 0 ? "max-age=" + std::to_string(session->max_age_s)
                                                 : std::string("no-cache"));
-  if (from_url) {
-    http::SetReplyHeader(res, bhttp::field::set_cookie,
-                         std::string(kSessionCookie) + "=" + std::string(token) +
-                             "; Path=/; HttpOnly; SameSite=Strict");
+  if (redeemed) {
+    http::SetReplyHeader(
+        res, bhttp::field::set_cookie,
+        std::string(kSessionCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict");
   }
   answer(std::move(res));
 }
@@ -328,16 +349,29 @@ void H5Server::Bridge(http::Request& req, const std::string& app, http::Answer& 
     answer(JsonError(req, code, why));
   };
   const std::string caller = "h5:" + app;
+  if (req.method() == bhttp::verb::options) {
+    // A cross-origin preflight: no CORS headers, so the browser never sends
+    // the call.
+    return refuse(ErrorCode::kPermission,
+                  "permission denied: bridge calls come from the page's own origin");
+  }
   if (req.method() != bhttp::verb::post) {
-    // A cross-origin preflight (OPTIONS) ends here too: no CORS headers, so
-    // the browser never sends the call.
-    return refuse(ErrorCode::kPermission, "bridge calls are POST requests from the page");
+    counters_->bridge_refused.fetch_add(1);
+    http::Reply res = JsonError(req, ErrorCode::kInvalidArgument, "bridge calls are POST requests");
+    http::SetReplyHeader(res, bhttp::field::allow, "POST");
+    std::visit([](auto& r) { r.result(bhttp::status::method_not_allowed); }, res);
+    return answer(std::move(res));
   }
   if (req[bhttp::field::origin] != Origin(app)) {
     return refuse(ErrorCode::kPermission,
                   "permission denied: the call does not come from the origin of " + caller);
   }
-  std::shared_ptr<const PageSession> session = FindSession(req["X-Atrium-Session"], app);
+  if (req["X-Atrium-Bridge"] != "1") {
+    return refuse(ErrorCode::kPermission,
+                  "permission denied: a bridge call carries X-Atrium-Bridge: 1");
+  }
+  std::shared_ptr<const PageSession> session =
+      FindSession(CookieValue(req[bhttp::field::cookie], kSessionCookie), app);
   if (session == nullptr) {
     return refuse(ErrorCode::kPermission,
                   "permission denied: no live page-load session of " + caller);

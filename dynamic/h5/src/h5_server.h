@@ -5,19 +5,23 @@
 // is for (Host "<appId>.localhost:<port>"; any other Host: 421):
 //  1. the files of a page load: GET/HEAD of a path in the package's www/
 //     folder, from the version the page load is pinned to. A page load is a
-//     session the layer opened (AddSession): its token comes in the entry
-//     URL's "__atrium_session" query parameter once, then in an HttpOnly,
-//     SameSite=Strict cookie of the app's origin. A request with neither is
-//     refused (403): nothing is served outside a page load Atrium opened.
-//     Each file goes out with the app's Content-Security-Policy, nosniff,
-//     no referrer, and the cache policy of its manifest;
+//     session the layer opened (AddSession). Its secret, the session token,
+//     only ever leaves the server in a Set-Cookie (HttpOnly, SameSite=Strict,
+//     host-only: the app's origin); the entry URL carries a one-time launch
+//     code instead, which the first request that presents it trades for
+//     that cookie (a URL shows up in process lists and logs: a used code is
+//     worth nothing). Every other request needs the cookie (403 without it,
+//     or with another app's session). Each file goes out with the app's
+//     Content-Security-Policy, nosniff, no referrer, and the cache policy of
+//     its manifest;
 //  2. /__atrium/bridge.js, the bridge script (AtriumBridge.call);
 //  3. POST /__atrium/call, one bridge call: accepted only with the app's own
-//     Origin, a live session token of that app in X-Atrium-Session, and a
-//     JSON body {"api": ..., "params": {...}} within kMaxCallBytes; then
-//     checked and run by the container's HostApis as caller "h5:<appId>"
-//     with the APIs the session's manifest requests. The answer is
-//     {"result": ...} or {"error": ..., "code": ...}.
+//     Origin, the session cookie of that app, the header "X-Atrium-Bridge:
+//     1" (which a cross-origin page can only send after a CORS preflight,
+//     which is refused), and a JSON body {"api": ..., "params": {...}}
+//     within kMaxCallBytes; then checked and run by the container's
+//     HostApis as caller "h5:<appId>" with the APIs the session's manifest
+//     requests. The answer is {"result": ...} or {"error": ..., "code": ...}.
 // What the server refuses is counted and never reaches a host API.
 //
 // Concurrency: AddSession, port(), stats() are thread-safe; Stop and the
@@ -44,7 +48,7 @@ namespace atrium::h5 {
 
 inline constexpr size_t kMaxCallBytes = 64 * 1024;
 inline constexpr size_t kMaxSessions = 256;
-inline constexpr std::string_view kSessionParam = "__atrium_session";
+inline constexpr std::string_view kLaunchParam = "__atrium_launch";
 inline constexpr std::string_view kSessionCookie = "atrium_session";
 
 // What one page load is pinned to.
@@ -72,12 +76,15 @@ class H5Server {
   static Result<std::unique_ptr<H5Server>> Start(H5ServerOptions options);
   ~H5Server();
 
-  // Opens a page load; returns its token (64 hex digits). The oldest
-  // session goes when there are kMaxSessions.
+  // Opens a page load; returns its one-time launch code (64 hex digits) for
+  // the entry URL's kLaunchParam. The oldest session (and its unused code)
+  // goes when there are kMaxSessions.
   std::string AddSession(PageSession session);
-  // Tests: a session with a token of the test's choosing (64 hex digits),
-  // and one request handled on the calling thread as the runner would.
-  void AddSessionForTesting(PageSession session, const std::string& token);
+  // Tests: a session whose token and launch code (64 hex digits each) the
+  // test chooses, and one request handled on the calling thread as the
+  // runner would.
+  void AddSessionForTesting(PageSession session, const std::string& token,
+                            const std::string& launch_code);
   void HandleForTesting(http::Request& req, http::Answer answer) { Handle(req, std::move(answer)); }
   uint16_t port() const;
   // "http://<appId>.localhost:<port>"
@@ -101,15 +108,20 @@ class H5Server {
   void Bridge(http::Request& req, const std::string& app, http::Answer& answer);
   std::shared_ptr<const PageSession> FindSession(std::string_view token,
                                                  std::string_view app) const;
+  // Trades a launch code of `app` for its session's token ("" when the code
+  // is unknown, used or another app's).
+  std::string RedeemLaunchCode(std::string_view code, std::string_view app);
 
   H5ServerOptions options_;
   std::unique_ptr<http::HttpServer> http_;
-  std::string host_suffix_;  // ".localhost:<port>"
+  std::string host_suffix_;  // ".localhost:<port>", set before the runner starts
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
 
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const PageSession>> sessions_;  // guarded by mu_
   std::deque<std::string> session_order_;                                         // guarded by mu_
+  // Unused launch codes -> their session's token; guarded by mu_.
+  std::unordered_map<std::string, std::string> launch_codes_;
 };
 
 }  // namespace atrium::h5

@@ -159,6 +159,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (id != awaiting_) return;
     awaiting_ = 0;
     timer_.cancel();
+    if (auto* text = std::get_if<bhttp::response<bhttp::string_body>>(&reply); text && head_) {
+      // A HEAD answer has the header of the GET answer and no body.
+      bhttp::response<bhttp::empty_body> res(std::move(text->base()));
+      return Send(std::move(res), std::move(pending_entry_));
+    }
     std::visit([&](auto& res) { Send(std::move(res), std::move(pending_entry_)); }, reply);
   }
 
@@ -228,6 +233,7 @@ class Session : public std::enable_shared_from_this<Session> {
     pending_entry_ = ServedRequest{std::string(req.method_string()), std::string(req.target()),
                                    std::string(req[bhttp::field::host]), 0, 0};
     close_after_ = !req.keep_alive();
+    head_ = req.method() == bhttp::verb::head;
     awaiting_ = ++last_id_;
     auto pending = std::make_shared<Pending>();
     pending->session = weak_from_this();
@@ -252,6 +258,9 @@ class Session : public std::enable_shared_from_this<Session> {
       // `pending` answers 500 when the last copy of `answer` goes.
       internal::Log(LogLevel::kError, "",
                     core_->options.name + ": exception in the request handler: " + e.what());
+    } catch (...) {
+      internal::Log(LogLevel::kError, "",
+                    core_->options.name + ": a non-standard exception in the request handler");
     }
   }
 
@@ -324,6 +333,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   ServedRequest pending_entry_;
   bool close_after_ = false;
+  bool head_ = false;  // the request being answered is a HEAD
   uint64_t last_id_ = 0;
   uint64_t awaiting_ = 0;  // the request the handler owes an answer, 0: none
   std::shared_ptr<Core> core_;
@@ -337,6 +347,9 @@ struct Runners {
   std::condition_variable done;
   bool stopped = false;  // guarded by mu
   int running = 0;       // guarded by mu
+  // What a runner runs; a runner holds a copy only while it runs, so the
+  // io_context is destroyed by Stop, on the owner's thread.
+  std::shared_ptr<net::io_context> io;  // guarded by mu
 };
 
 }  // namespace
@@ -410,10 +423,13 @@ Status HttpServer::Impl::Listen(HttpServerOptions options) {
 
 Status HttpServer::Impl::Run() {
   Accept();
-  auto run = [io = io_, runners = runners_, name = core_->options.name] {
+  runners_->io = io_;
+  auto run = [runners = runners_, name = core_->options.name] {
+    std::shared_ptr<net::io_context> io;
     {
       std::lock_guard<std::mutex> lock(runners->mu);
       if (runners->stopped) return;
+      io = runners->io;
       ++runners->running;
     }
     while (true) {
@@ -424,8 +440,11 @@ Status HttpServer::Impl::Run() {
         // Only a handler, `on_request` or an allocation can throw here; the
         // server goes on with the next completion.
         internal::Log(LogLevel::kError, "", name + ": exception in a handler: " + e.what());
+      } catch (...) {
+        internal::Log(LogLevel::kError, "", name + ": a non-standard exception in a handler");
       }
     }
+    io.reset();
     std::lock_guard<std::mutex> lock(runners->mu);
     --runners->running;
     runners->done.notify_all();
@@ -483,6 +502,7 @@ void HttpServer::Impl::Stop() {
     std::unique_lock<std::mutex> lock(runners_->mu);
     runners_->stopped = true;
     runners_->done.wait(lock, [&] { return runners_->running == 0; });
+    runners_->io.reset();
   }
   for (std::thread& t : threads_) t.join();
   threads_.clear();
@@ -511,6 +531,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options)
   try {
     auto impl = std::make_shared<Impl>();
     if (Status s = impl->Listen(std::move(options)); !s.ok()) return s.error();
+    if (impl->core_->options.on_bound) impl->core_->options.on_bound(impl->port_);
     if (Status s = impl->Run(); !s.ok()) return s.error();  // ~Impl stops what started
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
   } catch (const std::exception& e) {  // a thread that could not start, bad_alloc

@@ -86,8 +86,7 @@ document.addEventListener('DOMContentLoaded', function () {
   text('storage', 'storage of help: ' + (localStorage.getItem('secret') || 'nothing'));
   fetch('http://help.localhost:' + location.port + '/__atrium/call', {
     method: 'POST',
-    headers: {'Content-Type': 'application/json',
-              'X-Atrium-Session': sessionStorage.getItem('__atrium_session') || 'none'},
+    headers: {'Content-Type': 'application/json', 'X-Atrium-Bridge': '1'},
     body: JSON.stringify({api: 'wallet.getBalance', params: {}})
   }).then(function (r) { text('cross', 'cross-origin call answered: HTTP ' + r.status); },
           function () { text('cross', 'cross-origin call blocked'); });
@@ -157,10 +156,21 @@ class H5PageTest : public ::testing::Test {
     return page.ok() ? *page : H5Page{};
   }
 
-  // The token in a page URL.
-  static std::string Token(const H5Page& page) {
-    const size_t at = page.url.find("__atrium_session=");
-    return at == std::string::npos ? "" : page.url.substr(at + 17, 64);
+  // The one-time launch code in a page URL.
+  static std::string Code(const H5Page& page) {
+    const size_t at = page.url.find("__atrium_launch=");
+    return at == std::string::npos ? "" : page.url.substr(at + 16, 64);
+  }
+
+  // Loads the page's entry with its launch code, as a browser would, and
+  // returns the session cookie the server set ("Cookie: ...\r\n").
+  std::string Cookie(const H5Page& page) {
+    const std::string entry = Get("/index.html?__atrium_launch=" + Code(page), Host());
+    EXPECT_EQ(StatusOf(entry), 200) << entry;
+    const std::string prefix = "Set-Cookie: atrium_session=";
+    const size_t at = entry.find(prefix);
+    if (at == std::string::npos) return "";
+    return "Cookie: atrium_session=" + entry.substr(at + prefix.size(), 64) + "\r\n";
   }
 
   std::string Raw(const std::string& request) {
@@ -177,11 +187,12 @@ class H5PageTest : public ::testing::Test {
     return Raw("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" +
                extra + "\r\n");
   }
-  std::string Call(const std::string& host, const std::string& origin, const std::string& token,
-                   const std::string& body) {
-    return Raw("POST /__atrium/call HTTP/1.1\r\nHost: " + host + "\r\nOrigin: " + origin +
-               "\r\nX-Atrium-Session: " + token +
-               "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+  // A bridge call with `cookie` ("Cookie: ...\r\n" or "") and `extra` headers.
+  std::string Call(const std::string& host, const std::string& origin, const std::string& cookie,
+                   const std::string& body, const std::string& extra = "X-Atrium-Bridge: 1\r\n") {
+    return Raw("POST /__atrium/call HTTP/1.1\r\nHost: " + host + "\r\nOrigin: " + origin + "\r\n" +
+               cookie + extra +
+               "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
                std::to_string(body.size()) + "\r\n\r\n" + body);
   }
 
@@ -289,20 +300,34 @@ TEST_F(H5PageTest, ServerRefusesOtherHostsOriginsSessionsAndPaths) {
   ASSERT_NO_FATAL_FAILURE(OpenContainer());
   ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
   const H5Page page = Open();
-  const std::string token = Token(page);
-  ASSERT_EQ(token.size(), 64u);
-  const std::string cookie = "Cookie: atrium_session=" + token + "\r\n";
+  const std::string code = Code(page);
+  ASSERT_EQ(code.size(), 64u);
+  EXPECT_EQ(page.url, page.display_url + "?__atrium_launch=" + code);
   const std::string port = std::to_string(pages_->stats().port);
 
-  // The entry with the token sets the session cookie.
-  const std::string entry = Get("/index.html?__atrium_session=" + token, Host());
+  // The entry with the launch code sets the session cookie (another secret).
+  const std::string entry = Get("/index.html?__atrium_launch=" + code, Host());
   EXPECT_EQ(StatusOf(entry), 200);
+  const size_t set = entry.find("Set-Cookie: atrium_session=");
+  ASSERT_NE(set, std::string::npos) << entry;
+  const std::string token = entry.substr(set + 27, 64);
+  EXPECT_NE(token, code);
   EXPECT_NE(
       entry.find("Set-Cookie: atrium_session=" + token + "; Path=/; HttpOnly; SameSite=Strict"),
       std::string::npos);
   EXPECT_NE(entry.find("Content-Security-Policy: default-src 'self'"), std::string::npos);
   EXPECT_NE(entry.find("X-Content-Type-Options: nosniff"), std::string::npos);
+  EXPECT_NE(entry.find("Cache-Control: no-cache"), std::string::npos);
+  // The code works once: seen again (a process list, a log), it opens nothing.
+  EXPECT_EQ(StatusOf(Get("/index.html?__atrium_launch=" + code, Host())), 403);
+  const std::string cookie = "Cookie: atrium_session=" + token + "\r\n";
   EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), cookie)), "1.0.0");
+  const std::string missing = Get("/data/none.txt", Host(), cookie);
+  EXPECT_EQ(StatusOf(missing), 404);
+  EXPECT_NE(missing.find("Cache-Control: no-store"), std::string::npos) << missing;
+  // A parameter may not pose as the launch code.
+  EXPECT_EQ(pages_->Open("help", "", {{"__atrium_launch", "x"}}).error().code,
+            ErrorCode::kInvalidArgument);
 
   // Wrong host: the loopback address itself, another name, a DNS-rebinding name.
   EXPECT_EQ(StatusOf(Get("/index.html", "127.0.0.1:" + port, cookie)), 421);
@@ -329,21 +354,27 @@ TEST_F(H5PageTest, ServerRefusesOtherHostsOriginsSessionsAndPaths) {
   EXPECT_EQ(StatusOf(Get("/escape.json", Host(), cookie)), 404);
   EXPECT_EQ(StatusOf(Get("/" + std::string(9000, 'a'), Host(), cookie)), 431);
 
-  // Bridge calls: the app's origin and a live session of the app, JSON only.
+  // Bridge calls: the app's origin, its session cookie, the bridge header,
+  // JSON only.
   const std::string origin = "http://" + Host();
   const std::string balance = R"({"api": "wallet.getBalance", "params": {"currency": "EUR"}})";
-  EXPECT_EQ(BodyOf(Call(Host(), origin, token, balance)),
+  EXPECT_EQ(BodyOf(Call(Host(), origin, cookie, balance)),
             R"({"result":{"amount":42.5,"currency":"EUR"}})");
-  const std::string evil = Call(Host(), "http://evil.localhost:" + port, token, balance);
+  const std::string evil = Call(Host(), "http://evil.localhost:" + port, cookie, balance);
   EXPECT_EQ(StatusOf(evil), 403);
   EXPECT_EQ(BodyOf(evil),
             R"({"error":"permission denied: the call does not come from the origin of h5:help",)"
             R"("code":"permission"})");
-  EXPECT_EQ(StatusOf(Call(Host(), origin, std::string(64, 'b'), balance)), 403);
-  EXPECT_EQ(StatusOf(Call(Host("wiki"), "http://" + Host("wiki"), token, balance)), 403);
-  EXPECT_EQ(StatusOf(Call(Host(), origin, token, "{\"api\": 7}")), 400);
-  EXPECT_EQ(StatusOf(Call(Host(), origin, token, "not json")), 400);
-  EXPECT_EQ(StatusOf(Call(Host(), origin, token, std::string(70000, ' '))), 413);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, cookie, balance, /*extra=*/"")), 403);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, "", balance)), 403);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, "Cookie: atrium_session=" + std::string(64, 'b') + "\r\n",
+                          balance)),
+            403);
+  EXPECT_EQ(StatusOf(Call(Host("wiki"), "http://" + Host("wiki"), cookie, balance)), 403);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, cookie, "{\"api\": 7}")), 400);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, cookie, "not json")), 400);
+  EXPECT_EQ(StatusOf(Call(Host(), origin, cookie, std::string(70000, ' '))), 413);
+  EXPECT_EQ(StatusOf(Get("/__atrium/call", Host(), cookie)), 405);
   EXPECT_EQ(balance_->calls.load(), 1);
   // The host still serves.
   EXPECT_EQ(StatusOf(Get("/index.html", Host(), cookie)), 200);
@@ -356,7 +387,7 @@ TEST_F(H5PageTest, ManyClientsAndAStalledOneDoNotStopTheServer) {
   ASSERT_NO_FATAL_FAILURE(OpenContainer());
   ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
   const H5Page page = Open();
-  const std::string cookie = "Cookie: atrium_session=" + Token(page) + "\r\n";
+  const std::string cookie = Cookie(page);
   RawClient stalled(pages_->stats().port);
   stalled.Send("GET /index.html HTTP/1.1\r\nHost: " + Host() + "\r\n");  // never finished
   std::atomic<int> served{0};
@@ -387,11 +418,11 @@ TEST_F(H5PageTest, APageLoadKeepsItsVersionAndTheNextOpenTakesTheStagedOne) {
   ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
   const H5Page first = Open();
   ASSERT_NO_FATAL_FAILURE(Install("1.1.0", InstallAs::kStaged));
-  const std::string first_cookie = "Cookie: atrium_session=" + Token(first) + "\r\n";
+  const std::string first_cookie = Cookie(first);
   EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), first_cookie)), "1.0.0");
   const H5Page second = Open();  // activates 1.1.0
   EXPECT_EQ(second.version, "1.1.0");
-  const std::string second_cookie = "Cookie: atrium_session=" + Token(second) + "\r\n";
+  const std::string second_cookie = Cookie(second);
   EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), second_cookie)), "1.1.0");
   EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), first_cookie)), "1.0.0");
 }

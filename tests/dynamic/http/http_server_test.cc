@@ -94,6 +94,28 @@ TEST(HttpServerTest, HandlerAnswersNowOrLaterFromAnotherThread) {
   EXPECT_EQ(log[1].body_bytes, 5u);
 }
 
+// A HEAD answer carries the GET answer's header and no body, so the next
+// response on the connection is read as a response.
+TEST(HttpServerTest, HeadAnswersHaveNoBody) {
+  http::HttpServerOptions options;
+  options.handler = [](http::Request& req, http::Answer answer) {
+    answer(http::TextReply(bhttp::status::ok, req, "hello", "text/plain"));
+  };
+  auto server = StartServer(std::move(options));
+  ASSERT_NE(server, nullptr);
+  RawClient client(server->port());
+  client.Send(
+      "HEAD /x HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\nConnection: "
+      "close\r\n\r\n");
+  const std::string both = client.ReadToClose();
+  const size_t second = both.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second, std::string::npos) << both;
+  const std::string head = both.substr(0, second);
+  EXPECT_NE(head.find("Content-Length: 5\r\n"), std::string::npos) << head;
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;
+  EXPECT_EQ(Body(both.substr(second)), "hello");
+}
+
 TEST(HttpServerTest, UnansweredIs500AndThrowingIs500) {
   http::HttpServerOptions options;
   options.handler = [](http::Request& req, http::Answer) {

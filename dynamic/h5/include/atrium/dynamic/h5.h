@@ -32,9 +32,12 @@ namespace atrium {
 // from that version, whatever is activated while it loads.
 struct H5Page {
   std::string app_id;
-  // What the web view loads: the package's page on the app's origin with a
-  // one-page-load session, or the app's fallback URL.
+  // What the web view loads: the package's page on the app's origin with
+  // the page load's one-time launch code (trade it once; keep it out of
+  // logs until then), or the app's fallback URL.
   std::string url;
+  // The page without the launch code, to show to people.
+  std::string display_url;
   bool offline = false;         // true: from the package; false: the fallback URL
   std::string version;          // the package version (offline only)
   std::string fallback_reason;  // why the fallback was opened (not offline)

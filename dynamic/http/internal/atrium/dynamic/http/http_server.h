@@ -90,6 +90,9 @@ struct HttpServerOptions {
   Handler handler;  // required
   // Called after each answered request (on a runner; keep it short).
   std::function<void(const ServedRequest&)> on_request;
+  // Called once by Start with the bound port, before any runner starts (so
+  // what it sets up is visible to the handler without a lock).
+  std::function<void(uint16_t port)> on_bound;
   // Empty: the server makes `threads` threads. Else called `threads` times
   // at Start with a function that runs until the server stops; it must run
   // it (on any thread) or return false, which fails Start.
