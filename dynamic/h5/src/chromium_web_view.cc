@@ -197,8 +197,10 @@ class ChromiumWebView final : public H5WebView {
     Status result = Status::Ok();
     auto load = [&](std::vector<std::string> extra, std::string* out) {
       std::vector<std::string> args = Base(profile);
-      args.insert(args.end(), {"--headless", "--disable-gpu", "--hide-scrollbars",
-                               "--virtual-time-budget=10000"});
+      args.insert(args.end(), {"--headless", "--disable-gpu", "--hide-scrollbars"});
+      if (options_.virtual_time_budget_ms > 0) {
+        args.push_back("--virtual-time-budget=" + std::to_string(options_.virtual_time_budget_ms));
+      }
       args.insert(args.end(), extra.begin(), extra.end());
       args.push_back(page.url);
       ChildRun run = Spawn(args, err, /*wait=*/true, options_.timeout_s);
