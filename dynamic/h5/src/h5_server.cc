@@ -1,9 +1,12 @@
 #include "h5_server.h"
 
 #include <sodium.h>
+#include <unistd.h>
+#include <zstd.h>
 
 #include <boost/json.hpp>
 #include <cctype>
+#include <optional>
 #include <utility>
 
 #include "atrium/dynamic/http/file_reply.h"
@@ -127,6 +130,91 @@ std::string_view CookieValue(std::string_view header, std::string_view name) {
     header.remove_prefix(semi + 1);
   }
   return {};
+}
+
+// Whether an Accept-Encoding value accepts zstd ("gzip, zstd", "zstd;q=0.5";
+// not "zstd;q=0").
+bool AcceptsZstd(std::string_view header) {
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view item = header.substr(0, comma);
+    const size_t semi = item.find(';');
+    std::string_view coding = item.substr(0, semi);
+    while (!coding.empty() && coding.front() == ' ') coding.remove_prefix(1);
+    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
+    if (coding.size() == 4 && std::tolower(static_cast<unsigned char>(coding[0])) == 'z' &&
+        std::tolower(static_cast<unsigned char>(coding[1])) == 's' &&
+        std::tolower(static_cast<unsigned char>(coding[2])) == 't' &&
+        std::tolower(static_cast<unsigned char>(coding[3])) == 'd') {
+      std::string_view params = semi == std::string_view::npos ? "" : item.substr(semi + 1);
+      std::string q;
+      for (char c : params) {
+        if (c != ' ') q += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      return !(q == "q=0" || q == "q=0." || q == "q=0.0" || q == "q=0.00" || q == "q=0.000");
+    }
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// Text the server compresses: what a page loads by the kilobyte.
+bool Compressible(std::string_view path) {
+  for (std::string_view ext :
+       {".html", ".htm", ".js", ".mjs", ".css", ".json", ".svg", ".txt", ".xml", ".map"}) {
+    if (path.size() > ext.size() && path.ends_with(ext)) return true;
+  }
+  return false;
+}
+
+// The zstd representation of a file, or nullopt to serve it as it is (not
+// found or unreadable: ServeFile answers; too large to compress in memory).
+std::optional<http::Reply> ServeZstd(const http::Request& req, const std::string& root_real,
+                                     const std::string& relative) {
+  http::OpenedFile file = http::OpenInRoot(root_real, relative);
+  if (file.status != 0) return std::nullopt;
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{file.fd};
+  const auto size = static_cast<uint64_t>(file.st.st_size);
+  if (size > kMaxCompressedFileBytes) return std::nullopt;
+  std::string etag = http::StrongETag(file.st);
+  etag.insert(etag.size() - 1, "-zstd");  // its own representation: its own validator
+  const std::string modified = http::HttpDate(file.st.st_mtim.tv_sec);
+  auto describe = [&](auto& res) {
+    res.set(bhttp::field::etag, etag);
+    res.set(bhttp::field::last_modified, modified);
+    res.set(bhttp::field::vary, "Accept-Encoding");
+  };
+  const auto if_none_match = req.find(bhttp::field::if_none_match);
+  if (if_none_match != req.end() && http::IfNoneMatchMatches(if_none_match->value(), etag)) {
+    bhttp::response<bhttp::empty_body> res{bhttp::status::not_modified, req.version()};
+    describe(res);
+    return http::Reply(std::move(res));
+  }
+  std::string plain(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::pread(file.fd, plain.data() + got, size - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;  // shrank or failed: ServeFile decides
+    got += static_cast<size_t>(n);
+  }
+  std::string packed(ZSTD_compressBound(size), '\0');
+  const size_t n = ZSTD_compress(packed.data(), packed.size(), plain.data(), size, 3);
+  if (ZSTD_isError(n)) return std::nullopt;
+  packed.resize(n);
+  http::Reply reply =
+      http::TextReply(bhttp::status::ok, req, std::move(packed), http::ContentTypeFor(relative));
+  std::visit(
+      [&](auto& res) {
+        describe(res);
+        res.set(bhttp::field::content_encoding, "zstd");
+      },
+      reply);
+  return reply;
 }
 
 bool IsToken(std::string_view token) {
@@ -317,7 +405,15 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
     }
     relative = std::move(parsed.relative);
   }
-  http::Reply res = http::ServeFile(req, session->www_real, relative);
+  // Text goes out compressed to a client that takes zstd (not a range:
+  // that is of the file as stored).
+  std::optional<http::Reply> packed;
+  if ((req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
+      req.find(bhttp::field::range) == req.end() && Compressible(relative) &&
+      AcceptsZstd(req[bhttp::field::accept_encoding])) {
+    packed = ServeZstd(req, session->www_real, relative);
+  }
+  http::Reply res = packed ? std::move(*packed) : http::ServeFile(req, session->www_real, relative);
   const int status = http::ReplyStatus(res);
   (status >= 400 ? counters_->refused : counters_->files).fetch_add(1);
   http::SetReplyHeader(res, "Content-Security-Policy", session->csp);

@@ -5,10 +5,12 @@
 // bridge. The server's refusals (wrong host, origin, session, path) are
 // checked with raw requests, byte for byte.
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -411,6 +413,45 @@ TEST_F(H5PageTest, ManyClientsAndAStalledOneDoNotStopTheServer) {
   EXPECT_EQ(served.load() + refused.load(), 200);
   EXPECT_GT(served.load(), 0);
   EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), cookie)), "1.0.0");
+}
+
+// Text goes out zstd-compressed to a client that takes it, as a
+// representation of its own; everything else as stored.
+TEST_F(H5PageTest, TextIsCompressedForClientsThatTakeZstd) {
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+  const std::string cookie = Cookie(Open());
+  auto current = container_->artifacts().Current(ArtifactKind::kH5Package, "help");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  std::ifstream in(fs::path((*current)->dir) / "www/app.js", std::ios::binary);
+  const std::string plain((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string packed = Get("/app.js", Host(), cookie + "Accept-Encoding: gzip, zstd\r\n");
+  ASSERT_EQ(StatusOf(packed), 200);
+  EXPECT_NE(packed.find("Content-Encoding: zstd\r\n"), std::string::npos) << packed;
+  EXPECT_NE(packed.find("Vary: Accept-Encoding\r\n"), std::string::npos);
+  const std::string body = BodyOf(packed);
+  std::string unpacked(plain.size() + 16, '\0');
+  const size_t n = ZSTD_decompress(unpacked.data(), unpacked.size(), body.data(), body.size());
+  ASSERT_FALSE(ZSTD_isError(n));
+  unpacked.resize(n);
+  EXPECT_EQ(unpacked, plain);
+  const size_t at = packed.find("ETag: ");
+  const std::string etag = packed.substr(at + 6, packed.find("\r\n", at) - at - 6);
+  EXPECT_TRUE(etag.ends_with("-zstd\"")) << etag;
+  EXPECT_EQ(StatusOf(Get("/app.js", Host(),
+                         cookie + "Accept-Encoding: zstd\r\nIf-None-Match: " + etag + "\r\n")),
+            304);
+  // Not taken, refused with q=0, or a range: the file as stored.
+  for (const std::string& extra : {std::string(""), std::string("Accept-Encoding: gzip\r\n"),
+                                   std::string("Accept-Encoding: zstd;q=0\r\n")}) {
+    const std::string stored = Get("/app.js", Host(), cookie + extra);
+    EXPECT_EQ(stored.find("Content-Encoding"), std::string::npos) << extra;
+    EXPECT_EQ(BodyOf(stored), plain) << extra;
+  }
+  const std::string part =
+      Get("/app.js", Host(), cookie + "Accept-Encoding: zstd\r\nRange: bytes=0-3\r\n");
+  EXPECT_EQ(StatusOf(part), 206);
+  EXPECT_EQ(BodyOf(part), plain.substr(0, 4));
 }
 
 TEST_F(H5PageTest, APageLoadKeepsItsVersionAndTheNextOpenTakesTheStagedOne) {
