@@ -133,6 +133,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     used += n;
   }
   if (!parser.is_done()) {
+    if (!parser.got_some()) return 0;  // nothing of a request: the connection just closes
     parser.put_eof(ec);
     if (ec || !parser.is_done()) return 0;
   }
