@@ -44,7 +44,7 @@ inline constexpr size_t kMaxAppUrlPathBytes = 1024;
 struct AppUrl {
   std::string app_id;
   std::vector<std::pair<std::string, std::string>> params;
-  std::string path;  // "" when the URL names the micro-app alone
+  std::string path = {};  // "" when the URL names the micro-app alone
 
   bool operator==(const AppUrl&) const = default;
 };
