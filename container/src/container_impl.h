@@ -295,9 +295,9 @@ class RouterImpl final : public MicroAppRouter {
   ContainerImpl* const container_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<MicroAppLauncher>, std::less<>>
-      launchers_;                                                            // guarded by mu_
-  std::vector<std::pair<uint64_t, std::shared_ptr<LaunchFilter>>> filters_;  // guarded by mu_
-  uint64_t next_filter_ = 0;                                                 // guarded by mu_
+      launchers_;                                                              // guarded by mu_
+  std::vector<std::pair<uint64_t, std::shared_ptr<LaunchFilter>>> filters_;    // guarded by mu_
+  uint64_t next_filter_ = 0;                                                   // guarded by mu_
   std::vector<std::pair<uint64_t, std::shared_ptr<MicroAppSource>>> sources_;  // guarded by mu_
   uint64_t next_source_ = 0;                                                   // guarded by mu_
   // The sources, copied out of mu_ (a source runs with no router lock held).

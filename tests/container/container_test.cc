@@ -223,6 +223,16 @@ TEST(ContainerTest, UnresolvedBundlesAreIsolatedWithReasons) {
   EXPECT_TRUE(c->router().Launch("consumer").ok());
 }
 
+// A launcher of a micro-app type a later layer plugs in: records what it
+// was asked to open.
+struct WebLauncher : MicroAppLauncher {
+  std::vector<LaunchRequest> seen;
+  Status Launch(const LaunchRequest& r) override {
+    seen.push_back(r);
+    return Status::Ok();
+  }
+};
+
 TEST(ContainerTest, RouterErrors) {
   TestApp app({"greeter", "consumer"});
   app.AddManifest("web", R"({"name": "com.test.web", "version": "1.0.0",
@@ -241,13 +251,6 @@ TEST(ContainerTest, RouterErrors) {
   EXPECT_EQ(bad_url.error().code, ErrorCode::kParse);
 
   // A later layer plugs in a type without touching the router.
-  struct WebLauncher : MicroAppLauncher {
-    std::vector<LaunchRequest> seen;
-    Status Launch(const LaunchRequest& r) override {
-      seen.push_back(r);
-      return Status::Ok();
-    }
-  };
   auto web = std::make_shared<WebLauncher>();
   ASSERT_TRUE(c->router().RegisterLauncher("web", web).ok());
   Status dup = c->router().RegisterLauncher("web", web);
@@ -279,13 +282,6 @@ TEST(ContainerTest, RouterOpensMicroAppsASourceDeclares) {
     }
     std::vector<DeclaredMicroApp> List() override {
       return {{"help", "web", "start.html", "test source"}};
-    }
-  };
-  struct WebLauncher : MicroAppLauncher {
-    std::vector<LaunchRequest> seen;
-    Status Launch(const LaunchRequest& r) override {
-      seen.push_back(r);
-      return Status::Ok();
     }
   };
   auto source = std::make_shared<Source>();

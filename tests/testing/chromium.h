@@ -12,15 +12,16 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace atrium::testing {
@@ -91,16 +92,25 @@ inline Child RunWithTimeout(const std::vector<std::string>& args, const std::str
     c.out.append(buf, static_cast<size_t>(n));
   }
   ::close(fds[0]);
+  // Wait for the exit itself (a pidfd is readable once the child exits),
+  // bounded by the same deadline.
   int st = 0;
-  while (::waitpid(pid, &st, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+  pollfd exited{pidfd, POLLIN, 0};
+  if (pidfd >= 0) {
+    if (::poll(&exited, 1, static_cast<int>(std::max<long long>(left, 0))) <= 0) {
       c.timed_out = true;
       ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &st, 0);
-      break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ::close(pidfd);
+  } else if (left <= 0) {  // no pidfd (an old kernel): stdout closed or the deadline passed
+    c.timed_out = true;
+    ::kill(-pid, SIGKILL);
   }
+  ::waitpid(pid, &st, 0);
   c.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return c;
 }
