@@ -7,7 +7,8 @@
 // in Host and Origin; it is rewritten to the server's port, so mutations
 // reach the routing behind the host check.
 //
-// Invariants: the request is answered exactly once, on the spot; the status
+// Invariants: the request is answered exactly once, on the spot (an event
+// poll the server holds: when the injected clock passes its hold); the status
 // is one the server documents; a file (200/206/304; the bridge script
 // apart) is only ever served within a live session of the app the Host
 // names; a bridge call reaches a
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <boost/beast/http.hpp>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -24,6 +26,7 @@
 #include <set>
 #include <string>
 
+#include "atrium/base/clock.h"
 #include "atrium/host_api.h"
 #include "h5_server.h"
 
@@ -63,6 +66,7 @@ class FakeHostApis final : public atrium::HostApis {
 
 struct Fixture {
   FakeHostApis apis;
+  atrium::internal::FakeClock clock;
   std::unique_ptr<H5Server> server;
   std::string root;
   std::string port;
@@ -78,6 +82,7 @@ struct Fixture {
     fs::create_symlink(root + "/secret.txt", root + "/www/escape.txt");
     atrium::h5::H5ServerOptions options;
     options.host_apis = &apis;
+    options.clock = &clock;
     options.run_on = [](std::function<void()>) { return true; };  // requests come in directly
     auto started = H5Server::Start(std::move(options));
     Require(started.ok(), "server starts");
@@ -109,6 +114,11 @@ struct Fixture {
 std::string WithPort(std::string value, const std::string& port) {
   if (value.size() >= 2 && value.ends_with(":1")) value.replace(value.size() - 1, 1, port);
   return value;
+}
+
+bool help_host_of(std::string host, const std::string& port) {
+  for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return host == "help.localhost:" + port;
 }
 
 }  // namespace
@@ -150,6 +160,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ++answers;
     status = atrium::http::ReplyStatus(reply);
   });
+  if (answers == 0 && req.target().starts_with("/__atrium/events")) {
+    Require(help_host_of(host, fixture->port), "only a poll of the session's app is held");
+    fixture->clock.AdvanceMs(atrium::h5::kPollHoldMs);
+    fixture->server->ExpireHeldPolls();
+  }
   Require(answers == 1, "answered exactly once, on the spot");
   static const std::set<int> kStatuses = {200, 206, 304, 400, 403, 404,
                                           405, 415, 416, 421, 500, 503};

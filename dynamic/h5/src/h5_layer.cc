@@ -129,6 +129,19 @@ class Pages final : public H5Pages {
   // the newest staged), else app.json "h5".
   std::optional<DeclaredMicroApp> Find(std::string_view app_id);
   std::vector<DeclaredMicroApp> List();
+  Result<size_t> Emit(std::string_view app_id, std::string_view event,
+                      std::string_view data) override {
+    if (!IsH5AppId(app_id)) {
+      return MakeError(ErrorCode::kInvalidArgument, "not an H5 app id: " + Quote(app_id));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (server_ == nullptr) {  // no page opened from a package yet: none listens
+      auto checked = CheckEvent(event, data);
+      if (!checked.ok()) return checked.error();
+      return size_t{0};
+    }
+    return server_->Emit(app_id, event, data);
+  }
   H5ServerStats stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return server_ != nullptr ? server_->stats() : H5ServerStats{};
@@ -159,9 +172,13 @@ Result<H5Server*> Pages::ServerLocked() {
   if (!executor.ok()) return executor.error();
   H5ServerOptions options;
   options.host_apis = &container_->host_apis();
-  options.run_on = [executor = std::move(executor).value()](std::function<void()> run) {
+  std::shared_ptr<Executor> pool = std::move(executor).value();
+  options.run_on = [pool](std::function<void()> run) {
     // The runner serves until the server stops (the layer's detach).
-    return executor->Post(std::move(run), TaskTraits{}.MayBlock()).ok();
+    return pool->Post(std::move(run), TaskTraits{}.MayBlock()).ok();
+  };
+  options.post_delayed = [pool](std::function<void()> run, int64_t delay_ms) {
+    (void)pool->PostDelayed(std::move(run), std::chrono::milliseconds(delay_ms));
   };
   auto server = H5Server::Start(std::move(options));
   if (!server.ok()) return server.error();

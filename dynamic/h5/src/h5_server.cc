@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
 #include <optional>
@@ -35,24 +36,69 @@ constexpr std::string_view kBridgeJs = R"JS(// atrium-bridge.js: the Atrium H5 b
                            location.pathname + (rest ? '?' + rest : '') + location.hash);
     }
   } catch (e) {}
-  function call(api, params) {
-    return fetch('/__atrium/call', {
+  var inFlight = 0;
+  function post(path, body) {
+    return fetch(path, {
       method: 'POST',
       headers: {'Content-Type': 'application/json', 'X-Atrium-Bridge': '1'},
-      body: JSON.stringify({api: String(api), params: params === undefined ? {} : params}),
+      body: JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store'
     }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (body) {
-        if (response.ok) return body.result;
-        var error = new Error(body.error || ('bridge call failed: HTTP ' + response.status));
-        error.code = body.code || 'http_' + response.status;
+      return response.json().catch(function () { return {}; }).then(function (answer) {
+        if (response.ok) return answer;
+        var error = new Error(answer.error || ('bridge call failed: HTTP ' + response.status));
+        error.code = answer.code || 'http_' + response.status;
+        error.status = response.status;
         throw error;
       });
     });
   }
+  function call(api, params) {
+    inFlight++;
+    var done = function () { inFlight--; };
+    return post('/__atrium/call', {api: String(api), params: params === undefined ? {} : params})
+        .then(function (answer) { done(); return answer.result; },
+              function (error) { done(); throw error; });
+  }
+  // Native events: one long poll per page while anything listens.
+  var listeners = Object.create(null);
+  var cursor = null;
+  var polling = false;
+  var backoff = 0;
+  function deliver(event) {
+    (listeners[event.event] || []).slice().forEach(function (fn) {
+      try { fn(event.data, event.event); } catch (e) { setTimeout(function () { throw e; }); }
+    });
+  }
+  function poll() {
+    post('/__atrium/events', cursor === null ? {} : {after: cursor}).then(function (answer) {
+      backoff = 0;
+      cursor = answer.next;
+      answer.events.forEach(deliver);
+      poll();
+    }, function (error) {
+      if (error.status === 403 || error.status === 400) { polling = false; return; }
+      backoff = Math.min(backoff ? backoff * 2 : 500, 30000);
+      setTimeout(poll, backoff);
+    });
+  }
+  function on(event, fn) {
+    if (typeof fn !== 'function') throw new TypeError('AtriumBridge.on(event, fn): fn is a function');
+    event = String(event);
+    (listeners[event] = listeners[event] || []).push(fn);
+    if (!polling) { polling = true; poll(); }
+    return function off() {
+      var list = listeners[event] || [];
+      var at = list.indexOf(fn);
+      if (at >= 0) list.splice(at, 1);
+    };
+  }
+  var bridge = {call: call, on: on, version: 2};
+  // Bridge calls not yet answered (what a test harness waits on).
+  Object.defineProperty(bridge, 'callsInFlight', {get: function () { return inFlight; }});
   Object.defineProperty(window, 'AtriumBridge', {
-    value: Object.freeze({call: call, version: 1}),
+    value: Object.freeze(bridge),
     writable: false,
     configurable: false
   });
@@ -234,6 +280,29 @@ bool IsLabel(std::string_view label) {
   return true;
 }
 
+// The scheduler's timer that expires held polls may run a little before a
+// poll's deadline by the clock; it takes what is due within this.
+constexpr int64_t kExpirySlackNs = 250'000'000;
+
+bool IsEventName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+          c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+http::Reply JsonReply(unsigned version, std::string body) {
+  http::Request shape;
+  shape.version(version);
+  http::Reply res = http::TextReply(bhttp::status::ok, shape, std::move(body), "application/json");
+  http::SetReplyHeader(res, bhttp::field::cache_control, "no-store");
+  return res;
+}
+
 }  // namespace
 
 H5Server::H5Server(H5ServerOptions options) : options_(std::move(options)) {}
@@ -246,6 +315,7 @@ Result<std::unique_ptr<H5Server>> H5Server::Start(H5ServerOptions options) {
   }
   if (sodium_init() < 0) return MakeError(ErrorCode::kInternal, "h5 server: libsodium init");
   std::unique_ptr<H5Server> server(new H5Server(std::move(options)));
+  server->events_->clock = server->options_.clock;
   http::HttpServerOptions o;
   o.name = "h5 server";
   o.host = "127.0.0.1";
@@ -253,6 +323,7 @@ Result<std::unique_ptr<H5Server>> H5Server::Start(H5ServerOptions options) {
   o.max_connections = server->options_.max_connections;
   o.idle_timeout_ms = server->options_.idle_timeout_ms;
   o.body_limit = kMaxCallBytes;
+  o.handler_timeout_ms = static_cast<int>(kPollHoldMs) + 5000;  // a held poll answers first
   o.log_capacity = 0;
   o.run_on = server->options_.run_on;
   H5Server* self = server.get();  // the HttpServer stops before *self goes
@@ -268,6 +339,13 @@ Result<std::unique_ptr<H5Server>> H5Server::Start(H5ServerOptions options) {
 
 void H5Server::Stop() {
   if (http_ != nullptr) http_->Stop();
+  std::vector<HeldPoll> held;  // their answers go nowhere now: the server stopped
+  std::lock_guard<std::mutex> lock(events_->mu);
+  events_->stopped = true;
+  for (auto& [app, ev] : events_->apps) {
+    for (HeldPoll& h : ev.held) held.push_back(std::move(h));
+    ev.held.clear();
+  }
 }
 
 uint16_t H5Server::port() const { return http_->port(); }
@@ -292,11 +370,16 @@ std::string H5Server::AddSession(PageSession session) {
 
 void H5Server::AddSessionForTesting(PageSession session, const std::string& token,
                                     const std::string& launch_code) {
+  {
+    std::lock_guard<std::mutex> lock(events_->mu);
+    session.events_from = events_->apps[session.app_id].last;
+  }
   auto shared = std::make_shared<const PageSession>(std::move(session));
+  const int64_t now = options_.clock->SteadyNs();
   std::lock_guard<std::mutex> lock(mu_);
   if (session_order_.size() >= kMaxSessions) {
     const std::string& oldest = session_order_.front();
-    std::erase_if(launch_codes_, [&](const auto& c) { return c.second == oldest; });
+    std::erase_if(launch_codes_, [&](const auto& c) { return c.second.token == oldest; });
     sessions_.erase(oldest);
     session_order_.pop_front();
   }
@@ -304,18 +387,25 @@ void H5Server::AddSessionForTesting(PageSession session, const std::string& toke
     std::erase(session_order_, token);
   }
   session_order_.push_back(token);
-  launch_codes_.insert_or_assign(launch_code, token);
+  launch_codes_.insert_or_assign(launch_code, LaunchCode{token, now});
   counters_->sessions.fetch_add(1);
 }
 
-std::string H5Server::RedeemLaunchCode(std::string_view code, std::string_view app) {
+std::string H5Server::RedeemLaunchCode(std::string_view code, std::string_view app, bool& expired) {
+  expired = false;
   if (!IsToken(code)) return {};
+  const int64_t now = options_.clock->SteadyNs();
   std::lock_guard<std::mutex> lock(mu_);
   auto it = launch_codes_.find(std::string(code));
   if (it == launch_codes_.end()) return {};
-  auto session = sessions_.find(it->second);
+  auto session = sessions_.find(it->second.token);
   if (session == sessions_.end() || session->second->app_id != app) return {};
-  std::string token = std::move(it->second);
+  if (now - it->second.issued_ns > kLaunchCodeTtlMs * 1'000'000) {
+    expired = true;
+    launch_codes_.erase(it);
+    return {};
+  }
+  std::string token = std::move(it->second.token);
   launch_codes_.erase(it);  // one use
   return token;
 }
@@ -341,6 +431,8 @@ H5ServerStats H5Server::stats() const {
   s.bridge_calls = counters_->bridge_calls.load();
   s.bridge_refused = counters_->bridge_refused.load();
   s.sessions = counters_->sessions.load();
+  s.events = counters_->events.load();
+  s.polls = counters_->polls.load();
   return s;
 }
 
@@ -359,6 +451,7 @@ void H5Server::Handle(http::Request& req, http::Answer answer) {
   const std::string_view path = target.substr(0, q);
   const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
   if (path == "/__atrium/call") return Bridge(req, app, answer);
+  if (path == "/__atrium/events") return Poll(req, app, answer);
   if (path == "/__atrium/bridge.js") {
     if (req.method() != bhttp::verb::get && req.method() != bhttp::verb::head) {
       counters_->refused.fetch_add(1);
@@ -385,13 +478,17 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
   };
   // The launch code first (a new page load); a used one falls back to the
   // cookie (a reload of the entry URL).
-  std::string token = RedeemLaunchCode(QueryValue(query, kLaunchParam), app);
+  bool expired = false;
+  std::string token = RedeemLaunchCode(QueryValue(query, kLaunchParam), app, expired);
   const bool redeemed = !token.empty();
   if (!redeemed) token = std::string(CookieValue(req[bhttp::field::cookie], kSessionCookie));
   std::shared_ptr<const PageSession> session = FindSession(token, app);
   if (session == nullptr) {
-    return refuse(bhttp::status::forbidden,
-                  "no page-load session of h5 app '" + app + "': open its pages through Atrium");
+    return refuse(
+        bhttp::status::forbidden,
+        expired ? "the launch code of this page of h5 app '" + app +
+                      "' expired: open the page through Atrium again"
+                : "no page-load session of h5 app '" + app + "': open its pages through Atrium");
   }
   std::string relative;
   const std::string_view target = req.target();
@@ -439,10 +536,14 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
   answer(std::move(res));
 }
 
-void H5Server::Bridge(http::Request& req, const std::string& app, http::Answer& answer) {
+std::shared_ptr<const PageSession> H5Server::CheckBridgeRequest(http::Request& req,
+                                                                const std::string& app,
+                                                                http::Answer& answer,
+                                                                json::value& body) {
   auto refuse = [&](ErrorCode code, const std::string& why) {
     counters_->bridge_refused.fetch_add(1);
     answer(JsonError(req, code, why));
+    return nullptr;
   };
   const std::string caller = "h5:" + app;
   if (req.method() == bhttp::verb::options) {
@@ -456,7 +557,8 @@ void H5Server::Bridge(http::Request& req, const std::string& app, http::Answer& 
     http::Reply res = JsonError(req, ErrorCode::kInvalidArgument, "bridge calls are POST requests");
     http::SetReplyHeader(res, bhttp::field::allow, "POST");
     std::visit([](auto& r) { r.result(bhttp::status::method_not_allowed); }, res);
-    return answer(std::move(res));
+    answer(std::move(res));
+    return nullptr;
   }
   if (req[bhttp::field::origin] != Origin(app)) {
     return refuse(ErrorCode::kPermission,
@@ -476,12 +578,27 @@ void H5Server::Bridge(http::Request& req, const std::string& app, http::Answer& 
     return refuse(ErrorCode::kInvalidArgument, "a bridge call's body is application/json");
   }
   boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
-  const json::object* o = ec ? nullptr : body.if_object();
-  const json::value* api = o == nullptr ? nullptr : o->if_contains("api");
-  const json::value* params = o == nullptr ? nullptr : o->if_contains("params");
-  if (o == nullptr || api == nullptr || !api->is_string() ||
-      (params != nullptr && !params->is_object()) || o->size() != (params != nullptr ? 2u : 1u)) {
+  body = json::parse(req.body(), ec);
+  if (ec || !body.is_object()) {
+    return refuse(ErrorCode::kInvalidArgument, "a bridge request's body is a JSON object");
+  }
+  return session;
+}
+
+void H5Server::Bridge(http::Request& req, const std::string& app, http::Answer& answer) {
+  json::value body;
+  std::shared_ptr<const PageSession> session = CheckBridgeRequest(req, app, answer, body);
+  if (session == nullptr) return;
+  const std::string caller = "h5:" + app;
+  auto refuse = [&](ErrorCode code, const std::string& why) {
+    counters_->bridge_refused.fetch_add(1);
+    answer(JsonError(req, code, why));
+  };
+  const json::object* o = body.if_object();
+  const json::value* api = o->if_contains("api");
+  const json::value* params = o->if_contains("params");
+  if (api == nullptr || !api->is_string() || (params != nullptr && !params->is_object()) ||
+      o->size() != (params != nullptr ? 2u : 1u)) {
     return refuse(ErrorCode::kInvalidArgument,
                   "a bridge call is {\"api\": \"name\", \"params\": {...}}");
   }
@@ -496,17 +613,174 @@ void H5Server::Bridge(http::Request& req, const std::string& app, http::Answer& 
   const unsigned version = req.version();
   options_.host_apis->Call(std::move(call), [answer = std::move(answer), version,
                                              counters = counters_](Result<std::string> result) {
-    http::Request shape;
-    shape.version(version);
     counters->bridge_calls.fetch_add(1);
     if (!result.ok()) {
+      http::Request shape;
+      shape.version(version);
       return answer(JsonError(shape, result.error().code, result.error().message));
     }
-    http::Reply res = http::TextReply(bhttp::status::ok, shape, "{\"result\":" + *result + "}",
-                                      "application/json");
-    http::SetReplyHeader(res, bhttp::field::cache_control, "no-store");
-    answer(std::move(res));
+    answer(JsonReply(version, "{\"result\":" + *result + "}"));
   });
+}
+
+namespace {
+
+// The answer to a poll with cursor `after`: the kept events after it.
+std::string EventsBody(const std::deque<H5ServerEvent>& recent, uint64_t last, uint64_t after) {
+  std::string events;
+  uint64_t first = last + 1;  // the oldest kept event's number
+  for (const H5ServerEvent& e : recent) {
+    first = std::min(first, e.seq);
+    if (e.seq <= after) continue;
+    if (!events.empty()) events += ',';
+    events += e.json;
+  }
+  const uint64_t missed = first > after + 1 ? first - after - 1 : 0;
+  return "{\"events\":[" + events + "],\"next\":" + std::to_string(last) +
+         ",\"missed\":" + std::to_string(missed) + "}";
+}
+
+}  // namespace
+
+void H5Server::Poll(http::Request& req, const std::string& app, http::Answer& answer) {
+  json::value body;
+  std::shared_ptr<const PageSession> session = CheckBridgeRequest(req, app, answer, body);
+  if (session == nullptr) return;
+  auto refuse = [&](const std::string& why) {
+    counters_->bridge_refused.fetch_add(1);
+    answer(JsonError(req, ErrorCode::kInvalidArgument, why));
+  };
+  const json::object& o = body.get_object();
+  const json::value* after_value = o.if_contains("after");
+  if (o.size() != (after_value != nullptr ? 1u : 0u) ||
+      (after_value != nullptr &&
+       !(after_value->is_uint64() || (after_value->is_int64() && after_value->get_int64() >= 0)))) {
+    return refuse("an event poll is {\"after\": N} (N the \"next\" of the last answer) or {}");
+  }
+  const uint64_t after = after_value == nullptr ? session->events_from
+                         : after_value->is_uint64()
+                             ? after_value->get_uint64()
+                             : static_cast<uint64_t>(after_value->get_int64());
+  const unsigned version = req.version();
+  std::optional<HeldPoll> bumped;  // answered outside the lock
+  std::unique_lock<std::mutex> lock(events_->mu);
+  if (events_->stopped) {
+    lock.unlock();
+    return answer(JsonError(req, ErrorCode::kState, "the H5 server is stopping"));
+  }
+  AppEvents& ev = events_->apps[app];
+  if (after > ev.last) {
+    lock.unlock();
+    return refuse("event cursor " + std::to_string(after) + " is ahead of the app's last event " +
+                  std::to_string(ev.last));
+  }
+  if (ev.last > after) {
+    std::string reply = EventsBody(ev.recent, ev.last, after);
+    lock.unlock();
+    counters_->polls.fetch_add(1);
+    return answer(JsonReply(version, std::move(reply)));
+  }
+  size_t mine = 0;
+  for (const HeldPoll& h : ev.held) mine += h.session == session ? 1 : 0;
+  if (mine >= kMaxPollsPerSession) {
+    auto oldest = std::find_if(ev.held.begin(), ev.held.end(),
+                               [&](const HeldPoll& h) { return h.session == session; });
+    bumped = std::move(*oldest);
+    ev.held.erase(oldest);
+  }
+  HeldPoll held;
+  held.session = session;
+  held.after = after;
+  held.deadline_ns = events_->clock->SteadyNs() + kPollHoldMs * 1'000'000;
+  held.version = version;
+  held.answer = std::move(answer);
+  ev.held.push_back(std::move(held));
+  lock.unlock();
+  if (bumped) {
+    counters_->polls.fetch_add(1);
+    bumped->answer(JsonReply(bumped->version, EventsBody({}, bumped->after, bumped->after)));
+  }
+  if (options_.post_delayed) {
+    options_.post_delayed(
+        [weak = std::weak_ptr<Events>(events_), counters = counters_] {
+          if (auto events = weak.lock()) ExpireHeld(events, counters, kExpirySlackNs);
+        },
+        kPollHoldMs);
+  }
+}
+
+void H5Server::ExpireHeldPolls() { ExpireHeld(events_, counters_, 0); }
+
+void H5Server::ExpireHeld(const std::shared_ptr<Events>& events,
+                          const std::shared_ptr<Counters>& counters, int64_t slack_ns) {
+  std::vector<HeldPoll> due;
+  {
+    std::lock_guard<std::mutex> lock(events->mu);
+    const int64_t now = events->clock->SteadyNs() + slack_ns;
+    for (auto& [app, ev] : events->apps) {
+      auto keep = std::partition(ev.held.begin(), ev.held.end(),
+                                 [&](const HeldPoll& h) { return h.deadline_ns > now; });
+      for (auto it = keep; it != ev.held.end(); ++it) due.push_back(std::move(*it));
+      ev.held.erase(keep, ev.held.end());
+    }
+  }
+  for (HeldPoll& h : due) {
+    counters->polls.fetch_add(1);
+    h.answer(JsonReply(h.version, EventsBody({}, h.after, h.after)));
+  }
+}
+
+Result<std::string> CheckEvent(std::string_view name, std::string_view data) {
+  if (!IsEventName(name)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "event name \"" + std::string(name.substr(0, 80)) +
+                         "\" is not [A-Za-z0-9_.:-], 1 to 64 characters");
+  }
+  if (data.size() + name.size() > kMaxEventBytes) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "event " + std::string(name) + ": " + std::to_string(data.size()) +
+                         " bytes of data, over the limit of " + std::to_string(kMaxEventBytes));
+  }
+  boost::system::error_code ec;
+  json::value parsed = json::parse(data, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "event " + std::string(name) + ": its data is not JSON: " + ec.message());
+  }
+  json::object event;
+  event["event"] = name;
+  event["data"] = std::move(parsed);
+  return json::serialize(event);
+}
+
+Result<size_t> H5Server::Emit(std::string_view app_id, std::string_view name,
+                              std::string_view data) {
+  auto checked = CheckEvent(name, data);
+  if (!checked.ok()) return checked.error();
+  std::string text = std::move(checked).value();
+  std::vector<std::pair<HeldPoll, std::string>> answers;
+  {
+    std::lock_guard<std::mutex> lock(events_->mu);
+    auto it = events_->apps.find(std::string(app_id));
+    if (events_->stopped || it == events_->apps.end()) return size_t{0};  // never opened
+    AppEvents& ev = it->second;
+    ev.recent.push_back(H5ServerEvent{++ev.last, std::move(text)});
+    if (ev.recent.size() > kMaxRecentEvents) ev.recent.pop_front();
+    for (HeldPoll& h : ev.held) {
+      std::string body = EventsBody(ev.recent, ev.last, h.after);
+      answers.emplace_back(std::move(h), std::move(body));
+    }
+    ev.held.clear();
+  }
+  counters_->events.fetch_add(1);
+  for (auto& [h, body] : answers) {
+    counters_->polls.fetch_add(1);
+    h.answer(JsonReply(h.version, std::move(body)));
+  }
+  size_t open = 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [token, session] : sessions_) open += session->app_id == app_id ? 1 : 0;
+  return open;
 }
 
 }  // namespace atrium::h5

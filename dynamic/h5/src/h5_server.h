@@ -17,23 +17,37 @@
 //     kMaxCompressedFileBytes go out zstd-compressed to a client whose
 //     Accept-Encoding takes zstd (a representation with its own ETag, Vary:
 //     Accept-Encoding; a Range request gets the file as stored);
-//  2. /__atrium/bridge.js, the bridge script (AtriumBridge.call);
+//  2. /__atrium/bridge.js, the bridge script (AtriumBridge.call, .on);
 //  3. POST /__atrium/call, one bridge call: accepted only with the app's own
 //     Origin, the session cookie of that app, the header "X-Atrium-Bridge:
 //     1" (which a cross-origin page can only send after a CORS preflight,
 //     which is refused), and a JSON body {"api": ..., "params": {...}}
 //     within kMaxCallBytes; then checked and run by the container's
 //     HostApis as caller "h5:<appId>" with the APIs the session's manifest
-//     requests. The answer is {"result": ...} or {"error": ..., "code": ...}.
+//     requests. The answer is {"result": ...} or {"error": ..., "code": ...};
+//  4. POST /__atrium/events, the page's long poll for native events (Emit),
+//     with the same checks as a call and a body {"after": N} ({} the first
+//     time: from the page load's opening). Events newer than N are answered
+//     at once; else the request is held until one is emitted or for
+//     kPollHoldMs, then answered {"events": [], "next": N}. The answer is
+//     {"events": [{"event": name, "data": ...}], "next": seq, "missed": k}
+//     (k events older than the kMaxRecentEvents kept were not delivered).
 // What the server refuses is counted and never reaches a host API.
 //
-// Concurrency: AddSession, port(), stats() are thread-safe; Stop and the
-// destructor belong to the owner's thread. Requests are handled on the
-// runner; bridge calls finish on the thread their API runs on.
+// A launch code is good for kLaunchCodeTtlMs after AddSession (read from
+// the injected clock): an entry URL that waited longer (a link copied out
+// of a log) opens nothing.
+//
+// Concurrency: AddSession, Emit, ExpireHeldPolls, port(), stats() are
+// thread-safe; Stop and the destructor belong to the owner's thread.
+// Requests are handled on the runner; bridge calls finish on the thread
+// their API runs on; a held poll is answered on the thread of the Emit or
+// ExpireHeldPolls that ends it.
 #ifndef ATRIUM_DYNAMIC_H5_H5_SERVER_H_
 #define ATRIUM_DYNAMIC_H5_H5_SERVER_H_
 
 #include <atomic>
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -43,6 +57,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "atrium/base/clock.h"
 #include "atrium/dynamic/h5.h"
 #include "atrium/dynamic/http/http_server.h"
 #include "atrium/host_api.h"
@@ -55,6 +70,14 @@ inline constexpr uint64_t kMaxCompressedFileBytes = 4 * 1024 * 1024;
 inline constexpr size_t kMaxSessions = 256;
 inline constexpr std::string_view kLaunchParam = "__atrium_launch";
 inline constexpr std::string_view kSessionCookie = "atrium_session";
+inline constexpr int64_t kLaunchCodeTtlMs = 60'000;
+// Events: a held poll's longest wait (under the HTTP handler timeout), the
+// events kept per app for pages polling behind, held polls per page load,
+// and the largest event (its name and JSON data).
+inline constexpr int64_t kPollHoldMs = 25'000;
+inline constexpr size_t kMaxRecentEvents = 64;
+inline constexpr size_t kMaxPollsPerSession = 2;
+inline constexpr size_t kMaxEventBytes = 16 * 1024;
 
 // What one page load is pinned to.
 struct PageSession {
@@ -66,12 +89,27 @@ struct PageSession {
   int64_t max_age_s = 0;
   std::vector<std::string> immutable;  // path prefixes
   std::vector<std::string> jsapis;     // the APIs its manifest requests
+  uint64_t events_from = 0;            // set by AddSession: the app's last event then
 };
+
+// An event kept for the polls of an app's pages.
+struct H5ServerEvent {
+  uint64_t seq = 0;
+  std::string json;  // {"event": name, "data": ...}
+};
+
+// The event's JSON text {"event": name, "data": ...}, or why it cannot be
+// sent (kInvalidArgument; see H5Server::Emit).
+Result<std::string> CheckEvent(std::string_view name, std::string_view data);
 
 struct H5ServerOptions {
   HostApis* host_apis = nullptr;  // outlives the server
   // Lends the server its runner (http::HttpServerOptions::run_on).
   std::function<bool(std::function<void()>)> run_on;
+  // Schedules `run` after `delay_ms` (the expiry of held polls); empty:
+  // held polls end only by an event, ExpireHeldPolls or Stop.
+  std::function<void(std::function<void()> run, int64_t delay_ms)> post_delayed;
+  internal::Clock* clock = &internal::RealClock();  // outlives the server
   int idle_timeout_ms = 15000;
   size_t max_connections = 128;
 };
@@ -91,6 +129,13 @@ class H5Server {
   void AddSessionForTesting(PageSession session, const std::string& token,
                             const std::string& launch_code);
   void HandleForTesting(http::Request& req, http::Answer answer) { Handle(req, std::move(answer)); }
+  // Sends event `name` with JSON `data` to the open page loads of
+  // `app_id`; returns how many are open. kInvalidArgument for a name
+  // outside [A-Za-z0-9_.:-]{1,64}, data that is not JSON, or more than
+  // kMaxEventBytes.
+  Result<size_t> Emit(std::string_view app_id, std::string_view name, std::string_view data);
+  // Answers the held polls whose kPollHoldMs have passed (by the clock).
+  void ExpireHeldPolls();
   uint16_t port() const;
   // "http://<appId>.localhost:<port>"
   std::string Origin(std::string_view app_id) const;
@@ -98,12 +143,33 @@ class H5Server {
   void Stop();
 
  private:
+  struct HeldPoll {
+    std::shared_ptr<const PageSession> session;
+    uint64_t after = 0;
+    int64_t deadline_ns = 0;
+    unsigned version = 11;
+    http::Answer answer;
+  };
+  // One app's events and held polls; guarded by Events::mu.
+  struct AppEvents {
+    uint64_t last = 0;
+    std::deque<H5ServerEvent> recent;
+    std::vector<HeldPoll> held;
+  };
+  struct Events {
+    internal::Clock* clock = nullptr;
+    std::mutex mu;
+    bool stopped = false;                             // guarded by mu
+    std::unordered_map<std::string, AppEvents> apps;  // guarded by mu; apps with a session
+  };
   struct Counters {
     std::atomic<uint64_t> files{0};
     std::atomic<uint64_t> refused{0};
     std::atomic<uint64_t> bridge_calls{0};
     std::atomic<uint64_t> bridge_refused{0};
     std::atomic<uint64_t> sessions{0};
+    std::atomic<uint64_t> events{0};
+    std::atomic<uint64_t> polls{0};
   };
 
   explicit H5Server(H5ServerOptions options);
@@ -111,11 +177,20 @@ class H5Server {
   void ServeFiles(http::Request& req, const std::string& app, std::string_view query,
                   http::Answer& answer);
   void Bridge(http::Request& req, const std::string& app, http::Answer& answer);
+  void Poll(http::Request& req, const std::string& app, http::Answer& answer);
+  // The checks a bridge call and an event poll share (method, origin,
+  // header, session, JSON body); answers the refusal and returns nullptr.
+  std::shared_ptr<const PageSession> CheckBridgeRequest(http::Request& req, const std::string& app,
+                                                        http::Answer& answer,
+                                                        boost::json::value& body);
+  // Answers the held polls due by `slack_ns` from now.
+  static void ExpireHeld(const std::shared_ptr<Events>& events,
+                         const std::shared_ptr<Counters>& counters, int64_t slack_ns);
   std::shared_ptr<const PageSession> FindSession(std::string_view token,
                                                  std::string_view app) const;
   // Trades a launch code of `app` for its session's token ("" when the code
-  // is unknown, used or another app's).
-  std::string RedeemLaunchCode(std::string_view code, std::string_view app);
+  // is unknown, used, expired or another app's; `expired` says which).
+  std::string RedeemLaunchCode(std::string_view code, std::string_view app, bool& expired);
 
   H5ServerOptions options_;
   std::unique_ptr<http::HttpServer> http_;
@@ -125,8 +200,13 @@ class H5Server {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<const PageSession>> sessions_;  // guarded by mu_
   std::deque<std::string> session_order_;                                         // guarded by mu_
+  struct LaunchCode {
+    std::string token;
+    int64_t issued_ns = 0;
+  };
   // Unused launch codes -> their session's token; guarded by mu_.
-  std::unordered_map<std::string, std::string> launch_codes_;
+  std::unordered_map<std::string, LaunchCode> launch_codes_;
+  std::shared_ptr<Events> events_ = std::make_shared<Events>();
 };
 
 }  // namespace atrium::h5

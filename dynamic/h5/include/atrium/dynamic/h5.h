@@ -52,6 +52,8 @@ struct H5ServerStats {
   uint64_t bridge_calls = 0;    // answered by a host API
   uint64_t bridge_refused = 0;  // refused by the grant check or the bridge's own checks
   uint64_t sessions = 0;        // page loads opened
+  uint64_t events = 0;          // events emitted to open page loads (Emit)
+  uint64_t polls = 0;           // event polls answered
 };
 
 class H5Pages {
@@ -67,6 +69,13 @@ class H5Pages {
   // app; kInvalidArgument for a path outside the package.
   virtual Result<H5Page> Open(std::string_view app_id, std::string_view path,
                               const LaunchParams& params) = 0;
+  // Sends native event `event` with JSON `data` to the open pages of H5
+  // app `app_id` that listen (AtriumBridge.on(event, fn) calls fn(data,
+  // event)); a page opened later does not see it. Returns how many page
+  // loads of the app are open. kInvalidArgument for an event name outside
+  // [A-Za-z0-9_.:-]{1,64}, data that is not JSON or over 16 KiB.
+  virtual Result<size_t> Emit(std::string_view app_id, std::string_view event,
+                              std::string_view data) = 0;
   virtual H5ServerStats stats() const = 0;
 };
 
