@@ -117,6 +117,14 @@ Result<std::string> ReadText(const std::string& path, size_t limit) {
   return text;
 }
 
+// The h5.json of an extracted package version, checked again.
+Result<H5Manifest> ReadManifest(const std::string& dir) {
+  const std::string path = (fs::path(dir) / kManifestName).string();
+  auto text = ReadText(path, kMaxManifestBytes);
+  if (!text.ok()) return text.error();
+  return ParseH5Manifest(*text, path);
+}
+
 // The H5Pages service of one attached container.
 class Pages final : public H5Pages {
  public:
@@ -157,6 +165,19 @@ class Pages final : public H5Pages {
                           const LaunchParams& params, std::string reason);
   const FallbackUrls& FallbacksLocked();
   Result<H5Server*> ServerLocked();
+  // A package version in use: its row, checked manifest and www/ folder.
+  struct Loaded {
+    ArtifactRecord record;
+    H5Manifest manifest;
+    std::string www_real;
+  };
+  // Activates the staged versions of package `id` (the next open); of a
+  // library, only a version `range` accepts (an app never moves a library
+  // out from under itself).
+  Status ActivateStagedLocked(std::string_view id, const VersionRange* range = nullptr);
+  // The version of `id` in use; nullopt when none is; an error (its
+  // message says why, for the fallback reason) when it is unusable.
+  Result<std::optional<Loaded>> LoadLocked(std::string_view id);
 
   Container* const container_;
   ArtifactStore* const store_;
@@ -223,6 +244,9 @@ std::optional<DeclaredMicroApp> Pages::Find(std::string_view app_id) {
       }
     }
     if (best != nullptr) {
+      // A library has no pages: not a micro-app.
+      auto manifest = ReadManifest(best->dir);
+      if (manifest.ok() && manifest->IsLibrary()) return std::nullopt;
       return DeclaredMicroApp{std::string(app_id), "h5", "",
                               "h5 package " + best->id + " " + best->version + " (" +
                                   ArtifactStateName(best->state) + ")"};
@@ -297,43 +321,45 @@ Result<H5Page> Pages::Open(std::string_view app_id, std::string_view path,
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return MakeError(ErrorCode::kState, "the container is closing");
   // The activation point: a staged version becomes active at the next open.
-  auto rows = store_->List(ArtifactKind::kH5Package);
-  if (!rows.ok())
-    return Fallback(app_id, path, params,
-                    "its packages cannot be read: " + rows.error().ToString());
-  for (const ArtifactRecord& r : *rows) {
-    if (r.id != app_id || r.state != ArtifactState::kStaged) continue;
-    auto activated = store_->Activate(ArtifactKind::kH5Package, r.id, r.version,
-                                      "activated at the next open of the H5 app");
-    if (!activated.ok()) {
-      Log(LogLevel::kError, "",
-          "h5: " + r.id + " " + r.version + " not activated: " + activated.error().ToString());
-    }
+  if (Status s = ActivateStagedLocked(app_id); !s.ok()) {
+    return Fallback(app_id, path, params, "its packages cannot be read: " + s.error().ToString());
   }
-  auto current = store_->Current(ArtifactKind::kH5Package, app_id);
-  if (!current.ok()) {
-    return Fallback(app_id, path, params,
-                    "its package cannot be read: " + current.error().ToString());
-  }
-  if (!current->has_value()) return Fallback(app_id, path, params, "no package is installed");
-  const ArtifactRecord& record = **current;
-  const std::string manifest_path = (fs::path(record.dir) / kManifestName).string();
-  auto text = ReadText(manifest_path, kMaxManifestBytes);
-  auto manifest =
-      text.ok() ? ParseH5Manifest(*text, manifest_path) : Result<H5Manifest>(text.error());
-  if (!manifest.ok()) {
-    return Fallback(app_id, path, params,
-                    "package " + record.version + " is unusable: " + manifest.error().ToString());
-  }
-  if (manifest->IsLibrary()) {
+  auto version = LoadLocked(app_id);
+  if (!version.ok()) return Fallback(app_id, path, params, version.error().message);
+  if (!version->has_value()) return Fallback(app_id, path, params, "no package is installed");
+  const Loaded& loaded = **version;
+  const H5Manifest& manifest = loaded.manifest;
+  if (manifest.IsLibrary()) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "H5 package " + Quote(app_id) + " is a library: it has no pages to open");
   }
-  char real[PATH_MAX];
-  const std::string www = (fs::path(record.dir) / "www").string();
-  if (::realpath(www.c_str(), real) == nullptr) {
-    return Fallback(app_id, path, params, "package " + record.version + " has no www/ folder");
+  // The libraries it uses, each pinned to its version in use (a staged one
+  // the app's range accepts activates at the next open of the app).
+  std::vector<SharedFiles> shared;
+  for (const LibraryUse& use : manifest.uses) {
+    const std::string wanted = "it uses library " + Quote(use.id) + " " + use.range.text();
+    if (Status s = ActivateStagedLocked(use.id, &use.range); !s.ok()) {
+      return Fallback(app_id, path, params, wanted + ", whose packages cannot be read");
+    }
+    auto lib = LoadLocked(use.id);
+    if (!lib.ok()) return Fallback(app_id, path, params, wanted + ", and " + lib.error().message);
+    if (!lib->has_value()) {
+      return Fallback(app_id, path, params, wanted + ", which is not installed");
+    }
+    const Loaded& l = **lib;
+    if (!l.manifest.IsLibrary()) {
+      return Fallback(
+          app_id, path, params,
+          wanted + ", but " + Quote(use.id) + " " + l.record.version + " is an app, not a library");
+    }
+    if (!use.range.Matches(l.manifest.version)) {
+      return Fallback(app_id, path, params,
+                      wanted + ", and " + l.record.version + " is the version installed");
+    }
+    shared.push_back(SharedFiles{use.id, l.record.version, l.www_real, l.manifest.cache.max_age_s,
+                                 l.manifest.cache.immutable});
   }
+  const ArtifactRecord& record = loaded.record;
   auto server = ServerLocked();
   if (!server.ok())
     return Fallback(app_id, path, params,
@@ -341,12 +367,13 @@ Result<H5Page> Pages::Open(std::string_view app_id, std::string_view path,
   PageSession session;
   session.app_id = std::string(app_id);
   session.version = record.version;
-  session.www_real = real;
-  session.entry = manifest->entry;
-  session.csp = manifest->csp;
-  session.max_age_s = manifest->cache.max_age_s;
-  session.immutable = manifest->cache.immutable;
-  for (const JsApiDecl& api : manifest->jsapis) session.jsapis.push_back(api.name);
+  session.www_real = loaded.www_real;
+  session.entry = manifest.entry;
+  session.csp = manifest.csp;
+  session.max_age_s = manifest.cache.max_age_s;
+  session.immutable = manifest.cache.immutable;
+  session.shared = std::move(shared);
+  for (const JsApiDecl& api : manifest.jsapis) session.jsapis.push_back(api.name);
   const std::string code = (*server)->AddSession(std::move(session));
   H5Page page;
   page.app_id = std::string(app_id);
@@ -354,11 +381,55 @@ Result<H5Page> Pages::Open(std::string_view app_id, std::string_view path,
   page.version = record.version;
   const std::string query = Query(params);
   page.display_url = (*server)->Origin(app_id) + "/" +
-                     std::string(path.empty() ? manifest->entry : path) +
+                     std::string(path.empty() ? manifest.entry : path) +
                      (query.empty() ? "" : "?" + query);
   page.url =
       page.display_url + (query.empty() ? "?" : "&") + std::string(kLaunchParam) + "=" + code;
   return page;
+}
+
+Status Pages::ActivateStagedLocked(std::string_view id, const VersionRange* range) {
+  auto rows = store_->List(ArtifactKind::kH5Package);
+  if (!rows.ok()) return rows.error();
+  for (const ArtifactRecord& r : *rows) {
+    if (r.id != id || r.state != ArtifactState::kStaged) continue;
+    if (range != nullptr) {
+      auto v = Version::Parse(r.version);
+      if (!v.ok() || !range->Matches(*v)) continue;
+    }
+    auto activated = store_->Activate(ArtifactKind::kH5Package, r.id, r.version,
+                                      "activated at the next open of the H5 app");
+    if (!activated.ok()) {
+      Log(LogLevel::kError, "",
+          "h5: " + r.id + " " + r.version + " not activated: " + activated.error().ToString());
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<Pages::Loaded>> Pages::LoadLocked(std::string_view id) {
+  auto current = store_->Current(ArtifactKind::kH5Package, id);
+  if (!current.ok()) {
+    return MakeError(current.error().code,
+                     "its package cannot be read: " + current.error().ToString());
+  }
+  if (!current->has_value()) return std::optional<Loaded>();
+  Loaded out;
+  out.record = **current;
+  auto manifest = ReadManifest(out.record.dir);
+  if (!manifest.ok()) {
+    return MakeError(ErrorCode::kValidation, "package " + out.record.id + " " + out.record.version +
+                                                 " is unusable: " + manifest.error().ToString());
+  }
+  out.manifest = std::move(*manifest);
+  char real[PATH_MAX];
+  const std::string www = (fs::path(out.record.dir) / "www").string();
+  if (::realpath(www.c_str(), real) == nullptr) {
+    return MakeError(ErrorCode::kValidation,
+                     "package " + out.record.id + " " + out.record.version + " has no www/ folder");
+  }
+  out.www_real = real;
+  return std::optional<Loaded>(std::move(out));
 }
 
 // The router's side: H5 apps as micro-apps of type "h5".

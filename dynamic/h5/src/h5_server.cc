@@ -502,15 +502,35 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
     }
     relative = std::move(parsed.relative);
   }
+  // A library's file: its own root and cache policy.
+  const std::string* root = &session->www_real;
+  int64_t max_age_s = session->max_age_s;
+  const std::vector<std::string>* immutable_prefixes = &session->immutable;
+  constexpr std::string_view kShared = "__shared/";
+  if (relative.starts_with(kShared)) {
+    const size_t slash = relative.find('/', kShared.size());
+    const std::string_view id = std::string_view(relative).substr(
+        kShared.size(), slash == std::string::npos ? std::string::npos : slash - kShared.size());
+    const SharedFiles* lib = nullptr;
+    for (const SharedFiles& s : session->shared) lib = s.id == id ? &s : lib;
+    if (lib == nullptr || slash == std::string::npos) {
+      return refuse(bhttp::status::not_found,
+                    "h5 app '" + app + "' uses no library '" + std::string(id) + "'");
+    }
+    root = &lib->www_real;
+    max_age_s = lib->max_age_s;
+    immutable_prefixes = &lib->immutable;
+    relative = relative.substr(slash + 1);
+  }
   // Text goes out compressed to a client that takes zstd (not a range:
   // that is of the file as stored).
   std::optional<http::Reply> packed;
   if ((req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
       req.find(bhttp::field::range) == req.end() && Compressible(relative) &&
       AcceptsZstd(req[bhttp::field::accept_encoding])) {
-    packed = ServeZstd(req, session->www_real, relative);
+    packed = ServeZstd(req, *root, relative);
   }
-  http::Reply res = packed ? std::move(*packed) : http::ServeFile(req, session->www_real, relative);
+  http::Reply res = packed ? std::move(*packed) : http::ServeFile(req, *root, relative);
   const int status = http::ReplyStatus(res);
   (status >= 400 ? counters_->refused : counters_->files).fetch_add(1);
   http::SetReplyHeader(res, "Content-Security-Policy", session->csp);
@@ -518,16 +538,16 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
   http::SetReplyHeader(res, "Referrer-Policy", "no-referrer");
   // A prefix ending in '/' is a folder; any other names one file.
   bool immutable = false;
-  for (const std::string& prefix : session->immutable) {
+  for (const std::string& prefix : *immutable_prefixes) {
     immutable =
         immutable || relative == prefix || (prefix.ends_with('/') && relative.starts_with(prefix));
   }
   const bool file = status == 200 || status == 206 || status == 304;
   http::SetReplyHeader(res, bhttp::field::cache_control,
-                       !file                    ? std::string("no-store")
-                       : immutable              ? "max-age=31536000, immutable"
-                       : session->max_age_s > 0 ? "max-age=" + std::to_string(session->max_age_s)
-                                                : std::string("no-cache"));
+                       !file           ? std::string("no-store")
+                       : immutable     ? "max-age=31536000, immutable"
+                       : max_age_s > 0 ? "max-age=" + std::to_string(max_age_s)
+                                       : std::string("no-cache"));
   if (redeemed) {
     http::SetReplyHeader(
         res, bhttp::field::set_cookie,

@@ -4,7 +4,10 @@
 // answers three kinds of request, each only on the origin of the H5 app it
 // is for (Host "<appId>.localhost:<port>"; any other Host: 421):
 //  1. the files of a page load: GET/HEAD of a path in the package's www/
-//     folder, from the version the page load is pinned to. A page load is a
+//     folder, from the version the page load is pinned to, and of
+//     /__shared/<lib>/<path> in the www/ folder of a library package its
+//     manifest uses (pinned too; the app's own "__shared" folder is never
+//     served). A page load is a
 //     session the layer opened (AddSession). Its secret, the session token,
 //     only ever leaves the server in a Set-Cookie (HttpOnly, SameSite=Strict,
 //     host-only: the app's origin); the entry URL carries a one-time launch
@@ -79,6 +82,16 @@ inline constexpr size_t kMaxRecentEvents = 64;
 inline constexpr size_t kMaxPollsPerSession = 2;
 inline constexpr size_t kMaxEventBytes = 16 * 1024;
 
+// A library package's files as one page load sees them, under
+// /__shared/<id>/ on the app's origin (pinned like the app's own).
+struct SharedFiles {
+  std::string id;
+  std::string version;
+  std::string www_real;
+  int64_t max_age_s = 0;
+  std::vector<std::string> immutable;
+};
+
 // What one page load is pinned to.
 struct PageSession {
   std::string app_id;
@@ -89,6 +102,7 @@ struct PageSession {
   int64_t max_age_s = 0;
   std::vector<std::string> immutable;  // path prefixes
   std::vector<std::string> jsapis;     // the APIs its manifest requests
+  std::vector<SharedFiles> shared;     // the libraries its manifest uses
   uint64_t events_from = 0;            // set by AddSession: the app's last event then
 };
 

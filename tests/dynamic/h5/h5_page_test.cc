@@ -468,5 +468,85 @@ TEST_F(H5PageTest, APageLoadKeepsItsVersionAndTheNextOpenTakesTheStagedOne) {
   EXPECT_EQ(BodyOf(Get("/data/version.txt", Host(), first_cookie)), "1.0.0");
 }
 
+// A library package "common" at `version` (one script, a data file), and
+// an app "help" that uses it in `range`.
+std::string WriteCommonLibrary(const std::string& root, const std::string& version) {
+  const std::string dir = root + "/common-" + version;
+  WriteFile(dir + "/h5.json", R"({"format": 1, "id": "common", "version": ")" + version +
+                                  R"(", "kind": "library", "cache": {"immutable": ["v/"]}})");
+  WriteFile(dir + "/www/v/lib.js", "window.commonVersion = '" + version + "';");
+  WriteFile(dir + "/www/version.txt", version);
+  return dir;
+}
+std::string WriteAppUsing(const std::string& root, const std::string& range) {
+  const std::string dir = root + "/help-uses";
+  WriteFile(dir + "/h5.json", R"({"format": 1, "id": "help", "version": "3.0.0", "name": "Help",
+  "entry": "index.html", "fallback_url": "https://help.example.com/",
+  "uses": [{"id": "common", "range": ")" +
+                                  range + R"("}]})");
+  WriteFile(dir + "/www/index.html",
+            "<!doctype html><script src=\"/__shared/common/v/lib.js\"></script>");
+  return dir;
+}
+
+TEST_F(H5PageTest, LibraryFilesAreServedUnderSharedOnlyToAppsThatUseThemPinnedToAVersion) {
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  auto install = [&](const std::string& dir, InstallAs as) {
+    auto r = container_->InstallPackage(PackDir(dir, keys_, ArtifactKind::kH5Package), as);
+    ASSERT_TRUE(r.ok()) << r.error().ToString();
+  };
+  ASSERT_NO_FATAL_FAILURE(install(WriteAppUsing(app_.root(), "^1.0.0"), InstallAs::kActive));
+  // The library is not there yet: the fallback, saying which.
+  auto missing = pages_->Open("help", "", {});
+  ASSERT_TRUE(missing.ok()) << missing.error().ToString();
+  EXPECT_FALSE(missing->offline);
+  EXPECT_EQ(missing->fallback_reason, "it uses library 'common' ^1.0.0, which is not installed");
+
+  ASSERT_NO_FATAL_FAILURE(install(WriteCommonLibrary(app_.root(), "1.0.0"), InstallAs::kActive));
+  // A library has no pages and is no micro-app.
+  auto lib = pages_->Open("common", "", {});
+  ASSERT_FALSE(lib.ok());
+  EXPECT_EQ(lib.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_FALSE(container_->router().SourcedMicroApps().empty());
+  for (const DeclaredMicroApp& app : container_->router().SourcedMicroApps()) {
+    EXPECT_NE(app.app_id, "common");
+  }
+  const H5Page first = Open();
+  ASSERT_TRUE(first.offline) << first.fallback_reason;
+  const std::string cookie = Cookie(first);
+  const std::string script = Get("/__shared/common/v/lib.js", Host(), cookie);
+  EXPECT_EQ(StatusOf(script), 200) << script;
+  EXPECT_EQ(BodyOf(script), "window.commonVersion = '1.0.0';");
+  // The library's cache policy; the app's CSP.
+  EXPECT_NE(script.find("Cache-Control: max-age=31536000, immutable"), std::string::npos);
+  EXPECT_NE(script.find("Content-Security-Policy: default-src 'self'"), std::string::npos);
+  EXPECT_NE(Get("/__shared/common/version.txt", Host(), cookie).find("Cache-Control: no-cache"),
+            std::string::npos);
+  // Only what the app uses, only inside the library's www/.
+  const std::string other = Get("/__shared/other/x.js", Host(), cookie);
+  EXPECT_EQ(StatusOf(other), 404);
+  EXPECT_EQ(BodyOf(other), "h5 app 'help' uses no library 'other'");
+  EXPECT_EQ(StatusOf(Get("/__shared/common", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/__shared/common/", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/__shared/common/../../h5.json", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/__shared/common/%2e%2e/h5.json", Host(), cookie)), 404);
+  EXPECT_EQ(StatusOf(Get("/__shared/common/v/lib.js", Host())), 403);  // a session still needed
+
+  // 2.0.0 staged: outside the app's ^1.0.0, so the next open leaves it
+  // staged and keeps 1.0.0; 1.1.0 staged is taken at the next open, while
+  // the first page load keeps 1.0.0.
+  ASSERT_NO_FATAL_FAILURE(install(WriteCommonLibrary(app_.root(), "2.0.0"), InstallAs::kStaged));
+  const H5Page second = Open();
+  ASSERT_TRUE(second.offline) << second.fallback_reason;
+  EXPECT_EQ(BodyOf(Get("/__shared/common/version.txt", Host(), Cookie(second))), "1.0.0");
+  auto current = container_->artifacts().Current(ArtifactKind::kH5Package, "common");
+  ASSERT_TRUE(current.ok() && current->has_value());
+  EXPECT_EQ((*current)->version, "1.0.0");
+  ASSERT_NO_FATAL_FAILURE(install(WriteCommonLibrary(app_.root(), "1.1.0"), InstallAs::kStaged));
+  const H5Page third = Open();
+  EXPECT_EQ(BodyOf(Get("/__shared/common/version.txt", Host(), Cookie(third))), "1.1.0");
+  EXPECT_EQ(BodyOf(Get("/__shared/common/version.txt", Host(), cookie)), "1.0.0");
+}
+
 }  // namespace
 }  // namespace atrium::testing
