@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -178,20 +179,21 @@ std::string_view CookieValue(std::string_view header, std::string_view name) {
   return {};
 }
 
-// Whether an Accept-Encoding value accepts zstd ("gzip, zstd", "zstd;q=0.5";
-// not "zstd;q=0").
-bool AcceptsZstd(std::string_view header) {
+// Whether an Accept-Encoding value accepts `coding` ("gzip, zstd",
+// "zstd;q=0.5"; not "zstd;q=0"), a lowercase name.
+bool Accepts(std::string_view header, std::string_view coding) {
   while (!header.empty()) {
     const size_t comma = header.find(',');
     std::string_view item = header.substr(0, comma);
     const size_t semi = item.find(';');
-    std::string_view coding = item.substr(0, semi);
-    while (!coding.empty() && coding.front() == ' ') coding.remove_prefix(1);
-    while (!coding.empty() && coding.back() == ' ') coding.remove_suffix(1);
-    if (coding.size() == 4 && std::tolower(static_cast<unsigned char>(coding[0])) == 'z' &&
-        std::tolower(static_cast<unsigned char>(coding[1])) == 's' &&
-        std::tolower(static_cast<unsigned char>(coding[2])) == 't' &&
-        std::tolower(static_cast<unsigned char>(coding[3])) == 'd') {
+    std::string_view name = item.substr(0, semi);
+    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+    bool same = name.size() == coding.size();
+    for (size_t i = 0; same && i < name.size(); ++i) {
+      same = std::tolower(static_cast<unsigned char>(name[i])) == coding[i];
+    }
+    if (same) {
       std::string_view params = semi == std::string_view::npos ? "" : item.substr(semi + 1);
       std::string q;
       for (char c : params) {
@@ -205,6 +207,37 @@ bool AcceptsZstd(std::string_view header) {
   return false;
 }
 
+// zstd, else gzip, else nothing ("").
+std::string_view PickCoding(std::string_view accept_encoding) {
+  if (Accepts(accept_encoding, "zstd")) return "zstd";
+  if (Accepts(accept_encoding, "gzip")) return "gzip";
+  return "";
+}
+
+// `plain` compressed with `coding`; nullopt when the library fails.
+std::optional<std::string> Compress(std::string_view coding, const std::string& plain) {
+  if (coding == "zstd") {
+    std::string packed(ZSTD_compressBound(plain.size()), '\0');
+    const size_t n = ZSTD_compress(packed.data(), packed.size(), plain.data(), plain.size(), 3);
+    if (ZSTD_isError(n)) return std::nullopt;
+    packed.resize(n);
+    return packed;
+  }
+  z_stream z{};
+  // windowBits 15 + 16: a gzip wrapper (RFC 1952), not zlib's.
+  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return std::nullopt;
+  std::string packed(deflateBound(&z, plain.size()), '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+  z.avail_in = static_cast<uInt>(plain.size());
+  z.next_out = reinterpret_cast<Bytef*>(packed.data());
+  z.avail_out = static_cast<uInt>(packed.size());
+  const int rc = deflate(&z, Z_FINISH);
+  packed.resize(z.total_out);
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) return std::nullopt;
+  return packed;
+}
+
 // Text the server compresses: what a page loads by the kilobyte.
 bool Compressible(std::string_view path) {
   for (std::string_view ext :
@@ -214,10 +247,12 @@ bool Compressible(std::string_view path) {
   return false;
 }
 
-// The zstd representation of a file, or nullopt to serve it as it is (not
-// found or unreadable: ServeFile answers; too large to compress in memory).
-std::optional<http::Reply> ServeZstd(const http::Request& req, const std::string& root_real,
-                                     const std::string& relative) {
+// The `coding` (zstd, gzip) representation of a file, or nullopt to serve
+// it as it is (not found or unreadable: ServeFile answers; too large to
+// compress in memory).
+std::optional<http::Reply> ServeCompressed(const http::Request& req, std::string_view coding,
+                                           const std::string& root_real,
+                                           const std::string& relative) {
   http::OpenedFile file = http::OpenInRoot(root_real, relative);
   if (file.status != 0) return std::nullopt;
   struct Closer {
@@ -227,7 +262,7 @@ std::optional<http::Reply> ServeZstd(const http::Request& req, const std::string
   const auto size = static_cast<uint64_t>(file.st.st_size);
   if (size > kMaxCompressedFileBytes) return std::nullopt;
   std::string etag = http::StrongETag(file.st);
-  etag.insert(etag.size() - 1, "-zstd");  // its own representation: its own validator
+  etag.insert(etag.size() - 1, "-" + std::string(coding));  // its own validator
   const std::string modified = http::HttpDate(file.st.st_mtim.tv_sec);
   auto describe = [&](auto& res) {
     res.set(bhttp::field::etag, etag);
@@ -248,16 +283,14 @@ std::optional<http::Reply> ServeZstd(const http::Request& req, const std::string
     if (n <= 0) return std::nullopt;  // shrank or failed: ServeFile decides
     got += static_cast<size_t>(n);
   }
-  std::string packed(ZSTD_compressBound(size), '\0');
-  const size_t n = ZSTD_compress(packed.data(), packed.size(), plain.data(), size, 3);
-  if (ZSTD_isError(n)) return std::nullopt;
-  packed.resize(n);
+  std::optional<std::string> packed = Compress(coding, plain);
+  if (!packed) return std::nullopt;
   http::Reply reply =
-      http::TextReply(bhttp::status::ok, req, std::move(packed), http::ContentTypeFor(relative));
+      http::TextReply(bhttp::status::ok, req, std::move(*packed), http::ContentTypeFor(relative));
   std::visit(
       [&](auto& res) {
         describe(res);
-        res.set(bhttp::field::content_encoding, "zstd");
+        res.set(bhttp::field::content_encoding, coding);
       },
       reply);
   return reply;
@@ -522,13 +555,13 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
     immutable_prefixes = &lib->immutable;
     relative = relative.substr(slash + 1);
   }
-  // Text goes out compressed to a client that takes zstd (not a range:
-  // that is of the file as stored).
+  // Text goes out compressed to a client that takes zstd or gzip (not a
+  // range: that is of the file as stored).
   std::optional<http::Reply> packed;
+  const std::string_view coding = PickCoding(req[bhttp::field::accept_encoding]);
   if ((req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
-      req.find(bhttp::field::range) == req.end() && Compressible(relative) &&
-      AcceptsZstd(req[bhttp::field::accept_encoding])) {
-    packed = ServeZstd(req, *root, relative);
+      req.find(bhttp::field::range) == req.end() && Compressible(relative) && !coding.empty()) {
+    packed = ServeCompressed(req, coding, *root, relative);
   }
   http::Reply res = packed ? std::move(*packed) : http::ServeFile(req, *root, relative);
   const int status = http::ReplyStatus(res);

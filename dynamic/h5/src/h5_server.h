@@ -17,9 +17,10 @@
 //     or with another app's session). Each file goes out with the app's
 //     Content-Security-Policy, nosniff, no referrer, and the cache policy of
 //     its manifest; text files (HTML, JS, CSS, JSON, SVG, ...) up to
-//     kMaxCompressedFileBytes go out zstd-compressed to a client whose
-//     Accept-Encoding takes zstd (a representation with its own ETag, Vary:
-//     Accept-Encoding; a Range request gets the file as stored);
+//     kMaxCompressedFileBytes go out compressed to a client whose
+//     Accept-Encoding takes zstd (preferred) or gzip (a representation with
+//     its own ETag, Vary: Accept-Encoding; a Range request gets the file as
+//     stored);
 //  2. /__atrium/bridge.js, the bridge script (AtriumBridge.call, .on);
 //  3. POST /__atrium/call, one bridge call: accepted only with the app's own
 //     Origin, the session cookie of that app, the header "X-Atrium-Bridge:
@@ -68,7 +69,8 @@
 namespace atrium::h5 {
 
 inline constexpr size_t kMaxCallBytes = 64 * 1024;
-// Text files up to this size go out zstd-compressed to clients that take it.
+// Text files up to this size go out zstd- or gzip-compressed to clients
+// that take it.
 inline constexpr uint64_t kMaxCompressedFileBytes = 4 * 1024 * 1024;
 inline constexpr size_t kMaxSessions = 256;
 inline constexpr std::string_view kLaunchParam = "__atrium_launch";

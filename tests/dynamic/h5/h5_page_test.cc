@@ -5,6 +5,7 @@
 // bridge. The server's refusals (wrong host, origin, session, path) are
 // checked with raw requests, byte for byte.
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include <atomic>
@@ -417,7 +418,7 @@ TEST_F(H5PageTest, ManyClientsAndAStalledOneDoNotStopTheServer) {
 
 // Text goes out zstd-compressed to a client that takes it, as a
 // representation of its own; everything else as stored.
-TEST_F(H5PageTest, TextIsCompressedForClientsThatTakeZstd) {
+TEST_F(H5PageTest, TextIsCompressedForClientsThatTakeZstdOrGzip) {
   ASSERT_NO_FATAL_FAILURE(OpenContainer());
   ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
   const std::string cookie = Cookie(Open());
@@ -441,9 +442,34 @@ TEST_F(H5PageTest, TextIsCompressedForClientsThatTakeZstd) {
   EXPECT_EQ(StatusOf(Get("/app.js", Host(),
                          cookie + "Accept-Encoding: zstd\r\nIf-None-Match: " + etag + "\r\n")),
             304);
+  // gzip for a client that takes it and not zstd (zstd refused with q=0).
+  for (const std::string& accept : {std::string("gzip"), std::string("zstd;q=0, GZIP;q=0.5")}) {
+    const std::string gz = Get("/app.js", Host(), cookie + "Accept-Encoding: " + accept + "\r\n");
+    ASSERT_EQ(StatusOf(gz), 200);
+    EXPECT_NE(gz.find("Content-Encoding: gzip\r\n"), std::string::npos) << accept << "\n" << gz;
+    const size_t gz_at = gz.find("ETag: ");
+    EXPECT_EQ(gz.substr(gz_at + 6, gz.find("\r\n", gz_at) - gz_at - 6),
+              etag.substr(0, etag.size() - 6) + "-gzip\"");
+    const std::string gz_body = BodyOf(gz);
+    ASSERT_GE(gz_body.size(), 2u);
+    EXPECT_EQ(static_cast<unsigned char>(gz_body[0]), 0x1f);  // the gzip magic
+    EXPECT_EQ(static_cast<unsigned char>(gz_body[1]), 0x8b);
+    z_stream z{};
+    ASSERT_EQ(inflateInit2(&z, 15 + 16), Z_OK);
+    std::string out(plain.size() + 16, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz_body.data()));
+    z.avail_in = static_cast<uInt>(gz_body.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+    out.resize(z.total_out);
+    inflateEnd(&z);
+    EXPECT_EQ(out, plain);
+  }
   // Not taken, refused with q=0, or a range: the file as stored.
-  for (const std::string& extra : {std::string(""), std::string("Accept-Encoding: gzip\r\n"),
-                                   std::string("Accept-Encoding: zstd;q=0\r\n")}) {
+  for (const std::string& extra :
+       {std::string(""), std::string("Accept-Encoding: br, identity\r\n"),
+        std::string("Accept-Encoding: zstd;q=0, gzip;q=0\r\n")}) {
     const std::string stored = Get("/app.js", Host(), cookie + extra);
     EXPECT_EQ(stored.find("Content-Encoding"), std::string::npos) << extra;
     EXPECT_EQ(BodyOf(stored), plain) << extra;
