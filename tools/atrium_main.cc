@@ -367,8 +367,10 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "atrium: %s\n", started.error().ToString().c_str());
   }
   int rc = started.ok() ? 0 : 1;
+  std::shared_ptr<PrintingWebView> printing;
   if (c.headless) {
-    (void)ct.services().Register<atrium::H5WebView>(PrintingWebView(true, ""), {}, 1000);
+    printing = MakePrintingWebView(true, "");
+    (void)ct.services().Register<atrium::H5WebView>(printing, {}, 1000);
   }
   atrium::Status home = ct.router().Launch(ct.app().home);
   auto t3 = Clock::now();
@@ -400,6 +402,13 @@ int Run(int argc, char** argv) {
     } else {
       std::fprintf(stderr, "atrium: open %s failed: %s\n", url.c_str(),
                    s.error().ToString().c_str());
+      rc = 1;
+    }
+  }
+  // Headless H5 pages load after their opens, outside the guard's watch.
+  if (printing != nullptr) {
+    if (atrium::Status s = printing->ShowQueued(ct); !s.ok()) {
+      std::fprintf(stderr, "atrium: %s\n", s.error().ToString().c_str());
       rc = 1;
     }
   }

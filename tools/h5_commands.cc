@@ -4,12 +4,17 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <cstdio>
 #include <exception>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "atrium/container.h"
 
@@ -28,11 +33,12 @@ int Usage() {
   return 2;
 }
 
-class PrintingView final : public atrium::H5WebView {
+class PrintingView final : public PrintingWebView {
  public:
   PrintingView(bool headless, std::string screenshot) {
     atrium::ChromiumWebViewOptions options;
     options.headless = headless || !screenshot.empty();
+    headless_ = options.headless;
     options.screenshot = std::move(screenshot);
     if (options.headless) {
       options.on_dom = [](const std::string& dom) {
@@ -54,19 +60,53 @@ class PrintingView final : public atrium::H5WebView {
                   page.fallback_reason.c_str(), page.display_url.c_str());
     }
     std::fflush(stdout);
-    atrium::Status shown = chromium_->Show(page);
-    if (shown.ok() && !screenshot_.empty()) std::printf("screenshot: %s\n", screenshot_.c_str());
-    return shown;
+    if (headless_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      queued_.push_back(page);
+      return atrium::Status::Ok();
+    }
+    return chromium_->Show(page);
+  }
+
+  atrium::Status ShowQueued(atrium::Container& container) override {
+    std::vector<atrium::H5Page> pages;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      pages.swap(queued_);
+    }
+    for (const atrium::H5Page& page : pages) {
+      atrium::Status shown = atrium::Status::Ok();
+      std::atomic<bool> done{false};
+      std::thread loader([&] {
+        shown = chromium_->Show(page);
+        done = true;
+        (void)container.scheduler().PostMain([] {});  // wakes the loop to see `done`
+      });
+      container.scheduler().RunMainLoopUntil([&] { return done.load(); }, std::chrono::hours(1));
+      loader.join();
+      if (!shown.ok()) {
+        atrium::Error e = shown.error();
+        // Not the URL: it carries the page load's launch code.
+        e.message =
+            "H5 app '" + page.app_id + "': the web view did not show its page: " + e.message;
+        return e;
+      }
+      if (!screenshot_.empty()) std::printf("screenshot: %s\n", screenshot_.c_str());
+    }
+    return atrium::Status::Ok();
   }
 
  private:
   std::shared_ptr<atrium::H5WebView> chromium_;
   std::string screenshot_;
+  bool headless_ = false;
+  std::mutex mu_;
+  std::vector<atrium::H5Page> queued_;  // guarded by mu_
 };
 
 }  // namespace
 
-std::shared_ptr<atrium::H5WebView> PrintingWebView(bool headless, std::string screenshot) {
+std::shared_ptr<PrintingWebView> MakePrintingWebView(bool headless, std::string screenshot) {
   return std::make_shared<PrintingView>(headless, std::move(screenshot));
 }
 
@@ -117,8 +157,8 @@ int H5Main(int argc, char** argv) {
     std::fprintf(stderr, "atrium: the launch failed: %s\n", started.error().ToString().c_str());
     return 1;
   }
-  auto view = ct.services().Register<atrium::H5WebView>(PrintingWebView(headless, screenshot), {},
-                                                        /*ranking=*/1000);
+  std::shared_ptr<PrintingWebView> printing = MakePrintingWebView(headless, screenshot);
+  auto view = ct.services().Register<atrium::H5WebView>(printing, {}, /*ranking=*/1000);
   if (!view.ok()) {
     std::fprintf(stderr, "atrium: %s\n", view.error().ToString().c_str());
     return 1;
@@ -129,6 +169,11 @@ int H5Main(int argc, char** argv) {
   if (!opened.ok()) {
     std::fprintf(stderr, "atrium: cannot open %s: %s\n", target.c_str(),
                  opened.error().ToString().c_str());
+    return 1;
+  }
+  if (atrium::Status shown = printing->ShowQueued(ct); !shown.ok()) {
+    std::fprintf(stderr, "atrium: cannot open %s: %s\n", target.c_str(),
+                 shown.error().ToString().c_str());
     return 1;
   }
   if (window) {

@@ -19,10 +19,24 @@
 // argv[0] is "h5".
 int H5Main(int argc, char** argv);
 
+namespace atrium {
+class Container;
+}
+
 // A web view that prints each page it shows ("page help 1.0.0 (offline):
 // <url>", or the fallback and why) and then shows it with Chromium: a
-// window, or headless with the rendered text printed below (and a PNG
-// written to `screenshot` when it is not empty).
-std::shared_ptr<atrium::H5WebView> PrintingWebView(bool headless, std::string screenshot);
+// window at once, or, headless, queued: the router's open returns as it
+// does with a window, and ShowQueued loads the pages in headless Chromium
+// with the rendered text printed below (and a PNG written to `screenshot`
+// when it is not empty), outside the launch guard's watch of the open (a
+// slow page is not a hung open).
+class PrintingWebView : public atrium::H5WebView {
+ public:
+  // Loads the queued pages one by one on a thread of the command while the
+  // container's main loop runs (host APIs on the main thread answer);
+  // the first failure.
+  virtual atrium::Status ShowQueued(atrium::Container& container) = 0;
+};
+std::shared_ptr<PrintingWebView> MakePrintingWebView(bool headless, std::string screenshot);
 
 #endif  // ATRIUM_TOOLS_H5_COMMANDS_H_
