@@ -115,7 +115,7 @@ std::string LoadDom(const std::string& url, const fs::path& profile) {
   std::string dom;
   ChromiumWebViewOptions o;
   o.headless = true;
-  o.virtual_time_budget_ms = 0;
+  o.settle_ms = 0;
   o.profile_dir = profile.string();
   o.on_dom = [&](const std::string& d) { dom = d; };
   H5Page page;

@@ -1,9 +1,11 @@
 // The Chromium web view (atrium/dynamic/h5.h): Debian's chromium run as a
 // child process. A window is spawned in a session of its own and left
-// running; a headless load is waited for, its stdout (--dump-dom) read
-// through a pipe, and killed with its process group when it overruns.
+// running; headless, one browser is kept for the web view's life and
+// driven over the DevTools protocol (CdpBrowser): each Show navigates its
+// page, waits for the page to settle, and takes the DOM and a screenshot.
 //
-// Concurrency: Show is thread-safe (each call owns its child and pipe).
+// Concurrency: Show is thread-safe (headless Shows take turns on the one
+// browser).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,16 +14,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "atrium/base/result_macros.h"
 #include "atrium/dynamic/h5.h"
+#include "atrium/dynamic/h5/cdp_browser.h"
 
 extern char** environ;
 
@@ -30,38 +37,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct ChildRun {
-  bool started = false;
-  bool timed_out = false;
-  int status = -1;
-  std::string out;
-};
-
-// Runs argv in a process group of its own with stdout captured (when
-// `capture`) and stderr to `err_path`; waits at most `timeout_s` when
-// `wait`.
-ChildRun Spawn(const std::vector<std::string>& args, const std::string& err_path, bool wait,
-               int timeout_s) {
-  ChildRun run;
-  int fds[2] = {-1, -1};
-  if (wait && ::pipe2(fds, O_CLOEXEC) != 0) return run;
+// Starts argv in a session of its own (a window that outlives the call:
+// `setsid --fork` forks it and exits) with stdio on /dev/null and no other
+// fd of the host (not the H5 server's listening socket, not the databases);
+// true when setsid started it.
+bool SpawnDetached(const std::vector<std::string>& args) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  if (wait) {
-    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  } else {
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  }
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  // Nothing of the host beyond stdio: not the H5 server's listening
-  // socket, not the databases.
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, wait ? POSIX_SPAWN_SETPGROUP : POSIX_SPAWN_SETSID);
-  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -69,59 +58,28 @@ ChildRun Spawn(const std::vector<std::string>& args, const std::string& err_path
   const int spawned = ::posix_spawn(&pid, argv[0], &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (wait) ::close(fds[1]);
-  if (spawned != 0) {
-    if (wait) ::close(fds[0]);
-    return run;
-  }
-  run.started = true;
-  if (!wait) {
-    // A window outlives this call: `setsid --fork` started it in a session
-    // of its own and exited; reap that.
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    run.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return run;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  char buf[8192];
-  while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          deadline - std::chrono::steady_clock::now())
-                          .count();
-    if (left <= 0) {
-      run.timed_out = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    const int ready = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
-    if (ready < 0 && errno != EINTR) break;
-    if (ready <= 0) continue;
-    const ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    run.out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fds[0]);
-  if (run.timed_out) ::kill(-pid, SIGKILL);
+  if (spawned != 0) return false;
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
-  if (!run.timed_out) {
-    // Chromium's helpers may linger after the browser exits.
-    ::kill(-pid, SIGKILL);
-  }
-  run.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return run;
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-std::string Tail(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  return s.size() > 1500 ? s.substr(s.size() - 1500) : s;
+// Resolves once the document is complete and no bridge call is in flight
+// on two checks 50 ms apart, or when `budget_ms` has passed.
+std::string SettleScript(int budget_ms) {
+  return "new Promise(function (resolve) {"
+         "  var end = Date.now() + " +
+         std::to_string(budget_ms) +
+         ", quiet = 0;"
+         "  (function check() {"
+         "    var busy = document.readyState !== 'complete' ||"
+         "        (window.AtriumBridge && AtriumBridge.callsInFlight > 0);"
+         "    quiet = busy ? 0 : quiet + 1;"
+         "    if (quiet >= 2 || Date.now() >= end) return resolve(quiet >= 2);"
+         "    setTimeout(check, 50);"
+         "  })();"
+         "})";
 }
 
 class ChromiumWebView final : public H5WebView {
@@ -173,67 +131,63 @@ class ChromiumWebView final : public H5WebView {
     std::vector<std::string> args = {"/usr/bin/setsid", "--fork"};
     for (std::string& a : Base(profile)) args.push_back(std::move(a));
     args.push_back("--app=" + page.url);
-    ChildRun run = Spawn(args, "/dev/null", /*wait=*/false, 0);
-    if (!run.started || run.status != 0) {
+    if (!SpawnDetached(args))
       return MakeError(ErrorCode::kState, "cannot start " + options_.chromium);
-    }
     return Status::Ok();
   }
 
   Status Headless(const H5Page& page) {
-    std::string profile = options_.profile_dir;
-    bool scratch = false;
-    if (profile.empty()) {
-      std::string tmpl = (fs::temp_directory_path() / "atrium-h5-XXXXXX").string();
-      if (::mkdtemp(tmpl.data()) == nullptr) {
-        return MakeError(ErrorCode::kIo, "cannot make a Chromium profile folder");
-      }
-      profile = tmpl;
-      scratch = true;
+    std::lock_guard<std::mutex> lock(mu_);
+    const int timeout_ms = std::max(1, options_.timeout_s) * 1000;
+    if (browser_ == nullptr) {
+      h5::CdpBrowserOptions o;
+      o.chromium = options_.chromium;
+      o.profile_dir = options_.profile_dir;
+      o.width = options_.width;
+      o.height = options_.height;
+      o.startup_timeout_ms = timeout_ms;
+      auto launched = h5::CdpBrowser::Launch(std::move(o));
+      if (!launched.ok()) return launched.error();
+      browser_ = std::move(*launched);
     }
-    std::error_code ec;
-    fs::create_directories(profile, ec);
-    const std::string err = profile + "/chromium.log";
-    Status result = Status::Ok();
-    auto load = [&](std::vector<std::string> extra, std::string* out) {
-      std::vector<std::string> args = Base(profile);
-      args.insert(args.end(), {"--headless", "--disable-gpu", "--hide-scrollbars"});
-      if (options_.virtual_time_budget_ms > 0) {
-        args.push_back("--virtual-time-budget=" + std::to_string(options_.virtual_time_budget_ms));
-      }
-      args.insert(args.end(), extra.begin(), extra.end());
-      args.push_back(page.url);
-      ChildRun run = Spawn(args, err, /*wait=*/true, options_.timeout_s);
-      if (!run.started) return Status(MakeError(ErrorCode::kState, "cannot start Chromium"));
-      if (run.timed_out) {
-        return Status(MakeError(ErrorCode::kState, "Chromium did not finish loading " + page.url +
-                                                       " within " +
-                                                       std::to_string(options_.timeout_s) + " s"));
-      }
-      if (run.status != 0) {
-        return Status(
-            MakeError(ErrorCode::kState,
-                      "Chromium exited with " + std::to_string(run.status) + ": " + Tail(err)));
-      }
-      if (out != nullptr) *out = std::move(run.out);
-      return Status::Ok();
-    };
+    Status shown = ShowLocked(page, timeout_ms);
+    // A browser that failed a page may be gone: the next Show starts anew.
+    if (!shown.ok()) browser_.reset();
+    return shown;
+  }
+
+  Status ShowLocked(const H5Page& page, int timeout_ms) {
+    ATRIUM_RETURN_IF_ERROR(browser_->Navigate(page.url, timeout_ms));
+    if (options_.settle_ms > 0) {
+      auto settled =
+          browser_->Evaluate(SettleScript(options_.settle_ms), options_.settle_ms + 5000);
+      if (!settled.ok()) return settled.error();
+    }
     if (options_.on_dom) {
-      std::string dom;
-      result = load({"--dump-dom"}, &dom);
-      if (result.ok()) options_.on_dom(dom);
-    }
-    if (result.ok() && !options_.screenshot.empty()) {
-      result = load({"--screenshot=" + options_.screenshot}, nullptr);
-      if (result.ok() && !fs::exists(options_.screenshot)) {
-        result = MakeError(ErrorCode::kState, "Chromium wrote no screenshot: " + Tail(err));
+      auto html =
+          browser_->Evaluate("'<!DOCTYPE html>' + document.documentElement.outerHTML", timeout_ms);
+      if (!html.ok()) return html.error();
+      boost::system::error_code ec;
+      boost::json::value v = boost::json::parse(*html, ec);
+      if (ec || !v.is_string()) {
+        return MakeError(ErrorCode::kParse, "the page's DOM did not come as a string");
       }
+      options_.on_dom(std::string(v.get_string()));
     }
-    if (scratch) fs::remove_all(profile, ec);
-    return result;
+    if (!options_.screenshot.empty()) {
+      auto png = browser_->Screenshot(timeout_ms);
+      if (!png.ok()) return png.error();
+      std::ofstream out(options_.screenshot, std::ios::binary | std::ios::trunc);
+      out << *png;
+      out.close();
+      if (!out) return MakeError(ErrorCode::kIo, "cannot write " + options_.screenshot);
+    }
+    return Status::Ok();
   }
 
   const ChromiumWebViewOptions options_;
+  std::mutex mu_;
+  std::unique_ptr<h5::CdpBrowser> browser_;  // guarded by mu_; headless, made by the first Show
 };
 
 // &amp; and the other entities --dump-dom writes.

@@ -19,6 +19,7 @@
 #include "../../container/test_app.h"
 #include "atrium/container.h"
 #include "atrium/dynamic/h5.h"
+#include "atrium/dynamic/h5/cdp_browser.h"
 #include "atrium/host_api.h"
 #include "testing/chromium.h"
 #include "testing/package_fixture.h"
@@ -259,6 +260,58 @@ TEST_F(H5PageTest, PageFromThePackageCallsGrantedApisAndShowsTheRefusals) {
   EXPECT_EQ(stats.bridge_calls, 1u);
   EXPECT_EQ(stats.bridge_refused, 2u);
   EXPECT_EQ(stats.files_served, 2u);  // index.html, app.js (the bridge script apart)
+}
+
+// Native events in a real page: AtriumBridge.on's long poll, driven in a
+// kept headless Chromium over the DevTools protocol. An event emitted
+// after the page load opened reaches the listener even when the page's
+// first poll comes later (the cursor starts at the open); a later event
+// comes by the next poll; off() stops a listener.
+TEST_F(H5PageTest, EventsReachTheListenersOfAnOpenPage) {
+  if (BrowserTestsSkipped()) GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
+  ASSERT_NO_FATAL_FAILURE(ExpectChromium());
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+  h5::CdpBrowserOptions options;
+  options.profile_dir = app_.root() + "/cdp";
+  auto browser = h5::CdpBrowser::Launch(options);
+  ASSERT_TRUE(browser.ok()) << browser.error().ToString();
+  const H5Page page = Open();
+  ASSERT_TRUE((*browser)->Navigate(page.url, 30000).ok());
+  auto listen = (*browser)->Evaluate(
+      "window.got = [];"
+      "window.offB = AtriumBridge.on('wallet.balanceChanged', function (d, e) {"
+      "  got.push(e + ' ' + d.amount); });"
+      "AtriumBridge.on('wallet.balanceChanged', function (d) { got.push('second ' + d.amount); });"
+      "typeof AtriumBridge.on",
+      10000);
+  ASSERT_TRUE(listen.ok()) << listen.error().ToString();
+  EXPECT_EQ(*listen, "\"function\"");
+  auto sent = pages_->Emit("help", "wallet.balanceChanged", R"({"amount": 40})");
+  ASSERT_TRUE(sent.ok()) << sent.error().ToString();
+  EXPECT_EQ(*sent, 1u);
+  // Waits in the page (the browser's own timer) until `count` entries came.
+  auto wait_for = [&](int count) {
+    return (*browser)->Evaluate(
+        "new Promise(function (resolve) { (function check() {"
+        "  if (got.length >= " +
+            std::to_string(count) +
+            ") return resolve(got.join('|'));"
+            "  setTimeout(check, 5); })(); })",
+        20000);
+  };
+  auto first = wait_for(2);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  EXPECT_EQ(*first, "\"wallet.balanceChanged 40|second 40\"");
+  // off() the first listener; the next event reaches the second only.
+  ASSERT_TRUE((*browser)->Evaluate("offB(); 0", 5000).ok());
+  ASSERT_TRUE(pages_->Emit("help", "wallet.balanceChanged", R"({"amount": 41.5})").ok());
+  ASSERT_TRUE(pages_->Emit("help", "unheard", "{}").ok());
+  auto second = wait_for(3);
+  ASSERT_TRUE(second.ok()) << second.error().ToString();
+  EXPECT_EQ(*second, "\"wallet.balanceChanged 40|second 40|second 41.5\"");
+  EXPECT_EQ(pages_->stats().events, 3u);
+  EXPECT_EQ(*pages_->Emit("wiki", "x", "1"), 0u);  // no page of wiki is open
 }
 
 // Two H5 apps in one browser profile: each has its own storage, and a page

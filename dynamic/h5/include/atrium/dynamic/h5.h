@@ -96,32 +96,38 @@ class H5WebView {
 
 struct ChromiumWebViewOptions {
   std::string chromium = "/usr/bin/chromium";  // Debian's chromium package
-  // Its profile folder; "" makes a fresh one per page under $TMPDIR and
-  // removes it afterwards (headless only).
+  // Its profile folder; "" makes a fresh one under $TMPDIR for the web
+  // view's life (headless; a window uses ~/.cache/atrium/h5-window).
   std::string profile_dir;
   // false: an app window (--app=URL) that Show starts and leaves running.
-  // true: a headless load that Show waits for (at most timeout_s): the
-  // rendered DOM goes to on_dom, a PNG to `screenshot` when named.
+  // true: one headless browser kept for the web view's life (as an app
+  // keeps its web view warm); each Show loads its page in it and waits (at
+  // most timeout_s) for the load event and the page to settle; the
+  // rendered DOM goes to on_dom, a PNG of the viewport to `screenshot`
+  // when named. A page that fails to load (a refused connection, an error
+  // status page is not one) is an error naming the URL's origin.
   bool headless = false;
   std::function<void(const std::string& dom)> on_dom;
   std::string screenshot;
   int width = 1280;
   int height = 800;
   int timeout_s = 60;
-  // Headless: virtual time the page may run after it loaded (network waits
-  // pause it), so calls the page makes on load finish before the DOM is
-  // taken; 0 takes the DOM at the load event, with the page's clocks real
-  // (what a timing measurement needs).
-  int virtual_time_budget_ms = 10000;
+  // Headless: how long after the load event the page may run before the
+  // DOM is taken: until the document is complete and no bridge call is in
+  // flight (AtriumBridge.callsInFlight) on two checks 50 ms apart, or this
+  // many ms. 0 takes the DOM at the load event (what a timing needs). Work
+  // a page starts on timers or with fetches of its own is not waited for.
+  int settle_ms = 10000;
 };
 
 // A web view that runs Chromium as a separate process (no thread of the
 // host). Show fails with kState when Chromium is missing, when a window
 // has no display ($DISPLAY / $WAYLAND_DISPLAY), or when a headless load
-// fails or times out (with what Chromium said).
+// fails or times out (with what Chromium said); after a failed headless
+// Show the next one starts a new browser.
 ATRIUM_EXPORT std::shared_ptr<H5WebView> MakeChromiumWebView(ChromiumWebViewOptions options);
 
-// The text a person reads in a rendered DOM (--dump-dom output): element
+// The text a person reads in a rendered DOM (HTML as Chromium serializes it): element
 // text with scripts, styles and the title left out, one line per block element (p,
 // div, h1-h6, li, tr, br, ...), table cells apart by a space, entities
 // decoded (&amp; &lt; &gt; &quot; &#39; &nbsp;). Other tags join their
