@@ -46,6 +46,8 @@ std::string WriteHelpPackage(const std::string& root, const std::string& version
              {"name": "wallet.limits", "reason": "shows your limits"}]})");
   WriteFile(dir + "/www/index.html",
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Help</title>"
+            // No /favicon.ico request (the browser's, at a time of its own).
+            "<link rel=\"icon\" href=\"data:,\">"
             "<script src=\"/__atrium/bridge.js\"></script><script src=\"app.js\"></script>"
             "</head><body><h1>Help centre " +
                 version +
@@ -70,6 +72,16 @@ document.addEventListener('DOMContentLoaded', function () {
 });
 )JS");
   WriteFile(dir + "/www/data/version.txt", version);
+  // A page for a sandboxed frame (an opaque origin): it tries the bridge.
+  WriteFile(dir + "/www/frame.html",
+            "<!doctype html><html><head><script src=\"frame.js\"></script></head></html>");
+  WriteFile(dir + "/www/frame.js", R"JS(
+fetch('/__atrium/call', {method: 'POST',
+  headers: {'Content-Type': 'application/json', 'X-Atrium-Bridge': '1'},
+  credentials: 'include', body: JSON.stringify({api: 'wallet.getBalance', params: {}})})
+  .then(function (r) { parent.postMessage('answered ' + r.status, '*'); },
+        function () { parent.postMessage('blocked', '*'); });
+)JS");
   return dir;
 }
 
@@ -312,6 +324,70 @@ TEST_F(H5PageTest, EventsReachTheListenersOfAnOpenPage) {
   EXPECT_EQ(*second, "\"wallet.balanceChanged 40|second 40|second 41.5\"");
   EXPECT_EQ(pages_->stats().events, 3u);
   EXPECT_EQ(*pages_->Emit("wiki", "x", "1"), 0u);  // no page of wiki is open
+}
+
+// A frame of another origin inside an app's page cannot reach the app's
+// bridge: another app's page is not even let in (the app's CSP:
+// frame-src 'self'), and a sandboxed frame of the app's own file (an
+// opaque origin, as a third-party widget would get) cannot load the app's
+// scripts, let alone call: its requests carry no session cookie
+// (SameSite=Strict), so they are refused. No host API runs; the page's
+// own call still works.
+TEST_F(H5PageTest, AFrameOfAnotherOriginCannotReachTheAppsBridge) {
+  if (BrowserTestsSkipped()) GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
+  ASSERT_NO_FATAL_FAILURE(ExpectChromium());
+  ASSERT_NO_FATAL_FAILURE(OpenContainer());
+  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+  h5::CdpBrowserOptions options;
+  options.profile_dir = app_.root() + "/cdp";
+  auto browser = h5::CdpBrowser::Launch(options);
+  ASSERT_TRUE(browser.ok()) << browser.error().ToString();
+  const H5Page page = Open();
+  ASSERT_TRUE((*browser)->Navigate(page.url, 30000).ok());
+  // The page's own calls on load have finished.
+  auto settled = (*browser)->Evaluate(
+      "new Promise(function (resolve) { (function check() {"
+      "  if (AtriumBridge.callsInFlight === 0 && document.readyState === 'complete')"
+      "    return resolve(true);"
+      "  setTimeout(check, 5); })(); })",
+      20000);
+  ASSERT_TRUE(settled.ok()) << settled.error().ToString();
+  const int balance_calls = balance_->calls.load();
+  const H5ServerStats before = pages_->stats();
+
+  auto other = (*browser)->Evaluate(
+      "new Promise(function (resolve) {"
+      "  document.addEventListener('securitypolicyviolation', function (e) {"
+      "    resolve(e.effectiveDirective + ' ' + new URL(e.blockedURI).host); });"
+      "  var frame = document.createElement('iframe');"
+      "  frame.src = 'http://wiki.' + location.host.replace(/^help\\./, '') + '/index.html';"
+      "  document.body.appendChild(frame); })",
+      20000);
+  ASSERT_TRUE(other.ok()) << other.error().ToString();
+  EXPECT_EQ(*other, "\"frame-src " + Host("wiki") + "\"");
+
+  auto sandboxed = (*browser)->Evaluate(
+      "new Promise(function (resolve) {"
+      "  var frame = document.createElement('iframe');"
+      "  frame.setAttribute('sandbox', 'allow-scripts');"
+      "  frame.onload = function () { resolve('loaded'); };"
+      "  frame.src = 'frame.html';"
+      "  document.body.appendChild(frame); })",
+      20000);
+  ASSERT_TRUE(sandboxed.ok()) << sandboxed.error().ToString();
+  const H5ServerStats after = pages_->stats();
+  EXPECT_EQ(after.files_served, before.files_served + 1);  // frame.html (the page asked)
+  EXPECT_EQ(after.refused, before.refused + 1);            // frame.js (the frame asked)
+  EXPECT_EQ(after.bridge_calls, before.bridge_calls);
+  EXPECT_EQ(balance_->calls.load(), balance_calls);
+
+  auto own = (*browser)->Evaluate(
+      "AtriumBridge.call('wallet.getBalance', {currency: 'EUR'}).then(function (r) {"
+      "  return String(r.amount); })",
+      20000);
+  ASSERT_TRUE(own.ok()) << own.error().ToString();
+  EXPECT_EQ(*own, "\"42.5\"");
+  EXPECT_EQ(balance_->calls.load(), balance_calls + 1);
 }
 
 // Two H5 apps in one browser profile: each has its own storage, and a page

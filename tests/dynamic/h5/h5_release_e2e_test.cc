@@ -13,6 +13,8 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <regex>
 #include <string>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "dynamic/update/child_process.h"
 #include "gtest/gtest.h"
 #include "testing/chromium.h"
+#include "testing/png.h"
 
 namespace atrium {
 namespace {
@@ -196,6 +199,31 @@ void ExpectOffline(const Ran& open, const std::string& version) {
   EXPECT_EQ(open.out.find(kOnlineText), std::string::npos) << open.out;
 }
 
+// The sample page's screenshot, decoded: the window's size, mostly the
+// page's background (#f5f7fb, samples/wallet/h5/help/www/assets/help.css),
+// and the exact colours of its heading (#0b5cad), its balance (#0a7d35,
+// shown only once the bridge answered) and the refused transfer
+// (#b3261e) in the cores of their glyphs (here: 2,019, 1,682 and 696
+// pixels; the bounds are a quarter of that).
+void ExpectSamplePicture(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  ASSERT_TRUE(in) << "no screenshot at " << path;
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  atrium::testing::Png png;
+  std::string why;
+  ASSERT_TRUE(atrium::testing::ReadPng(bytes, &png, &why)) << why;
+  EXPECT_EQ(png.width, 1280u);
+  EXPECT_EQ(png.height, 800u);
+  std::vector<uint32_t> pixels;
+  ASSERT_TRUE(atrium::testing::DecodePixels(png, &pixels, &why)) << why;
+  std::map<uint32_t, size_t> count;
+  for (uint32_t px : pixels) ++count[px];
+  EXPECT_GT(count[0xf5f7fb], pixels.size() * 8 / 10);
+  EXPECT_GE(count[0x0b5cad], 400u) << "heading";
+  EXPECT_GE(count[0x0a7d35], 400u) << "balance";
+  EXPECT_GE(count[0xb3261e], 150u) << "refused transfer";
+}
+
 TEST_F(H5ReleaseE2eTest, PackageArrivesThroughTheReleaseRepositoryAndItsUpdate) {
   if (BrowserTestsSkipped()) GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
   ASSERT_NO_FATAL_FAILURE(ExpectChromium());
@@ -237,7 +265,13 @@ TEST_F(H5ReleaseE2eTest, PackageArrivesThroughTheReleaseRepositoryAndItsUpdate) 
       << u1.out;
   EXPECT_EQ(HelpState(), "h5 package help 1.0.0 (staged)");
   // Activated by the next open, from the package.
-  ExpectOffline(OpenHelp(), "1.0.0");
+  // Opened with a screenshot: the picture is the sample's page as styled.
+  const std::string shot = dir_ + "/help-1.0.0.png";
+  const Ran pictured =
+      Atrium({"h5", "open", app_, "help", "--screenshot", shot, "--data-dir", data_}, 0);
+  ExpectOffline(pictured, "1.0.0");
+  EXPECT_NE(pictured.out.find("screenshot: " + shot), std::string::npos) << pictured.out;
+  ExpectSamplePicture(shot);
   EXPECT_EQ(HelpState(), "h5 package help 1.0.0 (active)");
 
   // 1.0.1, released beside 1.0.0 (with a delta from it).
