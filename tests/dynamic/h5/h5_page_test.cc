@@ -203,6 +203,21 @@ class H5PageTest : public ::testing::Test {
     return Raw("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" +
                extra + "\r\n");
   }
+  // The help app 1.0.0 installed and its entry page loaded in a headless
+  // Chromium kept for the test, driven over the DevTools protocol.
+  void LoadInKeptBrowser(std::unique_ptr<h5::CdpBrowser>& browser) {
+    ASSERT_NO_FATAL_FAILURE(ExpectChromium());
+    ASSERT_NO_FATAL_FAILURE(OpenContainer());
+    ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
+    h5::CdpBrowserOptions options;
+    options.profile_dir = app_.root() + "/cdp";
+    auto launched = h5::CdpBrowser::Launch(options);
+    ASSERT_TRUE(launched.ok()) << launched.error().ToString();
+    browser = std::move(*launched);
+    const H5Page page = Open();
+    const Status loaded = browser->Navigate(page.url, 30000);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  }
   // A bridge call with `cookie` ("Cookie: ...\r\n" or "") and `extra` headers.
   std::string Call(const std::string& host, const std::string& origin, const std::string& cookie,
                    const std::string& body, const std::string& extra = "X-Atrium-Bridge: 1\r\n") {
@@ -281,16 +296,9 @@ TEST_F(H5PageTest, PageFromThePackageCallsGrantedApisAndShowsTheRefusals) {
 // comes by the next poll; off() stops a listener.
 TEST_F(H5PageTest, EventsReachTheListenersOfAnOpenPage) {
   if (BrowserTestsSkipped()) GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
-  ASSERT_NO_FATAL_FAILURE(ExpectChromium());
-  ASSERT_NO_FATAL_FAILURE(OpenContainer());
-  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
-  h5::CdpBrowserOptions options;
-  options.profile_dir = app_.root() + "/cdp";
-  auto browser = h5::CdpBrowser::Launch(options);
-  ASSERT_TRUE(browser.ok()) << browser.error().ToString();
-  const H5Page page = Open();
-  ASSERT_TRUE((*browser)->Navigate(page.url, 30000).ok());
-  auto listen = (*browser)->Evaluate(
+  std::unique_ptr<h5::CdpBrowser> browser;
+  ASSERT_NO_FATAL_FAILURE(LoadInKeptBrowser(browser));
+  auto listen = browser->Evaluate(
       "window.got = [];"
       "window.offB = AtriumBridge.on('wallet.balanceChanged', function (d, e) {"
       "  got.push(e + ' ' + d.amount); });"
@@ -304,7 +312,7 @@ TEST_F(H5PageTest, EventsReachTheListenersOfAnOpenPage) {
   EXPECT_EQ(*sent, 1u);
   // Waits in the page (the browser's own timer) until `count` entries came.
   auto wait_for = [&](int count) {
-    return (*browser)->Evaluate(
+    return browser->Evaluate(
         "new Promise(function (resolve) { (function check() {"
         "  if (got.length >= " +
             std::to_string(count) +
@@ -316,7 +324,7 @@ TEST_F(H5PageTest, EventsReachTheListenersOfAnOpenPage) {
   ASSERT_TRUE(first.ok()) << first.error().ToString();
   EXPECT_EQ(*first, "\"wallet.balanceChanged 40|second 40\"");
   // off() the first listener; the next event reaches the second only.
-  ASSERT_TRUE((*browser)->Evaluate("offB(); 0", 5000).ok());
+  ASSERT_TRUE(browser->Evaluate("offB(); 0", 5000).ok());
   ASSERT_TRUE(pages_->Emit("help", "wallet.balanceChanged", R"({"amount": 41.5})").ok());
   ASSERT_TRUE(pages_->Emit("help", "unheard", "{}").ok());
   auto second = wait_for(3);
@@ -335,17 +343,10 @@ TEST_F(H5PageTest, EventsReachTheListenersOfAnOpenPage) {
 // own call still works.
 TEST_F(H5PageTest, AFrameOfAnotherOriginCannotReachTheAppsBridge) {
   if (BrowserTestsSkipped()) GTEST_SKIP() << "ATRIUM_SKIP_BROWSER_TESTS=1";
-  ASSERT_NO_FATAL_FAILURE(ExpectChromium());
-  ASSERT_NO_FATAL_FAILURE(OpenContainer());
-  ASSERT_NO_FATAL_FAILURE(Install("1.0.0", InstallAs::kActive));
-  h5::CdpBrowserOptions options;
-  options.profile_dir = app_.root() + "/cdp";
-  auto browser = h5::CdpBrowser::Launch(options);
-  ASSERT_TRUE(browser.ok()) << browser.error().ToString();
-  const H5Page page = Open();
-  ASSERT_TRUE((*browser)->Navigate(page.url, 30000).ok());
+  std::unique_ptr<h5::CdpBrowser> browser;
+  ASSERT_NO_FATAL_FAILURE(LoadInKeptBrowser(browser));
   // The page's own calls on load have finished.
-  auto settled = (*browser)->Evaluate(
+  auto settled = browser->Evaluate(
       "new Promise(function (resolve) { (function check() {"
       "  if (AtriumBridge.callsInFlight === 0 && document.readyState === 'complete')"
       "    return resolve(true);"
@@ -355,7 +356,7 @@ TEST_F(H5PageTest, AFrameOfAnotherOriginCannotReachTheAppsBridge) {
   const int balance_calls = balance_->calls.load();
   const H5ServerStats before = pages_->stats();
 
-  auto other = (*browser)->Evaluate(
+  auto other = browser->Evaluate(
       "new Promise(function (resolve) {"
       "  document.addEventListener('securitypolicyviolation', function (e) {"
       "    resolve(e.effectiveDirective + ' ' + new URL(e.blockedURI).host); });"
@@ -366,7 +367,7 @@ TEST_F(H5PageTest, AFrameOfAnotherOriginCannotReachTheAppsBridge) {
   ASSERT_TRUE(other.ok()) << other.error().ToString();
   EXPECT_EQ(*other, "\"frame-src " + Host("wiki") + "\"");
 
-  auto sandboxed = (*browser)->Evaluate(
+  auto sandboxed = browser->Evaluate(
       "new Promise(function (resolve) {"
       "  var frame = document.createElement('iframe');"
       "  frame.setAttribute('sandbox', 'allow-scripts');"
@@ -381,7 +382,7 @@ TEST_F(H5PageTest, AFrameOfAnotherOriginCannotReachTheAppsBridge) {
   EXPECT_EQ(after.bridge_calls, before.bridge_calls);
   EXPECT_EQ(balance_->calls.load(), balance_calls);
 
-  auto own = (*browser)->Evaluate(
+  auto own = browser->Evaluate(
       "AtriumBridge.call('wallet.getBalance', {currency: 'EUR'}).then(function (r) {"
       "  return String(r.amount); })",
       20000);
