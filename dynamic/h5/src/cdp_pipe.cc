@@ -253,7 +253,6 @@ Status CdpBrowser::Impl::Spawn() {
   std::vector<std::string> args = {
       options.chromium,
       "--headless",
-      "--no-sandbox",
       "--disable-gpu",
       "--no-first-run",
       "--no-default-browser-check",
@@ -281,6 +280,9 @@ Status CdpBrowser::Impl::Spawn() {
       // A failed load stays failed: no error page reloading behind a call.
       "--disable-auto-reload",
   };
+  // The renderer sandbox stays on (fallback pages are web pages from
+  // anywhere); Chromium refuses to run as root with it.
+  if (::geteuid() == 0) args.push_back("--no-sandbox");
   args.insert(args.end(), options.extra_args.begin(), options.extra_args.end());
   args.push_back("about:blank");
   std::vector<char*> argv;

@@ -171,9 +171,12 @@ class Pages final : public H5Pages {
     H5Manifest manifest;
     std::string www_real;
   };
-  // Activates the staged versions of package `id` (the next open); of a
-  // library, only a version `range` accepts (an app never moves a library
-  // out from under itself).
+  // Activates the staged versions of package `id` (the next open): of an
+  // app (`range` null), one whose manifest is an app's and whose libraries
+  // are installed in its ranges (active or staged), so a new version never
+  // replaces a working one only to fall back; of a library, one that is a
+  // library in `range` (an app never moves a library out from under
+  // itself). A staged version left staged says why in the log.
   Status ActivateStagedLocked(std::string_view id, const VersionRange* range = nullptr);
   // The version of `id` in use; nullopt when none is; an error (its
   // message says why, for the fallback reason) when it is unusable.
@@ -199,7 +202,7 @@ Result<H5Server*> Pages::ServerLocked() {
     return pool->Post(std::move(run), TaskTraits{}.MayBlock()).ok();
   };
   options.post_delayed = [pool](std::function<void()> run, int64_t delay_ms) {
-    (void)pool->PostDelayed(std::move(run), std::chrono::milliseconds(delay_ms));
+    return pool->PostDelayed(std::move(run), std::chrono::milliseconds(delay_ms)).ok();
   };
   auto server = H5Server::Start(std::move(options));
   if (!server.ok()) return server.error();
@@ -391,11 +394,40 @@ Result<H5Page> Pages::Open(std::string_view app_id, std::string_view path,
 Status Pages::ActivateStagedLocked(std::string_view id, const VersionRange* range) {
   auto rows = store_->List(ArtifactKind::kH5Package);
   if (!rows.ok()) return rows.error();
+  // Whether a usable version of library `use` is installed (in use or
+  // staged), by version and state (its kind is checked when it is opened).
+  auto installed = [&](const LibraryUse& use) {
+    for (const ArtifactRecord& r : *rows) {
+      const bool usable = r.state == ArtifactState::kActive ||
+                          r.state == ArtifactState::kBaseline || r.state == ArtifactState::kStaged;
+      auto v = Version::Parse(r.version);
+      if (r.id == use.id && usable && v.ok() && use.range.Matches(*v)) return true;
+    }
+    return false;
+  };
   for (const ArtifactRecord& r : *rows) {
     if (r.id != id || r.state != ArtifactState::kStaged) continue;
-    if (range != nullptr) {
-      auto v = Version::Parse(r.version);
-      if (!v.ok() || !range->Matches(*v)) continue;
+    auto manifest = ReadManifest(r.dir);
+    std::string why;
+    if (!manifest.ok()) {
+      why = manifest.error().ToString();
+    } else if (range == nullptr && manifest->IsLibrary()) {
+      why = "a library activates with an app that uses it";
+    } else if (range != nullptr && !manifest->IsLibrary()) {
+      why = "an app, not a library";
+    } else if (range != nullptr && !range->Matches(manifest->version)) {
+      continue;  // another app's range may take it
+    } else {
+      for (const LibraryUse& use : manifest->uses) {
+        if (why.empty() && !installed(use)) {
+          why = "it uses library " + Quote(use.id) + " " + use.range.text() +
+                ", which is not installed";
+        }
+      }
+    }
+    if (!why.empty()) {
+      Log(LogLevel::kWarning, "", "h5: " + r.id + " " + r.version + " stays staged: " + why);
+      continue;
     }
     auto activated = store_->Activate(ArtifactKind::kH5Package, r.id, r.version,
                                       "activated at the next open of the H5 app");

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
+#include <cstdint>
 #include <optional>
 #include <utility>
 
@@ -65,6 +66,10 @@ constexpr std::string_view kBridgeJs = R"JS(// atrium-bridge.js: the Atrium H5 b
   // Native events: one long poll per page while anything listens.
   var listeners = Object.create(null);
   var cursor = null;
+  // This document's own id: the server holds one poll per document.
+  var page = Array.prototype.map.call(crypto.getRandomValues(new Uint8Array(8)), function (b) {
+    return ('0' + b.toString(16)).slice(-2);
+  }).join('');
   var polling = false;
   var backoff = 0;
   function deliver(event) {
@@ -73,7 +78,8 @@ constexpr std::string_view kBridgeJs = R"JS(// atrium-bridge.js: the Atrium H5 b
     });
   }
   function poll() {
-    post('/__atrium/events', cursor === null ? {} : {after: cursor}).then(function (answer) {
+    var body = cursor === null ? {page: page} : {after: cursor, page: page};
+    post('/__atrium/events', body).then(function (answer) {
       backoff = 0;
       cursor = answer.next;
       answer.events.forEach(deliver);
@@ -349,6 +355,7 @@ Result<std::unique_ptr<H5Server>> H5Server::Start(H5ServerOptions options) {
   if (sodium_init() < 0) return MakeError(ErrorCode::kInternal, "h5 server: libsodium init");
   std::unique_ptr<H5Server> server(new H5Server(std::move(options)));
   server->events_->clock = server->options_.clock;
+  server->events_->post_delayed = server->options_.post_delayed;
   http::HttpServerOptions o;
   o.name = "h5 server";
   o.host = "127.0.0.1";
@@ -566,6 +573,8 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
   http::Reply res = packed ? std::move(*packed) : http::ServeFile(req, *root, relative);
   const int status = http::ReplyStatus(res);
   (status >= 400 ? counters_->refused : counters_->files).fetch_add(1);
+  // Whichever representation went out, a cache keys it by the encoding.
+  if (Compressible(relative)) http::SetReplyHeader(res, bhttp::field::vary, "Accept-Encoding");
   http::SetReplyHeader(res, "Content-Security-Policy", session->csp);
   http::SetReplyHeader(res, "X-Content-Type-Options", "nosniff");
   http::SetReplyHeader(res, "Referrer-Policy", "no-referrer");
@@ -705,15 +714,35 @@ void H5Server::Poll(http::Request& req, const std::string& app, http::Answer& an
   };
   const json::object& o = body.get_object();
   const json::value* after_value = o.if_contains("after");
-  if (o.size() != (after_value != nullptr ? 1u : 0u) ||
+  const json::value* page_value = o.if_contains("page");
+  const std::string shape =
+      "an event poll is {\"after\": N, \"page\": id} (N the \"next\" of the last answer, "
+      "omitted the first time; id the document's own, [0-9a-z-]{1,40})";
+  if (o.size() != (after_value != nullptr ? 1u : 0u) + (page_value != nullptr ? 1u : 0u) ||
       (after_value != nullptr &&
        !(after_value->is_uint64() || (after_value->is_int64() && after_value->get_int64() >= 0)))) {
-    return refuse("an event poll is {\"after\": N} (N the \"next\" of the last answer) or {}");
+    return refuse(shape);
+  }
+  std::string document;
+  if (page_value != nullptr) {
+    const json::string* id = page_value->if_string();
+    bool ok = id != nullptr && !id->empty() && id->size() <= 40;
+    for (size_t i = 0; ok && i < id->size(); ++i) {
+      const char c = (*id)[i];
+      ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-';
+    }
+    if (!ok) return refuse(shape);
+    document = std::string(*id);
   }
   const uint64_t after = after_value == nullptr ? session->events_from
                          : after_value->is_uint64()
                              ? after_value->get_uint64()
                              : static_cast<uint64_t>(after_value->get_int64());
+  if (after < session->events_from) {
+    return refuse("event cursor " + std::to_string(after) +
+                  " is before this page load opened (event " +
+                  std::to_string(session->events_from) + ")");
+  }
   const unsigned version = req.version();
   std::optional<HeldPoll> bumped;  // answered outside the lock
   std::unique_lock<std::mutex> lock(events_->mu);
@@ -733,16 +762,31 @@ void H5Server::Poll(http::Request& req, const std::string& app, http::Answer& an
     counters_->polls.fetch_add(1);
     return answer(JsonReply(version, std::move(reply)));
   }
-  size_t mine = 0;
-  for (const HeldPoll& h : ev.held) mine += h.session == session ? 1 : 0;
-  if (mine >= kMaxPollsPerSession) {
-    auto oldest = std::find_if(ev.held.begin(), ev.held.end(),
-                               [&](const HeldPoll& h) { return h.session == session; });
-    bumped = std::move(*oldest);
-    ev.held.erase(oldest);
+  // One held poll per document: a new one ends its older one (whose
+  // connection the browser gave up). Other documents of the page load
+  // (frames, a reload) hold theirs, up to kMaxPollsPerSession.
+  auto same = std::find_if(ev.held.begin(), ev.held.end(), [&](const HeldPoll& h) {
+    return h.session == session && h.document == document;
+  });
+  if (same != ev.held.end()) {
+    bumped = std::move(*same);
+    ev.held.erase(same);
+  } else {
+    size_t documents = 0;
+    for (const HeldPoll& h : ev.held) documents += h.session == session ? 1 : 0;
+    if (documents >= kMaxPollsPerSession) {
+      lock.unlock();
+      counters_->bridge_refused.fetch_add(1);
+      http::Reply res = JsonError(req, ErrorCode::kState,
+                                  "too many documents of this page load listen for events (" +
+                                      std::to_string(kMaxPollsPerSession) + ")");
+      std::visit([](auto& r) { r.result(bhttp::status::too_many_requests); }, res);
+      return answer(std::move(res));
+    }
   }
   HeldPoll held;
   held.session = session;
+  held.document = std::move(document);
   held.after = after;
   held.deadline_ns = events_->clock->SteadyNs() + kPollHoldMs * 1'000'000;
   held.version = version;
@@ -753,22 +797,42 @@ void H5Server::Poll(http::Request& req, const std::string& app, http::Answer& an
     counters_->polls.fetch_add(1);
     bumped->answer(JsonReply(bumped->version, EventsBody({}, bumped->after, bumped->after)));
   }
-  if (options_.post_delayed) {
-    options_.post_delayed(
-        [weak = std::weak_ptr<Events>(events_), counters = counters_] {
-          if (auto events = weak.lock()) ExpireHeld(events, counters, kExpirySlackNs);
-        },
-        kPollHoldMs);
+  ArmTimer(events_, counters_);
+}
+
+void H5Server::ArmTimer(const std::shared_ptr<Events>& events,
+                        const std::shared_ptr<Counters>& counters) {
+  int64_t delay_ms = 0;
+  {
+    std::lock_guard<std::mutex> lock(events->mu);
+    if (events->timer_armed || events->stopped || !events->post_delayed) return;
+    int64_t earliest = INT64_MAX;
+    for (const auto& [app, ev] : events->apps) {
+      for (const HeldPoll& h : ev.held) earliest = std::min(earliest, h.deadline_ns);
+    }
+    if (earliest == INT64_MAX) return;
+    delay_ms = std::max<int64_t>(1, (earliest - events->clock->SteadyNs() + 999'999) / 1'000'000);
+    events->timer_armed = true;
+  }
+  const bool posted = events->post_delayed(
+      [weak = std::weak_ptr<Events>(events), counters] {
+        if (auto e = weak.lock()) ExpireHeld(e, counters, kExpirySlackNs, /*timer=*/true);
+      },
+      delay_ms);
+  if (!posted) {  // the HTTP handler timeout (503) ends them instead
+    std::lock_guard<std::mutex> lock(events->mu);
+    events->timer_armed = false;
   }
 }
 
-void H5Server::ExpireHeldPolls() { ExpireHeld(events_, counters_, 0); }
+void H5Server::ExpireHeldPolls() { ExpireHeld(events_, counters_, 0, /*timer=*/false); }
 
 void H5Server::ExpireHeld(const std::shared_ptr<Events>& events,
-                          const std::shared_ptr<Counters>& counters, int64_t slack_ns) {
+                          const std::shared_ptr<Counters>& counters, int64_t slack_ns, bool timer) {
   std::vector<HeldPoll> due;
   {
     std::lock_guard<std::mutex> lock(events->mu);
+    if (timer) events->timer_armed = false;
     const int64_t now = events->clock->SteadyNs() + slack_ns;
     for (auto& [app, ev] : events->apps) {
       auto keep = std::partition(ev.held.begin(), ev.held.end(),
@@ -781,6 +845,7 @@ void H5Server::ExpireHeld(const std::shared_ptr<Events>& events,
     counters->polls.fetch_add(1);
     h.answer(JsonReply(h.version, EventsBody({}, h.after, h.after)));
   }
+  if (timer) ArmTimer(events, counters);
 }
 
 Result<std::string> CheckEvent(std::string_view name, std::string_view data) {
@@ -789,7 +854,7 @@ Result<std::string> CheckEvent(std::string_view name, std::string_view data) {
                      "event name \"" + std::string(name.substr(0, 80)) +
                          "\" is not [A-Za-z0-9_.:-], 1 to 64 characters");
   }
-  if (data.size() + name.size() > kMaxEventBytes) {
+  if (data.size() > kMaxEventBytes) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "event " + std::string(name) + ": " + std::to_string(data.size()) +
                          " bytes of data, over the limit of " + std::to_string(kMaxEventBytes));

@@ -30,12 +30,16 @@
 //     HostApis as caller "h5:<appId>" with the APIs the session's manifest
 //     requests. The answer is {"result": ...} or {"error": ..., "code": ...};
 //  4. POST /__atrium/events, the page's long poll for native events (Emit),
-//     with the same checks as a call and a body {"after": N} ({} the first
-//     time: from the page load's opening). Events newer than N are answered
-//     at once; else the request is held until one is emitted or for
-//     kPollHoldMs, then answered {"events": [], "next": N}. The answer is
-//     {"events": [{"event": name, "data": ...}], "next": seq, "missed": k}
-//     (k events older than the kMaxRecentEvents kept were not delivered).
+//     with the same checks as a call and a body {"after": N, "page": id}
+//     (N omitted the first time: from the page load's opening; N below
+//     that is refused; `id` the document's own random id, [0-9a-z-]{1,40},
+//     optional). Events newer than N are answered at once; else the request
+//     is held until one is emitted or for kPollHoldMs, then answered
+//     {"events": [], "next": N}. A document holds one poll (a new one ends
+//     its older one), a page load at most kMaxPollsPerSession (429 beyond).
+//     The answer is {"events": [{"event": name, "data": ...}], "next": seq,
+//     "missed": k} (k events older than the kMaxRecentEvents kept were not
+//     delivered).
 // What the server refuses is counted and never reaches a host API.
 //
 // A launch code is good for kLaunchCodeTtlMs after AddSession (read from
@@ -45,8 +49,9 @@
 // Concurrency: AddSession, Emit, ExpireHeldPolls, port(), stats() are
 // thread-safe; Stop and the destructor belong to the owner's thread.
 // Requests are handled on the runner; bridge calls finish on the thread
-// their API runs on; a held poll is answered on the thread of the Emit or
-// ExpireHeldPolls that ends it.
+// their API runs on; a held poll is answered on the thread that ends it
+// (an Emit, the expiry timer's task, ExpireHeldPolls, or the runner when
+// the same document polls again).
 #ifndef ATRIUM_DYNAMIC_H5_H5_SERVER_H_
 #define ATRIUM_DYNAMIC_H5_H5_SERVER_H_
 
@@ -77,11 +82,12 @@ inline constexpr std::string_view kLaunchParam = "__atrium_launch";
 inline constexpr std::string_view kSessionCookie = "atrium_session";
 inline constexpr int64_t kLaunchCodeTtlMs = 60'000;
 // Events: a held poll's longest wait (under the HTTP handler timeout), the
-// events kept per app for pages polling behind, held polls per page load,
-// and the largest event (its name and JSON data).
+// events kept per app for pages polling behind, the documents of one page
+// load (frames, a reload) that may hold a poll at once, and the largest
+// event's JSON data.
 inline constexpr int64_t kPollHoldMs = 25'000;
 inline constexpr size_t kMaxRecentEvents = 64;
-inline constexpr size_t kMaxPollsPerSession = 2;
+inline constexpr size_t kMaxPollsPerSession = 8;  // documents of one page load that listen
 inline constexpr size_t kMaxEventBytes = 16 * 1024;
 
 // A library package's files as one page load sees them, under
@@ -122,9 +128,11 @@ struct H5ServerOptions {
   HostApis* host_apis = nullptr;  // outlives the server
   // Lends the server its runner (http::HttpServerOptions::run_on).
   std::function<bool(std::function<void()>)> run_on;
-  // Schedules `run` after `delay_ms` (the expiry of held polls); empty:
-  // held polls end only by an event, ExpireHeldPolls or Stop.
-  std::function<void(std::function<void()> run, int64_t delay_ms)> post_delayed;
+  // Schedules `run` after `delay_ms`, false when it cannot: the one timer
+  // that expires held polls (never more than one pending). Empty, or when
+  // it fails: held polls end by an event, ExpireHeldPolls, Stop, or the
+  // HTTP handler timeout (503, which the page's bridge backs off from).
+  std::function<bool(std::function<void()> run, int64_t delay_ms)> post_delayed;
   internal::Clock* clock = &internal::RealClock();  // outlives the server
   int idle_timeout_ms = 15000;
   size_t max_connections = 128;
@@ -145,10 +153,10 @@ class H5Server {
   void AddSessionForTesting(PageSession session, const std::string& token,
                             const std::string& launch_code);
   void HandleForTesting(http::Request& req, http::Answer answer) { Handle(req, std::move(answer)); }
-  // Sends event `name` with JSON `data` to the open page loads of
-  // `app_id`; returns how many are open. kInvalidArgument for a name
-  // outside [A-Za-z0-9_.:-]{1,64}, data that is not JSON, or more than
-  // kMaxEventBytes.
+  // Sends event `name` with JSON `data` to the page loads of `app_id`;
+  // returns how many sessions of the app the server has. kInvalidArgument
+  // for a name outside [A-Za-z0-9_.:-]{1,64}, data that is not JSON, or
+  // more than kMaxEventBytes of it.
   Result<size_t> Emit(std::string_view app_id, std::string_view name, std::string_view data);
   // Answers the held polls whose kPollHoldMs have passed (by the clock).
   void ExpireHeldPolls();
@@ -161,6 +169,7 @@ class H5Server {
  private:
   struct HeldPoll {
     std::shared_ptr<const PageSession> session;
+    std::string document;  // the page's own id for its document ("" if none)
     uint64_t after = 0;
     int64_t deadline_ns = 0;
     unsigned version = 11;
@@ -174,7 +183,9 @@ class H5Server {
   };
   struct Events {
     internal::Clock* clock = nullptr;
+    std::function<bool(std::function<void()>, int64_t)> post_delayed;
     std::mutex mu;
+    bool timer_armed = false;                         // guarded by mu
     bool stopped = false;                             // guarded by mu
     std::unordered_map<std::string, AppEvents> apps;  // guarded by mu; apps with a session
   };
@@ -199,9 +210,13 @@ class H5Server {
   std::shared_ptr<const PageSession> CheckBridgeRequest(http::Request& req, const std::string& app,
                                                         http::Answer& answer,
                                                         boost::json::value& body);
-  // Answers the held polls due by `slack_ns` from now.
+  // Answers the held polls due by `slack_ns` from now; `timer`: called by
+  // the expiry timer, which it re-arms for the next deadline.
   static void ExpireHeld(const std::shared_ptr<Events>& events,
-                         const std::shared_ptr<Counters>& counters, int64_t slack_ns);
+                         const std::shared_ptr<Counters>& counters, int64_t slack_ns, bool timer);
+  // Arms the expiry timer for the earliest held poll unless it is armed.
+  static void ArmTimer(const std::shared_ptr<Events>& events,
+                       const std::shared_ptr<Counters>& counters);
   std::shared_ptr<const PageSession> FindSession(std::string_view token,
                                                  std::string_view app) const;
   // Trades a launch code of `app` for its session's token ("" when the code

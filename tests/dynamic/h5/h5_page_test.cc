@@ -699,9 +699,35 @@ TEST_F(H5PageTest, LibraryFilesAreServedUnderSharedOnlyToAppsThatUseThemPinnedTo
   ASSERT_TRUE(current.ok() && current->has_value());
   EXPECT_EQ((*current)->version, "1.0.0");
   ASSERT_NO_FATAL_FAILURE(install(WriteCommonLibrary(app_.root(), "1.1.0"), InstallAs::kStaged));
+  // Opening the library itself activates nothing (and opens nothing).
+  EXPECT_EQ(pages_->Open("common", "", {}).error().code, ErrorCode::kInvalidArgument);
+  auto still = container_->artifacts().Current(ArtifactKind::kH5Package, "common");
+  ASSERT_TRUE(still.ok() && still->has_value());
+  EXPECT_EQ((*still)->version, "1.0.0");
   const H5Page third = Open();
   EXPECT_EQ(BodyOf(Get("/__shared/common/version.txt", Host(), Cookie(third))), "1.1.0");
   EXPECT_EQ(BodyOf(Get("/__shared/common/version.txt", Host(), cookie)), "1.0.0");
+
+  // A new app version that needs a library not installed stays staged: the
+  // version in use keeps opening offline.
+  const std::string next = app_.root() + "/help-next";
+  fs::copy(WriteAppUsing(app_.root(), "^1.0.0"), next, fs::copy_options::recursive);
+  {
+    std::ifstream in(next + "/h5.json");
+    std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    manifest.replace(manifest.find("3.0.0"), 5, "3.1.0");
+    manifest.replace(manifest.find("\"common\""), 8, "\"charts\"");
+    WriteFile(next + "/h5.json", manifest);
+  }
+  ASSERT_NO_FATAL_FAILURE(install(next, InstallAs::kStaged));
+  const H5Page fourth = Open();
+  EXPECT_TRUE(fourth.offline) << fourth.fallback_reason;
+  EXPECT_EQ(fourth.version, "3.0.0");
+  auto help = container_->artifacts().List(ArtifactKind::kH5Package);
+  ASSERT_TRUE(help.ok());
+  for (const ArtifactRecord& r : *help) {
+    if (r.id == "help" && r.version == "3.1.0") EXPECT_EQ(r.state, ArtifactState::kStaged);
+  }
 }
 
 }  // namespace

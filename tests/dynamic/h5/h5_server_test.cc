@@ -174,6 +174,13 @@ TEST_F(H5ServerTest, APageOpenedAfterAnEventDoesNotGetIt) {
   ASSERT_TRUE(server_->Emit("help", "old", "1").ok());
   const std::string later(64, 'c');
   server_->AddSessionForTesting(Session(), later, std::string(64, 'd'));
+  // Nor by asking for it: a cursor before the page load opened is refused.
+  auto replay = Poll(R"({"after": 0})", later);
+  ASSERT_TRUE(replay->status.has_value());
+  EXPECT_EQ(*replay->status, 400);
+  EXPECT_EQ(replay->body,
+            R"x({"error":"event cursor 0 is before this page load opened (event 1)",)x"
+            R"x("code":"invalid_argument"})x");
   auto poll = Poll("{}", later);
   EXPECT_FALSE(poll->status.has_value());
   ASSERT_TRUE(server_->Emit("help", "new", "2").ok());
@@ -181,16 +188,73 @@ TEST_F(H5ServerTest, APageOpenedAfterAnEventDoesNotGetIt) {
   EXPECT_EQ(poll->body, R"({"events":[{"event":"new","data":2}],"next":2,"missed":0})");
 }
 
-TEST_F(H5ServerTest, AThirdPollOfOnePageLoadEndsItsOldest) {
+// A document holds one poll: polling again (after its connection was lost)
+// ends the older one. Other documents of the page load (frames) hold their
+// own, up to kMaxPollsPerSession; one more is refused with 429 (and held
+// nowhere), so no document's poll pushes another's out.
+TEST_F(H5ServerTest, EachDocumentHoldsOnePollAndAPageLoadAtMostEight) {
   server_->AddSessionForTesting(Session(), kToken, kCode);
-  auto a = Poll("{}");
-  auto b = Poll("{}");
-  EXPECT_FALSE(a->status.has_value());
-  auto c = Poll("{}");
-  ASSERT_TRUE(a->status.has_value());
-  EXPECT_EQ(a->body, R"({"events":[],"next":0,"missed":0})");
-  EXPECT_FALSE(b->status.has_value());
-  EXPECT_FALSE(c->status.has_value());
+  auto first = Poll(R"({"page": "doc-0"})");
+  auto again = Poll(R"({"page": "doc-0"})");
+  ASSERT_TRUE(first->status.has_value());
+  EXPECT_EQ(first->body, R"({"events":[],"next":0,"missed":0})");
+  EXPECT_FALSE(again->status.has_value());
+  std::vector<std::shared_ptr<Answered>> frames;
+  for (size_t i = 1; i < kMaxPollsPerSession; ++i) {
+    frames.push_back(Poll(R"({"page": "doc-)" + std::to_string(i) + R"("})"));
+    EXPECT_FALSE(frames.back()->status.has_value()) << i;
+  }
+  EXPECT_FALSE(again->status.has_value());
+  auto extra = Poll(R"({"page": "doc-extra"})");
+  ASSERT_TRUE(extra->status.has_value());
+  EXPECT_EQ(*extra->status, 429);
+  EXPECT_EQ(extra->body,
+            R"x({"error":"too many documents of this page load listen for events (8)",)x"
+            R"x("code":"unavailable"})x");
+  // One event answers every held document.
+  ASSERT_TRUE(server_->Emit("help", "e", "1").ok());
+  EXPECT_TRUE(again->status.has_value());
+  for (const auto& f : frames) EXPECT_TRUE(f->status.has_value());
+}
+
+// However many polls are held, one expiry timer is pending: armed for the
+// earliest deadline, re-armed for the next one when it fires.
+TEST_F(H5ServerTest, OneTimerExpiresEveryHeldPoll) {
+  struct Posted {
+    std::function<void()> run;
+    int64_t delay_ms;
+  };
+  std::vector<Posted> posted;
+  H5ServerOptions options;
+  options.host_apis = &apis_;
+  options.clock = &clock_;
+  options.run_on = [](std::function<void()>) { return true; };
+  options.post_delayed = [&](std::function<void()> run, int64_t delay_ms) {
+    posted.push_back({std::move(run), delay_ms});
+    return true;
+  };
+  auto started = H5Server::Start(std::move(options));
+  ASSERT_TRUE(started.ok()) << started.error().ToString();
+  server_ = std::move(*started);
+  port_ = std::to_string(server_->port());
+  server_->AddSessionForTesting(Session(), kToken, kCode);
+  std::vector<std::shared_ptr<Answered>> early;
+  for (int i = 0; i < 3; ++i) early.push_back(Poll(R"({"page": "e)" + std::to_string(i) + R"("})"));
+  ASSERT_EQ(posted.size(), 1u);
+  EXPECT_EQ(posted[0].delay_ms, kPollHoldMs);
+  clock_.AdvanceMs(10'000);
+  auto late = Poll(R"({"page": "late"})");
+  ASSERT_EQ(posted.size(), 1u);  // armed already
+  clock_.AdvanceMs(kPollHoldMs - 10'000);
+  posted[0].run();
+  for (const auto& e : early) EXPECT_TRUE(e->status.has_value());
+  EXPECT_FALSE(late->status.has_value());
+  ASSERT_EQ(posted.size(), 2u);  // re-armed for the late one
+  EXPECT_EQ(posted[1].delay_ms, 10'000);
+  clock_.AdvanceMs(10'000);
+  posted[1].run();
+  EXPECT_TRUE(late->status.has_value());
+  EXPECT_EQ(posted.size(), 2u);  // nothing held: not re-armed
 }
 
 TEST_F(H5ServerTest, PollsAreRefusedLikeBridgeCalls) {
@@ -222,11 +286,16 @@ TEST_F(H5ServerTest, PollsAreRefusedLikeBridgeCalls) {
   expect(Post("/__atrium/events", "[]"), 400,
          R"({"error":"a bridge request's body is a JSON object","code":"invalid_argument"})");
   const std::string shape =
-      R"({"error":"an event poll is {\"after\": N} (N the \"next\" of the last answer) or {}",)"
-      R"("code":"invalid_argument"})";
+      R"x({"error":"an event poll is {\"after\": N, \"page\": id} (N the \"next\" of the )x"
+      R"x(last answer, omitted the first time; id the document's own, [0-9a-z-]{1,40})",)x"
+      R"x("code":"invalid_argument"})x";
   expect(Post("/__atrium/events", R"({"after": -1})"), 400, shape);
   expect(Post("/__atrium/events", R"({"after": "1"})"), 400, shape);
   expect(Post("/__atrium/events", R"({"after": 0, "more": 1})"), 400, shape);
+  expect(Post("/__atrium/events", R"({"page": "UPPER"})"), 400, shape);
+  expect(Post("/__atrium/events", R"({"page": ""})"), 400, shape);
+  expect(Post("/__atrium/events", R"({"page": 7})"), 400, shape);
+  expect(Post("/__atrium/events", "{\"page\": \"" + std::string(41, 'a') + "\"}"), 400, shape);
   expect(Post("/__atrium/events", R"({"after": 5})"), 400,
          R"({"error":"event cursor 5 is ahead of the app's last event 0",)"
          R"("code":"invalid_argument"})");
@@ -252,10 +321,11 @@ TEST_F(H5ServerTest, EmitRefusesBadNamesAndDataAndReachesOnlyOpenedApps) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().message.rfind("event e: its data is not JSON: ", 0), 0u)
       << bad.error().message;
-  auto big = server_->Emit("help", "e", "\"" + std::string(kMaxEventBytes, 'x') + "\"");
+  auto big = server_->Emit("help", "e", "\"" + std::string(kMaxEventBytes - 1, 'x') + "\"");
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.error().message,
-            "event e: 16386 bytes of data, over the limit of " + std::to_string(kMaxEventBytes));
+            "event e: 16385 bytes of data, over the limit of " + std::to_string(kMaxEventBytes));
+  EXPECT_TRUE(server_->Emit("help", "e", "\"" + std::string(kMaxEventBytes - 2, 'x') + "\"").ok());
   // An app no page of which was opened: nobody to tell, nothing kept.
   auto none = server_->Emit("help", "e", "1");
   ASSERT_TRUE(none.ok());

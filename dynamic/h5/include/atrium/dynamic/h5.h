@@ -72,8 +72,10 @@ class H5Pages {
   // Sends native event `event` with JSON `data` to the open pages of H5
   // app `app_id` that listen (AtriumBridge.on(event, fn) calls fn(data,
   // event)); a page opened later does not see it. Returns how many page
-  // loads of the app are open. kInvalidArgument for an event name outside
-  // [A-Za-z0-9_.:-]{1,64}, data that is not JSON or over 16 KiB.
+  // loads of the app the server knows (opened and not yet pushed out by
+  // newer ones: a page closed since still counts). kInvalidArgument for an
+  // event name outside [A-Za-z0-9_.:-]{1,64}, data that is not JSON or
+  // over 16 KiB.
   virtual Result<size_t> Emit(std::string_view app_id, std::string_view event,
                               std::string_view data) = 0;
   virtual H5ServerStats stats() const = 0;

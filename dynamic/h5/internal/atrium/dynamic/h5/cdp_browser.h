@@ -24,8 +24,8 @@
 // no timeout code: timeouts are kState with "within <N> ms" in the message.
 // No exception escapes.
 //
-// Concurrency: not thread-safe. One owner thread calls everything,
-// including the destructor.
+// Concurrency: not thread-safe: one caller at a time (any thread), the
+// destructor included.
 #ifndef ATRIUM_DYNAMIC_H5_CDP_BROWSER_H_
 #define ATRIUM_DYNAMIC_H5_CDP_BROWSER_H_
 
