@@ -26,11 +26,17 @@
 //     wallet.getBalance (the account bundle's host API) one after the
 //     other in the warm web view, p50 and p99 of each call's time measured
 //     by the page (reported; no target).
+//  4. Memory of an open H5 app (reported): the web view's processes' PSS
+//     with the sample page open minus the same browser on about:blank
+//     (alternated), and the host's heap per page load (a session: malloc's
+//     in-use bytes over 200 opens).
 // Needs the built sample wallet and /usr/bin/chromium. Exit 0 unless the
 // bench could not run.
 #include <curl/curl.h>
+#include <malloc.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -110,6 +116,29 @@ std::string LoadDom(const std::string& url, const fs::path& profile) {
   if (!shown.ok()) Fail("chromium: " + shown.error().ToString());
   fs::remove_all(profile);
   return dom;
+}
+
+// The proportional set size of every process in process group `pgid`
+// (a browser and its helpers), in KiB.
+double ProcessGroupPssKb(pid_t pgid) {
+  double total = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    const std::string stat = ReadAll(entry.path() / "stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string state;
+    long ppid = 0, group = 0;
+    fields >> state >> ppid >> group;
+    if (group != pgid) continue;
+    std::istringstream rollup(ReadAll(entry.path() / "smaps_rollup"));
+    for (std::string line; std::getline(rollup, line);) {
+      if (line.starts_with("Pss:")) total += std::stod(line.substr(4));
+    }
+  }
+  return total;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -270,6 +299,40 @@ int main(int argc, char** argv) {
     }
   }
   if (calls.size() != 200) Fail("the bridge page answered '" + rtt->substr(0, 80) + "'");
+  // 4. Memory of an open H5 app: the web view's processes (Chromium's
+  // proportional set size, PSS, summed over its process group) with the
+  // sample page open against the same browser on about:blank, alternated;
+  // and the host's heap per page load (its session) over 200 opens.
+  std::vector<double> page_pss_mb, blank_pss_mb;
+  auto settle = [&] {
+    auto settled = offline_view->Evaluate(
+        "new Promise(function (resolve) { (function check() {"
+        "  if (document.readyState === 'complete' &&"
+        "      !(window.AtriumBridge && AtriumBridge.callsInFlight > 0)) return resolve(true);"
+        "  setTimeout(check, 10); })(); })",
+        30000);
+    if (!settled.ok()) Fail("settle: " + settled.error().ToString());
+  };
+  for (int i = 0; i < (quick ? 2 : 5); ++i) {
+    if (Status s = offline_view->Navigate("about:blank", 30000); !s.ok())
+      Fail(s.error().ToString());
+    settle();
+    blank_pss_mb.push_back(ProcessGroupPssKb(offline_view->pid()) / 1024.0);
+    auto page = pages->Open("help", "", {});
+    if (!page.ok()) Fail("open help");
+    if (Status s = offline_view->Navigate(page->url, 30000); !s.ok()) Fail(s.error().ToString());
+    settle();
+    page_pss_mb.push_back(ProcessGroupPssKb(offline_view->pid()) / 1024.0);
+  }
+  // 200: with the bench's earlier opens, still under the server's 256
+  // sessions (beyond, the oldest go and the heap stops growing).
+  const size_t heap_before = mallinfo2().uordblks;
+  for (int i = 0; i < 200; ++i) {
+    if (!pages->Open("help", "", {}).ok()) Fail("open help");
+  }
+  const double session_bytes = static_cast<double>(static_cast<int64_t>(mallinfo2().uordblks) -
+                                                   static_cast<int64_t>(heap_before)) /
+                               200.0;
   offline_view.reset();
   online_view.reset();
 
@@ -304,6 +367,14 @@ int main(int argc, char** argv) {
   p99.on = Row::On::kValue;
   rows.push_back(p50);
   rows.push_back(p99);
+  Row pss = RatioRow("h5_page_memory", "web view PSS added by the open sample page", "MiB",
+                     "same browser on about:blank", page_pss_mb, blank_pss_mb, 0);
+  pss.on = Row::On::kDifference;
+  rows.push_back(pss);
+  Row session = RatioRow("h5_session_memory", "host heap per page load (session)", "bytes", "",
+                         {session_bytes}, {}, 0);
+  session.on = Row::On::kValue;
+  rows.push_back(session);
   PrintRows(rows);
   if (!json_path.empty()) {
     WriteJsonFile(json_path,
