@@ -2,8 +2,6 @@
 
 #include <sodium.h>
 #include <unistd.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -14,6 +12,8 @@
 
 #include "atrium/dynamic/http/file_reply.h"
 #include "atrium/dynamic/http/file_request.h"
+#include "h5_encoding.h"
+#include "h5_replies.h"
 
 namespace atrium::h5 {
 namespace {
@@ -112,50 +112,6 @@ constexpr std::string_view kBridgeJs = R"JS(// atrium-bridge.js: the Atrium H5 b
 })();
 )JS";
 
-const char* CodeName(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kPermission:
-      return "permission";
-    case ErrorCode::kNotFound:
-      return "not_found";
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kParse:
-    case ErrorCode::kValidation:
-      return "invalid_argument";
-    case ErrorCode::kState:
-      return "unavailable";
-    default:
-      return "internal";
-  }
-}
-
-bhttp::status StatusFor(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kPermission:
-      return bhttp::status::forbidden;
-    case ErrorCode::kNotFound:
-      return bhttp::status::not_found;
-    case ErrorCode::kInvalidArgument:
-    case ErrorCode::kParse:
-    case ErrorCode::kValidation:
-      return bhttp::status::bad_request;
-    case ErrorCode::kState:
-      return bhttp::status::service_unavailable;
-    default:
-      return bhttp::status::internal_server_error;
-  }
-}
-
-http::Reply JsonError(const http::Request& req, ErrorCode code, const std::string& message) {
-  json::object body;
-  body["error"] = message;
-  body["code"] = CodeName(code);
-  http::Reply reply =
-      http::TextReply(StatusFor(code), req, json::serialize(body), "application/json");
-  http::SetReplyHeader(reply, bhttp::field::cache_control, "no-store");
-  return reply;
-}
-
 // The value of `key` in a query ("a=1&key=v"), undecoded; "" when absent.
 std::string_view QueryValue(std::string_view query, std::string_view key) {
   while (!query.empty()) {
@@ -185,123 +141,6 @@ std::string_view CookieValue(std::string_view header, std::string_view name) {
   return {};
 }
 
-// Whether an Accept-Encoding value accepts `coding` ("gzip, zstd",
-// "zstd;q=0.5"; not "zstd;q=0"), a lowercase name.
-bool Accepts(std::string_view header, std::string_view coding) {
-  while (!header.empty()) {
-    const size_t comma = header.find(',');
-    std::string_view item = header.substr(0, comma);
-    const size_t semi = item.find(';');
-    std::string_view name = item.substr(0, semi);
-    while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
-    while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
-    bool same = name.size() == coding.size();
-    for (size_t i = 0; same && i < name.size(); ++i) {
-      same = std::tolower(static_cast<unsigned char>(name[i])) == coding[i];
-    }
-    if (same) {
-      std::string_view params = semi == std::string_view::npos ? "" : item.substr(semi + 1);
-      std::string q;
-      for (char c : params) {
-        if (c != ' ') q += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      }
-      return !(q == "q=0" || q == "q=0." || q == "q=0.0" || q == "q=0.00" || q == "q=0.000");
-    }
-    if (comma == std::string_view::npos) break;
-    header.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
-// zstd, else gzip, else nothing ("").
-std::string_view PickCoding(std::string_view accept_encoding) {
-  if (Accepts(accept_encoding, "zstd")) return "zstd";
-  if (Accepts(accept_encoding, "gzip")) return "gzip";
-  return "";
-}
-
-// `plain` compressed with `coding`; nullopt when the library fails.
-std::optional<std::string> Compress(std::string_view coding, const std::string& plain) {
-  if (coding == "zstd") {
-    std::string packed(ZSTD_compressBound(plain.size()), '\0');
-    const size_t n = ZSTD_compress(packed.data(), packed.size(), plain.data(), plain.size(), 3);
-    if (ZSTD_isError(n)) return std::nullopt;
-    packed.resize(n);
-    return packed;
-  }
-  z_stream z{};
-  // windowBits 15 + 16: a gzip wrapper (RFC 1952), not zlib's.
-  if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return std::nullopt;
-  std::string packed(deflateBound(&z, plain.size()), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
-  z.avail_in = static_cast<uInt>(plain.size());
-  z.next_out = reinterpret_cast<Bytef*>(packed.data());
-  z.avail_out = static_cast<uInt>(packed.size());
-  const int rc = deflate(&z, Z_FINISH);
-  packed.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  return packed;
-}
-
-// Text the server compresses: what a page loads by the kilobyte.
-bool Compressible(std::string_view path) {
-  for (std::string_view ext :
-       {".html", ".htm", ".js", ".mjs", ".css", ".json", ".svg", ".txt", ".xml", ".map"}) {
-    if (path.size() > ext.size() && path.ends_with(ext)) return true;
-  }
-  return false;
-}
-
-// The `coding` (zstd, gzip) representation of a file, or nullopt to serve
-// it as it is (not found or unreadable: ServeFile answers; too large to
-// compress in memory).
-std::optional<http::Reply> ServeCompressed(const http::Request& req, std::string_view coding,
-                                           const std::string& root_real,
-                                           const std::string& relative) {
-  http::OpenedFile file = http::OpenInRoot(root_real, relative);
-  if (file.status != 0) return std::nullopt;
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{file.fd};
-  const auto size = static_cast<uint64_t>(file.st.st_size);
-  if (size > kMaxCompressedFileBytes) return std::nullopt;
-  std::string etag = http::StrongETag(file.st);
-  etag.insert(etag.size() - 1, "-" + std::string(coding));  // its own validator
-  const std::string modified = http::HttpDate(file.st.st_mtim.tv_sec);
-  auto describe = [&](auto& res) {
-    res.set(bhttp::field::etag, etag);
-    res.set(bhttp::field::last_modified, modified);
-    res.set(bhttp::field::vary, "Accept-Encoding");
-  };
-  const auto if_none_match = req.find(bhttp::field::if_none_match);
-  if (if_none_match != req.end() && http::IfNoneMatchMatches(if_none_match->value(), etag)) {
-    bhttp::response<bhttp::empty_body> res{bhttp::status::not_modified, req.version()};
-    describe(res);
-    return http::Reply(std::move(res));
-  }
-  std::string plain(size, '\0');
-  size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::pread(file.fd, plain.data() + got, size - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;  // shrank or failed: ServeFile decides
-    got += static_cast<size_t>(n);
-  }
-  std::optional<std::string> packed = Compress(coding, plain);
-  if (!packed) return std::nullopt;
-  http::Reply reply =
-      http::TextReply(bhttp::status::ok, req, std::move(*packed), http::ContentTypeFor(relative));
-  std::visit(
-      [&](auto& res) {
-        describe(res);
-        res.set(bhttp::field::content_encoding, coding);
-      },
-      reply);
-  return reply;
-}
-
 bool IsToken(std::string_view token) {
   if (token.size() != 64) return false;
   for (char c : token) {
@@ -317,29 +156,6 @@ bool IsLabel(std::string_view label) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }
   return true;
-}
-
-// The scheduler's timer that expires held polls may run a little before a
-// poll's deadline by the clock; it takes what is due within this.
-constexpr int64_t kExpirySlackNs = 250'000'000;
-
-bool IsEventName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
-          c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-http::Reply JsonReply(unsigned version, std::string body) {
-  http::Request shape;
-  shape.version(version);
-  http::Reply res = http::TextReply(bhttp::status::ok, shape, std::move(body), "application/json");
-  http::SetReplyHeader(res, bhttp::field::cache_control, "no-store");
-  return res;
 }
 
 }  // namespace
@@ -564,13 +380,12 @@ void H5Server::ServeFiles(http::Request& req, const std::string& app, std::strin
   }
   // Text goes out compressed to a client that takes zstd or gzip (not a
   // range: that is of the file as stored).
-  std::optional<http::Reply> packed;
+  http::Reply res;
   const std::string_view coding = PickCoding(req[bhttp::field::accept_encoding]);
-  if ((req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
-      req.find(bhttp::field::range) == req.end() && Compressible(relative) && !coding.empty()) {
-    packed = ServeCompressed(req, coding, *root, relative);
-  }
-  http::Reply res = packed ? std::move(*packed) : http::ServeFile(req, *root, relative);
+  const bool packed = (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
+                      req.find(bhttp::field::range) == req.end() && Compressible(relative) &&
+                      !coding.empty() && ServeCompressed(req, coding, *root, relative, res);
+  if (!packed) res = http::ServeFile(req, *root, relative);
   const int status = http::ReplyStatus(res);
   (status >= 400 ? counters_->refused : counters_->files).fetch_add(1);
   // Whichever representation went out, a cache keys it by the encoding.
@@ -683,222 +498,6 @@ void H5Server::Bridge(http::Request& req, const std::string& app, http::Answer& 
     }
     answer(JsonReply(version, "{\"result\":" + *result + "}"));
   });
-}
-
-namespace {
-
-// The answer to a poll with cursor `after`: the kept events after it.
-std::string EventsBody(const std::deque<H5ServerEvent>& recent, uint64_t last, uint64_t after) {
-  std::string events;
-  uint64_t first = last + 1;  // the oldest kept event's number
-  for (const H5ServerEvent& e : recent) {
-    first = std::min(first, e.seq);
-    if (e.seq <= after) continue;
-    if (!events.empty()) events += ',';
-    events += e.json;
-  }
-  const uint64_t missed = first > after + 1 ? first - after - 1 : 0;
-  return "{\"events\":[" + events + "],\"next\":" + std::to_string(last) +
-         ",\"missed\":" + std::to_string(missed) + "}";
-}
-
-}  // namespace
-
-void H5Server::Poll(http::Request& req, const std::string& app, http::Answer& answer) {
-  json::value body;
-  std::shared_ptr<const PageSession> session = CheckBridgeRequest(req, app, answer, body);
-  if (session == nullptr) return;
-  auto refuse = [&](const std::string& why) {
-    counters_->bridge_refused.fetch_add(1);
-    answer(JsonError(req, ErrorCode::kInvalidArgument, why));
-  };
-  const json::object& o = body.get_object();
-  const json::value* after_value = o.if_contains("after");
-  const json::value* page_value = o.if_contains("page");
-  const std::string shape =
-      "an event poll is {\"after\": N, \"page\": id} (N the \"next\" of the last answer, "
-      "omitted the first time; id the document's own, [0-9a-z-]{1,40})";
-  if (o.size() != (after_value != nullptr ? 1u : 0u) + (page_value != nullptr ? 1u : 0u) ||
-      (after_value != nullptr &&
-       !(after_value->is_uint64() || (after_value->is_int64() && after_value->get_int64() >= 0)))) {
-    return refuse(shape);
-  }
-  std::string document;
-  if (page_value != nullptr) {
-    const json::string* id = page_value->if_string();
-    bool ok = id != nullptr && !id->empty() && id->size() <= 40;
-    for (size_t i = 0; ok && i < id->size(); ++i) {
-      const char c = (*id)[i];
-      ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-';
-    }
-    if (!ok) return refuse(shape);
-    document = std::string(*id);
-  }
-  const uint64_t after = after_value == nullptr ? session->events_from
-                         : after_value->is_uint64()
-                             ? after_value->get_uint64()
-                             : static_cast<uint64_t>(after_value->get_int64());
-  if (after < session->events_from) {
-    return refuse("event cursor " + std::to_string(after) +
-                  " is before this page load opened (event " +
-                  std::to_string(session->events_from) + ")");
-  }
-  const unsigned version = req.version();
-  std::optional<HeldPoll> bumped;  // answered outside the lock
-  std::unique_lock<std::mutex> lock(events_->mu);
-  if (events_->stopped) {
-    lock.unlock();
-    return answer(JsonError(req, ErrorCode::kState, "the H5 server is stopping"));
-  }
-  AppEvents& ev = events_->apps[app];
-  if (after > ev.last) {
-    lock.unlock();
-    return refuse("event cursor " + std::to_string(after) + " is ahead of the app's last event " +
-                  std::to_string(ev.last));
-  }
-  if (ev.last > after) {
-    std::string reply = EventsBody(ev.recent, ev.last, after);
-    lock.unlock();
-    counters_->polls.fetch_add(1);
-    return answer(JsonReply(version, std::move(reply)));
-  }
-  // One held poll per document: a new one ends its older one (whose
-  // connection the browser gave up). Other documents of the page load
-  // (frames, a reload) hold theirs, up to kMaxPollsPerSession.
-  auto same = std::find_if(ev.held.begin(), ev.held.end(), [&](const HeldPoll& h) {
-    return h.session == session && h.document == document;
-  });
-  if (same != ev.held.end()) {
-    bumped = std::move(*same);
-    ev.held.erase(same);
-  } else {
-    size_t documents = 0;
-    for (const HeldPoll& h : ev.held) documents += h.session == session ? 1 : 0;
-    if (documents >= kMaxPollsPerSession) {
-      lock.unlock();
-      counters_->bridge_refused.fetch_add(1);
-      http::Reply res = JsonError(req, ErrorCode::kState,
-                                  "too many documents of this page load listen for events (" +
-                                      std::to_string(kMaxPollsPerSession) + ")");
-      std::visit([](auto& r) { r.result(bhttp::status::too_many_requests); }, res);
-      return answer(std::move(res));
-    }
-  }
-  HeldPoll held;
-  held.session = session;
-  held.document = std::move(document);
-  held.after = after;
-  held.deadline_ns = events_->clock->SteadyNs() + kPollHoldMs * 1'000'000;
-  held.version = version;
-  held.answer = std::move(answer);
-  ev.held.push_back(std::move(held));
-  lock.unlock();
-  if (bumped) {
-    counters_->polls.fetch_add(1);
-    bumped->answer(JsonReply(bumped->version, EventsBody({}, bumped->after, bumped->after)));
-  }
-  ArmTimer(events_, counters_);
-}
-
-void H5Server::ArmTimer(const std::shared_ptr<Events>& events,
-                        const std::shared_ptr<Counters>& counters) {
-  int64_t delay_ms = 0;
-  {
-    std::lock_guard<std::mutex> lock(events->mu);
-    if (events->timer_armed || events->stopped || !events->post_delayed) return;
-    int64_t earliest = INT64_MAX;
-    for (const auto& [app, ev] : events->apps) {
-      for (const HeldPoll& h : ev.held) earliest = std::min(earliest, h.deadline_ns);
-    }
-    if (earliest == INT64_MAX) return;
-    delay_ms = std::max<int64_t>(1, (earliest - events->clock->SteadyNs() + 999'999) / 1'000'000);
-    events->timer_armed = true;
-  }
-  const bool posted = events->post_delayed(
-      [weak = std::weak_ptr<Events>(events), counters] {
-        if (auto e = weak.lock()) ExpireHeld(e, counters, kExpirySlackNs, /*timer=*/true);
-      },
-      delay_ms);
-  if (!posted) {  // the HTTP handler timeout (503) ends them instead
-    std::lock_guard<std::mutex> lock(events->mu);
-    events->timer_armed = false;
-  }
-}
-
-void H5Server::ExpireHeldPolls() { ExpireHeld(events_, counters_, 0, /*timer=*/false); }
-
-void H5Server::ExpireHeld(const std::shared_ptr<Events>& events,
-                          const std::shared_ptr<Counters>& counters, int64_t slack_ns, bool timer) {
-  std::vector<HeldPoll> due;
-  {
-    std::lock_guard<std::mutex> lock(events->mu);
-    if (timer) events->timer_armed = false;
-    const int64_t now = events->clock->SteadyNs() + slack_ns;
-    for (auto& [app, ev] : events->apps) {
-      auto keep = std::partition(ev.held.begin(), ev.held.end(),
-                                 [&](const HeldPoll& h) { return h.deadline_ns > now; });
-      for (auto it = keep; it != ev.held.end(); ++it) due.push_back(std::move(*it));
-      ev.held.erase(keep, ev.held.end());
-    }
-  }
-  for (HeldPoll& h : due) {
-    counters->polls.fetch_add(1);
-    h.answer(JsonReply(h.version, EventsBody({}, h.after, h.after)));
-  }
-  if (timer) ArmTimer(events, counters);
-}
-
-Result<std::string> CheckEvent(std::string_view name, std::string_view data) {
-  if (!IsEventName(name)) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "event name \"" + std::string(name.substr(0, 80)) +
-                         "\" is not [A-Za-z0-9_.:-], 1 to 64 characters");
-  }
-  if (data.size() > kMaxEventBytes) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "event " + std::string(name) + ": " + std::to_string(data.size()) +
-                         " bytes of data, over the limit of " + std::to_string(kMaxEventBytes));
-  }
-  boost::system::error_code ec;
-  json::value parsed = json::parse(data, ec);
-  if (ec) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "event " + std::string(name) + ": its data is not JSON: " + ec.message());
-  }
-  json::object event;
-  event["event"] = name;
-  event["data"] = std::move(parsed);
-  return json::serialize(event);
-}
-
-Result<size_t> H5Server::Emit(std::string_view app_id, std::string_view name,
-                              std::string_view data) {
-  auto checked = CheckEvent(name, data);
-  if (!checked.ok()) return checked.error();
-  std::string text = std::move(checked).value();
-  std::vector<std::pair<HeldPoll, std::string>> answers;
-  {
-    std::lock_guard<std::mutex> lock(events_->mu);
-    auto it = events_->apps.find(std::string(app_id));
-    if (events_->stopped || it == events_->apps.end()) return size_t{0};  // never opened
-    AppEvents& ev = it->second;
-    ev.recent.push_back(H5ServerEvent{++ev.last, std::move(text)});
-    if (ev.recent.size() > kMaxRecentEvents) ev.recent.pop_front();
-    for (HeldPoll& h : ev.held) {
-      std::string body = EventsBody(ev.recent, ev.last, h.after);
-      answers.emplace_back(std::move(h), std::move(body));
-    }
-    ev.held.clear();
-  }
-  counters_->events.fetch_add(1);
-  for (auto& [h, body] : answers) {
-    counters_->polls.fetch_add(1);
-    h.answer(JsonReply(h.version, std::move(body)));
-  }
-  size_t open = 0;
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [token, session] : sessions_) open += session->app_id == app_id ? 1 : 0;
-  return open;
 }
 
 }  // namespace atrium::h5
