@@ -157,6 +157,20 @@ int H5Main(int argc, char** argv) {
     std::fprintf(stderr, "atrium: the launch failed: %s\n", started.error().ToString().c_str());
     return 1;
   }
+  // The launch's idle-stage work (bundle tasks on the pools) finishes before
+  // the container closes, whichever way the command ends: a page load runs
+  // the main loop, which lets that stage start, and closing the container
+  // under a running bundle task unloads its code beneath it (as `atrium
+  // run` does, it waits, at most 60 s).
+  struct FinishLaunch {
+    atrium::Container& ct;
+    ~FinishLaunch() {
+      if (ct.pipeline() != nullptr) {
+        ct.scheduler().RunMainLoopUntil([&] { return ct.pipeline()->finished(); },
+                                        std::chrono::seconds(60));
+      }
+    }
+  } finish_launch{ct};
   std::shared_ptr<PrintingWebView> printing = MakePrintingWebView(headless, screenshot);
   auto view = ct.services().Register<atrium::H5WebView>(printing, {}, /*ranking=*/1000);
   if (!view.ok()) {
