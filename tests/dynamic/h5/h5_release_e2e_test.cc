@@ -126,13 +126,7 @@ class H5ReleaseE2eTest : public ::testing::Test {
   }
 
   Ran Atrium(std::vector<std::string> args, int expect_code) {
-    args.insert(args.begin(), ATRIUM_CLI);
-    Ran r = RunProcess(args, dir_);
-    EXPECT_EQ(r.code, expect_code)
-        << args[1] << " " << (args.size() > 2 ? args[2] : "") << "\nstdout:\n"
-        << r.out << "\nstderr:\n"
-        << r.err;
-    return r;
+    return testing::RunCli(ATRIUM_CLI, std::move(args), dir_, expect_code);
   }
   Ran OpenHelp() {
     return Atrium({"h5", "open", app_, "help", "--headless", "--data-dir", data_}, 0);

@@ -105,6 +105,19 @@ class Server {
   pid_t pid_ = 0;
 };
 
+// Runs `cli` (the built atrium) with `args` in `dir`, expecting exit status
+// `expect_code` (a failure shows the command, stdout and stderr).
+inline Ran RunCli(const std::string& cli, std::vector<std::string> args, const std::string& dir,
+                  int expect_code) {
+  args.insert(args.begin(), cli);
+  Ran r = RunProcess(args, dir);
+  EXPECT_EQ(r.code, expect_code) << args[1] << " " << (args.size() > 2 ? args[2] : "")
+                                 << "\nstdout:\n"
+                                 << r.out << "\nstderr:\n"
+                                 << r.err;
+  return r;
+}
+
 inline uint16_t FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

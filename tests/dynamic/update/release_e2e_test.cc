@@ -45,13 +45,7 @@ class ReleaseE2eTest : public ::testing::Test {
   }
 
   Ran Atrium(std::vector<std::string> args, int expect_code) {
-    args.insert(args.begin(), ATRIUM_CLI);
-    Ran r = RunProcess(args, dir_);
-    EXPECT_EQ(r.code, expect_code)
-        << args[1] << " " << (args.size() > 2 ? args[2] : "") << "\nstdout:\n"
-        << r.out << "\nstderr:\n"
-        << r.err;
-    return r;
+    return testing::RunCli(ATRIUM_CLI, std::move(args), dir_, expect_code);
   }
   // A copy of the sample wallet whose app.json names the repository at `url`.
   std::string App(const std::string& name, const std::string& url) {
