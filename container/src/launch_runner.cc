@@ -113,9 +113,13 @@ StartupFailurePolicy ContainerImpl::FailurePolicy() {
 
 Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
   ActivityScope activity(ActivityField::kBundle, task.bundle);
-  std::function<Status()> handler;
+  // Destroyed in reverse order: the handler (the bundle's code, its closure
+  // too) before the context it captured, before the library that holds its
+  // code. A handler outliving the library (its bundle stopped while it ran,
+  // the container closing) was destroyed by code already unmapped.
   std::shared_ptr<void> library;               // keeps the handler's code mapped while it runs
   std::shared_ptr<BundleContextImpl> context;  // and the context it captured
+  std::function<Status()> handler;
   {
     std::lock_guard lock(lifecycle_mu_);
     auto idx = index_->FindBundle(task.bundle);

@@ -102,9 +102,11 @@ class ServiceRegistryCore {
   };
   // One listener's calls: how many run now, and whether it was removed.
   struct ListenerState {
-    ServiceListener fn;
+    // Before fn: members are destroyed in reverse order, and fn (the
+    // bundle's closure) must go while its code is still mapped.
     std::shared_ptr<void> keep_alive;  // the adding bundle's library
-    std::string bundle;                // for the log when it throws
+    ServiceListener fn;
+    std::string bundle;  // for the log when it throws
     std::mutex mu;
     std::condition_variable idle;
     int running = 0;       // guarded by mu

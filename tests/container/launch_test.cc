@@ -3,6 +3,7 @@
 // registered from activators, bundle executors, and launch failures.
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -93,6 +94,38 @@ TEST(LaunchTest, StoppingABundleDropsItsPendingTasks) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   EXPECT_FALSE(IsMapped("libfixture_staged.so"));
+}
+
+// Closing the container while a bundle's idle-stage task runs: the bundle's
+// Stop runs under the task (a close does not wait for bundle code it cannot
+// cancel before stopping it), then the task goes on with the context it
+// captured, and the close waits for it before anything it uses goes away.
+// The fixture's gate orders the steps: the task has started, Stop has run,
+// only then does the task do its work (append to the bundle's store).
+TEST(LaunchTest, ClosingWhileABundleTaskRunsLetsItFinishWithItsContext) {
+  int signal[2], resume[2];
+  ASSERT_EQ(pipe(signal), 0);
+  ASSERT_EQ(pipe(resume), 0);
+  const std::string gate = "settle:" + std::to_string(signal[1]) + ":" + std::to_string(resume[0]);
+  ScopedEnv env("ATRIUM_TEST_GATE_TASK", gate.c_str());
+  TestApp app({"greeter", "staged"}, "greeter");
+  {
+    auto c = Container::Open({app.app_dir(), app.data_dir()});
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    ASSERT_TRUE((*c)->Start().ok());
+    char got = 0;
+    ASSERT_EQ(read(signal[0], &got, 1), 1);
+    EXPECT_EQ(got, 's');  // settle runs, held at the gate
+    std::thread closer([&] { c->reset(); });
+    ASSERT_EQ(read(signal[0], &got, 1), 1);
+    EXPECT_EQ(got, 'x');  // the bundle's Stop ran while settle waits
+    ASSERT_EQ(write(resume[1], "r", 1), 1);
+    closer.join();
+  }
+  for (int fd : {signal[0], signal[1], resume[0], resume[1]}) close(fd);
+  auto c = Container::Open({app.app_dir(), app.data_dir()});
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_NE(Order(**c).find("settle"), std::string::npos) << Order(**c);
 }
 
 TEST(LaunchTest, AFailingCriticalTaskFailsTheLaunchWithItsReason) {

@@ -8,8 +8,15 @@
 //   ATRIUM_TEST_EXIT_TASK=<id>        that task's handler calls std::exit(0)
 //   ATRIUM_TEST_QUICK_EXIT_TASK=<id>  that task's handler calls std::quick_exit(0)
 //   ATRIUM_TEST_SLOW_TASK=<id>:<ms>   that task's handler sleeps <ms> first
+//   ATRIUM_TEST_GATE_TASK=<id>:<w>:<r>  that task's handler writes 's' to
+//                                     file descriptor <w> and waits for a byte
+//                                     on <r> before its work; Stop writes 'x'
+//                                     to <w> (a test closes the container
+//                                     while the task runs, deterministically)
 // Start also posts work through its executors: an io task that records
 // "executor" and a delayed task far in the future (dropped at stop).
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <mutex>
@@ -47,6 +54,18 @@ int SlowMs(const std::string& id) {
   return std::atoi(spec.c_str() + id.size() + 1);
 }
 
+// The descriptors ATRIUM_TEST_GATE_TASK names when it names task `id`
+// ("" matches any task), or {-1, -1}.
+std::pair<int, int> GateFds(const std::string& id) {
+  const char* v = std::getenv("ATRIUM_TEST_GATE_TASK");
+  if (v == nullptr) return {-1, -1};
+  std::string spec = v;
+  const size_t a = spec.find(':'), b = spec.find(':', a + 1);
+  if (a == std::string::npos || b == std::string::npos) return {-1, -1};
+  if (!id.empty() && spec.substr(0, a) != id) return {-1, -1};
+  return {std::atoi(spec.c_str() + a + 1), std::atoi(spec.c_str() + b + 1)};
+}
+
 class Staged final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
@@ -54,6 +73,12 @@ class Staged final : public atrium::BundleActivator {
       if (Is("ATRIUM_TEST_UNREGISTERED", id)) continue;
       std::string name = id;
       atrium::Status s = ctx.RegisterStartupTask(id, [&ctx, name]() -> atrium::Status {
+        if (auto [w, r] = GateFds(name); w >= 0) {
+          char c = 's';
+          if (write(w, &c, 1) != 1 || read(r, &c, 1) != 1) {
+            return atrium::MakeError(atrium::ErrorCode::kIo, name + ": the test's gate broke");
+          }
+        }
         if (int ms = SlowMs(name); ms > 0) {
           std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         }
@@ -80,6 +105,12 @@ class Staged final : public atrium::BundleActivator {
         atrium::TaskTraits{}.MayBlock());
     if (!s.ok()) return s;
     return (*io)->PostDelayed([&ctx] { (void)Append(ctx, "too-late"); }, std::chrono::minutes(10));
+  }
+  void Stop(atrium::BundleContext&) override {
+    if (int w = GateFds("").first; w >= 0) {
+      char c = 'x';
+      (void)!write(w, &c, 1);
+    }
   }
 };
 
