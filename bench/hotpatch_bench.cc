@@ -14,7 +14,13 @@
 //     the same Lua function in a plain lua_State (luaL_newstate +
 //     luaL_openlibs; function fetched once; per call: push function and
 //     arguments, pcall, read the integer, pop); one lua_State per thread;
-//  3. the same with a string argument and a string result.
+//  3. the same with a string argument and a string result;
+//  4. memory per Lua state: the heap in use (mallinfo2) that 8 fresh
+//     threads add once each has called the patched point (its first call
+//     builds that thread's sandbox of the patch: a capped lua_State with
+//     the patch's chunk loaded), vs 8 fresh threads each holding a bare
+//     luaL_newstate + luaL_openlibs with the same source loaded; KiB per
+//     state, informational (no target).
 // Variants are interleaved (rotating order) within each repetition and the
 // medians over repetitions are reported, as thread CPU time per call (the
 // slowest thread's), so other processes on a busy machine do not inflate
@@ -24,6 +30,7 @@
 // Threads: every measured loop runs on a persistent crew of pinned workers,
 // so per-thread state (the runtime's Lua states, the baseline's lua_States)
 // is built once, in warm-up, and not inside a sample.
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sodium.h>
@@ -325,6 +332,42 @@ int Usage(int code) {
   return code;
 }
 
+// Heap bytes in use in every malloc arena.
+double HeapInUse() {
+  const struct mallinfo2 m = mallinfo2();
+  return static_cast<double>(m.uordblks + m.hblkhd);
+}
+
+// The heap `threads` fresh threads add while each holds what `setup` built
+// on it (torn down when the thread ends), in KiB per thread.
+double KibPerThread(int threads, const std::function<void()>& setup) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int ready = 0;
+  bool release = false;
+  const double before = HeapInUse();
+  std::vector<std::thread> crew;
+  for (int t = 0; t < threads; ++t) {
+    crew.emplace_back([&] {
+      setup();
+      std::unique_lock lock(mu);
+      ++ready;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    });
+  }
+  double after = 0;
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return ready == threads; });
+    after = HeapInUse();
+    release = true;
+    cv.notify_all();
+  }
+  for (auto& t : crew) t.join();
+  return (after - before) / threads / 1024.0;
+}
+
 int Main(int argc, char** argv) {
   atrium::bench::BenchName() = "hotpatch_bench";
   BenchConfig config;
@@ -466,7 +509,7 @@ int Main(int argc, char** argv) {
       "timing: thread CPU time per call (preemption by other processes excluded); "
       "wall-clock medians in --json detail\n");
 
-  std::printf("[1/3] unpatched point vs direct call vs function pointer (%d x %" PRIu64 " calls)\n",
+  std::printf("[1/4] unpatched point vs direct call vs function pointer (%d x %" PRIu64 " calls)\n",
               config.repetitions, config.native_ops);
   std::fflush(stdout);
   const std::vector<Variant> native = {{"direct", direct, config.native_ops},
@@ -494,7 +537,7 @@ int Main(int argc, char** argv) {
     rows.push_back(r);
   }
 
-  std::printf("[2/3] patched point vs bare lua_pcall (%d x %" PRIu64 " calls)\n",
+  std::printf("[2/4] patched point vs bare lua_pcall (%d x %" PRIu64 " calls)\n",
               config.repetitions, config.lua_ops);
   std::fflush(stdout);
   const std::vector<Variant> lua_int = {{"patched", point_patched, config.lua_ops},
@@ -513,7 +556,7 @@ int Main(int argc, char** argv) {
     rows.push_back(r);
   }
 
-  std::printf("[3/3] patched point with strings vs bare lua_pcall (%d x %" PRIu64 " calls)\n",
+  std::printf("[3/4] patched point with strings vs bare lua_pcall (%d x %" PRIu64 " calls)\n",
               config.repetitions, config.lua_ops);
   std::fflush(stdout);
   const std::vector<Variant> lua_str = {{"patched", point_patched_string, config.lua_ops},
@@ -529,6 +572,46 @@ int Main(int argc, char** argv) {
     r.baseline_name = "bare lua_pcall";
     r.baseline_samples = m[1];
     r.has_target = false;
+    rows.push_back(r);
+  }
+
+  constexpr int kStateThreads = 8;
+  std::printf(
+      "[4/4] memory per Lua state: one patch x %d fresh threads vs bare lua_States "
+      "(%d samples)\n",
+      kStateThreads, config.repetitions);
+  std::fflush(stdout);
+  {
+    Row r;
+    r.key = "lua_state_memory";
+    r.metric = "heap per Lua state, one patch x " + std::to_string(kStateThreads) + " threads";
+    r.unit = "KiB";
+    r.baseline_name = "bare luaL_newstate+openlibs, same source";
+    r.has_target = false;
+    OtherCpuWatch watch;
+    for (int i = 0; i < config.repetitions; ++i) {
+      auto ours = [&] {
+        if (patched(1999, 1) != 1) Fail("the fee patch did not run on a fresh thread");
+      };
+      // The bare state lives as long as the thread, as the sandbox does.
+      std::function<void()> bare_held = [] {
+        thread_local std::unique_ptr<BareLua> held;
+        held = std::make_unique<BareLua>("fee");
+        if (held->Fee(1999, 1) != 1) Fail("the bare baseline computes something else");
+      };
+      if (i % 2 == 0) {  // alternating order
+        r.ours_samples.push_back(KibPerThread(kStateThreads, ours));
+        r.baseline_samples.push_back(KibPerThread(kStateThreads, bare_held));
+      } else {
+        r.baseline_samples.push_back(KibPerThread(kStateThreads, bare_held));
+        r.ours_samples.push_back(KibPerThread(kStateThreads, ours));
+      }
+    }
+    r.CheckOthers(watch);
+    std::printf(
+        "  ours %.1f KiB vs bare %.1f KiB per state (a patch's states are capped at "
+        "its limits.memory_kb, 512 by default)\n",
+        r.ours(), r.baseline());
     rows.push_back(r);
   }
 
