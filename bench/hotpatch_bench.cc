@@ -6,7 +6,7 @@
 //
 // A real Runtime is opened in a temp data dir and one signed package (key
 // generated at start) is installed that replaces two of the three points
-// declared here. Then, on 1 thread and on 2 threads calling at once:
+// declared here. Then, on 1 thread and on 2 threads calling at once (1-3):
 //  1. an unpatched point, PatchPoint<&Fee>, vs a direct call of the same
 //     never-inlined Fee(cents, rate), and vs a call through a volatile
 //     function pointer (informational);
@@ -15,19 +15,21 @@
 //     luaL_openlibs; function fetched once; per call: push function and
 //     arguments, pcall, read the integer, pop); one lua_State per thread;
 //  3. the same with a string argument and a string result;
-//  4. memory per Lua state: the heap in use (mallinfo2) that 8 fresh
-//     threads add once each has called the patched point (its first call
-//     builds that thread's sandbox of the patch: a capped lua_State with
-//     the patch's chunk loaded), vs 8 fresh threads each holding a bare
-//     luaL_newstate + luaL_openlibs with the same source loaded; KiB per
-//     state, informational (no target).
+//  4. memory per Lua state, a thread's per patch: the heap in use
+//     (mallinfo2, so the threads' allocator caches count on both sides,
+//     and ours includes the thread's patch bookkeeping) that 8 fresh,
+//     unpinned threads add once each has called the patched point (its
+//     first call builds that thread's sandbox of the patch: a capped
+//     lua_State with the patch's chunk loaded), vs 8 fresh threads each
+//     holding a bare luaL_newstate + luaL_openlibs with the same source
+//     loaded; KiB per thread, informational (no target).
 // Variants are interleaved (rotating order) within each repetition and the
 // medians over repetitions are reported, as thread CPU time per call (the
 // slowest thread's), so other processes on a busy machine do not inflate
 // them; wall-clock medians go to the JSON detail. The table at the end is
 // informational: the exit code is 0 unless the bench itself could not run.
 //
-// Threads: every measured loop runs on a persistent crew of pinned workers,
+// Threads: every timed loop (1-3) runs on a persistent crew of pinned workers,
 // so per-thread state (the runtime's Lua states, the baseline's lua_States)
 // is built once, in warm-up, and not inside a sample.
 #include <malloc.h>
@@ -584,7 +586,7 @@ int Main(int argc, char** argv) {
   {
     Row r;
     r.key = "lua_state_memory";
-    r.metric = "heap per Lua state, one patch x " + std::to_string(kStateThreads) + " threads";
+    r.metric = "heap per thread per patch, " + std::to_string(kStateThreads) + " threads";
     r.unit = "KiB";
     r.baseline_name = "bare luaL_newstate+openlibs, same source";
     r.has_target = false;

@@ -145,7 +145,19 @@ Status ContainerImpl::RunStartupTask(const StartupTaskSpec& task) {
     e.bundle = task.bundle;
     return e;
   }
-  return handler();
+  // An exception is turned into an error here, while the pins hold: its
+  // what() and destructor may be code of the bundle.
+  try {
+    return handler();
+  } catch (const std::exception& e) {
+    Error err = MakeError(ErrorCode::kActivation, std::string("threw: ") + e.what());
+    err.bundle = task.bundle;
+    return err;
+  } catch (...) {
+    Error err = MakeError(ErrorCode::kActivation, "threw a non-std exception");
+    err.bundle = task.bundle;
+    return err;
+  }
 }
 
 Status ContainerImpl::Start() {

@@ -1,13 +1,16 @@
 // The launch through the container: the startup pipeline built from the
 // bundles' manifests, bundles loaded before their first task, handlers
 // registered from activators, bundle executors, and launch failures.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <thread>
+#include <utility>
 
 #include "atrium/container.h"
 #include "test_app.h"
@@ -96,6 +99,37 @@ TEST(LaunchTest, StoppingABundleDropsItsPendingTasks) {
   EXPECT_FALSE(IsMapped("libfixture_staged.so"));
 }
 
+// One byte from `fd`, or '\0' after 60 s without one (the test then fails
+// instead of hanging) or at end of file.
+char ReadByte(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  char c = 0;
+  if (poll(&p, 1, 60'000) != 1 || read(fd, &c, 1) != 1) return '\0';
+  return c;
+}
+
+// The two pipes of the staged fixture's gate (ATRIUM_TEST_GATE_TASK).
+struct Gate {
+  int signal[2] = {-1, -1}, resume[2] = {-1, -1};
+  Gate() {
+    if (pipe2(signal, O_CLOEXEC) != 0 || pipe2(resume, O_CLOEXEC) != 0) ADD_FAILURE() << "pipe2";
+  }
+  ~Gate() {
+    for (int fd : {signal[0], signal[1], resume[0], resume[1]}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  // Lets a task held at the gate go on: its read sees end of file. The
+  // other ends stay open until the gate goes (after the container), so no
+  // number the fixture holds is reused meanwhile.
+  void Open() {
+    if (resume[1] >= 0) close(std::exchange(resume[1], -1));
+  }
+  std::string spec(const char* task) const {
+    return std::string(task) + ":" + std::to_string(signal[1]) + ":" + std::to_string(resume[0]);
+  }
+};
+
 // Closing the container while a bundle's idle-stage task runs: the bundle's
 // Stop runs under the task (a close does not wait for bundle code it cannot
 // cancel before stopping it), then the task goes on with the context it
@@ -103,44 +137,64 @@ TEST(LaunchTest, StoppingABundleDropsItsPendingTasks) {
 // The fixture's gate orders the steps: the task has started, Stop has run,
 // only then does the task do its work (append to the bundle's store).
 TEST(LaunchTest, ClosingWhileABundleTaskRunsLetsItFinishWithItsContext) {
-  int signal[2], resume[2];
-  ASSERT_EQ(pipe(signal), 0);
-  ASSERT_EQ(pipe(resume), 0);
-  const std::string gate = "settle:" + std::to_string(signal[1]) + ":" + std::to_string(resume[0]);
-  ScopedEnv env("ATRIUM_TEST_GATE_TASK", gate.c_str());
   TestApp app({"greeter", "staged"}, "greeter");
   {
+    Gate gate;
+    const std::string spec = gate.spec("settle");
+    ScopedEnv env("ATRIUM_TEST_GATE_TASK", spec.c_str());
     auto c = Container::Open({app.app_dir(), app.data_dir()});
     ASSERT_TRUE(c.ok()) << c.error().ToString();
     ASSERT_TRUE((*c)->Start().ok());
-    char got = 0;
-    ASSERT_EQ(read(signal[0], &got, 1), 1);
-    EXPECT_EQ(got, 's');  // settle runs, held at the gate
-    std::thread closer([&] { c->reset(); });
-    ASSERT_EQ(read(signal[0], &got, 1), 1);
-    EXPECT_EQ(got, 'x');  // the bundle's Stop ran while settle waits
-    ASSERT_EQ(write(resume[1], "r", 1), 1);
-    closer.join();
+    std::thread closer;
+    // Declared after `closer`, so it runs first on every way out: the gate
+    // opens (a held task ends), then the close is waited for.
+    struct Joiner {
+      Gate& gate;
+      std::thread& t;
+      ~Joiner() {
+        gate.Open();
+        if (t.joinable()) t.join();
+      }
+    } joiner{gate, closer};
+    ASSERT_EQ(ReadByte(gate.signal[0]), 's');  // settle runs, held at the gate
+    closer = std::thread([&] { c->reset(); });
+    ASSERT_EQ(ReadByte(gate.signal[0]), 'x');  // the bundle's Stop ran while settle waits
+    ASSERT_EQ(write(gate.resume[1], "r", 1), 1);
   }
-  for (int fd : {signal[0], signal[1], resume[0], resume[1]}) close(fd);
   auto c = Container::Open({app.app_dir(), app.data_dir()});
   ASSERT_TRUE(c.ok()) << c.error().ToString();
   EXPECT_NE(Order(**c).find("settle"), std::string::npos) << Order(**c);
 }
 
-TEST(LaunchTest, AFailingCriticalTaskFailsTheLaunchWithItsReason) {
-  ScopedEnv env("ATRIUM_TEST_FAIL_TASK", "prepare");
+// Starts the app with com.test.staged:prepare critical and the fixture told
+// by `knob` to fail it: the launch's error, and what the tasks recorded.
+std::pair<Error, std::string> FailedLaunch(const char* knob) {
+  ScopedEnv env(knob, "prepare");
   TestApp app({"greeter", "staged"}, "greeter");
   app.SetCritical({"com.test.staged:prepare"});
   auto c = Container::Open({app.app_dir(), app.data_dir()});
-  ASSERT_TRUE(c.ok());
+  if (!c.ok()) return {c.error(), ""};
   Status s = (*c)->Start();
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().bundle, "com.test.staged");
-  EXPECT_NE(s.error().message.find("com.test.staged:prepare"), std::string::npos)
-      << s.error().message;
-  EXPECT_NE(s.error().message.find("could not open its cache"), std::string::npos);
-  EXPECT_EQ(Order(**c).find("paint"), std::string::npos);
+  if (s.ok()) return {MakeError(ErrorCode::kInternal, "the launch did not fail"), Order(**c)};
+  return {s.error(), Order(**c)};
+}
+
+TEST(LaunchTest, AFailingCriticalTaskFailsTheLaunchWithItsReason) {
+  auto [error, order] = FailedLaunch("ATRIUM_TEST_FAIL_TASK");
+  EXPECT_EQ(error.bundle, "com.test.staged");
+  EXPECT_NE(error.message.find("com.test.staged:prepare"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("could not open its cache"), std::string::npos) << error.message;
+  EXPECT_EQ(order.find("paint"), std::string::npos);
+}
+
+// A handler that throws fails its task with the exception's message (taken
+// while the bundle's code is still pinned: what() is the bundle's code).
+TEST(LaunchTest, AThrowingCriticalTaskFailsTheLaunchWithTheMessage) {
+  auto [error, order] = FailedLaunch("ATRIUM_TEST_THROW_TASK");
+  EXPECT_EQ(error.bundle, "com.test.staged");
+  EXPECT_NE(error.message.find("threw: prepare: the cache is gone"), std::string::npos)
+      << error.message;
+  EXPECT_EQ(order.find("paint"), std::string::npos);
 }
 
 TEST(LaunchTest, AFailingOptionalTaskDoesNot) {

@@ -8,6 +8,8 @@
 //   ATRIUM_TEST_EXIT_TASK=<id>        that task's handler calls std::exit(0)
 //   ATRIUM_TEST_QUICK_EXIT_TASK=<id>  that task's handler calls std::quick_exit(0)
 //   ATRIUM_TEST_SLOW_TASK=<id>:<ms>   that task's handler sleeps <ms> first
+//   ATRIUM_TEST_THROW_TASK=<id>       that task's handler throws (an exception
+//                                     class of this library)
 //   ATRIUM_TEST_GATE_TASK=<id>:<w>:<r>  that task's handler writes 's' to
 //                                     file descriptor <w> and waits for a byte
 //                                     on <r> before its work; Stop writes 'x'
@@ -19,6 +21,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -66,6 +69,16 @@ std::pair<int, int> GateFds(const std::string& id) {
   return {std::atoi(spec.c_str() + a + 1), std::atoi(spec.c_str() + b + 1)};
 }
 
+// An exception type of this library: its what() is code of the bundle.
+class CacheGone : public std::exception {
+ public:
+  explicit CacheGone(std::string task) : message_(std::move(task) + ": the cache is gone") {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
 class Staged final : public atrium::BundleActivator {
  public:
   atrium::Status Start(atrium::BundleContext& ctx) override {
@@ -83,6 +96,7 @@ class Staged final : public atrium::BundleActivator {
           std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         }
         if (Is("ATRIUM_TEST_EXIT_TASK", name.c_str())) std::exit(0);
+        if (Is("ATRIUM_TEST_THROW_TASK", name.c_str())) throw CacheGone(name);
         if (Is("ATRIUM_TEST_QUICK_EXIT_TASK", name.c_str())) std::quick_exit(0);
         if (Is("ATRIUM_TEST_FAIL_TASK", name.c_str(), ctx.bundle_name())) {
           return atrium::MakeError(atrium::ErrorCode::kIo, name + " could not open its cache");
