@@ -108,13 +108,18 @@ Result<ArtifactRecord> ContainerImpl::SwapRunning(
       }
     }
     gone->entry = nullptr;
-    gone->context.reset();
-    gone->library.reset();
+    std::shared_ptr<BundleContextImpl> context = std::move(gone->context);
+    std::shared_ptr<LoadedLibrary> library = std::move(gone->library);
     gone->state = BundleState::kUnloaded;
     gone->busy_thread = {};
     std::erase(detached_, gone);
     lifecycle_mu_.NotifyAll();
     NotifyStoppedLocked(gone->name);
+    // dlclose (the old version's static destructors) without the lock, as
+    // every other unload does.
+    LifecycleUnlocked unlocked(lifecycle_mu_);
+    context.reset();
+    library.reset();
   }
   // The launch record names the version that runs now.
   if (guard_ != nullptr) guard_->OnArtifactsChanged();
