@@ -72,8 +72,11 @@ TEST_F(ProfileTraceTest, WhatTheRuntimeWritesTheProfileReads) {
   // The CPUs it could use, and each task's CPU time: its launch efficiency.
   EXPECT_GE(run->cpus, 1);
   EXPECT_GT(LaunchEfficiency(*run), 0);
-  for (const auto& t : run->tasks)
-    if (t.status != TaskStatus::kSkipped) EXPECT_GE(t.cpu_us, 0) << t.id;
+  for (const auto& t : run->tasks) {
+    if (t.status != TaskStatus::kSkipped) {
+      EXPECT_GE(t.cpu_us, 0) << t.id;
+    }
+  }
   ASSERT_FALSE(run->stage_order.empty());
   EXPECT_EQ(run->stage_order.front(), "boot");
   // Every stage of the launch has its slice, in order.

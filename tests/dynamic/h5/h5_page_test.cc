@@ -726,7 +726,9 @@ TEST_F(H5PageTest, LibraryFilesAreServedUnderSharedOnlyToAppsThatUseThemPinnedTo
   auto help = container_->artifacts().List(ArtifactKind::kH5Package);
   ASSERT_TRUE(help.ok());
   for (const ArtifactRecord& r : *help) {
-    if (r.id == "help" && r.version == "3.1.0") EXPECT_EQ(r.state, ArtifactState::kStaged);
+    if (r.id == "help" && r.version == "3.1.0") {
+      EXPECT_EQ(r.state, ArtifactState::kStaged);
+    }
   }
 }
 
