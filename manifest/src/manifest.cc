@@ -61,8 +61,6 @@ constexpr size_t kMaxNestingDepth = 32;  // bundle.json itself needs 4 levels
 constexpr size_t kMaxBundleNameLength = 128;
 constexpr size_t kMaxInterfaceIdLength = 256;
 constexpr size_t kMaxMicroAppIdLength = 64;
-constexpr size_t kMaxQuotedLength = 80;
-constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
 
 // ---------------------------------------------------------------------------
 // Small grammars.
@@ -152,9 +150,7 @@ Result<json::value> ParseDocument(std::string_view text, std::string_view file,
 // ---------------------------------------------------------------------------
 // Model layer.
 
-using internal::JsonKindName;
 using internal::SemverDetail;
-inline const char* KindName(const json::value& v) { return JsonKindName(v); }
 
 Result<Version> ParseVersionField(const FieldReader& r, const std::string& text,
                                   const std::string& pointer) {

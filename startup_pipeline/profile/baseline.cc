@@ -156,7 +156,8 @@ std::vector<Violation> CompareToBaseline(const Profile& profile, const Baseline&
     }
     compare("task " + t.id, t.duration_ms, it->second);
   }
-  for (const auto& [id, d] : baseline.tasks) {
+  for (const auto& task : baseline.tasks) {
+    const std::string& id = task.first;
     if (std::none_of(profile.tasks.begin(), profile.tasks.end(),
                      [&](const TaskStats& t) { return t.id == id && t.duration_ms.n > 0; }))
       note("task " + id + ": in the baseline, not recorded now");

@@ -132,7 +132,7 @@ std::vector<Violation> CheckBudget(const Profile& profile, const Budget& budget)
   if (budget.launch_ms) check("launch", Pick(profile.launch_ms, budget.metric), *budget.launch_ms);
   for (const auto& [name, allowed] : budget.stages) {
     auto it = std::find_if(profile.stages.begin(), profile.stages.end(),
-                           [&](const StageStats& s) { return s.name == name; });
+                           [&n = name](const StageStats& s) { return s.name == n; });
     if (it == profile.stages.end()) {
       out.push_back({"stage " + name + " end", metric, std::nan(""), allowed,
                      "budgeted stage not recorded in any run"});
@@ -142,7 +142,7 @@ std::vector<Violation> CheckBudget(const Profile& profile, const Budget& budget)
   }
   for (const auto& [id, allowed] : budget.tasks) {
     auto it = std::find_if(profile.tasks.begin(), profile.tasks.end(),
-                           [&](const TaskStats& t) { return t.id == id; });
+                           [&i = id](const TaskStats& t) { return t.id == i; });
     if (it == profile.tasks.end()) {
       out.push_back(
           {"task " + id, metric, std::nan(""), allowed, "budgeted task not recorded in any run"});
