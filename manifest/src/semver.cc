@@ -39,16 +39,16 @@ constexpr size_t kMaxRangeLength = 1024;
 constexpr size_t kMaxQuotedLength = 64;
 constexpr uint64_t kMaxComponent = std::numeric_limits<uint64_t>::max();
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsSemverDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsIdentifierChar(char c) {
-  return IsDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+  return IsSemverDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
 }
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 bool IsWildcard(char c) { return c == 'x' || c == 'X' || c == '*'; }
 
 bool IsNumericIdentifier(std::string_view id) {
   for (char c : id) {
-    if (!IsDigit(c)) return false;
+    if (!IsSemverDigit(c)) return false;
   }
   return !id.empty();
 }
@@ -60,7 +60,7 @@ std::string HexByte(unsigned char c) {
 
 // The input as it appears in a message: printable ASCII kept, other bytes as
 // \xNN, long inputs cut with "...".
-std::string Quote(std::string_view text) {
+std::string QuoteSemver(std::string_view text) {
   std::string out;
   size_t n = text.size() < kMaxQuotedLength ? text.size() : kMaxQuotedLength;
   for (size_t i = 0; i < n; ++i) {
@@ -89,7 +89,7 @@ class Scanner {
     std::string msg = "invalid ";
     msg += noun_;
     msg += " '";
-    msg += Quote(input_);
+    msg += QuoteSemver(input_);
     msg += "': ";
     msg += what;
     msg += " at offset ";
@@ -112,12 +112,12 @@ class Scanner {
   // Parses a numeric component starting at a digit at `*pos` (< end).
   Result<uint64_t> Number(size_t* pos, size_t end, const char* component) const {
     size_t start = *pos;
-    if (at(start) == '0' && start + 1 < end && IsDigit(at(start + 1))) {
+    if (at(start) == '0' && start + 1 < end && IsSemverDigit(at(start + 1))) {
       return Fail(start, std::string("leading zero in ") + component);
     }
     uint64_t value = 0;
     size_t i = start;
-    for (; i < end && IsDigit(at(i)); ++i) {
+    for (; i < end && IsSemverDigit(at(i)); ++i) {
       uint64_t digit = static_cast<uint64_t>(at(i) - '0');
       if (value > (kMaxComponent - digit) / 10) {
         return Fail(start, std::string(component) + " exceeds 18446744073709551615");
@@ -490,7 +490,7 @@ class RangeParser {
         ++*pos;
         continue;
       }
-      if (at >= end || !IsDigit(scan_.at(at))) {
+      if (at >= end || !IsSemverDigit(scan_.at(at))) {
         std::string expected = std::string(kComponentNames[i]) + " version number or wildcard";
         if (i == 0 && at < end && (scan_.at(at) == 'v' || scan_.at(at) == 'V')) {
           expected += " (no leading 'v')";
@@ -547,7 +547,7 @@ Result<Version> Version::Parse(std::string_view text) {
       }
       ++pos;
     }
-    if (pos >= end || !IsDigit(text[pos])) {
+    if (pos >= end || !IsSemverDigit(text[pos])) {
       std::string expected = std::string(kComponentNames[i]) + " version number";
       if (i == 0 && pos < end && (text[pos] == 'v' || text[pos] == 'V')) {
         expected += " (no leading 'v')";

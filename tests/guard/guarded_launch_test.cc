@@ -311,7 +311,7 @@ TEST(GuardedLaunchTest, ACrashFileThatIsAFifoIsSetAsideWithoutWaiting) {
   EXPECT_TRUE(fs::is_fifo(fs::symlink_status(rec + ".rejected")));
 }
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(ATRIUM_TEST_SANITIZED)
 #define SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "a forked child of a threaded process"
 #else
 #define SKIP_UNDER_SANITIZERS() (void)0

@@ -10,9 +10,9 @@
 
 namespace atrium::config {
 
-using internal::SqliteDb;
-using internal::Statement;
-using internal::WithStoreDatabase;
+using ::atrium::internal::SqliteDb;
+using ::atrium::internal::Statement;
+using ::atrium::internal::WithStoreDatabase;
 
 namespace {
 
@@ -167,7 +167,7 @@ Result<std::string> ConfigDb::DeviceId() {
     if (!id.empty()) return Status::Ok();
     uint8_t bytes[16];
     randombytes_buf(bytes, sizeof bytes);
-    id = internal::HexOf(bytes, sizeof bytes);
+    id = ::atrium::internal::HexOf(bytes, sizeof bytes);
     Statement s(db.handle(), "UPDATE config_state SET device_id = ?1 WHERE id = 1");
     s.Bind(1, id);
     return db.Run(s, "save the device id");

@@ -25,10 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using internal::Child;
-using internal::FieldReader;
-using internal::Log;
-using internal::Quote;
+using ::atrium::internal::Child;
+using ::atrium::internal::FieldReader;
+using ::atrium::internal::Log;
+using ::atrium::internal::Quote;
 
 atrium::internal::Clock*& TestClock() {
   static atrium::internal::Clock* clock = nullptr;
@@ -264,7 +264,8 @@ Status ConfigLayer::AttachContainer(Container& container) {
   // app.json, validated when its index was built).
   if (auto it = app.sections.find("config"); it != app.sections.end()) {
     const std::string file = (fs::path(app_dir_) / "app.json").string();
-    ATRIUM_ASSIGN_OR_RETURN(json::value section, internal::ParseStrictJson(it->second, file, {}));
+    ATRIUM_ASSIGN_OR_RETURN(json::value section,
+                            ::atrium::internal::ParseStrictJson(it->second, file, {}));
     ATRIUM_ASSIGN_OR_RETURN(settings_, ReadSettings(section, file, "/config"));
   }
   base_context_.app_id = app.id;
@@ -288,7 +289,7 @@ Status ConfigLayer::AttachContainer(Container& container) {
     if (!m.ok()) return out;
     auto it = m->sections.find("config_defaults");
     if (it == m->sections.end()) return out;
-    auto v = internal::ParseStrictJson(it->second, "bundle.json", {});
+    auto v = ::atrium::internal::ParseStrictJson(it->second, "bundle.json", {});
     if (!v.ok()) return out;
     auto d = ReadDefaults(*v, "bundle.json", "/config_defaults");
     if (d.ok()) out = std::move(d).value();
@@ -445,7 +446,8 @@ Result<ConfigFetchOutcome> ConfigLayer::Fetch() {
     schedule.failures += 1;
     int64_t d = std::min<int64_t>(kMaxBackoffMs,
                                   int64_t{120000} << std::min<int64_t>(schedule.failures - 1, 7));
-    const uint64_t spread = internal::Hash64(facts->device_id + std::to_string(schedule.failures));
+    const uint64_t spread =
+        ::atrium::internal::Hash64(facts->device_id + std::to_string(schedule.failures));
     d = d / 2 + static_cast<int64_t>(spread % static_cast<uint64_t>(d));
     if (response->retry_after_s >= 0) d = std::max<int64_t>(d, response->retry_after_s * 1000);
     schedule.backoff_until_ms = now + d;

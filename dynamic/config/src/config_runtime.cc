@@ -21,7 +21,7 @@ void Snapshot::BuildIndex() {
   index.assign(capacity, Probe{});
   mask = capacity - 1;
   for (const auto& [key, slot] : values) {
-    const uint64_t h = internal::Hash64(key);
+    const uint64_t h = ::atrium::internal::Hash64(key);
     uint64_t i = h & mask;
     while (index[i].key != nullptr) i = (i + 1) & mask;
     index[i] = Probe{h, &key, &slot};

@@ -49,7 +49,7 @@ struct Slot {
 
 struct KeyHash {
   using is_transparent = void;
-  size_t operator()(std::string_view s) const { return internal::Hash64(s); }
+  size_t operator()(std::string_view s) const { return ::atrium::internal::Hash64(s); }
 };
 using ValueMap = std::unordered_map<std::string, Slot, KeyHash, std::equal_to<>>;
 
@@ -68,7 +68,7 @@ struct Snapshot {
 
   void BuildIndex();
   const Slot* Find(std::string_view key) const {
-    const uint64_t h = internal::Hash64(key);
+    const uint64_t h = ::atrium::internal::Hash64(key);
     for (uint64_t i = h & mask;; i = (i + 1) & mask) {
       const Probe& p = index[i];
       if (p.key == nullptr) return nullptr;

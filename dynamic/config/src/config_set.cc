@@ -16,9 +16,9 @@ namespace atrium::config {
 namespace {
 
 namespace json = boost::json;
-using internal::Child;
-using internal::FieldReader;
-using internal::Quote;
+using ::atrium::internal::Child;
+using ::atrium::internal::FieldReader;
+using ::atrium::internal::Quote;
 
 bool IsConditionName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -315,8 +315,8 @@ Result<std::vector<std::pair<std::string, ConfigValue>>> ReadDefaults(const json
 }
 
 Result<ConfigSet> ParseConfigSet(std::string_view text, std::string_view file) {
-  ATRIUM_ASSIGN_OR_RETURN(json::value doc,
-                          internal::ParseStrictJson(text, file, {kMaxSetBytes, 32, "config set"}));
+  ATRIUM_ASSIGN_OR_RETURN(json::value doc, ::atrium::internal::ParseStrictJson(
+                                               text, file, {kMaxSetBytes, 32, "config set"}));
   FieldReader r(file);
   ATRIUM_ASSIGN_OR_RETURN(const json::object* root, r.AsObject(doc, ""));
   ATRIUM_RETURN_IF_ERROR(r.CheckKnownFields(

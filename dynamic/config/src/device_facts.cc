@@ -84,7 +84,7 @@ uint64_t ContextFingerprint(const DeviceContext& c) {
     add(k);
     add(v);
   }
-  return internal::Hash64(s);
+  return ::atrium::internal::Hash64(s);
 }
 
 }  // namespace atrium::config

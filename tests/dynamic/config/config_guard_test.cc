@@ -24,7 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if defined(ATRIUM_TEST_SANITIZED)
 #define SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "sanitizers own the crash signals"
 #else
 #define SKIP_UNDER_SANITIZERS() (void)0
