@@ -29,6 +29,12 @@ function(atrium_add_layer name)
   target_include_directories(${obj} PUBLIC ${public_dirs} PRIVATE ${dir}/src)
   set_target_properties(${obj} PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON
     UNITY_BUILD ${ATRIUM_UNITY_BUILD})
+  if(ATRIUM_UNITY_BUILD AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    # In a unity batch each .cc is an included file, and GCC then takes a
+    # class defined there with a member of an anonymous-namespace type for a
+    # header's class seen by many translation units; it is seen by one.
+    target_compile_options(${obj} PRIVATE -Wno-subobject-linkage)
+  endif()
   foreach(dep ${L_DEPENDS})
     target_link_libraries(${obj} PUBLIC atrium_${dep}_obj)
   endforeach()
