@@ -264,6 +264,10 @@ TEST(SchedulerGovernance, CancelBundleDropsPendingWaitsForRunningAndRefusesUntil
 }
 
 TEST(SchedulerGovernance, CancelBundleFromItsOwnTaskDoesNotWaitForItself) {
+  // Declared before the scheduler, so they outlive its workers: the task
+  // below may still be waking in gate.Wait() when the test returns.
+  Gate gate;
+  std::atomic<bool> running{false};
   auto s = MakeUnfenced({Pool("p", 2)});
   ASSERT_TRUE(s);
   auto a = Exec(*s, "p", "com.self");
@@ -276,8 +280,6 @@ TEST(SchedulerGovernance, CancelBundleFromItsOwnTaskDoesNotWaitForItself) {
   EXPECT_FALSE(a->Post([] {}).ok());
   // Without waiting: returns while the bundle's task still runs.
   auto c = Exec(*s, "p", "com.nowait");
-  Gate gate;
-  std::atomic<bool> running{false};
   ASSERT_TRUE(c->Post([&] {
                  running = true;
                  gate.Wait();
