@@ -351,10 +351,15 @@ TEST(StartupPipelineTest, BestEffortWorkIsHeldUntilTheIdleStage) {
                         }
                         seen_stage_index = k;
                       },
-                      TaskTraits{}.Priority(TaskPriority::kBestEffort))
+                      // Blocks shutdown: the launch may finish before a
+                      // worker has picked it up once the fence lifts, and
+                      // a skip-on-shutdown task would then be dropped.
+                      TaskTraits{}
+                          .Priority(TaskPriority::kBestEffort)
+                          .Shutdown(ShutdownBehavior::kBlockShutdown))
                   .ok());
   ASSERT_TRUE(RunLaunch(*p, *sched, [](const StartupTaskSpec&) { return Status::Ok(); }).ok());
-  sched->Shutdown();  // drains what is left
+  sched->Shutdown();  // runs it if no worker has yet
   // It ran, and only once the idle stage (index 4) had begun.
   EXPECT_EQ(seen_stage_index.load(), 4);
 }
