@@ -64,6 +64,12 @@ TEST_F(SchedulerClockTest, DelayedPoolTasksComeDueByTheClock) {
   internal::WakeSchedulerForTesting(*s);
   ASSERT_TRUE(WaitUntil([&] { return order().size() == 2; }));
   EXPECT_EQ(order(), (std::vector<int>{1, 2}));
+  // A task is accounted just after it returns.
+  ASSERT_TRUE(WaitUntil([&] {
+    const SchedulerStats st = s->Stats();
+    const BundleTaskStats* b = FindBundle(st, "com.a");
+    return b != nullptr && b->tasks.run == 2;
+  }));
 
   const SchedulerStats stats = s->Stats();
   const BundleTaskStats* a = FindBundle(stats, "com.a");

@@ -210,13 +210,16 @@ TEST(SchedulerGovernance, BundleQuotaCanBeSetPerBundle) {
 }
 
 TEST(SchedulerGovernance, CancelBundleDropsPendingWaitsForRunningAndRefusesUntilReopened) {
+  // Before the scheduler: b's first task may still be returning from
+  // gate_b.Wait() when the body ends (the pool's other thread ran the rest),
+  // and only ~Scheduler waits for it.
+  Gate gate_a, gate_b;
+  std::atomic<int> running{0};
+  std::atomic<bool> a_finished{false};
   auto s = MakeUnfenced({Pool("p", 2)});
   ASSERT_TRUE(s);
   auto a = Exec(*s, "p", "com.a");
   auto b = Exec(*s, "p", "com.b");
-  Gate gate_a, gate_b;
-  std::atomic<int> running{0};
-  std::atomic<bool> a_finished{false};
   ASSERT_TRUE(a->Post([&] {
                  running.fetch_add(1);
                  gate_a.Wait();

@@ -411,10 +411,12 @@ TEST(SchedulerPools, PauseHoldsNewWorkAndResumeRunsIt) {
 }
 
 TEST(SchedulerPools, ThreadCapIsNeverExceededAndEveryPoolGetsOne) {
-  auto s = MakeUnfenced({Pool("a", 4), Pool("b", 4), Pool("c", 4)}, /*max_threads=*/4);
-  ASSERT_TRUE(s);
+  // Before the scheduler: tasks may still be inside gate.Wait() when the
+  // body ends, and only ~Scheduler waits for them.
   Gate gate;
   std::atomic<int> started{0};
+  auto s = MakeUnfenced({Pool("a", 4), Pool("b", 4), Pool("c", 4)}, /*max_threads=*/4);
+  ASSERT_TRUE(s);
   for (const char* pool : {"a", "b"}) {
     for (int i = 0; i < 6; ++i) {
       ASSERT_TRUE(Exec(*s, pool)
