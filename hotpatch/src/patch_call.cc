@@ -12,6 +12,7 @@ namespace {
 bool ReadArgs(lua_State* L, int first, const PointCore& core, PatchValue* out, Frame& frame,
               std::string* error) {
   for (size_t i = 0; i < core.params.size(); ++i) {
+    if (ReadScalarPatchValue(L, first + static_cast<int>(i), core.params[i], &out[i])) continue;
     std::string scratch;
     std::string* storage =
         core.params[i] == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
@@ -32,6 +33,7 @@ bool ReadResult(lua_State* L, int index, const PointCore& core, PatchValue* out,
     *out = PatchValue{};
     return true;
   }
+  if (ReadScalarPatchValue(L, index, core.signature.result, out)) return true;
   std::string scratch;
   std::string* storage =
       core.signature.result == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
@@ -65,8 +67,20 @@ void RuntimeImpl::RecordFault(const LoadedPatch* patch, const std::string& what)
   }
 }
 
+ThreadState& MakeThreadState() {
+  // Destroyed at thread exit; the pointer is cleared first so nothing on
+  // this thread uses the state while it goes.
+  struct Owner {
+    ThreadState state;
+    ~Owner() { tls_state = nullptr; }
+  };
+  static thread_local Owner owner;
+  tls_state = &owner.state;
+  return owner.state;
+}
+
 ThreadState& RuntimeImpl::Tls() {
-  ThreadState& ts = tls_state;
+  ThreadState& ts = CurrentThreadState();
   uint64_t hg = host_generation_.load(std::memory_order_acquire);
   // Never drop sandboxes under a call in progress on this thread (a host
   // function may call another patched point).
@@ -78,8 +92,8 @@ ThreadState& RuntimeImpl::Tls() {
   return ts;
 }
 
-PatchSandbox* RuntimeImpl::SandboxFor(ThreadState& ts, const LoadedPatch* patch,
-                                      std::string* error) {
+PatchSandbox* RuntimeImpl::MakeSandbox(ThreadState& ts, const LoadedPatch* patch,
+                                       std::string* error) {
   if (ts.slots.size() <= patch->slot) ts.slots.resize(patch->slot + 1);
   PatchSandbox& ps = ts.slots[patch->slot];
   if (ps.sandbox && ps.key == patch->stored.install_seq) return &ps;
@@ -121,6 +135,8 @@ PatchSandbox* RuntimeImpl::SandboxFor(ThreadState& ts, const LoadedPatch* patch,
       *error = "patch defines no function '" + d.function + "'";
       return nullptr;
     }
+    ps.hooks.push_back((*sb)->IsStraightLine(-1) ? lua::CallHook::kStraightLine
+                                                 : lua::CallHook::kCounted);
     ps.functions.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
   }
   ps.env_ref = *env;
@@ -133,7 +149,7 @@ int RuntimeImpl::LuaOriginal(lua_State* L) {
   auto* self = static_cast<RuntimeImpl*>(lua_touserdata(L, lua_upvalueindex(1)));
   bool ok = false;
   {
-    ThreadState& ts = tls_state;
+    ThreadState& ts = CurrentThreadState();
     if (!ts.frames.empty()) {
       Frame& frame = ts.frames.back();
       PatchValue args[kMaxArgs];
@@ -195,12 +211,17 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
   lua_rawgeti(L, LUA_REGISTRYINDEX, ps->original_ref);
   for (const auto& a : args) PushPatchValue(L, a);
   // Frame for this replace's `original`.
-  ts.frames.push_back(frame);
-  ts.frames.back().replace_index = static_cast<size_t>(index);
-  ts.frames.back().fault.clear();
+  ts.frames.push_back(Frame{frame.core,
+                            frame.chain,
+                            static_cast<size_t>(index),
+                            frame.point,
+                            frame.native,
+                            frame.strings,
+                            frame.records,
+                            {}});
   // The crash handler names the patch running on this thread.
   ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
-  Fault f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, error);
+  Fault f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, error, ps->hooks[e.decl]);
   std::string inner_fault = std::move(ts.frames.back().fault);
   const bool inner_recorded = ts.frames.back().fault_recorded;
   ts.frames.pop_back();
@@ -215,12 +236,65 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
   return ok;
 }
 
+bool RuntimeImpl::InvokeScalarReplace(ThreadState& ts, PointCore* core, const Chain* chain,
+                                      std::span<const PatchValue> args, PatchValue* result,
+                                      const void* point, OriginalThunk original) {
+  const size_t index = chain->replaces.size() - 1;
+  const ChainEntry& e = chain->replaces[index];
+  std::string error;
+  PatchSandbox* ps = SandboxFor(ts, e.patch, &error);
+  if (ps == nullptr) {
+    RecordFault(e.patch, "load: " + error);
+    return false;
+  }
+  lua_State* L = ps->sandbox->L();
+  const int top = lua_gettop(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->original_ref);
+  for (const PatchValue& a : args) PushPatchValue(L, a);
+  // The frame `original` uses. With scalar arguments and result nothing on
+  // this call reads or stores a string or record (ReadArgs, ReadResult and
+  // CallReplace's native call take their scalar branches), so the frame
+  // has no storage for them.
+  ts.frames.push_back(Frame{core, chain, index, point, original, nullptr, nullptr, {}});
+  Fault f;
+  {
+    ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
+    f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, &error, ps->hooks[e.decl]);
+  }
+  if (f != Fault::kNone) {
+    Frame& frame = ts.frames.back();
+    if (!frame.fault.empty()) error = std::move(frame.fault);
+    const bool inner_recorded = frame.fault_recorded;
+    ts.frames.pop_back();
+    if (!inner_recorded) RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
+    return false;
+  }
+  ts.frames.pop_back();
+  const ValueType type = core->signature.result;
+  bool ok = true;
+  if (type == ValueType::kNil) {
+    *result = PatchValue{};
+  } else if (!ReadScalarPatchValue(L, -1, type, result)) {
+    // Not the type: ReadPatchValue names what it got.
+    std::string unused;
+    void* no_record = nullptr;
+    ok = ReadPatchValue(L, -1, type, nullptr, result, &unused, &no_record, &error);
+    if (!ok) error = "result: " + error;
+  }
+  lua_settop(L, top);
+  if (!ok) RecordFault(e.patch, error);
+  return ok;
+}
+
 bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchValue* result,
                          std::string* string_storage, void** record_storage, const void* point,
                          OriginalThunk original) {
   const Chain* chain = static_cast<const Chain*>(core->active.load(std::memory_order_acquire));
   if (chain == nullptr || in.size() > kMaxArgs) return false;
   ThreadState& ts = Tls();
+  if (chain->scalar_replace)
+    return InvokeScalarReplace(ts, core, chain, in, result, point, original);
   std::list<std::string> strings;
   std::vector<std::pair<const RecordType*, void*>> records;
   Frame frame{core, chain, 0, point, original, &strings, &records, {}};
@@ -245,7 +319,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
     Fault f;
     {
       ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
-      f = ps->sandbox->PCall(static_cast<int>(cur.size()), LUA_MULTRET, &error);
+      f = ps->sandbox->PCall(static_cast<int>(cur.size()), LUA_MULTRET, &error, ps->hooks[e.decl]);
     }
     if (f != Fault::kNone) {
       RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
@@ -307,7 +381,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       Fault f;
       {
         ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
-        f = ps->sandbox->PCall(static_cast<int>(cur.size()) + 1, 1, &error);
+        f = ps->sandbox->PCall(static_cast<int>(cur.size()) + 1, 1, &error, ps->hooks[e.decl]);
       }
       if (f != Fault::kNone) {
         RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);

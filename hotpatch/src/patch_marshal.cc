@@ -19,33 +19,19 @@ namespace {
 
 // Pushes a value that may allocate (unprotected: run under lua_pcall).
 void PushUnprotected(lua_State* L, const PatchValue& value) {
-  switch (value.type) {
-    case ValueType::kNil:
-      lua_pushnil(L);
-      return;
-    case ValueType::kInt:
-      lua_pushinteger(L, value.i);
-      return;
-    case ValueType::kDouble:
-      lua_pushnumber(L, value.d);
-      return;
-    case ValueType::kBool:
-      lua_pushboolean(L, value.b);
-      return;
-    case ValueType::kString:
-      lua_pushlstring(L, value.s.data(), value.s.size());
-      return;
-    case ValueType::kRecord: {
-      const RecordType* type = value.record_type;
-      luaL_checkstack(L, 2, "record nesting too deep");
-      lua_createtable(L, 0, static_cast<int>(type->field_count));
-      for (size_t i = 0; i < type->field_count; ++i) {
-        const FieldDesc& field = type->fields[i];
-        PushUnprotected(L, field.get(value.record));
-        lua_setfield(L, -2, field.name);
-      }
-      return;
+  if (value.type == ValueType::kString) {
+    lua_pushlstring(L, value.s.data(), value.s.size());
+  } else if (value.type == ValueType::kRecord) {
+    const RecordType* type = value.record_type;
+    luaL_checkstack(L, 2, "record nesting too deep");
+    lua_createtable(L, 0, static_cast<int>(type->field_count));
+    for (size_t i = 0; i < type->field_count; ++i) {
+      const FieldDesc& field = type->fields[i];
+      PushUnprotected(L, field.get(value.record));
+      lua_setfield(L, -2, field.name);
     }
+  } else {
+    PushPatchValue(L, value);  // a scalar: no allocation
   }
 }
 
@@ -212,11 +198,7 @@ const char* ValueTypeName(ValueType type) {
   return "?";
 }
 
-void PushPatchValue(lua_State* L, const PatchValue& value) {
-  if (value.type != ValueType::kString && value.type != ValueType::kRecord) {
-    PushUnprotected(L, value);  // no allocation: uses the slot the caller ensured
-    return;
-  }
+void PushAllocatingPatchValue(lua_State* L, const PatchValue& value) {
   lua::LuaSandbox::PushGuarded(L, &PushProtected, &value);
 }
 

@@ -9,6 +9,7 @@
 #ifndef ATRIUM_HOTPATCH_PATCH_MARSHAL_H_
 #define ATRIUM_HOTPATCH_PATCH_MARSHAL_H_
 
+#include <lua.hpp>
 #include <string>
 
 #include "atrium/hotpatch.h"
@@ -16,18 +17,72 @@
 #include "atrium/lua/value.h"
 #include "atrium/patch_point.h"
 
-struct lua_State;
-
 namespace atrium::hotpatch::internal {
 
 // "nil", "int", "double", "bool", "string", "record": as signatures and
 // type mismatches spell them.
 const char* ValueTypeName(ValueType type);
 
-// Pushes `value` in a slot the caller ensured (records become tables of
-// their fields). A push that fails for lack of memory pushes nil and makes
-// the sandbox's next PCall a memory fault.
-void PushPatchValue(lua_State* L, const PatchValue& value);
+// Pushes a string or record (which becomes a table of its fields) in a
+// slot the caller ensured. A push that fails for lack of memory pushes nil
+// and makes the sandbox's next PCall a memory fault.
+void PushAllocatingPatchValue(lua_State* L, const PatchValue& value);
+
+// Pushes `value` in a slot the caller ensured. Scalars push inline (no
+// allocation); see PushAllocatingPatchValue for the rest.
+inline void PushPatchValue(lua_State* L, const PatchValue& value) {
+  switch (value.type) {
+    case ValueType::kNil:
+      lua_pushnil(L);
+      return;
+    case ValueType::kInt:
+      lua_pushinteger(L, value.i);
+      return;
+    case ValueType::kDouble:
+      lua_pushnumber(L, value.d);
+      return;
+    case ValueType::kBool:
+      lua_pushboolean(L, value.b);
+      return;
+    case ValueType::kString:
+    case ValueType::kRecord:
+      break;
+  }
+  PushAllocatingPatchValue(L, value);
+}
+
+// Reads stack slot `index` when it holds exactly what a scalar `expected`
+// reads without conversion checks (an integer or integral float for kInt,
+// a number for kDouble, a boolean for kBool). False, with *out untouched,
+// for anything else: ReadPatchValue then converts or names the mismatch.
+inline bool ReadScalarPatchValue(lua_State* L, int index, ValueType expected, PatchValue* out) {
+  switch (expected) {
+    case ValueType::kInt: {
+      if (lua_type(L, index) != LUA_TNUMBER) return false;
+      int exact = 0;
+      const lua_Integer i = lua_tointegerx(L, index, &exact);  // no string: typed above
+      if (exact == 0) return false;
+      *out = PatchValue{};
+      out->type = ValueType::kInt;
+      out->i = i;
+      return true;
+    }
+    case ValueType::kDouble:
+      if (lua_type(L, index) != LUA_TNUMBER) return false;
+      *out = PatchValue{};
+      out->type = ValueType::kDouble;
+      out->d = lua_tonumberx(L, index, nullptr);
+      return true;
+    case ValueType::kBool:
+      if (lua_type(L, index) != LUA_TBOOLEAN) return false;
+      *out = PatchValue{};
+      out->type = ValueType::kBool;
+      out->b = lua_toboolean(L, index) != 0;
+      return true;
+    default:
+      return false;
+  }
+}
 
 // Reads stack slot `index` as `expected` (and `record` for kRecord; a
 // kDouble accepts integers; a kInt accepts floats with an exact integer

@@ -244,6 +244,13 @@ void RuntimeImpl::PublishLocked(PointCore* core) {
                                                        : chain->afters;
     list.push_back(std::move(o.entry));
   }
+  const auto scalar = [](ValueType t) {
+    return t == ValueType::kInt || t == ValueType::kDouble || t == ValueType::kBool;
+  };
+  chain->scalar_replace =
+      chain->befores.empty() && chain->afters.empty() && !chain->replaces.empty() &&
+      std::all_of(core->params.begin(), core->params.end(), scalar) &&
+      (core->signature.result == ValueType::kNil || scalar(core->signature.result));
   core->active.store(chain.get(), std::memory_order_release);
   chains_.push_back(std::move(chain));
 }

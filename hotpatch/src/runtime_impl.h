@@ -66,6 +66,9 @@ struct ChainEntry {
 struct Chain {
   uint64_t generation = 0;
   std::vector<ChainEntry> befores, replaces, afters;
+  // Replaces only, and the point's arguments and result are scalars (int,
+  // double, bool; a nil result): the call takes RuntimeImpl's short path.
+  bool scalar_replace = false;
 };
 
 class PointCore final : public PatchPointCore {
@@ -107,6 +110,9 @@ struct PatchSandbox {
   int env_ref = LUA_NOREF;
   int original_ref = LUA_NOREF;
   std::vector<int> functions;  // registry ref per manifest point declaration
+  // Per declaration: the function is straight-line (LuaSandbox::IsStraightLine)
+  // and runs without the count hook.
+  std::vector<lua::CallHook> hooks;
 };
 
 struct ThreadState {
@@ -116,7 +122,15 @@ struct ThreadState {
   std::deque<Frame> frames;  // deque: pushing keeps references to outer frames valid
 };
 
-inline thread_local ThreadState tls_state;
+// The calling thread's state. The pointer is constant-initialized, so a
+// call reads it without a thread_local init guard; the owner (with the
+// destructor that closes the thread's Lua states) is made on first use.
+inline thread_local ThreadState* tls_state = nullptr;
+ThreadState& MakeThreadState();
+inline ThreadState& CurrentThreadState() {
+  ThreadState* ts = tls_state;
+  return ts != nullptr ? *ts : MakeThreadState();
+}
 inline std::atomic<uint64_t> next_runtime_uid{1};
 
 class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<RuntimeImpl> {
@@ -154,7 +168,20 @@ class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<Ru
   void RecordFault(const LoadedPatch* patch, const std::string& what);
 
   ThreadState& Tls();
-  PatchSandbox* SandboxFor(ThreadState& ts, const LoadedPatch* patch, std::string* error);
+  // The thread's sandbox of `patch`, made (its chunk loaded) on first use.
+  PatchSandbox* SandboxFor(ThreadState& ts, const LoadedPatch* patch, std::string* error) {
+    if (patch->slot < ts.slots.size()) {
+      PatchSandbox& ps = ts.slots[patch->slot];
+      if (ps.sandbox && ps.key == patch->stored.install_seq) return &ps;
+    }
+    return MakeSandbox(ts, patch, error);
+  }
+  PatchSandbox* MakeSandbox(ThreadState& ts, const LoadedPatch* patch, std::string* error);
+  // Invoke for a chain with scalar_replace: the same semantics with no
+  // per-call containers (scalars need no string or record storage).
+  bool InvokeScalarReplace(ThreadState& ts, PointCore* core, const Chain* chain,
+                           std::span<const PatchValue> args, PatchValue* result, const void* point,
+                           OriginalThunk original);
   // Runs one replace (by index) or the native original when index is -1.
   bool CallReplace(ThreadState& ts, Frame& frame, long index, std::span<const PatchValue> args,
                    PatchValue* result, std::string* error);

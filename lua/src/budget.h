@@ -39,6 +39,7 @@ struct Budget {
   SandboxLimits limits;
   const ::atrium::internal::Clock* clock = nullptr;
   int hook_interval = kHookInterval;
+  bool hook_set = false;  // the count hook is set on the state
   bool running = false;
   uint64_t instructions = 0;
   bool clock_started = false;

@@ -41,6 +41,7 @@
 #include <utility>
 
 #include "budget.h"
+#include "bytecode.h"
 #include "safe_globals.h"
 
 namespace atrium::lua {
@@ -142,7 +143,7 @@ int PushValueProtected(lua_State* L) {
   return 1;
 }
 
-void BeginCall(lua_State* L, Budget* budget) {
+void BeginCall(lua_State* L, Budget* budget, CallHook hook) {
   ATRIUM_CHECK(!budget->running, "LuaSandbox is not reentrant (host function called back?)");
   budget->running = true;
   budget->instructions = 0;
@@ -150,7 +151,15 @@ void BeginCall(lua_State* L, Budget* budget) {
   budget->unclocked_work = 0;
   budget->printed_this_call = 0;
   budget->tripped = Fault::kNone;
-  lua_sethook(L, &detail::CountHook, LUA_MASKCOUNT, budget->hook_interval);  // restarts the count
+  if (hook == CallHook::kCounted) {
+    lua_sethook(L, &detail::CountHook, LUA_MASKCOUNT, budget->hook_interval);  // restarts the count
+    budget->hook_set = true;
+  } else if (budget->hook_set) {
+    // A straight-line function could not reach the hook (bytecode.h); with
+    // none set, Lua's interpreter does not stop at every instruction.
+    lua_sethook(L, nullptr, 0, 0);
+    budget->hook_set = false;
+  }
 }
 
 Fault EndCall(Budget* budget, int status) {
@@ -232,6 +241,7 @@ Result<std::unique_ptr<LuaSandbox>> LuaSandbox::Create(SandboxOptions options) {
                                                       " bytes: " + message);
   }
   lua_sethook(L, &detail::CountHook, LUA_MASKCOUNT, budget.hook_interval);
+  budget.hook_set = true;
   return sandbox;
 }
 
@@ -248,7 +258,7 @@ Result<int> LuaSandbox::LoadChunk(std::string_view chunk_name, std::string_view 
   }
   lua_pushcfunction(L_, &LoadAndRun);
   lua_pushlightuserdata(L_, &args);
-  BeginCall(L_, budget_.get());
+  BeginCall(L_, budget_.get(), CallHook::kCounted);
   const int status = lua_pcall(L_, 1, 0, 0);
   const Fault fault = EndCall(budget_.get(), status);
   if (fault == Fault::kNone) return args.ref;
@@ -273,7 +283,29 @@ bool LuaSandbox::PushFunction(int env_ref, std::string_view name) {
   return false;
 }
 
-Fault LuaSandbox::PCall(int nargs, int nresults, std::string* message) {
+namespace {
+int AppendDump(lua_State* /*L*/, const void* bytes, size_t size, void* out) {
+  static_cast<std::string*>(out)->append(static_cast<const char*>(bytes), size);
+  return 0;
+}
+}  // namespace
+
+bool LuaSandbox::IsStraightLine(int index) {
+#if LUA_VERSION_RELEASE_NUM < 50400 || LUA_VERSION_RELEASE_NUM > 50406
+  (void)index;
+  return false;  // opcodes and dump layout checked for Lua 5.4.0-5.4.6 only
+#else
+  if (lua_type(L_, index) != LUA_TFUNCTION || lua_iscfunction(L_, index)) return false;
+  if (!lua_checkstack(L_, 1)) return false;
+  lua_pushvalue(L_, index);
+  std::string image;
+  const int status = lua_dump(L_, &AppendDump, &image, /*strip=*/1);
+  lua_pop(L_, 1);
+  return status == 0 && detail::IsStraightLine(image, budget_->hook_interval);
+#endif
+}
+
+Fault LuaSandbox::PCall(int nargs, int nresults, std::string* message, CallHook hook) {
   const int base = lua_gettop(L_) - nargs - 1;
   ATRIUM_CHECK(nargs >= 0 && base >= 0, "PCall: function and arguments must be on the stack");
   Budget* budget = budget_.get();
@@ -283,7 +315,7 @@ Fault LuaSandbox::PCall(int nargs, int nresults, std::string* message) {
     *message = "not enough memory to pass the arguments";
     return Fault::kMemory;
   }
-  BeginCall(L_, budget);
+  BeginCall(L_, budget, hook);
   const int status = lua_pcall(L_, nargs, nresults, 0);
   const Fault fault = EndCall(budget, status);
   if (fault == Fault::kNone) return fault;

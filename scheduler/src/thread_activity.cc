@@ -24,30 +24,35 @@ ThreadActivity* CurrentThreadActivity() { return &tls_activity; }
 
 ActivityScope::ActivityScope(ActivityField field, std::string_view value) {
   ThreadActivity* a = &tls_activity;
+  size_t capacity = 0;
   switch (field) {
     case ActivityField::kBundle:
       slot_ = a->bundle;
-      size_ = sizeof(a->bundle);
+      capacity = sizeof(a->bundle);
       break;
     case ActivityField::kTask:
       slot_ = a->task;
-      size_ = sizeof(a->task);
+      capacity = sizeof(a->task);
       break;
     case ActivityField::kArtifact:
       slot_ = a->artifact;
-      size_ = sizeof(a->artifact);
+      capacity = sizeof(a->artifact);
       break;
     case ActivityField::kMicroApp:
       slot_ = a->micro_app;
-      size_ = sizeof(a->micro_app);
+      capacity = sizeof(a->micro_app);
       break;
     case ActivityField::kWaitingFor:
       slot_ = a->waiting_for;
-      size_ = sizeof(a->waiting_for);
+      capacity = sizeof(a->waiting_for);
       break;
   }
+  // Saves the old string and its terminator only (size_: the bytes to put
+  // back): a readable field is its bytes up to the first NUL, so what lies
+  // after it need not be restored. This runs on every patched call.
+  size_ = strnlen(slot_, capacity - 1) + 1;
   std::memcpy(saved_, slot_, size_);
-  CopyTruncated(slot_, size_, value);
+  CopyTruncated(slot_, capacity, value);
 }
 
 ActivityScope::~ActivityScope() { std::memcpy(slot_, saved_, size_); }

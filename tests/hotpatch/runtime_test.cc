@@ -48,6 +48,9 @@ std::string Describe(std::string_view name, int count, bool loud, double ratio) 
 }
 Fee MakeFee(int64_t cents, const char* currency) { return Fee{cents, currency, false, 0.05}; }
 int64_t Total(const Fee& fee, int64_t extra) { return fee.waived ? extra : fee.cents + extra; }
+int64_t Scale(int64_t a, int64_t b) { return a * b; }
+int64_t Spin(int64_t n) { return n; }
+double Wrap(int64_t a, bool twice) { return twice ? 2.0 * static_cast<double>(a) : 0.5; }
 
 class HotpatchTest : public ::testing::Test {
  protected:
@@ -137,6 +140,45 @@ TEST_F(HotpatchTest, ReplaceCanCallOriginalAndTakesEffectAtNextCall) {
   EXPECT_EQ(StateOf("double-fee"), "disabled");
   ASSERT_TRUE(runtime_->Enable("double-fee").ok());
   EXPECT_EQ(fee(2000, "EUR"), 208);
+}
+
+// Scalar points with replaces only take the runtime's short path, and a
+// straight-line replace runs without the count hook: a looping replace of
+// the same patch, in the same sandbox on the same thread, still trips its
+// budget between straight calls; `original` and wrong result types behave
+// as on the general path.
+TEST_F(HotpatchTest, ScalarReplacesStraightOrBudgeted) {
+  PatchPoint<&Scale> scale(runtime_.get(), "calc.scale");
+  PatchPoint<&Spin> spin(runtime_.get(), "calc.spin");
+  PatchPoint<&Wrap> wrap(runtime_.get(), "calc.wrap");
+  auto info =
+      runtime_->Install(MakePatch("calc",
+                                  Point("calc.scale", "replace", "scale", "int(int,int)") + "," +
+                                      Point("calc.spin", "replace", "spin", "int(int)") + "," +
+                                      Point("calc.wrap", "replace", "wrap", "double(int,bool)"),
+                                  "function scale(original, a, b) return a * b // 1000 end\n"
+                                  "function spin(original, n) while true do end end\n"
+                                  "function wrap(original, a, twice)\n"
+                                  "  if a == 0 then return 'zero' end\n"
+                                  "  return original(a + 1, twice) + 0.25\n"
+                                  "end"));
+  ASSERT_TRUE(info.ok()) << info.error().ToString();
+  EXPECT_EQ(scale(1999, 7), 13);
+  EXPECT_EQ(wrap(3, true), 8.25);  // original(4, true) + 0.25
+  EXPECT_EQ(wrap(3, false), 0.75);
+  EXPECT_EQ(spin(5), 5);  // the budget ends the loop: the original runs
+  auto list = runtime_->List();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].faults, 1u);
+  EXPECT_EQ(StateOf("calc"), "enabled");
+  EXPECT_EQ(scale(1999, 7), 13);  // still patched, still straight
+  // From another thread (its own sandbox) too.
+  int64_t other = 0;
+  std::thread([&] { other = scale(2000, 3); }).join();
+  EXPECT_EQ(other, 6);
+  EXPECT_EQ(wrap(0, true), 0.0);  // a string result: the original, second fault
+  EXPECT_EQ(StateOf("calc"), "failed");
+  EXPECT_EQ(scale(1999, 7), 1999 * 7);
 }
 
 TEST_F(HotpatchTest, BeforeAndAfterModes) {

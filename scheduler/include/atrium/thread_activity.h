@@ -48,7 +48,7 @@ class ATRIUM_EXPORT ActivityScope {
 
  private:
   char* slot_;
-  size_t size_;
+  size_t size_;  // bytes saved: the old string and its NUL
   char saved_[96];
 };
 

@@ -99,6 +99,9 @@ enum class Fault { kNone, kError, kMemory, kInstructions, kTime };
 // "none", "error", "memory", "instructions", "time".
 const char* FaultName(Fault fault);
 
+// How PCall meters a call (see LuaSandbox::IsStraightLine).
+enum class CallHook { kCounted, kStraightLine };
+
 class LuaSandbox {
  public:
   static Result<std::unique_ptr<LuaSandbox>> Create(SandboxOptions options);
@@ -123,12 +126,23 @@ class LuaSandbox {
   // returns true; pushes nothing and returns false otherwise.
   bool PushFunction(int env_ref, std::string_view name);
 
+  // True when the function at `index` is straight-line Lua code shorter
+  // than the count hook's interval: no loop, call, upvalue, global or table
+  // access, closure, string constant or varargs (lua/src/bytecode.h). A
+  // call of it cannot reach the count hook, so PCall may run it with
+  // CallHook::kStraightLine. Reads the function's code (lua_dump); call it
+  // once per function, not per call.
+  bool IsStraightLine(int index);
+
   // lua_pcall(nargs, nresults) under the per-call budget (instructions and
   // time reset at each call). On a fault the error value is popped, a
   // message written to *message, and the stack is as before the function
   // and its arguments were pushed. A push that failed for lack of memory
   // since PushFunction is reported here as a memory fault.
-  Fault PCall(int nargs, int nresults, std::string* message);
+  // kStraightLine runs the call without the count hook; only for a function
+  // IsStraightLine accepted (the memory cap, and the work the allocator
+  // charges, still apply).
+  Fault PCall(int nargs, int nresults, std::string* message, CallHook hook = CallHook::kCounted);
 
   // Pushes one value, in a slot the caller ensured (lua_checkstack).
   static void Push(lua_State* L, const LuaValue& value);
