@@ -52,6 +52,10 @@ bool ReadResult(lua_State* L, int index, const PointCore& core, PatchValue* out,
 bool PointCore::Invoke(std::span<const PatchValue> args, PatchValue* result,
                        std::string* string_storage, void** record_storage, const void* point,
                        OriginalThunk original) {
+  const Chain* chain = static_cast<const Chain*>(active.load(std::memory_order_acquire));
+  if (chain != nullptr && chain->scalar_replace && args.size() <= kMaxArgs) {
+    return rt_->InvokeScalarReplace(rt_->Tls(), this, chain, args, result, point, original);
+  }
   return rt_->Invoke(this, args, result, string_storage, record_storage, point, original);
 }
 
@@ -79,17 +83,10 @@ ThreadState& MakeThreadState() {
   return owner.state;
 }
 
-ThreadState& RuntimeImpl::Tls() {
-  ThreadState& ts = CurrentThreadState();
-  uint64_t hg = host_generation_.load(std::memory_order_acquire);
-  // Never drop sandboxes under a call in progress on this thread (a host
-  // function may call another patched point).
-  if ((ts.runtime_uid != uid_ || ts.host_generation != hg) && ts.frames.empty()) {
-    ts.slots.clear();
-    ts.runtime_uid = uid_;
-    ts.host_generation = hg;
-  }
-  return ts;
+void RuntimeImpl::ResetThreadState(ThreadState& ts, uint64_t host_generation) {
+  ts.slots.clear();
+  ts.runtime_uid = uid_;
+  ts.host_generation = host_generation;
 }
 
 PatchSandbox* RuntimeImpl::MakeSandbox(ThreadState& ts, const LoadedPatch* patch,
@@ -139,6 +136,16 @@ PatchSandbox* RuntimeImpl::MakeSandbox(ThreadState& ts, const LoadedPatch* patch
                                                  : lua::CallHook::kCounted);
     ps.functions.push_back(luaL_ref(L, LUA_REGISTRYINDEX));
   }
+  // The functions and `original` stay on the stack for the state's life:
+  // `original` at first_slot - 1, then one slot per declaration.
+  const size_t count = ps.functions.size();
+  if (!lua_checkstack(L, static_cast<int>(count + kMaxArgs) + 8)) {
+    *error = "not enough memory for the patch's stack";
+    return nullptr;
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, ps.original_ref);
+  ps.first_slot = lua_gettop(L) + 1;
+  for (int ref : ps.functions) lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
   ps.env_ref = *env;
   ps.key = patch->stored.install_seq;
   ps.sandbox = std::move(sb).value();
@@ -150,8 +157,8 @@ int RuntimeImpl::LuaOriginal(lua_State* L) {
   bool ok = false;
   {
     ThreadState& ts = CurrentThreadState();
-    if (!ts.frames.empty()) {
-      Frame& frame = ts.frames.back();
+    if (ts.top != nullptr) {
+      Frame& frame = *ts.top;
       PatchValue args[kMaxArgs];
       PatchValue result;
       std::string error;
@@ -207,27 +214,27 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
   }
   lua_State* L = ps->sandbox->L();
   const int top = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->original_ref);
+  PushReplace(L, *ps, e.decl);
   for (const auto& a : args) PushPatchValue(L, a);
   // Frame for this replace's `original`.
-  ts.frames.push_back(Frame{frame.core,
-                            frame.chain,
-                            static_cast<size_t>(index),
-                            frame.point,
-                            frame.native,
-                            frame.strings,
-                            frame.records,
-                            {}});
-  // The crash handler names the patch running on this thread.
-  ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
-  Fault f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, error, ps->hooks[e.decl]);
-  std::string inner_fault = std::move(ts.frames.back().fault);
-  const bool inner_recorded = ts.frames.back().fault_recorded;
-  ts.frames.pop_back();
+  Frame inner{frame.core,
+              frame.chain,
+              static_cast<size_t>(index),
+              frame.point,
+              frame.native,
+              frame.strings,
+              frame.records,
+              {}};
+  Fault f;
+  {
+    FrameScope scope(&ts.top, &inner);
+    // The crash handler names the patch running on this thread.
+    ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
+    f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, error, ps->hooks[e.decl]);
+  }
   if (f != Fault::kNone) {
-    if (!inner_fault.empty()) *error = inner_fault;
-    if (!inner_recorded) RecordFault(e.patch, std::string(FaultName(f)) + ": " + *error);
+    if (!inner.fault.empty()) *error = std::move(inner.fault);
+    if (!inner.fault_recorded) RecordFault(e.patch, std::string(FaultName(f)) + ": " + *error);
     return false;
   }
   bool ok = ReadResult(L, -1, *frame.core, result, frame, error);
@@ -241,7 +248,7 @@ bool RuntimeImpl::InvokeScalarReplace(ThreadState& ts, PointCore* core, const Ch
                                       const void* point, OriginalThunk original) {
   const size_t index = chain->replaces.size() - 1;
   const ChainEntry& e = chain->replaces[index];
-  std::string error;
+  std::string& error = ts.error;  // written only on a fault: no string made per call
   PatchSandbox* ps = SandboxFor(ts, e.patch, &error);
   if (ps == nullptr) {
     RecordFault(e.patch, "load: " + error);
@@ -249,28 +256,24 @@ bool RuntimeImpl::InvokeScalarReplace(ThreadState& ts, PointCore* core, const Ch
   }
   lua_State* L = ps->sandbox->L();
   const int top = lua_gettop(L);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
-  lua_rawgeti(L, LUA_REGISTRYINDEX, ps->original_ref);
+  PushReplace(L, *ps, e.decl);
   for (const PatchValue& a : args) PushPatchValue(L, a);
   // The frame `original` uses. With scalar arguments and result nothing on
   // this call reads or stores a string or record (ReadArgs, ReadResult and
   // CallReplace's native call take their scalar branches), so the frame
   // has no storage for them.
-  ts.frames.push_back(Frame{core, chain, index, point, original, nullptr, nullptr, {}});
+  Frame frame{core, chain, index, point, original, nullptr, nullptr, {}};
   Fault f;
   {
+    FrameScope scope(&ts.top, &frame);
     ActivityScope activity(ActivityField::kArtifact, e.patch->activity);
     f = ps->sandbox->PCall(static_cast<int>(args.size()) + 1, 1, &error, ps->hooks[e.decl]);
   }
   if (f != Fault::kNone) {
-    Frame& frame = ts.frames.back();
     if (!frame.fault.empty()) error = std::move(frame.fault);
-    const bool inner_recorded = frame.fault_recorded;
-    ts.frames.pop_back();
-    if (!inner_recorded) RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
+    if (!frame.fault_recorded) RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
     return false;
   }
-  ts.frames.pop_back();
   const ValueType type = core->signature.result;
   bool ok = true;
   if (type == ValueType::kNil) {
@@ -314,7 +317,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
     }
     lua_State* L = ps->sandbox->L();
     const int top = lua_gettop(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
+    lua_pushvalue(L, ps->first_slot + static_cast<int>(e.decl));
     for (const auto& a : cur) PushPatchValue(L, a);
     Fault f;
     {
@@ -375,7 +378,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       }
       lua_State* L = ps->sandbox->L();
       const int top = lua_gettop(L);
-      lua_rawgeti(L, LUA_REGISTRYINDEX, ps->functions[e.decl]);
+      lua_pushvalue(L, ps->first_slot + static_cast<int>(e.decl));
       PushPatchValue(L, res);
       for (const auto& a : cur) PushPatchValue(L, a);
       Fault f;

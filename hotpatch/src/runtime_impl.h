@@ -102,6 +102,25 @@ struct Frame {
   std::vector<std::pair<const RecordType*, void*>>* records;
   std::string fault;            // set when `original` failed; the call falls back
   bool fault_recorded = false;  // the fault was an inner patch's, already recorded
+  Frame* outer = nullptr;       // the frame below on this thread
+};
+
+// Makes `frame` the thread's innermost for its scope. Frames live on the
+// C++ stack of the call that pushed them (a patch's `original` runs inside
+// that call), so pushing allocates nothing.
+class FrameScope {
+ public:
+  FrameScope(Frame** top, Frame* frame) : top_(top), frame_(frame) {
+    frame->outer = *top;
+    *top = frame;
+  }
+  ~FrameScope() { *top_ = frame_->outer; }
+  FrameScope(const FrameScope&) = delete;
+  FrameScope& operator=(const FrameScope&) = delete;
+
+ private:
+  Frame** top_;
+  Frame* frame_;
 };
 
 struct PatchSandbox {
@@ -110,6 +129,9 @@ struct PatchSandbox {
   int env_ref = LUA_NOREF;
   int original_ref = LUA_NOREF;
   std::vector<int> functions;  // registry ref per manifest point declaration
+  // The same functions kept on the state's stack (from first_slot, in
+  // declaration order), pushed with lua_pushvalue on each call.
+  int first_slot = 0;
   // Per declaration: the function is straight-line (LuaSandbox::IsStraightLine)
   // and runs without the count hook.
   std::vector<lua::CallHook> hooks;
@@ -119,7 +141,8 @@ struct ThreadState {
   uint64_t runtime_uid = 0;
   uint64_t host_generation = 0;
   std::vector<PatchSandbox> slots;
-  std::deque<Frame> frames;  // deque: pushing keeps references to outer frames valid
+  Frame* top = nullptr;  // the innermost patched call in progress (FrameScope)
+  std::string error;     // the short path's fault text (kept: no string per call)
 };
 
 // The calling thread's state. The pointer is constant-initialized, so a
@@ -167,7 +190,21 @@ class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<Ru
   PatchInfo InfoOf(const StoredPatch& p) const;
   void RecordFault(const LoadedPatch* patch, const std::string& what);
 
-  ThreadState& Tls();
+  friend class PointCore;  // takes the short path itself
+
+  // The calling thread's state for this runtime: its sandboxes are dropped
+  // when another runtime used the thread or the host functions changed
+  // (never under a call in progress: a host function may call another
+  // patched point).
+  ThreadState& Tls() {
+    ThreadState& ts = CurrentThreadState();
+    const uint64_t hg = host_generation_.load(std::memory_order_acquire);
+    if ((ts.runtime_uid != uid_ || ts.host_generation != hg) && ts.top == nullptr) {
+      ResetThreadState(ts, hg);
+    }
+    return ts;
+  }
+  void ResetThreadState(ThreadState& ts, uint64_t host_generation);
   // The thread's sandbox of `patch`, made (its chunk loaded) on first use.
   PatchSandbox* SandboxFor(ThreadState& ts, const LoadedPatch* patch, std::string* error) {
     if (patch->slot < ts.slots.size()) {
@@ -177,6 +214,11 @@ class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<Ru
     return MakeSandbox(ts, patch, error);
   }
   PatchSandbox* MakeSandbox(ThreadState& ts, const LoadedPatch* patch, std::string* error);
+  // Pushes declaration `decl`'s replace function and `original`.
+  static void PushReplace(lua_State* L, const PatchSandbox& ps, size_t decl) {
+    lua_pushvalue(L, ps.first_slot + static_cast<int>(decl));
+    lua_pushvalue(L, ps.first_slot - 1);
+  }
   // Invoke for a chain with scalar_replace: the same semantics with no
   // per-call containers (scalars need no string or record storage).
   bool InvokeScalarReplace(ThreadState& ts, PointCore* core, const Chain* chain,

@@ -24,38 +24,44 @@ ThreadActivity* CurrentThreadActivity() { return &tls_activity; }
 
 ActivityScope::ActivityScope(ActivityField field, std::string_view value) {
   ThreadActivity* a = &tls_activity;
-  size_t capacity = 0;
   switch (field) {
     case ActivityField::kBundle:
       slot_ = a->bundle;
-      capacity = sizeof(a->bundle);
       break;
     case ActivityField::kTask:
       slot_ = a->task;
-      capacity = sizeof(a->task);
       break;
     case ActivityField::kArtifact:
       slot_ = a->artifact;
-      capacity = sizeof(a->artifact);
       break;
     case ActivityField::kMicroApp:
       slot_ = a->micro_app;
-      capacity = sizeof(a->micro_app);
       break;
     case ActivityField::kWaitingFor:
       slot_ = a->waiting_for;
-      capacity = sizeof(a->waiting_for);
       break;
   }
-  // Saves the old string and its terminator only (size_: the bytes to put
-  // back): a readable field is its bytes up to the first NUL, so what lies
-  // after it need not be restored. This runs on every patched call.
-  size_ = strnlen(slot_, capacity - 1) + 1;
-  std::memcpy(saved_, slot_, size_);
-  CopyTruncated(slot_, capacity, value);
+  // Every field but micro_app is as large as saved_. Copies of a constant
+  // size compile to a few moves: this runs on every patched call.
+  static_assert(sizeof(a->bundle) == sizeof(saved_) && sizeof(a->task) == sizeof(saved_) &&
+                sizeof(a->artifact) == sizeof(saved_) && sizeof(a->waiting_for) == sizeof(saved_));
+  if (field == ActivityField::kMicroApp) {
+    size_ = sizeof(a->micro_app);
+    std::memcpy(saved_, slot_, sizeof(a->micro_app));
+  } else {
+    size_ = sizeof(saved_);
+    std::memcpy(saved_, slot_, sizeof(saved_));
+  }
+  CopyTruncated(slot_, size_, value);
 }
 
-ActivityScope::~ActivityScope() { std::memcpy(slot_, saved_, size_); }
+ActivityScope::~ActivityScope() {
+  if (size_ == sizeof(saved_)) {
+    std::memcpy(slot_, saved_, sizeof(saved_));
+  } else {
+    std::memcpy(slot_, saved_, sizeof(ThreadActivity::micro_app));
+  }
+}
 
 void SetCurrentThreadName(std::string_view name) {
   CopyTruncated(tls_activity.thread, sizeof(tls_activity.thread), name);

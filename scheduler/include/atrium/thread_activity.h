@@ -48,7 +48,7 @@ class ATRIUM_EXPORT ActivityScope {
 
  private:
   char* slot_;
-  size_t size_;  // bytes saved: the old string and its NUL
+  size_t size_;
   char saved_[96];
 };
 
