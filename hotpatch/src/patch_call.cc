@@ -9,41 +9,40 @@ namespace atrium::hotpatch::internal {
 namespace {
 
 // Reads `count` values at the top of L as the point's parameters.
-bool ReadArgs(lua_State* L, int first, const PointCore& core, PatchValue* out, Frame& frame,
+bool ReadArgs(lua_State* L, int first, const Chain& types, PatchValue* out, Frame& frame,
               std::string* error) {
-  for (size_t i = 0; i < core.params.size(); ++i) {
-    if (ReadScalarPatchValue(L, first + static_cast<int>(i), core.params[i], &out[i])) continue;
+  for (size_t i = 0; i < types.params.size(); ++i) {
+    if (ReadScalarPatchValue(L, first + static_cast<int>(i), types.params[i], &out[i])) continue;
     std::string scratch;
     std::string* storage =
-        core.params[i] == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
+        types.params[i] == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
     void* record = nullptr;
-    if (!ReadPatchValue(L, first + static_cast<int>(i), core.params[i], core.param_records[i],
+    if (!ReadPatchValue(L, first + static_cast<int>(i), types.params[i], types.param_records[i],
                         &out[i], storage, &record, error)) {
       *error = "argument " + std::to_string(i + 1) + ": " + *error;
       return false;
     }
-    if (record) frame.records->push_back({core.param_records[i], record});
+    if (record) frame.records->push_back({types.param_records[i], record});
   }
   return true;
 }
 
-bool ReadResult(lua_State* L, int index, const PointCore& core, PatchValue* out, Frame& frame,
+bool ReadResult(lua_State* L, int index, const Chain& types, PatchValue* out, Frame& frame,
                 std::string* error) {
-  if (core.signature.result == ValueType::kNil) {
+  if (types.result == ValueType::kNil) {
     *out = PatchValue{};
     return true;
   }
-  if (ReadScalarPatchValue(L, index, core.signature.result, out)) return true;
+  if (ReadScalarPatchValue(L, index, types.result, out)) return true;
   std::string scratch;
   std::string* storage =
-      core.signature.result == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
+      types.result == ValueType::kString ? &frame.strings->emplace_back() : &scratch;
   void* record = nullptr;
-  if (!ReadPatchValue(L, index, core.signature.result, core.signature.result_record, out, storage,
-                      &record, error)) {
+  if (!ReadPatchValue(L, index, types.result, types.result_record, out, storage, &record, error)) {
     *error = "result: " + *error;
     return false;
   }
-  if (record) frame.records->push_back({core.signature.result_record, record});
+  if (record) frame.records->push_back({types.result_record, record});
   return true;
 }
 
@@ -52,6 +51,7 @@ bool ReadResult(lua_State* L, int index, const PointCore& core, PatchValue* out,
 bool PointCore::Invoke(std::span<const PatchValue> args, PatchValue* result,
                        std::string* string_storage, void** record_storage, const void* point,
                        OriginalThunk original) {
+  if (tls_state_gone) return false;  // a call from a thread's exit: the original runs
   const Chain* chain = static_cast<const Chain*>(active.load(std::memory_order_acquire));
   if (chain != nullptr && chain->scalar_replace && args.size() <= kMaxArgs) {
     return rt_->InvokeScalarReplace(rt_->Tls(), this, chain, args, result, point, original);
@@ -76,7 +76,10 @@ ThreadState& MakeThreadState() {
   // this thread uses the state while it goes.
   struct Owner {
     ThreadState state;
-    ~Owner() { tls_state = nullptr; }
+    ~Owner() {
+      tls_state = nullptr;
+      tls_state_gone = true;  // later calls on this thread run the original
+    }
   };
   static thread_local Owner owner;
   tls_state = &owner.state;
@@ -92,9 +95,13 @@ void RuntimeImpl::ResetThreadState(ThreadState& ts, uint64_t host_generation) {
 PatchSandbox* RuntimeImpl::MakeSandbox(ThreadState& ts, const LoadedPatch* patch,
                                        std::string* error) {
   if (ts.slots.size() <= patch->slot) ts.slots.resize(patch->slot + 1);
-  PatchSandbox& ps = ts.slots[patch->slot];
-  if (ps.sandbox && ps.key == patch->stored.install_seq) return &ps;
-  ps = PatchSandbox{};
+  {
+    PatchSandbox& existing = ts.slots[patch->slot];
+    if (existing.sandbox && existing.key == patch->stored.install_seq) return &existing;
+  }
+  // Built aside and moved into its slot at the end: the chunk's top-level
+  // code may reach another patched point, whose sandbox may grow ts.slots.
+  PatchSandbox ps;
   std::shared_ptr<HostFunctionTable> host;
   {
     std::lock_guard lock(mu_);
@@ -149,7 +156,9 @@ PatchSandbox* RuntimeImpl::MakeSandbox(ThreadState& ts, const LoadedPatch* patch
   ps.env_ref = *env;
   ps.key = patch->stored.install_seq;
   ps.sandbox = std::move(sb).value();
-  return &ps;
+  if (ts.slots.size() <= patch->slot) ts.slots.resize(patch->slot + 1);
+  ts.slots[patch->slot] = std::move(ps);
+  return &ts.slots[patch->slot];
 }
 
 int RuntimeImpl::LuaOriginal(lua_State* L) {
@@ -163,12 +172,12 @@ int RuntimeImpl::LuaOriginal(lua_State* L) {
       PatchValue result;
       std::string error;
       const int n = lua_gettop(L);
-      if (n != static_cast<int>(frame.core->params.size())) {
-        error = "original: expected " + std::to_string(frame.core->params.size()) +
+      if (n != static_cast<int>(frame.chain->params.size())) {
+        error = "original: expected " + std::to_string(frame.chain->params.size()) +
                 " arguments, got " + std::to_string(n);
-      } else if (ReadArgs(L, 1, *frame.core, args, frame, &error) &&
+      } else if (ReadArgs(L, 1, *frame.chain, args, frame, &error) &&
                  self->CallReplace(ts, frame, static_cast<long>(frame.replace_index) - 1,
-                                   std::span<const PatchValue>(args, frame.core->params.size()),
+                                   std::span<const PatchValue>(args, frame.chain->params.size()),
                                    &result, &error)) {
         PushPatchValue(L, result);
         ok = true;
@@ -195,15 +204,14 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
                               std::string* error) {
   if (index < 0) {  // the native implementation
     std::string scratch;
-    std::string& s = frame.core->signature.result == ValueType::kString
-                         ? frame.strings->emplace_back()
-                         : scratch;
+    std::string& s =
+        frame.chain->result == ValueType::kString ? frame.strings->emplace_back() : scratch;
     void* record = nullptr;
     if (!frame.native(frame.point, args, result, &s, &record)) {
       *error = "original: arguments do not convert to the native types";
       return false;
     }
-    if (record) frame.records->push_back({frame.core->signature.result_record, record});
+    if (record) frame.records->push_back({frame.chain->result_record, record});
     return true;
   }
   const ChainEntry& e = frame.chain->replaces[static_cast<size_t>(index)];
@@ -237,7 +245,7 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
     if (!inner.fault_recorded) RecordFault(e.patch, std::string(FaultName(f)) + ": " + *error);
     return false;
   }
-  bool ok = ReadResult(L, -1, *frame.core, result, frame, error);
+  bool ok = ReadResult(L, -1, *frame.chain, result, frame, error);
   lua_settop(L, top);
   if (!ok) RecordFault(e.patch, *error);
   return ok;
@@ -246,6 +254,7 @@ bool RuntimeImpl::CallReplace(ThreadState& ts, Frame& frame, long index,
 bool RuntimeImpl::InvokeScalarReplace(ThreadState& ts, PointCore* core, const Chain* chain,
                                       std::span<const PatchValue> args, PatchValue* result,
                                       const void* point, OriginalThunk original) {
+  CallDepth depth(&ts.depth);
   const size_t index = chain->replaces.size() - 1;
   const ChainEntry& e = chain->replaces[index];
   std::string& error = ts.error;  // written only on a fault: no string made per call
@@ -274,7 +283,7 @@ bool RuntimeImpl::InvokeScalarReplace(ThreadState& ts, PointCore* core, const Ch
     if (!frame.fault_recorded) RecordFault(e.patch, std::string(FaultName(f)) + ": " + error);
     return false;
   }
-  const ValueType type = core->signature.result;
+  const ValueType type = chain->result;
   bool ok = true;
   if (type == ValueType::kNil) {
     *result = PatchValue{};
@@ -298,6 +307,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
   ThreadState& ts = Tls();
   if (chain->scalar_replace)
     return InvokeScalarReplace(ts, core, chain, in, result, point, original);
+  CallDepth depth(&ts.depth);
   std::list<std::string> strings;
   std::vector<std::pair<const RecordType*, void*>> records;
   Frame frame{core, chain, 0, point, original, &strings, &records, {}};
@@ -333,18 +343,18 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
     if (nres >= 1 && lua_type(L, top + 1) == LUA_TSTRING) {
       std::string_view tag = lua_tostring(L, top + 1);
       if (tag == "args") {
-        rewritten.assign(core->params.size(), PatchValue{});
-        if (nres - 1 != static_cast<int>(core->params.size()) ||
-            !ReadArgs(L, top + 2, *core, rewritten.data(), frame, &error)) {
+        rewritten.assign(chain->params.size(), PatchValue{});
+        if (nres - 1 != static_cast<int>(chain->params.size()) ||
+            !ReadArgs(L, top + 2, *chain, rewritten.data(), frame, &error)) {
           if (error.empty()) {
-            error = "before: \"args\" needs " + std::to_string(core->params.size()) + " values";
+            error = "before: \"args\" needs " + std::to_string(chain->params.size()) + " values";
           }
           ok = false;
         } else {
           cur = std::span<const PatchValue>(rewritten);
         }
       } else if (tag == "result") {
-        if (nres != 2 || !ReadResult(L, top + 2, *core, &res, frame, &error)) {
+        if (nres != 2 || !ReadResult(L, top + 2, *chain, &res, frame, &error)) {
           if (error.empty()) error = "before: \"result\" needs one value";
           ok = false;
         } else {
@@ -393,7 +403,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       }
       if (!lua_isnil(L, -1)) {
         PatchValue next;
-        if (!ReadResult(L, -1, *core, &next, frame, &error)) {
+        if (!ReadResult(L, -1, *chain, &next, frame, &error)) {
           lua_settop(L, top);
           RecordFault(e.patch, error);
           ok = false;
@@ -411,7 +421,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
       res.s = *string_storage;
     } else if (res.type == ValueType::kRecord) {
       // Copy the record out through its field table into a fresh object.
-      const RecordType* rt = core->signature.result_record;
+      const RecordType* rt = chain->result_record;
       void* obj = rt->create();
       for (size_t i = 0; i < rt->field_count; ++i) {
         rt->fields[i].set(obj, rt->fields[i].get(res.record));

@@ -247,10 +247,14 @@ void RuntimeImpl::PublishLocked(PointCore* core) {
   const auto scalar = [](ValueType t) {
     return t == ValueType::kInt || t == ValueType::kDouble || t == ValueType::kBool;
   };
-  chain->scalar_replace =
-      chain->befores.empty() && chain->afters.empty() && !chain->replaces.empty() &&
-      std::all_of(core->params.begin(), core->params.end(), scalar) &&
-      (core->signature.result == ValueType::kNil || scalar(core->signature.result));
+  chain->params = core->params;
+  chain->param_records = core->param_records;
+  chain->result = core->signature.result;
+  chain->result_record = core->signature.result_record;
+  chain->scalar_replace = chain->befores.empty() && chain->afters.empty() &&
+                          !chain->replaces.empty() &&
+                          std::all_of(chain->params.begin(), chain->params.end(), scalar) &&
+                          (chain->result == ValueType::kNil || scalar(chain->result));
   core->active.store(chain.get(), std::memory_order_release);
   chains_.push_back(std::move(chain));
 }

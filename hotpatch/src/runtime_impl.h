@@ -66,6 +66,12 @@ struct ChainEntry {
 struct Chain {
   uint64_t generation = 0;
   std::vector<ChainEntry> befores, replaces, afters;
+  // The point's types when the chain was published (Declare refreshes the
+  // point's own copy under the lock; calls read these, which never change).
+  std::vector<ValueType> params;
+  std::vector<const RecordType*> param_records;
+  ValueType result = ValueType::kNil;
+  const RecordType* result_record = nullptr;
   // Replaces only, and the point's arguments and result are scalars (int,
   // double, bool; a nil result): the call takes RuntimeImpl's short path.
   bool scalar_replace = false;
@@ -142,6 +148,7 @@ struct ThreadState {
   uint64_t host_generation = 0;
   std::vector<PatchSandbox> slots;
   Frame* top = nullptr;  // the innermost patched call in progress (FrameScope)
+  int depth = 0;         // patched calls in progress (CallDepth): no reset under one
   std::string error;     // the short path's fault text (kept: no string per call)
 };
 
@@ -149,6 +156,22 @@ struct ThreadState {
 // call reads it without a thread_local init guard; the owner (with the
 // destructor that closes the thread's Lua states) is made on first use.
 inline thread_local ThreadState* tls_state = nullptr;
+// Set once the thread's state is destroyed at its exit (see PointCore::Invoke).
+inline thread_local bool tls_state_gone = false;
+
+// Counts a patched call in progress on this thread for its scope: Tls()
+// never drops the thread's sandboxes under one (a before, after or a chunk
+// loading may reach another patched point through a host function).
+class CallDepth {
+ public:
+  explicit CallDepth(int* depth) : depth_(depth) { ++*depth_; }
+  ~CallDepth() { --*depth_; }
+  CallDepth(const CallDepth&) = delete;
+  CallDepth& operator=(const CallDepth&) = delete;
+
+ private:
+  int* depth_;
+};
 ThreadState& MakeThreadState();
 inline ThreadState& CurrentThreadState() {
   ThreadState* ts = tls_state;
@@ -199,7 +222,7 @@ class RuntimeImpl final : public Runtime, public std::enable_shared_from_this<Ru
   ThreadState& Tls() {
     ThreadState& ts = CurrentThreadState();
     const uint64_t hg = host_generation_.load(std::memory_order_acquire);
-    if ((ts.runtime_uid != uid_ || ts.host_generation != hg) && ts.top == nullptr) {
+    if ((ts.runtime_uid != uid_ || ts.host_generation != hg) && ts.depth == 0) {
       ResetThreadState(ts, hg);
     }
     return ts;

@@ -17,7 +17,8 @@
 namespace atrium::lua::detail {
 namespace {
 
-// Lua 5.4's opcodes (lopcodes.h, unchanged from 5.4.0 to 5.4.6).
+// Lua 5.4's opcodes (lopcodes.h; the same in every 5.4 release, and checked
+// against the installed Lua by tests/lua/straight_line_test.cc).
 enum Op : int {
   kMove = 0,
   kLoadI = 1,
@@ -193,8 +194,10 @@ DumpedFunction ReadDumpedFunction(std::string_view image) {
   for (size_t i = 0; i < constants; ++i) {
     int tag = 0;
     if (!r.Byte("constant type", &tag)) break;
-    if (tag == kTagInt || tag == kTagFloat) {
-      if (!r.Skip("numeric constant", 8)) break;
+    if (tag == kTagInt) {
+      if (!r.Skip("integer constant", sizeof(lua_Integer))) break;
+    } else if (tag == kTagFloat) {
+      if (!r.Skip("float constant", sizeof(lua_Number))) break;
     } else if (tag == kTagShortString || tag == kTagLongString) {
       f.has_string_constant = true;
       if (!r.SkipString("string constant")) break;

@@ -2,14 +2,18 @@
 // prove a call of it cannot reach the sandbox's count hook.
 //
 // A function is straight-line when it has no loops (no backward jump, no
-// for-loop instruction), makes no calls, reads no upvalue, global or table
-// (so no metamethod written in Lua can run), creates no closure or table,
-// has no string constant and takes no varargs. Such a call executes each
-// instruction at most once, and every operand it can touch is an argument
-// or a numeric/boolean/nil constant. When its code is shorter than the
-// hook interval, the count hook would never fire during the call: running
-// it without the hook changes nothing the budget observes (allocations are
-// still charged by the allocator; an arithmetic error is still an error).
+// for-loop instruction), makes no calls, reads no upvalue, global or table,
+// creates no closure or table, has no string constant and takes no
+// varargs. Such a call executes each instruction at most once, and every
+// operand it can touch is an argument or a numeric/boolean/nil constant.
+// When its code is shorter than the hook interval, the count hook would
+// never fire during the call, provided no metamethod written in Lua runs:
+// its arithmetic and comparisons run the metamethods of an argument that is
+// a table or userdata with a metatable, so LuaSandbox::PCall counts any
+// call with such an argument (strings' metamethods are the string
+// library's C functions). Then running it without the hook changes nothing
+// the budget observes (allocations are still charged by the allocator; an
+// arithmetic error is still an error).
 //
 // Concurrency: pure functions of their input.
 #ifndef ATRIUM_LUA_BYTECODE_H_

@@ -15,11 +15,16 @@
 //     PCall) never call an allocating Lua API outside a protected call, so
 //     hitting the memory cap is reported as a fault instead of reaching the
 //     panic handler (which aborts).
-//  3. No sandboxed code runs with hooks off. Lua turns hooks off while a
-//     hook runs (and leaves them off while the message handler of an error
-//     the hook raised runs) and while __gc finalizers run, so: setmetatable
-//     refuses metatables with __gc, and xpcall's handler is skipped once
-//     the budget is exceeded.
+//  3. No sandboxed code runs with hooks off, except a straight-line
+//     function (bytecode.h) called with CallHook::kStraightLine, whose
+//     instructions each run at most once and fewer than the hook's
+//     interval: PCall checks that no argument is a table or userdata with
+//     a metatable (whose metamethods the function's arithmetic or
+//     comparisons could run), else counts the call. Lua turns hooks off
+//     while a hook runs (and leaves them off while the message handler of
+//     an error the hook raised runs) and while __gc finalizers run, so:
+//     setmetatable refuses metatables with __gc, and xpcall's handler is
+//     skipped once the budget is exceeded.
 //  4. Once a call exceeds its budget (instructions, time, or a memory error
 //     Lua raised), `tripped` stays set until the call returns: the hook
 //     raises at every firing and the pcall/xpcall wrappers re-raise instead
@@ -291,9 +296,9 @@ int AppendDump(lua_State* /*L*/, const void* bytes, size_t size, void* out) {
 }  // namespace
 
 bool LuaSandbox::IsStraightLine(int index) {
-#if LUA_VERSION_RELEASE_NUM < 50400 || LUA_VERSION_RELEASE_NUM > 50406
+#if LUA_VERSION_NUM != 504
   (void)index;
-  return false;  // opcodes and dump layout checked for Lua 5.4.0-5.4.6 only
+  return false;  // the opcodes and dump layout read are Lua 5.4's
 #else
   if (lua_type(L_, index) != LUA_TFUNCTION || lua_iscfunction(L_, index)) return false;
   if (!lua_checkstack(L_, 1)) return false;
@@ -314,6 +319,17 @@ Fault LuaSandbox::PCall(int nargs, int nresults, std::string* message, CallHook 
     lua_settop(L_, base);
     *message = "not enough memory to pass the arguments";
     return Fault::kMemory;
+  }
+  if (hook == CallHook::kStraightLine) {
+    // Invariant 3: an argument with a metatable could run Lua metamethods.
+    for (int i = base + 2; i <= base + 1 + nargs; ++i) {
+      const int type = lua_type(L_, i);
+      if ((type == LUA_TTABLE || type == LUA_TUSERDATA) && lua_getmetatable(L_, i) != 0) {
+        lua_pop(L_, 1);
+        hook = CallHook::kCounted;
+        break;
+      }
+    }
   }
   BeginCall(L_, budget, hook);
   const int status = lua_pcall(L_, nargs, nresults, 0);

@@ -208,5 +208,38 @@ TEST(StraightLineTest, SandboxRunsStraightCallsAndKeepsBudgetsForTheRest) {
   }
 }
 
+// An argument with a metatable could run Lua metamethods from the
+// function's arithmetic: such a call is counted, and its loop ends.
+TEST(StraightLineTest, AnArgumentWithAMetatableIsCounted) {
+  auto sandbox = MakeSandbox();
+  ASSERT_TRUE(sandbox);
+  const int env = Load(*sandbox,
+                       "local spin = setmetatable({}, {__add = function() while true do end end})\n"
+                       "function make() return spin end\n"
+                       "function add(a) return a + 1 end");
+  lua_State* L = sandbox->L();
+  const int top = lua_gettop(L);
+  ASSERT_TRUE(sandbox->PushFunction(env, "add"));
+  EXPECT_TRUE(sandbox->IsStraightLine(-1));
+  lua_pop(L, 1);
+  ASSERT_TRUE(sandbox->PushFunction(env, "make"));
+  std::string message;
+  ASSERT_EQ(sandbox->PCall(0, 1, &message), Fault::kNone) << message;
+  const int spin = lua_gettop(L);
+  ASSERT_TRUE(sandbox->PushFunction(env, "add"));
+  lua_pushvalue(L, spin);
+  EXPECT_EQ(sandbox->PCall(1, 1, &message, CallHook::kStraightLine), Fault::kInstructions);
+  EXPECT_EQ(message, "instruction budget exceeded");
+  EXPECT_EQ(lua_gettop(L), spin);
+  // A table without one is an error, as counted.
+  lua_newtable(L);
+  const int plain = lua_gettop(L);
+  ASSERT_TRUE(sandbox->PushFunction(env, "add"));
+  lua_pushvalue(L, plain);
+  EXPECT_EQ(sandbox->PCall(1, 1, &message, CallHook::kStraightLine), Fault::kError);
+  EXPECT_NE(message.find("arithmetic on a table value"), std::string::npos) << message;
+  lua_settop(L, top);
+}
+
 }  // namespace
 }  // namespace atrium::lua::sandbox_test
