@@ -181,6 +181,45 @@ TEST_F(HotpatchTest, ScalarReplacesStraightOrBudgeted) {
   EXPECT_EQ(scale(1999, 7), 1999 * 7);
 }
 
+// An outer replace that catches its `original`'s failure with pcall and
+// calls it again: the inner replace's second fault is recorded too (each
+// inner frame starts with no fault of its own), on the general and the
+// short path alike.
+TEST_F(HotpatchTest, AnInnerFaultAfterACaughtOneIsRecordedToo) {
+  PatchPoint<&FeeImpl> fee(runtime_.get(), "pay.fee");
+  PatchPoint<&Scale> scale(runtime_.get(), "calc.scale");
+  const char* inner = "function f(original, a, b) error('inner broke') end";
+  const char* outer =
+      "function g(original, a, b)\n"
+      "  local first = pcall(original, a, b)\n"
+      "  local second = pcall(original, a, b)\n"
+      "  if first or second then return 1 end\n"
+      "  return 7\n"
+      "end";
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch(
+                      "inner", Point("pay.fee", "replace", "f", "int(int,string)", 0), inner))
+                  .ok());
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch(
+                      "outer", Point("pay.fee", "replace", "g", "int(int,string)", 5), outer))
+                  .ok());
+  EXPECT_EQ(fee(2000, "EUR"), 7);
+  EXPECT_EQ(StateOf("inner"), "failed");  // two faults: max_faults
+  EXPECT_EQ(StateOf("outer"), "enabled");
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch(
+                      "inner2", Point("calc.scale", "replace", "f", "int(int,int)", 0), inner))
+                  .ok());
+  ASSERT_TRUE(runtime_
+                  ->Install(MakePatch(
+                      "outer2", Point("calc.scale", "replace", "g", "int(int,int)", 5), outer))
+                  .ok());
+  EXPECT_EQ(scale(3, 4), 7);
+  EXPECT_EQ(StateOf("inner2"), "failed");
+  EXPECT_EQ(StateOf("outer2"), "enabled");
+}
+
 TEST_F(HotpatchTest, BeforeAndAfterModes) {
   PatchPoint<&FeeImpl> fee(runtime_.get(), "pay.fee");
   ASSERT_TRUE(
