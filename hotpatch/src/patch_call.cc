@@ -304,9 +304,7 @@ bool RuntimeImpl::Invoke(PointCore* core, std::span<const PatchValue> in, PatchV
                          OriginalThunk original) {
   const Chain* chain = static_cast<const Chain*>(core->active.load(std::memory_order_acquire));
   if (chain == nullptr || in.size() > kMaxArgs) return false;
-  ThreadState& ts = Tls();
-  if (chain->scalar_replace)
-    return InvokeScalarReplace(ts, core, chain, in, result, point, original);
+  ThreadState& ts = Tls();  // a scalar_replace chain took PointCore::Invoke's short path
   CallDepth depth(&ts.depth);
   std::list<std::string> strings;
   std::vector<std::pair<const RecordType*, void*>> records;
